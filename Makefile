@@ -34,7 +34,8 @@ UNIT_SRC  := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 DEPS_OK   := $(BUILD)/.deps-build
 
-.PHONY: all test asan bench fuzz install clean distclean
+.PHONY: all test asan bench fuzz install clean
+.SECONDARY:
 .DEFAULT_GOAL := all
 
 all: $(BINS) $(UNIT_BINS)
@@ -89,4 +90,4 @@ clean:
 	rm -rf build
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
--include pipelines/experiment.mk
+-include $(wildcard pipelines/*.mk)

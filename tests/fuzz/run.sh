@@ -1,0 +1,24 @@
+#!/bin/sh
+# run.sh NAME SECONDS - builds tests/fuzz/fuzz_NAME.c with libFuzzer, ASan and
+# UBSan against the library sources, and fuzzes for SECONDS seconds from the
+# seed corpus tests/fuzz/seeds/NAME (copied to build/fuzz/corpus/NAME).
+# Prints the exec count libFuzzer reports; a crash exits non-zero and leaves
+# the reproducer in build/fuzz/.
+set -eu
+name=$1 secs=${2:-60}
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+cd "$ROOT"
+out=build/fuzz
+mkdir -p "$out/corpus/$name"
+src=$(ls tools/*/*.c | grep -v '/main\.c$')
+incs=$(for d in $(dirname $src | sort -u); do printf ' -I%s' "$d"; done)
+clang -std=c11 -g -O1 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined \
+	-fno-sanitize-recover=all $incs -o "$out/fuzz_$name" \
+	"tests/fuzz/fuzz_$name.c" $src -lcsv -lmsgpackc -lcurl -lmicrohttpd \
+	-lsqlite3 -lm -pthread
+[ -d "tests/fuzz/seeds/$name" ] && cp -n tests/fuzz/seeds/"$name"/* "$out/corpus/$name/" 2>/dev/null || true
+"$out/fuzz_$name" -max_total_time="$secs" -print_final_stats=1 \
+	-artifact_prefix="$out/crash-$name-" -rss_limit_mb=2048 \
+	"$out/corpus/$name" 2>"$out/fuzz_$name.log" || {
+	tail -n 40 "$out/fuzz_$name.log" >&2; exit 1; }
+grep -E 'stat::number_of_executed_units|Done [0-9]+ runs' "$out/fuzz_$name.log" | tail -n 2
