@@ -33,15 +33,19 @@
 /* ------------------------------------------------------------------------
  * The forest in memory.
  *
- * node: feat >= 0: internal; go to child + (x[feat] > thr). feat < 0: leaf;
- * child is the leaf's row in values (ntarget doubles). Indices are global
- * over all trees; tree t's root is nodes[root[t]].
+ * A walk from an internal node goes to child + (x[feat] > thr): the two
+ * children are adjacent. A leaf has RF_LEAF set in child, and the rest of
+ * child is its row in values (ntarget doubles), so the one node load that
+ * ends a walk also finds its values. Indices are global over all trees
+ * (tree-local while a tree is grown); tree t's root is nodes[root[t]].
  */
 typedef struct {
 	double thr;
-	int32_t feat;
-	int32_t child;
+	uint32_t feat;
+	uint32_t child;
 } rf_node;
+
+#define RF_LEAF 0x80000000u
 
 struct mr_forest {
 	size_t nfeat, ntarget, ntrees, nnodes, nleaves;
@@ -180,55 +184,135 @@ static void run_threads(void *(*fn)(void *), void *jobs, size_t jobsize,
 /* ------------------------------------------------------------------------
  * Prediction.
  */
-static inline uint32_t leaf_of(const rf_node *nodes, uint32_t i,
-			       const double *x)
+/* Value row of the leaf that x reaches from node i. */
+static inline uint32_t walk(const rf_node *nodes, uint32_t i,
+			    const double *x)
 {
-	while (nodes[i].feat >= 0)
-		i = (uint32_t)nodes[i].child +
-		    (x[nodes[i].feat] > nodes[i].thr);
-	return (uint32_t)nodes[i].child;
+	while (!(nodes[i].child & RF_LEAF))
+		i = nodes[i].child + (x[nodes[i].feat] > nodes[i].thr);
+	return nodes[i].child & ~RF_LEAF;
 }
 
+static inline void add_values(double *y, const double *v, size_t T)
+{
+	for (size_t j = 0; j < T; j++)
+		y[j] += v[j];
+}
+
+/* A walk is a chain of dependent loads, so one walk at a time waits on
+ * memory at every level. WAYS independent walks ("lanes") advance in turn
+ * and overlap their loads; a lane that reaches its leaf starts the next
+ * walk, so lanes stay busy whatever the depths. */
+#define WAYS 16
+
+/* One row x down every tree: lanes are WAYS trees at a time. The leaf
+ * values are summed in tree order, as predict_batch sums them, so both give
+ * bit-identical results. */
 void mr_forest_predict(const mr_forest *f, const double *x, double *y)
 {
 	size_t T = f->ntarget;
+	const rf_node *nodes = f->nodes;
 	for (size_t j = 0; j < T; j++)
 		y[j] = 0;
-	for (size_t t = 0; t < f->ntrees; t++) {
-		const double *v = f->values + (size_t)leaf_of(f->nodes,
-							       f->root[t], x) * T;
-		for (size_t j = 0; j < T; j++)
-			y[j] += v[j];
+	for (size_t t0 = 0; t0 < f->ntrees; t0 += WAYS) {
+		size_t k = f->ntrees - t0 < WAYS ? f->ntrees - t0 : WAYS;
+		uint32_t cur[WAYS];
+		uint32_t pending = (uint32_t)((1ull << k) - 1);
+		for (size_t q = 0; q < k; q++)
+			cur[q] = f->root[t0 + q];
+		while (pending) {
+			for (size_t q = 0; q < k; q++) {
+				const rf_node *nd = &nodes[cur[q]];
+				if (!(nd->child & RF_LEAF))
+					cur[q] = nd->child + (x[nd->feat] > nd->thr);
+				else
+					pending &= ~(1u << q);
+			}
+		}
+		for (size_t q = 0; q < k; q++)
+			add_values(y, f->values +
+				   (size_t)(nodes[cur[q]].child & ~RF_LEAF) * T, T);
 	}
 	for (size_t j = 0; j < T; j++)
 		y[j] *= f->inv_ntrees;
 }
 
-/* Rows [lo, hi): tree-major over blocks of rows. */
-#define PRED_BLOCK 256
+/* Rows [b, e) down the tree rooted at r, adding leaf values to Y (lanes
+ * are rows). While rows remain, all WAYS lanes are busy and the loop over
+ * them has a constant trip count (unrolled, lanes in registers); the last
+ * walks drain in a general loop that retires finished lanes. */
+static void walk_block(const mr_forest *f, uint32_t r, const double *X,
+		       size_t b, size_t e, double *Y)
+{
+	size_t F = f->nfeat, T = f->ntarget;
+	const rf_node *nodes = f->nodes;
+	const double *values = f->values;
+	uint32_t cur[WAYS];
+	size_t row[WAYS];
+	size_t next = b, k = e - b < WAYS ? e - b : WAYS;
+	for (size_t q = 0; q < k; q++) {
+		cur[q] = r;
+		row[q] = next++;
+	}
+	if (k == WAYS) {
+		for (;;) {
+			size_t q;
+			for (q = 0; q < WAYS; q++) {
+				const rf_node *nd = &nodes[cur[q]];
+				if (__builtin_expect(!(nd->child & RF_LEAF), 1)) {
+					cur[q] = nd->child +
+						 (X[row[q] * F + nd->feat] > nd->thr);
+					continue;
+				}
+				add_values(Y + row[q] * T,
+					   values + (size_t)(nd->child & ~RF_LEAF) * T, T);
+				if (next == e)
+					break;
+				cur[q] = r;
+				row[q] = next++;
+			}
+			if (q < WAYS) { /* lane q is done and no row is left */
+				k = WAYS - 1;
+				cur[q] = cur[k];
+				row[q] = row[k];
+				break;
+			}
+		}
+	}
+	while (k) {
+		for (size_t q = 0; q < k; q++) {
+			const rf_node *nd = &nodes[cur[q]];
+			if (!(nd->child & RF_LEAF)) {
+				cur[q] = nd->child + (X[row[q] * F + nd->feat] > nd->thr);
+				continue;
+			}
+			add_values(Y + row[q] * T,
+				   values + (size_t)(nd->child & ~RF_LEAF) * T, T);
+			if (next < e) {
+				cur[q] = r;
+				row[q] = next++;
+			} else { /* retire the lane: the last one takes its place */
+				k--;
+				cur[q] = cur[k];
+				row[q] = row[k];
+				q--;
+			}
+		}
+	}
+}
+
+/* Rows [lo, hi): tree-major over blocks of rows, so one tree's nodes stay
+ * in cache while a block walks it. */
+#define PRED_BLOCK 2048
 static void predict_rows(const mr_forest *f, const double *X, size_t lo,
 			 size_t hi, double *Y)
 {
-	size_t F = f->nfeat, T = f->ntarget;
+	size_t T = f->ntarget;
 	for (size_t b = lo; b < hi; b += PRED_BLOCK) {
 		size_t e = b + PRED_BLOCK < hi ? b + PRED_BLOCK : hi;
 		memset(Y + b * T, 0, (e - b) * T * sizeof *Y);
-		for (size_t t = 0; t < f->ntrees; t++) {
-			uint32_t r = f->root[t];
-			if (T == 1) {
-				for (size_t i = b; i < e; i++)
-					Y[i] += f->values[leaf_of(f->nodes, r,
-								  X + i * F)];
-				continue;
-			}
-			for (size_t i = b; i < e; i++) {
-				const double *v =
-					f->values +
-					(size_t)leaf_of(f->nodes, r, X + i * F) * T;
-				for (size_t j = 0; j < T; j++)
-					Y[i * T + j] += v[j];
-			}
-		}
+		for (size_t t = 0; t < f->ntrees; t++)
+			walk_block(f, f->root[t], X, b, e, Y);
 		for (size_t i = b * T; i < e * T; i++)
 			Y[i] *= f->inv_ntrees;
 	}
@@ -251,17 +335,16 @@ static void *pred_worker(void *arg)
 void mr_forest_predict_batch(const mr_forest *f, const double *X, size_t n,
 			     double *Y, int threads)
 {
-	/* below a few blocks per thread, threads cost more than they give */
-	if (threads <= 1 || n < 4 * PRED_BLOCK) {
+	/* below a few hundred rows per thread, threads cost more than
+	 * they give */
+	if (threads > 1 && (size_t)threads > n / 512)
+		threads = (int)(n / 512);
+	if (threads <= 1) {
 		predict_rows(f, X, 0, n, Y);
 		return;
 	}
-	if ((size_t)threads > n / PRED_BLOCK)
-		threads = (int)(n / PRED_BLOCK);
 	pred_job *jobs = mr_xcalloc((size_t)threads, sizeof *jobs);
-	/* shares are whole blocks */
-	size_t blocks = (n + PRED_BLOCK - 1) / PRED_BLOCK;
-	size_t per = (blocks + (size_t)threads - 1) / (size_t)threads * PRED_BLOCK;
+	size_t per = (n + (size_t)threads - 1) / (size_t)threads;
 	for (int k = 0; k < threads; k++) {
 		size_t lo = (size_t)k * per, hi = lo + per;
 		jobs[k] = (pred_job){f, X, Y, lo < n ? lo : n, hi < n ? hi : n};
@@ -371,7 +454,7 @@ static uint32_t new_nodes(tree_out *t, size_t k)
 	return s;
 }
 
-static int32_t new_leaf(tree_out *t, const double *S, double W, size_t T)
+static uint32_t new_leaf(tree_out *t, const double *S, double W, size_t T)
 {
 	if (t->nleaves == t->vcap) {
 		t->vcap = t->vcap ? t->vcap * 2 : 512;
@@ -381,7 +464,7 @@ static int32_t new_leaf(tree_out *t, const double *S, double W, size_t T)
 	double *v = t->values + t->nleaves * T;
 	for (size_t j = 0; j < T; j++)
 		v[j] = S[j] / W;
-	return (int32_t)t->nleaves++;
+	return (uint32_t)t->nleaves++;
 }
 
 /* The best split of a node found so far. */
@@ -629,7 +712,7 @@ static void grow_tree(const fit_data *d, scratch *s, size_t tree,
 		}
 		if (leaf) {
 			out->nodes[e.slot] = (rf_node){
-				0, -1, new_leaf(out, s->S, W, T)};
+				0, 0, RF_LEAF | new_leaf(out, s->S, W, T)};
 			continue;
 		}
 
@@ -653,7 +736,7 @@ static void grow_tree(const fit_data *d, scratch *s, size_t tree,
 		if (thr == v[best.rhi] || !isfinite(thr))
 			thr = v[best.rlo];
 		uint32_t kids = new_nodes(out, 2);
-		out->nodes[e.slot] = (rf_node){thr, j, (int32_t)kids};
+		out->nodes[e.slot] = (rf_node){thr, (uint32_t)j, kids};
 		/* right first so the left child is grown next */
 		uint32_t save = rc[2 * j];
 		rc[2 * j] = best.rhi;
@@ -728,8 +811,8 @@ static void *oob_worker(void *arg)
 				continue;
 			const double *v =
 				f->values +
-				(size_t)leaf_of(f->nodes, f->root[t],
-						j->X + i * F) * T;
+				(size_t)walk(f->nodes, f->root[t],
+					     j->X + i * F) * T;
 			for (size_t q = 0; q < T; q++)
 				o[q] += v[q];
 			cnt++;
@@ -893,7 +976,7 @@ mr_forest *mr_forest_fit(const double *X, const double *Y, size_t n,
 		f->root[t] = (uint32_t)nb;
 		for (size_t k = 0; k < tr->nnodes; k++) {
 			rf_node nd = tr->nodes[k];
-			nd.child += (int32_t)(nd.feat >= 0 ? nb : lb);
+			nd.child += (uint32_t)(nd.child & RF_LEAF ? lb : nb);
 			f->nodes[nb + k] = nd;
 		}
 		memcpy(f->values + lb * ntarget, tr->values,
@@ -952,10 +1035,11 @@ static int write_all(msgpack_sbuffer *sb, const mr_forest *f)
 	int32_t *off = mr_xcalloc(f->ntrees + 1, sizeof *off);
 	for (size_t i = 0; i < N; i++) {
 		const rf_node *nd = &f->nodes[i];
-		feat[i] = nd->feat >= 0 ? nd->feat : -1;
-		thr[i] = nd->feat >= 0 ? nd->thr : 0;
-		left[i] = nd->child;
-		right[i] = nd->feat >= 0 ? nd->child + 1 : -1;
+		int leaf = (nd->child & RF_LEAF) != 0;
+		feat[i] = leaf ? -1 : (int32_t)nd->feat;
+		thr[i] = leaf ? 0 : nd->thr;
+		left[i] = (int32_t)(nd->child & ~RF_LEAF);
+		right[i] = leaf ? -1 : (int32_t)nd->child + 1;
 	}
 	for (size_t t = 0; t <= f->ntrees; t++)
 		off[t] = (int32_t)f->root[t];
@@ -1088,10 +1172,10 @@ static int load_tree(mr_forest *f, size_t t, size_t a, size_t b,
 		size_t i = order[k];
 		rf_node *nd = &f->nodes[a + k];
 		if (feat[i] < 0) {
-			*nd = (rf_node){0, -1, left[i]};
+			*nd = (rf_node){0, 0, RF_LEAF | (uint32_t)left[i]};
 			continue;
 		}
-		*nd = (rf_node){thr[i], feat[i], (int32_t)(a + tail)};
+		*nd = (rf_node){thr[i], (uint32_t)feat[i], (uint32_t)(a + tail)};
 		order[tail++] = (uint32_t)left[i];
 		order[tail++] = (uint32_t)right[i];
 	}
