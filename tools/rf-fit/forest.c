@@ -926,7 +926,7 @@ static void encode_feature(const double *X, size_t n, size_t F, size_t j,
 		if (i == 0 || v[i] != v[k - 1])
 			v[k++] = v[i];
 	*nvals = (uint32_t)k;
-	*vals_out = mr_xrealloc(v, k, sizeof *v);
+	*vals_out = v = mr_xrealloc(v, k, sizeof *v);
 	for (size_t i = 0; i < n; i++) {
 		double x = X[i * F + j];
 		size_t a = 0, b = k; /* binary search: v[a] <= x < v[b] */
