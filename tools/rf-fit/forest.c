@@ -53,7 +53,7 @@ typedef struct {
 } rf_node;
 
 /* A node with its threshold as a number: how trees are grown and read
- * from files before finish_nodes turns them into rf_nodes. */
+ * from files before convert_nodes turns them into rf_nodes. */
 typedef struct {
 	double thr;
 	uint32_t feat;
@@ -181,12 +181,23 @@ double mr_forest_feature_max(const mr_forest *f, size_t i)
 
 /* ------------------------------------------------------------------------
  * From thresholds to cuts.
+ *
+ * A cut table collects the distinct (feature, threshold) pairs of a set of
+ * nodes (open addressing, at most half full); tables can be merged, then
+ * cut_table_finish sorts each feature's thresholds into f->cuts and gives
+ * each pair its index, and convert_nodes maps nodes through the table
+ * (read-only, so threads may convert trees side by side).
  */
 typedef struct {
 	uint64_t bits; /* the threshold's bits (-0 made +0) */
 	uint32_t feat; /* UINT32_MAX: empty */
 	uint32_t idx;  /* its position among the feature's cuts */
 } cut_slot;
+
+typedef struct {
+	cut_slot *tab;
+	size_t cap, used;
+} cut_table;
 
 static uint64_t thr_bits(double t)
 {
@@ -196,15 +207,47 @@ static uint64_t thr_bits(double t)
 	return b;
 }
 
-static cut_slot *cut_find(cut_slot *tab, size_t cap, uint32_t feat,
-			  uint64_t bits)
+static cut_slot *cut_find(const cut_table *c, uint32_t feat, uint64_t bits)
 {
 	uint64_t h = (bits ^ ((uint64_t)feat * 0x9e3779b97f4a7c15ull)) *
 		     0xbf58476d1ce4e5b9ull;
-	for (size_t i = (size_t)(h >> 20) & (cap - 1);; i = (i + 1) & (cap - 1))
-		if (tab[i].feat == UINT32_MAX ||
-		    (tab[i].feat == feat && tab[i].bits == bits))
-			return &tab[i];
+	for (size_t i = (size_t)(h >> 20) & (c->cap - 1);; i = (i + 1) & (c->cap - 1))
+		if (c->tab[i].feat == UINT32_MAX ||
+		    (c->tab[i].feat == feat && c->tab[i].bits == bits))
+			return &c->tab[i];
+}
+
+static void cut_table_init(cut_table *c)
+{
+	c->cap = 1024;
+	c->used = 0;
+	c->tab = mr_xcalloc(c->cap, sizeof *c->tab);
+	memset(c->tab, 0xff, c->cap * sizeof *c->tab);
+}
+
+static void cut_table_add(cut_table *c, uint32_t feat, uint64_t bits)
+{
+	cut_slot *s = cut_find(c, feat, bits);
+	if (s->feat != UINT32_MAX)
+		return;
+	*s = (cut_slot){bits, feat, 0};
+	if (++c->used * 2 <= c->cap)
+		return;
+	cut_table old = *c;
+	c->cap *= 2;
+	c->tab = mr_xcalloc(c->cap, sizeof *c->tab);
+	memset(c->tab, 0xff, c->cap * sizeof *c->tab);
+	for (size_t k = 0; k < old.cap; k++)
+		if (old.tab[k].feat != UINT32_MAX)
+			*cut_find(c, old.tab[k].feat, old.tab[k].bits) = old.tab[k];
+	free(old.tab);
+}
+
+static void cut_table_add_nodes(cut_table *c, const grow_node *gn, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!(gn[i].child & RF_LEAF))
+			cut_table_add(c, gn[i].feat, thr_bits(gn[i].thr));
 }
 
 static int cmp_double(const void *a, const void *b)
@@ -213,80 +256,54 @@ static int cmp_double(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-/* Sets f->nodes, f->cuts and f->cut0 from nodes with numeric thresholds
- * (gn, f->nnodes of them, indices already global and checked). */
-static int finish_nodes(mr_forest *f, const grow_node *gn, const char *name,
-			mr_err *e)
+/* Sets f->cuts and f->cut0 from the table and the table's indices. */
+static int cut_table_finish(mr_forest *f, cut_table *c, const char *name,
+			    mr_err *e)
 {
-	size_t N = f->nnodes, F = f->nfeat, cap = 1024, used = 0;
-	cut_slot *tab = mr_xcalloc(cap, sizeof *tab);
-	memset(tab, 0xff, cap * sizeof *tab);
-	for (size_t i = 0; i < N; i++) {
-		if (gn[i].child & RF_LEAF)
-			continue;
-		uint64_t bits = thr_bits(gn[i].thr);
-		cut_slot *c = cut_find(tab, cap, gn[i].feat, bits);
-		if (c->feat != UINT32_MAX)
-			continue;
-		*c = (cut_slot){bits, gn[i].feat, 0};
-		if (++used * 2 > cap) { /* keep the table at most half full */
-			cut_slot *old = tab;
-			size_t oc = cap;
-			cap *= 2;
-			tab = mr_xcalloc(cap, sizeof *tab);
-			memset(tab, 0xff, cap * sizeof *tab);
-			for (size_t k = 0; k < oc; k++)
-				if (old[k].feat != UINT32_MAX)
-					*cut_find(tab, cap, old[k].feat, old[k].bits) = old[k];
-			free(old);
-		}
-	}
-	/* each feature's cuts, sorted */
+	size_t F = f->nfeat;
 	f->cut0 = mr_xcalloc(F + 1, sizeof *f->cut0);
-	uint32_t *fill = mr_xcalloc(F, sizeof *fill);
-	for (size_t k = 0; k < cap; k++)
-		if (tab[k].feat != UINT32_MAX)
-			f->cut0[tab[k].feat + 1]++;
-	int rc = 0;
+	for (size_t k = 0; k < c->cap; k++)
+		if (c->tab[k].feat != UINT32_MAX)
+			f->cut0[c->tab[k].feat + 1]++;
 	for (size_t j = 0; j < F; j++) {
-		if (f->cut0[j + 1] >= RF_MAX_CUTS) {
-			rc = mr_errf(e, MR_EXIT_DATA,
-				     "%s: feature %zu has %u distinct thresholds, at most %u are supported",
-				     name, j, f->cut0[j + 1], RF_MAX_CUTS - 1);
-			break;
-		}
+		if (f->cut0[j + 1] >= RF_MAX_CUTS)
+			return mr_errf(e, MR_EXIT_DATA,
+				       "%s: feature %zu has %u distinct thresholds, at most %u are supported",
+				       name, j, f->cut0[j + 1], RF_MAX_CUTS - 1);
 		f->cut0[j + 1] += f->cut0[j];
 	}
-	f->cuts = mr_xcalloc(used, sizeof *f->cuts);
-	f->nodes = mr_xcalloc(N, sizeof *f->nodes);
-	if (rc == 0) {
-		for (size_t k = 0; k < cap; k++)
-			if (tab[k].feat != UINT32_MAX) {
-				uint32_t j = tab[k].feat;
-				memcpy(&f->cuts[f->cut0[j] + fill[j]++], &tab[k].bits,
-				       sizeof(double));
-			}
-		for (size_t j = 0; j < F; j++) {
-			double *c = f->cuts + f->cut0[j];
-			size_t m = f->cut0[j + 1] - f->cut0[j];
-			qsort(c, m, sizeof *c, cmp_double);
-			for (size_t q = 0; q < m; q++)
-				cut_find(tab, cap, (uint32_t)j, thr_bits(c[q]))->idx =
-					(uint32_t)q;
+	f->cuts = mr_xcalloc(c->used, sizeof *f->cuts);
+	uint32_t *fill = mr_xcalloc(F, sizeof *fill);
+	for (size_t k = 0; k < c->cap; k++)
+		if (c->tab[k].feat != UINT32_MAX) {
+			uint32_t j = c->tab[k].feat;
+			memcpy(&f->cuts[f->cut0[j] + fill[j]++], &c->tab[k].bits,
+			       sizeof(double));
 		}
-		for (size_t i = 0; i < N; i++) {
-			if (gn[i].child & RF_LEAF) {
-				f->nodes[i] = (rf_node){gn[i].child, 0};
-				continue;
-			}
-			uint32_t idx = cut_find(tab, cap, gn[i].feat,
-						thr_bits(gn[i].thr))->idx;
-			f->nodes[i] = (rf_node){gn[i].child, gn[i].feat | idx << 8};
-		}
-	}
 	free(fill);
-	free(tab);
-	return rc;
+	for (size_t j = 0; j < F; j++) {
+		double *v = f->cuts + f->cut0[j];
+		size_t m = f->cut0[j + 1] - f->cut0[j];
+		qsort(v, m, sizeof *v, cmp_double);
+		for (size_t q = 0; q < m; q++)
+			cut_find(c, (uint32_t)j, thr_bits(v[q]))->idx = (uint32_t)q;
+	}
+	return 0;
+}
+
+/* dst[i] = src[i] as an rf_node; child indices and leaf rows are shifted by
+ * node_add and leaf_add (tree-local to global). */
+static void convert_nodes(const cut_table *c, const grow_node *src, size_t n,
+			  rf_node *dst, uint32_t node_add, uint32_t leaf_add)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (src[i].child & RF_LEAF) {
+			dst[i] = (rf_node){src[i].child + leaf_add, 0};
+			continue;
+		}
+		uint32_t idx = cut_find(c, src[i].feat, thr_bits(src[i].thr))->idx;
+		dst[i] = (rf_node){src[i].child + node_add, src[i].feat | idx << 8};
+	}
 }
 
 /* ------------------------------------------------------------------------
@@ -1056,6 +1073,42 @@ static void *oob_worker(void *arg)
 }
 
 
+/* Merging grown trees into the forest, in two parallel passes. */
+typedef struct {
+	mr_forest *f;
+	const fit_shared *fs;
+	const size_t *lbase; /* each tree's first value row */
+	size_t k, threads;
+	cut_table ct;        /* pass 1: this thread's arena's cuts */
+	const cut_table *all; /* pass 2: everyone's, with indices */
+} merge_job;
+
+static void *merge_collect(void *arg)
+{
+	merge_job *j = arg;
+	const arena *a = &j->fs->arenas[j->k];
+	cut_table_init(&j->ct);
+	cut_table_add_nodes(&j->ct, a->nodes, a->nnodes);
+	return NULL;
+}
+
+static void *merge_convert(void *arg)
+{
+	merge_job *j = arg;
+	mr_forest *f = j->f;
+	size_t T = f->ntarget;
+	for (size_t t = j->k; t < f->ntrees; t += j->threads) {
+		const tree_out *tr = &j->fs->trees[t];
+		const arena *a = &j->fs->arenas[tr->arena];
+		convert_nodes(j->all, a->nodes + tr->node0, tr->nnodes,
+			      f->nodes + f->root[t], f->root[t],
+			      (uint32_t)j->lbase[t]);
+		memcpy(f->values + j->lbase[t] * T, a->values + tr->leaf0 * T,
+		       tr->nleaves * T * sizeof *f->values);
+	}
+	return NULL;
+}
+
 /* Rank-encodes feature j: sorted distinct values and each row's rank. */
 static void encode_feature(const double *X, size_t n, size_t F, size_t j,
 			   double **vals_out, uint32_t *nvals, uint32_t *rank)
@@ -1199,32 +1252,48 @@ mr_forest *mr_forest_fit(const double *X, const double *Y, size_t n,
 		f->fmin[j] = d.vals[j][0];
 		f->fmax[j] = d.vals[j][d.nvals[j] - 1];
 	}
-	grow_node *gn = mr_xcalloc(nnodes, sizeof *gn);
 	f->root = mr_xcalloc(f->ntrees + 1, sizeof *f->root);
+	f->nodes = mr_xcalloc(nnodes, sizeof *f->nodes);
 	f->values = mr_xcalloc(nleaves * ntarget, sizeof *f->values);
 	f->inv_ntrees = 1.0 / (double)f->ntrees;
 	f->params = *p;
 	f->params.progress = NULL;
 	f->params.progress_ctx = NULL;
 	f->nrows = n;
+	/* Trees' offsets in the flat arrays, then cuts and conversion, each
+	 * thread on its own arena or trees: only the union of the (small)
+	 * cut tables is serial. */
+	size_t *lbase = mr_xcalloc(f->ntrees, sizeof *lbase);
 	size_t nb = 0, lb = 0;
 	for (size_t t = 0; t < f->ntrees; t++) {
-		tree_out *tr = &fs.trees[t];
-		const arena *a = &fs.arenas[tr->arena];
 		f->root[t] = (uint32_t)nb;
-		for (size_t k = 0; k < tr->nnodes; k++) {
-			grow_node nd = a->nodes[tr->node0 + k];
-			nd.child += (uint32_t)(nd.child & RF_LEAF ? lb : nb);
-			gn[nb + k] = nd;
-		}
-		memcpy(f->values + lb * ntarget, a->values + tr->leaf0 * ntarget,
-		       tr->nleaves * ntarget * sizeof *f->values);
-		nb += tr->nnodes;
-		lb += tr->nleaves;
+		lbase[t] = lb;
+		nb += fs.trees[t].nnodes;
+		lb += fs.trees[t].nleaves;
 	}
 	f->root[f->ntrees] = (uint32_t)nb;
-	int ok = finish_nodes(f, gn, "fit", e);
-	free(gn);
+	merge_job *mj = mr_xcalloc((size_t)threads, sizeof *mj);
+	for (int k = 0; k < threads; k++)
+		mj[k] = (merge_job){.f = f, .fs = &fs, .lbase = lbase,
+				    .k = (size_t)k, .threads = (size_t)threads};
+	run_threads(merge_collect, mj, sizeof *mj, threads);
+	cut_table all = mj[0].ct;
+	for (int k = 1; k < threads; k++) {
+		for (size_t q = 0; q < mj[k].ct.cap; q++)
+			if (mj[k].ct.tab[q].feat != UINT32_MAX)
+				cut_table_add(&all, mj[k].ct.tab[q].feat,
+					      mj[k].ct.tab[q].bits);
+		free(mj[k].ct.tab);
+	}
+	int ok = cut_table_finish(f, &all, "fit", e);
+	if (ok == 0) {
+		for (int k = 0; k < threads; k++)
+			mj[k].all = &all;
+		run_threads(merge_convert, mj, sizeof *mj, threads);
+	}
+	free(all.tab);
+	free(mj);
+	free(lbase);
 	if (ok != 0) {
 		mr_forest_free(f);
 		f = NULL;
@@ -1568,8 +1637,19 @@ mr_forest *mr_forest_from_buffer(const char *buf, size_t len,
 			goto fail;
 	}
 	f->root[f->ntrees] = (uint32_t)f->nnodes;
-	if (finish_nodes(f, gn, name, e) != 0)
-		goto fail;
+	{
+		cut_table ct;
+		cut_table_init(&ct);
+		cut_table_add_nodes(&ct, gn, f->nnodes);
+		int rc = cut_table_finish(f, &ct, name, e);
+		if (rc == 0) {
+			f->nodes = mr_xcalloc(f->nnodes, sizeof *f->nodes);
+			convert_nodes(&ct, gn, f->nnodes, f->nodes, 0, 0);
+		}
+		free(ct.tab);
+		if (rc != 0)
+			goto fail;
+	}
 	f->inv_ntrees = 1.0 / (double)f->ntrees;
 
 	/* Informational keys: absent or odd values are not an error. */
