@@ -378,8 +378,12 @@ int se_pattern_parse_kv(se_pattern *p, int nserv, const char *const *keys,
 			snprintf(path, sizeof path, "%s", file);
 		else
 			snprintf(path, sizeof path, "%s/%s", dir, file);
-		if (read_sequence(p, nserv, path, e) != 0)
+		if (read_sequence(p, nserv, path, e) != 0) {
+			for (int i = 0; i < n; i++)
+				if (strcmp(keys[i], "file") == 0 && lines[i] > 0)
+					mr_err_prefix(e, "%s:%d", where, lines[i]);
 			return -1;
+		}
 		snprintf(desc, sizeof desc, "sequence %s (%d steps)", path,
 			 p->nsteps);
 	} else if (strcmp(kind, "levels") == 0 ||

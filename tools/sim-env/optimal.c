@@ -323,7 +323,8 @@ static int solve_incremental(se_sim *s, se_optimum *opt, mr_err *e)
 					continue;
 				double q = R[lp * nC + (size_t)n2] +
 					   gamma * EV[lp * nC + (size_t)n2];
-				if (q > best + 1e-12 * (1 + fabs(best))) {
+				if (best == -INFINITY ||
+				    q > best + 1e-12 * (1 + fabs(best))) {
 					best = q;
 					bm = m;
 				}

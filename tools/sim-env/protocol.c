@@ -388,6 +388,30 @@ typedef struct {
 	char name[256];
 } pipe_impl;
 
+/* The reply stream broke: say how the child ended, when it has. */
+static int broken(pipe_impl *p, mr_err *e)
+{
+	char why[700];
+	snprintf(why, sizeof why, "%.690s", e->msg);
+	shutdown(p->fd, SHUT_WR);
+	for (int i = 0; i < 100 && p->pid > 0; i++) {
+		int status;
+		pid_t r = waitpid(p->pid, &status, WNOHANG);
+		if (r == p->pid) {
+			p->pid = -1;
+			if (WIFEXITED(status))
+				return mr_errf(e, MR_EXIT_REMOTE,
+					       "simulator '%s' exited with status %d",
+					       p->name, WEXITSTATUS(status));
+			return mr_errf(e, MR_EXIT_REMOTE,
+				       "simulator '%s' was killed by signal %d",
+				       p->name, WTERMSIG(status));
+		}
+		usleep(10000);
+	}
+	return mr_errf(e, MR_EXIT_REMOTE, "simulator '%s': %s", p->name, why);
+}
+
 static int send_frame(pipe_impl *p, mr_err *e)
 {
 	/* the first 4 bytes of req were reserved for the length */
@@ -404,10 +428,11 @@ static int send_frame(pipe_impl *p, mr_err *e)
 				 MSG_NOSIGNAL);
 		if (w < 0 && errno == EINTR)
 			continue;
-		if (w <= 0)
-			return mr_errf(e, MR_EXIT_REMOTE,
-				       "simulator '%s': cannot send a request: %s",
-				       p->name, strerror(errno));
+		if (w <= 0) {
+			mr_errf(e, MR_EXIT_REMOTE, "cannot send a request: %s",
+				strerror(errno));
+			return broken(p, e);
+		}
 		off += (size_t)w;
 	}
 	return 0;
@@ -431,10 +456,9 @@ static int round_trip(pipe_impl *p, mr_mp_doc *doc, mr_err *e)
 	size_t len;
 	int r = mr_frame_read(p->rf, &p->buf, &p->cap, &len, e);
 	if (r == 0)
-		return mr_errf(e, MR_EXIT_REMOTE,
-			       "simulator '%s' closed its output (exited?)", p->name);
-	if (r < 0)
-		return mr_err_prefix(e, "simulator '%s'", p->name);
+		mr_errf(e, MR_EXIT_REMOTE, "closed its output");
+	if (r <= 0)
+		return broken(p, e);
 	if (mr_mp_parse(p->buf, len, "reply", doc, e) != 0)
 		return mr_err_prefix(e, "simulator '%s'", p->name);
 	const msgpack_object *ok = mr_mp_get(doc->root, "ok");
@@ -540,10 +564,9 @@ static int pipe_exchange(mr_vecenv *v, mr_err *e)
 	size_t len;
 	int r = mr_frame_read(p->rf, &p->buf, &p->cap, &len, e);
 	if (r == 0)
-		return mr_errf(e, MR_EXIT_REMOTE,
-			       "simulator '%s' closed its output (exited?)", p->name);
-	if (r < 0)
-		return mr_err_prefix(e, "simulator '%s'", p->name);
+		mr_errf(e, MR_EXIT_REMOTE, "closed its output");
+	if (r <= 0)
+		return broken(p, e);
 	/* an error reply is small: check "ok" cheaply through the parser */
 	mr_mp_doc doc;
 	if (mr_mp_parse(p->buf, len, "reply", &doc, e) != 0)
