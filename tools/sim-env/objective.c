@@ -768,6 +768,18 @@ bad:
 	return -1;
 }
 
+/* mr_split_names on a list written by hand: blanks around names dropped. */
+static char **split_list(const char *list, size_t *n, mr_err *e)
+{
+	char *c = mr_xcalloc(strlen(list) + 1, 1), *q = c;
+	for (const char *p = list; *p; p++)
+		if (!isspace((unsigned char)*p))
+			*q++ = *p;
+	char **v = mr_split_names(c, n, e);
+	free(c);
+	return v;
+}
+
 static int is_sec(const entry *en, const char *s)
 {
 	return strcmp(en->sec, s) == 0;
@@ -880,7 +892,7 @@ mr_objective *se_objective_parse(const char *text, size_t len,
 			o->name = mr_xstrdup(v);
 		} else if (strcmp(k, "services") == 0) {
 			size_t cnt;
-			char **names = mr_split_names(v, &cnt, e);
+			char **names = split_list(v, &cnt, e);
 			if (!names) {
 				mr_err_prefix(e, "%s:%d: 'services'", file,
 					      en[i].line);
@@ -1153,7 +1165,7 @@ mr_objective *se_objective_parse(const char *text, size_t len,
 	}
 	{
 		size_t cnt;
-		char **names = mr_split_names(targets->val, &cnt, e);
+		char **names = split_list(targets->val, &cnt, e);
 		if (!names) {
 			mr_err_prefix(e, "%s:%d: 'targets'", file, targets->line);
 			goto bad;
