@@ -215,8 +215,7 @@ int mr_policy_check(const mr_policy *p, int obs_dim, int ncomp,
 		       p->obs_dim, oa ? a : "", obs_dim, ob ? b : "");
 }
 
-void mr_policy_act(const mr_policy *p, const float *obs, const uint8_t *mask,
-		   int32_t *action)
+void mr_policy_logits(const mr_policy *p, const float *obs, float *logits)
 {
 	float buf[2][MR_MLP_MAX_WIDTH] __attribute__((aligned(32)));
 	mr_policy_normalize(p, obs, buf[0], 1);
@@ -231,7 +230,14 @@ void mr_policy_act(const mr_policy *p, const float *obs, const uint8_t *mask,
 			act_forward(buf[1 - cur], (size_t)O, m->act);
 		cur = 1 - cur;
 	}
-	const float *z = buf[cur];
+	memcpy(logits, buf[cur], (size_t)p->total_choices * sizeof(float));
+}
+
+void mr_policy_act(const mr_policy *p, const float *obs, const uint8_t *mask,
+		   int32_t *action)
+{
+	float z[MR_MLP_MAX_WIDTH];
+	mr_policy_logits(p, obs, z);
 	int off = 0;
 	for (int c = 0; c < p->ncomp; c++) {
 		int best = -1, any = -1;

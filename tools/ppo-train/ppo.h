@@ -86,6 +86,8 @@ void mr_policy_observe(mr_policy *p, const float *obs, size_t n);
 /* out (n, obs_dim) = clip((obs - mean) / sqrt(var + 1e-8)) */
 void mr_policy_normalize(const mr_policy *p, const float *obs, float *out,
 			 size_t n);
+/* The actor's raw logits (total_choices) for one raw observation. */
+void mr_policy_logits(const mr_policy *p, const float *obs, float *logits);
 /* Packs the policy map / reads it back (used by the checkpoint too). */
 void mr_policy_pack(msgpack_packer *pk, const mr_policy *p);
 mr_policy *mr_policy_unpack(const msgpack_object *root, const char *name,
