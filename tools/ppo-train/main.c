@@ -44,6 +44,7 @@ static void usage(FILE *f)
 "  --env-cmd 'CMD ARGS'   an external simulator speaking the sim-env\n"
 "                         protocol (argv split on blanks, quotes allowed,\n"
 "                         no shell); --objective adds its optimum\n"
+"  --model FILE           system model (default: the objective's)\n"
 "  --env bandit           the built-in contextual bandit (self-test)\n"
 "output:\n"
 "  -o, --output FILE      policy file (default policy.msgpack)\n"
@@ -202,6 +203,7 @@ typedef struct {
 	mr_objective *obj;     /* ENV_SIM; or --objective with ENV_PIPE */
 	char **argv;           /* ENV_PIPE */
 	mr_bandit_opts bandit; /* ENV_BANDIT */
+	const char *model;     /* NULL: the objective's */
 	const char *name;
 } env_spec;
 
@@ -210,7 +212,8 @@ static mr_vecenv *open_env(const env_spec *s, int nenvs, uint64_t seed,
 {
 	switch (s->kind) {
 	case ENV_SIM: {
-		mr_simenv_opts o = {.nenvs = nenvs, .seed = seed, .eval = eval};
+		mr_simenv_opts o = {.nenvs = nenvs, .seed = seed, .eval = eval,
+				    .model_path = s->model};
 		return mr_simenv_open(s->obj, &o, e);
 	}
 	case ENV_PIPE:
@@ -244,7 +247,8 @@ static int optimal_mean(const env_spec *s, uint64_t seed, double *out,
 	}
 	if (!s->obj)
 		return 0;
-	mr_simenv_opts o = {.nenvs = 1, .seed = seed, .eval = 1};
+	mr_simenv_opts o = {.nenvs = 1, .seed = seed, .eval = 1,
+			    .model_path = s->model};
 	return mr_simenv_optimal_mean(s->obj, &o, out, e);
 }
 
@@ -369,6 +373,7 @@ static int checkpoint_write(const char *path, mr_ppo *t,
 enum {
 	OPT_ENV = 1000, OPT_ENV_CMD, OPT_OBJECTIVE, OPT_CURVE, OPT_EVAL_EVERY,
 	OPT_CKPT, OPT_CKPT_EVERY, OPT_RESUME, OPT_TARGET, OPT_PRESET, OPT_SET,
+	OPT_MODEL,
 	OPT_KEY /* + index into mr_ppo_config_keys */
 };
 
@@ -377,7 +382,7 @@ int main(int argc, char **argv)
 	mr_err e = {0};
 	const char *output = "policy.msgpack", *curve_path = NULL;
 	const char *ckpt_path = NULL, *env_name = NULL, *env_cmd = NULL;
-	const char *objective = NULL, *preset = NULL;
+	const char *objective = NULL, *preset = NULL, *model = NULL;
 	int eval_every = 1, ckpt_every = 20, resume = 0, quiet = 0;
 	double target = NAN;
 	/* flags that set hyper-parameters, applied last */
@@ -401,6 +406,7 @@ int main(int argc, char **argv)
 		{"target-score", required_argument, 0, OPT_TARGET},
 		{"preset", required_argument, 0, OPT_PRESET},
 		{"set", required_argument, 0, OPT_SET},
+		{"model", required_argument, 0, OPT_MODEL},
 	};
 	size_t nbase = sizeof base / sizeof base[0], nkeys = 0;
 	while (mr_ppo_config_keys[nkeys])
@@ -427,6 +433,7 @@ int main(int argc, char **argv)
 		case OPT_ENV: env_name = optarg; break;
 		case OPT_ENV_CMD: env_cmd = optarg; break;
 		case OPT_OBJECTIVE: objective = optarg; break;
+		case OPT_MODEL: model = optarg; break;
 		case OPT_CURVE: curve_path = optarg; break;
 		case OPT_EVAL_EVERY:
 		case OPT_CKPT_EVERY: {
@@ -477,6 +484,7 @@ int main(int argc, char **argv)
 
 	/* which environment */
 	env_spec spec = {0};
+	spec.model = model;
 	int npos = argc - optind;
 	if (env_name) {
 		if (strcmp(env_name, "bandit"))
@@ -536,6 +544,12 @@ int main(int argc, char **argv)
 			if (!v)
 				v = mr_objective_param(spec.obj, "ppo",
 						       names[k]);
+			if (!v && !strcmp(mr_ppo_config_keys[k], "net"))
+				v = mr_objective_param(spec.obj, "ppo",
+						       "hidden");
+			if (!v && !strcmp(mr_ppo_config_keys[k], "act"))
+				v = mr_objective_param(spec.obj, "ppo",
+						       "activation");
 			if (v && mr_ppo_config_set(&cfg, mr_ppo_config_keys[k],
 						   v, &e)) {
 				mr_err_prefix(&e, "%s: [ppo]", objective);

@@ -157,6 +157,13 @@ int mr_ppo_config_set(mr_ppo_config *c, const char *key_in, const char *val,
 			*q = '_';
 	double d = 0;
 	int64_t i = 0;
+	/* the names sim-env's objective files use */
+	if (!strcmp(key, "hidden"))
+		snprintf(key, sizeof key, "net");
+	else if (!strcmp(key, "activation"))
+		snprintf(key, sizeof key, "act");
+	else if (!strcmp(key, "critic_hidden"))
+		snprintf(key, sizeof key, "critic_net");
 	if (!strcmp(key, "net")) {
 		int same = c->cnhidden == c->nhidden &&
 			   !memcmp(c->chidden, c->hidden, sizeof c->hidden);
