@@ -69,6 +69,12 @@ typedef float v8f __attribute__((vector_size(32), aligned(4)));
 
 static const v8f v8_zero = {0};
 
+/* All lanes x (a broadcast; 0 + x would cost an add: -0.0 + 0 != -0.0). */
+static inline v8f v8_splat(float x)
+{
+	return (v8f){x, x, x, x, x, x, x, x};
+}
+
 static inline v8f v8_load(const float *p)
 {
 	return *(const v8f *)p;
@@ -98,7 +104,7 @@ static void tile_##MR##x16(float *restrict C, ptrdiff_t ldc,                  \
 		const float *b = B + k * ldb, *a = A + k * sak;               \
 		v8f b0 = v8_load(b), b1 = v8_load(b + 8);                     \
 		for (int r = 0; r < MR; r++) {                                \
-			v8f ar = v8_zero + a[r * sam];                        \
+			v8f ar = v8_splat(a[r * sam]);                        \
 			c0[r] += ar * b0;                                     \
 			c1[r] += ar * b1;                                     \
 		}                                                             \
@@ -119,7 +125,7 @@ static void tile_1x16(float *restrict C, const float *restrict A,
 	v8f c0 = v8_load(C), c1 = v8_load(C + 8);
 	for (int k = 0; k < K; k++) {
 		const float *b = B + k * ldb;
-		v8f a0 = v8_zero + A[k * sak];
+		v8f a0 = v8_splat(A[k * sak]);
 		c0 += a0 * v8_load(b);
 		c1 += a0 * v8_load(b + 8);
 	}
@@ -283,7 +289,7 @@ void linear_backward(float *dinp, float *dw, float *db, const float *dout,
  */
 
 /* tanh(|x|) = (1 - e) / (1 + e) with e = exp(-2|x|) = 2^f / 2^k: k a
- * non-negative integer (2^k made by an integer shift), a polynomial for 2^f
+ * non-negative integer (2^-k written into the exponent bits), a polynomial for 2^f
  * on [-0.5, 0.5]; the sign bit is put back at the end. Eight lanes at once
  * with selects, shifts and conversions only; |error| < 2e-7. */
 typedef int32_t v8i __attribute__((vector_size(32)));
@@ -294,7 +300,7 @@ static inline v8f tanh8(v8f x)
 	v8i sign = (v8i)x & ~absmask;
 	v8f ax = (v8f)((v8i)x & absmask);
 	v8i big = ax > 9.0f; /* all ones where |x| > 9: tanh is 1 in float */
-	ax = (v8f)(((v8i)ax & ~big) | ((v8i)(v8_zero + 9.0f) & big));
+	ax = (v8f)(((v8i)ax & ~big) | ((v8i)v8_splat(9.0f) & big));
 	v8f t = ax * 2.88539008f; /* 2|x| * log2(e), in [0, 26] */
 	v8i k = __builtin_convertvector(t + 0.5f, v8i); /* round to nearest */
 	v8f f = __builtin_convertvector(k, v8f) - t;   /* in [-0.5, 0.5] */
@@ -306,14 +312,15 @@ static inline v8f tanh8(v8f x)
 	p = p * f + 2.40226507e-1f;
 	p = p * f + 6.93147181e-1f;
 	p = p * f + 1.0f;
-	v8f e = p / __builtin_convertvector(((v8i){0} + 1) << k, v8f);
+	/* 2^-k straight into the exponent bits (k <= 26: a normal float) */
+	v8f e = p * (v8f)((127 - k) << 23);
 	v8f y = (1.0f - e) / (1.0f + e);
 	return (v8f)((v8i)y | sign);
 }
 
 float mr_tanhf(float x)
 {
-	return tanh8(v8_zero + x)[0];
+	return tanh8(v8_splat(x))[0];
 }
 
 void act_forward(float *x, size_t n, mr_act act)

@@ -873,7 +873,8 @@ static void minibatch_grad(mr_ppo *t, worker *w, const int *mb, int Bm,
 		     La - 1, 0, 0, da, other, w->wscratch, NULL);
 }
 
-/* Transposed weight copies for this worker's share of every layer's rows. */
+/* Transposed weight copies for this worker's share of every layer's rows,
+ * in 8x8 blocks so reads and writes both stay within cache lines. */
 static void sync_wt_part(const mr_mlp *m, const float *params, float *wt,
 			 int tid, int T)
 {
@@ -881,11 +882,18 @@ static void sync_wt_part(const mr_mlp *m, const float *params, float *wt,
 		int I = m->sizes[l], O = m->sizes[l + 1];
 		int o0 = (int)((int64_t)O * tid / T),
 		    o1 = (int)((int64_t)O * (tid + 1) / T);
-		const float *w = params + m->w_off[l];
-		float *tw = wt + m->w_off[l];
-		for (int i = 0; i < I; i++)
-			for (int o = o0; o < o1; o++)
-				tw[(size_t)o * I + i] = w[(size_t)i * O + o];
+		const float *restrict w = params + m->w_off[l];
+		float *restrict tw = wt + m->w_off[l];
+		for (int ib = 0; ib < I; ib += 8) {
+			int ie = ib + 8 < I ? ib + 8 : I;
+			for (int ob = o0; ob < o1; ob += 8) {
+				int oe = ob + 8 < o1 ? ob + 8 : o1;
+				for (int o = ob; o < oe; o++)
+					for (int i = ib; i < ie; i++)
+						tw[(size_t)o * I + i] =
+							w[(size_t)i * O + o];
+			}
+		}
 	}
 }
 
@@ -925,16 +933,22 @@ static void update_job(mr_ppo *t, int tid)
 			barrier_wait(&t->pool);
 
 			/* sum the workers' gradients on my slice, in
-			 * worker order */
-			double ss = 0;
-			for (size_t q = p0; q < p1; q++) {
-				float g = t->w[0].grads[q];
-				for (int u = 1; u < T; u++)
-					g += t->w[u].grads[q];
-				t->G[q] = g;
-				ss += (double)g * g;
-			}
-			w->sumsq = ss;
+			 * worker order (one worker: its buffer is the sum) */
+			const float *Gq = T == 1 ? w->grads : t->G;
+			if (T > 1)
+				for (size_t q = p0; q < p1; q++) {
+					float g = t->w[0].grads[q];
+					for (int u = 1; u < T; u++)
+						g += t->w[u].grads[q];
+					t->G[q] = g;
+				}
+			/* 8 partial sums: vectorisable, fixed order */
+			double ss8[8] = {0};
+			for (size_t q = p0; q < p1; q += 8)
+				for (int k = 0; k < 8 && q + k < p1; k++)
+					ss8[k] += (double)Gq[q + k] * Gq[q + k];
+			w->sumsq = ((ss8[0] + ss8[1]) + (ss8[2] + ss8[3])) +
+				   ((ss8[4] + ss8[5]) + (ss8[6] + ss8[7]));
 			barrier_wait(&t->pool);
 
 			double tot = 0;
@@ -954,7 +968,6 @@ static void update_job(mr_ppo *t, int tid)
 			float eps = (float)c->adam_eps, fgs = (float)gs;
 			float *restrict P = p->params, *restrict M = t->m,
 					*restrict V = t->v;
-			const float *restrict Gq = t->G;
 			for (size_t q = p0; q < p1; q++) {
 				float g = Gq[q] * fgs;
 				M[q] = 0.9f * M[q] + 0.1f * g;
