@@ -158,6 +158,85 @@ end:
 }
 
 /* ------------------------------------------------------------------------
+ * Configuration keys
+ */
+int tb_key_parse(const char *key, tb_key *k, mr_err *e)
+{
+	static const char *const kinds[] = {"weight", "rate",    "block",
+					    "units",  "slow",    "stopped",
+					    "timeout", "burst"};
+	const char *d1 = strchr(key, '.');
+	size_t l0 = d1 ? (size_t)(d1 - key) : strlen(key);
+	k->svc = k->cls = k->node = -1;
+	int kind = -1;
+	for (int i = 0; i < 8; i++)
+		if (strlen(kinds[i]) == l0 && memcmp(kinds[i], key, l0) == 0)
+			kind = i;
+	if (kind < 0)
+		goto bad;
+	k->kind = (tb_key_kind)kind;
+	const char *p1 = d1 ? d1 + 1 : NULL;
+	const char *d2 = p1 ? strchr(p1, '.') : NULL;
+	size_t l1 = p1 ? (d2 ? (size_t)(d2 - p1) : strlen(p1)) : 0;
+	const char *p2 = d2 ? d2 + 1 : NULL;
+	switch (k->kind) {
+	case K_TIMEOUT:
+	case K_BURST:
+		if (p1)
+			goto bad;
+		return 0;
+	case K_UNITS:
+	case K_SLOW:
+	case K_STOPPED:
+		if (!p1 || p2 || (k->node = tb_node_index(p1, l1)) < 0)
+			goto bad;
+		return 0;
+	case K_BLOCK:
+		if (!p1 || p2 || (k->svc = tb_service_index(p1, l1)) < 0)
+			goto bad;
+		return 0;
+	case K_WEIGHT:
+	case K_RATE:
+		if (!p1 || (k->svc = tb_service_index(p1, l1)) < 0)
+			goto bad;
+		if (p2 && (k->cls = tb_class_index(p2, strlen(p2))) < 0)
+			goto bad;
+		return 0;
+	}
+bad:
+	return mr_errf(e, MR_EXIT_DATA,
+		       "unknown key '%s' (weight.SVC[.CLASS], rate.SVC[.CLASS], "
+		       "block.SVC, units.NODE, slow.NODE, stopped.NODE, "
+		       "timeout, burst; SVC compute|info1|info2, CLASS "
+		       "premium|freemium, NODE node1|node2)",
+		       key);
+}
+
+int tb_key_check(const tb_key *k, const char *key, double v, mr_err *e)
+{
+	int ok = isfinite(v);
+	if (ok)
+		switch (k->kind) {
+	case K_WEIGHT: ok = v >= 0 && v <= 100; break;
+	case K_RATE: ok = v >= 0 || v == -1; break;
+	case K_BLOCK: ok = v >= 0 && v <= 1; break;
+	case K_UNITS: ok = v > 0 && v <= 1000; break;
+	case K_SLOW: ok = v >= 1 && v <= 1000; break;
+	case K_STOPPED: ok = v == 0 || v == 1; break;
+	case K_TIMEOUT: ok = v > 0 && v <= 3600; break;
+	case K_BURST: ok = v > 0 && v <= 3600; break;
+	}
+	if (!ok)
+		return mr_errf(e, MR_EXIT_DATA,
+			       "'%s': value %.17g out of range (weight 0..100, "
+			       "rate >= 0 or -1 for no limit, block 0..1, "
+			       "units 0..1000, slow 1..1000, stopped 0|1, "
+			       "timeout and burst 0..3600 s)",
+			       key, v);
+	return 0;
+}
+
+/* ------------------------------------------------------------------------
  * CPU quota
  */
 double tb_thread_cpu(void)

@@ -10,7 +10,7 @@
  * of kept-alive libcurl handles. The answer carries X-Served-By.
  *
  * Control port (loopback): GET /health, GET /nodes, GET /config, PUT /config (flat JSON
- * of the keys in tb_front_key), GET /stats. Node settings (units, slow,
+ * of the keys in tb_key_parse), GET /stats. Node settings (units, slow,
  * stopped) are pushed to the node's /admin before PUT answers.
  *
  * Not here: the work itself (tb_node.c), process management (main.c).
@@ -276,92 +276,6 @@ static enum MHD_Result front_service(void *cls, struct MHD_Connection *c,
 /* ------------------------------------------------------------------------
  * Control port
  */
-enum key_kind { K_WEIGHT, K_RATE, K_BLOCK, K_UNITS, K_SLOW, K_STOPPED,
-		K_TIMEOUT, K_BURST };
-
-typedef struct {
-	enum key_kind kind;
-	int svc, cls, node; /* -1 where absent; cls -1 = every class */
-} front_key;
-
-/* Parses "kind[.name[.class]]"; returns 0 or -1 with a message. */
-static int parse_key(const char *key, front_key *k, mr_err *e)
-{
-	static const char *const kinds[] = {"weight", "rate",    "block",
-					    "units",  "slow",    "stopped",
-					    "timeout", "burst"};
-	const char *d1 = strchr(key, '.');
-	size_t l0 = d1 ? (size_t)(d1 - key) : strlen(key);
-	k->svc = k->cls = k->node = -1;
-	int kind = -1;
-	for (int i = 0; i < 8; i++)
-		if (strlen(kinds[i]) == l0 && memcmp(kinds[i], key, l0) == 0)
-			kind = i;
-	if (kind < 0)
-		goto bad;
-	k->kind = (enum key_kind)kind;
-	const char *p1 = d1 ? d1 + 1 : NULL;
-	const char *d2 = p1 ? strchr(p1, '.') : NULL;
-	size_t l1 = p1 ? (d2 ? (size_t)(d2 - p1) : strlen(p1)) : 0;
-	const char *p2 = d2 ? d2 + 1 : NULL;
-	switch (k->kind) {
-	case K_TIMEOUT:
-	case K_BURST:
-		if (p1)
-			goto bad;
-		return 0;
-	case K_UNITS:
-	case K_SLOW:
-	case K_STOPPED:
-		if (!p1 || p2 || (k->node = tb_node_index(p1, l1)) < 0)
-			goto bad;
-		return 0;
-	case K_BLOCK:
-		if (!p1 || p2 || (k->svc = tb_service_index(p1, l1)) < 0)
-			goto bad;
-		return 0;
-	case K_WEIGHT:
-	case K_RATE:
-		if (!p1 || (k->svc = tb_service_index(p1, l1)) < 0)
-			goto bad;
-		if (p2 && (k->cls = tb_class_index(p2, strlen(p2))) < 0)
-			goto bad;
-		return 0;
-	}
-bad:
-	return mr_errf(e, MR_EXIT_DATA,
-		       "unknown key '%s' (weight.SVC[.CLASS], rate.SVC[.CLASS], "
-		       "block.SVC, units.NODE, slow.NODE, stopped.NODE, "
-		       "timeout, burst; SVC compute|info1|info2, CLASS "
-		       "premium|freemium, NODE node1|node2)",
-		       key);
-}
-
-static int check_value(const front_key *k, const char *key, double v,
-		       mr_err *e)
-{
-	int ok = isfinite(v);
-	if (ok)
-		switch (k->kind) {
-	case K_WEIGHT: ok = v >= 0 && v <= 100; break;
-	case K_RATE: ok = v >= 0 || v == -1; break;
-	case K_BLOCK: ok = v >= 0 && v <= 1; break;
-	case K_UNITS: ok = v > 0 && v <= 1000; break;
-	case K_SLOW: ok = v >= 1 && v <= 1000; break;
-	case K_STOPPED: ok = v == 0 || v == 1; break;
-	case K_TIMEOUT: ok = v > 0 && v <= 3600; break;
-	case K_BURST: ok = v > 0 && v <= 3600; break;
-	}
-	if (!ok)
-		return mr_errf(e, MR_EXIT_DATA,
-			       "'%s': value %.17g out of range (weight 0..100, "
-			       "rate >= 0 or -1 for no limit, block 0..1, "
-			       "units 0..1000, slow 1..1000, stopped 0|1, "
-			       "timeout and burst 0..3600 s)",
-			       key, v);
-	return 0;
-}
-
 /* Writes the whole configuration as flat JSON into buf. */
 static size_t config_json(tb_front *f, char *buf, size_t cap)
 {
@@ -463,15 +377,15 @@ static unsigned config_put(tb_front *f, const tb_body *b, mr_err *e)
 {
 	enum { MAXKV = 64 };
 	tb_kv kv[MAXKV];
-	front_key keys[MAXKV];
+	tb_key keys[MAXKV];
 	if (b->too_big)
 		return mr_errf(e, MR_EXIT_DATA, "body too large"), 413;
 	int n = tb_flatjson_parse(b->buf ? b->buf : "", b->len, kv, MAXKV, e);
 	if (n < 0)
 		return 400;
 	for (int i = 0; i < n; i++)
-		if (parse_key(kv[i].key, &keys[i], e) ||
-		    check_value(&keys[i], kv[i].key, kv[i].val, e))
+		if (tb_key_parse(kv[i].key, &keys[i], e) ||
+		    tb_key_check(&keys[i], kv[i].key, kv[i].val, e))
 			return 400;
 	pthread_mutex_lock(&f->ctl_mu);
 	pthread_mutex_lock(&f->mu);
@@ -482,7 +396,7 @@ static unsigned config_put(tb_front *f, const tb_body *b, mr_err *e)
 	memcpy(stopped, f->stopped, sizeof stopped);
 	double now = mr_now();
 	for (int i = 0; i < n; i++) {
-		front_key *k = &keys[i];
+		tb_key *k = &keys[i];
 		double v = kv[i].val;
 		int c0 = k->cls < 0 ? 0 : k->cls;
 		int c1 = k->cls < 0 ? TB_NCLASSES : k->cls + 1;

@@ -64,6 +64,24 @@ int tb_flatjson_parse(const char *text, size_t len, tb_kv *out, size_t max,
 		      mr_err *e);
 
 /* ------------------------------------------------------------------------
+ * Configuration keys of the control API: kind[.name[.class]], e.g.
+ * weight.compute (every class), weight.compute.premium, rate.info1,
+ * block.info2, units.node1, slow.node2, stopped.node1, timeout, burst.
+ */
+typedef enum { K_WEIGHT, K_RATE, K_BLOCK, K_UNITS, K_SLOW, K_STOPPED,
+	       K_TIMEOUT, K_BURST } tb_key_kind;
+
+typedef struct {
+	tb_key_kind kind;
+	int svc, cls, node; /* -1 where absent; cls -1 = every class */
+} tb_key;
+
+/* Parses a key; 0 or -1 (MR_EXIT_DATA) with the list of valid keys. */
+int tb_key_parse(const char *key, tb_key *k, mr_err *e);
+/* Checks a value's range for the key; 0 or -1 (MR_EXIT_DATA). */
+int tb_key_check(const tb_key *k, const char *key, double v, mr_err *e);
+
+/* ------------------------------------------------------------------------
  * CPU quota shared by a node's workers: per period, at most quota seconds of
  * CPU time (c units x unit cores x period). A worker charges what it used
  * since its last charge; when the period's budget is spent it sleeps until
