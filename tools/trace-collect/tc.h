@@ -36,6 +36,7 @@ typedef struct {
 	double step;          /* file: seconds per step */
 	mr_rng rng;
 	double next;          /* next arrival */
+	uint64_t k;           /* constant: arrivals so far */
 } tc_pattern;
 
 /* "constant:R", "poisson:R", "sin:L0,A,T", "file:PATH[,STEP]" (STEP

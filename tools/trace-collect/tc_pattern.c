@@ -198,6 +198,7 @@ void tc_pattern_start(tc_pattern *p, uint64_t seed, uint64_t stream)
 {
 	mr_rng_seed(&p->rng, seed, stream);
 	p->next = 0;
+	p->k = 0;
 	/* the first arrival: constant starts at 0, random ones draw */
 	if (p->kind == PAT_CONSTANT)
 		p->next = p->rate > 0 ? 0 : INFINITY;
@@ -210,7 +211,9 @@ static double draw_after(tc_pattern *p, double t)
 {
 	switch (p->kind) {
 	case PAT_CONSTANT:
-		return p->rate > 0 ? t + 1 / p->rate : INFINITY;
+		/* from the count, so rounding never drifts */
+		(void)t;
+		return p->rate > 0 ? (double)++p->k / p->rate : INFINITY;
 	case PAT_POISSON:
 		return p->rate > 0 ? t + mr_rng_exp(&p->rng, p->rate) : INFINITY;
 	case PAT_SIN: {
