@@ -462,8 +462,12 @@ int main(int argc, char **argv)
 		switch (ch) {
 		case 'o': output = optarg; break;
 		case 'q': quiet = 1; break;
-		case 'h': usage(stdout); return MR_EXIT_OK;
-		case 'V': mr_print_version(prog); return MR_EXIT_OK;
+		case 'h':
+			usage(stdout);
+			exit(MR_EXIT_OK); /* exit, not return: nothing to free */
+		case 'V':
+			mr_print_version(prog);
+			exit(MR_EXIT_OK);
 		case OPT_ENV: env_name = optarg; break;
 		case OPT_ENV_CMD: env_cmd = optarg; break;
 		case OPT_OBJECTIVE: objective = optarg; break;
@@ -512,7 +516,7 @@ int main(int argc, char **argv)
 				break;
 			}
 			usage(stderr);
-			return MR_EXIT_USAGE;
+			exit(MR_EXIT_USAGE);
 		}
 	}
 
@@ -544,7 +548,7 @@ int main(int argc, char **argv)
 	} else {
 		if (npos != 1) {
 			usage(stderr);
-			return MR_EXIT_USAGE;
+			exit(MR_EXIT_USAGE);
 		}
 		spec.kind = ENV_SIM;
 		objective = argv[optind];
@@ -760,7 +764,7 @@ int main(int argc, char **argv)
 				"%lld timesteps; checkpoint %s (rerun with "
 				"--resume)\n", prog, (int)interrupted,
 				(long long)mr_ppo_timesteps(t), ckpt_path);
-			return MR_EXIT_INTR;
+			exit(MR_EXIT_INTR); /* the checkpoint is all that counts */
 		}
 		if (ckpt_every > 0 && up % ckpt_every == 0 &&
 		    checkpoint_write(ckpt_path, t, &cfg, &cv, r_random, &e))
