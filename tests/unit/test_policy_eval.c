@@ -344,12 +344,12 @@ static void test_sweep_and_controllers(void)
 	mr_summarise(&opt, "optimal", rbest, rrand, &opt, &rows[0]);
 	mr_summarise(&fx, "noop", rbest, rrand, &opt, &rows[1]);
 	snprintf(path, sizeof path, "%s/summary.csv", dir);
-	CHECK(mr_summary_write(path, "seen", rows, 2, &e) == 0, "summary written");
+	CHECK(mr_summary_write(path, "toy", "seen", 1, rows, 2, &e) == 0, "summary written");
 	char *buf = NULL;
 	size_t len = 0;
 	CHECK(mr_read_file(path, &buf, &len, 0, &e) == 0 &&
-		      strncmp(buf, "policy,pattern,steps,mean_reward,ci95,norm_score,", 49) == 0 &&
-		      strstr(buf, "\noptimal,seen,8,") && strstr(buf, "\nnoop,seen,8,"),
+		      strncmp(buf, "objective,pattern,seed,policy,steps,mean_reward,ci95,norm_score,", 64) == 0 &&
+		      strstr(buf, "\ntoy,seen,1,optimal,8,") && strstr(buf, "\ntoy,seen,1,noop,8,"),
 	      "summary: header and one row per policy");
 	free(buf);
 	unlink(path);
@@ -366,10 +366,117 @@ static void test_sweep_and_controllers(void)
 	v.close(&v);
 }
 
+/* ------------------------------------------------------------------------
+ * The whole suite through an opener; fail_at makes the n-th open fail. */
+typedef struct {
+	int opens, fail_at;
+	mr_vecenv envs[64];
+} opener_ctx;
+
+static mr_vecenv *toy_opener(void *ctx, int nenvs, mr_err *e)
+{
+	opener_ctx *oc = ctx;
+	if (++oc->opens == oc->fail_at) {
+		mr_errf(e, MR_EXIT_IO, "toy: cannot open (test)");
+		return NULL;
+	}
+	mr_vecenv *v = &oc->envs[oc->opens - 1];
+	toy_open(v, nenvs);
+	return v;
+}
+
+static void toy_closer(void *ctx, mr_vecenv *v)
+{
+	(void)ctx;
+	v->close(v);
+}
+
+/* A "policy" that plays the optimum by hand from the observed load. */
+static void hand_policy(void *ctx, const float *obs, const uint8_t *mask,
+			int32_t *action)
+{
+	(void)ctx;
+	(void)mask;
+	double r;
+	toy_best_by_hand(obs[0], action, &r);
+}
+
+static int count_files(const char *dir)
+{
+	char cmd[256];
+	snprintf(cmd, sizeof cmd, "ls -A %s | wc -l", dir);
+	FILE *p = popen(cmd, "r");
+	int n = -1;
+	if (p) {
+		if (fscanf(p, "%d", &n) != 1)
+			n = -1;
+		pclose(p);
+	}
+	return n;
+}
+
+static void test_suite(void)
+{
+	mr_action_space as;
+	toy_space(&as);
+	char dir[] = "/tmp/meshrl-suite-XXXXXX";
+	CHECK(mkdtemp(dir) != NULL, "suite temp dir");
+	int32_t noop[2] = {2, 0};
+	mr_suite_opts so = {
+		.outdir = dir, .objective = "toy", .pattern = "seen", .seed = 3,
+		.nsteps = 8, .as = &as,
+		.baselines = "optimal,noop,hpa50,hpa80,random", .noop = noop,
+		.policy = hand_policy, .policy_name = "ppo",
+		.r_opt_ref = NAN, .quiet = 1};
+	opener_ctx oc = {0};
+	mr_err e = {0};
+	CHECK(mr_eval_suite(&so, toy_opener, toy_closer, &oc, &e) == 0,
+	      "suite runs: %s", e.msg);
+	CHECK(count_files(dir) == 7, "suite: 6 step files and summary.csv");
+	char path[128];
+	snprintf(path, sizeof path, "%s/summary.csv", dir);
+	mr_table t;
+	const char *cols[] = {"norm_score", "bound_met_where_opt_pct"};
+	/* every row has both figures defined: the strict reader accepts */
+	CHECK(mr_table_read(path, cols, 2, 0, &t, &e) == 0 && t.nrows == 6,
+	      "summary: 6 rows: %s", e.msg);
+	if (t.nrows == 6) {
+		CHECK(fabs(t.data[0] - 1) < 1e-9 && fabs(t.data[2] - 1) < 1e-9,
+		      "hand-optimal policy and optimum both score 1");
+		CHECK(t.data[1] == 100, "policy meets the bound wherever the "
+					"optimum does");
+		CHECK(t.data[4] < 1, "noop scores below 1 (%.3f)", t.data[4]);
+	}
+	mr_table_free(&t);
+	int opens = oc.opens;
+	CHECK(opens == 7, "one sweep env set + 6 runs (%d opens)", opens);
+
+	/* A failure midway leaves nothing of this call behind. */
+	char dir2[] = "/tmp/meshrl-suite-XXXXXX";
+	CHECK(mkdtemp(dir2) != NULL, "second temp dir");
+	so.outdir = dir2;
+	memset(&oc, 0, sizeof oc);
+	oc.fail_at = 5;
+	CHECK(mr_eval_suite(&so, toy_opener, toy_closer, &oc, &e) == -1 &&
+		      strstr(e.msg, "cannot open (test)") &&
+		      count_files(dir2) == 0,
+	      "failing open: error '%s', directory left empty", e.msg);
+	so.baselines = "optimal,hpa";
+	memset(&oc, 0, sizeof oc);
+	CHECK(mr_eval_suite(&so, toy_opener, toy_closer, &oc, &e) == -1 &&
+		      e.code == MR_EXIT_USAGE && strstr(e.msg, "'hpa'") &&
+		      oc.opens == 0 && count_files(dir2) == 0,
+	      "unknown baseline refused before any work: %s", e.msg);
+	char cmd[128];
+	snprintf(cmd, sizeof cmd, "rm -rf %s %s", dir, dir2);
+	CHECK(system(cmd) == 0, "cleanup");
+}
+
 int main(void)
 {
 	test_actions();
 	test_stats();
 	test_sweep_and_controllers();
+	test_suite();
 	return CHECK_DONE();
 }

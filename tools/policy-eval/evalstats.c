@@ -93,19 +93,21 @@ static void put(FILE *f, double v)
 		fputc(',', f);
 }
 
-int mr_summary_write(const char *path, const char *pattern,
+int mr_summary_write(const char *path, const char *objective,
+		     const char *pattern, uint64_t seed,
 		     const mr_summary *rows, int n, mr_err *e)
 {
 	mr_out o;
 	if (mr_out_open(&o, path, e) != 0)
 		return -1;
 	FILE *f = o.f;
-	fprintf(f, "policy,pattern,steps,mean_reward,ci95,norm_score,"
+	fprintf(f, "objective,pattern,seed,policy,steps,mean_reward,ci95,norm_score,"
 		   "bound_met_pct,bound_met_where_opt_pct,mean_cores,mean_cost,"
 		   "mean_carried,mean_load\n");
 	for (int i = 0; i < n; i++) {
 		const mr_summary *r = &rows[i];
-		fprintf(f, "%s,%s,%ld", r->policy, pattern, r->steps);
+		fprintf(f, "%s,%s,%llu,%s,%ld", objective, pattern,
+			(unsigned long long)seed, r->policy, r->steps);
 		put(f, r->mean_reward);
 		put(f, r->ci95);
 		put(f, r->norm_score);

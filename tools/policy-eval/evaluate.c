@@ -379,6 +379,7 @@ int mr_eval_sweep(mr_vecenv *v, const mr_action_space *as, long nsteps,
 	size_t cells = (size_t)nsteps * (size_t)nj;
 	out->nsteps = nsteps;
 	out->njoint = nj;
+	out->load = mr_xcalloc((size_t)nsteps, sizeof *out->load);
 	out->reward = mr_xcalloc(cells, sizeof *out->reward);
 	out->cost = mr_xcalloc(cells, sizeof *out->cost);
 	out->delay = mr_xcalloc(cells, sizeof *out->delay);
@@ -391,6 +392,20 @@ int mr_eval_sweep(mr_vecenv *v, const mr_action_space *as, long nsteps,
 			mr_sweep_free(out);
 			return mr_err_prefix(e, "sweep: step %ld", t);
 		}
+		/* The sweep means something only if every environment saw
+		 * the same state: check the load they report. */
+		out->load[t] = v->info[0].offered;
+		for (long k = 1; k < nj; k++)
+			if (fabs(v->info[k].offered - out->load[t]) >
+			    1e-9 * (1 + fabs(out->load[t]))) {
+				double lk = v->info[k].offered, l0 = out->load[t];
+				mr_sweep_free(out);
+				return mr_errf(e, MR_EXIT_FAIL,
+					       "sweep: step %ld: environment %ld "
+					       "saw load %g, environment 0 %g; "
+					       "the optimum cannot be found by "
+					       "a sweep", t, k, lk, l0);
+			}
 		for (long k = 0; k < nj; k++) {
 			out->reward[t * nj + k] = v->rewards[k];
 			out->cost[t * nj + k] = v->info[k].cost;
@@ -402,6 +417,7 @@ int mr_eval_sweep(mr_vecenv *v, const mr_action_space *as, long nsteps,
 
 void mr_sweep_free(mr_sweep *s)
 {
+	free(s->load);
 	free(s->reward);
 	free(s->cost);
 	free(s->delay);

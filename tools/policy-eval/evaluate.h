@@ -131,6 +131,7 @@ int mr_eval_run(mr_vecenv *v, const mr_action_space *as, mr_controller *c,
  * reward of the uniform random policy. */
 typedef struct {
 	long nsteps, njoint;
+	double *load;   /* nsteps: offered load (equal in every env) */
 	double *reward; /* nsteps x njoint */
 	double *cost;   /* nsteps x njoint */
 	double *delay;  /* nsteps x njoint, first service */
@@ -180,8 +181,41 @@ typedef struct {
  * bound_opt_pct (NULL: NaN). */
 void mr_summarise(const mr_steps *s, const char *policy, double r_opt,
 		  double r_random, const mr_steps *opt, mr_summary *out);
-/* Summary CSV, one row per policy, written atomically. */
-int mr_summary_write(const char *path, const char *pattern,
+/* Summary CSV, one row per policy, written atomically:
+ * objective,pattern,seed,policy,steps,mean_reward,ci95,norm_score,
+ * bound_met_pct,bound_met_where_opt_pct,mean_cores,mean_cost,mean_carried,
+ * mean_load (undefined figures are empty fields). */
+int mr_summary_write(const char *path, const char *objective,
+		     const char *pattern, uint64_t seed,
 		     const mr_summary *rows, int n, mr_err *e);
+
+/* ------------------------------------------------------------------------
+ * A whole evaluation: the policy (if any) and the baselines on fresh
+ * environments from an opener, into a directory:
+ *   DIR/steps-<name>.csv  per controller
+ *   DIR/summary.csv       written last
+ * On failure every file this call wrote is removed again.
+ */
+typedef mr_vecenv *(*mr_env_opener)(void *ctx, int nenvs, mr_err *e);
+typedef void (*mr_env_closer)(void *ctx, mr_vecenv *v);
+
+typedef struct {
+	const char *outdir;
+	const char *objective, *pattern; /* labels for the summary */
+	uint64_t seed;
+	long nsteps;
+	const mr_action_space *as;
+	const char *baselines;    /* "optimal,noop,hpa50,hpa80,random" */
+	const int32_t *noop;      /* the fixed configuration */
+	mr_act_fn policy;         /* NULL: baselines only */
+	void *policy_ctx;
+	const char *policy_name;  /* "ppo" */
+	double r_opt_ref;         /* the optimum's mean from elsewhere, or NaN */
+	int random_episodes;      /* sampled random reference (incremental) */
+	int quiet;
+} mr_suite_opts;
+
+int mr_eval_suite(const mr_suite_opts *so, mr_env_opener open,
+		  mr_env_closer close, void *ctx, mr_err *e);
 
 #endif
