@@ -472,11 +472,65 @@ static void test_suite(void)
 	CHECK(system(cmd) == 0, "cleanup");
 }
 
+static void test_aggregate(void)
+{
+	char dir[] = "/tmp/meshrl-agg-XXXXXX";
+	CHECK(mkdtemp(dir) != NULL, "agg temp dir");
+	const char *hdr = "objective,pattern,seed,policy,steps,mean_reward,ci95,"
+			  "norm_score,bound_met_pct,bound_met_where_opt_pct,"
+			  "mean_cores,mean_cost,mean_carried,mean_load\n";
+	char p1[128], p2[128], p3[128], out[128];
+	snprintf(p1, sizeof p1, "%s/s1.csv", dir);
+	snprintf(p2, sizeof p2, "%s/s2.csv", dir);
+	snprintf(p3, sizeof p3, "%s/s3.csv", dir);
+	snprintf(out, sizeof out, "%s/summary.csv", dir);
+	char text[1024];
+	mr_err e = {0};
+	snprintf(text, sizeof text, "%sdelay,seen,1,ppo,10,4,0.1,0.98,96,100,1.5,1.5,8,8\n"
+		 "delay,seen,1,noop,10,1,0.5,0.2,60,,1,1,8,8\n", hdr);
+	mr_write_file_atomic(p1, text, strlen(text), &e);
+	snprintf(text, sizeof text, "%sdelay,seen,2,ppo,10,4.2,0.1,1.02,98,98,1.5,1.5,8,8\n"
+		 "delay,seen,2,noop,10,1,0.5,0.2,60,,1,1,8,8\n", hdr);
+	mr_write_file_atomic(p2, text, strlen(text), &e);
+	const char *paths[3] = {p1, p2, p3};
+	CHECK(mr_eval_aggregate(paths, 2, out, &e) == 0, "aggregate 2 runs: %s",
+	      e.msg);
+	char *buf = NULL;
+	size_t len;
+	mr_read_file(out, &buf, &len, 0, &e);
+	/* ppo score: mean 1, sd 0.0283, t(1) 12.706 -> 12.706*0.02/1 = 0.2541 */
+	CHECK(buf && strstr(buf, "objective,pattern,policy,runs,norm_score_mean,"
+				 "norm_score_ci95,bound_met_pct_mean,"),
+	      "aggregate header");
+	CHECK(buf && strstr(buf, "\ndelay,seen,ppo,2,1,0.2541"),
+	      "ppo: 2 runs, score mean 1, half-width 0.2541 (%s)", buf);
+	CHECK(buf && strstr(buf, "\ndelay,seen,noop,2,0.2,0,60,0,,,1,0,"),
+	      "noop: undefined bound_met_where_opt stays empty");
+	free(buf);
+	CHECK(mr_eval_aggregate((const char *const[]){p1, p1}, 2, out, &e) == -1 &&
+		      e.code == MR_EXIT_DATA && strstr(e.msg, "seed 1 seen twice"),
+	      "the same run twice is refused: %s", e.msg);
+	snprintf(text, sizeof text, "objective,pattern,policy\ndelay,seen,ppo\n");
+	mr_write_file_atomic(p3, text, strlen(text), &e);
+	CHECK(mr_eval_aggregate(paths, 3, out, &e) == -1 &&
+		      strstr(e.msg, "s3.csv:1: column 'seed' missing"),
+	      "a foreign file is refused, naming it: %s", e.msg);
+	snprintf(text, sizeof text, "%sdelay,seen,3,ppo,10,x,0.1,0.98,96,100,1.5,1.5,8,8\n", hdr);
+	mr_write_file_atomic(p3, text, strlen(text), &e);
+	CHECK(mr_eval_aggregate(paths, 3, out, &e) == -1 &&
+		      strstr(e.msg, "s3.csv:2: column 'mean_reward': 'x'"),
+	      "a bad number is refused with file:line: column: %s", e.msg);
+	char cmd[128];
+	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+	CHECK(system(cmd) == 0, "cleanup");
+}
+
 int main(void)
 {
 	test_actions();
 	test_stats();
 	test_sweep_and_controllers();
 	test_suite();
+	test_aggregate();
 	return CHECK_DONE();
 }

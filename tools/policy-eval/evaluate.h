@@ -218,4 +218,14 @@ typedef struct {
 int mr_eval_suite(const mr_suite_opts *so, mr_env_opener open,
 		  mr_env_closer close, void *ctx, mr_err *e);
 
+/* ------------------------------------------------------------------------
+ * Aggregation across runs (seeds): reads summary.csv files and writes, per
+ * objective, pattern and policy, "runs" and the mean and 95% half-width of
+ * norm_score, bound_met_pct, bound_met_where_opt_pct, mean_reward and
+ * mean_cores (columns <name>_mean, <name>_ci95), atomically. A run given
+ * twice (same objective, pattern, policy and seed) is an error.
+ */
+int mr_eval_aggregate(const char *const *paths, int npaths,
+		      const char *out_path, mr_err *e);
+
 #endif
