@@ -393,7 +393,18 @@ int mr_eval_sweep(mr_vecenv *v, const mr_action_space *as, long nsteps,
 			return mr_err_prefix(e, "sweep: step %ld", t);
 		}
 		/* The sweep means something only if every environment saw
-		 * the same state: check the load they report. */
+		 * the same state: check the load they report and the next
+		 * observation. */
+		for (long k = 1; k < nj; k++)
+			if (memcmp(v->obs + k * v->obs_dim, v->obs,
+				   (size_t)v->obs_dim * sizeof *v->obs) != 0) {
+				mr_sweep_free(out);
+				return mr_errf(e, MR_EXIT_FAIL,
+					       "sweep: step %ld: environment %ld "
+					       "observes another state than "
+					       "environment 0; the optimum cannot "
+					       "be found by a sweep", t, k);
+			}
 		out->load[t] = v->info[0].offered;
 		for (long k = 1; k < nj; k++)
 			if (fabs(v->info[k].offered - out->load[t]) >
