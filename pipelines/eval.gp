@@ -4,18 +4,20 @@
 #
 #   gnuplot -e "dir='results/delay/eval-seen'; out='eval-seen.png'" \
 #           -e "policies='ppo optimal noop hpa50 hpa80'; bound=0.6" \
-#           [-e "mid='c'; midlabel='cores'; title='delay, seen pattern'"] \
+#           [-e "mid='cores'; title='delay, seen pattern'"] \
 #           pipelines/eval.gp
 #
 # Reads dir/steps-<policy>.csv (policy-eval's per-step CSV: step, load,
-# one column per action component, d1.., carried, cost, reward, bound_met).
+# one column per action component, cores, d1.., carried, cost, reward,
+# bound_met). mid is the middle panel's column (cores, or carried when the
+# objective sets no cores).
 # bound may be NaN (no line). The caller makes the output atomic.
 if (!exists("dir") || !exists("out") || !exists("policies")) {
 	print "eval.gp: set dir, out and policies with -e"; exit status 2
 }
 if (!exists("bound")) bound = NaN
-if (!exists("mid")) mid = "c"
-if (!exists("midlabel")) midlabel = "cores"
+if (!exists("mid")) mid = "cores"
+if (!exists("midlabel")) midlabel = mid eq "cores" ? "cores" : mid eq "carried" ? "carried load (req/s)" : mid
 if (!exists("title")) title = ""
 if (!exists("dcol")) dcol = "d1"
 
@@ -45,12 +47,14 @@ plot f(word(policies, 1)) using "step":"load" with steps lw 2 lc rgb "black" tit
 
 set ylabel midlabel
 set autoscale y
+if (mid eq "cores") { set ytics 1 } else { set ytics autofreq }
 set offsets 0, 0, 0.3, 0.3
 plot for [i=1:n] f(word(policies, i)) using "step":mid with steps \
 	lw width(word(policies, i)) dt dash(word(policies, i)) \
 	lc rgb color(word(policies, i)) title word(policies, i)
 
 set offsets 0, 0, 0, 0
+set ytics autofreq
 set logscale y
 set ylabel "response time (s)"
 set xlabel "control period (step)"

@@ -27,7 +27,7 @@ HOSTS     ?=
 BASELINES ?= optimal,noop,hpa50,hpa80,random
 REMOTE_DIR ?= meshrl-remote
 
-.PHONY: experiment experiments experiment-clean
+.PHONY: experiment experiment-run experiments
 
 EXP_BIN  := $(BUILD)/bin
 EXP_OBJF := $(OBJDIR)/$(OBJ).obj
@@ -35,26 +35,35 @@ EXP_RUN  := $(OBJ)$(if $(SEED),/seed-$(SEED))
 EXP_M    := $(MODELS)/$(EXP_RUN)
 EXP_R    := $(RESULTS)/$(EXP_RUN)
 EXP_SEED := $(if $(SEED),$(SEED),1)
-EXP_PARAM = $(shell sh pipelines/objparam.sh $(3) $(EXP_OBJF) $(1) $(2))
+EXP_TOOLS := $(addprefix $(EXP_BIN)/,rf-fit sim-env ppo-train policy-eval)
+EXP_DESCRIBE = $(shell $(EXP_BIN)/sim-env describe $(EXP_OBJF) --get $(1) 2>/dev/null)
 
-# Checks and objective lookups happen only when an experiment is asked for,
-# so `make` and `make test` never read objectives.
+# `experiment` builds the tools, checks the objective, then runs the chain
+# in a sub-make (which can ask sim-env about the objective while it reads
+# this file). Lookups happen only when an experiment is asked for.
 ifneq ($(filter experiment,$(MAKECMDGOALS)),)
 ifeq ($(wildcard $(EXP_OBJF)),)
 $(error unknown objective '$(OBJ)': no $(EXP_OBJF) (known: $(patsubst $(OBJDIR)/%.obj,%,$(wildcard $(OBJDIR)/*.obj))))
 endif
-EXP_TRACE := $(or $(TRACE),$(call EXP_PARAM,model,trace,-p))
+endif
+experiment: $(EXP_TOOLS)
+	@$(EXP_BIN)/sim-env describe $(EXP_OBJF) --get name >/dev/null
+	@$(MAKE) --no-print-directory experiment-run
+
+ifneq ($(filter experiment-run,$(MAKECMDGOALS)),)
+EXP_TRACE := $(or $(TRACE),$(call EXP_DESCRIBE,trace))
 ifeq ($(EXP_TRACE),)
 $(error $(EXP_OBJF): no [model] trace, and no TRACE= given)
 endif
 ifeq ($(wildcard $(EXP_TRACE)),)
 $(error trace '$(EXP_TRACE)' not found$(if $(TRACE),, (named by $(EXP_OBJF))))
 endif
-EXP_FIT    := $(call EXP_PARAM,model,fit)
-EXP_UNSEEN := $(call EXP_PARAM,eval,unseen)
-EXP_CORES  := $(or $(call EXP_PARAM,eval,cores),c1)
-EXP_BOUND  := $(or $(call EXP_PARAM,reward,bound1),NaN)
+EXP_FIT    := $(call EXP_DESCRIBE,fit-args)
+EXP_UNSEEN := $(shell sh pipelines/objparam.sh $(EXP_OBJF) eval unseen)
+EXP_MID    := $(if $(filter c c1,$(subst $(comma), ,$(call EXP_DESCRIBE,actions))),cores,carried)
+EXP_BOUND  := $(or $(shell sh pipelines/objparam.sh $(EXP_OBJF) reward bound1),NaN)
 endif
+comma := ,
 
 # A failed step leaves no empty folders behind (outputs are atomic already).
 define exp_cleanup
@@ -67,8 +76,8 @@ EXP_OUTPUTS := $(EXP_M)/system.msgpack $(EXP_R)/fit.csv $(EXP_R)/optimal.csv \
 	$(EXP_R)/learning.png $(EXP_R)/eval-seen.png $(EXP_R)/eval-unseen.png \
 	$(if $(LIVE),$(EXP_R)/live/summary.csv)
 
-experiment: $(EXP_OUTPUTS)
-	@echo "experiment $(EXP_RUN): $(EXP_R)/eval-seen/summary.csv"
+experiment-run: $(EXP_OUTPUTS)
+	@:
 
 # 1. System model. rf-fit's report (R2, NMAE per split) is kept beside.
 $(EXP_M)/system.msgpack $(EXP_R)/fit.csv &: $(EXP_TRACE) $(EXP_OBJF) $(EXP_BIN)/rf-fit
@@ -80,7 +89,8 @@ $(EXP_M)/system.msgpack $(EXP_R)/fit.csv &: $(EXP_TRACE) $(EXP_OBJF) $(EXP_BIN)/
 
 # 2. The exact optimum on the simulator.
 $(EXP_R)/optimal.csv: $(EXP_M)/system.msgpack $(EXP_OBJF) $(EXP_BIN)/sim-env
-	$(EXP_BIN)/sim-env optimal -q --model $< -o $@ $(EXP_OBJF)
+	$(EXP_BIN)/sim-env optimal -q --model $< -o $@ \
+		--summary $(EXP_R)/optimal-summary.csv $(EXP_OBJF)
 
 # 3. PPO on the simulator.
 $(EXP_M)/policy.msgpack $(EXP_R)/learning.csv &: $(EXP_M)/system.msgpack $(EXP_OBJF) $(EXP_BIN)/ppo-train
@@ -104,16 +114,16 @@ $(EXP_R)/eval-unseen/summary.csv: $(EXP_EVAL_IN)
 		|| $(call exp_cleanup,$(@D))
 
 # 5. Plots (gnuplot writes a temporary file that is renamed into place).
-EXP_OPT_MEAN = $$(awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) if ($$i == "policy") p = i; \
-	for (i = 1; i <= NF; i++) if ($$i == "mean_reward") m = i } \
-	NR > 1 && $$p == "optimal" { print $$m }' $(1))
-$(EXP_R)/learning.png: $(EXP_R)/learning.csv $(EXP_R)/eval-seen/summary.csv pipelines/learning.gp
+# $(call EXP_COL,FILE,COLUMN): the column's value in the CSV's first row.
+EXP_COL = $$(awk -F, -v c=$(2) 'NR == 1 { for (i = 1; i <= NF; i++) if ($$i == c) k = i } \
+	NR == 2 && k { print $$k }' $(1))
+$(EXP_R)/learning.png: $(EXP_R)/learning.csv $(EXP_R)/optimal.csv pipelines/learning.gp
 	gnuplot -e "curve='$<'; out='$@.tmp'; title='$(OBJ)$(if $(SEED), seed $(SEED)): PPO learning curve'" \
-		-e "optimal=$(call EXP_OPT_MEAN,$(EXP_R)/eval-seen/summary.csv)+0" \
+		-e "optimal=$(call EXP_COL,$(EXP_R)/optimal-summary.csv,mean_reward)+0" \
 		pipelines/learning.gp && mv $@.tmp $@ || { rm -f $@.tmp; exit 1; }
 $(EXP_R)/eval-%.png: $(EXP_R)/eval-%/summary.csv pipelines/eval.gp
 	gnuplot -e "dir='$(<D)'; out='$@.tmp'; policies='ppo optimal noop hpa50 hpa80'" \
-		-e "bound=$(EXP_BOUND); mid='$(EXP_CORES)'; title='$(OBJ)$(if $(SEED), seed $(SEED)): $* load pattern'" \
+		-e "bound=$(EXP_BOUND); mid='$(EXP_MID)'; title='$(OBJ)$(if $(SEED), seed $(SEED)): $* load pattern'" \
 		pipelines/eval.gp && mv $@.tmp $@ || { rm -f $@.tmp; exit 1; }
 
 # 6. Live evaluation on the local testbed (LIVE=1).
@@ -123,7 +133,6 @@ $(EXP_R)/live/summary.csv: $(EXP_M)/policy.msgpack $(EXP_OBJF) pipelines/live.sh
 
 # ------------------------------------------------------------------------
 # The fan-out. Tools are built once here, before any parallel run.
-EXP_TOOLS := $(addprefix $(BUILD)/bin/,rf-fit sim-env ppo-train policy-eval)
 experiments: $(EXP_TOOLS)
 	@sh pipelines/deps.sh experiment
 	@MAKE="$(MAKE)" OBJS="$(OBJS)" SEEDS="$(SEEDS)" JOBS="$(JOBS)" \

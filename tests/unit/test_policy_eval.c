@@ -332,13 +332,14 @@ static void test_sweep_and_controllers(void)
 	CHECK(mr_steps_write(path, &as, &fx, &e) == 0, "steps CSV written");
 	mr_table tb;
 	CHECK(mr_table_read(path, NULL, 0, 0, &tb, &e) == 0 && tb.nrows == 8 &&
-		      tb.ncols == 9 && mr_table_col(&tb, "p") == 2 &&
-		      mr_table_col(&tb, "bound_met") == 8,
-	      "steps CSV: 8 rows, step,load,p,c,d1,carried,cost,reward,bound_met");
+		      tb.ncols == 10 && mr_table_col(&tb, "p") == 2 &&
+		      mr_table_col(&tb, "cores") == 4 &&
+		      mr_table_col(&tb, "bound_met") == 9,
+	      "steps CSV: 8 rows, step,load,p,c,cores,d1,carried,cost,reward,bound_met");
 	if (tb.nrows == 8)
 		CHECK(tb.data[2 * tb.ncols + 2] == 100 &&
-			      tb.data[2 * tb.ncols + 4] == 5.0,
-		      "row values: p=100, d1=5");
+			      tb.data[2 * tb.ncols + 5] == 5.0 && tb.data[2 * tb.ncols + 4] == 1,
+		      "row values: p=100, cores 1, d1=5");
 	mr_table_free(&tb);
 	mr_summary rows[2];
 	mr_summarise(&opt, "optimal", rbest, rrand, &opt, &rows[0]);

@@ -493,6 +493,7 @@ int mr_steps_write(const char *path, const mr_action_space *as,
 	fprintf(f, "step,load");
 	for (int i = 0; i < as->ncomp; i++)
 		fprintf(f, ",%s", as->name[i]);
+	fprintf(f, ",cores");
 	for (int k = 0; k < s->nservices; k++)
 		fprintf(f, ",d%d", k + 1);
 	fprintf(f, ",carried,cost,reward,bound_met\n");
@@ -502,6 +503,10 @@ int mr_steps_write(const char *path, const mr_action_space *as,
 		for (int i = 0; i < as->ncomp; i++)
 			fprintf(f, ",%s", mr_fmt_double(nb,
 				as->values[i][s->action[t * s->ncomp + i]]));
+		if (isfinite(s->cores[t])) /* empty when the space has none */
+			fprintf(f, ",%s", mr_fmt_double(nb, s->cores[t]));
+		else
+			fputc(',', f);
 		for (int k = 0; k < s->nservices; k++)
 			fprintf(f, ",%s",
 				mr_fmt_double(nb, s->delay[t * s->nservices + k]));

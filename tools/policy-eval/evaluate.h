@@ -153,7 +153,8 @@ double mr_sweep_service_time(const mr_sweep *s, const mr_action_space *as,
 			     const int32_t *rest);
 
 /* Writes the per-step CSV atomically:
- * step,load,<component...>,d1..dS,carried,cost,reward,bound_met */
+ * step,load,<component...>,cores,d1..dS,carried,cost,reward,bound_met
+ * (cores is empty when the objective sets none, or sets it incrementally) */
 int mr_steps_write(const char *path, const mr_action_space *as,
 		   const mr_steps *s, mr_err *e);
 
