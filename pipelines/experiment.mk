@@ -26,6 +26,10 @@ JOBS      ?=
 HOSTS     ?=
 BASELINES ?= optimal,noop,hpa50,hpa80,random
 REMOTE_DIR ?= meshrl-remote
+# Extra arguments for the tools, e.g. quick runs in tests:
+# FIT_ARGS="--trees 20" PPO_ARGS="--timesteps 20000"
+FIT_ARGS  ?=
+PPO_ARGS  ?=
 
 .PHONY: experiment experiment-run experiments
 
@@ -82,7 +86,7 @@ experiment-run: $(EXP_OUTPUTS)
 # 1. System model. rf-fit's report (R2, NMAE per split) is kept beside.
 $(EXP_M)/system.msgpack $(EXP_R)/fit.csv &: $(EXP_TRACE) $(EXP_OBJF) $(EXP_BIN)/rf-fit
 	@mkdir -p $(EXP_M) $(EXP_R)
-	$(EXP_BIN)/rf-fit fit -q $(EXP_FIT) --seed $(EXP_SEED) \
+	$(EXP_BIN)/rf-fit fit -q $(EXP_FIT) $(FIT_ARGS) --seed $(EXP_SEED) \
 		-o $(EXP_M)/system.msgpack $(EXP_TRACE) >$(EXP_R)/.fit.csv.tmp \
 		|| { rm -f $(EXP_R)/.fit.csv.tmp; $(call exp_cleanup,$(EXP_M) $(EXP_R)); }
 	@mv $(EXP_R)/.fit.csv.tmp $(EXP_R)/fit.csv
@@ -95,7 +99,7 @@ $(EXP_R)/optimal.csv: $(EXP_M)/system.msgpack $(EXP_OBJF) $(EXP_BIN)/sim-env
 # 3. PPO on the simulator.
 $(EXP_M)/policy.msgpack $(EXP_R)/learning.csv &: $(EXP_M)/system.msgpack $(EXP_OBJF) $(EXP_BIN)/ppo-train
 	$(EXP_BIN)/ppo-train -q --model $(EXP_M)/system.msgpack --seed $(EXP_SEED) \
-		--threads 1 -o $(EXP_M)/policy.msgpack --curve $(EXP_R)/learning.csv $(EXP_OBJF)
+		--threads 1 $(PPO_ARGS) -o $(EXP_M)/policy.msgpack --curve $(EXP_R)/learning.csv $(EXP_OBJF)
 
 # 4. Evaluation on the simulator, seen and unseen load patterns.
 EXP_EVAL_IN := $(EXP_M)/policy.msgpack $(EXP_M)/system.msgpack $(EXP_OBJF) $(EXP_BIN)/policy-eval
@@ -138,4 +142,6 @@ experiments: $(EXP_TOOLS)
 	@MAKE="$(MAKE)" OBJS="$(OBJS)" SEEDS="$(SEEDS)" JOBS="$(JOBS)" \
 		HOSTS="$(HOSTS)" MODELS="$(MODELS)" RESULTS="$(RESULTS)" \
 		OBJDIR="$(OBJDIR)" TRACE="$(TRACE)" BIN="$(EXP_BIN)" \
-		REMOTE_DIR="$(REMOTE_DIR)" sh pipelines/experiments.sh
+		REMOTE_DIR="$(REMOTE_DIR)" FIT_ARGS="$(FIT_ARGS)" \
+		PPO_ARGS="$(PPO_ARGS)" BASELINES="$(BASELINES)" \
+		sh pipelines/experiments.sh

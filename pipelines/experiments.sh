@@ -22,7 +22,7 @@
 # job slots.
 #
 # Environment (set by pipelines/experiment.mk): MAKE OBJS SEEDS JOBS HOSTS
-# MODELS RESULTS OBJDIR TRACE BIN REMOTE_DIR
+# MODELS RESULTS OBJDIR TRACE BIN REMOTE_DIR FIT_ARGS PPO_ARGS BASELINES
 set -eu
 
 die() { echo "experiments: $*" >&2; exit "${code:-2}"; }
@@ -30,6 +30,7 @@ die() { echo "experiments: $*" >&2; exit "${code:-2}"; }
 : "${MAKE:=make}" "${OBJS:=delay}" "${SEEDS:=1}" "${MODELS:=models}"
 : "${RESULTS:=results}" "${OBJDIR:=pipelines/objectives}" "${BIN:=build/bin}"
 : "${REMOTE_DIR:=meshrl-remote}" "${HOSTS:=}" "${TRACE:=}"
+: "${FIT_ARGS:=}" "${PPO_ARGS:=}" "${BASELINES:=optimal,noop,hpa50,hpa80,random}"
 JOBS=${JOBS:-$(nproc 2>/dev/null || echo 1)}
 
 [ -n "$OBJS" ] || die "OBJS is empty"
@@ -50,9 +51,9 @@ fi
 
 # The joblog depends on what is being run: resuming another set of runs
 # from it would skip the wrong ones (GNU parallel matches by job number).
-key=$(printf '%s|%s|%s|%s|%s|%s' "$OBJS" "$SEEDS" "$HOSTS" "$MODELS" \
-	"$RESULTS" "$TRACE" | cksum | cut -d' ' -f1)
-mkdir -p "$RESULTS"
+key=$(printf '%s|%s|%s|%s|%s|%s|%s|%s|%s' "$OBJS" "$SEEDS" "$HOSTS" \
+	"$MODELS" "$RESULTS" "$TRACE" "$FIT_ARGS" "$PPO_ARGS" "$BASELINES" |
+	cksum | cut -d' ' -f1)
 joblog="$RESULTS/.experiments-$key.joblog"
 
 # ------------------------------------------------------------------------
@@ -91,6 +92,7 @@ fi
 
 # ------------------------------------------------------------------------
 # The runs.
+mkdir -p "$RESULTS"
 status=0
 if [ -z "$HOSTS" ]; then
 	parallel --will-cite -j "$JOBS" --joblog "$joblog" --resume-failed \
@@ -127,6 +129,7 @@ else
 			--return "out/models/{1}/seed-{2}" \
 			--joblog "$joblog_abs" --resume-failed --halt never --tag \
 			sh in/pipelines/remote-run.sh {1} {2} "$trace_arg" \
+			"$FIT_ARGS" "$PPO_ARGS" "$BASELINES" \
 			::: $OBJS ::: $SEEDS
 	) || status=$?
 	# Move back what succeeded (also runs finished before an interruption).
@@ -164,6 +167,8 @@ for o in $OBJS; do for s in $SEEDS; do
 	done
 done; done
 "$BIN/policy-eval" aggregate -q -o "$RESULTS/summary.csv" "$@"
-rm -f "$joblog"
+# Kept for inspection (which runs ran in which attempt); a new fan-out
+# starts from an empty joblog.
+mv "$joblog" "$RESULTS/.experiments-last.joblog"
 [ -z "$HOSTS" ] || rm -rf "$RESULTS/.remote-$key"
 echo "experiments: $RESULTS/summary.csv ($(($(wc -l <"$RESULTS/summary.csv") - 1)) rows)" >&2
