@@ -31,7 +31,7 @@ REMOTE_DIR ?= meshrl-remote
 FIT_ARGS  ?=
 PPO_ARGS  ?=
 
-.PHONY: experiment experiment-run experiments
+.PHONY: experiment experiment-run experiments experiments-summary
 
 EXP_BIN  := $(BUILD)/bin
 EXP_OBJF := $(OBJDIR)/$(OBJ).obj
@@ -145,3 +145,8 @@ experiments: $(EXP_TOOLS)
 		REMOTE_DIR="$(REMOTE_DIR)" FIT_ARGS="$(FIT_ARGS)" \
 		PPO_ARGS="$(PPO_ARGS)" BASELINES="$(BASELINES)" \
 		sh pipelines/experiments.sh
+
+# Only the aggregation of finished runs (after a Slurm array, for example).
+experiments-summary: $(EXP_BIN)/policy-eval
+	@OBJS="$(OBJS)" SEEDS="$(SEEDS)" RESULTS="$(RESULTS)" OBJDIR="$(OBJDIR)" \
+		BIN="$(EXP_BIN)" MODE=aggregate sh pipelines/experiments.sh

@@ -32,6 +32,7 @@ die() { echo "experiments: $*" >&2; exit "${code:-2}"; }
 : "${REMOTE_DIR:=meshrl-remote}" "${HOSTS:=}" "${TRACE:=}"
 : "${FIT_ARGS:=}" "${PPO_ARGS:=}" "${BASELINES:=optimal,noop,hpa50,hpa80,random}"
 JOBS=${JOBS:-$(nproc 2>/dev/null || echo 1)}
+MODE=${MODE:-run} # aggregate: only the summary of finished runs
 
 [ -n "$OBJS" ] || die "OBJS is empty"
 [ -n "$SEEDS" ] || die "SEEDS is empty"
@@ -94,7 +95,9 @@ fi
 # The runs.
 mkdir -p "$RESULTS"
 status=0
-if [ -z "$HOSTS" ]; then
+if [ "$MODE" = aggregate ]; then
+	:
+elif [ -z "$HOSTS" ]; then
 	parallel --will-cite -j "$JOBS" --joblog "$joblog" --resume-failed \
 		--halt never --tag \
 		"$MAKE" --no-print-directory -s experiment OBJ={1} SEED={2} \
@@ -169,6 +172,6 @@ done; done
 "$BIN/policy-eval" aggregate -q -o "$RESULTS/summary.csv" "$@"
 # Kept for inspection (which runs ran in which attempt); a new fan-out
 # starts from an empty joblog.
-mv "$joblog" "$RESULTS/.experiments-last.joblog"
+[ -f "$joblog" ] && mv "$joblog" "$RESULTS/.experiments-last.joblog"
 [ -z "$HOSTS" ] || rm -rf "$RESULTS/.remote-$key"
 echo "experiments: $RESULTS/summary.csv ($(($(wc -l <"$RESULTS/summary.csv") - 1)) rows)" >&2
