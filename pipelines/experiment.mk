@@ -39,6 +39,7 @@ EXP_RUN  := $(OBJ)$(if $(SEED),/seed-$(SEED))
 EXP_M    := $(MODELS)/$(EXP_RUN)
 EXP_R    := $(RESULTS)/$(EXP_RUN)
 EXP_SEED := $(if $(SEED),$(SEED),1)
+comma := ,
 EXP_TOOLS := $(addprefix $(EXP_BIN)/,rf-fit sim-env ppo-train policy-eval)
 EXP_DESCRIBE = $(shell $(EXP_BIN)/sim-env describe $(EXP_OBJF) --get $(1) 2>/dev/null)
 
@@ -62,12 +63,11 @@ endif
 ifeq ($(wildcard $(EXP_TRACE)),)
 $(error trace '$(EXP_TRACE)' not found$(if $(TRACE),, (named by $(EXP_OBJF))))
 endif
-EXP_FIT    := $(call EXP_DESCRIBE,fit-args)
+EXP_FIT    := $(shell $(EXP_BIN)/sim-env describe $(EXP_OBJF) --model-args 2>/dev/null)
 EXP_UNSEEN := $(shell sh pipelines/objparam.sh $(EXP_OBJF) eval unseen)
 EXP_MID    := $(if $(filter c c1,$(subst $(comma), ,$(call EXP_DESCRIBE,actions))),cores,carried)
 EXP_BOUND  := $(or $(shell sh pipelines/objparam.sh $(EXP_OBJF) reward bound1),NaN)
 endif
-comma := ,
 
 # A failed step leaves no empty folders behind (outputs are atomic already).
 define exp_cleanup
