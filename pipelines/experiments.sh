@@ -111,7 +111,11 @@ else
 		git -C "$root" ls-files -z -co --exclude-standard |
 			tar -C "$root" --null -T - -czf "$stage/in/src.tgz.tmp"
 	else
-		tar -C "$root" -czf "$stage/in/src.tgz.tmp" Makefile tools pipelines tests traces
+		set --
+		for f in Makefile tools pipelines tests traces; do
+			[ -e "$root/$f" ] && set -- "$@" "$f"
+		done
+		tar -C "$root" -czf "$stage/in/src.tgz.tmp" "$@"
 	fi
 	mv "$stage/in/src.tgz.tmp" "$stage/in/src.tgz"
 	cp pipelines/remote-run.sh "$stage/in/pipelines/remote-run.sh"
@@ -130,7 +134,7 @@ else
 			--workdir "$REMOTE_DIR" "$@" \
 			--return "out/results/{1}/seed-{2}" \
 			--return "out/models/{1}/seed-{2}" \
-			--joblog "$joblog_abs" --resume-failed --halt never --tag \
+			--joblog "$joblog_abs" --resume-failed --halt never --tag -q \
 			sh in/pipelines/remote-run.sh {1} {2} "$trace_arg" \
 			"$FIT_ARGS" "$PPO_ARGS" "$BASELINES" \
 			::: $OBJS ::: $SEEDS
