@@ -31,6 +31,7 @@ stop_sshd() {
 	rm -rf "$TMP"
 }
 trap stop_sshd EXIT
+trap 'stop_sshd; exit 1' INT TERM HUP PIPE
 # sshd as root wants /run/sshd: give it a private tmpfs /run instead of
 # creating the directory on the system.
 if [ "$(id -u)" -eq 0 ]; then
