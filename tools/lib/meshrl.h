@@ -109,6 +109,9 @@ const char *mr_csv_colname(const mr_csv_reader *r, size_t i);
  * row, 0 at end of input, -1 on error. *line gets the row's line number. */
 int mr_csv_next(mr_csv_reader *r, double *vals, size_t *line, mr_err *e);
 size_t mr_csv_skipped(const mr_csv_reader *r);      /* rows skipped so far */
+/* Every name in the header, selected or not (k-th field; NULL past the
+ * end), so a tool can look for optional columns. */
+const char *mr_csv_header_name(const mr_csv_reader *r, size_t k);
 void mr_csv_close(mr_csv_reader *r);
 
 /* Whole-table reading on top of the streaming reader. */

@@ -24,6 +24,10 @@ typedef struct {
 	int bootstrap;       /* 1: bootstrap samples (default) */
 	uint64_t seed;
 	int threads;         /* 0 or 1: single thread */
+	/* Added: optional progress callback, called (serialised) after each
+	 * tree with (ctx, trees done, trees total). NULL: none. */
+	void (*progress)(void *ctx, int done, int total);
+	void *progress_ctx;
 } mr_forest_params;
 
 void mr_forest_params_default(mr_forest_params *p);
@@ -60,5 +64,12 @@ mr_forest *mr_forest_load(const char *path, mr_err *e);
 mr_forest *mr_forest_from_buffer(const char *buf, size_t len,
 				 const char *name, mr_err *e);
 void mr_forest_free(mr_forest *f);
+
+/* Added: sizes and the parameters a forest was fitted with (informational
+ * for a loaded model; progress fields are NULL). */
+size_t mr_forest_ntrees(const mr_forest *f);
+size_t mr_forest_nnodes(const mr_forest *f);
+size_t mr_forest_train_rows(const mr_forest *f);
+const mr_forest_params *mr_forest_get_params(const mr_forest *f);
 
 #endif

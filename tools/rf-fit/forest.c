@@ -1,0 +1,1252 @@
+/*
+ * forest.c - random-forest regression (CART trees on bootstrap samples,
+ * multi-output, squared error), its prediction and its msgpack file.
+ *
+ * How fitting is made fast:
+ *   - every feature is rank-encoded once (sorted distinct values), so a
+ *     split is "rank <= r" and thresholds are midpoints between adjacent
+ *     distinct values present in the node, as scikit-learn places them;
+ *   - a bootstrap sample is a vector of integer weights (draw counts), so
+ *     duplicate rows cost nothing and the zero-weight rows are out of bag;
+ *   - per node, the samples' weights and weighted targets are gathered into
+ *     contiguous buffers once, then each candidate feature is scanned with a
+ *     histogram over the node's rank range (count, weight, target sums) when
+ *     that range is small next to the node, else by sorting the node's ranks;
+ *   - trees are grown by independent threads, tree t always drawing from RNG
+ *     stream t, so the forest is the same for any thread count.
+ * Prediction walks flat arrays of 16-byte nodes whose two children are
+ * adjacent; batch prediction goes tree-major over blocks of rows so a tree's
+ * top levels stay in cache.
+ *
+ * What this file deliberately does not do: missing values, categorical
+ * splits, sample weights from the caller, criteria other than squared error.
+ */
+#include <errno.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "forest.h"
+
+/* ------------------------------------------------------------------------
+ * The forest in memory.
+ *
+ * node: feat >= 0: internal; go to child + (x[feat] > thr). feat < 0: leaf;
+ * child is the leaf's row in values (ntarget doubles). Indices are global
+ * over all trees; tree t's root is nodes[root[t]].
+ */
+typedef struct {
+	double thr;
+	int32_t feat;
+	int32_t child;
+} rf_node;
+
+struct mr_forest {
+	size_t nfeat, ntarget, ntrees, nnodes, nleaves;
+	char **feat_names;   /* NULL-terminated, one allocation */
+	char **target_names; /* NULL-terminated, one allocation */
+	double *fmin, *fmax; /* nfeat each */
+	rf_node *nodes;      /* nnodes */
+	uint32_t *root;      /* ntrees + 1: tree t owns nodes [root[t], root[t+1]) */
+	double *values;      /* nleaves * ntarget */
+	double inv_ntrees;
+	mr_forest_params params; /* as fitted (informational once loaded) */
+	size_t nrows;            /* training rows */
+};
+
+#define RF_FORMAT "rf-forest"
+#define RF_VERSION 1
+#define RF_MAX_NODES ((size_t)INT32_MAX)
+
+void mr_forest_params_default(mr_forest_params *p)
+{
+	memset(p, 0, sizeof *p);
+	p->ntrees = 120;
+	p->min_leaf = 1;
+	p->max_depth = 0;
+	p->max_features = 1.0;
+	p->bootstrap = 1;
+	p->seed = 0;
+	p->threads = 1;
+}
+
+/* Copies names (or makes "x0".. when names is NULL) into one allocation. */
+static char **copy_names(const char *const *names, size_t n, const char *pfx)
+{
+	size_t bytes = 0;
+	char tmp[32];
+	for (size_t i = 0; i < n; i++)
+		bytes += (names ? strlen(names[i])
+				: (size_t)snprintf(tmp, sizeof tmp, "%s%zu", pfx, i)) + 1;
+	char **v = mr_xcalloc(1, (n + 1) * sizeof(char *) + bytes);
+	char *p = (char *)(v + n + 1);
+	for (size_t i = 0; i < n; i++) {
+		if (names) {
+			size_t l = strlen(names[i]);
+			memcpy(p, names[i], l + 1);
+			v[i] = p;
+			p += l + 1;
+		} else {
+			int l = sprintf(p, "%s%zu", pfx, i);
+			v[i] = p;
+			p += l + 1;
+		}
+	}
+	return v;
+}
+
+void mr_forest_free(mr_forest *f)
+{
+	if (!f)
+		return;
+	free(f->feat_names);
+	free(f->target_names);
+	free(f->fmin);
+	free(f->fmax);
+	free(f->nodes);
+	free(f->root);
+	free(f->values);
+	free(f);
+}
+
+size_t mr_forest_nfeatures(const mr_forest *f) { return f->nfeat; }
+size_t mr_forest_ntargets(const mr_forest *f) { return f->ntarget; }
+size_t mr_forest_ntrees(const mr_forest *f) { return f->ntrees; }
+size_t mr_forest_nnodes(const mr_forest *f) { return f->nnodes; }
+
+const char *mr_forest_feature_name(const mr_forest *f, size_t i)
+{
+	return i < f->nfeat ? f->feat_names[i] : NULL;
+}
+
+const char *mr_forest_target_name(const mr_forest *f, size_t j)
+{
+	return j < f->ntarget ? f->target_names[j] : NULL;
+}
+
+static int name_index(char *const *names, size_t n, const char *name)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(names[i], name) == 0)
+			return (int)i;
+	return -1;
+}
+
+int mr_forest_feature_index(const mr_forest *f, const char *name)
+{
+	return name_index(f->feat_names, f->nfeat, name);
+}
+
+int mr_forest_target_index(const mr_forest *f, const char *name)
+{
+	return name_index(f->target_names, f->ntarget, name);
+}
+
+double mr_forest_feature_min(const mr_forest *f, size_t i)
+{
+	return i < f->nfeat ? f->fmin[i] : NAN;
+}
+
+double mr_forest_feature_max(const mr_forest *f, size_t i)
+{
+	return i < f->nfeat ? f->fmax[i] : NAN;
+}
+
+/* ------------------------------------------------------------------------
+ * Threads.
+ */
+/* Runs fn over `jobs` (one per thread, job 0 on the caller's thread). */
+static void run_threads(void *(*fn)(void *), void *jobs, size_t jobsize,
+			int threads)
+{
+	pthread_t *tid = mr_xcalloc((size_t)threads, sizeof *tid);
+	int *ok = mr_xcalloc((size_t)threads, sizeof *ok);
+	for (int k = 1; k < threads; k++)
+		ok[k] = pthread_create(&tid[k], NULL, fn,
+				       (char *)jobs + (size_t)k * jobsize) == 0;
+	fn(jobs);
+	for (int k = 1; k < threads; k++) {
+		if (ok[k])
+			pthread_join(tid[k], NULL);
+		else
+			fn((char *)jobs + (size_t)k * jobsize);
+	}
+	free(tid);
+	free(ok);
+}
+
+/* ------------------------------------------------------------------------
+ * Prediction.
+ */
+static inline uint32_t leaf_of(const rf_node *nodes, uint32_t i,
+			       const double *x)
+{
+	while (nodes[i].feat >= 0)
+		i = (uint32_t)nodes[i].child +
+		    (x[nodes[i].feat] > nodes[i].thr);
+	return (uint32_t)nodes[i].child;
+}
+
+void mr_forest_predict(const mr_forest *f, const double *x, double *y)
+{
+	size_t T = f->ntarget;
+	for (size_t j = 0; j < T; j++)
+		y[j] = 0;
+	for (size_t t = 0; t < f->ntrees; t++) {
+		const double *v = f->values + (size_t)leaf_of(f->nodes,
+							       f->root[t], x) * T;
+		for (size_t j = 0; j < T; j++)
+			y[j] += v[j];
+	}
+	for (size_t j = 0; j < T; j++)
+		y[j] *= f->inv_ntrees;
+}
+
+/* Rows [lo, hi): tree-major over blocks of rows. */
+#define PRED_BLOCK 256
+static void predict_rows(const mr_forest *f, const double *X, size_t lo,
+			 size_t hi, double *Y)
+{
+	size_t F = f->nfeat, T = f->ntarget;
+	for (size_t b = lo; b < hi; b += PRED_BLOCK) {
+		size_t e = b + PRED_BLOCK < hi ? b + PRED_BLOCK : hi;
+		memset(Y + b * T, 0, (e - b) * T * sizeof *Y);
+		for (size_t t = 0; t < f->ntrees; t++) {
+			uint32_t r = f->root[t];
+			if (T == 1) {
+				for (size_t i = b; i < e; i++)
+					Y[i] += f->values[leaf_of(f->nodes, r,
+								  X + i * F)];
+				continue;
+			}
+			for (size_t i = b; i < e; i++) {
+				const double *v =
+					f->values +
+					(size_t)leaf_of(f->nodes, r, X + i * F) * T;
+				for (size_t j = 0; j < T; j++)
+					Y[i * T + j] += v[j];
+			}
+		}
+		for (size_t i = b * T; i < e * T; i++)
+			Y[i] *= f->inv_ntrees;
+	}
+}
+
+typedef struct {
+	const mr_forest *f;
+	const double *X;
+	double *Y;
+	size_t lo, hi;
+} pred_job;
+
+static void *pred_worker(void *arg)
+{
+	pred_job *j = arg;
+	predict_rows(j->f, j->X, j->lo, j->hi, j->Y);
+	return NULL;
+}
+
+void mr_forest_predict_batch(const mr_forest *f, const double *X, size_t n,
+			     double *Y, int threads)
+{
+	/* below a few blocks per thread, threads cost more than they give */
+	if (threads <= 1 || n < 4 * PRED_BLOCK) {
+		predict_rows(f, X, 0, n, Y);
+		return;
+	}
+	if ((size_t)threads > n / PRED_BLOCK)
+		threads = (int)(n / PRED_BLOCK);
+	pred_job *jobs = mr_xcalloc((size_t)threads, sizeof *jobs);
+	/* shares are whole blocks */
+	size_t blocks = (n + PRED_BLOCK - 1) / PRED_BLOCK;
+	size_t per = (blocks + (size_t)threads - 1) / (size_t)threads * PRED_BLOCK;
+	for (int k = 0; k < threads; k++) {
+		size_t lo = (size_t)k * per, hi = lo + per;
+		jobs[k] = (pred_job){f, X, Y, lo < n ? lo : n, hi < n ? hi : n};
+	}
+	run_threads(pred_worker, jobs, sizeof *jobs, threads);
+	free(jobs);
+}
+
+/* ------------------------------------------------------------------------
+ * Fitting: shared read-only data.
+ */
+typedef struct {
+	size_t n, F, T;
+	const double *Y;      /* n x T */
+	uint32_t *rank;       /* F x n: rank of X[i][j] among feature j's values */
+	double **vals;        /* F arrays: sorted distinct values */
+	uint32_t *nvals;      /* F */
+	uint32_t kmax;        /* max nvals */
+	const mr_forest_params *p;
+	int mtry;             /* features tried per split */
+} fit_data;
+
+/* One grown tree, tree-local indices until merged. */
+typedef struct {
+	rf_node *nodes;
+	size_t nnodes, cap;
+	double *values;
+	size_t nleaves, vcap;
+	uint64_t *inbag; /* n bits */
+} tree_out;
+
+/* A node waiting to be split: its samples are idx[start, end); ranges hold
+ * the rank interval [lo, hi] each feature can take in it. */
+typedef struct {
+	size_t start, end;
+	int depth;
+	uint32_t slot; /* its index in the tree's node array */
+} stack_ent;
+
+/* Per-thread scratch, sized once per fit. */
+typedef struct {
+	double *w;        /* n: bootstrap weights */
+	uint32_t *idx;    /* n: in-bag samples, partitioned node by node */
+	double *gw;       /* n: weights gathered for the current node */
+	double *gwy;      /* n x T: weighted targets gathered */
+	uint32_t *grank;  /* n: one feature's ranks gathered */
+	uint64_t *keys;   /* n: (rank << 32 | position) for the sort path */
+	double *hw;       /* kmax: histogram weight */
+	uint32_t *hu;     /* kmax: histogram sample count */
+	double *hs;       /* kmax x T: histogram target sums */
+	double *S, *sL;   /* T: node sums, running left sums */
+	int *perm;        /* F: feature order */
+	stack_ent *stack;
+	uint32_t *ranges; /* stack cap x F x 2 */
+	size_t scap;
+} scratch;
+
+static void scratch_init(scratch *s, const fit_data *d)
+{
+	size_t n = d->n, T = d->T;
+	s->w = mr_xcalloc(n, sizeof *s->w);
+	s->idx = mr_xcalloc(n, sizeof *s->idx);
+	s->gw = mr_xcalloc(n, sizeof *s->gw);
+	s->gwy = mr_xcalloc(n * T, sizeof *s->gwy);
+	s->grank = mr_xcalloc(n, sizeof *s->grank);
+	s->keys = mr_xcalloc(n, sizeof *s->keys);
+	s->hw = mr_xcalloc(d->kmax, sizeof *s->hw);
+	s->hu = mr_xcalloc(d->kmax, sizeof *s->hu);
+	s->hs = mr_xcalloc((size_t)d->kmax * T, sizeof *s->hs);
+	s->S = mr_xcalloc(T, sizeof *s->S);
+	s->sL = mr_xcalloc(T, sizeof *s->sL);
+	s->perm = mr_xcalloc(d->F, sizeof *s->perm);
+	s->scap = 64;
+	s->stack = mr_xcalloc(s->scap, sizeof *s->stack);
+	s->ranges = mr_xcalloc(s->scap * d->F * 2, sizeof *s->ranges);
+}
+
+static void scratch_free(scratch *s)
+{
+	free(s->w);
+	free(s->idx);
+	free(s->gw);
+	free(s->gwy);
+	free(s->grank);
+	free(s->keys);
+	free(s->hw);
+	free(s->hu);
+	free(s->hs);
+	free(s->S);
+	free(s->sL);
+	free(s->perm);
+	free(s->stack);
+	free(s->ranges);
+}
+
+static uint32_t new_nodes(tree_out *t, size_t k)
+{
+	if (t->nnodes + k > t->cap) {
+		size_t nc = t->cap ? t->cap * 2 : 1024;
+		while (nc < t->nnodes + k)
+			nc *= 2;
+		t->nodes = mr_xrealloc(t->nodes, nc, sizeof *t->nodes);
+		t->cap = nc;
+	}
+	uint32_t s = (uint32_t)t->nnodes;
+	t->nnodes += k;
+	return s;
+}
+
+static int32_t new_leaf(tree_out *t, const double *S, double W, size_t T)
+{
+	if (t->nleaves == t->vcap) {
+		t->vcap = t->vcap ? t->vcap * 2 : 512;
+		t->values = mr_xrealloc(t->values, t->vcap * T,
+					sizeof *t->values);
+	}
+	double *v = t->values + t->nleaves * T;
+	for (size_t j = 0; j < T; j++)
+		v[j] = S[j] / W;
+	return (int32_t)t->nleaves++;
+}
+
+/* The best split of a node found so far. */
+typedef struct {
+	double proxy;  /* sum over targets of sL^2/wL + sR^2/wR: larger is better */
+	int feat;      /* -1: none */
+	uint32_t rlo;  /* left = rank <= rlo */
+	uint32_t rhi;  /* next rank present in the node (right's smallest) */
+} split_best;
+
+/* Evaluates the boundary after the left statistics (wL, uL, sL). */
+static inline void consider(split_best *b, int feat, uint32_t rlo,
+			    uint32_t rhi, double W, size_t m, double wL,
+			    size_t uL, const double *S, const double *sL,
+			    size_t T, size_t min_leaf)
+{
+	if (uL < min_leaf || m - uL < min_leaf)
+		return;
+	double wR = W - wL, a = 0, c = 0;
+	for (size_t j = 0; j < T; j++) {
+		double r = S[j] - sL[j];
+		a += sL[j] * sL[j];
+		c += r * r;
+	}
+	double proxy = a / wL + c / wR;
+	if (proxy > b->proxy) {
+		b->proxy = proxy;
+		b->feat = feat;
+		b->rlo = rlo;
+		b->rhi = rhi;
+	}
+}
+
+/* Histogram scan of feature j over node positions [0, m) of the gathered
+ * buffers, ranks in [lo, hi]. Returns 1 when the feature takes more than one
+ * value in the node. */
+static int scan_hist(const fit_data *d, scratch *s, int j, size_t m,
+		     uint32_t lo, uint32_t hi, double W, split_best *b)
+{
+	size_t T = d->T, K = (size_t)(hi - lo + 1);
+	double *hw = s->hw, *hs = s->hs;
+	uint32_t *hu = s->hu;
+	memset(hw, 0, K * sizeof *hw);
+	memset(hu, 0, K * sizeof *hu);
+	memset(hs, 0, K * T * sizeof *hs);
+	const uint32_t *gr = s->grank;
+	if (T == 1) {
+		for (size_t k = 0; k < m; k++) {
+			uint32_t r = gr[k] - lo;
+			hw[r] += s->gw[k];
+			hu[r]++;
+			hs[r] += s->gwy[k];
+		}
+	} else {
+		for (size_t k = 0; k < m; k++) {
+			uint32_t r = gr[k] - lo;
+			hw[r] += s->gw[k];
+			hu[r]++;
+			const double *y = s->gwy + k * T;
+			double *h = hs + (size_t)r * T;
+			for (size_t t = 0; t < T; t++)
+				h[t] += y[t];
+		}
+	}
+	double wL = 0;
+	size_t uL = 0;
+	double *sL = s->sL;
+	memset(sL, 0, T * sizeof *sL);
+	int prev = -1, nonconst = 0;
+	size_t min_leaf = (size_t)d->p->min_leaf;
+	for (size_t r = 0; r < K; r++) {
+		if (!hu[r])
+			continue;
+		if (prev >= 0) {
+			nonconst = 1;
+			consider(b, j, lo + (uint32_t)prev, lo + (uint32_t)r, W,
+				 m, wL, uL, s->S, sL, T, min_leaf);
+		}
+		wL += hw[r];
+		uL += hu[r];
+		for (size_t t = 0; t < T; t++)
+			sL[t] += hs[r * T + t];
+		prev = (int)r;
+	}
+	return nonconst;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return (x > y) - (x < y);
+}
+
+/* Sort scan of feature j: for nodes much smaller than their rank range. */
+static int scan_sort(const fit_data *d, scratch *s, int j, size_t m, double W,
+		     split_best *b)
+{
+	size_t T = d->T;
+	uint64_t *keys = s->keys;
+	for (size_t k = 0; k < m; k++)
+		keys[k] = (uint64_t)s->grank[k] << 32 | k;
+	if (m <= 16) {
+		for (size_t k = 1; k < m; k++) {
+			uint64_t v = keys[k];
+			size_t q = k;
+			for (; q > 0 && keys[q - 1] > v; q--)
+				keys[q] = keys[q - 1];
+			keys[q] = v;
+		}
+	} else {
+		qsort(keys, m, sizeof *keys, cmp_u64);
+	}
+	double wL = 0, *sL = s->sL;
+	size_t uL = 0;
+	memset(sL, 0, T * sizeof *sL);
+	int nonconst = 0;
+	size_t min_leaf = (size_t)d->p->min_leaf;
+	for (size_t k = 0; k < m; k++) {
+		uint32_t r = (uint32_t)(keys[k] >> 32);
+		if (k > 0) {
+			uint32_t rp = (uint32_t)(keys[k - 1] >> 32);
+			if (r != rp) {
+				nonconst = 1;
+				consider(b, j, rp, r, W, m, wL, uL, s->S, sL,
+					 T, min_leaf);
+			}
+		}
+		size_t pos = (size_t)(keys[k] & 0xffffffffu);
+		wL += s->gw[pos];
+		uL++;
+		for (size_t t = 0; t < T; t++)
+			sL[t] += s->gwy[pos * T + t];
+	}
+	return nonconst;
+}
+
+static void push(scratch *s, size_t *sp, size_t F, stack_ent e,
+		 const uint32_t *ranges)
+{
+	if (*sp == s->scap) {
+		s->scap *= 2;
+		s->stack = mr_xrealloc(s->stack, s->scap, sizeof *s->stack);
+		s->ranges = mr_xrealloc(s->ranges, s->scap * F * 2,
+					sizeof *s->ranges);
+	}
+	s->stack[*sp] = e;
+	memmove(s->ranges + *sp * F * 2, ranges, F * 2 * sizeof *ranges);
+	(*sp)++;
+}
+
+static void grow_tree(const fit_data *d, scratch *s, size_t tree,
+		      tree_out *out)
+{
+	size_t n = d->n, F = d->F, T = d->T;
+	const mr_forest_params *p = d->p;
+	mr_rng rng;
+	mr_rng_seed(&rng, p->seed, (uint64_t)tree);
+
+	/* Bootstrap as integer weights; in-bag rows listed once each. */
+	out->inbag = mr_xcalloc((n + 63) / 64, sizeof(uint64_t));
+	memset(s->w, 0, n * sizeof *s->w);
+	if (p->bootstrap) {
+		for (size_t k = 0; k < n; k++)
+			s->w[mr_rng_below(&rng, n)] += 1;
+	} else {
+		for (size_t k = 0; k < n; k++)
+			s->w[k] = 1;
+	}
+	size_t m0 = 0;
+	for (size_t i = 0; i < n; i++)
+		if (s->w[i] > 0) {
+			s->idx[m0++] = (uint32_t)i;
+			out->inbag[i / 64] |= (uint64_t)1 << (i % 64);
+		}
+
+	uint32_t *r0 = mr_xcalloc(F * 2, sizeof *r0);
+	uint32_t *rc = mr_xcalloc(F * 2, sizeof *rc);
+	for (size_t j = 0; j < F; j++) {
+		r0[2 * j] = 0;
+		r0[2 * j + 1] = d->nvals[j] - 1;
+	}
+	size_t sp = 0;
+	uint32_t root = new_nodes(out, 1);
+	push(s, &sp, F, (stack_ent){0, m0, 0, root}, r0);
+	size_t min_leaf = (size_t)(p->min_leaf > 0 ? p->min_leaf : 1);
+
+	while (sp > 0) {
+		sp--;
+		stack_ent e = s->stack[sp];
+		memcpy(rc, s->ranges + sp * F * 2, F * 2 * sizeof *rc);
+		size_t m = e.end - e.start;
+		const uint32_t *idx = s->idx + e.start;
+
+		/* Gather weights and weighted targets; node sums; is every
+		 * target constant here? */
+		double W = 0;
+		memset(s->S, 0, T * sizeof *s->S);
+		int varies = 0;
+		const double *y0 = d->Y + (size_t)idx[0] * T;
+		for (size_t k = 0; k < m; k++) {
+			size_t i = idx[k];
+			double w = s->w[i];
+			const double *y = d->Y + i * T;
+			s->gw[k] = w;
+			W += w;
+			for (size_t t = 0; t < T; t++) {
+				s->gwy[k * T + t] = w * y[t];
+				s->S[t] += w * y[t];
+				varies |= y[t] != y0[t];
+			}
+		}
+		int leaf = !varies || m < 2 || m < 2 * min_leaf ||
+			   (p->max_depth > 0 && e.depth >= p->max_depth);
+
+		split_best best = {-INFINITY, -1, 0, 0};
+		if (!leaf) {
+			/* Features in random order; stop after mtry that
+			 * vary in the node (constant ones do not count). */
+			for (size_t j = 0; j < F; j++)
+				s->perm[j] = (int)j;
+			int tried = 0;
+			for (size_t q = 0; q < F && tried < d->mtry; q++) {
+				size_t pick = q;
+				if ((size_t)d->mtry < F)
+					pick = q + (size_t)mr_rng_below(
+							   &rng, F - q);
+				int j = s->perm[pick];
+				s->perm[pick] = s->perm[q];
+				s->perm[q] = j;
+				uint32_t lo = rc[2 * j], hi = rc[2 * j + 1];
+				if (lo == hi)
+					continue;
+				const uint32_t *rk = d->rank + (size_t)j * n;
+				for (size_t k = 0; k < m; k++)
+					s->grank[k] = rk[idx[k]];
+				size_t range = (size_t)(hi - lo) + 1;
+				int nc = range <= 4 * m
+						 ? scan_hist(d, s, j, m, lo, hi,
+							     W, &best)
+						 : scan_sort(d, s, j, m, W,
+							     &best);
+				tried += nc;
+			}
+			leaf = best.feat < 0;
+		}
+		if (leaf) {
+			out->nodes[e.slot] = (rf_node){
+				0, -1, new_leaf(out, s->S, W, T)};
+			continue;
+		}
+
+		/* Partition idx[start, end) on rank <= rlo. */
+		int j = best.feat;
+		const uint32_t *rk = d->rank + (size_t)j * n;
+		uint32_t *a = s->idx + e.start;
+		size_t lo = 0, hi = m;
+		while (lo < hi) {
+			if (rk[a[lo]] <= best.rlo) {
+				lo++;
+			} else {
+				hi--;
+				uint32_t tmp = a[lo];
+				a[lo] = a[hi];
+				a[hi] = tmp;
+			}
+		}
+		const double *v = d->vals[j];
+		double thr = v[best.rlo] / 2.0 + v[best.rhi] / 2.0;
+		if (thr == v[best.rhi] || !isfinite(thr))
+			thr = v[best.rlo];
+		uint32_t kids = new_nodes(out, 2);
+		out->nodes[e.slot] = (rf_node){thr, j, (int32_t)kids};
+		/* right first so the left child is grown next */
+		uint32_t save = rc[2 * j];
+		rc[2 * j] = best.rhi;
+		push(s, &sp, F,
+		     (stack_ent){e.start + lo, e.end, e.depth + 1, kids + 1},
+		     rc);
+		rc[2 * j] = save;
+		rc[2 * j + 1] = best.rlo;
+		push(s, &sp, F,
+		     (stack_ent){e.start, e.start + lo, e.depth + 1, kids},
+		     rc);
+	}
+	free(r0);
+	free(rc);
+}
+
+/* ------------------------------------------------------------------------
+ * Fitting: threads, merge, out-of-bag.
+ */
+typedef struct {
+	const fit_data *d;
+	tree_out *trees;
+	atomic_size_t next;
+	void (*progress)(void *, int, int);
+	void *progress_ctx;
+	atomic_int done;
+	pthread_mutex_t lock; /* serialises progress calls */
+} fit_shared;
+
+static void *fit_worker(void *arg)
+{
+	fit_shared *fs = arg;
+	scratch s;
+	scratch_init(&s, fs->d);
+	int ntrees = fs->d->p->ntrees;
+	for (;;) {
+		size_t t = atomic_fetch_add(&fs->next, 1);
+		if (t >= (size_t)ntrees)
+			break;
+		grow_tree(fs->d, &s, t, &fs->trees[t]);
+		int done = atomic_fetch_add(&fs->done, 1) + 1;
+		if (fs->progress) {
+			pthread_mutex_lock(&fs->lock);
+			fs->progress(fs->progress_ctx, done, ntrees);
+			pthread_mutex_unlock(&fs->lock);
+		}
+	}
+	scratch_free(&s);
+	return NULL;
+}
+
+typedef struct {
+	const mr_forest *f;
+	const tree_out *trees;
+	const double *X;
+	double *oob;
+	size_t lo, hi;
+} oob_job;
+
+static void *oob_worker(void *arg)
+{
+	oob_job *j = arg;
+	const mr_forest *f = j->f;
+	size_t F = f->nfeat, T = f->ntarget;
+	for (size_t i = j->lo; i < j->hi; i++) {
+		double *o = j->oob + i * T;
+		size_t cnt = 0;
+		for (size_t t = 0; t < T; t++)
+			o[t] = 0;
+		for (size_t t = 0; t < f->ntrees; t++) {
+			if (j->trees[t].inbag[i / 64] >> (i % 64) & 1)
+				continue;
+			const double *v =
+				f->values +
+				(size_t)leaf_of(f->nodes, f->root[t],
+						j->X + i * F) * T;
+			for (size_t q = 0; q < T; q++)
+				o[q] += v[q];
+			cnt++;
+		}
+		for (size_t q = 0; q < T; q++)
+			o[q] = cnt ? o[q] / (double)cnt : NAN;
+	}
+	return NULL;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return (x > y) - (x < y);
+}
+
+/* Rank-encodes feature j: sorted distinct values and each row's rank. */
+static void encode_feature(const double *X, size_t n, size_t F, size_t j,
+			   double **vals_out, uint32_t *nvals, uint32_t *rank)
+{
+	double *v = mr_xcalloc(n, sizeof *v);
+	for (size_t i = 0; i < n; i++)
+		v[i] = X[i * F + j];
+	qsort(v, n, sizeof *v, cmp_double);
+	size_t k = 0;
+	for (size_t i = 0; i < n; i++)
+		if (i == 0 || v[i] != v[k - 1])
+			v[k++] = v[i];
+	*nvals = (uint32_t)k;
+	*vals_out = mr_xrealloc(v, k, sizeof *v);
+	for (size_t i = 0; i < n; i++) {
+		double x = X[i * F + j];
+		size_t a = 0, b = k; /* binary search: v[a] <= x < v[b] */
+		while (b - a > 1) {
+			size_t mid = (a + b) / 2;
+			if (v[mid] <= x)
+				a = mid;
+			else
+				b = mid;
+		}
+		rank[j * n + i] = (uint32_t)a;
+	}
+}
+
+mr_forest *mr_forest_fit(const double *X, const double *Y, size_t n,
+			 size_t nfeat, size_t ntarget,
+			 const char *const *feat_names,
+			 const char *const *target_names,
+			 const mr_forest_params *p, double *oob, mr_err *e)
+{
+	mr_forest_params defaults;
+	if (!p) {
+		mr_forest_params_default(&defaults);
+		p = &defaults;
+	}
+	if (n == 0)
+		return mr_errf(e, MR_EXIT_DATA, "no training rows"), NULL;
+	if (n > UINT32_MAX)
+		return mr_errf(e, MR_EXIT_DATA,
+			       "%zu training rows: at most %u are supported", n,
+			       UINT32_MAX), NULL;
+	if (nfeat == 0 || ntarget == 0)
+		return mr_errf(e, MR_EXIT_USAGE,
+			       "need at least one feature and one target"),
+		       NULL;
+	if (p->ntrees < 1 || p->min_leaf < 1 || p->max_depth < 0 ||
+	    !(p->max_features > 0 && p->max_features <= 1))
+		return mr_errf(e, MR_EXIT_USAGE,
+			       "bad forest parameters: trees %d (>= 1), min_leaf %d (>= 1), max_depth %d (>= 0), max_features %g (in (0,1])",
+			       p->ntrees, p->min_leaf, p->max_depth,
+			       p->max_features), NULL;
+	for (size_t i = 0; i < n * nfeat; i++)
+		if (!isfinite(X[i]))
+			return mr_errf(e, MR_EXIT_DATA,
+				       "row %zu feature %zu: not a finite number",
+				       i / nfeat, i % nfeat), NULL;
+	for (size_t i = 0; i < n * ntarget; i++)
+		if (!isfinite(Y[i]))
+			return mr_errf(e, MR_EXIT_DATA,
+				       "row %zu target %zu: not a finite number",
+				       i / ntarget, i % ntarget), NULL;
+
+	fit_data d = {.n = n, .F = nfeat, .T = ntarget, .Y = Y, .p = p};
+	d.rank = mr_xcalloc(n * nfeat, sizeof *d.rank);
+	d.vals = mr_xcalloc(nfeat, sizeof *d.vals);
+	d.nvals = mr_xcalloc(nfeat, sizeof *d.nvals);
+	for (size_t j = 0; j < nfeat; j++) {
+		encode_feature(X, n, nfeat, j, &d.vals[j], &d.nvals[j], d.rank);
+		if (d.nvals[j] > d.kmax)
+			d.kmax = d.nvals[j];
+	}
+	d.mtry = (int)(p->max_features * (double)nfeat);
+	if (d.mtry < 1)
+		d.mtry = 1;
+
+	int threads = p->threads > 1 ? p->threads : 1;
+	if (threads > p->ntrees)
+		threads = p->ntrees;
+	fit_shared fs = {.d = &d,
+			 .progress = p->progress,
+			 .progress_ctx = p->progress_ctx};
+	fs.trees = mr_xcalloc((size_t)p->ntrees, sizeof *fs.trees);
+	atomic_init(&fs.next, 0);
+	atomic_init(&fs.done, 0);
+	pthread_mutex_init(&fs.lock, NULL);
+	{
+		pthread_t *tid = mr_xcalloc((size_t)threads, sizeof *tid);
+		int *ok = mr_xcalloc((size_t)threads, sizeof *ok);
+		for (int k = 1; k < threads; k++)
+			ok[k] = pthread_create(&tid[k], NULL, fit_worker,
+					       &fs) == 0;
+		/* the caller's thread works too; trees a thread that failed
+		 * to start would have taken are picked up by the others */
+		fit_worker(&fs);
+		for (int k = 1; k < threads; k++)
+			if (ok[k])
+				pthread_join(tid[k], NULL);
+		free(tid);
+		free(ok);
+	}
+	pthread_mutex_destroy(&fs.lock);
+
+	/* Merge trees into flat global arrays. */
+	size_t nnodes = 0, nleaves = 0;
+	for (int t = 0; t < p->ntrees; t++) {
+		nnodes += fs.trees[t].nnodes;
+		nleaves += fs.trees[t].nleaves;
+	}
+	mr_forest *f = NULL;
+	if (nnodes > RF_MAX_NODES || nleaves > RF_MAX_NODES) {
+		mr_errf(e, MR_EXIT_FAIL,
+			"the forest has %zu nodes, more than the %zu a model can hold; use fewer trees or a larger --min-leaf",
+			nnodes, RF_MAX_NODES);
+		goto out;
+	}
+	f = mr_xcalloc(1, sizeof *f);
+	f->nfeat = nfeat;
+	f->ntarget = ntarget;
+	f->ntrees = (size_t)p->ntrees;
+	f->nnodes = nnodes;
+	f->nleaves = nleaves;
+	f->feat_names = copy_names(feat_names, nfeat, "x");
+	f->target_names = copy_names(target_names, ntarget, "y");
+	f->fmin = mr_xcalloc(nfeat, sizeof *f->fmin);
+	f->fmax = mr_xcalloc(nfeat, sizeof *f->fmax);
+	for (size_t j = 0; j < nfeat; j++) {
+		f->fmin[j] = d.vals[j][0];
+		f->fmax[j] = d.vals[j][d.nvals[j] - 1];
+	}
+	f->nodes = mr_xcalloc(nnodes, sizeof *f->nodes);
+	f->root = mr_xcalloc(f->ntrees + 1, sizeof *f->root);
+	f->values = mr_xcalloc(nleaves * ntarget, sizeof *f->values);
+	f->inv_ntrees = 1.0 / (double)f->ntrees;
+	f->params = *p;
+	f->params.progress = NULL;
+	f->params.progress_ctx = NULL;
+	f->nrows = n;
+	size_t nb = 0, lb = 0;
+	for (size_t t = 0; t < f->ntrees; t++) {
+		tree_out *tr = &fs.trees[t];
+		f->root[t] = (uint32_t)nb;
+		for (size_t k = 0; k < tr->nnodes; k++) {
+			rf_node nd = tr->nodes[k];
+			nd.child += (int32_t)(nd.feat >= 0 ? nb : lb);
+			f->nodes[nb + k] = nd;
+		}
+		memcpy(f->values + lb * ntarget, tr->values,
+		       tr->nleaves * ntarget * sizeof *f->values);
+		nb += tr->nnodes;
+		lb += tr->nleaves;
+	}
+	f->root[f->ntrees] = (uint32_t)nb;
+
+	if (oob) {
+		oob_job *oj = mr_xcalloc((size_t)threads, sizeof *oj);
+		size_t per = (n + (size_t)threads - 1) / (size_t)threads;
+		for (int k = 0; k < threads; k++) {
+			size_t lo = (size_t)k * per, hi = lo + per;
+			oj[k] = (oob_job){f, fs.trees, X, oob, lo < n ? lo : n,
+					  hi < n ? hi : n};
+		}
+		run_threads(oob_worker, oj, sizeof *oj, threads);
+		free(oj);
+	}
+out:
+	for (int t = 0; t < p->ntrees; t++) {
+		free(fs.trees[t].nodes);
+		free(fs.trees[t].values);
+		free(fs.trees[t].inbag);
+	}
+	free(fs.trees);
+	for (size_t j = 0; j < nfeat; j++)
+		free(d.vals[j]);
+	free(d.vals);
+	free(d.nvals);
+	free(d.rank);
+	return f;
+}
+
+/* ------------------------------------------------------------------------
+ * The model file (msgpack map; schema in the README):
+ *   format "rf-forest", version 1, features [str], targets [str],
+ *   feature_min / feature_max bin f64[nfeat], ntrees, nnodes, nleaves,
+ *   tree_offset bin i32[ntrees+1] (tree t = nodes [off[t], off[t+1]), root
+ *   first), feature bin i32[nnodes] (-1: leaf), threshold bin f64[nnodes]
+ *   (left when x <= threshold), left / right bin i32[nnodes] (global node
+ *   indices; for a leaf left is its row in value and right is -1),
+ *   value bin f64[nleaves x ntargets], params {trees, min_leaf, max_depth,
+ *   max_features, bootstrap, seed}, train_rows.
+ */
+static int write_all(msgpack_sbuffer *sb, const mr_forest *f)
+{
+	msgpack_packer pk;
+	msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
+	size_t N = f->nnodes;
+	int32_t *feat = mr_xcalloc(N, sizeof *feat);
+	int32_t *left = mr_xcalloc(N, sizeof *left);
+	int32_t *right = mr_xcalloc(N, sizeof *right);
+	double *thr = mr_xcalloc(N, sizeof *thr);
+	int32_t *off = mr_xcalloc(f->ntrees + 1, sizeof *off);
+	for (size_t i = 0; i < N; i++) {
+		const rf_node *nd = &f->nodes[i];
+		feat[i] = nd->feat >= 0 ? nd->feat : -1;
+		thr[i] = nd->feat >= 0 ? nd->thr : 0;
+		left[i] = nd->child;
+		right[i] = nd->feat >= 0 ? nd->child + 1 : -1;
+	}
+	for (size_t t = 0; t <= f->ntrees; t++)
+		off[t] = (int32_t)f->root[t];
+
+	msgpack_pack_map(&pk, 18);
+	mr_pk_kv_str(&pk, "format", RF_FORMAT);
+	mr_pk_kv_i64(&pk, "version", RF_VERSION);
+	mr_pk_kv_strs(&pk, "features", f->feat_names, f->nfeat);
+	mr_pk_kv_strs(&pk, "targets", f->target_names, f->ntarget);
+	mr_pk_kv_bin(&pk, "feature_min", f->fmin, f->nfeat * sizeof(double));
+	mr_pk_kv_bin(&pk, "feature_max", f->fmax, f->nfeat * sizeof(double));
+	mr_pk_kv_i64(&pk, "ntrees", (int64_t)f->ntrees);
+	mr_pk_kv_i64(&pk, "nnodes", (int64_t)N);
+	mr_pk_kv_i64(&pk, "nleaves", (int64_t)f->nleaves);
+	mr_pk_kv_bin(&pk, "tree_offset", off, (f->ntrees + 1) * sizeof *off);
+	mr_pk_kv_bin(&pk, "feature", feat, N * sizeof *feat);
+	mr_pk_kv_bin(&pk, "threshold", thr, N * sizeof *thr);
+	mr_pk_kv_bin(&pk, "left", left, N * sizeof *left);
+	mr_pk_kv_bin(&pk, "right", right, N * sizeof *right);
+	mr_pk_kv_bin(&pk, "value", f->values,
+		     f->nleaves * f->ntarget * sizeof(double));
+	mr_pk_str(&pk, "params");
+	msgpack_pack_map(&pk, 6);
+	mr_pk_kv_i64(&pk, "trees", f->params.ntrees);
+	mr_pk_kv_i64(&pk, "min_leaf", f->params.min_leaf);
+	mr_pk_kv_i64(&pk, "max_depth", f->params.max_depth);
+	mr_pk_kv_f64(&pk, "max_features", f->params.max_features);
+	mr_pk_kv_i64(&pk, "bootstrap", f->params.bootstrap);
+	mr_pk_str(&pk, "seed");
+	msgpack_pack_uint64(&pk, f->params.seed);
+	mr_pk_kv_i64(&pk, "train_rows", (int64_t)f->nrows);
+	mr_pk_str(&pk, "created_by");
+	mr_pk_str(&pk, "meshrl rf-fit " MR_VERSION);
+	free(feat);
+	free(left);
+	free(right);
+	free(thr);
+	free(off);
+	return 0;
+}
+
+int mr_forest_save(const mr_forest *f, const char *path, mr_err *e)
+{
+	msgpack_sbuffer sb;
+	msgpack_sbuffer_init(&sb);
+	write_all(&sb, f);
+	int rc = mr_write_file_atomic(path, sb.data, sb.size, e);
+	msgpack_sbuffer_destroy(&sb);
+	return rc;
+}
+
+/* Reads a bin of count int32 or f64 into a fresh array. */
+static int32_t *get_i32s(const msgpack_object *root, const char *key,
+			 const char *name, size_t count, mr_err *e)
+{
+	const void *p;
+	if (mr_mp_bin(root, key, name, count, 4, &p, e) != 0)
+		return NULL;
+	int32_t *v = mr_xcalloc(count, sizeof *v);
+	mr_le_i32(v, p, count);
+	return v;
+}
+
+static double *get_f64s(const msgpack_object *root, const char *key,
+			const char *name, size_t count, mr_err *e)
+{
+	const void *p;
+	if (mr_mp_bin(root, key, name, count, 8, &p, e) != 0)
+		return NULL;
+	double *v = mr_xcalloc(count, sizeof *v);
+	mr_le_f64(v, p, count);
+	return v;
+}
+
+/* Checks tree t's nodes [a, b) of the file arrays and lays them out in f
+ * with siblings adjacent (breadth first from the root). Every index is
+ * checked here so that prediction can trust them. */
+static int load_tree(mr_forest *f, size_t t, size_t a, size_t b,
+		     const int32_t *feat, const double *thr,
+		     const int32_t *left, const int32_t *right,
+		     uint32_t *parents, uint32_t *order, const char *name,
+		     mr_err *e)
+{
+	for (size_t i = a; i < b; i++)
+		parents[i] = 0;
+	for (size_t i = a; i < b; i++) {
+		if (feat[i] < 0) {
+			if (feat[i] != -1 || left[i] < 0 ||
+			    (size_t)left[i] >= f->nleaves || right[i] != -1)
+				return mr_errf(e, MR_EXIT_DATA,
+					       "%s: tree %zu node %zu: bad leaf (feature %d, value row %d of %zu, right %d)",
+					       name, t, i - a, feat[i], left[i],
+					       f->nleaves, right[i]);
+			continue;
+		}
+		if ((size_t)feat[i] >= f->nfeat)
+			return mr_errf(e, MR_EXIT_DATA,
+				       "%s: tree %zu node %zu: feature index %d out of range (%zu features)",
+				       name, t, i - a, feat[i], f->nfeat);
+		if (!isfinite(thr[i]))
+			return mr_errf(e, MR_EXIT_DATA,
+				       "%s: tree %zu node %zu: threshold is not a finite number",
+				       name, t, i - a);
+		int32_t kid[2] = {left[i], right[i]};
+		for (int c = 0; c < 2; c++) {
+			/* Children come after their parent in their own
+			 * tree: no cycles, no sharing across trees. */
+			if (kid[c] < 0 || (size_t)kid[c] <= i ||
+			    (size_t)kid[c] >= b)
+				return mr_errf(e, MR_EXIT_DATA,
+					       "%s: tree %zu node %zu: child index %d out of range (must be in %zu..%zu)",
+					       name, t, i - a, kid[c], i + 1,
+					       b - 1);
+			if (parents[kid[c]]++)
+				return mr_errf(e, MR_EXIT_DATA,
+					       "%s: tree %zu: node %zu has two parents",
+					       name, t, (size_t)kid[c] - a);
+		}
+	}
+	for (size_t i = a + 1; i < b; i++)
+		if (parents[i] != 1)
+			return mr_errf(e, MR_EXIT_DATA,
+				       "%s: tree %zu: node %zu is not reachable from the root",
+				       name, t, i - a);
+	/* Breadth-first relayout: order[k] = file index of new node a + k. */
+	size_t head = 0, tail = 0;
+	order[tail++] = (uint32_t)a;
+	while (head < tail) {
+		size_t k = head++;
+		size_t i = order[k];
+		rf_node *nd = &f->nodes[a + k];
+		if (feat[i] < 0) {
+			*nd = (rf_node){0, -1, left[i]};
+			continue;
+		}
+		*nd = (rf_node){thr[i], feat[i], (int32_t)(a + tail)};
+		order[tail++] = (uint32_t)left[i];
+		order[tail++] = (uint32_t)right[i];
+	}
+	return 0;
+}
+
+mr_forest *mr_forest_from_buffer(const char *buf, size_t len,
+				 const char *name, mr_err *e)
+{
+	mr_mp_doc doc;
+	if (mr_mp_parse(buf, len, name, &doc, e) != 0)
+		return NULL;
+	const msgpack_object *root = doc.root;
+	mr_forest *f = mr_xcalloc(1, sizeof *f);
+	int32_t *feat = NULL, *left = NULL, *right = NULL, *off = NULL;
+	double *thr = NULL;
+	uint32_t *parents = NULL, *order = NULL;
+	int64_t v;
+	if (mr_mp_check_header(root, name, RF_FORMAT, RF_VERSION, e) != 0)
+		goto fail;
+	if (mr_mp_strs(root, "features", name, &f->feat_names, &f->nfeat,
+		       e) != 0 ||
+	    mr_mp_strs(root, "targets", name, &f->target_names, &f->ntarget,
+		       e) != 0)
+		goto fail;
+	if (f->nfeat == 0 || f->ntarget == 0) {
+		mr_errf(e, MR_EXIT_DATA, "%s: %s", name,
+			f->nfeat ? "no targets" : "no features");
+		goto fail;
+	}
+	if (!(f->fmin = get_f64s(root, "feature_min", name, f->nfeat, e)) ||
+	    !(f->fmax = get_f64s(root, "feature_max", name, f->nfeat, e)))
+		goto fail;
+	if (mr_mp_i64(root, "ntrees", name, 1, INT32_MAX, &v, e) != 0)
+		goto fail;
+	f->ntrees = (size_t)v;
+	if (mr_mp_i64(root, "nnodes", name, 1, INT32_MAX, &v, e) != 0)
+		goto fail;
+	f->nnodes = (size_t)v;
+	if (mr_mp_i64(root, "nleaves", name, 1, INT32_MAX, &v, e) != 0)
+		goto fail;
+	f->nleaves = (size_t)v;
+	if (f->nleaves > SIZE_MAX / 8 / f->ntarget) {
+		mr_errf(e, MR_EXIT_DATA, "%s: value table too large", name);
+		goto fail;
+	}
+	/* Each size must match its bin; the bins are in the buffer, so every
+	 * allocation below is bounded by the file's size. */
+	if (!(off = get_i32s(root, "tree_offset", name, f->ntrees + 1, e)) ||
+	    !(feat = get_i32s(root, "feature", name, f->nnodes, e)) ||
+	    !(thr = get_f64s(root, "threshold", name, f->nnodes, e)) ||
+	    !(left = get_i32s(root, "left", name, f->nnodes, e)) ||
+	    !(right = get_i32s(root, "right", name, f->nnodes, e)) ||
+	    !(f->values = get_f64s(root, "value", name,
+				   f->nleaves * f->ntarget, e)))
+		goto fail;
+	for (size_t i = 0; i < f->nleaves * f->ntarget; i++)
+		if (!isfinite(f->values[i])) {
+			mr_errf(e, MR_EXIT_DATA,
+				"%s: value %zu is not a finite number", name, i);
+			goto fail;
+		}
+	if (off[0] != 0 || (size_t)off[f->ntrees] != f->nnodes) {
+		mr_errf(e, MR_EXIT_DATA,
+			"%s: tree_offset must run from 0 to nnodes (%zu), found %d..%d",
+			name, f->nnodes, off[0], off[f->ntrees]);
+		goto fail;
+	}
+	for (size_t t = 0; t < f->ntrees; t++)
+		if (off[t + 1] <= off[t]) {
+			mr_errf(e, MR_EXIT_DATA,
+				"%s: tree_offset: tree %zu is empty or out of order (%d..%d)",
+				name, t, off[t], off[t + 1]);
+			goto fail;
+		}
+	f->nodes = mr_xcalloc(f->nnodes, sizeof *f->nodes);
+	f->root = mr_xcalloc(f->ntrees + 1, sizeof *f->root);
+	parents = mr_xcalloc(f->nnodes, sizeof *parents);
+	order = mr_xcalloc(f->nnodes, sizeof *order);
+	size_t leaves = 0;
+	for (size_t i = 0; i < f->nnodes; i++)
+		leaves += feat[i] < 0;
+	if (leaves != f->nleaves) {
+		mr_errf(e, MR_EXIT_DATA,
+			"%s: nleaves is %zu but the trees have %zu leaves",
+			name, f->nleaves, leaves);
+		goto fail;
+	}
+	for (size_t t = 0; t < f->ntrees; t++) {
+		f->root[t] = (uint32_t)off[t];
+		if (load_tree(f, t, (size_t)off[t], (size_t)off[t + 1], feat,
+			      thr, left, right, parents, order, name, e) != 0)
+			goto fail;
+	}
+	f->root[f->ntrees] = (uint32_t)f->nnodes;
+	f->inv_ntrees = 1.0 / (double)f->ntrees;
+
+	/* Informational keys: absent or odd values are not an error. */
+	mr_forest_params_default(&f->params);
+	f->params.ntrees = (int)f->ntrees;
+	const msgpack_object *pm = mr_mp_get(root, "params");
+	if (pm) {
+		if (mr_mp_i64(pm, "min_leaf", name, 1, INT32_MAX, &v, NULL) == 0)
+			f->params.min_leaf = (int)v;
+		if (mr_mp_i64(pm, "max_depth", name, 0, INT32_MAX, &v, NULL) == 0)
+			f->params.max_depth = (int)v;
+		double mf;
+		if (mr_mp_f64(pm, "max_features", name, &mf, NULL) == 0 &&
+		    mf > 0 && mf <= 1)
+			f->params.max_features = mf;
+		if (mr_mp_i64(pm, "bootstrap", name, 0, 1, &v, NULL) == 0)
+			f->params.bootstrap = (int)v;
+		const msgpack_object *s = mr_mp_get(pm, "seed");
+		if (s && s->type == MSGPACK_OBJECT_POSITIVE_INTEGER)
+			f->params.seed = s->via.u64;
+	}
+	if (mr_mp_i64(root, "train_rows", name, 0, INT64_MAX, &v, NULL) == 0)
+		f->nrows = (size_t)v;
+
+	free(feat);
+	free(left);
+	free(right);
+	free(thr);
+	free(off);
+	free(parents);
+	free(order);
+	mr_mp_doc_free(&doc);
+	return f;
+fail:
+	free(feat);
+	free(left);
+	free(right);
+	free(thr);
+	free(off);
+	free(parents);
+	free(order);
+	mr_mp_doc_free(&doc);
+	mr_forest_free(f);
+	return NULL;
+}
+
+mr_forest *mr_forest_load(const char *path, mr_err *e)
+{
+	char *buf;
+	size_t len;
+	if (mr_read_file(path, &buf, &len, (size_t)4 << 30, e) != 0)
+		return NULL;
+	mr_forest *f = mr_forest_from_buffer(buf, len, path, e);
+	free(buf);
+	return f;
+}
+
+size_t mr_forest_train_rows(const mr_forest *f) { return f->nrows; }
+
+const mr_forest_params *mr_forest_get_params(const mr_forest *f)
+{
+	return &f->params;
+}
