@@ -28,20 +28,26 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <msgpack/fbuffer.h>
+
 #include "forest.h"
 
 /* ------------------------------------------------------------------------
  * The forest in memory.
  *
- * node: feat >= 0: internal; go to child + (x[feat] > thr). feat < 0: leaf;
- * child is the leaf's row in values (ntarget doubles). Indices are global
- * over all trees; tree t's root is nodes[root[t]].
+ * A walk from an internal node goes to child + (x[feat] > thr): the two
+ * children are adjacent. A leaf has RF_LEAF set in child, and the rest of
+ * child is its row in values (ntarget doubles), so the one node load that
+ * ends a walk also finds its values. Indices are global over all trees
+ * (tree-local while a tree is grown); tree t's root is nodes[root[t]].
  */
 typedef struct {
 	double thr;
-	int32_t feat;
-	int32_t child;
+	uint32_t feat;
+	uint32_t child;
 } rf_node;
+
+#define RF_LEAF 0x80000000u
 
 struct mr_forest {
 	size_t nfeat, ntarget, ntrees, nnodes, nleaves;
@@ -180,55 +186,135 @@ static void run_threads(void *(*fn)(void *), void *jobs, size_t jobsize,
 /* ------------------------------------------------------------------------
  * Prediction.
  */
-static inline uint32_t leaf_of(const rf_node *nodes, uint32_t i,
-			       const double *x)
+/* Value row of the leaf that x reaches from node i. */
+static inline uint32_t walk(const rf_node *nodes, uint32_t i,
+			    const double *x)
 {
-	while (nodes[i].feat >= 0)
-		i = (uint32_t)nodes[i].child +
-		    (x[nodes[i].feat] > nodes[i].thr);
-	return (uint32_t)nodes[i].child;
+	while (!(nodes[i].child & RF_LEAF))
+		i = nodes[i].child + (x[nodes[i].feat] > nodes[i].thr);
+	return nodes[i].child & ~RF_LEAF;
 }
 
+static inline void add_values(double *y, const double *v, size_t T)
+{
+	for (size_t j = 0; j < T; j++)
+		y[j] += v[j];
+}
+
+/* A walk is a chain of dependent loads, so one walk at a time waits on
+ * memory at every level. WAYS independent walks ("lanes") advance in turn
+ * and overlap their loads; a lane that reaches its leaf starts the next
+ * walk, so lanes stay busy whatever the depths. */
+#define WAYS 16
+
+/* One row x down every tree: lanes are WAYS trees at a time. The leaf
+ * values are summed in tree order, as predict_batch sums them, so both give
+ * bit-identical results. */
 void mr_forest_predict(const mr_forest *f, const double *x, double *y)
 {
 	size_t T = f->ntarget;
+	const rf_node *nodes = f->nodes;
 	for (size_t j = 0; j < T; j++)
 		y[j] = 0;
-	for (size_t t = 0; t < f->ntrees; t++) {
-		const double *v = f->values + (size_t)leaf_of(f->nodes,
-							       f->root[t], x) * T;
-		for (size_t j = 0; j < T; j++)
-			y[j] += v[j];
+	for (size_t t0 = 0; t0 < f->ntrees; t0 += WAYS) {
+		size_t k = f->ntrees - t0 < WAYS ? f->ntrees - t0 : WAYS;
+		uint32_t cur[WAYS];
+		uint32_t pending = (uint32_t)((1ull << k) - 1);
+		for (size_t q = 0; q < k; q++)
+			cur[q] = f->root[t0 + q];
+		while (pending) {
+			for (size_t q = 0; q < k; q++) {
+				const rf_node *nd = &nodes[cur[q]];
+				if (!(nd->child & RF_LEAF))
+					cur[q] = nd->child + (x[nd->feat] > nd->thr);
+				else
+					pending &= ~(1u << q);
+			}
+		}
+		for (size_t q = 0; q < k; q++)
+			add_values(y, f->values +
+				   (size_t)(nodes[cur[q]].child & ~RF_LEAF) * T, T);
 	}
 	for (size_t j = 0; j < T; j++)
 		y[j] *= f->inv_ntrees;
 }
 
-/* Rows [lo, hi): tree-major over blocks of rows. */
-#define PRED_BLOCK 256
+/* Rows [b, e) down the tree rooted at r, adding leaf values to Y (lanes
+ * are rows). While rows remain, all WAYS lanes are busy and the loop over
+ * them has a constant trip count (unrolled, lanes in registers); the last
+ * walks drain in a general loop that retires finished lanes. */
+static void walk_block(const mr_forest *f, uint32_t r, const double *X,
+		       size_t b, size_t e, double *Y)
+{
+	size_t F = f->nfeat, T = f->ntarget;
+	const rf_node *nodes = f->nodes;
+	const double *values = f->values;
+	uint32_t cur[WAYS];
+	size_t row[WAYS];
+	size_t next = b, k = e - b < WAYS ? e - b : WAYS;
+	for (size_t q = 0; q < k; q++) {
+		cur[q] = r;
+		row[q] = next++;
+	}
+	if (k == WAYS) {
+		for (;;) {
+			size_t q;
+			for (q = 0; q < WAYS; q++) {
+				const rf_node *nd = &nodes[cur[q]];
+				if (__builtin_expect(!(nd->child & RF_LEAF), 1)) {
+					cur[q] = nd->child +
+						 (X[row[q] * F + nd->feat] > nd->thr);
+					continue;
+				}
+				add_values(Y + row[q] * T,
+					   values + (size_t)(nd->child & ~RF_LEAF) * T, T);
+				if (next == e)
+					break;
+				cur[q] = r;
+				row[q] = next++;
+			}
+			if (q < WAYS) { /* lane q is done and no row is left */
+				k = WAYS - 1;
+				cur[q] = cur[k];
+				row[q] = row[k];
+				break;
+			}
+		}
+	}
+	while (k) {
+		for (size_t q = 0; q < k; q++) {
+			const rf_node *nd = &nodes[cur[q]];
+			if (!(nd->child & RF_LEAF)) {
+				cur[q] = nd->child + (X[row[q] * F + nd->feat] > nd->thr);
+				continue;
+			}
+			add_values(Y + row[q] * T,
+				   values + (size_t)(nd->child & ~RF_LEAF) * T, T);
+			if (next < e) {
+				cur[q] = r;
+				row[q] = next++;
+			} else { /* retire the lane: the last one takes its place */
+				k--;
+				cur[q] = cur[k];
+				row[q] = row[k];
+				q--;
+			}
+		}
+	}
+}
+
+/* Rows [lo, hi): tree-major over blocks of rows, so one tree's nodes stay
+ * in cache while a block walks it. */
+#define PRED_BLOCK 2048
 static void predict_rows(const mr_forest *f, const double *X, size_t lo,
 			 size_t hi, double *Y)
 {
-	size_t F = f->nfeat, T = f->ntarget;
+	size_t T = f->ntarget;
 	for (size_t b = lo; b < hi; b += PRED_BLOCK) {
 		size_t e = b + PRED_BLOCK < hi ? b + PRED_BLOCK : hi;
 		memset(Y + b * T, 0, (e - b) * T * sizeof *Y);
-		for (size_t t = 0; t < f->ntrees; t++) {
-			uint32_t r = f->root[t];
-			if (T == 1) {
-				for (size_t i = b; i < e; i++)
-					Y[i] += f->values[leaf_of(f->nodes, r,
-								  X + i * F)];
-				continue;
-			}
-			for (size_t i = b; i < e; i++) {
-				const double *v =
-					f->values +
-					(size_t)leaf_of(f->nodes, r, X + i * F) * T;
-				for (size_t j = 0; j < T; j++)
-					Y[i * T + j] += v[j];
-			}
-		}
+		for (size_t t = 0; t < f->ntrees; t++)
+			walk_block(f, f->root[t], X, b, e, Y);
 		for (size_t i = b * T; i < e * T; i++)
 			Y[i] *= f->inv_ntrees;
 	}
@@ -251,17 +337,16 @@ static void *pred_worker(void *arg)
 void mr_forest_predict_batch(const mr_forest *f, const double *X, size_t n,
 			     double *Y, int threads)
 {
-	/* below a few blocks per thread, threads cost more than they give */
-	if (threads <= 1 || n < 4 * PRED_BLOCK) {
+	/* below a few hundred rows per thread, threads cost more than
+	 * they give */
+	if (threads > 1 && (size_t)threads > n / 512)
+		threads = (int)(n / 512);
+	if (threads <= 1) {
 		predict_rows(f, X, 0, n, Y);
 		return;
 	}
-	if ((size_t)threads > n / PRED_BLOCK)
-		threads = (int)(n / PRED_BLOCK);
 	pred_job *jobs = mr_xcalloc((size_t)threads, sizeof *jobs);
-	/* shares are whole blocks */
-	size_t blocks = (n + PRED_BLOCK - 1) / PRED_BLOCK;
-	size_t per = (blocks + (size_t)threads - 1) / (size_t)threads * PRED_BLOCK;
+	size_t per = (n + (size_t)threads - 1) / (size_t)threads;
 	for (int k = 0; k < threads; k++) {
 		size_t lo = (size_t)k * per, hi = lo + per;
 		jobs[k] = (pred_job){f, X, Y, lo < n ? lo : n, hi < n ? hi : n};
@@ -275,6 +360,8 @@ void mr_forest_predict_batch(const mr_forest *f, const double *X, size_t n,
  */
 typedef struct {
 	size_t n, F, T;
+	size_t R;             /* sample/histogram row: w, count, T sums, padded
+				 to an even length for whole vector adds */
 	const double *Y;      /* n x T */
 	uint32_t *rank;       /* F x n: rank of X[i][j] among feature j's values */
 	double **vals;        /* F arrays: sorted distinct values */
@@ -301,18 +388,18 @@ typedef struct {
 	uint32_t slot; /* its index in the tree's node array */
 } stack_ent;
 
+/* Copies of a node's histogram (see hist_fill). */
+#define NH 4
+
 /* Per-thread scratch, sized once per fit. */
 typedef struct {
 	double *w;        /* n: bootstrap weights */
 	uint32_t *idx;    /* n: in-bag samples, partitioned node by node */
-	double *gw;       /* n: weights gathered for the current node */
-	double *gwy;      /* n x T: weighted targets gathered */
+	double *g;        /* n x R: per node sample, (w, 1, w*y..., 0 pad) */
 	uint32_t *grank;  /* n: one feature's ranks gathered */
 	uint64_t *keys;   /* n: (rank << 32 | position) for the sort path */
-	double *hw;       /* kmax: histogram weight */
-	uint32_t *hu;     /* kmax: histogram sample count */
-	double *hs;       /* kmax x T: histogram target sums */
-	double *S, *sL;   /* T: node sums, running left sums */
+	double *hist;     /* NH x kmax x R: histogram rows like g's */
+	double *tot, *sL; /* T+2: node totals (as g rows); T: left sums */
 	int *perm;        /* F: feature order */
 	stack_ent *stack;
 	uint32_t *ranges; /* stack cap x F x 2 */
@@ -324,14 +411,11 @@ static void scratch_init(scratch *s, const fit_data *d)
 	size_t n = d->n, T = d->T;
 	s->w = mr_xcalloc(n, sizeof *s->w);
 	s->idx = mr_xcalloc(n, sizeof *s->idx);
-	s->gw = mr_xcalloc(n, sizeof *s->gw);
-	s->gwy = mr_xcalloc(n * T, sizeof *s->gwy);
+	s->g = mr_xcalloc(n * d->R, sizeof *s->g);
 	s->grank = mr_xcalloc(n, sizeof *s->grank);
 	s->keys = mr_xcalloc(n, sizeof *s->keys);
-	s->hw = mr_xcalloc(d->kmax, sizeof *s->hw);
-	s->hu = mr_xcalloc(d->kmax, sizeof *s->hu);
-	s->hs = mr_xcalloc((size_t)d->kmax * T, sizeof *s->hs);
-	s->S = mr_xcalloc(T, sizeof *s->S);
+	s->hist = mr_xcalloc((size_t)NH * d->kmax * d->R, sizeof *s->hist);
+	s->tot = mr_xcalloc(d->R, sizeof *s->tot);
 	s->sL = mr_xcalloc(T, sizeof *s->sL);
 	s->perm = mr_xcalloc(d->F, sizeof *s->perm);
 	s->scap = 64;
@@ -343,14 +427,11 @@ static void scratch_free(scratch *s)
 {
 	free(s->w);
 	free(s->idx);
-	free(s->gw);
-	free(s->gwy);
+	free(s->g);
 	free(s->grank);
 	free(s->keys);
-	free(s->hw);
-	free(s->hu);
-	free(s->hs);
-	free(s->S);
+	free(s->hist);
+	free(s->tot);
 	free(s->sL);
 	free(s->perm);
 	free(s->stack);
@@ -371,7 +452,7 @@ static uint32_t new_nodes(tree_out *t, size_t k)
 	return s;
 }
 
-static int32_t new_leaf(tree_out *t, const double *S, double W, size_t T)
+static uint32_t new_leaf(tree_out *t, const double *S, double W, size_t T)
 {
 	if (t->nleaves == t->vcap) {
 		t->vcap = t->vcap ? t->vcap * 2 : 512;
@@ -381,7 +462,7 @@ static int32_t new_leaf(tree_out *t, const double *S, double W, size_t T)
 	double *v = t->values + t->nleaves * T;
 	for (size_t j = 0; j < T; j++)
 		v[j] = S[j] / W;
-	return (int32_t)t->nleaves++;
+	return (uint32_t)t->nleaves++;
 }
 
 /* The best split of a node found so far. */
@@ -418,52 +499,105 @@ static inline void consider(split_best *b, int feat, uint32_t rlo,
 /* Histogram scan of feature j over node positions [0, m) of the gathered
  * buffers, ranks in [lo, hi]. Returns 1 when the feature takes more than one
  * value in the node. */
-static int scan_hist(const fit_data *d, scratch *s, int j, size_t m,
-		     uint32_t lo, uint32_t hi, double W, split_best *b)
+/* Adds sample rows g[k] (R doubles each) into histogram rows h[rank - lo].
+ * Rows of one configuration sit next to each other, so consecutive samples
+ * often hit the same bin and each add would wait for the previous one's
+ * store; NH copies of the histogram, taken in turn, break that chain. */
+static inline __attribute__((always_inline)) void
+hist_fill_r(double *h, size_t K, const size_t R, const uint32_t *gr,
+	    const double *g, size_t m, uint32_t lo)
 {
-	size_t T = d->T, K = (size_t)(hi - lo + 1);
-	double *hw = s->hw, *hs = s->hs;
-	uint32_t *hu = s->hu;
-	memset(hw, 0, K * sizeof *hw);
-	memset(hu, 0, K * sizeof *hu);
-	memset(hs, 0, K * T * sizeof *hs);
-	const uint32_t *gr = s->grank;
-	if (T == 1) {
-		for (size_t k = 0; k < m; k++) {
-			uint32_t r = gr[k] - lo;
-			hw[r] += s->gw[k];
-			hu[r]++;
-			hs[r] += s->gwy[k];
-		}
-	} else {
-		for (size_t k = 0; k < m; k++) {
-			uint32_t r = gr[k] - lo;
-			hw[r] += s->gw[k];
-			hu[r]++;
-			const double *y = s->gwy + k * T;
-			double *h = hs + (size_t)r * T;
-			for (size_t t = 0; t < T; t++)
-				h[t] += y[t];
-		}
+	size_t nh = m >= 8 * K ? NH : 1;
+	memset(h, 0, nh * K * R * sizeof *h);
+	size_t k = 0;
+	if (nh == NH) {
+		size_t stride = K * R;
+		for (; k + NH <= m; k += NH)
+			for (size_t c = 0; c < NH; c++) {
+				double *hr = h + c * stride + (size_t)(gr[k + c] - lo) * R;
+				const double *gk = g + (k + c) * R;
+				for (size_t q = 0; q < R; q++)
+					hr[q] += gk[q];
+			}
+		for (size_t c = 1; c < NH; c++)
+			for (size_t q = 0; q < stride; q++)
+				h[q] += h[c * stride + q];
 	}
-	double wL = 0;
+	for (; k < m; k++) {
+		double *hr = h + (size_t)(gr[k] - lo) * R;
+		const double *gk = g + k * R;
+		for (size_t q = 0; q < R; q++)
+			hr[q] += gk[q];
+	}
+}
+
+/* The same code compiled for the common row sizes (1 to 4 targets), so
+ * the loops over a row are unrolled. */
+static void hist_fill(double *h, size_t K, size_t R, const uint32_t *gr,
+		      const double *g, size_t m, uint32_t lo)
+{
+	switch (R) {
+	case 4: hist_fill_r(h, K, 4, gr, g, m, lo); break;
+	case 6: hist_fill_r(h, K, 6, gr, g, m, lo); break;
+	default: hist_fill_r(h, K, R, gr, g, m, lo); break;
+	}
+}
+
+/* tot[0..R) = sum of n rows of R doubles (a node's weight, samples and
+ * target sums, from its samples or from one of its histograms). */
+static inline __attribute__((always_inline)) void
+row_totals_r(const double *rows, size_t n, const size_t R, double *tot)
+{
+	double acc[R];
+	for (size_t q = 0; q < R; q++)
+		acc[q] = 0;
+	for (size_t k = 0; k < n; k++)
+		for (size_t q = 0; q < R; q++)
+			acc[q] += rows[k * R + q];
+	for (size_t q = 0; q < R; q++)
+		tot[q] = acc[q];
+}
+
+static void row_totals(const double *rows, size_t n, size_t R, double *tot)
+{
+	switch (R) {
+	case 4: row_totals_r(rows, n, 4, tot); break;
+	case 6: row_totals_r(rows, n, 6, tot); break;
+	default: row_totals_r(rows, n, R, tot); break;
+	}
+}
+
+/* Histogram scan of feature j over the node's gathered samples, ranks in
+ * [lo, hi]. A histogram row is (weight, samples, weighted target sums).
+ * Returns 1 when the feature takes more than one value in the node. */
+static int scan_hist(const fit_data *d, scratch *s, int j, size_t m,
+		     uint32_t lo, uint32_t hi, split_best *b)
+{
+	size_t T = d->T, R = d->R, K = (size_t)(hi - lo + 1);
+	double *h = s->hist;
+	hist_fill(h, K, R, s->grank, s->g, m, lo);
+	/* node totals from K histogram rows rather than m samples */
+	row_totals(h, K, R, s->tot);
+	double W = s->tot[0];
+	const double *S = s->tot + 2;
+	double wL = 0, *sL = s->sL;
 	size_t uL = 0;
-	double *sL = s->sL;
 	memset(sL, 0, T * sizeof *sL);
 	int prev = -1, nonconst = 0;
 	size_t min_leaf = (size_t)d->p->min_leaf;
 	for (size_t r = 0; r < K; r++) {
-		if (!hu[r])
+		const double *hr = h + r * R;
+		if (hr[1] == 0)
 			continue;
 		if (prev >= 0) {
 			nonconst = 1;
 			consider(b, j, lo + (uint32_t)prev, lo + (uint32_t)r, W,
-				 m, wL, uL, s->S, sL, T, min_leaf);
+				 m, wL, uL, S, sL, T, min_leaf);
 		}
-		wL += hw[r];
-		uL += hu[r];
+		wL += hr[0];
+		uL += (size_t)hr[1];
 		for (size_t t = 0; t < T; t++)
-			sL[t] += hs[r * T + t];
+			sL[t] += hr[2 + t];
 		prev = (int)r;
 	}
 	return nonconst;
@@ -476,10 +610,13 @@ static int cmp_u64(const void *a, const void *b)
 }
 
 /* Sort scan of feature j: for nodes much smaller than their rank range. */
-static int scan_sort(const fit_data *d, scratch *s, int j, size_t m, double W,
+static int scan_sort(const fit_data *d, scratch *s, int j, size_t m,
 		     split_best *b)
 {
 	size_t T = d->T;
+	row_totals(s->g, m, d->R, s->tot);
+	double W = s->tot[0];
+	const double *S = s->tot + 2;
 	uint64_t *keys = s->keys;
 	for (size_t k = 0; k < m; k++)
 		keys[k] = (uint64_t)s->grank[k] << 32 | k;
@@ -505,15 +642,15 @@ static int scan_sort(const fit_data *d, scratch *s, int j, size_t m, double W,
 			uint32_t rp = (uint32_t)(keys[k - 1] >> 32);
 			if (r != rp) {
 				nonconst = 1;
-				consider(b, j, rp, r, W, m, wL, uL, s->S, sL,
+				consider(b, j, rp, r, W, m, wL, uL, S, sL,
 					 T, min_leaf);
 			}
 		}
-		size_t pos = (size_t)(keys[k] & 0xffffffffu);
-		wL += s->gw[pos];
+		const double *g = s->g + (size_t)(keys[k] & 0xffffffffu) * d->R;
+		wL += g[0];
 		uL++;
 		for (size_t t = 0; t < T; t++)
-			sL[t] += s->gwy[pos * T + t];
+			sL[t] += g[2 + t];
 	}
 	return nonconst;
 }
@@ -577,21 +714,22 @@ static void grow_tree(const fit_data *d, scratch *s, size_t tree,
 
 		/* Gather weights and weighted targets; node sums; is every
 		 * target constant here? */
-		double W = 0;
-		memset(s->S, 0, T * sizeof *s->S);
-		int varies = 0;
-		const double *y0 = d->Y + (size_t)idx[0] * T;
+		size_t R = d->R;
 		for (size_t k = 0; k < m; k++) {
 			size_t i = idx[k];
-			double w = s->w[i];
+			double w = s->w[i], *g = s->g + k * R;
 			const double *y = d->Y + i * T;
-			s->gw[k] = w;
-			W += w;
-			for (size_t t = 0; t < T; t++) {
-				s->gwy[k * T + t] = w * y[t];
-				s->S[t] += w * y[t];
+			g[0] = w;
+			g[1] = 1;
+			for (size_t t = 0; t < T; t++)
+				g[2 + t] = w * y[t];
+		}
+		int varies = 0;
+		const double *y0 = d->Y + (size_t)idx[0] * T;
+		for (size_t k = 1; k < m && !varies; k++) {
+			const double *y = d->Y + (size_t)idx[k] * T;
+			for (size_t t = 0; t < T; t++)
 				varies |= y[t] != y0[t];
-			}
 		}
 		int leaf = !varies || m < 2 || m < 2 * min_leaf ||
 			   (p->max_depth > 0 && e.depth >= p->max_depth);
@@ -620,16 +758,16 @@ static void grow_tree(const fit_data *d, scratch *s, size_t tree,
 				size_t range = (size_t)(hi - lo) + 1;
 				int nc = range <= 4 * m
 						 ? scan_hist(d, s, j, m, lo, hi,
-							     W, &best)
-						 : scan_sort(d, s, j, m, W,
-							     &best);
+							     &best)
+						 : scan_sort(d, s, j, m, &best);
 				tried += nc;
 			}
 			leaf = best.feat < 0;
 		}
 		if (leaf) {
+			row_totals(s->g, m, R, s->tot);
 			out->nodes[e.slot] = (rf_node){
-				0, -1, new_leaf(out, s->S, W, T)};
+				0, 0, RF_LEAF | new_leaf(out, s->tot + 2, s->tot[0], T)};
 			continue;
 		}
 
@@ -653,7 +791,7 @@ static void grow_tree(const fit_data *d, scratch *s, size_t tree,
 		if (thr == v[best.rhi] || !isfinite(thr))
 			thr = v[best.rlo];
 		uint32_t kids = new_nodes(out, 2);
-		out->nodes[e.slot] = (rf_node){thr, j, (int32_t)kids};
+		out->nodes[e.slot] = (rf_node){thr, (uint32_t)j, kids};
 		/* right first so the left child is grown next */
 		uint32_t save = rc[2 * j];
 		rc[2 * j] = best.rhi;
@@ -728,8 +866,8 @@ static void *oob_worker(void *arg)
 				continue;
 			const double *v =
 				f->values +
-				(size_t)leaf_of(f->nodes, f->root[t],
-						j->X + i * F) * T;
+				(size_t)walk(f->nodes, f->root[t],
+					     j->X + i * F) * T;
 			for (size_t q = 0; q < T; q++)
 				o[q] += v[q];
 			cnt++;
@@ -812,7 +950,8 @@ mr_forest *mr_forest_fit(const double *X, const double *Y, size_t n,
 				       "row %zu target %zu: not a finite number",
 				       i / ntarget, i % ntarget), NULL;
 
-	fit_data d = {.n = n, .F = nfeat, .T = ntarget, .Y = Y, .p = p};
+	fit_data d = {.n = n, .F = nfeat, .T = ntarget, .Y = Y, .p = p,
+		      .R = (ntarget + 3) & ~(size_t)1};
 	d.rank = mr_xcalloc(n * nfeat, sizeof *d.rank);
 	d.vals = mr_xcalloc(nfeat, sizeof *d.vals);
 	d.nvals = mr_xcalloc(nfeat, sizeof *d.nvals);
@@ -893,7 +1032,7 @@ mr_forest *mr_forest_fit(const double *X, const double *Y, size_t n,
 		f->root[t] = (uint32_t)nb;
 		for (size_t k = 0; k < tr->nnodes; k++) {
 			rf_node nd = tr->nodes[k];
-			nd.child += (int32_t)(nd.feat >= 0 ? nb : lb);
+			nd.child += (uint32_t)(nd.child & RF_LEAF ? lb : nb);
 			f->nodes[nb + k] = nd;
 		}
 		memcpy(f->values + lb * ntarget, tr->values,
@@ -940,71 +1079,101 @@ out:
  *   value bin f64[nleaves x ntargets], params {trees, min_leaf, max_depth,
  *   max_features, bootstrap, seed}, train_rows.
  */
-static int write_all(msgpack_sbuffer *sb, const mr_forest *f)
-{
-	msgpack_packer pk;
-	msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
-	size_t N = f->nnodes;
-	int32_t *feat = mr_xcalloc(N, sizeof *feat);
-	int32_t *left = mr_xcalloc(N, sizeof *left);
-	int32_t *right = mr_xcalloc(N, sizeof *right);
-	double *thr = mr_xcalloc(N, sizeof *thr);
-	int32_t *off = mr_xcalloc(f->ntrees + 1, sizeof *off);
-	for (size_t i = 0; i < N; i++) {
-		const rf_node *nd = &f->nodes[i];
-		feat[i] = nd->feat >= 0 ? nd->feat : -1;
-		thr[i] = nd->feat >= 0 ? nd->thr : 0;
-		left[i] = nd->child;
-		right[i] = nd->feat >= 0 ? nd->child + 1 : -1;
-	}
-	for (size_t t = 0; t <= f->ntrees; t++)
-		off[t] = (int32_t)f->root[t];
+/* The four per-node arrays of the file, derived from the in-memory
+ * nodes; written in chunks so saving needs no copy of the forest. */
+enum { COL_FEATURE, COL_THRESHOLD, COL_LEFT, COL_RIGHT };
 
-	msgpack_pack_map(&pk, 18);
-	mr_pk_kv_str(&pk, "format", RF_FORMAT);
-	mr_pk_kv_i64(&pk, "version", RF_VERSION);
-	mr_pk_kv_strs(&pk, "features", f->feat_names, f->nfeat);
-	mr_pk_kv_strs(&pk, "targets", f->target_names, f->ntarget);
-	mr_pk_kv_bin(&pk, "feature_min", f->fmin, f->nfeat * sizeof(double));
-	mr_pk_kv_bin(&pk, "feature_max", f->fmax, f->nfeat * sizeof(double));
-	mr_pk_kv_i64(&pk, "ntrees", (int64_t)f->ntrees);
-	mr_pk_kv_i64(&pk, "nnodes", (int64_t)N);
-	mr_pk_kv_i64(&pk, "nleaves", (int64_t)f->nleaves);
-	mr_pk_kv_bin(&pk, "tree_offset", off, (f->ntrees + 1) * sizeof *off);
-	mr_pk_kv_bin(&pk, "feature", feat, N * sizeof *feat);
-	mr_pk_kv_bin(&pk, "threshold", thr, N * sizeof *thr);
-	mr_pk_kv_bin(&pk, "left", left, N * sizeof *left);
-	mr_pk_kv_bin(&pk, "right", right, N * sizeof *right);
-	mr_pk_kv_bin(&pk, "value", f->values,
-		     f->nleaves * f->ntarget * sizeof(double));
-	mr_pk_str(&pk, "params");
-	msgpack_pack_map(&pk, 6);
-	mr_pk_kv_i64(&pk, "trees", f->params.ntrees);
-	mr_pk_kv_i64(&pk, "min_leaf", f->params.min_leaf);
-	mr_pk_kv_i64(&pk, "max_depth", f->params.max_depth);
-	mr_pk_kv_f64(&pk, "max_features", f->params.max_features);
-	mr_pk_kv_i64(&pk, "bootstrap", f->params.bootstrap);
-	mr_pk_str(&pk, "seed");
-	msgpack_pack_uint64(&pk, f->params.seed);
-	mr_pk_kv_i64(&pk, "train_rows", (int64_t)f->nrows);
-	mr_pk_str(&pk, "created_by");
-	mr_pk_str(&pk, "meshrl rf-fit " MR_VERSION);
-	free(feat);
-	free(left);
-	free(right);
-	free(thr);
-	free(off);
-	return 0;
+static void pack_node_column(msgpack_packer *pk, const mr_forest *f,
+			     const char *key, int col)
+{
+	enum { CHUNK = 4096 };
+	union {
+		int32_t i[CHUNK];
+		double d[CHUNK];
+	} buf;
+	size_t elem = col == COL_THRESHOLD ? 8 : 4;
+	mr_pk_str(pk, key);
+	msgpack_pack_bin(pk, f->nnodes * elem);
+	for (size_t b = 0; b < f->nnodes; b += CHUNK) {
+		size_t m = f->nnodes - b < CHUNK ? f->nnodes - b : CHUNK;
+		for (size_t k = 0; k < m; k++) {
+			const rf_node *nd = &f->nodes[b + k];
+			int leaf = (nd->child & RF_LEAF) != 0;
+			switch (col) {
+			case COL_FEATURE: buf.i[k] = leaf ? -1 : (int32_t)nd->feat; break;
+			case COL_THRESHOLD: buf.d[k] = leaf ? 0 : nd->thr; break;
+			case COL_LEFT: buf.i[k] = (int32_t)(nd->child & ~RF_LEAF); break;
+			default: buf.i[k] = leaf ? -1 : (int32_t)nd->child + 1; break;
+			}
+		}
+		/* the bin body is little-endian; so is this host (mp.c) */
+		msgpack_pack_bin_body(pk, &buf, m * elem);
+	}
 }
 
+static void pack_forest(msgpack_packer *pk, const mr_forest *f)
+{
+	int32_t *off = mr_xcalloc(f->ntrees + 1, sizeof *off);
+	for (size_t t = 0; t <= f->ntrees; t++)
+		off[t] = (int32_t)f->root[t];
+	msgpack_pack_map(pk, 18);
+	mr_pk_kv_str(pk, "format", RF_FORMAT);
+	mr_pk_kv_i64(pk, "version", RF_VERSION);
+	mr_pk_kv_strs(pk, "features", f->feat_names, f->nfeat);
+	mr_pk_kv_strs(pk, "targets", f->target_names, f->ntarget);
+	mr_pk_kv_bin(pk, "feature_min", f->fmin, f->nfeat * sizeof(double));
+	mr_pk_kv_bin(pk, "feature_max", f->fmax, f->nfeat * sizeof(double));
+	mr_pk_kv_i64(pk, "ntrees", (int64_t)f->ntrees);
+	mr_pk_kv_i64(pk, "nnodes", (int64_t)f->nnodes);
+	mr_pk_kv_i64(pk, "nleaves", (int64_t)f->nleaves);
+	mr_pk_kv_bin(pk, "tree_offset", off, (f->ntrees + 1) * sizeof *off);
+	pack_node_column(pk, f, "feature", COL_FEATURE);
+	pack_node_column(pk, f, "threshold", COL_THRESHOLD);
+	pack_node_column(pk, f, "left", COL_LEFT);
+	pack_node_column(pk, f, "right", COL_RIGHT);
+	mr_pk_kv_bin(pk, "value", f->values,
+		     f->nleaves * f->ntarget * sizeof(double));
+	mr_pk_str(pk, "params");
+	msgpack_pack_map(pk, 6);
+	mr_pk_kv_i64(pk, "trees", f->params.ntrees);
+	mr_pk_kv_i64(pk, "min_leaf", f->params.min_leaf);
+	mr_pk_kv_i64(pk, "max_depth", f->params.max_depth);
+	mr_pk_kv_f64(pk, "max_features", f->params.max_features);
+	mr_pk_kv_i64(pk, "bootstrap", f->params.bootstrap);
+	mr_pk_str(pk, "seed");
+	msgpack_pack_uint64(pk, f->params.seed);
+	mr_pk_kv_i64(pk, "train_rows", (int64_t)f->nrows);
+	mr_pk_kv_str(pk, "created_by", "meshrl rf-fit " MR_VERSION);
+	free(off);
+}
+
+/* Streams the model into the atomic output; a write error shows up at
+ * commit, which checks the stream, and leaves no file behind. */
 int mr_forest_save(const mr_forest *f, const char *path, mr_err *e)
+{
+	mr_out o;
+	if (mr_out_open(&o, path, e) != 0)
+		return -1;
+	msgpack_packer pk;
+	msgpack_packer_init(&pk, o.f, msgpack_fbuffer_write);
+	pack_forest(&pk, f);
+	return mr_out_commit(&o, e);
+}
+
+/* The model as one malloc'd msgpack buffer (what save writes). */
+char *mr_forest_to_buffer(const mr_forest *f, size_t *len)
 {
 	msgpack_sbuffer sb;
 	msgpack_sbuffer_init(&sb);
-	write_all(&sb, f);
-	int rc = mr_write_file_atomic(path, sb.data, sb.size, e);
-	msgpack_sbuffer_destroy(&sb);
-	return rc;
+	msgpack_packer pk;
+	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+	pack_forest(&pk, f);
+	if (!sb.data) {
+		fprintf(stderr, "meshrl: out of memory packing a model\n");
+		exit(MR_EXIT_IO);
+	}
+	*len = sb.size;
+	return msgpack_sbuffer_release(&sb);
 }
 
 /* Reads a bin of count int32 or f64 into a fresh array. */
@@ -1088,10 +1257,10 @@ static int load_tree(mr_forest *f, size_t t, size_t a, size_t b,
 		size_t i = order[k];
 		rf_node *nd = &f->nodes[a + k];
 		if (feat[i] < 0) {
-			*nd = (rf_node){0, -1, left[i]};
+			*nd = (rf_node){0, 0, RF_LEAF | (uint32_t)left[i]};
 			continue;
 		}
-		*nd = (rf_node){thr[i], feat[i], (int32_t)(a + tail)};
+		*nd = (rf_node){thr[i], (uint32_t)feat[i], (uint32_t)(a + tail)};
 		order[tail++] = (uint32_t)left[i];
 		order[tail++] = (uint32_t)right[i];
 	}
