@@ -4,6 +4,7 @@
  * components (names and values) are read here from the parsed objective's
  * own structure (sim-env's simenv_impl.h), in this one function, so that a
  * public accessor can replace it without touching anything else. */
+#include <stdlib.h>
 #include <string.h>
 
 #include "evalobj.h"
@@ -59,4 +60,36 @@ int mr_objective_action_space(const mr_objective *o, mr_action_space *as,
 			       "%s: [eval] cores = %s: no such action", o->path,
 			       want);
 	return 0;
+}
+
+typedef struct {
+	se_optimum opt;
+	int solved;
+} optimal_ctx;
+
+void *mr_eval_optimal_new(void)
+{
+	return mr_xcalloc(1, sizeof(optimal_ctx));
+}
+
+int mr_eval_optimal_act(void *ctx, mr_vecenv *v, int32_t *action, mr_err *e)
+{
+	optimal_ctx *oc = ctx;
+	se_sim *s = se_sim_of(v);
+	if (!oc->solved) {
+		if (se_optimum_solve(s, &oc->opt, e) != 0)
+			return -1;
+		oc->solved = 1;
+	}
+	return se_optimum_act(s, &oc->opt, 0, action, e);
+}
+
+void mr_eval_optimal_free(void *ctx)
+{
+	optimal_ctx *oc = ctx;
+	if (!oc)
+		return;
+	if (oc->solved)
+		se_optimum_free(&oc->opt);
+	free(oc);
 }

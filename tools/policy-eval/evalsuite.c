@@ -112,39 +112,54 @@ int mr_eval_suite(const mr_suite_opts *so, mr_env_opener open,
 		free(copy);
 	}
 
+	/* The sweep gives exact references when every environment walks the
+	 * same states; with random load levels or parameters it cannot, and
+	 * the references come from runs instead. */
+	int swept = 0;
 	if (!as->incremental) {
 		long nj = mr_action_joint_count(as, 1L << 16);
-		if (nj == 0) {
-			mr_errf(e, MR_EXIT_FAIL, "more than 65536 joint actions: "
-				"too many for an exhaustive sweep");
-			goto out;
-		}
-		mr_vecenv *v = open(ctx, (int)nj, e);
-		if (!v) {
-			mr_err_prefix(e, "sweep");
-			goto out;
-		}
+		mr_vecenv *v = nj ? open(ctx, (int)nj, e) : NULL;
 		mr_sweep sw;
-		int src = mr_eval_sweep(v, as, so->nsteps, &sw, e);
-		close(ctx, v);
-		if (src != 0)
+		mr_err se = {0};
+		if (v && mr_eval_sweep(v, as, so->nsteps, &sw, &se) == 0) {
+			table = mr_xcalloc((size_t)so->nsteps * (size_t)as->ncomp,
+					   sizeof *table);
+			r_opt = mr_sweep_best(&sw, as, table);
+			r_random = mr_sweep_random_mean(&sw);
+			svc = mr_sweep_service_time(&sw, as, so->noop);
+			mr_sweep_free(&sw);
+			swept = 1;
+		} else if (!so->quiet) {
+			note(so, "no exact sweep (%s); references from runs",
+			     v ? se.msg : e->msg);
+		}
+		if (v)
+			close(ctx, v);
+	}
+	if (!isfinite(svc) && as->cores >= 0 && !as->incremental) {
+		/* Calibration for the autoscaler: the no-op configuration with
+		 * the most cores; its smallest response time is the service
+		 * time of one request with no queueing. */
+		int32_t cal[MR_MAX_COMPONENTS];
+		memcpy(cal, so->noop, (size_t)as->ncomp * sizeof *cal);
+		int ci = as->cores;
+		for (int j = 0; j < as->nchoices[ci]; j++)
+			if (as->values[ci][j] > as->values[ci][cal[ci]])
+				cal[ci] = j;
+		mr_controller cc;
+		mr_steps cs;
+		memset(&cs, 0, sizeof cs);
+		mr_ctl_fixed(&cc, "calibration", cal, as->ncomp);
+		if (run_one(so, open, close, ctx, &cc, &cs, e) != 0) {
+			mr_steps_free(&cs);
 			goto out;
-		table = mr_xcalloc((size_t)so->nsteps * (size_t)as->ncomp,
-				   sizeof *table);
-		r_opt = mr_sweep_best(&sw, as, table);
-		r_random = mr_sweep_random_mean(&sw);
-		svc = mr_sweep_service_time(&sw, as, so->noop);
-		mr_sweep_free(&sw);
-		if (isfinite(so->r_opt_ref) &&
-		    fabs(r_opt - so->r_opt_ref) > 1e-6 * (1 + fabs(r_opt)))
-			note(so, "warning: sweep optimum %.9g differs from "
-				 "the simulator's %.9g; using the sweep's",
-			     r_opt, so->r_opt_ref);
-	} else if (!isfinite(r_opt)) {
-		mr_errf(e, MR_EXIT_FAIL,
-			"incremental actions: the optimum's mean reward must "
-			"come from the simulator");
-		goto out;
+		}
+		svc = INFINITY;
+		for (long t = 0; t < cs.n; t++)
+			if (cs.delay[t * cs.nservices] > 0 &&
+			    cs.delay[t * cs.nservices] < svc)
+				svc = cs.delay[t * cs.nservices];
+		mr_steps_free(&cs);
 	}
 
 	if (so->policy) {
@@ -159,12 +174,14 @@ int mr_eval_suite(const mr_suite_opts *so, mr_env_opener open,
 		parse_baseline(b, &target, NULL);
 		mr_controller *c = &ctl[nctl];
 		if (!strcmp(b, "optimal")) {
-			if (!table) {
-				note(so, "%s: no per-step optimum with "
-					 "incremental actions; skipped", b);
+			if (so->optimal) {
+				mr_ctl_env(c, b, so->optimal, so->optimal_ctx);
+			} else if (table) {
+				mr_ctl_table(c, b, table, so->nsteps);
+			} else {
+				note(so, "%s: no per-step optimum; skipped", b);
 				continue;
 			}
-			mr_ctl_table(c, b, table, so->nsteps);
 			opt_idx = nctl;
 		} else if (!strcmp(b, "noop")) {
 			mr_ctl_fixed(c, b, so->noop, as->ncomp);
@@ -184,6 +201,23 @@ int mr_eval_suite(const mr_suite_opts *so, mr_env_opener open,
 		if (run_one(so, open, close, ctx, &ctl[i], &steps[i], e) != 0)
 			goto out;
 
+	if (opt_idx >= 0) {
+		/* The optimum's own run is the reference its steps show. */
+		double m, h;
+		mr_mean_ci(steps[opt_idx].reward, steps[opt_idx].n, &m, &h);
+		if (swept && fabs(m - r_opt) > 1e-6 * (1 + fabs(m)))
+			note(so, "warning: optimum run %.9g, sweep %.9g", m, r_opt);
+		if (isfinite(so->r_opt_ref) &&
+		    fabs(m - so->r_opt_ref) > 1e-6 * (1 + fabs(m)))
+			note(so, "warning: optimum run %.9g, simulator's mean %.9g",
+			     m, so->r_opt_ref);
+		r_opt = m;
+	}
+	if (!isfinite(r_opt)) {
+		mr_errf(e, MR_EXIT_FAIL, "no optimum to normalise against "
+			"(add 'optimal' to the baselines)");
+		goto out;
+	}
 	if (!isfinite(r_random)) {
 		/* Sampled reference: several episodes of uniform random. */
 		int eps = so->random_episodes > 0 ? so->random_episodes : 10;

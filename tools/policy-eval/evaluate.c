@@ -184,6 +184,16 @@ void mr_ctl_func(mr_controller *c, const char *name, mr_act_fn fn, void *ctx)
 	c->fn_ctx = ctx;
 }
 
+void mr_ctl_env(mr_controller *c, const char *name, mr_env_act_fn fn,
+		void *ctx)
+{
+	memset(c, 0, sizeof *c);
+	snprintf(c->name, sizeof c->name, "%s", name);
+	c->kind = MR_CTL_ENV;
+	c->env_fn = fn;
+	c->fn_ctx = ctx;
+}
+
 /* Allowed choice j of component i under mask (NULL: all allowed). */
 static int allowed(const mr_action_space *as, const uint8_t *mask, int i,
 		   int j)
@@ -256,6 +266,9 @@ void mr_ctl_act(mr_controller *c, const mr_action_space *as, long t,
 	}
 	case MR_CTL_FUNC:
 		c->fn(c->fn_ctx, obs, mask, action);
+		break;
+	case MR_CTL_ENV: /* needs the environment: see mr_eval_run */
+		memset(action, 0, (size_t)as->ncomp * sizeof *action);
 		break;
 	}
 }
@@ -334,8 +347,13 @@ int mr_eval_run(mr_vecenv *v, const mr_action_space *as, mr_controller *c,
 	mr_step_info prev;
 	for (long t = 0; t < nsteps; t++) {
 		int32_t a[MR_MAX_COMPONENTS];
-		mr_ctl_act(c, as, t, v->obs, v->masks, t ? &prev : NULL,
-			   t ? prev_action : NULL, a);
+		if (c->kind == MR_CTL_ENV) {
+			if (c->env_fn(c->fn_ctx, v, a, e) != 0)
+				return mr_err_prefix(e, "%s: step %ld", c->name, t);
+		} else {
+			mr_ctl_act(c, as, t, v->obs, v->masks, t ? &prev : NULL,
+				   t ? prev_action : NULL, a);
+		}
 		/* Every environment plays the same action; policy-eval opens
 		 * one, but a driver may pass more. */
 		for (int k = 0; k < v->nenvs; k++)

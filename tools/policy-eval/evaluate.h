@@ -59,11 +59,16 @@ typedef enum {
 	MR_CTL_RANDOM, /* uniform over allowed choices, per component */
 	MR_CTL_HPA,    /* threshold autoscaler on cores, rest fixed */
 	MR_CTL_TABLE,  /* the action of step t from a table (e.g. optimum) */
-	MR_CTL_FUNC    /* a callback (a trained policy) */
+	MR_CTL_FUNC,   /* a callback (a trained policy) */
+	MR_CTL_ENV     /* a callback that reads the environment's own state
+			* (the simulator's optimum) */
 } mr_ctl_kind;
 
 typedef void (*mr_act_fn)(void *ctx, const float *obs, const uint8_t *mask,
 			  int32_t *action);
+/* Action for environment 0 of v in its current state. */
+typedef int (*mr_env_act_fn)(void *ctx, mr_vecenv *v, int32_t *action,
+			     mr_err *e);
 
 typedef struct {
 	char name[32];
@@ -77,6 +82,7 @@ typedef struct {
 	const int32_t *table; /* TABLE: steps x ncomp */
 	long table_steps;
 	mr_act_fn fn;         /* FUNC */
+	mr_env_act_fn env_fn; /* ENV */
 	void *fn_ctx;
 } mr_controller;
 
@@ -92,6 +98,8 @@ int mr_ctl_hpa(mr_controller *c, const char *name, const mr_action_space *as,
 void mr_ctl_table(mr_controller *c, const char *name, const int32_t *table,
 		  long steps);
 void mr_ctl_func(mr_controller *c, const char *name, mr_act_fn fn, void *ctx);
+void mr_ctl_env(mr_controller *c, const char *name, mr_env_act_fn fn,
+		void *ctx);
 
 /* Chooses the action of step t. prev is the info of step t-1 and
  * prev_action its action (both NULL at t = 0). */
@@ -211,6 +219,9 @@ typedef struct {
 	mr_act_fn policy;         /* NULL: baselines only */
 	void *policy_ctx;
 	const char *policy_name;  /* "ppo" */
+	mr_env_act_fn optimal;    /* the optimum in the env's state, or NULL:
+				   * then the sweep's per-step table */
+	void *optimal_ctx;
 	double r_opt_ref;         /* the optimum's mean from elsewhere, or NaN */
 	int random_episodes;      /* sampled random reference (incremental) */
 	int quiet;

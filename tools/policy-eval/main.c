@@ -221,10 +221,11 @@ static int cmd_sim(int argc, char **argv)
 			mr_die(prog, &e);
 		}
 	}
+	/* sim-env's own figure, a cross-check of the optimum's run */
 	double r_opt = NAN;
-	if (as.incremental &&
-	    mr_simenv_optimal_mean(o, &sc.opts, &r_opt, &e) != 0)
+	if (mr_simenv_optimal_mean(o, &sc.opts, &r_opt, &e) != 0)
 		mr_die(prog, &e);
+	void *optimal = mr_eval_optimal_new();
 
 	mr_suite_opts so = {
 		.outdir = outdir,
@@ -238,12 +239,15 @@ static int cmd_sim(int argc, char **argv)
 		.policy = pol ? policy_act : NULL,
 		.policy_ctx = pol,
 		.policy_name = "ppo",
+		.optimal = mr_eval_optimal_act,
+		.optimal_ctx = optimal,
 		.r_opt_ref = r_opt,
 		.quiet = quiet};
 	if (so.nsteps < 1)
 		mr_fatal(prog, MR_EXIT_DATA, "%s: episode length is 0; give --steps",
 			 objpath);
 	int rc = mr_eval_suite(&so, sim_open, sim_close, &sc, &e);
+	mr_eval_optimal_free(optimal);
 	if (pol)
 		mr_policy_free(pol);
 	mr_objective_free(o);
