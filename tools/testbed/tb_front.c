@@ -148,7 +148,8 @@ static void bucket_refill(bucket *b, double burst, double now)
 {
 	if (b->rate < 0)
 		return;
-	double cap = fmax(1, b->rate * burst);
+	/* at least one request of burst, except at rate 0: refuse all */
+	double cap = b->rate > 0 ? fmax(1, b->rate * burst) : 0;
 	b->tokens = fmin(cap, b->tokens + (now - b->last) * b->rate);
 	b->last = now;
 }
@@ -169,7 +170,7 @@ static void bucket_set(bucket *b, double rate, double burst, double now)
 	b->rate = rate;
 	b->last = now;
 	/* start full, as a fresh rate limiter does */
-	b->tokens = rate < 0 ? 0 : fmax(1, rate * burst);
+	b->tokens = rate <= 0 ? 0 : fmax(1, rate * burst);
 }
 
 /* Decides admission and the node; returns the node index or -1 when
