@@ -40,7 +40,8 @@ EXP_M    := $(MODELS)/$(EXP_RUN)
 EXP_R    := $(RESULTS)/$(EXP_RUN)
 EXP_SEED := $(if $(SEED),$(SEED),1)
 comma := ,
-EXP_TOOLS := $(addprefix $(EXP_BIN)/,rf-fit sim-env ppo-train policy-eval)
+EXP_TOOLS := $(addprefix $(EXP_BIN)/,rf-fit sim-env ppo-train policy-eval \
+	$(if $(LIVE),testbed trace-collect actuate))
 EXP_DESCRIBE = $(shell $(EXP_BIN)/sim-env describe $(EXP_OBJF) --get $(1) 2>/dev/null)
 
 # `experiment` builds the tools, checks the objective, then runs the chain
@@ -131,9 +132,13 @@ $(EXP_R)/eval-%.png: $(EXP_R)/eval-%/summary.csv pipelines/eval.gp
 		pipelines/eval.gp && mv $@.tmp $@ || { rm -f $@.tmp; exit 1; }
 
 # 6. Live evaluation on the local testbed (LIVE=1).
-$(EXP_R)/live/summary.csv: $(EXP_M)/policy.msgpack $(EXP_OBJF) pipelines/live.sh $(EXP_BIN)/policy-eval
+# LIVE_PERIODS, LIVE_WINDOW, LIVE_SKIP, LIVE_STREAM: see pipelines/live.sh.
+$(EXP_R)/live/summary.csv: $(EXP_M)/policy.msgpack $(EXP_M)/system.msgpack $(EXP_OBJF) \
+		pipelines/live.sh $(EXP_BIN)/policy-eval $(EXP_BIN)/testbed \
+		$(EXP_BIN)/trace-collect $(EXP_BIN)/actuate
 	@mkdir -p $(@D)
-	sh pipelines/live.sh $(EXP_OBJF) $(EXP_M)/policy.msgpack $(@D) || $(call exp_cleanup,$(@D))
+	BIN=$(EXP_BIN) sh pipelines/live.sh $(EXP_OBJF) $(EXP_M)/policy.msgpack \
+		$(EXP_M)/system.msgpack $(@D) || $(call exp_cleanup,$(@D))
 
 # ------------------------------------------------------------------------
 # The fan-out. Tools are built once here, before any parallel run.
