@@ -52,7 +52,10 @@ ifeq ($(wildcard $(EXP_OBJF)),)
 $(error unknown objective '$(OBJ)': no $(EXP_OBJF) (known: $(patsubst $(OBJDIR)/%.obj,%,$(wildcard $(OBJDIR)/*.obj))))
 endif
 endif
-experiment: $(EXP_TOOLS)
+# The tools are built with every core (a fresh clone builds them here).
+EXP_NPROC := $(shell nproc 2>/dev/null || echo 1)
+experiment:
+	@$(MAKE) --no-print-directory -j$(EXP_NPROC) $(EXP_TOOLS)
 	@$(EXP_BIN)/sim-env describe $(EXP_OBJF) --get name >/dev/null
 	@$(MAKE) --no-print-directory experiment-run
 
