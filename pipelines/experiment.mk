@@ -30,6 +30,10 @@ REMOTE_DIR ?= meshrl-remote
 # FIT_ARGS="--trees 20" PPO_ARGS="--timesteps 20000"
 FIT_ARGS  ?=
 PPO_ARGS  ?=
+# Training stops early once the deterministic policy's normalised score on
+# the evaluation episode reaches this (ppo-train --target-score); empty:
+# the objective's full budget of timesteps.
+PPO_STOP  ?= 0.99
 
 .PHONY: experiment experiment-run experiments experiments-summary
 
@@ -103,7 +107,7 @@ $(EXP_R)/optimal.csv: $(EXP_M)/system.msgpack $(EXP_OBJF) $(EXP_BIN)/sim-env
 # 3. PPO on the simulator.
 $(EXP_M)/policy.msgpack $(EXP_R)/learning.csv &: $(EXP_M)/system.msgpack $(EXP_OBJF) $(EXP_BIN)/ppo-train
 	$(EXP_BIN)/ppo-train -q --model $(EXP_M)/system.msgpack --seed $(EXP_SEED) \
-		--threads 1 $(PPO_ARGS) -o $(EXP_M)/policy.msgpack --curve $(EXP_R)/learning.csv $(EXP_OBJF)
+		--threads 1 $(if $(PPO_STOP),--target-score $(PPO_STOP)) $(PPO_ARGS) -o $(EXP_M)/policy.msgpack --curve $(EXP_R)/learning.csv $(EXP_OBJF)
 
 # 4. Evaluation on the simulator, seen and unseen load patterns.
 EXP_EVAL_IN := $(EXP_M)/policy.msgpack $(EXP_M)/system.msgpack $(EXP_OBJF) $(EXP_BIN)/policy-eval
