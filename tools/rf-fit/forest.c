@@ -1147,16 +1147,27 @@ static void pack_forest(msgpack_packer *pk, const mr_forest *f)
 	free(off);
 }
 
-/* Streams the model into the atomic output; a write error shows up at
- * commit, which checks the stream, and leaves no file behind. */
+int mr_forest_write(const mr_forest *f, FILE *out, mr_err *e)
+{
+	msgpack_packer pk;
+	msgpack_packer_init(&pk, out, msgpack_fbuffer_write);
+	pack_forest(&pk, f);
+	if (ferror(out))
+		return mr_errf(e, MR_EXIT_IO, "write error while saving a model");
+	return 0;
+}
+
+/* Streams the model into an atomic output: a failed save leaves no file. */
 int mr_forest_save(const mr_forest *f, const char *path, mr_err *e)
 {
 	mr_out o;
 	if (mr_out_open(&o, path, e) != 0)
 		return -1;
-	msgpack_packer pk;
-	msgpack_packer_init(&pk, o.f, msgpack_fbuffer_write);
-	pack_forest(&pk, f);
+	if (mr_forest_write(f, o.f, e) != 0) {
+		mr_err_prefix(e, "%s", path);
+		mr_out_abort(&o);
+		return -1;
+	}
 	return mr_out_commit(&o, e);
 }
 

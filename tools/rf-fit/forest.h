@@ -60,7 +60,9 @@ void mr_forest_predict_batch(const mr_forest *f, const double *X, size_t n,
 /* msgpack file, format "rf-forest" (schema in README). */
 int mr_forest_save(const mr_forest *f, const char *path, mr_err *e);
 mr_forest *mr_forest_load(const char *path, mr_err *e);
-/* Added: the model file's bytes in one malloc'd buffer (free with free()). */
+/* Added: the model file's bytes to an open stream (e.g. an mr_out opened
+ * before a long fit), or in one malloc'd buffer (free with free()). */
+int mr_forest_write(const mr_forest *f, FILE *out, mr_err *e);
 char *mr_forest_to_buffer(const mr_forest *f, size_t *len);
 /* Parses a model from memory (used by load and by the fuzz target). */
 mr_forest *mr_forest_from_buffer(const char *buf, size_t len,

@@ -55,7 +55,8 @@ static void usage(FILE *out)
 		"      --keep-empty        keep rows with no successful responses (dropped by\n"
 		"                          default: a target d<i>[<j>][_x] row is dropped when\n"
 		"                          the trace has a column cl<i> and it is 0)\n"
-		"  -o, --output MODEL      model file to write (required)\n"
+		"  -o, --output MODEL      model file to write (required; '-' writes it to\n"
+		"                          stdout and the figures to stderr)\n"
 		"\n"
 		"predict: print the input rows (all columns) with one column <target>_pred\n"
 		"per target; the model's feature columns are found by name. Rows outside\n"
@@ -531,6 +532,11 @@ static int cmd_fit(int argc, char **argv)
 				prog, n, ntrain, ntest);
 	}
 
+	/* Open the output now: a bad path fails before a long fit. */
+	mr_out model_out;
+	if (mr_out_open(&model_out, output, &e) != 0)
+		mr_die(prog, &e);
+
 	mr_progress prog_bar;
 	mr_progress_init(&prog_bar, "fit", p.ntrees, quiet);
 	p.progress = fit_progress;
@@ -540,26 +546,34 @@ static int cmd_fit(int argc, char **argv)
 	mr_forest *f = mr_forest_fit(Xtr, Ytr, ntrain, nf, nt,
 				     (const char *const *)fnames,
 				     (const char *const *)tnames, &p, oob, &e);
-	if (!f)
+	if (!f) {
+		mr_out_abort(&model_out);
 		mr_die(prog, &e);
+	}
 	char extra[64];
 	snprintf(extra, sizeof extra, "%zu nodes in %.2f s",
 		 mr_forest_nnodes(f), mr_now() - t0);
 	mr_progress_done(&prog_bar, extra);
 
-	if (mr_forest_save(f, output, &e) != 0)
+	if (mr_forest_write(f, model_out.f, &e) != 0) {
+		mr_out_abort(&model_out);
+		mr_die(prog, &e);
+	}
+	if (mr_out_commit(&model_out, &e) != 0)
 		mr_die(prog, &e);
 
+	/* the figures go to stdout, or to stderr when the model does */
+	FILE *fig = strcmp(output, "-") == 0 ? stderr : stdout;
 	double *P = mr_xcalloc((ntrain > ntest ? ntrain : ntest) * nt, sizeof *P);
-	printf("target,split,rows,r2,nmae\n");
+	fprintf(fig, "target,split,rows,r2,nmae\n");
 	mr_forest_predict_batch(f, Xtr, ntrain, P, p.threads);
-	print_metrics(stdout, f, "train", Ytr, P, ntrain);
+	print_metrics(fig, f, "train", Ytr, P, ntrain);
 	if (ntest) {
 		mr_forest_predict_batch(f, Xte, ntest, P, p.threads);
-		print_metrics(stdout, f, "test", Yte, P, ntest);
+		print_metrics(fig, f, "test", Yte, P, ntest);
 	}
-	print_metrics(stdout, f, "oob", Ytr, oob, ntrain);
-	if (fflush(stdout) != 0 || ferror(stdout))
+	print_metrics(fig, f, "oob", Ytr, oob, ntrain);
+	if (fflush(fig) != 0 || ferror(fig))
 		mr_fatal(prog, MR_EXIT_IO, "stdout: write error");
 
 	mr_forest_free(f);
@@ -705,7 +719,7 @@ static int cmd_predict(int argc, char **argv)
  */
 static int cmd_info(int argc, char **argv)
 {
-	if (argc != 2 || argv[1][0] == '-') {
+	if (argc != 2 || (argv[1][0] == '-' && argv[1][1])) {
 		if (argc == 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
 			usage(stdout);
 			return MR_EXIT_OK;
