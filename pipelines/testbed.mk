@@ -1,0 +1,29 @@
+# testbed.mk - the local service-mesh testbed as make targets.
+#
+#   make testbed-up     start node1, node2 and the front node in the background
+#   make testbed-down   stop them (by pid file; nothing is left running)
+#   make testbed-status
+#
+# Ports and run directory can be set: make testbed-up TB_PORT=9080 ...
+# (0 = any free port; the chosen ports are in $(TB_RUN)/env).
+TB_RUN          ?= $(BUILD)/run/testbed
+TB_PORT         ?= 8080
+TB_CONTROL_PORT ?= 8081
+TB_NODE1_PORT   ?= 8091
+TB_NODE2_PORT   ?= 8092
+TB_ARGS         ?=
+
+.PHONY: testbed-up testbed-down testbed-status
+testbed-up: $(BUILD)/bin/testbed
+	@mkdir -p $(TB_RUN)
+	$(BUILD)/bin/testbed up --run-dir $(TB_RUN) --port $(TB_PORT) \
+		--control-port $(TB_CONTROL_PORT) --node1-port $(TB_NODE1_PORT) \
+		--node2-port $(TB_NODE2_PORT) $(TB_ARGS)
+
+testbed-down: $(BUILD)/bin/testbed
+	@mkdir -p $(TB_RUN)
+	$(BUILD)/bin/testbed down --run-dir $(TB_RUN)
+
+testbed-status: $(BUILD)/bin/testbed
+	@mkdir -p $(TB_RUN)
+	$(BUILD)/bin/testbed status --run-dir $(TB_RUN)

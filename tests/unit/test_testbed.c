@@ -1,0 +1,161 @@
+/* test_testbed.c - the testbed's pieces that need no server: flat JSON,
+ * configuration keys, the CFS-style CPU quota, listening sockets. */
+#include <math.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "testbed.h"
+
+static void test_flatjson(void)
+{
+	tb_kv kv[8];
+	mr_err e = {0};
+	const char *ok = " { \"units\" : 3, \"slow\":1.5e0,\"paused\":true,"
+			 "\"node\":\"node1\" } ";
+	int n = tb_flatjson_parse(ok, strlen(ok), kv, 8, &e);
+	CHECK(n == 4, "flat JSON: four pairs (got %d: %s)", n, e.msg);
+	CHECK(n == 4 && kv[0].val == 3 && kv[1].val == 1.5 && kv[2].val == 1,
+	      "flat JSON: numbers and true");
+	CHECK(n == 4 && isnan(kv[3].val) && strcmp(kv[3].str, "node1") == 0,
+	      "flat JSON: a string value is kept as a string");
+	CHECK(tb_flatjson_parse("{}", 2, kv, 8, &e) == 0, "flat JSON: {} is empty");
+	static const char *bad[] = {
+		"", "[]", "{\"a\":}", "{\"a\":1,}", "{\"a\":1} x", "{a:1}",
+		"{\"a\":nan}", "{\"a\":{\"b\":1}}", "{\"a\":1e999}",
+		"{\"a\\\"b\":1}", "{\"a\":1"};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		e.msg[0] = 0;
+		int r = tb_flatjson_parse(bad[i], strlen(bad[i]), kv, 8, &e);
+		CHECK(r < 0 && strstr(e.msg, "byte") != NULL,
+		      "flat JSON refuses '%s' naming the byte (%s)", bad[i],
+		      e.msg);
+	}
+	CHECK(tb_flatjson_parse("{\"a\":1,\"b\":2}", 13, kv, 1, &e) < 0,
+	      "flat JSON: more pairs than room is an error");
+}
+
+static void test_keys(void)
+{
+	tb_key k;
+	mr_err e = {0};
+	CHECK(tb_key_parse("weight.compute", &k, &e) == 0 &&
+		      k.kind == K_WEIGHT && k.svc == 0 && k.cls == -1,
+	      "key weight.compute: every class");
+	CHECK(tb_key_parse("rate.info2.freemium", &k, &e) == 0 &&
+		      k.kind == K_RATE && k.svc == 2 && k.cls == 1,
+	      "key rate.info2.freemium");
+	CHECK(tb_key_parse("units.node2", &k, &e) == 0 && k.node == 1,
+	      "key units.node2");
+	CHECK(tb_key_parse("timeout", &k, &e) == 0 && k.kind == K_TIMEOUT,
+	      "key timeout");
+	static const char *bad[] = {"weight", "weight.nosuch", "units.node3",
+				    "block.compute.premium", "timeout.x",
+				    "speed.node1", "weight.compute.gold"};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+		CHECK(tb_key_parse(bad[i], &k, &e) < 0 &&
+			      strstr(e.msg, bad[i]) != NULL,
+		      "key '%s' refused, named in the message", bad[i]);
+	tb_key_parse("weight.compute", &k, &e);
+	CHECK(tb_key_check(&k, "weight.compute", 100, &e) == 0 &&
+		      tb_key_check(&k, "weight.compute", 101, &e) < 0,
+	      "weight range 0..100");
+	tb_key_parse("rate.compute", &k, &e);
+	CHECK(tb_key_check(&k, "rate.compute", -1, &e) == 0 &&
+		      tb_key_check(&k, "rate.compute", -2, &e) < 0 &&
+		      tb_key_check(&k, "rate.compute", NAN, &e) < 0,
+	      "rate: -1 means none; other negatives and NaN refused");
+}
+
+static void burn(double seconds)
+{
+	double t0 = tb_thread_cpu();
+	volatile double x = 0;
+	while (tb_thread_cpu() - t0 < seconds)
+		for (int i = 0; i < 1000; i++)
+			x += i * 1e-9;
+}
+
+static void test_quota(void)
+{
+	/* 1 unit of 0.1 core, 20 ms periods: 30 ms of CPU needs ~15 periods
+	 * of quota, so about 0.3 s of wall time (less the first period's
+	 * budget); never much less. */
+	tb_quota q;
+	tb_quota_init(&q, 0.02, 0.1, 1);
+	double t0 = mr_now(), used = 0;
+	while (used < 0.03) {
+		double c0 = tb_thread_cpu();
+		burn(0.0005);
+		double c = tb_thread_cpu() - c0;
+		used += c;
+		tb_quota_charge(&q, c, 0);
+	}
+	double wall = mr_now() - t0;
+	CHECK(wall >= 0.24, "1 unit of 0.1 core: 30 ms of CPU takes >= 0.24 s "
+			    "of wall time (took %.3f s)", wall);
+	CHECK(wall < 1.5, "... and not absurdly long (%.3f s)", wall);
+	CHECK(q.throttled > 0.15, "throttled time is counted (%.3f s)",
+	      q.throttled);
+	/* 5 units: five times the budget */
+	tb_quota_set(&q, 5, 1);
+	t0 = mr_now();
+	used = 0;
+	while (used < 0.03) {
+		double c0 = tb_thread_cpu();
+		burn(0.0005);
+		double c = tb_thread_cpu() - c0;
+		used += c;
+		tb_quota_charge(&q, c, 0);
+	}
+	double wall5 = mr_now() - t0;
+	CHECK(wall5 < wall * 0.6, "5 units run the same work faster (%.3f s vs "
+				  "%.3f s)", wall5, wall);
+	/* a deadline cuts the wait short */
+	tb_quota_set(&q, 1, 1);
+	t0 = mr_now();
+	int late = tb_quota_charge(&q, 0.05, mr_now() + 0.05);
+	CHECK(late == 1 && mr_now() - t0 < 0.2,
+	      "over budget with a near deadline: returns late at once");
+	/* slow factor: charged CPU is multiplied */
+	tb_quota_set(&q, 1, 4);
+	double before = q.total;
+	tb_quota_charge(&q, 0.0001, mr_now() + 0.001);
+	CHECK(fabs(q.total - before - 0.0004) < 1e-9, "slow 4 charges 4x");
+	tb_quota_destroy(&q);
+}
+
+static void test_listen(void)
+{
+	mr_err e = {0};
+	int port = -1;
+	int fd = tb_listen("127.0.0.1", 0, &port, &e);
+	CHECK(fd >= 0 && port > 0, "port 0 gives a free port (%d)", port);
+	int port2;
+	int fd2 = tb_listen("127.0.0.1", port, &port2, &e);
+	CHECK(fd2 < 0 && strstr(e.msg, "taken") && e.code == MR_EXIT_IO,
+	      "a taken port is a clear error: %s", e.msg);
+	CHECK(tb_listen("not-an-ip", 0, &port2, &e) < 0 &&
+		      e.code == MR_EXIT_USAGE,
+	      "a bad address is a usage error");
+	if (fd >= 0)
+		close(fd);
+}
+
+static void test_costs(void)
+{
+	double c = tb_compute_cost(64, 3);
+	CHECK(c > 0 && c < 0.5, "compute cost is measured (%.6f s)", c);
+	double i = tb_info_cost(2, 2000, 10, 3);
+	CHECK(i > 0 && i < 0.5, "info2 cost is measured (%.6f s)", i);
+}
+
+int main(void)
+{
+	test_flatjson();
+	test_keys();
+	test_quota();
+	test_listen();
+	test_costs();
+	return CHECK_DONE();
+}

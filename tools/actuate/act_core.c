@@ -1,0 +1,625 @@
+/*
+ * act_core.c - actuate's logic: schema columns to testbed keys, HTTP with
+ * retries, and the two targets (local testbed, Kubernetes + Istio).
+ *
+ * Every HTTP exchange goes through http_call: transient failures (cannot
+ * connect, timeouts, 5xx, 429) are retried with doubling delays; any other
+ * answer is an error that names the method, URL, status and the start of
+ * the body. Not here: command-line parsing (main.c).
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <curl/curl.h>
+
+#include "actuate.h"
+#include "testbed.h"
+
+/* ------------------------------------------------------------------------
+ * Schemas
+ */
+enum { R_PLAIN, R_RATE };
+
+typedef struct {
+	const char *schema, *col;
+	const char *key;      /* written */
+	const char *read_key; /* read back from GET /config */
+	double scale;         /* testbed value = column value x scale */
+	int rule;             /* R_RATE: column >= its load means no limit */
+	const char *load;     /* the load column R_RATE compares with */
+} act_map;
+
+static const act_map maps[] = {
+	{"compute", "p1", "weight.compute", "weight.compute.premium", 1, R_PLAIN, NULL},
+	{"compute", "b1", "rate.compute", "rate.compute", 1, R_RATE, "max_l1"},
+	{"compute", "c1", "units.node1", "units.node1", 1, R_PLAIN, NULL},
+	{"info2", "p11", "weight.info1", "weight.info1.premium", 100, R_PLAIN, NULL},
+	{"info2", "p21", "weight.info2", "weight.info2.premium", 100, R_PLAIN, NULL},
+	{"info2", "b1", "block.info1", "block.info1", 1, R_PLAIN, NULL},
+	{"info2", "b2", "block.info2", "block.info2", 1, R_PLAIN, NULL},
+	{"info2", "c1", "units.node1", "units.node1", 1, R_PLAIN, NULL},
+	{"info2", "c2", "units.node2", "units.node2", 1, R_PLAIN, NULL},
+	{"classes", "p1p", "weight.compute.premium", "weight.compute.premium", 1, R_PLAIN, NULL},
+	{"classes", "p1f", "weight.compute.freemium", "weight.compute.freemium", 1, R_PLAIN, NULL},
+	{"classes", "b1f", "rate.compute.freemium", "rate.compute.freemium", 1, R_RATE, "max_l1f"},
+	{"classes", "c1", "units.node1", "units.node1", 1, R_PLAIN, NULL},
+};
+#define NMAPS (sizeof maps / sizeof maps[0])
+
+static const char *const loads[][3] = {
+	{"compute", "max_l1", NULL},
+	{"info2", "max_l1", "max_l2"},
+	{"classes", "max_l1p", "max_l1f"},
+};
+
+int act_schema_known(const char *s)
+{
+	return strcmp(s, "compute") == 0 || strcmp(s, "info2") == 0 ||
+	       strcmp(s, "classes") == 0 || strcmp(s, "generic") == 0;
+}
+
+int act_schema_column(const char *schema, const char *name,
+		      act_col_kind *kind)
+{
+	for (size_t i = 0; i < sizeof loads / sizeof loads[0]; i++)
+		if (strcmp(loads[i][0], schema) == 0)
+			for (int j = 1; j < 3; j++)
+				if (loads[i][j] && strcmp(loads[i][j], name) == 0) {
+					*kind = ACT_COL_LOAD;
+					return 1;
+				}
+	for (size_t i = 0; i < NMAPS; i++)
+		if (strcmp(maps[i].schema, schema) == 0 &&
+		    strcmp(maps[i].col, name) == 0) {
+			*kind = ACT_COL_ACTION;
+			return 1;
+		}
+	return 0;
+}
+
+static const act_map *find_map(const char *schema, const char *col)
+{
+	for (size_t i = 0; i < NMAPS; i++)
+		if (strcmp(maps[i].schema, schema) == 0 &&
+		    strcmp(maps[i].col, col) == 0)
+			return &maps[i];
+	return NULL;
+}
+
+static const act_kv *find_kv(const act_kv *kv, size_t n, const char *key)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(kv[i].key, key) == 0)
+			return &kv[i];
+	return NULL;
+}
+
+static int is_testbed_key(const char *k)
+{
+	return strchr(k, '.') || strcmp(k, "timeout") == 0 ||
+	       strcmp(k, "burst") == 0;
+}
+
+int act_translate(const char *schema, const act_kv *in, size_t n,
+		  act_kv *out, size_t max, mr_err *e)
+{
+	size_t m = 0;
+	if (!schema)
+		schema = "generic";
+	for (size_t i = 0; i < n; i++) {
+		const char *k = in[i].key;
+		act_col_kind kind;
+		act_kv o;
+		if (act_schema_column(schema, k, &kind) && kind == ACT_COL_LOAD)
+			continue; /* loads are the generator's, not actions */
+		const act_map *mp = find_map(schema, k);
+		if (mp) {
+			snprintf(o.key, sizeof o.key, "%s", mp->key);
+			o.val = in[i].val * mp->scale;
+			if (mp->rule == R_RATE) {
+				const act_kv *l = find_kv(in, n, mp->load);
+				if (in[i].val < 0 || (l && in[i].val >= l->val))
+					o.val = -1;
+			}
+		} else if (is_testbed_key(k)) {
+			o = in[i];
+		} else {
+			return mr_errf(e, MR_EXIT_DATA,
+				       "'%s' is neither a column of schema "
+				       "'%s' nor a testbed key",
+				       k, schema);
+		}
+		tb_key tk;
+		if (tb_key_parse(o.key, &tk, e) != 0 ||
+		    tb_key_check(&tk, o.key, o.val, e) != 0)
+			return mr_err_prefix(e, "%s=%g", k, in[i].val);
+		if (m >= max)
+			return mr_errf(e, MR_EXIT_DATA,
+				       "more than %zu actions", max);
+		out[m++] = o;
+	}
+	return (int)m;
+}
+
+int act_config_column(const char *schema, const char *column,
+		      const act_kv *cfg, size_t ncfg, double max_l,
+		      double *out, mr_err *e)
+{
+	const act_map *mp = find_map(schema, column);
+	if (!mp)
+		return mr_errf(e, MR_EXIT_USAGE,
+			       "'%s' is not an action column of schema '%s'",
+			       column, schema);
+	const act_kv *v = find_kv(cfg, ncfg, mp->read_key);
+	if (!v)
+		return mr_errf(e, MR_EXIT_REMOTE,
+			       "the configuration has no '%s'", mp->read_key);
+	*out = v->val / mp->scale;
+	if (mp->rule == R_RATE && v->val < 0)
+		*out = max_l;
+	return 0;
+}
+
+int act_parse_line(const char *line, act_kv *kv, size_t max, mr_err *e)
+{
+	size_t n = 0;
+	const char *p = line;
+	for (;;) {
+		while (*p == ' ' || *p == '\t' || *p == ',' || *p == '\r' ||
+		       *p == '\n')
+			p++;
+		if (!*p || *p == '#')
+			break;
+		const char *eq = strchr(p, '=');
+		size_t klen = eq ? (size_t)(eq - p) : 0;
+		if (!eq || klen == 0 || klen >= sizeof kv[0].key ||
+		    memchr(p, ' ', klen) || memchr(p, ',', klen))
+			return mr_errf(e, MR_EXIT_DATA,
+				       "expected KEY=VALUE at '%.40s'", p);
+		if (n >= max)
+			return mr_errf(e, MR_EXIT_DATA, "more than %zu actions",
+				       max);
+		memcpy(kv[n].key, p, klen);
+		kv[n].key[klen] = 0;
+		char *end;
+		errno = 0;
+		double v = strtod(eq + 1, &end);
+		if (end == eq + 1 || errno || !isfinite(v) ||
+		    (*end && !strchr(" \t,\r\n#", *end)))
+			return mr_errf(e, MR_EXIT_DATA,
+				       "%s: '%.40s' is not a finite number",
+				       kv[n].key, eq + 1);
+		for (size_t i = 0; i < n; i++)
+			if (strcmp(kv[i].key, kv[n].key) == 0)
+				return mr_errf(e, MR_EXIT_DATA,
+					       "%s given twice", kv[n].key);
+		kv[n++].val = v;
+		p = end;
+	}
+	return (int)n;
+}
+
+/* ------------------------------------------------------------------------
+ * HTTP with retries
+ */
+struct act_target {
+	act_opts o;
+	CURL *h;
+	char *token; /* "Authorization: Bearer ..." */
+};
+
+typedef struct {
+	char *buf;
+	size_t len, cap;
+} abuf;
+
+static size_t abuf_write(char *p, size_t sz, size_t n, void *ud)
+{
+	abuf *b = ud;
+	size_t k = sz * n;
+	if (b->len + k + 1 > b->cap) {
+		if (b->len + k + 1 > (1u << 20))
+			return 0;
+		b->cap = (b->len + k + 1) * 2;
+		b->buf = mr_xrealloc(b->buf, b->cap, 1);
+	}
+	memcpy(b->buf + b->len, p, k);
+	b->len += k;
+	b->buf[b->len] = 0;
+	return k;
+}
+
+static int transient_curl(CURLcode rc)
+{
+	return rc == CURLE_COULDNT_CONNECT || rc == CURLE_OPERATION_TIMEDOUT ||
+	       rc == CURLE_SEND_ERROR || rc == CURLE_RECV_ERROR ||
+	       rc == CURLE_GOT_NOTHING || rc == CURLE_COULDNT_RESOLVE_HOST ||
+	       rc == CURLE_PARTIAL_FILE;
+}
+
+/* Trims an answer for an error message: first line-ish, printable. */
+static void excerpt(const char *s, char *out, size_t n)
+{
+	size_t j = 0;
+	for (size_t i = 0; s && s[i] && j + 1 < n && i < 200; i++)
+		out[j++] = isprint((unsigned char)s[i]) ? s[i] : ' ';
+	while (j && out[j - 1] == ' ')
+		j--;
+	out[j] = 0;
+}
+
+/* One request; answer body in *resp (caller frees; may be NULL). */
+static int http_call(act_target *t, const char *method, const char *url,
+		     const char *ctype, const char *body, char **resp,
+		     mr_err *e)
+{
+	double delay = t->o.backoff;
+	for (int attempt = 0;; attempt++) {
+		abuf b = {0};
+		char ebuf[CURL_ERROR_SIZE] = "";
+		struct curl_slist *hdrs = NULL, *tmp;
+		char ct[128];
+		if (ctype) {
+			snprintf(ct, sizeof ct, "Content-Type: %s", ctype);
+			if (!(tmp = curl_slist_append(hdrs, ct)))
+				goto oom;
+			hdrs = tmp;
+		}
+		if (!(tmp = curl_slist_append(hdrs, "Accept: application/json")))
+			goto oom;
+		hdrs = tmp;
+		if (t->token) {
+			if (!(tmp = curl_slist_append(hdrs, t->token)))
+				goto oom;
+			hdrs = tmp;
+		}
+		CURL *h = t->h;
+		curl_easy_reset(h);
+		curl_easy_setopt(h, CURLOPT_URL, url);
+		curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
+		curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
+		curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+		curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)(t->o.timeout * 1000));
+		curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS,
+				 (long)(fmin(t->o.timeout, 5) * 1000));
+		curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, abuf_write);
+		curl_easy_setopt(h, CURLOPT_WRITEDATA, &b);
+		curl_easy_setopt(h, CURLOPT_ERRORBUFFER, ebuf);
+		/* TLS is verified unless the caller gives another CA file;
+		 * there is no switch to turn verification off. */
+		curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
+		curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
+		if (t->o.cacert)
+			curl_easy_setopt(h, CURLOPT_CAINFO, t->o.cacert);
+		if (body) {
+			curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
+			curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
+		}
+		if (t->o.verbose)
+			fprintf(stderr, "actuate: %s %s %s\n", method, url,
+				body ? body : "");
+		CURLcode rc = curl_easy_perform(h);
+		long status = 0;
+		curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+		curl_slist_free_all(hdrs);
+		int ok = rc == CURLE_OK && status >= 200 && status < 300;
+		if (ok) {
+			if (resp)
+				*resp = b.buf;
+			else
+				free(b.buf);
+			return 0;
+		}
+		int transient = rc != CURLE_OK ? transient_curl(rc)
+					       : (status >= 500 || status == 429);
+		char what[600], ex[256];
+		if (rc != CURLE_OK) {
+			snprintf(what, sizeof what, "%s",
+				 ebuf[0] ? ebuf : curl_easy_strerror(rc));
+		} else {
+			excerpt(b.buf, ex, sizeof ex);
+			snprintf(what, sizeof what, "host answered %ld%s%s",
+				 status, ex[0] ? ": " : "", ex);
+		}
+		free(b.buf);
+		if (!transient || attempt >= t->o.retries)
+			return mr_errf(e, MR_EXIT_REMOTE, "%s %s: %s%s", method,
+				       url, what,
+				       transient && attempt
+					       ? " (gave up after retries)"
+					       : "");
+		if (t->o.verbose)
+			fprintf(stderr, "actuate: %s; retrying in %.2f s\n",
+				what, delay);
+		struct timespec ts = {(time_t)delay,
+				      (long)((delay - (time_t)delay) * 1e9)};
+		nanosleep(&ts, NULL);
+		delay = fmin(delay * 2, 10);
+		continue;
+oom:
+		curl_slist_free_all(hdrs);
+		return mr_errf(e, MR_EXIT_IO, "out of memory");
+	}
+}
+
+/* ------------------------------------------------------------------------
+ * Testbed target
+ */
+static char *flat_json(const act_kv *kv, size_t n)
+{
+	size_t cap = 2 + n * 100, len = 0;
+	char *s = mr_xcalloc(cap, 1);
+	s[len++] = '{';
+	for (size_t i = 0; i < n; i++) {
+		char num[32];
+		len += (size_t)snprintf(s + len, cap - len, "%s\"%s\":%s",
+					i ? "," : "", kv[i].key,
+					mr_fmt_double(num, kv[i].val));
+	}
+	s[len++] = '}';
+	return s;
+}
+
+static int control_put(act_target *t, const act_kv *kv, size_t n, mr_err *e)
+{
+	if (!n)
+		return 0;
+	if (!t->o.control)
+		return mr_errf(e, MR_EXIT_USAGE,
+			       "rate, block and testbed keys need the front "
+			       "node's control URL (--control)");
+	char url[1024];
+	snprintf(url, sizeof url, "%s/config", t->o.control);
+	char *body = flat_json(kv, n);
+	int rc = http_call(t, "PUT", url, "application/json", body, NULL, e);
+	free(body);
+	return rc;
+}
+
+int act_get_config(act_target *t, act_kv *cfg, size_t max, mr_err *e)
+{
+	if (!t->o.control)
+		return mr_errf(e, MR_EXIT_USAGE, "no control URL");
+	char url[1024], *resp = NULL;
+	snprintf(url, sizeof url, "%s/config", t->o.control);
+	if (http_call(t, "GET", url, NULL, NULL, &resp, e) != 0)
+		return -1;
+	tb_kv *kv = mr_xcalloc(max, sizeof *kv);
+	int n = tb_flatjson_parse(resp ? resp : "", resp ? strlen(resp) : 0,
+				  kv, max, e);
+	if (n < 0)
+		mr_err_prefix(e, "GET %s: the answer is not flat JSON", url);
+	for (int i = 0; i < n; i++) {
+		snprintf(cfg[i].key, sizeof cfg[i].key, "%s", kv[i].key);
+		cfg[i].val = kv[i].val;
+	}
+	free(kv);
+	free(resp);
+	return n;
+}
+
+/* ------------------------------------------------------------------------
+ * Kubernetes target
+ */
+static const char *name_for(const act_name *v, size_t n, const char *key,
+			    const char *dflt)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(v[i].from, key) == 0)
+			return v[i].to;
+	return dflt;
+}
+
+/* One VirtualService merge patch for service svc: a route per class that
+ * has a weight, and a default route. JSON merge patch replaces the whole
+ * http list, so every class of the service must be in the same vector. */
+static int k8s_weights(act_target *t, int svc, const double w[TB_NCLASSES],
+		       double w_all, mr_err *e)
+{
+	const char *sname = tb_service_names[svc];
+	const char *vs = name_for(t->o.vs, t->o.nvs, sname, sname);
+	const char *host = name_for(t->o.host, t->o.nhost, sname, sname);
+	const char *s1 = name_for(t->o.subset, t->o.nsubset, "node1", "node1");
+	const char *s2 = name_for(t->o.subset, t->o.nsubset, "node2", "node2");
+	char body[4096];
+	size_t len = 0;
+	len += (size_t)snprintf(body + len, sizeof body - len,
+				"{\"spec\":{\"http\":[");
+	int first = 1;
+	for (int c = 0; c <= TB_NCLASSES; c++) {
+		/* c == TB_NCLASSES: the default route (no match) */
+		double p = c < TB_NCLASSES ? w[c] : w_all;
+		if (c == TB_NCLASSES && p < 0)
+			p = w[1] >= 0 ? w[1] : w[0]; /* default: freemium's */
+		if (p < 0)
+			continue;
+		long p1 = lround(p);
+		len += (size_t)snprintf(body + len, sizeof body - len, "%s{",
+					first ? "" : ",");
+		first = 0;
+		if (c < TB_NCLASSES)
+			len += (size_t)snprintf(
+				body + len, sizeof body - len,
+				"\"match\":[{\"headers\":{\"x-user-class\":"
+				"{\"exact\":\"%s\"}}}],",
+				tb_class_names[c]);
+		len += (size_t)snprintf(
+			body + len, sizeof body - len,
+			"\"route\":[{\"destination\":{\"host\":\"%s\","
+			"\"subset\":\"%s\"},\"weight\":%ld},{\"destination\":"
+			"{\"host\":\"%s\",\"subset\":\"%s\"},\"weight\":%ld}]}",
+			host, s1, p1, host, s2, 100 - p1);
+	}
+	len += (size_t)snprintf(body + len, sizeof body - len, "]}}");
+	if (len >= sizeof body)
+		return mr_errf(e, MR_EXIT_DATA, "patch too long");
+	char url[2048];
+	snprintf(url, sizeof url,
+		 "%s/apis/networking.istio.io/v1beta1/namespaces/%s/"
+		 "virtualservices/%s",
+		 t->o.api, t->o.ns, vs);
+	return http_call(t, "PATCH", url, "application/merge-patch+json", body,
+			 NULL, e);
+}
+
+static int k8s_units(act_target *t, int node, double units, mr_err *e)
+{
+	const char *nname = tb_node_names[node];
+	const char *dep = name_for(t->o.deploy, t->o.ndeploy, nname, nname);
+	const char *ctr = name_for(t->o.container, t->o.ncontainer, nname, dep);
+	char url[2048], body[1024];
+	snprintf(url, sizeof url, "%s/apis/apps/v1/namespaces/%s/deployments/%s",
+		 t->o.api, t->o.ns, dep);
+	if (t->o.scale && strcmp(t->o.scale, "cpu") == 0) {
+		long milli = lround(units * t->o.cpu_unit * 1000);
+		snprintf(body, sizeof body,
+			 "{\"spec\":{\"template\":{\"spec\":{\"containers\":"
+			 "[{\"name\":\"%s\",\"resources\":{\"limits\":"
+			 "{\"cpu\":\"%ldm\"}}}]}}}}",
+			 ctr, milli);
+		/* strategic merge: containers are merged by name, so the
+		 * other fields of the container stay */
+		return http_call(t, "PATCH", url,
+				 "application/strategic-merge-patch+json", body,
+				 NULL, e);
+	}
+	if (units != floor(units))
+		return mr_errf(e, MR_EXIT_DATA,
+			       "units.%s=%g: replicas must be whole", nname,
+			       units);
+	snprintf(body, sizeof body, "{\"spec\":{\"replicas\":%ld}}",
+		 lround(units));
+	return http_call(t, "PATCH", url, "application/merge-patch+json", body,
+			 NULL, e);
+}
+
+static int apply_k8s(act_target *t, const act_kv *kv, size_t n, mr_err *e)
+{
+	double w[TB_NSERVICES][TB_NCLASSES], wall[TB_NSERVICES];
+	int any_w[TB_NSERVICES] = {0};
+	act_kv front[ACT_MAX_KV];
+	size_t nfront = 0;
+	for (int s = 0; s < TB_NSERVICES; s++) {
+		wall[s] = -1;
+		for (int c = 0; c < TB_NCLASSES; c++)
+			w[s][c] = -1;
+	}
+	for (size_t i = 0; i < n; i++) {
+		tb_key k;
+		if (tb_key_parse(kv[i].key, &k, e) != 0)
+			return -1;
+		switch (k.kind) {
+		case K_WEIGHT:
+			any_w[k.svc] = 1;
+			if (k.cls < 0)
+				wall[k.svc] = kv[i].val;
+			else
+				w[k.svc][k.cls] = kv[i].val;
+			break;
+		case K_UNITS:
+			if (k8s_units(t, k.node, kv[i].val, e) != 0)
+				return -1;
+			break;
+		case K_RATE:
+		case K_BLOCK:
+		case K_TIMEOUT:
+		case K_BURST:
+			front[nfront++] = kv[i];
+			break;
+		case K_SLOW:
+		case K_STOPPED:
+			return mr_errf(e, MR_EXIT_USAGE,
+				       "%s: fault injection exists only on the "
+				       "local testbed",
+				       kv[i].key);
+		}
+	}
+	for (int s = 0; s < TB_NSERVICES; s++)
+		if (any_w[s] && k8s_weights(t, s, w[s], wall[s], e) != 0)
+			return -1;
+	return control_put(t, front, nfront, e);
+}
+
+/* ------------------------------------------------------------------------
+ * Open, apply, close
+ */
+act_target *act_open(const act_opts *o, mr_err *e)
+{
+	if (o->schema && !act_schema_known(o->schema))
+		return mr_errf(e, MR_EXIT_USAGE,
+			       "unknown schema '%s' (compute, info2, classes, "
+			       "generic)",
+			       o->schema),
+		       NULL;
+	if (o->kind == ACT_TESTBED && !o->control)
+		return mr_errf(e, MR_EXIT_USAGE,
+			       "the testbed target needs --control URL"),
+		       NULL;
+	if (o->kind == ACT_K8S && (!o->api || !o->ns))
+		return mr_errf(e, MR_EXIT_USAGE,
+			       "the k8s target needs --api URL and --namespace"),
+		       NULL;
+	if (o->scale && strcmp(o->scale, "cpu") && strcmp(o->scale, "replicas"))
+		return mr_errf(e, MR_EXIT_USAGE,
+			       "--scale must be replicas or cpu"),
+		       NULL;
+	act_target *t = mr_xcalloc(1, sizeof *t);
+	t->o = *o;
+	if (t->o.timeout <= 0)
+		t->o.timeout = 10;
+	if (t->o.backoff <= 0)
+		t->o.backoff = 0.2;
+	if (t->o.cpu_unit <= 0)
+		t->o.cpu_unit = 1;
+	if (o->token_file) {
+		char *buf = NULL;
+		size_t len = 0;
+		if (mr_read_file(o->token_file, &buf, &len, 1 << 16, e) != 0) {
+			free(t);
+			return NULL;
+		}
+		while (len && isspace((unsigned char)buf[len - 1]))
+			buf[--len] = 0;
+		if (!len || memchr(buf, '\n', len) || memchr(buf, '\r', len)) {
+			free(buf);
+			free(t);
+			return mr_errf(e, MR_EXIT_DATA,
+				       "%s: expected one line holding the token",
+				       o->token_file),
+			       NULL;
+		}
+		t->token = mr_xcalloc(len + 32, 1);
+		snprintf(t->token, len + 32, "Authorization: Bearer %s", buf);
+		free(buf);
+	}
+	if (!(t->h = curl_easy_init())) {
+		free(t->token);
+		free(t);
+		return mr_errf(e, MR_EXIT_IO, "curl_easy_init failed"), NULL;
+	}
+	return t;
+}
+
+int act_apply(act_target *t, const act_kv *kv, size_t n, mr_err *e)
+{
+	act_kv out[ACT_MAX_KV];
+	int m = act_translate(t->o.schema, kv, n, out, ACT_MAX_KV, e);
+	if (m < 0)
+		return -1;
+	if (t->o.kind == ACT_K8S)
+		return apply_k8s(t, out, (size_t)m, e);
+	return control_put(t, out, (size_t)m, e);
+}
+
+void act_close(act_target *t)
+{
+	if (!t)
+		return;
+	curl_easy_cleanup(t->h);
+	free(t->token);
+	free(t);
+}

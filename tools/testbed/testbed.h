@@ -1,0 +1,188 @@
+/*
+ * testbed.h - the local service-mesh testbed: a front node and processing
+ * nodes, real HTTP servers (libmicrohttpd) on loopback.
+ *
+ * The front node admits (token bucket per service and per class, random
+ * blocking fraction), routes per service and class to node 1 or 2 by weight,
+ * and forwards over kept-alive libcurl connections. A processing node serves
+ * `compute` (a matrix multiply) and `info1`/`info2` (SQLite lookups) under a
+ * CPU quota of c units, enforced CFS-style by its own workers.
+ *
+ * What is deliberately not here: TLS, authentication, more than two
+ * processing nodes, persistence of configuration across restarts.
+ */
+#ifndef TESTBED_H
+#define TESTBED_H
+
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <microhttpd.h>
+
+#include "meshrl.h"
+
+/* ------------------------------------------------------------------------
+ * Names known to the testbed. Services and classes are fixed so that every
+ * configuration key is known in advance and a typo is an error.
+ */
+#define TB_NSERVICES 3
+#define TB_NCLASSES 2
+#define TB_NNODES 2
+
+extern const char *const tb_service_names[TB_NSERVICES]; /* compute, info1, info2 */
+extern const char *const tb_class_names[TB_NCLASSES];    /* premium, freemium */
+extern const char *const tb_node_names[TB_NNODES];       /* node1, node2 */
+
+int tb_service_index(const char *name, size_t len); /* -1 if unknown */
+int tb_class_index(const char *name, size_t len);
+int tb_node_index(const char *name, size_t len);
+
+/* The header that carries the user class (set at login in the published
+ * testbed; here the client sets it). Absent means freemium. */
+#define TB_CLASS_HEADER "X-User-Class"
+/* The header naming who answered: "node1", "node2" or "front". */
+#define TB_SERVED_HEADER "X-Served-By"
+/* Milliseconds the front node still waits for this request; a node skips
+ * work whose deadline has passed. */
+#define TB_DEADLINE_HEADER "X-Deadline-Ms"
+
+/* ------------------------------------------------------------------------
+ * Flat JSON: one object of "key": value pairs, values numbers, true/false
+ * (read as 1/0) or plain strings. The control API speaks only this, so no
+ * JSON library is needed.
+ */
+typedef struct {
+	char key[64];
+	double val;   /* NAN for a string */
+	char str[64]; /* the string value, "" for numbers */
+} tb_kv;
+
+/* Parses text[len]; returns the number of pairs (<= max) or -1 with a
+ * message naming the byte offset. */
+int tb_flatjson_parse(const char *text, size_t len, tb_kv *out, size_t max,
+		      mr_err *e);
+
+/* ------------------------------------------------------------------------
+ * Configuration keys of the control API: kind[.name[.class]], e.g.
+ * weight.compute (every class), weight.compute.premium, rate.info1,
+ * block.info2, units.node1, slow.node2, stopped.node1, timeout, burst.
+ */
+typedef enum { K_WEIGHT, K_RATE, K_BLOCK, K_UNITS, K_SLOW, K_STOPPED,
+	       K_TIMEOUT, K_BURST } tb_key_kind;
+
+typedef struct {
+	tb_key_kind kind;
+	int svc, cls, node; /* -1 where absent; cls -1 = every class */
+} tb_key;
+
+/* Parses a key; 0 or -1 (MR_EXIT_DATA) with the list of valid keys. */
+int tb_key_parse(const char *key, tb_key *k, mr_err *e);
+/* Checks a value's range for the key; 0 or -1 (MR_EXIT_DATA). */
+int tb_key_check(const tb_key *k, const char *key, double v, mr_err *e);
+
+/* ------------------------------------------------------------------------
+ * CPU quota shared by a node's workers: per period, at most quota seconds of
+ * CPU time (c units x unit cores x period). A worker charges what it used
+ * since its last charge; when the period's budget is spent it sleeps until
+ * the next period. Overruns carry over as debt, as in CFS.
+ */
+typedef struct {
+	pthread_mutex_t mu;
+	double period;   /* s */
+	double unit;     /* cores per unit */
+	double units;    /* c */
+	double slow;     /* >= 1: CPU charged is multiplied (fault injection) */
+	int64_t cur;     /* index of the current period */
+	double used;     /* s charged in the current period (may exceed) */
+	double total;    /* s charged since start */
+	double throttled;/* s spent sleeping for quota */
+} tb_quota;
+
+void tb_quota_init(tb_quota *q, double period, double unit, double units);
+void tb_quota_destroy(tb_quota *q);
+void tb_quota_set(tb_quota *q, double units, double slow);
+/* Charges cpu seconds; returns after sleeping as long as the node is over
+ * its budget. deadline (mr_now() seconds, 0 = none): stop sleeping there and
+ * return 1 (the caller abandons the work); otherwise returns 0. */
+int tb_quota_charge(tb_quota *q, double cpu, double deadline);
+
+/* Thread CPU time in seconds. */
+double tb_thread_cpu(void);
+
+/* ------------------------------------------------------------------------
+ * Listening sockets: bound here (not by libmicrohttpd) so "port taken" is a
+ * clear error and port 0 yields the chosen port.
+ */
+int tb_listen(const char *addr, int port, int *bound_port, mr_err *e);
+
+/* ------------------------------------------------------------------------
+ * libmicrohttpd glue shared by both servers: a request body collected
+ * across handler calls, and one way to answer.
+ */
+typedef struct {
+	char *buf;
+	size_t len, cap;
+	int too_big;
+} tb_body;
+
+#define TB_BODY_MAX 65536
+/* Returns 1 when the request is complete and *body holds its body, 0 when
+ * the handler must return MHD_YES and wait for more. */
+int tb_body_step(void **con_cls, const char *upload_data,
+		 size_t *upload_data_size, tb_body **body);
+/* MHD_OPTION_NOTIFY_COMPLETED callback: frees the body. */
+void tb_body_completed(void *cls, struct MHD_Connection *c, void **con_cls,
+		       enum MHD_RequestTerminationCode toe);
+/* Queues a response; served_by may be NULL. */
+enum MHD_Result tb_respond(struct MHD_Connection *c, unsigned status,
+			   const char *served_by, const char *ctype,
+			   const char *body, size_t len);
+/* Same with a printf-formatted JSON body. */
+enum MHD_Result tb_respondf(struct MHD_Connection *c, unsigned status,
+			    const char *served_by, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+/* ------------------------------------------------------------------------
+ * Servers. Each runs until *stop becomes non-zero (checked by the caller's
+ * signal loop), then tb_*_stop shuts it down.
+ */
+typedef struct tb_node tb_node;
+typedef struct {
+	const char *name;      /* node1 | node2 */
+	const char *bind;      /* listen address */
+	int port;              /* 0 = any */
+	int workers;           /* concurrent requests in service */
+	double unit;           /* cores per unit */
+	double units;          /* initial c */
+	double period;         /* quota period, s */
+	int matrix;            /* compute: n x n times n x n */
+	int info_rows;         /* rows in the info table */
+	int info1_lookups;     /* point lookups per info1 request */
+	int max_queue;         /* waiting requests beyond this get 503 */
+} tb_node_opts;
+
+tb_node *tb_node_start(const tb_node_opts *o, int *bound_port, mr_err *e);
+void tb_node_stop(tb_node *n);
+
+/* Runs one compute request's work without a quota (for calibration):
+ * returns CPU seconds used. */
+double tb_compute_cost(int matrix, int reps);
+/* Same for info1 (which = 1) or info2 (which = 2). */
+double tb_info_cost(int which, int rows, int lookups, int reps);
+
+typedef struct tb_front tb_front;
+typedef struct {
+	const char *bind;
+	int port;              /* service port, 0 = any */
+	int control_port;      /* control API port (always on loopback) */
+	int node_port[TB_NNODES];
+	double upstream_timeout; /* s */
+	uint64_t seed;
+} tb_front_opts;
+
+tb_front *tb_front_start(const tb_front_opts *o, int *bound_port,
+			 int *bound_control, mr_err *e);
+void tb_front_stop(tb_front *f);
+
+#endif

@@ -1,0 +1,675 @@
+/*
+ * trace-collect - open-loop load against a front node; one trace row per
+ * monitoring window. Two modes:
+ *
+ *   plain  --stream SERVICE[:CLASS]=PATTERN ...: load for --duration (or
+ *          until the patterns end, or forever with --follow); each row is
+ *          written whole as soon as its window's answers are in.
+ *   grid   --grid KEY=VALUES ...: for each configuration, apply it through
+ *          actuate (linked: act_apply), settle, record --windows windows;
+ *          a configuration's rows are appended together, so an interrupted
+ *          sweep resumes (same command) without duplicates: configurations
+ *          already in the trace are skipped.
+ *
+ * Not here: the engine (tc_engine.c), schemas (tc_schema.c), the mapping of
+ * columns to testbed keys (actuate).
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+
+#include <curl/curl.h>
+
+#include "actuate.h"
+#include "tc.h"
+
+static const char *prog = "trace-collect";
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+"usage: trace-collect [options] --stream SPEC...          (plain)\n"
+"       trace-collect [options] --schema S --control URL --grid SPEC...  (grid)\n"
+"\n"
+"Open-loop HTTP load (libcurl multi, kept-alive connections) against a front\n"
+"node, one CSV row per monitoring window. A request counts in the window in\n"
+"which it was due to be sent; its latency runs from that due time (no\n"
+"coordinated omission); 429s, other errors and timeouts are drops.\n"
+"\n"
+"load:\n"
+"  -u, --url URL          front node (default http://127.0.0.1:8080)\n"
+"  -s, --stream SPEC      SERVICE[:CLASS]=PATTERN, one per (service, class);\n"
+"                         CLASS premium|freemium (header X-User-Class);\n"
+"                         PATTERN constant:R | poisson:R | sin:L0,A,T\n"
+"                         (Poisson, rate L0 + A sin(2 pi t/T)) |\n"
+"                         file:PATH[,STEP] (a rate per line, STEP s each,\n"
+"                         default the window)\n"
+"      --timeout S        per request (default 10)\n"
+"      --max-inflight N   requests out at once; beyond: counted as drops\n"
+"                         and reported (default 4096)\n"
+"      --seed S           random arrivals and grid samples (default 1)\n"
+"windows and output:\n"
+"      --schema NAME      compute | info2 | classes | generic (default)\n"
+"  -w, --window S         monitoring window (default 5; >= 0.05)\n"
+"  -d, --duration S       plain: seconds of load (default: until the\n"
+"                         patterns end, or until interrupted)\n"
+"  -n, --windows N        windows per run (plain) or per configuration\n"
+"                         (grid; default 5)\n"
+"      --settle S         seconds of load before the first recorded window\n"
+"                         (default 0 plain, 5 grid)\n"
+"  -o, --output FILE      trace, appended; header written once and checked\n"
+"                         (default -: stdout)\n"
+"      --follow           plain: rows to stdout as windows finish, until\n"
+"                         SIGINT/SIGTERM (exit 0)\n"
+"      --raw FILE         per-request log (msgpack: a header map, then one\n"
+"                         array per request)\n"
+"      --set COL=V        a configuration column's value (repeatable)\n"
+"      --control URL      the testbed control API: plain mode reads the\n"
+"                         configuration columns from it at each window;\n"
+"                         grid mode applies configurations through it\n"
+"grid:\n"
+"      --grid SPEC        KEY=VALUES[;KEY=VALUES...], repeatable; VALUES a\n"
+"                         comma list or LO:HI[:STEP] ranges; KEYs are the\n"
+"                         schema's load and action columns (first slowest)\n"
+"      --apply K=V        actuate once before the sweep (any actuate key)\n"
+"      --sample N         a random subset of N configurations (--seed)\n"
+"      --grid-pattern P   poisson (default) or constant arrivals\n"
+"  -q, --quiet            no progress or summary on stderr\n"
+"  -h, --help, -V, --version\n"
+"\n"
+"Exit: 0 done, 2 usage, 3 bad trace file, 4 I/O, 5 the control API failed,\n"
+"130 interrupted (rows already written stay whole; a grid resumes).\n"
+"\n"
+"examples:\n"
+"  trace-collect -u $TB_URL -s compute:premium=poisson:8 -w 1 -d 10\n"
+"  trace-collect -u $TB_URL --control $TB_CONTROL --schema compute \\\n"
+"    --grid 'max_l1=4,8,12;p1=0:100:20;c1=1:5' -w 2 -n 3 --settle 4 \\\n"
+"    -o traces/compute.csv\n");
+}
+
+typedef struct {
+	const tc_schema *schema;
+	tc_trace *trace;
+	double window;
+	int quiet;
+	/* grid: rows of the configuration being finished */
+	char *buf;
+	size_t len, cap;
+	uint64_t done, total;
+	mr_progress prog;
+	mr_err *err;
+	int failed;
+	/* plain: live configuration */
+	act_target *act;
+	double last_cfg[TC_MAX_CFG];
+} run_ctx;
+
+static void buf_add(run_ctx *c, const char *s, size_t n)
+{
+	if (c->len + n + 1 > c->cap) {
+		c->cap = (c->len + n + 1) * 2;
+		c->buf = mr_xrealloc(c->buf, c->cap, 1);
+	}
+	memcpy(c->buf + c->len, s, n);
+	c->len += n;
+}
+
+static int on_plain_window(void *ud, tc_window *w)
+{
+	run_ctx *c = ud;
+	char row[4096];
+	size_t n = tc_schema_row(c->schema, w, w->t1 - w->t0, row, sizeof row);
+	if (tc_trace_write(c->trace, row, n, 0, c->err) != 0) {
+		c->failed = 1;
+		return 1;
+	}
+	return 0;
+}
+
+static int on_grid_window(void *ud, tc_window *w)
+{
+	run_ctx *c = ud;
+	char row[4096];
+	size_t n = tc_schema_row(c->schema, w, c->window, row, sizeof row);
+	buf_add(c, row, n);
+	if (w->last) {
+		/* the configuration is complete: its rows in one write */
+		if (tc_trace_write(c->trace, c->buf, c->len, 1, c->err) != 0) {
+			c->failed = 1;
+			return 1;
+		}
+		c->len = 0;
+		c->done++;
+		char extra[64];
+		snprintf(extra, sizeof extra, "config %llu/%llu",
+			 (unsigned long long)c->done,
+			 (unsigned long long)c->total);
+		mr_progress_update(&c->prog, (double)c->done, extra);
+	}
+	return 0;
+}
+
+/* Reads the live configuration (plain mode, --control) into last_cfg. */
+static int read_live(run_ctx *c, mr_err *e)
+{
+	act_kv cfg[128];
+	int n = act_get_config(c->act, cfg, 128, e);
+	if (n < 0)
+		return -1;
+	for (size_t j = 0; j < c->schema->ncfg; j++)
+		if (act_config_column(c->schema->name, c->schema->cfg[j], cfg,
+				      (size_t)n, NAN, &c->last_cfg[j], e) != 0)
+			return -1;
+	return 0;
+}
+
+static void on_open_live(void *ud, tc_window *w)
+{
+	run_ctx *c = ud;
+	mr_err e = {0};
+	if (read_live(c, &e) != 0 && !c->quiet)
+		fprintf(stderr,
+			"%s: warning: %s (window %lld keeps the last "
+			"configuration read)\n",
+			prog, e.msg, (long long)w->index);
+	for (size_t j = 0; j < c->schema->ncfg; j++)
+		if (w->cfg[j] == -INFINITY) /* not given with --set */
+			w->cfg[j] = c->last_cfg[j];
+}
+
+static double num_arg(const char *opt, const char *s, double lo, double hi)
+{
+	char *end;
+	errno = 0;
+	double v = strtod(s, &end);
+	if (end == s || *end || errno || !(v >= lo && v <= hi))
+		mr_fatal(prog, MR_EXIT_USAGE,
+			 "--%s: '%s' is not a number in [%g, %g]", opt, s, lo,
+			 hi);
+	return v;
+}
+
+/* Index of name among the schema's configuration columns, or -1. */
+static int cfg_index(const tc_schema *s, const char *name)
+{
+	for (size_t j = 0; j < s->ncfg; j++)
+		if (strcmp(s->cfg[j], name) == 0)
+			return (int)j;
+	return -1;
+}
+
+static int load_index(const tc_schema *s, const char *name)
+{
+	for (size_t i = 0; i < s->nstreams; i++)
+		if (s->loads[i] && strcmp(s->loads[i], name) == 0)
+			return (int)i;
+	return -1;
+}
+
+/* ------------------------------------------------------------------------
+ * Grid mode
+ */
+typedef struct {
+	const char *url, *control, *out, *raw, *schema;
+	double window, settle, timeout;
+	int64_t nwin;
+	uint64_t seed, sample;
+	size_t max_inflight;
+	int quiet, constant;
+	act_kv set[ACT_MAX_KV], apply[ACT_MAX_KV];
+	size_t nset, napply;
+} opts;
+
+static int run_grid(const opts *o, tc_grid *grid)
+{
+	mr_err e = {0};
+	tc_schema sc;
+	if (tc_schema_init(&sc, o->schema, NULL, 0, &e) != 0)
+		mr_die(prog, &e);
+	if (strcmp(o->schema, "generic") == 0)
+		mr_fatal(prog, MR_EXIT_USAGE,
+			 "grid mode needs --schema compute, info2 or classes");
+	if (!o->control)
+		mr_fatal(prog, MR_EXIT_USAGE,
+			 "grid mode needs --control URL (the testbed control "
+			 "API)");
+	/* every grid key must be a column: that is how a resumed sweep
+	 * recognises the configurations already in the trace */
+	for (size_t k = 0; k < grid->nkeys; k++) {
+		act_col_kind kind;
+		if (!act_schema_column(o->schema, grid->keys[k], &kind))
+			mr_fatal(prog, MR_EXIT_USAGE,
+				 "grid key '%s' is not a load or action column "
+				 "of schema %s (use --apply for other settings)",
+				 grid->keys[k], o->schema);
+	}
+	for (size_t i = 0; i < sc.nstreams; i++) {
+		int found = 0;
+		for (size_t k = 0; k < grid->nkeys; k++)
+			found |= strcmp(grid->keys[k], sc.loads[i]) == 0;
+		if (!found)
+			mr_fatal(prog, MR_EXIT_USAGE,
+				 "grid needs the load column %s", sc.loads[i]);
+	}
+	act_opts ao = {.kind = ACT_TESTBED, .schema = o->schema,
+		       .control = o->control, .retries = 4, .backoff = 0.2,
+		       .timeout = 10};
+	act_target *act = act_open(&ao, &e);
+	if (!act)
+		mr_die(prog, &e);
+	if (o->napply && act_apply(act, o->apply, o->napply, &e) != 0)
+		mr_die(prog, &e);
+	/* configuration columns outside the grid: --set, else the testbed's
+	 * current value */
+	double fixed[TC_MAX_CFG];
+	act_kv cur[128];
+	int ncur = -1;
+	for (size_t j = 0; j < sc.ncfg; j++) {
+		fixed[j] = -INFINITY; /* from the grid */
+		int in_grid = 0;
+		for (size_t k = 0; k < grid->nkeys; k++)
+			in_grid |= strcmp(grid->keys[k], sc.cfg[j]) == 0;
+		if (in_grid)
+			continue;
+		int set = 0;
+		for (size_t k = 0; k < o->nset; k++)
+			if (strcmp(o->set[k].key, sc.cfg[j]) == 0)
+				fixed[j] = o->set[k].val, set = 1;
+		if (set)
+			continue;
+		if (ncur < 0 && (ncur = act_get_config(act, cur, 128, &e)) < 0)
+			mr_die(prog, &e);
+		if (act_config_column(o->schema, sc.cfg[j], cur, (size_t)ncur,
+				      NAN, &fixed[j], &e) != 0)
+			mr_die(prog, &e);
+	}
+	/* resume: count rows per configuration already in the trace */
+	tc_trace tr;
+	if (tc_trace_open(&tr, o->out, sc.names, sc.ncols, o->quiet, &e) != 0)
+		mr_die(prog, &e);
+	mr_table old = {0};
+	if (strcmp(o->out, "-") != 0 &&
+	    mr_table_read(o->out, (const char *const *)grid->keys, grid->nkeys,
+			  0, &old, &e) != 0)
+		mr_die(prog, &e);
+	uint64_t count;
+	uint64_t *order = tc_grid_order(grid, o->sample, o->seed, &count);
+	uint64_t *todo = mr_xcalloc(count ? count : 1, sizeof *todo);
+	uint64_t ntodo = 0, partial = 0;
+	double pt[TC_MAX_CFG + TC_MAX_STREAMS];
+	for (uint64_t i = 0; i < count; i++) {
+		tc_grid_point(grid, order[i], pt);
+		int64_t have = 0;
+		for (size_t r = 0; r < old.nrows; r++) {
+			size_t k = 0;
+			while (k < grid->nkeys &&
+			       fabs(old.data[r * old.ncols + k] - pt[k]) <=
+				       1e-9 * fmax(1, fabs(pt[k])))
+				k++;
+			have += k == grid->nkeys;
+		}
+		if (have >= o->nwin)
+			continue;
+		partial += have > 0;
+		todo[ntodo++] = order[i];
+	}
+	mr_table_free(&old);
+	if (!o->quiet)
+		fprintf(stderr,
+			"%s: %llu configuration(s), %llu already in %s, %llu to "
+			"collect (%.0f s each)\n",
+			prog, (unsigned long long)count,
+			(unsigned long long)(count - ntodo), o->out,
+			(unsigned long long)ntodo,
+			o->settle + (double)o->nwin * o->window);
+	if (partial && !o->quiet)
+		fprintf(stderr,
+			"%s: warning: %llu configuration(s) have fewer than "
+			"%lld rows in the trace (edited?); collecting them again\n",
+			prog, (unsigned long long)partial, (long long)o->nwin);
+	/* engine on the schema's streams (class "any" = premium) */
+	tc_stream streams[TC_MAX_STREAMS];
+	tc_pattern pats[TC_MAX_STREAMS];
+	for (size_t i = 0; i < sc.nstreams; i++) {
+		streams[i] = sc.streams[i];
+		if (streams[i].cls == -2)
+			streams[i].cls = 0;
+	}
+	FILE *raw = NULL;
+	if (o->raw && !(raw = fopen(o->raw, "ab")))
+		mr_fatal(prog, MR_EXIT_IO, "%s: %s", o->raw, strerror(errno));
+	tc_engine_opts eo = {.url = o->url, .timeout = o->timeout,
+			     .max_inflight = o->max_inflight, .seed = o->seed,
+			     .rawlog = raw, .quiet = o->quiet};
+	tc_engine *g = tc_engine_new(&eo, streams, sc.nstreams, &e);
+	if (!g)
+		mr_die(prog, &e);
+	run_ctx c = {.schema = &sc, .trace = &tr, .window = o->window,
+		     .quiet = o->quiet, .total = ntodo, .err = &e};
+	mr_progress_init(&c.prog, "grid", (double)ntodo, o->quiet);
+	int rc = MR_EXIT_OK;
+	for (uint64_t i = 0; i < ntodo && rc == MR_EXIT_OK; i++) {
+		tc_grid_point(grid, todo[i], pt);
+		act_kv kv[ACT_MAX_KV];
+		size_t nkv = 0;
+		tc_segment seg = {.settle = o->settle, .window = o->window,
+				  .nwin = o->nwin, .pats = pats,
+				  .tag = (int64_t)todo[i]};
+		for (size_t j = 0; j < sc.ncfg; j++)
+			seg.cfg[j] = fixed[j];
+		for (size_t k = 0; k < grid->nkeys; k++) {
+			snprintf(kv[nkv].key, sizeof kv[nkv].key, "%s",
+				 grid->keys[k]);
+			kv[nkv++].val = pt[k];
+			int j = cfg_index(&sc, grid->keys[k]);
+			if (j >= 0)
+				seg.cfg[j] = pt[k];
+			int s = load_index(&sc, grid->keys[k]);
+			if (s >= 0) {
+				memset(&pats[s], 0, sizeof pats[s]);
+				pats[s].kind = o->constant ? PAT_CONSTANT
+							   : PAT_POISSON;
+				pats[s].rate = pt[k];
+			}
+		}
+		for (size_t k = 0; k < o->nset; k++) {
+			/* --set values that are actions go with every point
+			 * (the translation needs the loads beside them) */
+			act_col_kind kind;
+			if (act_schema_column(o->schema, o->set[k].key, &kind) &&
+			    kind == ACT_COL_ACTION && nkv < ACT_MAX_KV)
+				kv[nkv++] = o->set[k];
+		}
+		if (act_apply(act, kv, nkv, &e) != 0) {
+			mr_err_prefix(&e, "applying configuration %llu",
+				      (unsigned long long)todo[i]);
+			rc = e.code;
+			break;
+		}
+		int r = tc_engine_run(g, &seg, on_grid_window, &c, &e);
+		if (r < 0 || c.failed)
+			rc = e.code ? e.code : MR_EXIT_IO;
+		else if (r > 0)
+			rc = MR_EXIT_INTR;
+	}
+	/* finish the configurations whose windows are complete; an
+	 * interrupted one is dropped whole */
+	mr_err de = {0};
+	if (rc == MR_EXIT_INTR)
+		tc_engine_drain(g, NULL, NULL, 1, &de);
+	else if (tc_engine_drain(g, on_grid_window, &c, 0, &de) != 0 &&
+		 rc == MR_EXIT_OK)
+		rc = c.failed ? e.code : MR_EXIT_INTR;
+	mr_progress_done(&c.prog, NULL);
+	if (!o->quiet)
+		tc_engine_summary(g, stderr);
+	if (rc != MR_EXIT_OK && rc != MR_EXIT_INTR)
+		fprintf(stderr, "%s: %s\n", prog, e.msg);
+	if (rc == MR_EXIT_INTR && !o->quiet)
+		fprintf(stderr,
+			"%s: interrupted; %llu configuration(s) written; run "
+			"the same command to resume\n",
+			prog, (unsigned long long)c.done);
+	tc_engine_free(g);
+	if (raw && fclose(raw) != 0 && rc == MR_EXIT_OK)
+		rc = MR_EXIT_IO;
+	tc_trace_close(&tr);
+	act_close(act);
+	free(c.buf);
+	free(order);
+	free(todo);
+	return rc;
+}
+
+/* ------------------------------------------------------------------------
+ * Plain mode
+ */
+static int run_plain(const opts *o, tc_stream *streams, tc_pattern *pats,
+		     size_t n, double duration, int follow)
+{
+	mr_err e = {0};
+	tc_schema sc;
+	if (tc_schema_init(&sc, o->schema, streams, n, &e) != 0 ||
+	    tc_schema_match(&sc, streams, pats, n, &e) != 0)
+		mr_die(prog, &e);
+	tc_segment seg = {.settle = o->settle, .window = o->window,
+			  .nwin = -1, .pats = pats};
+	if (duration > 0) {
+		seg.nwin = (int64_t)llround(duration / o->window);
+		if (seg.nwin == 0)
+			seg.nwin = 1;
+	} else if (o->nwin > 0 && !follow) {
+		seg.nwin = o->nwin;
+	}
+	int need_live = 0;
+	for (size_t j = 0; j < sc.ncfg; j++) {
+		seg.cfg[j] = -INFINITY;
+		for (size_t k = 0; k < o->nset; k++)
+			if (strcmp(o->set[k].key, sc.cfg[j]) == 0)
+				seg.cfg[j] = o->set[k].val;
+		if (seg.cfg[j] == -INFINITY)
+			need_live = 1;
+	}
+	for (size_t k = 0; k < o->nset; k++)
+		if (cfg_index(&sc, o->set[k].key) < 0)
+			mr_fatal(prog, MR_EXIT_USAGE,
+				 "--set %s: not a configuration column of schema "
+				 "%s",
+				 o->set[k].key, sc.name);
+	run_ctx c = {.schema = &sc, .window = o->window, .quiet = o->quiet,
+		     .err = &e};
+	if (need_live) {
+		if (!o->control)
+			mr_fatal(prog, MR_EXIT_USAGE,
+				 "schema %s has configuration columns; give "
+				 "them with --set COL=V or read them with "
+				 "--control URL",
+				 sc.name);
+		act_opts ao = {.kind = ACT_TESTBED, .schema = o->schema,
+			       .control = o->control, .retries = 2,
+			       .backoff = 0.1, .timeout = 2};
+		if (!(c.act = act_open(&ao, &e)))
+			mr_die(prog, &e);
+		/* fail early, and clearly, when the control API is not there */
+		if (read_live(&c, &e) != 0)
+			mr_die(prog, &e);
+		seg.on_open = on_open_live;
+		seg.open_ud = &c;
+	}
+	tc_trace tr;
+	if (tc_trace_open(&tr, follow ? "-" : o->out, sc.names, sc.ncols,
+			  o->quiet, &e) != 0)
+		mr_die(prog, &e);
+	c.trace = &tr;
+	FILE *raw = NULL;
+	if (o->raw && !(raw = fopen(o->raw, "ab")))
+		mr_fatal(prog, MR_EXIT_IO, "%s: %s", o->raw, strerror(errno));
+	tc_engine_opts eo = {.url = o->url, .timeout = o->timeout,
+			     .max_inflight = o->max_inflight, .seed = o->seed,
+			     .rawlog = raw, .quiet = o->quiet};
+	tc_engine *g = tc_engine_new(&eo, streams, n, &e);
+	if (!g)
+		mr_die(prog, &e);
+	int r = tc_engine_run(g, &seg, on_plain_window, &c, &e);
+	int rc = MR_EXIT_OK;
+	if (r < 0 || c.failed)
+		rc = e.code ? e.code : MR_EXIT_IO;
+	else if (r > 0)
+		rc = MR_EXIT_INTR;
+	if (rc == MR_EXIT_OK) {
+		int d = tc_engine_drain(g, on_plain_window, &c, 0, &e);
+		if (d < 0 || c.failed)
+			rc = e.code ? e.code : MR_EXIT_IO;
+		else if (d > 0)
+			rc = MR_EXIT_INTR;
+	}
+	if (rc == MR_EXIT_INTR) {
+		mr_err de;
+		tc_engine_drain(g, NULL, NULL, 1, &de);
+	}
+	if (!o->quiet)
+		tc_engine_summary(g, stderr);
+	uint64_t sent, ok;
+	const char *ferr;
+	tc_engine_counts(g, &sent, &ok, &ferr);
+	if (!o->quiet && sent && !ok)
+		fprintf(stderr,
+			"%s: warning: no request succeeded (every one counted "
+			"as a drop); first failure: %s\n",
+			prog, ferr);
+	if (rc != MR_EXIT_OK && rc != MR_EXIT_INTR)
+		fprintf(stderr, "%s: %s\n", prog, e.msg);
+	tc_engine_free(g);
+	if (raw && fclose(raw) != 0 && rc == MR_EXIT_OK)
+		rc = MR_EXIT_IO;
+	tc_trace_close(&tr);
+	act_close(c.act);
+	if (follow && rc == MR_EXIT_INTR)
+		rc = MR_EXIT_OK;
+	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{"url", required_argument, 0, 'u'},
+		{"stream", required_argument, 0, 's'},
+		{"schema", required_argument, 0, 'S'},
+		{"window", required_argument, 0, 'w'},
+		{"duration", required_argument, 0, 'd'},
+		{"windows", required_argument, 0, 'n'},
+		{"settle", required_argument, 0, 'T'},
+		{"timeout", required_argument, 0, 't'},
+		{"max-inflight", required_argument, 0, 'M'},
+		{"seed", required_argument, 0, 'e'},
+		{"output", required_argument, 0, 'o'},
+		{"follow", no_argument, 0, 'f'},
+		{"raw", required_argument, 0, 'r'},
+		{"set", required_argument, 0, 'x'},
+		{"control", required_argument, 0, 'c'},
+		{"grid", required_argument, 0, 'g'},
+		{"apply", required_argument, 0, 'a'},
+		{"sample", required_argument, 0, 'm'},
+		{"grid-pattern", required_argument, 0, 'P'},
+		{"quiet", no_argument, 0, 'q'},
+		{"help", no_argument, 0, 'h'},
+		{"version", no_argument, 0, 'V'},
+		{0, 0, 0, 0}};
+	opts o = {.url = "http://127.0.0.1:8080", .out = "-",
+		  .schema = "generic", .window = 5, .settle = -1, .timeout = 10,
+		  .nwin = 0, .seed = 1, .max_inflight = 4096};
+	tc_stream streams[TC_MAX_STREAMS];
+	char *stream_specs[TC_MAX_STREAMS];
+	size_t nstreams = 0;
+	double duration = 0;
+	int follow = 0, c;
+	tc_grid grid = {0};
+	mr_err e = {0};
+	while ((c = getopt_long(argc, argv, "u:s:w:d:n:o:qhV", lo, NULL)) != -1) {
+		switch (c) {
+		case 'u': o.url = optarg; break;
+		case 's':
+			if (nstreams == TC_MAX_STREAMS)
+				mr_fatal(prog, MR_EXIT_USAGE,
+					 "at most %d streams", TC_MAX_STREAMS);
+			stream_specs[nstreams++] = optarg;
+			break;
+		case 'S': o.schema = optarg; break;
+		case 'w': o.window = num_arg("window", optarg, 0.05, 86400); break;
+		case 'd': duration = num_arg("duration", optarg, 0, 1e9); break;
+		case 'n': o.nwin = (int64_t)num_arg("windows", optarg, 1, 1e9); break;
+		case 'T': o.settle = num_arg("settle", optarg, 0, 86400); break;
+		case 't': o.timeout = num_arg("timeout", optarg, 0.001, 3600); break;
+		case 'M': o.max_inflight = (size_t)num_arg("max-inflight", optarg, 1, 1e6); break;
+		case 'e': o.seed = (uint64_t)num_arg("seed", optarg, 0, 1e18); break;
+		case 'o': o.out = optarg; break;
+		case 'f': follow = 1; break;
+		case 'r': o.raw = optarg; break;
+		case 'x':
+		case 'a': {
+			act_kv kv[2];
+			int k = act_parse_line(optarg, kv, 2, &e);
+			if (k != 1)
+				mr_fatal(prog, MR_EXIT_USAGE, "--%s '%s': %s",
+					 c == 'x' ? "set" : "apply", optarg,
+					 k < 0 ? e.msg : "expected one KEY=VALUE");
+			if (c == 'x' && o.nset < ACT_MAX_KV)
+				o.set[o.nset++] = kv[0];
+			else if (c == 'a' && o.napply < ACT_MAX_KV)
+				o.apply[o.napply++] = kv[0];
+			break;
+		}
+		case 'c': o.control = optarg; break;
+		case 'g':
+			if (tc_grid_add(&grid, optarg, &e) != 0)
+				mr_die(prog, &e);
+			break;
+		case 'm': o.sample = (uint64_t)num_arg("sample", optarg, 1, 1e12); break;
+		case 'P':
+			if (strcmp(optarg, "poisson") && strcmp(optarg, "constant"))
+				mr_fatal(prog, MR_EXIT_USAGE,
+					 "--grid-pattern poisson|constant");
+			o.constant = strcmp(optarg, "constant") == 0;
+			break;
+		case 'q': o.quiet = 1; break;
+		case 'h': usage(stdout); return MR_EXIT_OK;
+		case 'V': mr_print_version(prog); return MR_EXIT_OK;
+		default: usage(stderr); return MR_EXIT_USAGE;
+		}
+	}
+	if (optind != argc)
+		mr_fatal(prog, MR_EXIT_USAGE, "unexpected argument '%s'",
+			 argv[optind]);
+	if (!act_schema_known(o.schema))
+		mr_fatal(prog, MR_EXIT_USAGE,
+			 "unknown schema '%s' (compute, info2, classes, generic)",
+			 o.schema);
+	/* a finer timer slack: sends wake within microseconds of due */
+	prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0);
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0)
+		mr_fatal(prog, MR_EXIT_IO, "curl_global_init failed");
+	int rc;
+	if (grid.nkeys) {
+		if (nstreams)
+			mr_fatal(prog, MR_EXIT_USAGE,
+				 "grid mode makes its own streams from the "
+				 "schema; drop --stream");
+		if (follow)
+			mr_fatal(prog, MR_EXIT_USAGE,
+				 "--follow is for plain mode");
+		if (o.settle < 0)
+			o.settle = 5;
+		if (o.nwin <= 0)
+			o.nwin = 5;
+		rc = run_grid(&o, &grid);
+	} else {
+		if (!nstreams)
+			mr_fatal(prog, MR_EXIT_USAGE,
+				 "give --stream SPEC (plain mode) or --grid SPEC "
+				 "(grid mode); see --help");
+		if (o.sample)
+			mr_fatal(prog, MR_EXIT_USAGE, "--sample needs --grid");
+		if (o.settle < 0)
+			o.settle = 0;
+		tc_pattern pats[TC_MAX_STREAMS];
+		for (size_t i = 0; i < nstreams; i++)
+			if (tc_stream_parse(stream_specs[i], o.window,
+					    &streams[i], &pats[i], &e) != 0)
+				mr_die(prog, &e);
+		int any_end = 0;
+		for (size_t i = 0; i < nstreams; i++)
+			any_end |= isfinite(tc_pattern_end(&pats[i]));
+		if (!follow && duration <= 0 && !any_end && o.nwin <= 0)
+			mr_fatal(prog, MR_EXIT_USAGE,
+				 "give --duration, --windows or --follow");
+		rc = run_plain(&o, streams, pats, nstreams, duration, follow);
+		for (size_t i = 0; i < nstreams; i++)
+			tc_pattern_free(&pats[i]);
+	}
+	tc_grid_free(&grid);
+	curl_global_cleanup();
+	return rc;
+}

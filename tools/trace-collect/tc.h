@@ -1,0 +1,227 @@
+/*
+ * tc.h - trace-collect's parts: load patterns, the open-loop engine, trace
+ * schemas (window statistics -> trace row), trace files, and grids.
+ *
+ * The engine is one thread: epoll over libcurl's sockets (multi socket
+ * interface), a timerfd for the next due send (nanosecond resolution,
+ * finer than curl_multi_poll's millisecond timeouts), a timerfd for curl's
+ * own timeouts, and a signalfd. A request is launched when it comes due,
+ * never scheduled up front; its latency is counted from its intended send
+ * time (no coordinated omission) and it belongs to the window in which it
+ * was intended to be sent.
+ *
+ * What is deliberately not here: deciding configurations (the caller, via
+ * actuate), HTTP/2, TLS client certificates.
+ */
+#ifndef TC_H
+#define TC_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "meshrl.h"
+
+/* ------------------------------------------------------------------------
+ * Load patterns. Times are seconds from the pattern's start.
+ */
+typedef enum { PAT_CONSTANT, PAT_POISSON, PAT_SIN, PAT_FILE } tc_pat_kind;
+
+typedef struct {
+	tc_pat_kind kind;
+	double rate;          /* constant, poisson */
+	double l0, amp, per;  /* sin: l0 + amp sin(2 pi t / per) */
+	double *steps;        /* file: rate of each step */
+	size_t nsteps;
+	double step;          /* file: seconds per step */
+	mr_rng rng;
+	double next;          /* next arrival */
+	uint64_t k;           /* constant: arrivals so far */
+} tc_pattern;
+
+/* "constant:R", "poisson:R", "sin:L0,A,T", "file:PATH[,STEP]" (STEP
+ * default default_step seconds). */
+int tc_pattern_parse(const char *spec, double default_step, tc_pattern *p,
+		     mr_err *e);
+void tc_pattern_free(tc_pattern *p);
+/* Copies a parsed pattern (the file steps are shared: free only one). */
+void tc_pattern_start(tc_pattern *p, uint64_t seed, uint64_t stream);
+/* Returns the next arrival time and advances; INFINITY when the pattern
+ * has ended (a rate file ran out). */
+double tc_pattern_next(tc_pattern *p);
+/* Instantaneous and mean target rate. */
+double tc_pattern_rate(const tc_pattern *p, double t);
+double tc_pattern_mean(const tc_pattern *p, double t0, double t1);
+/* End of the pattern (INFINITY unless a file). */
+double tc_pattern_end(const tc_pattern *p);
+
+/* ------------------------------------------------------------------------
+ * Streams and windows
+ */
+#define TC_MAX_STREAMS 8
+#define TC_MAX_CFG 16
+
+typedef struct {
+	char service[32]; /* URL path component */
+	int cls;          /* 0 premium, 1 freemium, -1 no header */
+} tc_stream;
+
+/* Parses "SERVICE[:CLASS]=PATTERN". */
+int tc_stream_parse(const char *spec, double default_step, tc_stream *s,
+		    tc_pattern *p, mr_err *e);
+
+typedef struct {
+	uint64_t sent, ok, refused, failed;
+	uint64_t node_ok[2];
+	double node_sum[2];
+	double sum, sumsq;
+	double *lat; /* latencies of successes */
+	size_t nlat, cap;
+} tc_wstats;
+
+typedef struct tc_window {
+	struct tc_window *next;
+	int64_t index;   /* window number within its segment */
+	double t0, t1;   /* absolute (mr_now) bounds */
+	double target[TC_MAX_STREAMS]; /* mean target rate over the window */
+	tc_wstats s[TC_MAX_STREAMS];
+	uint64_t pending;
+	double cfg[TC_MAX_CFG]; /* the segment's configuration columns */
+	int64_t tag;            /* caller's (grid configuration index) */
+	int last;               /* last window of its segment */
+} tc_window;
+
+/* Mean, std (population), nearest-rank percentile of a window stream. */
+double tc_mean(const tc_wstats *s);
+double tc_std(const tc_wstats *s);
+double tc_pct(tc_wstats *s, double q); /* sorts s->lat */
+
+/* ------------------------------------------------------------------------
+ * The engine
+ */
+typedef struct tc_engine tc_engine;
+
+typedef struct {
+	const char *url;      /* base, e.g. http://127.0.0.1:8080 */
+	double timeout;       /* per request, s */
+	size_t max_inflight;  /* beyond: counted as failed, not sent */
+	uint64_t seed;
+	FILE *rawlog;         /* msgpack per-request log, or NULL */
+	int quiet;
+} tc_engine_opts;
+
+typedef struct {
+	double settle;        /* s before the first recorded window */
+	double window;        /* s */
+	int64_t nwin;         /* windows; < 0 until the patterns end or
+				 forever */
+	tc_pattern *pats;     /* one per stream, started by the engine */
+	double cfg[TC_MAX_CFG];
+	int64_t tag;
+	/* optional: called as each window opens (e.g. to read the live
+	 * configuration into w->cfg) */
+	void (*on_open)(void *ud, tc_window *w);
+	void *open_ud;
+} tc_segment;
+
+/* Called with each finished window, in order. Return non-zero to stop. */
+typedef int (*tc_window_cb)(void *ud, tc_window *w);
+
+tc_engine *tc_engine_new(const tc_engine_opts *o, const tc_stream *streams,
+			 size_t n, mr_err *e);
+/* Sends the segment's load; returns when its last window has been sent
+ * (its answers may still be out), 1 when interrupted by a signal or the
+ * callback, -1 on error. */
+int tc_engine_run(tc_engine *g, tc_segment *seg, tc_window_cb cb, void *ud,
+		  mr_err *e);
+/* Waits for every answer still out and delivers the remaining windows.
+ * With discard, pending windows are dropped instead (interrupt). */
+int tc_engine_drain(tc_engine *g, tc_window_cb cb, void *ud, int discard,
+		    mr_err *e);
+/* Prints the run's summary line on f: target and achieved rate, send
+ * lateness percentiles, outcomes, client CPU per request. */
+void tc_engine_summary(tc_engine *g, FILE *f);
+/* Requests sent and succeeded so far, and the first failure's text. */
+void tc_engine_counts(const tc_engine *g, uint64_t *sent, uint64_t *ok,
+		      const char **first_error);
+void tc_engine_free(tc_engine *g);
+
+/* ------------------------------------------------------------------------
+ * Trace schemas: columns, and a row from a window.
+ */
+typedef enum { COL_TARGET, COL_SENT, COL_OK, COL_DROP, COL_MEAN, COL_STD,
+	       COL_P90, COL_P99, COL_NODE, COL_CFG } tc_col_kind;
+
+typedef struct {
+	char name[32];
+	tc_col_kind kind;
+	int stream; /* window stream the column describes */
+	int arg;    /* COL_NODE: node 0/1; COL_CFG: index into cfg[] */
+} tc_colspec;
+
+#define TC_MAX_COLS 64
+
+typedef struct {
+	char name[16];
+	int per_second;               /* counts as req/s (info2), else counts */
+	size_t nstreams;
+	tc_stream streams[TC_MAX_STREAMS]; /* cls -2: any class */
+	const char *loads[TC_MAX_STREAMS]; /* max_l column of each stream */
+	const char *cfg[TC_MAX_CFG];  /* action columns, cfg[] order */
+	int cfg_stream[TC_MAX_CFG];   /* NAN in cfg means "no limit": write
+					 this stream's target rate instead */
+	size_t ncfg;
+	tc_colspec col[TC_MAX_COLS];
+	char *names[TC_MAX_COLS + 1]; /* column names, NULL-terminated */
+	size_t ncols;
+} tc_schema;
+
+/* Builds the schema (compute, info2, classes, generic); generic takes its
+ * streams from the caller, the others ignore them. */
+int tc_schema_init(tc_schema *s, const char *name, const tc_stream *streams,
+		   size_t nstreams, mr_err *e);
+/* Orders user streams (and their patterns) as the schema's slots; errors
+ * name the missing or extra stream. */
+int tc_schema_match(const tc_schema *s, tc_stream *streams, tc_pattern *pats,
+		    size_t n, mr_err *e);
+/* Formats w as one CSV line (with '\n') into buf; returns its length. */
+size_t tc_schema_row(const tc_schema *s, tc_window *w, double window,
+		     char *buf, size_t cap);
+
+/* ------------------------------------------------------------------------
+ * Trace files: appended; the header is written once and checked after.
+ */
+typedef struct {
+	int fd;
+	char *path;
+} tc_trace;
+
+int tc_trace_open(tc_trace *t, const char *path, char *const *cols,
+		  size_t ncols, int quiet, mr_err *e);
+/* Writes buf whole (one write call per row or per configuration). */
+int tc_trace_write(tc_trace *t, const char *buf, size_t len, int sync,
+		   mr_err *e);
+void tc_trace_close(tc_trace *t);
+
+/* ------------------------------------------------------------------------
+ * Grids: KEY=VALUES;KEY=VALUES with VALUES a comma list of numbers and
+ * LO:HI[:STEP] ranges (inclusive).
+ */
+typedef struct {
+	size_t nkeys;
+	char *keys[TC_MAX_CFG + TC_MAX_STREAMS];
+	double *vals[TC_MAX_CFG + TC_MAX_STREAMS];
+	size_t nvals[TC_MAX_CFG + TC_MAX_STREAMS];
+	uint64_t size; /* product of nvals */
+} tc_grid;
+
+/* Adds one or more "KEY=VALUES" items (';'-separated). */
+int tc_grid_add(tc_grid *g, const char *spec, mr_err *e);
+/* Values of configuration idx (first key varies slowest). */
+void tc_grid_point(const tc_grid *g, uint64_t idx, double *out);
+/* The configurations to visit: all, or a sorted random subset of n. */
+uint64_t *tc_grid_order(const tc_grid *g, uint64_t sample, uint64_t seed,
+			uint64_t *count);
+void tc_grid_free(tc_grid *g);
+
+#endif

@@ -1,0 +1,754 @@
+/*
+ * tc_engine.c - the open-loop load engine (see tc.h).
+ *
+ * Loop: create the windows whose start has come, launch every request that
+ * is due (oldest first, a bounded batch so answers are never starved), let
+ * curl act, hand finished windows to the caller, then sleep in epoll until
+ * the next of: a due send (timerfd, absolute, ns resolution), curl's
+ * timeout (timerfd), socket activity, a signal.
+ *
+ * Easy handles are pooled and reused, so curl's connection cache keeps the
+ * TCP connections alive across requests. Nothing is allocated per request
+ * once the pool is warm (window latency arrays grow geometrically).
+ */
+#include <errno.h>
+#include <math.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/epoll.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+
+#include "tc.h"
+
+#define SEND_BATCH 256
+#define LATE_BUCKETS 2800
+
+typedef struct tc_req {
+	struct tc_req *next_free;        /* in the pool */
+	struct tc_req *prev_act, *next_act; /* while out */
+	int64_t tag;
+	CURL *h;
+	struct tc_engine *g;
+	tc_window *w; /* NULL while settling */
+	int stream;
+	double intended;
+	int node; /* 0 node1, 1 node2, -1 unknown */
+} tc_req;
+
+struct tc_engine {
+	tc_engine_opts o;
+	size_t n;
+	tc_stream streams[TC_MAX_STREAMS];
+	char *urls[TC_MAX_STREAMS];
+	struct curl_slist *hdrs[TC_MAX_STREAMS];
+	CURLM *m;
+	int ep, tfd_send, tfd_curl, sfd;
+	tc_req *free_reqs;
+	tc_req *active; /* requests out, for abandoning them */
+	size_t inflight;
+	tc_window *head, *tail; /* windows not yet delivered, in order */
+	int stop;               /* signal or callback said stop */
+	mr_err *err;            /* error from inside callbacks */
+	int failed;
+	int64_t segments;
+	/* summary */
+	double t_start, send_time, expected;
+	uint64_t sent, ok, refused, failed_n, skipped;
+	uint64_t late[LATE_BUCKETS];
+	double late_max;
+	struct rusage ru0;
+	char first_error[256];
+	/* raw log */
+	msgpack_sbuffer sb;
+	msgpack_packer pk;
+	int64_t cur_tag;
+};
+
+/* ------------------------------------------------------------------------
+ * Window statistics
+ */
+double tc_mean(const tc_wstats *s)
+{
+	return s->ok ? s->sum / (double)s->ok : 0;
+}
+
+double tc_std(const tc_wstats *s)
+{
+	if (!s->ok)
+		return 0;
+	double m = s->sum / (double)s->ok;
+	double v = s->sumsq / (double)s->ok - m * m;
+	return v > 0 ? sqrt(v) : 0;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return (x > y) - (x < y);
+}
+
+double tc_pct(tc_wstats *s, double q)
+{
+	if (!s->nlat)
+		return 0;
+	qsort(s->lat, s->nlat, sizeof(double), cmp_double);
+	size_t k = (size_t)ceil(q * (double)s->nlat);
+	if (k < 1)
+		k = 1;
+	if (k > s->nlat)
+		k = s->nlat;
+	return s->lat[k - 1];
+}
+
+static void window_free(tc_window *w)
+{
+	for (int i = 0; i < TC_MAX_STREAMS; i++)
+		free(w->s[i].lat);
+	free(w);
+}
+
+/* ------------------------------------------------------------------------
+ * Send lateness histogram: 1 us buckets to 1 ms, 10 us to 10 ms, 100 us to
+ * 100 ms, then one overflow bucket (the maximum is kept exactly).
+ */
+static int late_bucket(double s)
+{
+	double us = s * 1e6;
+	if (us < 0)
+		us = 0;
+	if (us < 1000)
+		return (int)us;
+	if (us < 10000)
+		return 1000 + (int)((us - 1000) / 10);
+	if (us < 100000)
+		return 1900 + (int)((us - 10000) / 100);
+	return LATE_BUCKETS - 1;
+}
+
+static double late_value(int b)
+{
+	if (b < 1000)
+		return b + 0.5;
+	if (b < 1900)
+		return 1000 + (b - 1000) * 10 + 5;
+	if (b < LATE_BUCKETS - 1)
+		return 10000 + (b - 1900) * 100 + 50;
+	return 100000;
+}
+
+static double late_pct(const tc_engine *g, double q)
+{
+	uint64_t total = 0, acc = 0;
+	for (int b = 0; b < LATE_BUCKETS; b++)
+		total += g->late[b];
+	if (!total)
+		return 0;
+	uint64_t want = (uint64_t)ceil(q * (double)total);
+	for (int b = 0; b < LATE_BUCKETS; b++) {
+		acc += g->late[b];
+		if (acc >= want)
+			return b == LATE_BUCKETS - 1 ? g->late_max * 1e6
+						     : late_value(b);
+	}
+	return g->late_max * 1e6;
+}
+
+/* ------------------------------------------------------------------------
+ * curl callbacks
+ */
+static int sock_cb(CURL *easy, curl_socket_t s, int what, void *userp,
+		   void *socketp)
+{
+	(void)easy, (void)socketp;
+	tc_engine *g = userp;
+	if (what == CURL_POLL_REMOVE) {
+		epoll_ctl(g->ep, EPOLL_CTL_DEL, s, NULL);
+		return 0;
+	}
+	struct epoll_event ev = {0};
+	ev.data.fd = s;
+	ev.events = (what & CURL_POLL_IN ? EPOLLIN : 0) |
+		    (what & CURL_POLL_OUT ? EPOLLOUT : 0);
+	if (epoll_ctl(g->ep, EPOLL_CTL_MOD, s, &ev) != 0 &&
+	    epoll_ctl(g->ep, EPOLL_CTL_ADD, s, &ev) != 0)
+		return -1;
+	return 0;
+}
+
+static int timer_cb(CURLM *m, long ms, void *userp)
+{
+	(void)m;
+	tc_engine *g = userp;
+	struct itimerspec its;
+	memset(&its, 0, sizeof its);
+	if (ms > 0) {
+		its.it_value.tv_sec = ms / 1000;
+		its.it_value.tv_nsec = (ms % 1000) * 1000000L;
+	} else if (ms == 0) {
+		its.it_value.tv_nsec = 1; /* as soon as possible */
+	}
+	return timerfd_settime(g->tfd_curl, 0, &its, NULL) == 0 ? 0 : -1;
+}
+
+static size_t header_cb(char *buf, size_t sz, size_t n, void *ud)
+{
+	tc_req *r = ud;
+	size_t len = sz * n;
+	static const char name[] = "X-Served-By:";
+	if (len > sizeof name && strncasecmp(buf, name, sizeof name - 1) == 0) {
+		const char *v = buf + sizeof name - 1;
+		while (*v == ' ')
+			v++;
+		if (strncmp(v, "node1", 5) == 0)
+			r->node = 0;
+		else if (strncmp(v, "node2", 5) == 0)
+			r->node = 1;
+	}
+	return len;
+}
+
+static size_t body_cb(char *buf, size_t sz, size_t n, void *ud)
+{
+	(void)buf, (void)ud;
+	return sz * n;
+}
+
+/* ------------------------------------------------------------------------
+ * Requests
+ */
+static tc_req *req_get(tc_engine *g)
+{
+	tc_req *r = g->free_reqs;
+	if (r) {
+		g->free_reqs = r->next_free;
+		return r;
+	}
+	r = mr_xcalloc(1, sizeof *r);
+	r->g = g;
+	if (!(r->h = curl_easy_init()))
+		mr_fatal("trace-collect", MR_EXIT_IO, "curl_easy_init failed");
+	CURL *h = r->h;
+	curl_easy_setopt(h, CURLOPT_PRIVATE, r);
+	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)(g->o.timeout * 1000));
+	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS,
+			 (long)(fmin(g->o.timeout, 5) * 1000));
+	curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, header_cb);
+	curl_easy_setopt(h, CURLOPT_HEADERDATA, r);
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, body_cb);
+	curl_easy_setopt(h, CURLOPT_TCP_NODELAY, 1L);
+	return r;
+}
+
+/* Takes r out of curl and back to the pool. */
+static void req_release(tc_engine *g, tc_req *r)
+{
+	curl_multi_remove_handle(g->m, r->h);
+	if (r->prev_act)
+		r->prev_act->next_act = r->next_act;
+	else
+		g->active = r->next_act;
+	if (r->next_act)
+		r->next_act->prev_act = r->prev_act;
+	r->prev_act = r->next_act = NULL;
+	g->inflight--;
+	r->next_free = g->free_reqs;
+	g->free_reqs = r;
+}
+
+static void raw_record(tc_engine *g, const tc_req *r, double now, long status,
+		       CURLcode rc)
+{
+	if (!g->o.rawlog)
+		return;
+	msgpack_packer *pk = &g->pk;
+	msgpack_pack_array(pk, 9);
+	msgpack_pack_int(pk, r->stream);
+	msgpack_pack_int64(pk, r->tag);
+	msgpack_pack_int64(pk, r->w ? r->w->index : -1);
+	msgpack_pack_double(pk, r->intended - g->t_start);
+	msgpack_pack_double(pk, now - r->intended);
+	msgpack_pack_long(pk, status);
+	msgpack_pack_int(pk, (int)rc);
+	msgpack_pack_int(pk, r->node + 1);
+	msgpack_pack_int64(pk, 0); /* reserved */
+	if (g->sb.size > 65536) {
+		if (fwrite(g->sb.data, 1, g->sb.size, g->o.rawlog) != g->sb.size)
+			g->failed = mr_errf(g->err, MR_EXIT_IO,
+					    "raw log: write failed: %s",
+					    strerror(errno));
+		msgpack_sbuffer_clear(&g->sb);
+	}
+}
+
+static void finish(tc_engine *g, tc_req *r, CURLcode rc)
+{
+	double now = mr_now();
+	long status = 0;
+	curl_easy_getinfo(r->h, CURLINFO_RESPONSE_CODE, &status);
+	double lat = now - r->intended;
+	int outcome = rc == CURLE_OK && status == 200   ? 0
+		      : rc == CURLE_OK && status == 429 ? 1
+							: 2;
+	if (outcome != 0 && !g->first_error[0]) {
+		char *url = NULL;
+		curl_easy_getinfo(r->h, CURLINFO_EFFECTIVE_URL, &url);
+		if (rc != CURLE_OK)
+			snprintf(g->first_error, sizeof g->first_error,
+				 "%s: %s", url ? url : "?", curl_easy_strerror(rc));
+		else
+			snprintf(g->first_error, sizeof g->first_error,
+				 "%s: host answered %ld", url ? url : "?", status);
+	}
+	if (outcome == 0)
+		g->ok++;
+	else if (outcome == 1)
+		g->refused++;
+	else
+		g->failed_n++;
+	if (r->w) {
+		tc_wstats *s = &r->w->s[r->stream];
+		if (outcome == 0) {
+			s->ok++;
+			s->sum += lat;
+			s->sumsq += lat * lat;
+			if (s->nlat == s->cap) {
+				s->cap = s->cap ? s->cap * 2 : 64;
+				s->lat = mr_xrealloc(s->lat, s->cap, sizeof(double));
+			}
+			s->lat[s->nlat++] = lat;
+			if (r->node >= 0) {
+				s->node_ok[r->node]++;
+				s->node_sum[r->node] += lat;
+			}
+		} else if (outcome == 1) {
+			s->refused++;
+		} else {
+			s->failed++;
+		}
+		r->w->pending--;
+	}
+	raw_record(g, r, now, status, rc);
+	req_release(g, r);
+}
+
+static void reap(tc_engine *g)
+{
+	CURLMsg *msg;
+	int left;
+	while ((msg = curl_multi_info_read(g->m, &left)))
+		if (msg->msg == CURLMSG_DONE) {
+			tc_req *r;
+			curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, &r);
+			finish(g, r, msg->data.result);
+		}
+}
+
+/* Finds the window holding time t (windows are few: a short scan). */
+static tc_window *window_at(tc_engine *g, double t)
+{
+	for (tc_window *w = g->head; w; w = w->next)
+		if (t >= w->t0 && t < w->t1 && w->tag == g->cur_tag &&
+		    w->index >= 0)
+			return w;
+	return NULL;
+}
+
+static void launch(tc_engine *g, int stream, double intended, double now)
+{
+	tc_window *w = window_at(g, intended);
+	double lateness = now - intended;
+	g->late[late_bucket(lateness)]++;
+	if (lateness > g->late_max)
+		g->late_max = lateness;
+	g->sent++;
+	if (w) {
+		w->s[stream].sent++;
+	}
+	if (g->inflight >= g->o.max_inflight) {
+		/* the client cannot hold more: a drop, said in the summary */
+		g->skipped++;
+		g->failed_n++;
+		if (w)
+			w->s[stream].failed++;
+		return;
+	}
+	tc_req *r = req_get(g);
+	r->w = w;
+	r->tag = g->cur_tag;
+	r->stream = stream;
+	r->intended = intended;
+	r->node = -1;
+	if (w)
+		w->pending++;
+	curl_easy_setopt(r->h, CURLOPT_URL, g->urls[stream]);
+	curl_easy_setopt(r->h, CURLOPT_HTTPHEADER, g->hdrs[stream]);
+	CURLMcode mc = curl_multi_add_handle(g->m, r->h);
+	if (mc != CURLM_OK) {
+		g->failed = mr_errf(g->err, MR_EXIT_IO,
+				    "curl_multi_add_handle: %s",
+				    curl_multi_strerror(mc));
+		if (w)
+			w->pending--, w->s[stream].failed++;
+		r->next_free = g->free_reqs;
+		g->free_reqs = r;
+		return;
+	}
+	g->inflight++;
+	r->prev_act = NULL;
+	r->next_act = g->active;
+	if (g->active)
+		g->active->prev_act = r;
+	g->active = r;
+}
+
+/* Hands finished windows (end passed, no answer out) to the caller. */
+static void deliver(tc_engine *g, double now, tc_window_cb cb, void *ud)
+{
+	while (g->head && g->head->t1 <= now && g->head->pending == 0) {
+		tc_window *w = g->head;
+		g->head = w->next;
+		if (!g->head)
+			g->tail = NULL;
+		if (!g->stop && cb && cb(ud, w) != 0)
+			g->stop = 1;
+		window_free(w);
+	}
+}
+
+/* ------------------------------------------------------------------------
+ * Event loop
+ */
+static void arm_abs(int fd, double t)
+{
+	struct itimerspec its;
+	memset(&its, 0, sizeof its);
+	if (isfinite(t)) {
+		if (t <= 0)
+			t = 1e-9;
+		its.it_value.tv_sec = (time_t)t;
+		its.it_value.tv_nsec = (long)((t - (double)its.it_value.tv_sec) * 1e9);
+		if (its.it_value.tv_nsec >= 1000000000L)
+			its.it_value.tv_sec++, its.it_value.tv_nsec -= 1000000000L;
+		if (its.it_value.tv_sec == 0 && its.it_value.tv_nsec == 0)
+			its.it_value.tv_nsec = 1;
+	}
+	timerfd_settime(fd, TFD_TIMER_ABSTIME, &its, NULL);
+}
+
+/* Waits for events (timeout_ms -1 = until one) and lets curl act. */
+static void poll_once(tc_engine *g, int timeout_ms)
+{
+	struct epoll_event ev[64];
+	int n = epoll_wait(g->ep, ev, 64, timeout_ms);
+	int running;
+	for (int i = 0; i < n; i++) {
+		int fd = ev[i].data.fd;
+		uint64_t x;
+		if (fd == g->tfd_send) {
+			if (read(fd, &x, sizeof x) < 0) { /* spurious: fine */
+			}
+		} else if (fd == g->tfd_curl) {
+			if (read(fd, &x, sizeof x) < 0) {
+			}
+			curl_multi_socket_action(g->m, CURL_SOCKET_TIMEOUT, 0,
+						 &running);
+		} else if (fd == g->sfd) {
+			struct signalfd_siginfo si;
+			if (read(fd, &si, sizeof si) > 0)
+				g->stop = 2;
+		} else {
+			int flags = (ev[i].events & EPOLLIN ? CURL_CSELECT_IN : 0) |
+				    (ev[i].events & EPOLLOUT ? CURL_CSELECT_OUT : 0) |
+				    (ev[i].events & (EPOLLERR | EPOLLHUP)
+					     ? CURL_CSELECT_ERR
+					     : 0);
+			curl_multi_socket_action(g->m, fd, flags, &running);
+		}
+	}
+	reap(g);
+}
+
+int tc_engine_run(tc_engine *g, tc_segment *seg, tc_window_cb cb, void *ud,
+		  mr_err *e)
+{
+	g->err = e;
+	g->cur_tag = seg->tag;
+	double T0 = mr_now();
+	if (g->t_start == 0) {
+		g->t_start = T0;
+		getrusage(RUSAGE_SELF, &g->ru0);
+	}
+	double ws = T0 + seg->settle;
+	double send_end = seg->nwin >= 0 ? ws + (double)seg->nwin * seg->window
+					 : INFINITY;
+	double next[TC_MAX_STREAMS];
+	for (size_t i = 0; i < g->n; i++) {
+		tc_pattern_start(&seg->pats[i], g->o.seed,
+				 (uint64_t)g->segments * TC_MAX_STREAMS + i);
+		next[i] = T0 + tc_pattern_next(&seg->pats[i]);
+	}
+	if (seg->nwin < 0) {
+		/* until every pattern has ended (never, without rate files) */
+		send_end = T0;
+		for (size_t i = 0; i < g->n; i++)
+			send_end = fmax(send_end,
+					T0 + tc_pattern_end(&seg->pats[i]));
+	}
+	g->segments++;
+	int64_t k_next = 0; /* next window to open */
+	int running;
+	while (!g->stop && !g->failed) {
+		double now = mr_now();
+		/* open windows whose start has come */
+		while (ws + (double)k_next * seg->window <= now &&
+		       (seg->nwin < 0 || k_next < seg->nwin) &&
+		       ws + (double)k_next * seg->window < send_end) {
+			tc_window *w = mr_xcalloc(1, sizeof *w);
+			w->index = k_next;
+			w->t0 = ws + (double)k_next * seg->window;
+			w->t1 = fmin(w->t0 + seg->window, send_end);
+			w->tag = seg->tag;
+			w->last = seg->nwin >= 0 && k_next == seg->nwin - 1;
+			memcpy(w->cfg, seg->cfg, sizeof w->cfg);
+			if (seg->on_open)
+				seg->on_open(seg->open_ud, w);
+			for (size_t i = 0; i < g->n; i++)
+				w->target[i] = tc_pattern_mean(
+					&seg->pats[i], w->t0 - T0, w->t1 - T0);
+			if (g->tail)
+				g->tail->next = w;
+			else
+				g->head = w;
+			g->tail = w;
+			k_next++;
+		}
+		if (now >= send_end)
+			break;
+		/* launch what is due, oldest first */
+		int launched = 0;
+		while (launched < SEND_BATCH) {
+			size_t best = 0;
+			for (size_t i = 1; i < g->n; i++)
+				if (next[i] < next[best])
+					best = i;
+			if (next[best] > now || next[best] >= send_end)
+				break;
+			launch(g, (int)best, next[best], now);
+			next[best] = T0 + tc_pattern_next(&seg->pats[best]);
+			launched++;
+		}
+		if (launched)
+			curl_multi_socket_action(g->m, CURL_SOCKET_TIMEOUT, 0,
+						 &running);
+		reap(g);
+		deliver(g, now, cb, ud);
+		if (launched == SEND_BATCH) {
+			/* behind schedule: look at sockets, then go on */
+			poll_once(g, 0);
+			continue;
+		}
+		double wake = send_end;
+		for (size_t i = 0; i < g->n; i++)
+			wake = fmin(wake, next[i]);
+		if (seg->nwin < 0 || k_next < seg->nwin)
+			wake = fmin(wake, ws + (double)k_next * seg->window);
+		if (g->head && g->head->pending == 0 && g->head->t1 > now)
+			wake = fmin(wake, g->head->t1);
+		arm_abs(g->tfd_send, wake);
+		poll_once(g, -1);
+	}
+	double stop_t = fmin(mr_now(), send_end);
+	g->send_time += stop_t - T0;
+	for (size_t i = 0; i < g->n; i++)
+		g->expected += tc_pattern_mean(&seg->pats[i], 0, stop_t - T0) *
+			       (stop_t - T0);
+	arm_abs(g->tfd_send, INFINITY);
+	if (g->failed)
+		return -1;
+	return g->stop ? 1 : 0;
+}
+
+int tc_engine_drain(tc_engine *g, tc_window_cb cb, void *ud, int discard,
+		    mr_err *e)
+{
+	g->err = e;
+	if (discard) {
+		/* abandon what is out: those windows are incomplete */
+		while (g->active)
+			req_release(g, g->active);
+		while (g->head) {
+			tc_window *w = g->head;
+			g->head = w->next;
+			window_free(w);
+		}
+		g->tail = NULL;
+		return 0;
+	}
+	int stop_before = g->stop;
+	while (g->head || g->inflight) {
+		double now = mr_now();
+		deliver(g, now, cb, ud);
+		if (!g->head && !g->inflight)
+			break;
+		if (g->failed)
+			return -1;
+		if (g->stop && g->stop != stop_before)
+			return 1; /* interrupted while draining */
+		if (g->head && g->head->pending == 0)
+			arm_abs(g->tfd_send, g->head->t1);
+		poll_once(g, -1);
+	}
+	arm_abs(g->tfd_send, INFINITY);
+	return g->failed ? -1 : 0;
+}
+
+/* ------------------------------------------------------------------------
+ * Setup
+ */
+tc_engine *tc_engine_new(const tc_engine_opts *o, const tc_stream *streams,
+			 size_t n, mr_err *e)
+{
+	if (n == 0 || n > TC_MAX_STREAMS)
+		return mr_errf(e, MR_EXIT_USAGE, "need 1..%d streams",
+			       TC_MAX_STREAMS),
+		       NULL;
+	tc_engine *g = mr_xcalloc(1, sizeof *g);
+	g->o = *o;
+	g->n = n;
+	g->ep = g->tfd_send = g->tfd_curl = g->sfd = -1;
+	memcpy(g->streams, streams, n * sizeof *streams);
+	static const char *const cls[] = {"premium", "freemium"};
+	for (size_t i = 0; i < n; i++) {
+		size_t len = strlen(o->url) + strlen(streams[i].service) + 2;
+		g->urls[i] = mr_xcalloc(len, 1);
+		const char *sep = o->url[strlen(o->url) - 1] == '/' ? "" : "/";
+		snprintf(g->urls[i], len, "%s%s%s", o->url, sep,
+			 streams[i].service);
+		if (streams[i].cls >= 0) {
+			char h[64];
+			snprintf(h, sizeof h, "X-User-Class: %s",
+				 cls[streams[i].cls]);
+			if (!(g->hdrs[i] = curl_slist_append(NULL, h)))
+				mr_fatal("trace-collect", MR_EXIT_IO,
+					 "out of memory");
+		}
+	}
+	sigset_t ss;
+	sigemptyset(&ss);
+	sigaddset(&ss, SIGINT);
+	sigaddset(&ss, SIGTERM);
+	sigprocmask(SIG_BLOCK, &ss, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	g->ep = epoll_create1(EPOLL_CLOEXEC);
+	g->tfd_send = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	g->tfd_curl = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	g->sfd = signalfd(-1, &ss, SFD_NONBLOCK | SFD_CLOEXEC);
+	if (g->ep < 0 || g->tfd_send < 0 || g->tfd_curl < 0 || g->sfd < 0) {
+		mr_errf(e, MR_EXIT_IO, "epoll/timerfd/signalfd: %s",
+			strerror(errno));
+		tc_engine_free(g);
+		return NULL;
+	}
+	int fds[3] = {g->tfd_send, g->tfd_curl, g->sfd};
+	for (int i = 0; i < 3; i++) {
+		struct epoll_event ev = {.events = EPOLLIN, .data.fd = fds[i]};
+		epoll_ctl(g->ep, EPOLL_CTL_ADD, fds[i], &ev);
+	}
+	if (!(g->m = curl_multi_init())) {
+		tc_engine_free(g);
+		return mr_errf(e, MR_EXIT_IO, "curl_multi_init failed"), NULL;
+	}
+	curl_multi_setopt(g->m, CURLMOPT_SOCKETFUNCTION, sock_cb);
+	curl_multi_setopt(g->m, CURLMOPT_SOCKETDATA, g);
+	curl_multi_setopt(g->m, CURLMOPT_TIMERFUNCTION, timer_cb);
+	curl_multi_setopt(g->m, CURLMOPT_TIMERDATA, g);
+	/* keep every connection the load needs alive for reuse */
+	curl_multi_setopt(g->m, CURLMOPT_MAXCONNECTS, (long)fmin(o->max_inflight, 10000));
+	if (o->rawlog) {
+		msgpack_sbuffer_init(&g->sb);
+		msgpack_packer_init(&g->pk, &g->sb, msgpack_sbuffer_write);
+		msgpack_pack_map(&g->pk, 4);
+		mr_pk_kv_str(&g->pk, "format", "meshrl-reqlog");
+		mr_pk_kv_i64(&g->pk, "version", 1);
+		static char *const fields[] = {
+			"stream", "tag", "window", "intended_s", "latency_s",
+			"status", "curl_code", "node", "reserved"};
+		mr_pk_kv_strs(&g->pk, "fields", fields, 9);
+		char *names[TC_MAX_STREAMS];
+		for (size_t i = 0; i < n; i++)
+			names[i] = g->urls[i];
+		mr_pk_kv_strs(&g->pk, "streams", names, n);
+	}
+	return g;
+}
+
+void tc_engine_summary(tc_engine *g, FILE *f)
+{
+	struct rusage ru;
+	getrusage(RUSAGE_SELF, &ru);
+	double cpu = (double)(ru.ru_utime.tv_sec - g->ru0.ru_utime.tv_sec) +
+		     (double)(ru.ru_stime.tv_sec - g->ru0.ru_stime.tv_sec) +
+		     (double)(ru.ru_utime.tv_usec - g->ru0.ru_utime.tv_usec) * 1e-6 +
+		     (double)(ru.ru_stime.tv_usec - g->ru0.ru_stime.tv_usec) * 1e-6;
+	double dur = g->send_time > 0 ? g->send_time : 1e-9;
+	fprintf(f,
+		"trace-collect: summary duration_s=%.3f target_rate=%.1f "
+		"achieved_rate=%.1f sent=%llu ok=%llu refused=%llu failed=%llu "
+		"skipped=%llu late_p50_us=%.0f late_p99_us=%.0f "
+		"late_max_us=%.0f cpu_us_per_req=%.2f\n",
+		g->send_time, g->expected / dur, (double)g->sent / dur,
+		(unsigned long long)g->sent, (unsigned long long)g->ok,
+		(unsigned long long)g->refused, (unsigned long long)g->failed_n,
+		(unsigned long long)g->skipped, late_pct(g, 0.5),
+		late_pct(g, 0.99), g->late_max * 1e6,
+		g->sent ? cpu * 1e6 / (double)g->sent : 0);
+}
+
+void tc_engine_counts(const tc_engine *g, uint64_t *sent, uint64_t *ok,
+		      const char **first_error)
+{
+	*sent = g->sent;
+	*ok = g->ok;
+	*first_error = g->first_error;
+}
+
+void tc_engine_free(tc_engine *g)
+{
+	if (!g)
+		return;
+	if (g->m) {
+		mr_err e;
+		tc_engine_drain(g, NULL, NULL, 1, &e);
+	}
+	while (g->free_reqs) {
+		tc_req *r = g->free_reqs;
+		g->free_reqs = r->next_free;
+		curl_easy_cleanup(r->h);
+		free(r);
+	}
+	if (g->m)
+		curl_multi_cleanup(g->m);
+	if (g->o.rawlog) {
+		if (g->sb.size &&
+		    fwrite(g->sb.data, 1, g->sb.size, g->o.rawlog) != g->sb.size)
+			fprintf(stderr, "trace-collect: raw log: write failed\n");
+		msgpack_sbuffer_destroy(&g->sb);
+	}
+	for (size_t i = 0; i < g->n; i++) {
+		free(g->urls[i]);
+		curl_slist_free_all(g->hdrs[i]);
+	}
+	int fds[4] = {g->ep, g->tfd_send, g->tfd_curl, g->sfd};
+	for (int i = 0; i < 4; i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
+	free(g);
+}
