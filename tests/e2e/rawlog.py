@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """rawlog.py FILE [TAG] - summarises trace-collect's msgpack request log:
 prints "n N ok K s429 R other F node1 A node2 B" over requests (of
-configuration TAG when given) that were in a recorded window."""
+configuration TAG when given) that were in a recorded window; node1/node2
+count every answer that names its node (successes and node failures)."""
 import sys
 import msgpack
 
@@ -19,12 +20,12 @@ with open(sys.argv[1], "rb") as f:
             continue  # settling
         c["n"] += 1
         st = rec[ix["status"]]
+        if rec[ix["node"]] == 1:
+            c["node1"] += 1
+        elif rec[ix["node"]] == 2:
+            c["node2"] += 1
         if st == 200:
             c["ok"] += 1
-            if rec[ix["node"]] == 1:
-                c["node1"] += 1
-            elif rec[ix["node"]] == 2:
-                c["node2"] += 1
         elif st == 429:
             c["s429"] += 1
         else:

@@ -42,8 +42,9 @@ awk -F, 'NR>1 && ($5 != 40 || $6 != 5) {exit 1}' "$TMP/g.csv" &&
 s100=$($PY "$MESHRL_ROOT/tests/e2e/rawlog.py" "$TMP/raw.mp" 0)
 s20=$($PY "$MESHRL_ROOT/tests/e2e/rawlog.py" "$TMP/raw.mp" 1)
 echo "$s100" | awk '{exit !($4 > 20 && $12 == 0)}' &&
-	ok "p1=100: every success from node1 ($s100)" || notok "p1=100: $s100"
-echo "$s20" | awk '{f = $10 / ($10 + $12); exit !(f > 0.02 && f < 0.40)}' &&
+	ok "p1=100: every request routed to node1 ($s100)" || notok "p1=100: $s100"
+# binomial, n ~ 40, p = 0.2: sd ~ 0.063
+echo "$s20" | awk '{f = $10 / ($10 + $12); exit !(f > 0.02 && f < 0.45)}' &&
 	ok "p1=20: node1 share near 0.2 ($s20)" || notok "p1=20: $s20"
 awk -F, 'NR>1 && $4 == 100 && $12 != 0 {exit 1}' "$TMP/g.csv" &&
 	ok "p1=100 rows: no delay via node2 (d12 = 0)" || notok "d12 at p1=100"

@@ -84,10 +84,11 @@ static int add_one(tc_grid *g, const char *item, size_t len, mr_err *e)
 	for (size_t i = 0; i < n; i++)
 		for (size_t j = i + 1; j < n; j++)
 			if (vals[i] == vals[j]) {
+				double v = vals[i];
 				free(vals);
 				return mr_errf(e, MR_EXIT_USAGE,
 					       "grid '%s': value %g repeated",
-					       buf, vals[i]);
+					       buf, v);
 			}
 	g->keys[g->nkeys] = mr_xstrdup(buf);
 	g->vals[g->nkeys] = vals;

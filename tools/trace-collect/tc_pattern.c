@@ -50,6 +50,7 @@ static int read_steps(const char *path, tc_pattern *p, mr_err *e)
 				"%s:%zu: '%.40s' is not a rate (req/s >= 0)",
 				path, real, ln);
 			free(buf);
+			tc_pattern_free(p);
 			return -1;
 		}
 		if (p->nsteps == cap)
@@ -57,8 +58,10 @@ static int read_steps(const char *path, tc_pattern *p, mr_err *e)
 		p->steps[p->nsteps++] = v;
 	}
 	free(buf);
-	if (!p->nsteps)
+	if (!p->nsteps) {
+		tc_pattern_free(p);
 		return mr_errf(e, MR_EXIT_DATA, "%s: no rates", path);
+	}
 	return 0;
 }
 

@@ -50,15 +50,19 @@ int tc_trace_open(tc_trace *t, const char *path, char *const *cols,
 		t->fd = 1;
 		int rc = write_all(1, hdr, hlen);
 		free(hdr);
-		if (rc)
-			return mr_errf(e, MR_EXIT_IO, "stdout: %s",
-				       strerror(errno));
+		if (rc) {
+			mr_errf(e, MR_EXIT_IO, "stdout: %s", strerror(errno));
+			tc_trace_close(t);
+			return -1;
+		}
 		return 0;
 	}
 	t->fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
 	if (t->fd < 0) {
 		free(hdr);
-		return mr_errf(e, MR_EXIT_IO, "%s: %s", path, strerror(errno));
+		mr_errf(e, MR_EXIT_IO, "%s: %s", path, strerror(errno));
+		tc_trace_close(t);
+		return -1;
 	}
 	struct stat st;
 	if (fstat(t->fd, &st) != 0)
@@ -82,8 +86,7 @@ int tc_trace_open(tc_trace *t, const char *path, char *const *cols,
 				path, hdr, r > 0 ? buf : "");
 			free(buf);
 			free(hdr);
-			close(t->fd);
-			t->fd = -1;
+			tc_trace_close(t);
 			return -1;
 		}
 		free(buf);
@@ -126,8 +129,7 @@ int tc_trace_open(tc_trace *t, const char *path, char *const *cols,
 io:
 	mr_errf(e, MR_EXIT_IO, "%s: %s", path, strerror(errno));
 	free(hdr);
-	close(t->fd);
-	t->fd = -1;
+	tc_trace_close(t);
 	return -1;
 }
 
