@@ -76,4 +76,11 @@ size_t mr_forest_nnodes(const mr_forest *f);
 size_t mr_forest_train_rows(const mr_forest *f);
 const mr_forest_params *mr_forest_get_params(const mr_forest *f);
 
+/* Added (sim-env): the distinct split thresholds on feature i over all
+ * trees, ascending; the first min(count, cap) go to out (out may be NULL
+ * when cap is 0). Returns the count. A prediction depends on x[i] only
+ * through which of them x[i] exceeds. */
+size_t mr_forest_thresholds(const mr_forest *f, size_t i, double *out,
+			    size_t cap);
+
 #endif
