@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "bandit.h"
+#include "evalobj.h"
 #include "ppo.h"
 #include "simenv.h"
 
@@ -205,6 +206,9 @@ typedef struct {
 	mr_bandit_opts bandit; /* ENV_BANDIT */
 	const char *model;     /* NULL: the objective's */
 	const char *name;
+	mr_action_space as;    /* the actions, as policy-eval sees them */
+	long eval_len;         /* steps of an evaluation episode (cap for a
+				* pipe without objective: it ends at done) */
 } env_spec;
 
 static mr_vecenv *open_env(const env_spec *s, int nenvs, uint64_t seed,
@@ -228,12 +232,49 @@ static mr_vecenv *open_env(const env_spec *s, int nenvs, uint64_t seed,
 	return NULL;
 }
 
+/* Evaluation runs where policy-eval runs it: with an objective, its
+ * in-process simulator in evaluation mode (also behind --env-cmd, whose
+ * episodes are not the objective's evaluation episode); else the training
+ * environment's kind. */
+static mr_vecenv *open_eval_env(const env_spec *s, int nenvs, uint64_t seed,
+				mr_err *e)
+{
+	if (s->obj) {
+		mr_simenv_opts o = {.nenvs = nenvs, .seed = seed, .eval = 1,
+				    .model_path = s->model};
+		return mr_simenv_open(s->obj, &o, e);
+	}
+	return open_env(s, nenvs, seed, 1, e);
+}
+
 static void close_env(mr_vecenv *v)
 {
 	if (v) {
 		v->close(v);
 		free(v);
 	}
+}
+
+/* Without an objective: the action space from the environment's shape
+ * (choice indices; sampled, never swept). */
+static int generic_space(const mr_vecenv *v, mr_action_space *as, mr_err *e)
+{
+	memset(as, 0, sizeof *as);
+	as->ncomp = v->ncomp;
+	as->incremental = 1;
+	as->cores = -1;
+	for (int i = 0; i < v->ncomp; i++) {
+		if (v->nchoices[i] > MR_MAX_CHOICES)
+			return mr_errf(e, MR_EXIT_DATA,
+				       "action component %d has %d choices "
+				       "(evaluation handles %d)", i,
+				       v->nchoices[i], MR_MAX_CHOICES);
+		as->nchoices[i] = v->nchoices[i];
+		snprintf(as->name[i], sizeof as->name[i], "a%d", i);
+		for (int j = 0; j < v->nchoices[i]; j++)
+			as->values[i][j] = j;
+	}
+	return 0;
 }
 
 /* The optimum's mean reward over one evaluation episode, or NAN. */
@@ -252,49 +293,83 @@ static int optimal_mean(const env_spec *s, uint64_t seed, double *out,
 	return mr_simenv_optimal_mean(s->obj, &o, out, e);
 }
 
-/* One evaluation episode: the deterministic policy (p) or uniformly random
- * allowed actions (p NULL, rng). Rewards go to r (cap entries); returns
- * the count or -1. */
+static void policy_act(void *ctx, const float *obs, const uint8_t *mask,
+		       int32_t *action)
+{
+	mr_policy_act(ctx, obs, mask, action);
+}
+
+/* One evaluation episode of controller c from reset(seed), as policy-eval
+ * runs one (mr_eval_run): every step the controller's action for
+ * environment 0, played by every environment. Rewards of environment 0 go
+ * to r (s->eval_len entries); returns the count or -1. */
 static long run_episode(mr_vecenv *v, const env_spec *s, uint64_t seed,
-			const mr_policy *p, mr_rng *rng, double *r, long cap,
-			mr_err *e)
+			mr_controller *c, double *r, mr_err *e)
 {
 	if (v->reset(v, seed, e))
 		return -1;
-	long len = s->kind == ENV_SIM ? mr_simenv_episode_length(s->obj)
-				      : s->kind == ENV_BANDIT
-					? s->bandit.episode_len
-					: cap;
-	if (len > cap)
-		len = cap;
-	for (long t = 0; t < len; t++) {
-		if (p) {
-			mr_policy_act(p, v->obs, v->masks, v->actions);
-		} else {
-			int off = 0;
-			for (int c = 0; c < v->ncomp; c++) {
-				int n = v->nchoices[c], allowed = 0;
-				for (int j = 0; j < n; j++)
-					allowed += v->masks[off + j] != 0;
-				long k = allowed ? (long)mr_rng_below(
-						rng, (uint64_t)allowed) : 0;
-				int pick = 0;
-				for (int j = 0; j < n; j++)
-					if (v->masks[off + j] && k-- == 0) {
-						pick = j;
-						break;
-					}
-				v->actions[c] = pick;
-				off += n;
-			}
-		}
+	for (long t = 0; t < s->eval_len; t++) {
+		int32_t a[MR_MAX_COMPONENTS];
+		mr_ctl_act(c, &s->as, t, v->obs, v->masks, NULL, NULL, a);
+		for (int k = 0; k < v->nenvs; k++)
+			memcpy(v->actions + (size_t)k * v->ncomp, a,
+			       (size_t)v->ncomp * sizeof *a);
 		if (v->step(v, e))
 			return -1;
 		r[t] = v->rewards[0];
-		if (v->dones[0]) /* the episode ended (a pipe env's length) */
+		/* a pipe without objective: its episode ends at done */
+		if (!s->obj && s->kind == ENV_PIPE && v->dones[0])
 			return t + 1;
 	}
-	return len;
+	return s->eval_len;
+}
+
+/* The uniform random policy's mean reward per step, as policy-eval
+ * computes it (evalsuite.c): exact, from a sweep of every joint action
+ * over the evaluation episode, when actions are settings and every
+ * environment walks the same states; otherwise sampled, the mean of
+ * episodes (10 with an objective, 20 without) of random controllers
+ * seeded seed + 7919 k. */
+static int random_mean(const env_spec *s, uint64_t seed, double *rew,
+		       double *out, mr_err *e)
+{
+	if (s->obj && !s->as.incremental) {
+		long nj = mr_action_joint_count(&s->as, 1L << 16);
+		mr_vecenv *v = nj ? open_eval_env(s, (int)nj, seed, e) : NULL;
+		if (nj && !v)
+			return -1;
+		mr_sweep sw;
+		mr_err se = {0};
+		int swept = v && v->reset(v, seed, &se) == 0 &&
+			    mr_eval_sweep(v, &s->as, s->eval_len, &sw, &se) == 0;
+		close_env(v);
+		if (swept) {
+			*out = mr_sweep_random_mean(&sw);
+			mr_sweep_free(&sw);
+			return 0;
+		}
+	}
+	mr_vecenv *v = open_eval_env(s, 1, seed, e);
+	if (!v)
+		return -1;
+	int eps = s->obj ? 10 : 20;
+	double sum = 0;
+	for (int k = 0; k < eps; k++) {
+		mr_controller c;
+		mr_ctl_random(&c, "random", seed + 7919u * (uint64_t)(k + 1));
+		long n = run_episode(v, s, seed, &c, rew, e);
+		if (n < 0) {
+			close_env(v);
+			return -1;
+		}
+		double m = 0;
+		for (long i = 0; i < n; i++)
+			m += rew[i];
+		sum += n ? m / n : 0;
+	}
+	close_env(v);
+	*out = sum / eps;
+	return 0;
 }
 
 /* ------------------------------------------------------------------------
@@ -336,13 +411,14 @@ static int curve_write(const curve *c, const char *path, mr_err *e)
 /* One evaluation episode of the deterministic policy: a curve row (mean,
  * sample std, 95% t-interval, optimum), the curve rewritten, the score. */
 static int evaluate(mr_vecenv *ev, const env_spec *spec,
-		    const mr_ppo_config *cfg, mr_ppo *t, double *rew, long cap,
+		    const mr_ppo_config *cfg, mr_ppo *t, double *rew,
 		    double r_opt, double r_random, curve *cv,
 		    const char *curve_path, double *avg_out, double *score,
 		    mr_err *e)
 {
-	long n = run_episode(ev, spec, cfg->seed, mr_ppo_policy(t), NULL, rew,
-			     cap, e);
+	mr_controller c;
+	mr_ctl_func(&c, "ppo", policy_act, mr_ppo_policy(t));
+	long n = run_episode(ev, spec, cfg->seed, &c, rew, e);
 	if (n < 0)
 		return -1;
 	double s = 0, ss = 0;
@@ -558,6 +634,12 @@ int main(int argc, char **argv)
 			mr_die(prog, &e);
 		if (spec.kind == ENV_SIM)
 			spec.name = mr_objective_name(spec.obj);
+		if (mr_objective_action_space(spec.obj, &spec.as, &e))
+			mr_die(prog, &e);
+		spec.eval_len = mr_simenv_episode_length(spec.obj);
+	} else {
+		spec.eval_len = spec.kind == ENV_BANDIT ? spec.bandit.episode_len
+							: 1000000;
 	}
 
 	/* hyper-parameters: preset, then the objective's [ppo], then flags */
@@ -621,9 +703,20 @@ int main(int argc, char **argv)
 					 mr_rng_u64(&r), 0, &e)))
 			mr_die(prog, &e);
 	}
-	mr_vecenv *ev = open_env(&spec, 1, cfg.seed, 1, &e);
+	mr_vecenv *ev = open_eval_env(&spec, 1, cfg.seed, &e);
 	if (!ev)
 		mr_die(prog, &e);
+	if (!spec.obj && generic_space(ev, &spec.as, &e))
+		mr_die(prog, &e);
+	if (ev->obs_dim != envs[0]->obs_dim || ev->ncomp != envs[0]->ncomp ||
+	    memcmp(ev->nchoices, envs[0]->nchoices, sizeof ev->nchoices))
+		mr_fatal(prog, MR_EXIT_DATA,
+			 "%s: the objective's observations or actions differ "
+			 "from the simulator's (--objective must describe the "
+			 "simulator behind --env-cmd)", objective);
+	if (spec.eval_len < 1)
+		mr_fatal(prog, MR_EXIT_DATA, "%s: empty evaluation episode",
+			 spec.name);
 
 	/* resume: the policy, optimiser and curve from the checkpoint */
 	curve cv = {0};
@@ -701,29 +794,9 @@ int main(int argc, char **argv)
 	double r_opt;
 	if (optimal_mean(&spec, cfg.seed, &r_opt, &e))
 		mr_die(prog, &e);
-	long cap = spec.kind == ENV_PIPE ? 1000000
-		   : spec.kind == ENV_SIM ? mr_simenv_episode_length(spec.obj)
-					  : spec.bandit.episode_len;
-	if (cap < 1)
-		mr_fatal(prog, MR_EXIT_DATA, "%s: empty evaluation episode",
-			 spec.name);
-	double *rew = mr_xcalloc((size_t)cap, sizeof *rew);
-	if (isnan(r_random)) {
-		mr_rng rr;
-		mr_rng_seed(&rr, cfg.seed, 4000);
-		double sum = 0;
-		long cnt = 0;
-		for (int k = 0; k < 20; k++) { /* 20 episodes: less noise */
-			long n = run_episode(ev, &spec, cfg.seed, NULL, &rr, rew,
-					     cap, &e);
-			if (n < 0)
-				mr_die(prog, &e);
-			for (long i = 0; i < n; i++)
-				sum += rew[i];
-			cnt += n;
-		}
-		r_random = sum / (double)cnt;
-	}
+	double *rew = mr_xcalloc((size_t)spec.eval_len, sizeof *rew);
+	if (isnan(r_random) && random_mean(&spec, cfg.seed, rew, &r_random, &e))
+		mr_die(prog, &e);
 
 	struct sigaction sa = {0};
 	sa.sa_handler = on_signal;
@@ -742,7 +815,7 @@ int main(int argc, char **argv)
 			mr_die(prog, &e);
 		int64_t up = mr_ppo_updates(t);
 		if (up % eval_every == 0) {
-			if (evaluate(ev, &spec, &cfg, t, rew, cap, r_opt, r_random,
+			if (evaluate(ev, &spec, &cfg, t, rew, r_opt, r_random,
 				     &cv, curve_path, &last_avg, &score, &e))
 				mr_die(prog, &e);
 			last_eval = up;
@@ -773,7 +846,7 @@ int main(int argc, char **argv)
 	double wall = mr_now() - t0;
 	/* the final policy is always evaluated (and on the curve) */
 	if (last_eval != mr_ppo_updates(t) &&
-	    evaluate(ev, &spec, &cfg, t, rew, cap, r_opt, r_random, &cv,
+	    evaluate(ev, &spec, &cfg, t, rew, r_opt, r_random, &cv,
 		     curve_path, &last_avg, &score, &e))
 		mr_die(prog, &e);
 	char extra[160];
