@@ -77,7 +77,10 @@ EXP_UNSEEN := $(shell sh pipelines/objparam.sh $(EXP_OBJF) eval unseen)
 # c1 + c2) when actions are incremental steps, else the carried load.
 EXP_INCR   := $(filter incremental,$(shell sh pipelines/objparam.sh $(EXP_OBJF) "" actions))
 EXP_MID    := $(if $(EXP_INCR),cost,$(if $(filter c c1,$(subst $(comma), ,$(call EXP_DESCRIBE,actions))),cores,carried))
-EXP_BOUND  := $(or $(shell sh pipelines/objparam.sh $(EXP_OBJF) reward bound1),NaN)
+# The delay bound line of the plots: [reward] bound1 when it is a number
+# (it may name a parameter that varies, then no line).
+EXP_BOUND  := $(shell v=$$(sh pipelines/objparam.sh $(EXP_OBJF) reward bound1); \
+	case "$$v" in ''|*[!0-9.eE+-]*) echo NaN ;; *) echo "$$v" ;; esac)
 endif
 
 # A failed step leaves no empty folders behind (outputs are atomic already).
