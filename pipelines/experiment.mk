@@ -79,8 +79,7 @@ EXP_INCR   := $(filter incremental,$(shell sh pipelines/objparam.sh $(EXP_OBJF) 
 EXP_MID    := $(if $(EXP_INCR),cost,$(if $(filter c c1,$(subst $(comma), ,$(call EXP_DESCRIBE,actions))),cores,carried))
 # The delay bound line of the plots: [reward] bound1 when it is a number
 # (it may name a parameter that varies, then no line).
-EXP_BOUND  := $(shell v=$$(sh pipelines/objparam.sh $(EXP_OBJF) reward bound1); \
-	case "$$v" in ''|*[!0-9.eE+-]*) echo NaN ;; *) echo "$$v" ;; esac)
+EXP_BOUND  := $(shell sh pipelines/objparam.sh -n $(EXP_OBJF) reward bound1)
 endif
 
 # A failed step leaves no empty folders behind (outputs are atomic already).
