@@ -3,6 +3,7 @@
  * batch = single predictions, save/load round trip, and the model reader's
  * refusal of damaged files (each refused case checked by its message). */
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -103,6 +104,27 @@ static int refused(const void *buf, size_t len, const char *want)
 	return e.code == MR_EXIT_DATA;
 }
 
+/* Many threads predicting on one forest must agree with one thread. */
+typedef struct {
+	const mr_forest *f;
+	const double *X;
+	const double *want;
+	size_t n;
+	int bad;
+} pred_arg;
+
+static void *pred_thread(void *arg)
+{
+	pred_arg *a = arg;
+	for (int rep = 0; rep < 20; rep++)
+		for (size_t i = 0; i < a->n; i++) {
+			double y[2];
+			mr_forest_predict(a->f, a->X + i * 3, y);
+			a->bad |= y[0] != a->want[i * 2] || y[1] != a->want[i * 2 + 1];
+		}
+	return NULL;
+}
+
 int main(void)
 {
 	if (!mkdtemp(tmpdir)) {
@@ -165,6 +187,20 @@ int main(void)
 	mr_forest_predict_batch(f, Xt, NT, P2, 3);
 	CHECK(memcmp(P, P2, NT * 2 * sizeof *P) == 0, "3-thread batch predict is identical");
 
+	/* --- predict is safe from many threads at once */
+	pred_arg pa[4];
+	pthread_t tid[4];
+	for (int k = 0; k < 4; k++) {
+		pa[k] = (pred_arg){f, Xt, P, NT, 0};
+		pthread_create(&tid[k], NULL, pred_thread, &pa[k]);
+	}
+	int tbad = 0;
+	for (int k = 0; k < 4; k++) {
+		pthread_join(tid[k], NULL);
+		tbad |= pa[k].bad;
+	}
+	CHECK(!tbad, "4 threads predicting at once get the single-thread results");
+
 	/* --- the forest does not depend on the thread count */
 	p.threads = 3;
 	double *oob3 = calloc(N * 2, sizeof *oob3);
@@ -195,6 +231,56 @@ int main(void)
 		      "names and ranges survive the round trip");
 		mr_forest_free(g);
 	}
+
+	/* --- parameters shape the trees */
+	mr_forest_params q = p;
+	q.max_depth = 1;
+	q.ntrees = 5;
+	mr_forest *stump = mr_forest_fit(X, Y, N, 3, 2, fn, tn, &q, NULL, &e);
+	CHECK(stump && mr_forest_nnodes(stump) == 15, "max_depth 1: 5 stumps of 3 nodes");
+	/* the summed squared error is dominated by y1 = x0 * x2 (range 0..76) */
+	double ys[2], xs0[3] = {0, 0, 0}, xs1[3] = {19, 0, 4};
+	if (stump) {
+		mr_forest_predict(stump, xs0, ys);
+		double lo = ys[1];
+		mr_forest_predict(stump, xs1, ys);
+		CHECK(ys[1] > lo + 10, "stumps separate small and large y1 (%.3f vs %.3f)", ys[1], lo);
+	}
+	mr_forest_free(stump);
+	q = p;
+	q.min_leaf = 50;
+	mr_forest *coarse = mr_forest_fit(X, Y, N, 3, 2, fn, tn, &q, NULL, &e);
+	CHECK(coarse && mr_forest_nnodes(coarse) < mr_forest_nnodes(f) / 10 &&
+		      mr_forest_nnodes(coarse) <= (size_t)p.ntrees * (2 * N / 50),
+	      "min_leaf 50: far fewer nodes (%zu vs %zu)",
+	      coarse ? mr_forest_nnodes(coarse) : 0, mr_forest_nnodes(f));
+	mr_forest_free(coarse);
+	q = p;
+	q.max_features = 0.34; /* one feature per split */
+	mr_forest *rnd = mr_forest_fit(X, Y, N, 3, 2, fn, tn, &q, NULL, &e);
+	q.threads = 2;
+	mr_forest *rnd2 = mr_forest_fit(X, Y, N, 3, 2, fn, tn, &q, NULL, &e);
+	if (rnd && rnd2) {
+		mr_forest_predict_batch(rnd, Xt, NT, P2, 1);
+		CHECK(r2(Yt, P2, NT, 2) > 0.9, "max_features 1/3 still learns y0 (R2 %.4f)",
+		      r2(Yt, P2, NT, 2));
+		double *P3 = calloc(NT * 2, sizeof *P3);
+		mr_forest_predict_batch(rnd2, Xt, NT, P3, 1);
+		CHECK(memcmp(P2, P3, NT * 2 * sizeof *P3) == 0,
+		      "max_features 1/3: same forest on 2 threads");
+		free(P3);
+	}
+	mr_forest_free(rnd);
+	mr_forest_free(rnd2);
+	q = p;
+	q.bootstrap = 0;
+	q.ntrees = 3;
+	mr_forest *nb = mr_forest_fit(X, Y, N, 3, 2, fn, tn, &q, oob, &e);
+	size_t nboob = 0;
+	for (size_t i = 0; i < N; i++)
+		nboob += !isnan(oob[i * 2]);
+	CHECK(nb && nboob == 0, "without bootstrap no row is out of bag");
+	mr_forest_free(nb);
 
 	/* --- one training row: a single leaf */
 	mr_forest *one = mr_forest_fit(X, Y, 1, 3, 2, NULL, NULL, &p, NULL, &e);

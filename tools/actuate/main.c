@@ -112,14 +112,14 @@ static int run_stdin(act_target *t)
 	while (getline(&line, &cap, stdin) > 0) {
 		lineno++;
 		char *p = line;
+		p[strcspn(p, "\r\n")] = 0;
 		while (*p == ' ' || *p == '\t')
 			p++;
-		if (!*p || *p == '\n' || *p == '\r' || *p == '#')
+		if (!*p || *p == '#')
 			continue;
 		act_kv kv[ACT_MAX_KV];
 		int n;
 		if (!names && !strchr(p, '=')) {
-			p[strcspn(p, "\r\n")] = 0;
 			names = mr_split_names(p, &nnames, &e);
 			if (!names || nnames > ACT_MAX_KV) {
 				fprintf(stderr, "%s: stdin:%zu: bad header: %s\n",

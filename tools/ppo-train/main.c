@@ -333,6 +333,40 @@ static int curve_write(const curve *c, const char *path, mr_err *e)
 	return mr_out_commit(&o, e);
 }
 
+/* One evaluation episode of the deterministic policy: a curve row (mean,
+ * sample std, 95% t-interval, optimum), the curve rewritten, the score. */
+static int evaluate(mr_vecenv *ev, const env_spec *spec,
+		    const mr_ppo_config *cfg, mr_ppo *t, double *rew, long cap,
+		    double r_opt, double r_random, curve *cv,
+		    const char *curve_path, double *avg_out, double *score,
+		    mr_err *e)
+{
+	long n = run_episode(ev, spec, cfg->seed, mr_ppo_policy(t), NULL, rew,
+			     cap, e);
+	if (n < 0)
+		return -1;
+	double s = 0, ss = 0;
+	for (long i = 0; i < n; i++)
+		s += rew[i];
+	double avg = s / n;
+	for (long i = 0; i < n; i++)
+		ss += (rew[i] - avg) * (rew[i] - avg);
+	double sd = n > 1 ? sqrt(ss / (n - 1)) : 0;
+	double half = n > 1 ? t_quantile(0.975, n - 1) * sd / sqrt((double)n)
+			    : 0;
+	double row[6] = {(double)mr_ppo_timesteps(t), avg, sd, avg - half,
+			 avg + half, r_opt};
+	curve_add(cv, row);
+	if (curve_path && curve_write(cv, curve_path, e))
+		return -1;
+	*avg_out = avg;
+	double span = r_opt - r_random;
+	if (!isnan(r_opt))
+		*score = fabs(span) > 1e-12 ? (avg - r_random) / span
+					    : (avg >= r_opt - 1e-9 ? 1 : 0);
+	return 0;
+}
+
 static void config_id(const mr_ppo_config *c, char *buf, size_t n)
 {
 	char d[1024];
@@ -428,8 +462,12 @@ int main(int argc, char **argv)
 		switch (ch) {
 		case 'o': output = optarg; break;
 		case 'q': quiet = 1; break;
-		case 'h': usage(stdout); return MR_EXIT_OK;
-		case 'V': mr_print_version(prog); return MR_EXIT_OK;
+		case 'h':
+			usage(stdout);
+			exit(MR_EXIT_OK); /* exit, not return: nothing to free */
+		case 'V':
+			mr_print_version(prog);
+			exit(MR_EXIT_OK);
 		case OPT_ENV: env_name = optarg; break;
 		case OPT_ENV_CMD: env_cmd = optarg; break;
 		case OPT_OBJECTIVE: objective = optarg; break;
@@ -478,7 +516,7 @@ int main(int argc, char **argv)
 				break;
 			}
 			usage(stderr);
-			return MR_EXIT_USAGE;
+			exit(MR_EXIT_USAGE);
 		}
 	}
 
@@ -510,7 +548,7 @@ int main(int argc, char **argv)
 	} else {
 		if (npos != 1) {
 			usage(stderr);
-			return MR_EXIT_USAGE;
+			exit(MR_EXIT_USAGE);
 		}
 		spec.kind = ENV_SIM;
 		objective = argv[optind];
@@ -697,38 +735,17 @@ int main(int argc, char **argv)
 	mr_progress_init(&prog_bar, prog, (double)cfg.timesteps, quiet);
 	double t0 = mr_now(), score = NAN, last_avg = NAN;
 	int reached = 0;
+	int64_t last_eval = -1;
 	while (mr_ppo_timesteps(t) < cfg.timesteps) {
 		mr_ppo_stats st;
 		if (mr_ppo_iterate(t, &st, &e))
 			mr_die(prog, &e);
 		int64_t up = mr_ppo_updates(t);
 		if (up % eval_every == 0) {
-			long n = run_episode(ev, &spec, cfg.seed,
-					     mr_ppo_policy(t), NULL, rew, cap,
-					     &e);
-			if (n < 0)
+			if (evaluate(ev, &spec, &cfg, t, rew, cap, r_opt, r_random,
+				     &cv, curve_path, &last_avg, &score, &e))
 				mr_die(prog, &e);
-			double s = 0, ss = 0;
-			for (long i = 0; i < n; i++)
-				s += rew[i];
-			double avg = s / n;
-			for (long i = 0; i < n; i++)
-				ss += (rew[i] - avg) * (rew[i] - avg);
-			double sd = n > 1 ? sqrt(ss / (n - 1)) : 0;
-			double half = n > 1 ? t_quantile(0.975, n - 1) * sd /
-						      sqrt((double)n)
-					    : 0;
-			double row[6] = {(double)mr_ppo_timesteps(t), avg, sd,
-					 avg - half, avg + half, r_opt};
-			curve_add(&cv, row);
-			if (curve_path && curve_write(&cv, curve_path, &e))
-				mr_die(prog, &e);
-			last_avg = avg;
-			double span = r_opt - r_random;
-			if (!isnan(r_opt))
-				score = fabs(span) > 1e-12
-						? (avg - r_random) / span
-						: (avg >= r_opt - 1e-9 ? 1 : 0);
+			last_eval = up;
 			if (!isnan(target) && score >= target) {
 				reached = 1;
 				break;
@@ -747,13 +764,18 @@ int main(int argc, char **argv)
 				"%lld timesteps; checkpoint %s (rerun with "
 				"--resume)\n", prog, (int)interrupted,
 				(long long)mr_ppo_timesteps(t), ckpt_path);
-			return MR_EXIT_INTR;
+			exit(MR_EXIT_INTR); /* the checkpoint is all that counts */
 		}
 		if (ckpt_every > 0 && up % ckpt_every == 0 &&
 		    checkpoint_write(ckpt_path, t, &cfg, &cv, r_random, &e))
 			mr_die(prog, &e);
 	}
 	double wall = mr_now() - t0;
+	/* the final policy is always evaluated (and on the curve) */
+	if (last_eval != mr_ppo_updates(t) &&
+	    evaluate(ev, &spec, &cfg, t, rew, cap, r_opt, r_random, &cv,
+		     curve_path, &last_avg, &score, &e))
+		mr_die(prog, &e);
 	char extra[160];
 	snprintf(extra, sizeof extra, "avg_r %.4g score %.3f", last_avg,
 		 score);

@@ -19,6 +19,7 @@
 
 #ifdef MR_PPO_BLAS
 #include <cblas.h>
+#undef I /* OpenBLAS's cblas.h pulls in <complex.h> */
 #endif
 
 /* ------------------------------------------------------------------------
@@ -59,9 +60,6 @@ int mlp_max_width(const mr_mlp *m)
  * the kernel: C (M,N) += A (M,K) . B (K,N)
  */
 
-#ifndef MR_PPO_BLAS
-#define NR 16
-
 /* Eight floats in a register; aligned(4) makes loads and stores through it
  * legal at any float address. GCC/clang vector extensions, not intrinsics:
  * the compiler picks the instructions for the target (-march). */
@@ -84,6 +82,9 @@ static inline void v8_store(float *p, v8f v)
 {
 	*(v8f *)p = v;
 }
+
+#ifndef MR_PPO_BLAS
+#define NR 16
 
 /* MR rows x 16 columns of C held in registers across the whole k loop:
  * per k, two loads of B, MR broadcasts of A, 2*MR multiply-adds. Six rows

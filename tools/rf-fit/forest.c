@@ -371,13 +371,22 @@ typedef struct {
 	int mtry;             /* features tried per split */
 } fit_data;
 
-/* One grown tree, tree-local indices until merged. */
+/* Each thread appends the trees it grows to its own arena (few large
+ * allocations instead of several per tree; they are merged in tree order at
+ * the end). Child indices and leaf rows are tree-local until the merge. */
 typedef struct {
 	rf_node *nodes;
 	size_t nnodes, cap;
 	double *values;
 	size_t nleaves, vcap;
-	uint64_t *inbag; /* n bits */
+} arena;
+
+/* Where one grown tree lives. */
+typedef struct {
+	size_t arena;          /* index of its thread's arena */
+	size_t node0, nnodes;  /* its nodes: arena nodes [node0, node0+nnodes) */
+	size_t leaf0, nleaves; /* its value rows */
+	uint64_t *inbag;       /* n bits: rows drawn at least once */
 } tree_out;
 
 /* A node waiting to be split: its samples are idx[start, end); ranges hold
@@ -438,8 +447,14 @@ static void scratch_free(scratch *s)
 	free(s->ranges);
 }
 
-static uint32_t new_nodes(tree_out *t, size_t k)
+static uint32_t new_nodes(arena *t, size_t k)
 {
+	if (t->nnodes + k > RF_MAX_NODES) {
+		/* the file format's int32 indices cannot hold this forest */
+		fprintf(stderr, "meshrl: forest too large (over %zu nodes); use fewer trees or a larger min_leaf\n",
+			RF_MAX_NODES);
+		exit(MR_EXIT_FAIL);
+	}
 	if (t->nnodes + k > t->cap) {
 		size_t nc = t->cap ? t->cap * 2 : 1024;
 		while (nc < t->nnodes + k)
@@ -452,7 +467,7 @@ static uint32_t new_nodes(tree_out *t, size_t k)
 	return s;
 }
 
-static uint32_t new_leaf(tree_out *t, const double *S, double W, size_t T)
+static uint32_t new_leaf(arena *t, const double *S, double W, size_t T)
 {
 	if (t->nleaves == t->vcap) {
 		t->vcap = t->vcap ? t->vcap * 2 : 512;
@@ -670,7 +685,7 @@ static void push(scratch *s, size_t *sp, size_t F, stack_ent e,
 }
 
 static void grow_tree(const fit_data *d, scratch *s, size_t tree,
-		      tree_out *out)
+		      arena *ar, tree_out *out)
 {
 	size_t n = d->n, F = d->F, T = d->T;
 	const mr_forest_params *p = d->p;
@@ -701,7 +716,11 @@ static void grow_tree(const fit_data *d, scratch *s, size_t tree,
 		r0[2 * j + 1] = d->nvals[j] - 1;
 	}
 	size_t sp = 0;
-	uint32_t root = new_nodes(out, 1);
+	/* arena positions are absolute; what is stored is tree-local */
+	out->node0 = ar->nnodes;
+	out->leaf0 = ar->nleaves;
+	uint32_t node0 = (uint32_t)out->node0, leaf0 = (uint32_t)out->leaf0;
+	uint32_t root = new_nodes(ar, 1);
 	push(s, &sp, F, (stack_ent){0, m0, 0, root}, r0);
 	size_t min_leaf = (size_t)(p->min_leaf > 0 ? p->min_leaf : 1);
 
@@ -766,8 +785,8 @@ static void grow_tree(const fit_data *d, scratch *s, size_t tree,
 		}
 		if (leaf) {
 			row_totals(s->g, m, R, s->tot);
-			out->nodes[e.slot] = (rf_node){
-				0, 0, RF_LEAF | new_leaf(out, s->tot + 2, s->tot[0], T)};
+			uint32_t row = new_leaf(ar, s->tot + 2, s->tot[0], T);
+			ar->nodes[e.slot] = (rf_node){0, 0, RF_LEAF | (row - leaf0)};
 			continue;
 		}
 
@@ -790,8 +809,8 @@ static void grow_tree(const fit_data *d, scratch *s, size_t tree,
 		double thr = v[best.rlo] / 2.0 + v[best.rhi] / 2.0;
 		if (thr == v[best.rhi] || !isfinite(thr))
 			thr = v[best.rlo];
-		uint32_t kids = new_nodes(out, 2);
-		out->nodes[e.slot] = (rf_node){thr, (uint32_t)j, kids};
+		uint32_t kids = new_nodes(ar, 2);
+		ar->nodes[e.slot] = (rf_node){thr, (uint32_t)j, kids - node0};
 		/* right first so the left child is grown next */
 		uint32_t save = rc[2 * j];
 		rc[2 * j] = best.rhi;
@@ -804,6 +823,8 @@ static void grow_tree(const fit_data *d, scratch *s, size_t tree,
 		     (stack_ent){e.start, e.start + lo, e.depth + 1, kids},
 		     rc);
 	}
+	out->nnodes = ar->nnodes - out->node0;
+	out->nleaves = ar->nleaves - out->leaf0;
 	free(r0);
 	free(rc);
 }
@@ -814,6 +835,7 @@ static void grow_tree(const fit_data *d, scratch *s, size_t tree,
 typedef struct {
 	const fit_data *d;
 	tree_out *trees;
+	arena *arenas; /* one per thread */
 	atomic_size_t next;
 	void (*progress)(void *, int, int);
 	void *progress_ctx;
@@ -821,9 +843,15 @@ typedef struct {
 	pthread_mutex_t lock; /* serialises progress calls */
 } fit_shared;
 
+typedef struct {
+	fit_shared *fs;
+	size_t arena;
+} fit_job;
+
 static void *fit_worker(void *arg)
 {
-	fit_shared *fs = arg;
+	fit_shared *fs = ((fit_job *)arg)->fs;
+	size_t ai = ((fit_job *)arg)->arena;
 	scratch s;
 	scratch_init(&s, fs->d);
 	int ntrees = fs->d->p->ntrees;
@@ -831,7 +859,8 @@ static void *fit_worker(void *arg)
 		size_t t = atomic_fetch_add(&fs->next, 1);
 		if (t >= (size_t)ntrees)
 			break;
-		grow_tree(fs->d, &s, t, &fs->trees[t]);
+		fs->trees[t].arena = ai;
+		grow_tree(fs->d, &s, t, &fs->arenas[ai], &fs->trees[t]);
 		int done = atomic_fetch_add(&fs->done, 1) + 1;
 		if (fs->progress) {
 			pthread_mutex_lock(&fs->lock);
@@ -897,7 +926,7 @@ static void encode_feature(const double *X, size_t n, size_t F, size_t j,
 		if (i == 0 || v[i] != v[k - 1])
 			v[k++] = v[i];
 	*nvals = (uint32_t)k;
-	*vals_out = mr_xrealloc(v, k, sizeof *v);
+	*vals_out = v = mr_xrealloc(v, k, sizeof *v);
 	for (size_t i = 0; i < n; i++) {
 		double x = X[i * F + j];
 		size_t a = 0, b = k; /* binary search: v[a] <= x < v[b] */
@@ -971,24 +1000,29 @@ mr_forest *mr_forest_fit(const double *X, const double *Y, size_t n,
 			 .progress = p->progress,
 			 .progress_ctx = p->progress_ctx};
 	fs.trees = mr_xcalloc((size_t)p->ntrees, sizeof *fs.trees);
+	fs.arenas = mr_xcalloc((size_t)threads, sizeof *fs.arenas);
 	atomic_init(&fs.next, 0);
 	atomic_init(&fs.done, 0);
 	pthread_mutex_init(&fs.lock, NULL);
+	/* Trees go to whichever thread is free; a thread that fails to start
+	 * leaves its trees to the others. */
+	fit_job *jobs = mr_xcalloc((size_t)threads, sizeof *jobs);
+	for (int k = 0; k < threads; k++)
+		jobs[k] = (fit_job){&fs, (size_t)k};
 	{
 		pthread_t *tid = mr_xcalloc((size_t)threads, sizeof *tid);
 		int *ok = mr_xcalloc((size_t)threads, sizeof *ok);
 		for (int k = 1; k < threads; k++)
 			ok[k] = pthread_create(&tid[k], NULL, fit_worker,
-					       &fs) == 0;
-		/* the caller's thread works too; trees a thread that failed
-		 * to start would have taken are picked up by the others */
-		fit_worker(&fs);
+					       &jobs[k]) == 0;
+		fit_worker(&jobs[0]);
 		for (int k = 1; k < threads; k++)
 			if (ok[k])
 				pthread_join(tid[k], NULL);
 		free(tid);
 		free(ok);
 	}
+	free(jobs);
 	pthread_mutex_destroy(&fs.lock);
 
 	/* Merge trees into flat global arrays. */
@@ -1029,13 +1063,14 @@ mr_forest *mr_forest_fit(const double *X, const double *Y, size_t n,
 	size_t nb = 0, lb = 0;
 	for (size_t t = 0; t < f->ntrees; t++) {
 		tree_out *tr = &fs.trees[t];
+		const arena *a = &fs.arenas[tr->arena];
 		f->root[t] = (uint32_t)nb;
 		for (size_t k = 0; k < tr->nnodes; k++) {
-			rf_node nd = tr->nodes[k];
+			rf_node nd = a->nodes[tr->node0 + k];
 			nd.child += (uint32_t)(nd.child & RF_LEAF ? lb : nb);
 			f->nodes[nb + k] = nd;
 		}
-		memcpy(f->values + lb * ntarget, tr->values,
+		memcpy(f->values + lb * ntarget, a->values + tr->leaf0 * ntarget,
 		       tr->nleaves * ntarget * sizeof *f->values);
 		nb += tr->nnodes;
 		lb += tr->nleaves;
@@ -1054,9 +1089,12 @@ mr_forest *mr_forest_fit(const double *X, const double *Y, size_t n,
 		free(oj);
 	}
 out:
+	for (int k = 0; k < threads; k++) {
+		free(fs.arenas[k].nodes);
+		free(fs.arenas[k].values);
+	}
+	free(fs.arenas);
 	for (int t = 0; t < p->ntrees; t++) {
-		free(fs.trees[t].nodes);
-		free(fs.trees[t].values);
 		free(fs.trees[t].inbag);
 	}
 	free(fs.trees);
