@@ -17,7 +17,7 @@ if (!exists("dir") || !exists("out") || !exists("policies")) {
 }
 if (!exists("bound")) bound = NaN
 if (!exists("mid")) mid = "cores"
-if (!exists("midlabel")) midlabel = mid eq "cores" ? "cores" : mid eq "carried" ? "carried load (req/s)" : mid
+if (!exists("midlabel")) midlabel = mid eq "cores" ? "cores" : mid eq "carried" ? "carried load (req/s)" : mid eq "cost" ? "cost (objective's units)" : mid
 if (!exists("title")) title = ""
 if (!exists("dcol")) dcol = "d1"
 

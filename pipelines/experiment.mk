@@ -59,7 +59,7 @@ endif
 # The tools are built with every core (a fresh clone builds them here).
 EXP_NPROC := $(shell nproc 2>/dev/null || echo 1)
 experiment:
-	@$(MAKE) --no-print-directory -j$(EXP_NPROC) $(EXP_TOOLS)
+	@$(MAKE) -s --no-print-directory -j$(EXP_NPROC) $(EXP_TOOLS)
 	@$(EXP_BIN)/sim-env describe $(EXP_OBJF) --get name >/dev/null
 	@$(MAKE) --no-print-directory experiment-run
 
@@ -73,8 +73,13 @@ $(error trace '$(EXP_TRACE)' not found$(if $(TRACE),, (named by $(EXP_OBJF))))
 endif
 EXP_FIT    := $(shell $(EXP_BIN)/sim-env describe $(EXP_OBJF) --model-args 2>/dev/null)
 EXP_UNSEEN := $(shell sh pipelines/objparam.sh $(EXP_OBJF) eval unseen)
-EXP_MID    := $(if $(filter c c1,$(subst $(comma), ,$(call EXP_DESCRIBE,actions))),cores,carried)
-EXP_BOUND  := $(or $(shell sh pipelines/objparam.sh $(EXP_OBJF) reward bound1),NaN)
+# The plots' middle panel: cores when an action sets them, the cost (e.g.
+# c1 + c2) when actions are incremental steps, else the carried load.
+EXP_INCR   := $(filter incremental,$(shell sh pipelines/objparam.sh $(EXP_OBJF) "" actions))
+EXP_MID    := $(if $(EXP_INCR),cost,$(if $(filter c c1,$(subst $(comma), ,$(call EXP_DESCRIBE,actions))),cores,carried))
+# The delay bound line of the plots: [reward] bound1 when it is a number
+# (it may name a parameter that varies, then no line).
+EXP_BOUND  := $(shell sh pipelines/objparam.sh -n $(EXP_OBJF) reward bound1)
 endif
 
 # A failed step leaves no empty folders behind (outputs are atomic already).
@@ -134,7 +139,10 @@ $(EXP_R)/learning.png: $(EXP_R)/learning.csv $(EXP_R)/optimal.csv pipelines/lear
 		-e "optimal=$(call EXP_COL,$(EXP_R)/optimal-summary.csv,mean_reward)+0" \
 		pipelines/learning.gp && mv $@.tmp $@ || { rm -f $@.tmp; exit 1; }
 $(EXP_R)/eval-%.png: $(EXP_R)/eval-%/summary.csv pipelines/eval.gp
-	gnuplot -e "dir='$(<D)'; out='$@.tmp'; policies='ppo optimal noop hpa50 hpa80'" \
+	@pols=$$(for p in ppo optimal noop hpa50 hpa80; do \
+		[ -f $(<D)/steps-$$p.csv ] && printf '%s ' $$p; done); \
+	echo "gnuplot ... pipelines/eval.gp > $@"; \
+	gnuplot -e "dir='$(<D)'; out='$@.tmp'; policies='$$pols'" \
 		-e "bound=$(EXP_BOUND); mid='$(EXP_MID)'; title='$(OBJ)$(if $(SEED), seed $(SEED)): $* load pattern'" \
 		pipelines/eval.gp && mv $@.tmp $@ || { rm -f $@.tmp; exit 1; }
 

@@ -160,7 +160,9 @@ fi
 
 if [ "$status" -ne 0 ]; then
 	echo "experiments: some runs failed (joblog $joblog; rerun the same command to resume):" >&2
-	awk -F'\t' 'NR > 1 && $7 != 0 { print "  exit " $7 ": " $9 }' "$joblog" >&2
+	# the last attempt of each run decides (the joblog keeps them all)
+	awk -F'\t' 'NR > 1 { last[$9] = $7 } END { for (c in last) if (last[c] != 0) print "  exit " last[c] ": " c }' \
+		"$joblog" | sort >&2
 	exit 1
 fi
 

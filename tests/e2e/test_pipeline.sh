@@ -34,13 +34,13 @@ check "second run rewrites nothing" test "$before" = "$after"
 sleep 1
 touch "$mod/policy.msgpack"
 mk experiment OBJ=delay SEED=1 >"$TMP/out.txt" 2>&1
-check "touched policy: evaluation reruns" grep -q 'policy-eval sim' "$TMP/out.txt"
-check "touched policy: no refit, no retraining" sh -c "! grep -Eq 'rf-fit|ppo-train|sim-env optimal' '$TMP/out.txt'"
+check "touched policy: evaluation reruns" grep -q 'bin/policy-eval sim' "$TMP/out.txt"
+check "touched policy: no refit, no retraining" sh -c "! grep -Eq 'bin/rf-fit fit|bin/ppo-train|bin/sim-env optimal' '$TMP/out.txt'"
 # Touching the trace reruns everything downstream of it.
 touch "$TMP/trace.csv"
 mk experiment OBJ=delay SEED=1 >"$TMP/out.txt" 2>&1
 check "touched trace: refit, optimum, training, evaluation" sh -c \
-	"grep -q rf-fit '$TMP/out.txt' && grep -q 'sim-env optimal' '$TMP/out.txt' && grep -q ppo-train '$TMP/out.txt' && grep -q 'policy-eval sim' '$TMP/out.txt'"
+	"grep -q 'bin/rf-fit fit' '$TMP/out.txt' && grep -q 'bin/sim-env optimal' '$TMP/out.txt' && grep -q 'bin/ppo-train' '$TMP/out.txt' && grep -q 'bin/policy-eval sim' '$TMP/out.txt'"
 
 # The Slurm array task runs the same target (here: already done, a no-op).
 check "slurm task 0 of OBJS=delay SEEDS=1 runs make experiment" sh -c \
