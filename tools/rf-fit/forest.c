@@ -1716,28 +1716,15 @@ const mr_forest_params *mr_forest_get_params(const mr_forest *f)
 	return &f->params;
 }
 
-/* Added for sim-env: the forest is piecewise constant in each feature, and
- * its pieces end exactly at these thresholds (a walk compares x > thr). */
+/* The forest is piecewise constant in each feature, and its pieces end
+ * exactly at the feature's cuts (sorted, distinct: a walk compares x > cut). */
 size_t mr_forest_thresholds(const mr_forest *f, size_t i, double *out,
 			    size_t cap)
 {
-	size_t n = 0;
-	for (size_t k = 0; k < f->nnodes; k++)
-		n += !(f->nodes[k].child & RF_LEAF) && f->nodes[k].feat == i;
-	if (!n)
+	if (i >= f->nfeat)
 		return 0;
-	double *v = mr_xcalloc(n, sizeof *v);
-	n = 0;
-	for (size_t k = 0; k < f->nnodes; k++)
-		if (!(f->nodes[k].child & RF_LEAF) && f->nodes[k].feat == i)
-			v[n++] = f->nodes[k].thr;
-	qsort(v, n, sizeof *v, cmp_double);
-	size_t d = 0;
-	for (size_t k = 0; k < n; k++)
-		if (d == 0 || v[k] != v[d - 1])
-			v[d++] = v[k];
+	size_t n = f->cut0[i + 1] - f->cut0[i];
 	if (cap)
-		memcpy(out, v, (d < cap ? d : cap) * sizeof *v);
-	free(v);
-	return d;
+		memcpy(out, f->cuts + f->cut0[i], (n < cap ? n : cap) * sizeof *out);
+	return n;
 }
