@@ -29,12 +29,14 @@ check "optimal writes the table and the summary" \
 	sim-env optimal "$OBJ" --model "$TMP/m.msgpack" -o "$TMP/opt.csv" --summary "$TMP/sum.csv"
 
 # brute force: every (load, p, c) through rf-fit predict, reward by hand
-awk 'BEGIN { print "max_l1,l1,cl1,p1,b1,c1"
+[ "$(sim-env describe "$OBJ" --get features)" = "max_l1,p1,b1,c1" ] &&
+	ok "delay features: rates and settings only (no per-window counts)" || notok "delay features changed"
+awk 'BEGIN { print "max_l1,p1,b1,c1"
   for (l = 4; l <= 12; l += 4) for (p = 0; p <= 100; p += 20) for (c = 1; c <= 5; c++)
-    printf "%d,%d,%d,%d,%d,%d\n", l, 5 * l, 5 * l, p, l, c }' >"$TMP/grid.csv"
+    printf "%d,%d,%d,%d\n", l, p, l, c }' >"$TMP/grid.csv"
 rf-fit predict -q -o "$TMP/pred.csv" "$TMP/m.msgpack" "$TMP/grid.csv"
-awk -F, 'NR > 1 { d = $7; r = d <= 0.6 ? 6 - $6 : 0.6 - d
-  if (!($1 in best) || r > best[$1] + 1e-12) { best[$1] = r; bp[$1] = $4; bc[$1] = $6; bd[$1] = d } }
+awk -F, 'NR > 1 { d = $5; r = d <= 0.6 ? 6 - $4 : 0.6 - d
+  if (!($1 in best) || r > best[$1] + 1e-12) { best[$1] = r; bp[$1] = $2; bc[$1] = $4; bd[$1] = d } }
   END { for (l in best) printf "%s,%s,%s,%.9f,%.9f\n", l, bp[l], bc[l], best[l], bd[l] }' \
 	"$TMP/pred.csv" | sort -n >"$TMP/brute.csv"
 awk -F, 'NR > 1 { printf "%s,%s,%s,%.9f,%.9f\n", $1, $2, $3, $4, $5 }' "$TMP/opt.csv" | sort -n >"$TMP/mine.csv"

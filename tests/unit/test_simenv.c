@@ -453,32 +453,41 @@ static void test_forest_model(void)
 	v->close(v);
 	free(v);
 
-	/* the same objective with a sin load predicts live */
+	/* the same objective with a sin load: an exact table over load
+	 * intervals, and live prediction when asked (both checked against
+	 * the forest; test_simenv_grid.c goes further) */
 	opts.load_pattern = "sin:mean=8;amplitude=4;period=24";
-	v = mr_simenv_open(o, &opts, &e);
-	CHECK(v && !se_sim_of(v)->tabulated, "sin load: live prediction");
-	v->reset(v, 2, &e);
-	ok = 1;
-	for (int t = 0; t < 30; t++) {
-		double xs[16][6];
-		for (int i = 0; i < 16; i++) {
-			v->actions[i * 2] = 1;
-			v->actions[i * 2 + 1] = 2;
-			double l = se_sim_of(v)->st[i].load[0];
-			double x[6] = {l, l * 5, l * 5, 20, l, 3};
-			memcpy(xs[i], x, sizeof x);
-			ok &= l >= 4 - 1e-9 && l <= 12 + 1e-9;
+	for (int live = 0; live <= 1; live++) {
+		opts.live = live;
+		v = mr_simenv_open(o, &opts, &e);
+		CHECK(v && se_sim_of(v)->tabulated == !live &&
+			      se_sim_of(v)->interval_load == !live,
+		      "sin load: %s", live ? "live prediction" : "interval table");
+		v->reset(v, 2, &e);
+		ok = 1;
+		for (int t = 0; t < 30; t++) {
+			double xs[16][6];
+			for (int i = 0; i < 16; i++) {
+				v->actions[i * 2] = 1;
+				v->actions[i * 2 + 1] = 2;
+				double l = se_sim_of(v)->st[i].load[0];
+				double x[6] = {l, l * 5, l * 5, 20, l, 3};
+				memcpy(xs[i], x, sizeof x);
+				ok &= l >= 4 - 1e-9 && l <= 12 + 1e-9;
+			}
+			v->step(v, &e);
+			for (int i = 0; i < 16; i++) {
+				double y;
+				mr_forest_predict(f, xs[i], &y);
+				ok &= v->info[i].delay[0] == y;
+			}
 		}
-		v->step(v, &e);
-		for (int i = 0; i < 16; i++) {
-			double y;
-			mr_forest_predict(f, xs[i], &y);
-			ok &= v->info[i].delay[0] == y;
-		}
+		CHECK(ok, "%s delays equal mr_forest_predict; sin load within mean +- amplitude",
+		      live ? "live" : "interval table");
+		v->close(v);
+		free(v);
 	}
-	CHECK(ok, "live delays equal mr_forest_predict; sin load within mean +- amplitude");
-	v->close(v);
-	free(v);
+	opts.live = 0;
 	mr_objective_free(o);
 
 	/* a model whose features do not match */

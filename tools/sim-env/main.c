@@ -25,7 +25,7 @@ static void usage(FILE *out)
 		"       sim-env run OBJECTIVE --actions fixed:NAME=V,...|random|optimal|table:FILE\n"
 		"                             [--steps N] [--envs N] [--seed S] [--eval] [-o OUT.csv]\n"
 		"       sim-env describe OBJECTIVE [--model-args | --get KEY]\n"
-		"       sim-env bench OBJECTIVE [--envs N] [--steps N] [--pipe]\n"
+		"       sim-env bench OBJECTIVE [--envs N] [--steps N] [--pipe] [--live]\n"
 		"\n"
 		"serve     speak the sim-env protocol on stdin/stdout (length-delimited\n"
 		"          msgpack: reset, step, spec, close; see the README)\n"
@@ -51,6 +51,8 @@ static void usage(FILE *out)
 		"      --steps N           steps per environment (run: one episode; bench: 2000000 total)\n"
 		"      --seed S            random seed (1)\n"
 		"      --eval              evaluation episodes: the load pattern from its start\n"
+		"      --live              predict the model every step (no table; for checks\n"
+		"                          and speed comparisons; results are the same)\n"
 		"  -o, --output FILE       output CSV (stdout)\n"
 		"      --summary FILE      optimal: also write objective,steps,envs,mean_reward,bound_met_frac\n"
 		"  -q, --quiet             no notes or warnings on stderr\n"
@@ -75,7 +77,7 @@ static _Noreturn void usage_error(const char *fmt, const char *arg)
 typedef struct {
 	const char *cmd, *objective, *model, *load, *output, *summary;
 	const char *actions, *get;
-	int envs, eval, quiet, model_args, pipe;
+	int envs, eval, quiet, model_args, pipe, live;
 	long steps;
 	uint64_t seed;
 } cli;
@@ -105,7 +107,7 @@ static mr_vecenv *open_env(const mr_objective *o, const cli *c, int nenvs,
 {
 	mr_simenv_opts opts = {.nenvs = nenvs, .seed = c->seed, .eval = eval,
 			       .load_pattern = c->load,
-			       .model_path = c->model};
+			       .model_path = c->model, .live = c->live};
 	mr_err e;
 	mr_vecenv *v = mr_simenv_open(o, &opts, &e);
 	if (!v)
@@ -678,6 +680,8 @@ static int cmd_bench(const mr_objective *o, const cli *c)
 			mr_die(prog, &e);
 	} else {
 		v = open_env(o, c, c->envs, 0);
+		if (!c->quiet)
+			fprintf(stderr, "%s: model: %s\n", prog, se_sim_of(v)->lookup);
 	}
 	long total = c->steps > 0 ? c->steps : 2000000;
 	long iters = total / v->nenvs;
@@ -791,6 +795,7 @@ int main(int argc, char **argv)
 		{"model-args", no_argument, 0, 'M'},
 		{"get", required_argument, 0, 'g'},
 		{"pipe", no_argument, 0, 'P'},
+		{"live", no_argument, 0, 'L'},
 		{"quiet", no_argument, 0, 'q'},
 		{"help", no_argument, 0, 'h'},
 		{"version", no_argument, 0, 'V'},
@@ -811,6 +816,7 @@ int main(int argc, char **argv)
 		case 'M': c.model_args = 1; break;
 		case 'g': c.get = optarg; break;
 		case 'P': c.pipe = 1; break;
+		case 'L': c.live = 1; break;
 		case 'q': c.quiet = 1; break;
 		case 'h': usage(stdout); return 0;
 		case 'V': mr_print_version(prog); return 0;

@@ -34,6 +34,12 @@ static void forest_predict(const se_model *m, const double *x, size_t n,
 				ym[r * mt + (size_t)m->target_map[j]];
 }
 
+static size_t forest_thresholds(const se_model *m, int i, double *out,
+				size_t cap)
+{
+	return mr_forest_thresholds(m->impl, (size_t)m->feat_map[i], out, cap);
+}
+
 static void forest_free(se_model *m)
 {
 	mr_forest_free(m->impl);
@@ -78,6 +84,7 @@ int se_model_open(const mr_objective *o, const char *path, se_model *m,
 	m->impl = f;
 	m->free = forest_free;
 	m->predict = forest_predict;
+	m->thresholds = forest_thresholds;
 	m->model_nfeat = (int)mr_forest_nfeatures(f);
 	m->model_ntarget = (int)mr_forest_ntargets(f);
 	if (m->model_nfeat > SE_MAX_FEAT) {

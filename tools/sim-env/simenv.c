@@ -4,8 +4,11 @@
  *
  * At open, when every input of the model's features is discrete (load
  * levels, parameter levels, action grids), the model is evaluated once over
- * that grid and step is a table lookup; otherwise (a sin-modulated load)
- * each step predicts live, batched over the environments. Step allocates
+ * that grid and step is a table lookup. A continuous (sin-modulated) load is
+ * tabulated exactly over the intervals between the forest's breakpoints
+ * (loadgrid.c) and a step looks its interval up; where that cannot apply,
+ * or for a load outside the pattern's range, the model is predicted live,
+ * batched over the environments. Step allocates
  * nothing and does no I/O. Actions are validated for every environment
  * before any state changes, so a bad action leaves the batch untouched.
  * Extrapolation (a model query outside the feature range of the training
@@ -19,6 +22,9 @@
 #include "simenv_impl.h"
 
 #define TABLE_MAX_ROWS (4u << 20)
+/* An interval table costs one prediction per row up front; past this many
+ * rows, live prediction over a training run is cheaper. */
+#define INTERVAL_MAX_ROWS (1u << 18)
 
 se_sim *se_sim_of(mr_vecenv *v)
 {
@@ -28,8 +34,7 @@ se_sim *se_sim_of(mr_vecenv *v)
 /* ------------------------------------------------------------------------
  * State and evaluation
  */
-static void fill_state_vars(se_sim *s, const se_state *st,
-			    const int32_t *cfg)
+void se_fill_vars(se_sim *s, const se_state *st, const int32_t *cfg)
 {
 	const mr_objective *o = s->o;
 	double *v = s->vars;
@@ -62,6 +67,35 @@ static void range_count(se_sim *s, const double *x, uint64_t weight)
 		s->outside += weight;
 }
 
+/* Interval tables count range per query, from flags kept per row. */
+static void range_count_row(se_sim *s, size_t row)
+{
+	if (!s->row_below)
+		return;
+	uint64_t b = s->row_below[row], a = s->row_above[row];
+	s->queries++;
+	if (!(a | b))
+		return;
+	s->outside++;
+	for (; b; b &= b - 1)
+		s->below[__builtin_ctzll(b)]++;
+	for (; a; a &= a - 1)
+		s->above[__builtin_ctzll(a)]++;
+}
+
+/* 1 when every load the table reads has an index (an interval load
+ * outside the pattern's range has none and is predicted live). */
+static int in_table(const se_sim *s, const se_state *st)
+{
+	if (!s->tabulated)
+		return 0;
+	if (s->interval_load)
+		for (int j = 0; j < s->o->nserv; j++)
+			if (st->lidx[j] < 0)
+				return 0;
+	return 1;
+}
+
 static size_t row_of(const se_sim *s, const se_state *st, const int32_t *cfg)
 {
 	const mr_objective *o = s->o;
@@ -84,10 +118,13 @@ static void features(se_sim *s, double *x)
 const double *se_targets(se_sim *s, const se_state *st, const int32_t *cfg,
 			 double *out)
 {
-	if (s->tabulated)
-		return s->table + row_of(s, st, cfg) * (size_t)s->o->ntarget;
+	if (in_table(s, st)) {
+		size_t r = row_of(s, st, cfg);
+		range_count_row(s, r);
+		return s->table + r * (size_t)s->o->ntarget;
+	}
 	double x[SE_MAX_FEAT];
-	fill_state_vars(s, st, cfg);
+	se_fill_vars(s, st, cfg);
 	features(s, x);
 	range_count(s, x, 1);
 	s->model.predict(&s->model, x, 1, out, s->tmp);
@@ -107,7 +144,7 @@ double se_outcome(se_sim *s, const se_state *st, const int32_t *cfg,
 {
 	const mr_objective *o = s->o;
 	double *v = s->vars;
-	fill_state_vars(s, st, cfg);
+	se_fill_vars(s, st, cfg);
 	for (int j = 0; j < o->ntarget; j++)
 		v[o->target_slot[j]] = targets[j];
 	for (int k = 0; k < o->nderived; k++)
@@ -205,6 +242,8 @@ static void load_values(se_sim *s, se_state *st)
 			if (p->noise[j] > 0)
 				l += p->noise[j] * mr_rng_normal(&st->rng);
 			st->load[j] = l < p->floor_ ? p->floor_ : l;
+			if (s->interval_load)
+				st->lidx[j] = se_interval_of(s, j, st->load[j]);
 		}
 	}
 }
@@ -367,23 +406,37 @@ static int sim_step(mr_vecenv *v, mr_err *e)
 	for (int i = 0; i < s->nenvs; i++)
 		se_action_cfg(s, &s->st[i], v->actions + (size_t)i * (size_t)nc,
 			      s->cfg + (size_t)i * (size_t)nc);
-	if (!s->tabulated) {
-		/* live: all feature rows, one batched prediction */
+	/* live rows (every env, or those outside the table), predicted in
+	 * one batch; live_env[i] is env i's row, -1 when it is in the table */
+	size_t nlive = 0;
+	if (!s->discrete_load || !s->tabulated) {
 		for (int i = 0; i < s->nenvs; i++) {
-			double *x = s->X + (size_t)i * (size_t)o->nfeat;
-			fill_state_vars(s, &s->st[i], s->cfg + (size_t)i * (size_t)nc);
+			if (in_table(s, &s->st[i])) {
+				s->live_env[i] = -1;
+				continue;
+			}
+			double *x = s->X + nlive * (size_t)o->nfeat;
+			se_fill_vars(s, &s->st[i], s->cfg + (size_t)i * (size_t)nc);
 			features(s, x);
 			range_count(s, x, 1);
+			s->live_env[i] = (int32_t)nlive++;
 		}
-		s->model.predict(&s->model, s->X, (size_t)s->nenvs, s->Y, s->tmp);
+		if (nlive)
+			s->model.predict(&s->model, s->X, nlive, s->Y, s->tmp);
+		if (s->tabulated)
+			s->live_queries += nlive;
 	}
 	/* outcomes first; state changes only when all are numbers */
 	for (int i = 0; i < s->nenvs; i++) {
 		const int32_t *cfg = s->cfg + (size_t)i * (size_t)nc;
-		const double *y = s->tabulated
-					  ? s->table + row_of(s, &s->st[i], cfg) *
-							       (size_t)o->ntarget
-					  : s->Y + (size_t)i * (size_t)o->ntarget;
+		const double *y;
+		if (s->live_env && s->live_env[i] >= 0) {
+			y = s->Y + (size_t)s->live_env[i] * (size_t)o->ntarget;
+		} else {
+			size_t row = row_of(s, &s->st[i], cfg);
+			range_count_row(s, row);
+			y = s->table + row * (size_t)o->ntarget;
+		}
 		double r = se_outcome(s, &s->st[i], cfg, y, &v->info[i]);
 		if (!isfinite(r))
 			return mr_errf(e, MR_EXIT_FAIL,
@@ -417,6 +470,10 @@ static void sim_close(mr_vecenv *v)
 		free(s->st);
 		free(s->vars);
 		free(s->table);
+		free(s->row_below);
+		free(s->row_above);
+		free(s->live_env);
+		se_intervals_free(s);
 		free(s->X);
 		free(s->Y);
 		free(s->tmp);
@@ -438,10 +495,28 @@ static void sim_close(mr_vecenv *v)
 	v->info = NULL;
 }
 
+/* Which features of x are below or above the training range (bit i for
+ * feature i), as range_count decides it. */
+static void range_flags(const se_sim *s, const double *x, uint64_t *below,
+			uint64_t *above)
+{
+	*below = *above = 0;
+	if (!s->model.has_range)
+		return;
+	for (int i = 0; i < s->model.nfeat; i++) {
+		double lo = s->model.fmin[i], hi = s->model.fmax[i];
+		double tol = 1e-9 * (1 + fabs(lo) + fabs(hi));
+		if (x[i] < lo - tol)
+			*below |= 1ull << i;
+		else if (x[i] > hi + tol)
+			*above |= 1ull << i;
+	}
+}
+
 /* Evaluates the model over the grid of every discrete input the features
  * read. Returns 0 and leaves tabulated = 0 when a feature reads a
  * continuous load or the grid is too large. */
-static int tabulate(se_sim *s, mr_err *e)
+static int tabulate(se_sim *s, size_t max_rows, mr_err *e)
 {
 	const mr_objective *o = s->o;
 	size_t rows = 1;
@@ -460,7 +535,7 @@ static int tabulate(se_sim *s, mr_err *e)
 	for (int c = o->nact - 1; c >= 0; c--) {
 		s->astride[c] = uses_act[c] ? rows : 0;
 		if (uses_act[c]) {
-			if (rows > TABLE_MAX_ROWS / (size_t)o->act[c].nvalues)
+			if (rows > max_rows / (size_t)o->act[c].nvalues)
 				return 0;
 			rows *= (size_t)o->act[c].nvalues;
 		}
@@ -468,7 +543,7 @@ static int tabulate(se_sim *s, mr_err *e)
 	for (int k = o->nparam - 1; k >= 0; k--) {
 		s->pstride[k] = uses_param[k] ? rows : 0;
 		if (uses_param[k]) {
-			if (rows > TABLE_MAX_ROWS / (size_t)o->param[k].nlevels)
+			if (rows > max_rows / (size_t)o->param[k].nlevels)
 				return 0;
 			rows *= (size_t)o->param[k].nlevels;
 		}
@@ -476,11 +551,11 @@ static int tabulate(se_sim *s, mr_err *e)
 	for (int j = o->nserv - 1; j >= 0; j--) {
 		s->lstride[j] = uses_load[j] ? rows : 0;
 		if (uses_load[j]) {
-			if (!s->discrete_load)
+			if (!s->lev[j])
 				return 0;
-			if (rows > TABLE_MAX_ROWS / (size_t)s->pat->nlevels[j])
+			if (rows > max_rows / (size_t)s->nlev[j])
 				return 0;
-			rows *= (size_t)s->pat->nlevels[j];
+			rows *= (size_t)s->nlev[j];
 		}
 	}
 	size_t nf = (size_t)o->nfeat, nt = (size_t)o->ntarget;
@@ -490,6 +565,10 @@ static int tabulate(se_sim *s, mr_err *e)
 						  s->model.model_ntarget),
 				 sizeof *tmp);
 	s->table = mr_xcalloc(rows * nt, sizeof *s->table);
+	if (s->interval_load) {
+		s->row_below = mr_xcalloc(rows, sizeof *s->row_below);
+		s->row_above = mr_xcalloc(rows, sizeof *s->row_above);
+	}
 	se_state st;
 	int32_t cfg[MR_MAX_COMPONENTS] = {0};
 	memset(&st, 0, sizeof st);
@@ -499,9 +578,9 @@ static int tabulate(se_sim *s, mr_err *e)
 			size_t r = r0 + q;
 			for (int j = 0; j < o->nserv; j++) {
 				st.lidx[j] = s->lstride[j]
-						     ? (int32_t)(r / s->lstride[j] % (size_t)s->pat->nlevels[j])
+						     ? (int32_t)(r / s->lstride[j] % (size_t)s->nlev[j])
 						     : 0;
-				st.load[j] = s->discrete_load ? s->pat->levels[j][st.lidx[j]] : 0;
+				st.load[j] = s->lev[j] ? s->lev[j][st.lidx[j]] : 0;
 			}
 			for (int k = 0; k < o->nparam; k++)
 				st.pidx[k] = s->pstride[k]
@@ -511,9 +590,13 @@ static int tabulate(se_sim *s, mr_err *e)
 				cfg[c] = s->astride[c]
 						 ? (int32_t)(r / s->astride[c] % (size_t)o->act[c].nvalues)
 						 : 0;
-			fill_state_vars(s, &st, cfg);
+			se_fill_vars(s, &st, cfg);
 			features(s, X + q * nf);
-			range_count(s, X + q * nf, 1);
+			if (s->interval_load)
+				range_flags(s, X + q * nf, &s->row_below[r],
+					    &s->row_above[r]);
+			else
+				range_count(s, X + q * nf, 1);
 		}
 		s->model.predict(&s->model, X, n, s->table + r0 * nt, tmp);
 	}
@@ -523,6 +606,9 @@ static int tabulate(se_sim *s, mr_err *e)
 		if (!isfinite(s->table[i])) {
 			free(s->table);
 			s->table = NULL;
+			free(s->row_below);
+			free(s->row_above);
+			s->row_below = s->row_above = NULL;
 			return mr_errf(e, MR_EXIT_DATA,
 				       "%s: the model gives a non-number for target '%s' (grid row %zu)",
 				       o->path, o->target_name[i % nt], i / nt);
@@ -541,7 +627,7 @@ void se_range_report(const se_sim *s, char *buf, size_t size)
 				    "%llu of %llu model queries (%s) were outside the training range of the model:",
 				    (unsigned long long)s->outside,
 				    (unsigned long long)s->queries,
-				    s->tabulated ? "grid points at tabulation" : "live steps");
+				    s->interval_load ? "steps" : s->tabulated ? "grid points at tabulation" : "live steps");
 	for (int i = 0; i < s->model.nfeat && l < size; i++) {
 		if (s->below[i])
 			l += (size_t)snprintf(buf + l, size - l,
@@ -622,11 +708,45 @@ mr_vecenv *mr_simenv_open(const mr_objective *o, const mr_simenv_opts *opts,
 	s->cfg = mr_xcalloc(n * (size_t)o->nact, sizeof *s->cfg);
 	size_t mw = (size_t)(s->model.model_nfeat + s->model.model_ntarget);
 	s->tmp = mr_xcalloc(n * mw, sizeof *s->tmp);
-	if (tabulate(s, e) != 0)
+	if (s->discrete_load)
+		for (int j = 0; j < o->nserv; j++) {
+			s->nlev[j] = s->pat->nlevels[j];
+			s->lev[j] = s->pat->levels[j];
+		}
+	char why[200] = "";
+	if (opts->live)
+		snprintf(why, sizeof why, "asked for");
+	else if (tabulate(s, TABLE_MAX_ROWS, e) != 0)
 		goto bad;
-	if (!s->tabulated) {
+	if (!opts->live && !s->tabulated && !s->discrete_load &&
+	    se_intervals_build(s, why, sizeof why)) {
+		if (tabulate(s, INTERVAL_MAX_ROWS, e) != 0)
+			goto bad;
+		if (!s->tabulated) {
+			se_intervals_free(s);
+			snprintf(why, sizeof why, "the interval table would exceed %u rows",
+				 INTERVAL_MAX_ROWS);
+		}
+	}
+	if (s->interval_load) {
+		size_t l = (size_t)snprintf(s->lookup, sizeof s->lookup,
+					    "exact table over load intervals (");
+		for (int j = 0; j < o->nserv; j++)
+			l += (size_t)snprintf(s->lookup + l, sizeof s->lookup - l,
+					      "%sload%d: %d", j ? ", " : "", j + 1,
+					      s->nlev[j]);
+		snprintf(s->lookup + l, sizeof s->lookup - l, "), %zu rows", s->nrows);
+	} else if (s->tabulated) {
+		snprintf(s->lookup, sizeof s->lookup, "table over the grid, %zu rows",
+			 s->nrows);
+	} else {
+		snprintf(s->lookup, sizeof s->lookup, "live prediction (%s)",
+			 why[0] ? why : "the grid is too large");
+	}
+	if (!s->discrete_load || !s->tabulated) {
 		s->X = mr_xcalloc(n * (size_t)o->nfeat, sizeof *s->X);
 		s->Y = mr_xcalloc(n * (size_t)o->ntarget, sizeof *s->Y);
+		s->live_env = mr_xcalloc(n, sizeof *s->live_env);
 	}
 	return v;
 bad:

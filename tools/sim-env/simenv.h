@@ -29,6 +29,8 @@ typedef struct {
 	const char *load_pattern; /* NULL: the objective's; else an override
 				   * (unseen patterns in policy-eval) */
 	const char *model_path;   /* NULL: the objective's system model */
+	int live;                 /* added: 1 = never tabulate, predict every
+				   * step (checks and benchmarks) */
 } mr_simenv_opts;
 
 /* The in-process simulator as a vecenv. The objective must outlive it.

@@ -206,6 +206,12 @@ struct se_model {
 	 * tmp holds n * (model_nfeat + model_ntarget) doubles. */
 	void (*predict)(const se_model *m, const double *x, size_t n,
 			double *y, double *tmp);
+	/* Optional (NULL: unknown): the model is piecewise constant in
+	 * feature i (objective order) and changes only where the feature
+	 * crosses one of these values (ascending, x > thr semantics); writes
+	 * up to cap of them and returns how many there are. */
+	size_t (*thresholds)(const se_model *m, int i, double *out,
+			     size_t cap);
 	void (*free)(se_model *m);
 };
 
@@ -239,20 +245,46 @@ typedef struct {
 	se_state *st;
 	double *vars;  /* scratch for one evaluation */
 	/* tabulation: the model over every (load, param, action) the
-	 * features read; row = sum of index * stride */
+	 * features read; row = sum of index * stride. A load's index is its
+	 * level (discrete patterns) or its interval (continuous loads,
+	 * loadgrid.c); nlev/lev are the loads the table was evaluated at. */
 	int tabulated;
 	size_t nrows;
 	double *table; /* nrows x ntarget */
 	size_t lstride[MR_MAX_SERVICES], pstride[SE_MAX_PARAMS];
 	size_t astride[MR_MAX_COMPONENTS];
+	int nlev[MR_MAX_SERVICES];
+	const double *lev[MR_MAX_SERVICES];
+	/* continuous loads tabulated exactly: the model is constant between
+	 * breakpoints; interval k of service j is [brk[j][k-1], brk[j][k])
+	 * within [lo[j], hi[j]]; a load outside is predicted live (lidx -1) */
+	int interval_load;
+	int nbrk[MR_MAX_SERVICES];
+	double *brk[MR_MAX_SERVICES], *rep[MR_MAX_SERVICES];
+	double lo[MR_MAX_SERVICES], hi[MR_MAX_SERVICES];
+	uint64_t *row_below, *row_above; /* per row: features out of range */
+	uint64_t live_queries;           /* loads outside [lo, hi] */
+	char lookup[256];                /* how the model is evaluated */
 	/* live prediction buffers, nenvs rows */
 	double *X, *Y, *tmp;
+	int32_t *live_env; /* nenvs: env of live row k */
 	int32_t *cfg; /* nenvs x ncomp: configuration of the current step */
 	/* extrapolation: model queries outside the training range */
 	uint64_t queries, outside;
 	uint64_t below[SE_MAX_FEAT], above[SE_MAX_FEAT];
 	int has_reset;
 } se_sim;
+
+/* simenv.c: the variables of state st running configuration cfg, into
+ * s->vars (loads, params, actions). */
+void se_fill_vars(se_sim *s, const se_state *st, const int32_t *cfg);
+/* loadgrid.c: breakpoints of the continuous loads the features read.
+ * Returns 1 when built (then nlev/lev index the intervals), 0 when the
+ * model or the features do not allow it (why says so). */
+int se_intervals_build(se_sim *s, char *why, size_t size);
+void se_intervals_free(se_sim *s);
+/* Interval index of load x of service j, or -1 outside [lo, hi]. */
+int32_t se_interval_of(const se_sim *s, int j, double x);
 
 se_sim *se_sim_of(mr_vecenv *v);
 /* Starts an episode for env i (state only; obs are written by callers). */
