@@ -604,7 +604,7 @@ struct mr_ppo {
 	int D, A, ncomp;
 	/* rollout buffer, sample s = step * N + env */
 	float *obs_raw, *obs, *values, *logp, *rewards, *adv, *ret;
-	float *last_values;
+	float *last_values, *obs_last;
 	uint8_t *dones, *masks;
 	int32_t *actions;
 	double *ep_return;          /* (N) running return per env */
@@ -692,6 +692,18 @@ static void policy_forward(const mr_policy *p, worker *w, int rows)
 	mlp_forward(&p->critic, p->params, p->wt, w->acts_c, rows);
 }
 
+/* The actor alone; with a shared trunk the critic's head too (it is one
+ * small layer on the trunk the actor computed anyway). */
+static void actor_forward(const mr_policy *p, worker *w, int rows)
+{
+	w->acts_a[0] = w->obs;
+	mlp_forward(&p->actor, p->params, p->wt, w->acts_a, rows);
+	if (p->shared) {
+		w->acts_c[0] = w->acts_a[p->actor.nlayers - 1];
+		mlp_forward(&p->critic, p->params, p->wt, w->acts_c, rows);
+	}
+}
+
 static const float *logits_of(const mr_policy *p, const worker *w, int r)
 {
 	return w->acts_a[p->actor.nlayers] + (size_t)r * p->total_choices;
@@ -752,14 +764,15 @@ static void rollout_job(mr_ppo *t, int tid)
 		mr_policy_normalize(p, v->obs, w->obs, (size_t)n);
 		memcpy(t->obs + s0 * D, w->obs, (size_t)n * D * sizeof(float));
 		memcpy(t->masks + s0 * A, v->masks, (size_t)n * A);
-		policy_forward(p, w, n);
+		actor_forward(p, w, n);
 		for (int i = 0; i < n; i++) {
 			int32_t *act = v->actions + (size_t)i * t->ncomp;
 			double lp = sample_action(p, w, logits_of(p, w, i),
 						  v->masks + (size_t)i * A,
 						  &t->env_rng[base + i], act);
 			t->logp[s0 + i] = (float)lp;
-			t->values[s0 + i] = value_of(p, w, i);
+			if (p->shared)
+				t->values[s0 + i] = value_of(p, w, i);
 			memcpy(t->actions + (s0 + i) * t->ncomp, act,
 			       (size_t)t->ncomp * sizeof *act);
 		}
@@ -786,11 +799,47 @@ static void rollout_job(mr_ppo *t, int tid)
 			}
 		}
 	}
-	/* V of the observation after the last step, for GAE */
-	mr_policy_normalize(p, v->obs, w->obs, (size_t)n);
-	policy_forward(p, w, n);
-	for (int i = 0; i < n; i++)
-		t->last_values[base + i] = value_of(p, w, i);
+	/* the observation after the last step: V of it for GAE */
+	mr_policy_normalize(p, v->obs, t->obs_last + (size_t)base * D,
+			    (size_t)n);
+	if (p->shared) {
+		memcpy(w->obs, t->obs_last + (size_t)base * D,
+		       (size_t)n * D * sizeof(float));
+		actor_forward(p, w, n);
+		for (int i = 0; i < n; i++)
+			t->last_values[base + i] = value_of(p, w, i);
+	}
+}
+
+/* Separate critic: V of every rollout observation and of the last ones,
+ * batched after the rollout (the actions never needed them). Worker tid
+ * takes a contiguous share of the rows, in chunks of its capacity. */
+static void values_job(mr_ppo *t, int tid)
+{
+	mr_policy *p = t->pol;
+	worker *w = &t->w[tid];
+	int total = t->S + t->N, D = t->D;
+	int r0 = (int)((int64_t)total * tid / t->T),
+	    r1 = (int)((int64_t)total * (tid + 1) / t->T);
+	for (int r = r0; r < r1; r += w->rows) {
+		int n = r1 - r < w->rows ? r1 - r : w->rows;
+		for (int k = 0; k < n; k++) {
+			int q = r + k;
+			const float *src = q < t->S
+				? t->obs + (size_t)q * D
+				: t->obs_last + (size_t)(q - t->S) * D;
+			memcpy(w->obs + (size_t)k * D, src, (size_t)D * sizeof(float));
+		}
+		w->acts_c[0] = w->obs;
+		mlp_forward(&p->critic, p->params, p->wt, w->acts_c, n);
+		for (int k = 0; k < n; k++) {
+			int q = r + k;
+			if (q < t->S)
+				t->values[q] = value_of(p, w, k);
+			else
+				t->last_values[q - t->S] = value_of(p, w, k);
+		}
+	}
 }
 
 /* ------------------------------------------------------------------------
@@ -805,9 +854,10 @@ static void minibatch_grad(mr_ppo *t, worker *w, const int *mb, int Bm,
 	mr_policy *p = t->pol;
 	const mr_ppo_config *c = &t->c;
 	int rows = r1 - r0, D = t->D, A = t->A;
-	memset(w->grads, 0, p->nparams * sizeof(float));
-	if (rows <= 0)
+	if (rows <= 0) { /* the backward pass writes every gradient */
+		memset(w->grads, 0, p->nparams * sizeof(float));
 		return;
+	}
 	for (int r = 0; r < rows; r++)
 		memcpy(w->obs + (size_t)r * D, t->obs + (size_t)mb[r0 + r] * D,
 		       (size_t)D * sizeof(float));
@@ -871,30 +921,6 @@ static void minibatch_grad(mr_ppo *t, worker *w, const int *mb, int Bm,
 	float *other = da == w->d[0] ? w->d[1] : w->d[0];
 	mlp_backward(&p->actor, p->params, p->wt, w->grads, w->acts_a, rows,
 		     La - 1, 0, 0, da, other, w->wscratch, NULL);
-}
-
-/* Transposed weight copies for this worker's share of every layer's rows,
- * in 8x8 blocks so reads and writes both stay within cache lines. */
-static void sync_wt_part(const mr_mlp *m, const float *params, float *wt,
-			 int tid, int T)
-{
-	for (int l = 0; l < m->nlayers; l++) {
-		int I = m->sizes[l], O = m->sizes[l + 1];
-		int o0 = (int)((int64_t)O * tid / T),
-		    o1 = (int)((int64_t)O * (tid + 1) / T);
-		const float *restrict w = params + m->w_off[l];
-		float *restrict tw = wt + m->w_off[l];
-		for (int ib = 0; ib < I; ib += 8) {
-			int ie = ib + 8 < I ? ib + 8 : I;
-			for (int ob = o0; ob < o1; ob += 8) {
-				int oe = ob + 8 < o1 ? ob + 8 : o1;
-				for (int o = ob; o < oe; o++)
-					for (int i = ib; i < ie; i++)
-						tw[(size_t)o * I + i] =
-							w[(size_t)i * O + o];
-			}
-		}
-	}
 }
 
 static void update_job(mr_ppo *t, int tid)
@@ -976,8 +1002,8 @@ static void update_job(mr_ppo *t, int tid)
 					(sqrtf(V[q]) * isb2 + eps);
 			}
 			barrier_wait(&t->pool);
-			sync_wt_part(&p->actor, p->params, p->wt, tid, T);
-			sync_wt_part(&p->critic, p->params, p->wt, tid, T);
+			mlp_sync_wt_rows(&p->actor, p->params, p->wt, tid, T);
+			mlp_sync_wt_rows(&p->critic, p->params, p->wt, tid, T);
 			barrier_wait(&t->pool);
 		}
 	}
@@ -1064,6 +1090,7 @@ mr_ppo *mr_ppo_new(const mr_ppo_config *c, mr_vecenv **envs, int nvec,
 	t->adv = falloc(S);
 	t->ret = falloc(S);
 	t->last_values = falloc((size_t)N);
+	t->obs_last = falloc((size_t)N * D);
 	t->dones = mr_xcalloc(S, 1);
 	t->masks = mr_xcalloc(S * A, 1);
 	t->actions = mr_xcalloc(S * (size_t)t->ncomp, sizeof *t->actions);
@@ -1085,9 +1112,10 @@ mr_ppo *mr_ppo_new(const mr_ppo_config *c, mr_vecenv **envs, int nvec,
 	int per_env = 0;
 	for (int i = 0; i < nvec; i++)
 		per_env = envs[i]->nenvs > per_env ? envs[i]->nenvs : per_env;
+	int cap = per_batch > per_env ? per_batch : per_env;
+	cap = cap > 64 ? cap : 64; /* batched critic: chunks of >= 64 rows */
 	for (int i = 0; i < t->T; i++)
-		worker_alloc(&t->w[i], p,
-			     per_batch > per_env ? per_batch : per_env);
+		worker_alloc(&t->w[i], p, cap);
 	if (pool_init(&t->pool, t->T, e)) {
 		mr_ppo_free(t);
 		return NULL;
@@ -1119,6 +1147,7 @@ void mr_ppo_free(mr_ppo *t)
 	free(t->adv);
 	free(t->ret);
 	free(t->last_values);
+	free(t->obs_last);
 	free(t->dones);
 	free(t->masks);
 	free(t->actions);
@@ -1167,6 +1196,8 @@ int mr_ppo_iterate(mr_ppo *t, mr_ppo_stats *st, mr_err *e)
 		st->episodes += t->w[i].ep_count;
 	}
 	st->ep_return = st->episodes ? ep_sum / st->episodes : NAN;
+	if (!t->pol->shared)
+		pool_run(&t->pool, values_job, t);
 	t->timesteps += t->S;
 	/* the rollout used the statistics from before it; later rollouts
 	 * use these */
