@@ -338,21 +338,22 @@ double mr_masked_log_softmax(const float *logits, const uint8_t *mask, int n,
 	for (int j = 0; j < n; j++)
 		if ((!mask || mask[j]) && logits[j] > mx)
 			mx = logits[j];
+	/* one exponential per choice: p holds exp(z - max) until the end */
 	double sum = 0;
-	for (int j = 0; j < n; j++)
-		if (!mask || mask[j])
-			sum += exp((double)logits[j] - mx);
-	double lse = mx + log(sum), ent = 0;
+	for (int j = 0; j < n; j++) {
+		p[j] = !mask || mask[j] ? expf(logits[j] - mx) : 0.0f;
+		sum += p[j];
+	}
+	double lsum = log(sum), inv = 1 / sum, ent = 0;
 	for (int j = 0; j < n; j++) {
 		if (mask && !mask[j]) {
 			logp[j] = -INFINITY;
-			p[j] = 0;
 			continue;
 		}
-		double lp = logits[j] - lse;
+		double lp = (double)(logits[j] - mx) - lsum;
 		logp[j] = (float)lp;
-		p[j] = (float)exp(lp);
-		ent -= exp(lp) * lp;
+		p[j] = (float)(p[j] * inv);
+		ent -= p[j] * lp;
 	}
 	return ent;
 }
@@ -968,10 +969,11 @@ static void update_job(mr_ppo *t, int tid)
 						g += t->w[u].grads[q];
 					t->G[q] = g;
 				}
-			/* 8 partial sums: vectorisable, fixed order */
+			/* 8 partial sums: vectorisable, fixed order (slices
+			 * are whole multiples of 8 floats) */
 			double ss8[8] = {0};
 			for (size_t q = p0; q < p1; q += 8)
-				for (int k = 0; k < 8 && q + k < p1; k++)
+				for (int k = 0; k < 8; k++)
 					ss8[k] += (double)Gq[q + k] * Gq[q + k];
 			w->sumsq = ((ss8[0] + ss8[1]) + (ss8[2] + ss8[3])) +
 				   ((ss8[4] + ss8[5]) + (ss8[6] + ss8[7]));
