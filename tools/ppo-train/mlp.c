@@ -3,8 +3,9 @@
  * kernel they run on.
  *
  * The kernel is written for the compiler's vectoriser (-O3 -march=native):
- * a 4x16 register tile of C, accumulated over k with one broadcast of A and
- * one contiguous row of B per step. At this project's sizes (64..128 wide,
+ * a 6x16 register tile of C, accumulated over k with broadcasts of A and
+ * one contiguous row of B per step, with the bias, the activation or its
+ * derivative applied as the tile is stored. At this project's sizes (64..128 wide,
  * batches of 32..128) it beats a call into OpenBLAS (see the report and
  * tests/bench/bench_ppo.sh); building with -DMR_PPO_BLAS switches to
  * cblas_sgemm for that comparison.
@@ -170,7 +171,7 @@ static inline float init1(const mr_mm_op *op, const float *c,
 /* MR rows x 16 columns of C held in registers across the whole k loop:
  * per k, two loads of B, MR broadcasts of A, 2*MR multiply-adds. Six rows
  * give twelve independent accumulators, enough to hide the multiply-add
- * latency; 4 handles what is left. bias and y point at this tile's column
+ * latency; 2..5 handle what is left. bias and y point at this tile's column
  * (y also at its row). */
 #define TILE(MR)                                                              \
 static void tile_##MR##x16(float *restrict C, ptrdiff_t ldc,                  \
@@ -200,7 +201,10 @@ static void tile_##MR##x16(float *restrict C, ptrdiff_t ldc,                  \
 	}                                                                     \
 }
 TILE(6)
+TILE(5)
 TILE(4)
+TILE(3)
+TILE(2)
 
 /* One row of C, 16 columns. */
 static void tile_1x16(float *restrict C, const float *restrict A,
@@ -306,18 +310,28 @@ void mr_matmul(float *C, ptrdiff_t ldc, const float *A, ptrdiff_t sam,
 					  B + n, ldb, K, op, AT(bias, n),
 					  AT(y, m * ldy + n));
 	for (; n < n16; n += NR) {
-		int m = 0;
-		for (; m + 6 <= M; m += 6)
-			tile_6x16(C + m * ldc + n, ldc, A + m * sam, sam, sak,
-				  B + n, ldb, K, op, AT(bias, n),
-				  AT(y, m * ldy + n));
-		for (; m + 4 <= M; m += 4)
-			tile_4x16(C + m * ldc + n, ldc, A + m * sam, sam, sak,
-				  B + n, ldb, K, op, AT(bias, n),
-				  AT(y, m * ldy + n));
-		for (; m < M; m++)
-			tile_1x16(C + m * ldc + n, A + m * sam, sak, B + n,
-				  ldb, K, op, AT(bias, n), AT(y, m * ldy + n));
+		/* rows in tiles of 6; what is left as one tile of 2..5 rows
+		 * (8 left: 4 + 4), never single rows unless M is 1 */
+		for (int m = 0; m < M;) {
+			int R = M - m, h = R >= 6 && R != 8 ? 6 : R == 8 ? 4 : R;
+			float *c = C + m * ldc + n;
+			const float *a = A + m * sam, *yb = AT(y, m * ldy + n);
+			switch (h) {
+			case 6: tile_6x16(c, ldc, a, sam, sak, B + n, ldb, K, op,
+					  AT(bias, n), yb); break;
+			case 5: tile_5x16(c, ldc, a, sam, sak, B + n, ldb, K, op,
+					  AT(bias, n), yb); break;
+			case 4: tile_4x16(c, ldc, a, sam, sak, B + n, ldb, K, op,
+					  AT(bias, n), yb); break;
+			case 3: tile_3x16(c, ldc, a, sam, sak, B + n, ldb, K, op,
+					  AT(bias, n), yb); break;
+			case 2: tile_2x16(c, ldc, a, sam, sak, B + n, ldb, K, op,
+					  AT(bias, n), yb); break;
+			default: tile_1x16(c, a, sak, B + n, ldb, K, op,
+					   AT(bias, n), yb); break;
+			}
+			m += h;
+		}
 	}
 	if (n16 < N)
 		tile_any(C + n16, ldc, A, sam, sak, B + n16, ldb, M, N - n16,
@@ -575,16 +589,20 @@ static inline void transpose8(float *restrict out, ptrdiff_t ldo,
 	}
 }
 
+void mlp_part_cols(int O, int part, int nparts, int *o0, int *o1)
+{
+	*o0 = (int)((int64_t)(O / 8) * part / nparts) * 8;
+	*o1 = part == nparts - 1
+		      ? O : (int)((int64_t)(O / 8) * (part + 1) / nparts) * 8;
+}
+
 void mlp_sync_wt_rows(const mr_mlp *m, const float *params, float *wt,
 		      int part, int nparts)
 {
 	for (int l = 0; l < m->nlayers; l++) {
-		int I = m->sizes[l], O = m->sizes[l + 1];
-		/* this part's rows of wt (O,I): columns o0..o1 of w (I,O),
-		 * split on multiples of 8 */
-		int o0 = (int)((int64_t)(O / 8) * part / nparts) * 8,
-		    o1 = part == nparts - 1
-			     ? O : (int)((int64_t)(O / 8) * (part + 1) / nparts) * 8;
+		int I = m->sizes[l], O = m->sizes[l + 1], o0, o1;
+		/* this part's rows of wt (O,I): columns o0..o1 of w (I,O) */
+		mlp_part_cols(O, part, nparts, &o0, &o1);
 		const float *w = params + m->w_off[l];
 		float *t = wt + m->w_off[l];
 		int i8 = I - I % 8, ob = o0;

@@ -11,12 +11,16 @@
  *
  * Not here: evaluation episodes, curves, files (main.c, policy.c).
  */
+#include <limits.h>
+#include <linux/futex.h>
 #include <math.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "ppo.h"
 
@@ -451,7 +455,7 @@ typedef struct {
 	job_fn fn;
 	mr_ppo *arg;
 	/* barrier */
-	atomic_int bcount;
+	atomic_int bcount, bsleepers;
 	atomic_uint bphase;
 } pool;
 
@@ -467,7 +471,22 @@ static inline void cpu_relax(void)
 #endif
 }
 
-/* Spins briefly, then yields the core: the machine may be shared. */
+/* Sleeps while *word == val (a futex: no lost wake-ups, no mutex). */
+static void futex_wait(atomic_uint *word, unsigned val)
+{
+	syscall(SYS_futex, (unsigned *)word, FUTEX_WAIT_PRIVATE, val, NULL,
+		NULL, 0);
+}
+
+static void futex_wake_all(atomic_uint *word)
+{
+	syscall(SYS_futex, (unsigned *)word, FUTEX_WAKE_PRIVATE, INT_MAX, NULL,
+		NULL, 0);
+}
+
+/* Spins a little (a quiet machine: the other worker is microseconds
+ * away), then sleeps on the phase word (a shared machine: the other worker
+ * may not be running, and spinning would take its core). */
 static void barrier_wait(pool *p)
 {
 	if (p->n == 1)
@@ -476,14 +495,19 @@ static void barrier_wait(pool *p)
 	if (atomic_fetch_add(&p->bcount, 1) == p->n - 1) {
 		atomic_store(&p->bcount, 0);
 		atomic_fetch_add(&p->bphase, 1);
+		if (atomic_load(&p->bsleepers))
+			futex_wake_all(&p->bphase);
 		return;
 	}
-	for (long spins = 0; atomic_load(&p->bphase) == ph; spins++) {
-		if (spins < 4000)
-			cpu_relax();
-		else
-			sched_yield();
+	for (int spins = 0; spins < 2000; spins++) {
+		if (atomic_load(&p->bphase) != ph)
+			return;
+		cpu_relax();
 	}
+	atomic_fetch_add(&p->bsleepers, 1);
+	while (atomic_load(&p->bphase) == ph)
+		futex_wait(&p->bphase, ph);
+	atomic_fetch_sub(&p->bsleepers, 1);
 }
 
 static void *pool_main(void *arg)
@@ -613,10 +637,9 @@ struct mr_ppo {
 	mr_rng rng;                 /* minibatch order */
 	int *perm;                  /* (epochs, S) */
 	/* optimiser */
-	float *G, *m, *v;
+	float *m, *v;
 	int64_t adam_t;
 	double lr_now;
-	size_t slice[MR_PPO_MAX_THREADS + 1];
 	/* counters */
 	int64_t timesteps, updates;
 	pool pool;
@@ -924,13 +947,114 @@ static void minibatch_grad(mr_ppo *t, worker *w, const int *mb, int Bm,
 		     La - 1, 0, 0, da, other, w->wscratch, NULL);
 }
 
+/* Adam on this worker's share of one network: per layer the weight
+ * columns [o0, o1) and their biases, the same columns whose transposed rows
+ * mlp_sync_wt_rows refreshes, so no other worker touches them before the
+ * next barrier. The gradient is the sum of the workers' buffers in worker
+ * order, times gs. */
+typedef struct {
+	float lr_b, isb2, eps, gs;
+} adam_step;
+
+/* One Adam step on n parameters from q0; g = sum of G[0..T-1] (in that
+ * order) times gs. Written for the vectoriser: restrict pointers, one
+ * loop per worker count that matters (1, 2), a general one otherwise. */
+static inline void adam_kernel(float *restrict P, float *restrict M,
+			       float *restrict V, const float *restrict G0,
+			       const float *restrict G1, size_t n,
+			       const adam_step *a)
+{
+	float lr_b = a->lr_b, isb2 = a->isb2, eps = a->eps, gs = a->gs;
+	for (size_t k = 0; k < n; k++) {
+		float g = (G1 ? G0[k] + G1[k] : G0[k]) * gs;
+		M[k] = 0.9f * M[k] + 0.1f * g;
+		V[k] = 0.999f * V[k] + 0.001f * g * g;
+		P[k] -= lr_b * M[k] / (sqrtf(V[k]) * isb2 + eps);
+	}
+}
+
+static void adam_span(mr_ppo *t, size_t q0, size_t n, const adam_step *a,
+		      float *sum)
+{
+	float *P = t->pol->params + q0, *M = t->m + q0, *V = t->v + q0;
+	if (t->T == 1) {
+		adam_kernel(P, M, V, t->w[0].grads + q0, NULL, n, a);
+	} else if (t->T == 2) {
+		adam_kernel(P, M, V, t->w[0].grads + q0, t->w[1].grads + q0,
+			    n, a);
+	} else { /* sum into scratch first, in worker order */
+		for (size_t k = 0; k < n; k++)
+			sum[k] = t->w[0].grads[q0 + k];
+		for (int u = 1; u < t->T; u++) {
+			const float *restrict G = t->w[u].grads + q0;
+			float *restrict S = sum;
+			for (size_t k = 0; k < n; k++)
+				S[k] += G[k];
+		}
+		adam_kernel(P, M, V, sum, NULL, n, a);
+	}
+}
+
+static void adam_part(mr_ppo *t, const mr_mlp *m, int tid,
+		      const adam_step *a)
+{
+	for (int l = 0; l < m->nlayers; l++) {
+		int I = m->sizes[l], O = m->sizes[l + 1], o0, o1;
+		mlp_part_cols(O, tid, t->T, &o0, &o1);
+		if (o1 <= o0)
+			continue;
+		float *sum = t->w[tid].wscratch; /* I*O floats */
+		if (o0 == 0 && o1 == O) { /* whole layer: one contiguous span */
+			adam_span(t, m->w_off[l], (size_t)I * O, a, sum);
+			adam_span(t, m->b_off[l], (size_t)O, a, sum);
+			continue;
+		}
+		for (int i = 0; i < I; i++)
+			adam_span(t, m->w_off[l] + (size_t)i * O + o0,
+				  (size_t)(o1 - o0), a, sum);
+		adam_span(t, m->b_off[l] + o0, (size_t)(o1 - o0), a, sum);
+	}
+}
+
+/* Sum of squares of the summed gradient over all parameters; every worker
+ * computes it whole, in one fixed order (8 partial sums), so all get the
+ * same norm without exchanging partial sums. */
+static double grad_sumsq(const mr_ppo *t)
+{
+	size_t n = t->pol->nparams; /* a multiple of 8 (mlp_layout) */
+	double ss8[8] = {0};
+	const float *restrict G0 = t->w[0].grads;
+	if (t->T == 1) {
+		for (size_t q = 0; q < n; q += 8)
+			for (int k = 0; k < 8; k++)
+				ss8[k] += (double)G0[q + k] * G0[q + k];
+	} else {
+		for (size_t q = 0; q < n; q += 8) {
+			float g[8];
+			for (int k = 0; k < 8; k++)
+				g[k] = G0[q + k];
+			for (int u = 1; u < t->T; u++) {
+				const float *restrict G = t->w[u].grads + q;
+				for (int k = 0; k < 8; k++)
+					g[k] += G[k];
+			}
+			for (int k = 0; k < 8; k++)
+				ss8[k] += (double)g[k] * g[k];
+		}
+	}
+	return ((ss8[0] + ss8[1]) + (ss8[2] + ss8[3])) +
+	       ((ss8[4] + ss8[5]) + (ss8[6] + ss8[7]));
+}
+
+/* The update: every minibatch of every epoch. Per minibatch, two barriers:
+ * after the gradients (each worker computed its rows'), and after the
+ * parameters (each worker stepped and transposed its columns). */
 static void update_job(mr_ppo *t, int tid)
 {
 	mr_policy *p = t->pol;
 	const mr_ppo_config *c = &t->c;
 	worker *w = &t->w[tid];
 	int T = t->T, S = t->S;
-	size_t p0 = t->slice[tid], p1 = t->slice[tid + 1];
 	memset(&w->st, 0, sizeof w->st);
 	int64_t step = t->adam_t;
 	const double b1 = 0.9, b2 = 0.999;
@@ -959,51 +1083,21 @@ static void update_job(mr_ppo *t, int tid)
 			minibatch_grad(t, w, mb, Bm, r0, r1, mean, scale);
 			barrier_wait(&t->pool);
 
-			/* sum the workers' gradients on my slice, in
-			 * worker order (one worker: its buffer is the sum) */
-			const float *Gq = T == 1 ? w->grads : t->G;
-			if (T > 1)
-				for (size_t q = p0; q < p1; q++) {
-					float g = t->w[0].grads[q];
-					for (int u = 1; u < T; u++)
-						g += t->w[u].grads[q];
-					t->G[q] = g;
-				}
-			/* 8 partial sums: vectorisable, fixed order (slices
-			 * are whole multiples of 8 floats) */
-			double ss8[8] = {0};
-			for (size_t q = p0; q < p1; q += 8)
-				for (int k = 0; k < 8; k++)
-					ss8[k] += (double)Gq[q + k] * Gq[q + k];
-			w->sumsq = ((ss8[0] + ss8[1]) + (ss8[2] + ss8[3])) +
-				   ((ss8[4] + ss8[5]) + (ss8[6] + ss8[7]));
-			barrier_wait(&t->pool);
-
-			double tot = 0;
-			for (int u = 0; u < T; u++)
-				tot += t->w[u].sumsq;
-			double norm = sqrt(tot), gs = 1;
+			double norm = sqrt(grad_sumsq(t)), gs = 1;
 			if (c->max_grad_norm > 0 && norm > c->max_grad_norm)
 				gs = c->max_grad_norm / (norm + 1e-6);
 			if (tid == 0)
 				w->st.grad_norm += norm;
 			step++;
 			nmb++;
-			double bc1 = 1 - pow(b1, (double)step),
-			       bc2 = 1 - pow(b2, (double)step);
-			float lr_b = (float)(t->lr_now / bc1);
-			float isb2 = (float)(1 / sqrt(bc2));
-			float eps = (float)c->adam_eps, fgs = (float)gs;
-			float *restrict P = p->params, *restrict M = t->m,
-					*restrict V = t->v;
-			for (size_t q = p0; q < p1; q++) {
-				float g = Gq[q] * fgs;
-				M[q] = 0.9f * M[q] + 0.1f * g;
-				V[q] = 0.999f * V[q] + 0.001f * g * g;
-				P[q] -= lr_b * M[q] /
-					(sqrtf(V[q]) * isb2 + eps);
-			}
-			barrier_wait(&t->pool);
+			adam_step a = {
+				.lr_b = (float)(t->lr_now /
+						(1 - pow(b1, (double)step))),
+				.isb2 = (float)(1 / sqrt(1 - pow(b2,
+								 (double)step))),
+				.eps = (float)c->adam_eps, .gs = (float)gs};
+			adam_part(t, &p->actor, tid, &a);
+			adam_part(t, &p->critic, tid, &a);
 			mlp_sync_wt_rows(&p->actor, p->params, p->wt, tid, T);
 			mlp_sync_wt_rows(&p->critic, p->params, p->wt, tid, T);
 			barrier_wait(&t->pool);
@@ -1102,14 +1196,8 @@ mr_ppo *mr_ppo_new(const mr_ppo_config *c, mr_vecenv **envs, int nvec,
 		mr_rng_seed(&t->env_rng[i], c->seed, 1000 + (uint64_t)i);
 	mr_rng_seed(&t->rng, c->seed, 1);
 	t->perm = mr_xcalloc((size_t)c->epochs * S, sizeof *t->perm);
-	t->G = falloc(p->nparams);
 	t->m = falloc(p->nparams);
 	t->v = falloc(p->nparams);
-	/* optimiser slices: contiguous, 8-float aligned */
-	for (int i = 0; i <= t->T; i++) {
-		size_t q = p->nparams * (size_t)i / (size_t)t->T;
-		t->slice[i] = i == t->T ? p->nparams : q & ~(size_t)7;
-	}
 	int per_batch = (c->batch + t->T - 1) / t->T;
 	int per_env = 0;
 	for (int i = 0; i < nvec; i++)
@@ -1156,7 +1244,6 @@ void mr_ppo_free(mr_ppo *t)
 	free(t->ep_return);
 	free(t->env_rng);
 	free(t->perm);
-	free(t->G);
 	free(t->m);
 	free(t->v);
 	if (t->own_pol)
