@@ -357,13 +357,12 @@ static void blas_pre(float *C, ptrdiff_t ldc, int M, int N,
 static void blas_post(float *C, ptrdiff_t ldc, int M, int N,
 		      const mr_mm_op *op)
 {
-	if (op->post == MR_POST_NONE)
-		return;
-	for (int m = 0; m < M; m++)
-		for (int n = 0; n < N; n++)
-			C[m * ldc + n] = post1(op, C[m * ldc + n],
-					       op->y ? op->y + m * op->ldy + n
-						     : NULL);
+	/* the vectorised activation passes, row by row */
+	for (int m = 0; m < M && op->post == MR_POST_ACT; m++)
+		act_forward(C + m * ldc, (size_t)N, op->act);
+	for (int m = 0; m < M && op->post == MR_POST_DACT; m++)
+		act_backward(C + m * ldc, op->y + m * op->ldy, (size_t)N,
+			     op->act);
 }
 
 void mr_matmul(float *C, ptrdiff_t ldc, const float *A, ptrdiff_t sam,
