@@ -66,6 +66,117 @@ static void test_kernels(void)
 	}
 }
 
+/* The kernel's init and epilogue forms against the plain loops: C = A.B,
+ * C = act(bias + A.B), C = (A.B) * act'(y), for every row count 1..13 (each
+ * tile height) and widths with and without leftovers. */
+static void test_kernel_ops(void)
+{
+	mr_rng r;
+	mr_rng_seed(&r, 9, 0);
+	int widths[] = {16, 64, 70, 5}, worst_ok = 1;
+	double worst = 0;
+	for (int M = 1; M <= 13; M++)
+		for (size_t wi = 0; wi < sizeof widths / sizeof widths[0]; wi++) {
+			int N = widths[wi], K = 9;
+			float *A = calloc((size_t)M * K, 4), *B = calloc((size_t)K * N, 4);
+			float *Bt = calloc((size_t)K * N, 4), *bias = calloc((size_t)N, 4);
+			float *y = calloc((size_t)M * N, 4), *C = calloc((size_t)M * N, 4);
+			for (int i = 0; i < M * K; i++)
+				A[i] = (float)urand(&r);
+			for (int i = 0; i < K * N; i++)
+				B[i] = (float)urand(&r);
+			for (int k = 0; k < K; k++)
+				for (int n = 0; n < N; n++)
+					Bt[n * K + k] = B[k * N + n];
+			for (int i = 0; i < N; i++)
+				bias[i] = (float)urand(&r);
+			for (int i = 0; i < M * N; i++)
+				y[i] = (float)urand(&r);
+			mr_mm_op ops[5] = {
+				{.init = MR_MM_SET},
+				{.init = MR_MM_BIAS, .bias = bias, .post = MR_POST_ACT,
+				 .act = MR_ACT_TANH},
+				{.init = MR_MM_BIAS, .bias = bias, .post = MR_POST_ACT,
+				 .act = MR_ACT_RELU},
+				{.init = MR_MM_SET, .post = MR_POST_DACT,
+				 .act = MR_ACT_TANH, .y = y, .ldy = N},
+				{.init = MR_MM_SET, .post = MR_POST_DACT,
+				 .act = MR_ACT_RELU, .y = y, .ldy = N}};
+			for (int o = 0; o < 5; o++)
+				for (int nt = 0; nt < 2; nt++) {
+					for (int i = 0; i < M * N; i++)
+						C[i] = 1e30f; /* must be overwritten */
+					if (nt)
+						mr_matmul_nt(C, N, A, K, Bt, K, M, N, K,
+							     &ops[o]);
+					else
+						mr_matmul(C, N, A, K, 1, B, N, M, N, K,
+							  &ops[o]);
+					for (int m = 0; m < M; m++)
+						for (int n = 0; n < N; n++) {
+							double s = ops[o].init == MR_MM_BIAS
+									   ? bias[n] : 0;
+							for (int k = 0; k < K; k++)
+								s += (double)A[m * K + k] *
+								     B[k * N + n];
+							double yv = y[m * N + n];
+							if (o == 1)
+								s = tanh(s);
+							else if (o == 2)
+								s = s > 0 ? s : 0;
+							else if (o == 3)
+								s *= 1 - yv * yv;
+							else if (o == 4)
+								s = yv > 0 ? s : 0;
+							double e = fabs(C[m * N + n] - s);
+							worst = fmax(worst, e);
+							worst_ok &= e < 1e-5;
+						}
+				}
+			free(A), free(B), free(Bt), free(bias), free(y), free(C);
+		}
+	CHECK(worst_ok, "kernel init/epilogue forms (set, bias+tanh, bias+relu, "
+	      "tanh', relu') match float64 for 1..13 rows: worst %.2g", worst);
+}
+
+/* The transposed copy, whole and in parts (threads), against a loop. */
+static void test_sync_wt(void)
+{
+	int sizes[] = {5, 64, 64, 17, 40, 11, 1}, nl = 6;
+	mr_mlp m;
+	size_t next = 0;
+	mlp_layout(&m, nl, sizes, MR_ACT_TANH, &next);
+	float *P = calloc(next, 4), *W1 = calloc(next, 4), *W3 = calloc(next, 4);
+	for (size_t i = 0; i < next; i++)
+		P[i] = (float)i;
+	mlp_sync_wt(&m, P, W1);
+	for (int part = 0; part < 3; part++)
+		mlp_sync_wt_rows(&m, P, W3, part, 3);
+	int ok = 1;
+	for (int l = 0; l < nl; l++) {
+		int I = sizes[l], O = sizes[l + 1];
+		for (int i = 0; i < I; i++)
+			for (int o = 0; o < O; o++) {
+				float want = P[m.w_off[l] + (size_t)i * O + o];
+				ok &= W1[m.w_off[l] + (size_t)o * I + i] == want;
+				ok &= W3[m.w_off[l] + (size_t)o * I + i] == want;
+			}
+		int covered = 0, prev = 0;
+		for (int part = 0; part < 3; part++) {
+			int o0, o1;
+			mlp_part_cols(O, part, 3, &o0, &o1);
+			ok &= o0 == prev && o1 >= o0 &&
+			      ((o1 - o0) % 8 == 0 || part == 2);
+			covered += o1 - o0;
+			prev = o1;
+		}
+		ok &= covered == O;
+	}
+	CHECK(ok, "transposed weights (8x8 register blocks, edges, 3 parts) "
+	      "equal a plain transpose; parts tile every layer");
+	free(P), free(W1), free(W3);
+}
+
 static void test_tanh(void)
 {
 	double worst = 0;
@@ -202,6 +313,8 @@ static void gradcheck(mr_act act, const int *sizes, int nl, int B)
 int main(void)
 {
 	test_kernels();
+	test_kernel_ops();
+	test_sync_wt();
 	test_tanh();
 	/* widths that take every kernel path: 16-wide tiles, leftovers,
 	 * narrow heads (11 and 1 outputs) */

@@ -15,6 +15,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "bandit.h"
 #include "evalobj.h"
@@ -191,6 +192,15 @@ static double t_quantile(double q, double df)
 			hi = t;
 	}
 	return (lo + hi) / 2;
+}
+
+/* CPU time of the whole process (every thread), seconds. */
+static double cpu_seconds(void)
+{
+	struct timespec ts;
+	if (clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts))
+		return NAN;
+	return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
 /* ------------------------------------------------------------------------
@@ -806,7 +816,7 @@ int main(int argc, char **argv)
 
 	mr_progress prog_bar;
 	mr_progress_init(&prog_bar, prog, (double)cfg.timesteps, quiet);
-	double t0 = mr_now(), score = NAN, last_avg = NAN;
+	double t0 = mr_now(), c0 = cpu_seconds(), score = NAN, last_avg = NAN;
 	int reached = 0;
 	int64_t last_eval = -1;
 	while (mr_ppo_timesteps(t) < cfg.timesteps) {
@@ -843,7 +853,7 @@ int main(int argc, char **argv)
 		    checkpoint_write(ckpt_path, t, &cfg, &cv, r_random, &e))
 			mr_die(prog, &e);
 	}
-	double wall = mr_now() - t0;
+	double wall = mr_now() - t0, cpu = cpu_seconds() - c0;
 	/* the final policy is always evaluated (and on the curve) */
 	if (last_eval != mr_ppo_updates(t) &&
 	    evaluate(ev, &spec, &cfg, t, rew, r_opt, r_random, &cv,
@@ -859,10 +869,12 @@ int main(int argc, char **argv)
 		mr_die(prog, &e);
 	if (!quiet)
 		fprintf(stderr,
-			"%s: %lld timesteps in %.3f s (%.0f/s); eval avg_r %.6g, "
-			"optimal %.6g, random %.6g, score %.4f%s; policy %s\n",
+			"%s: %lld timesteps in %.3f s (%.0f/s; %.3f CPU-s, "
+			"%.0f/CPU-s); eval avg_r %.6g, optimal %.6g, random "
+			"%.6g, score %.4f%s; policy %s\n",
 			prog, (long long)mr_ppo_timesteps(t), wall,
-			mr_ppo_timesteps(t) / wall, last_avg, r_opt, r_random,
+			mr_ppo_timesteps(t) / wall, cpu,
+			mr_ppo_timesteps(t) / cpu, last_avg, r_opt, r_random,
 			score, reached ? " (target reached)" : "", output);
 	mr_ppo_free(t);
 	mr_policy_free(pol);

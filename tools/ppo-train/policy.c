@@ -225,9 +225,7 @@ void mr_policy_logits(const mr_policy *p, const float *obs, float *logits)
 		int I = m->sizes[l], O = m->sizes[l + 1];
 		linear_forward(buf[1 - cur], buf[cur], p->params + m->w_off[l],
 			       p->wt + m->w_off[l], p->params + m->b_off[l], 1,
-			       I, O);
-		if (l < m->nlayers - 1)
-			act_forward(buf[1 - cur], (size_t)O, m->act);
+			       I, O, l < m->nlayers - 1 ? m->act : MR_ACT_NONE);
 		cur = 1 - cur;
 	}
 	memcpy(logits, buf[cur], (size_t)p->total_choices * sizeof(float));

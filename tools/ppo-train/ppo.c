@@ -11,12 +11,16 @@
  *
  * Not here: evaluation episodes, curves, files (main.c, policy.c).
  */
+#include <limits.h>
+#include <linux/futex.h>
 #include <math.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "ppo.h"
 
@@ -338,21 +342,22 @@ double mr_masked_log_softmax(const float *logits, const uint8_t *mask, int n,
 	for (int j = 0; j < n; j++)
 		if ((!mask || mask[j]) && logits[j] > mx)
 			mx = logits[j];
+	/* one exponential per choice: p holds exp(z - max) until the end */
 	double sum = 0;
-	for (int j = 0; j < n; j++)
-		if (!mask || mask[j])
-			sum += exp((double)logits[j] - mx);
-	double lse = mx + log(sum), ent = 0;
+	for (int j = 0; j < n; j++) {
+		p[j] = !mask || mask[j] ? expf(logits[j] - mx) : 0.0f;
+		sum += p[j];
+	}
+	double lsum = log(sum), inv = 1 / sum, ent = 0;
 	for (int j = 0; j < n; j++) {
 		if (mask && !mask[j]) {
 			logp[j] = -INFINITY;
-			p[j] = 0;
 			continue;
 		}
-		double lp = logits[j] - lse;
+		double lp = (double)(logits[j] - mx) - lsum;
 		logp[j] = (float)lp;
-		p[j] = (float)exp(lp);
-		ent -= exp(lp) * lp;
+		p[j] = (float)(p[j] * inv);
+		ent -= p[j] * lp;
 	}
 	return ent;
 }
@@ -450,7 +455,7 @@ typedef struct {
 	job_fn fn;
 	mr_ppo *arg;
 	/* barrier */
-	atomic_int bcount;
+	atomic_int bcount, bsleepers;
 	atomic_uint bphase;
 } pool;
 
@@ -466,7 +471,22 @@ static inline void cpu_relax(void)
 #endif
 }
 
-/* Spins briefly, then yields the core: the machine may be shared. */
+/* Sleeps while *word == val (a futex: no lost wake-ups, no mutex). */
+static void futex_wait(atomic_uint *word, unsigned val)
+{
+	syscall(SYS_futex, (unsigned *)word, FUTEX_WAIT_PRIVATE, val, NULL,
+		NULL, 0);
+}
+
+static void futex_wake_all(atomic_uint *word)
+{
+	syscall(SYS_futex, (unsigned *)word, FUTEX_WAKE_PRIVATE, INT_MAX, NULL,
+		NULL, 0);
+}
+
+/* Spins a little (a quiet machine: the other worker is microseconds
+ * away), then sleeps on the phase word (a shared machine: the other worker
+ * may not be running, and spinning would take its core). */
 static void barrier_wait(pool *p)
 {
 	if (p->n == 1)
@@ -475,14 +495,19 @@ static void barrier_wait(pool *p)
 	if (atomic_fetch_add(&p->bcount, 1) == p->n - 1) {
 		atomic_store(&p->bcount, 0);
 		atomic_fetch_add(&p->bphase, 1);
+		if (atomic_load(&p->bsleepers))
+			futex_wake_all(&p->bphase);
 		return;
 	}
-	for (long spins = 0; atomic_load(&p->bphase) == ph; spins++) {
-		if (spins < 4000)
-			cpu_relax();
-		else
-			sched_yield();
+	for (int spins = 0; spins < 2000; spins++) {
+		if (atomic_load(&p->bphase) != ph)
+			return;
+		cpu_relax();
 	}
+	atomic_fetch_add(&p->bsleepers, 1);
+	while (atomic_load(&p->bphase) == ph)
+		futex_wait(&p->bphase, ph);
+	atomic_fetch_sub(&p->bsleepers, 1);
 }
 
 static void *pool_main(void *arg)
@@ -604,7 +629,7 @@ struct mr_ppo {
 	int D, A, ncomp;
 	/* rollout buffer, sample s = step * N + env */
 	float *obs_raw, *obs, *values, *logp, *rewards, *adv, *ret;
-	float *last_values;
+	float *last_values, *obs_last;
 	uint8_t *dones, *masks;
 	int32_t *actions;
 	double *ep_return;          /* (N) running return per env */
@@ -612,10 +637,9 @@ struct mr_ppo {
 	mr_rng rng;                 /* minibatch order */
 	int *perm;                  /* (epochs, S) */
 	/* optimiser */
-	float *G, *m, *v;
+	float *m, *v;
 	int64_t adam_t;
 	double lr_now;
-	size_t slice[MR_PPO_MAX_THREADS + 1];
 	/* counters */
 	int64_t timesteps, updates;
 	pool pool;
@@ -692,6 +716,18 @@ static void policy_forward(const mr_policy *p, worker *w, int rows)
 	mlp_forward(&p->critic, p->params, p->wt, w->acts_c, rows);
 }
 
+/* The actor alone; with a shared trunk the critic's head too (it is one
+ * small layer on the trunk the actor computed anyway). */
+static void actor_forward(const mr_policy *p, worker *w, int rows)
+{
+	w->acts_a[0] = w->obs;
+	mlp_forward(&p->actor, p->params, p->wt, w->acts_a, rows);
+	if (p->shared) {
+		w->acts_c[0] = w->acts_a[p->actor.nlayers - 1];
+		mlp_forward(&p->critic, p->params, p->wt, w->acts_c, rows);
+	}
+}
+
 static const float *logits_of(const mr_policy *p, const worker *w, int r)
 {
 	return w->acts_a[p->actor.nlayers] + (size_t)r * p->total_choices;
@@ -752,14 +788,15 @@ static void rollout_job(mr_ppo *t, int tid)
 		mr_policy_normalize(p, v->obs, w->obs, (size_t)n);
 		memcpy(t->obs + s0 * D, w->obs, (size_t)n * D * sizeof(float));
 		memcpy(t->masks + s0 * A, v->masks, (size_t)n * A);
-		policy_forward(p, w, n);
+		actor_forward(p, w, n);
 		for (int i = 0; i < n; i++) {
 			int32_t *act = v->actions + (size_t)i * t->ncomp;
 			double lp = sample_action(p, w, logits_of(p, w, i),
 						  v->masks + (size_t)i * A,
 						  &t->env_rng[base + i], act);
 			t->logp[s0 + i] = (float)lp;
-			t->values[s0 + i] = value_of(p, w, i);
+			if (p->shared)
+				t->values[s0 + i] = value_of(p, w, i);
 			memcpy(t->actions + (s0 + i) * t->ncomp, act,
 			       (size_t)t->ncomp * sizeof *act);
 		}
@@ -786,11 +823,47 @@ static void rollout_job(mr_ppo *t, int tid)
 			}
 		}
 	}
-	/* V of the observation after the last step, for GAE */
-	mr_policy_normalize(p, v->obs, w->obs, (size_t)n);
-	policy_forward(p, w, n);
-	for (int i = 0; i < n; i++)
-		t->last_values[base + i] = value_of(p, w, i);
+	/* the observation after the last step: V of it for GAE */
+	mr_policy_normalize(p, v->obs, t->obs_last + (size_t)base * D,
+			    (size_t)n);
+	if (p->shared) {
+		memcpy(w->obs, t->obs_last + (size_t)base * D,
+		       (size_t)n * D * sizeof(float));
+		actor_forward(p, w, n);
+		for (int i = 0; i < n; i++)
+			t->last_values[base + i] = value_of(p, w, i);
+	}
+}
+
+/* Separate critic: V of every rollout observation and of the last ones,
+ * batched after the rollout (the actions never needed them). Worker tid
+ * takes a contiguous share of the rows, in chunks of its capacity. */
+static void values_job(mr_ppo *t, int tid)
+{
+	mr_policy *p = t->pol;
+	worker *w = &t->w[tid];
+	int total = t->S + t->N, D = t->D;
+	int r0 = (int)((int64_t)total * tid / t->T),
+	    r1 = (int)((int64_t)total * (tid + 1) / t->T);
+	for (int r = r0; r < r1; r += w->rows) {
+		int n = r1 - r < w->rows ? r1 - r : w->rows;
+		for (int k = 0; k < n; k++) {
+			int q = r + k;
+			const float *src = q < t->S
+				? t->obs + (size_t)q * D
+				: t->obs_last + (size_t)(q - t->S) * D;
+			memcpy(w->obs + (size_t)k * D, src, (size_t)D * sizeof(float));
+		}
+		w->acts_c[0] = w->obs;
+		mlp_forward(&p->critic, p->params, p->wt, w->acts_c, n);
+		for (int k = 0; k < n; k++) {
+			int q = r + k;
+			if (q < t->S)
+				t->values[q] = value_of(p, w, k);
+			else
+				t->last_values[q - t->S] = value_of(p, w, k);
+		}
+	}
 }
 
 /* ------------------------------------------------------------------------
@@ -805,9 +878,10 @@ static void minibatch_grad(mr_ppo *t, worker *w, const int *mb, int Bm,
 	mr_policy *p = t->pol;
 	const mr_ppo_config *c = &t->c;
 	int rows = r1 - r0, D = t->D, A = t->A;
-	memset(w->grads, 0, p->nparams * sizeof(float));
-	if (rows <= 0)
+	if (rows <= 0) { /* the backward pass writes every gradient */
+		memset(w->grads, 0, p->nparams * sizeof(float));
 		return;
+	}
 	for (int r = 0; r < rows; r++)
 		memcpy(w->obs + (size_t)r * D, t->obs + (size_t)mb[r0 + r] * D,
 		       (size_t)D * sizeof(float));
@@ -873,37 +947,114 @@ static void minibatch_grad(mr_ppo *t, worker *w, const int *mb, int Bm,
 		     La - 1, 0, 0, da, other, w->wscratch, NULL);
 }
 
-/* Transposed weight copies for this worker's share of every layer's rows,
- * in 8x8 blocks so reads and writes both stay within cache lines. */
-static void sync_wt_part(const mr_mlp *m, const float *params, float *wt,
-			 int tid, int T)
+/* Adam on this worker's share of one network: per layer the weight
+ * columns [o0, o1) and their biases, the same columns whose transposed rows
+ * mlp_sync_wt_rows refreshes, so no other worker touches them before the
+ * next barrier. The gradient is the sum of the workers' buffers in worker
+ * order, times gs. */
+typedef struct {
+	float lr_b, isb2, eps, gs;
+} adam_step;
+
+/* One Adam step on n parameters from q0; g = sum of G[0..T-1] (in that
+ * order) times gs. Written for the vectoriser: restrict pointers, one
+ * loop per worker count that matters (1, 2), a general one otherwise. */
+static inline void adam_kernel(float *restrict P, float *restrict M,
+			       float *restrict V, const float *restrict G0,
+			       const float *restrict G1, size_t n,
+			       const adam_step *a)
 {
-	for (int l = 0; l < m->nlayers; l++) {
-		int I = m->sizes[l], O = m->sizes[l + 1];
-		int o0 = (int)((int64_t)O * tid / T),
-		    o1 = (int)((int64_t)O * (tid + 1) / T);
-		const float *restrict w = params + m->w_off[l];
-		float *restrict tw = wt + m->w_off[l];
-		for (int ib = 0; ib < I; ib += 8) {
-			int ie = ib + 8 < I ? ib + 8 : I;
-			for (int ob = o0; ob < o1; ob += 8) {
-				int oe = ob + 8 < o1 ? ob + 8 : o1;
-				for (int o = ob; o < oe; o++)
-					for (int i = ib; i < ie; i++)
-						tw[(size_t)o * I + i] =
-							w[(size_t)i * O + o];
-			}
-		}
+	float lr_b = a->lr_b, isb2 = a->isb2, eps = a->eps, gs = a->gs;
+	for (size_t k = 0; k < n; k++) {
+		float g = (G1 ? G0[k] + G1[k] : G0[k]) * gs;
+		M[k] = 0.9f * M[k] + 0.1f * g;
+		V[k] = 0.999f * V[k] + 0.001f * g * g;
+		P[k] -= lr_b * M[k] / (sqrtf(V[k]) * isb2 + eps);
 	}
 }
 
+static void adam_span(mr_ppo *t, size_t q0, size_t n, const adam_step *a,
+		      float *sum)
+{
+	float *P = t->pol->params + q0, *M = t->m + q0, *V = t->v + q0;
+	if (t->T == 1) {
+		adam_kernel(P, M, V, t->w[0].grads + q0, NULL, n, a);
+	} else if (t->T == 2) {
+		adam_kernel(P, M, V, t->w[0].grads + q0, t->w[1].grads + q0,
+			    n, a);
+	} else { /* sum into scratch first, in worker order */
+		for (size_t k = 0; k < n; k++)
+			sum[k] = t->w[0].grads[q0 + k];
+		for (int u = 1; u < t->T; u++) {
+			const float *restrict G = t->w[u].grads + q0;
+			float *restrict S = sum;
+			for (size_t k = 0; k < n; k++)
+				S[k] += G[k];
+		}
+		adam_kernel(P, M, V, sum, NULL, n, a);
+	}
+}
+
+static void adam_part(mr_ppo *t, const mr_mlp *m, int tid,
+		      const adam_step *a)
+{
+	for (int l = 0; l < m->nlayers; l++) {
+		int I = m->sizes[l], O = m->sizes[l + 1], o0, o1;
+		mlp_part_cols(O, tid, t->T, &o0, &o1);
+		if (o1 <= o0)
+			continue;
+		float *sum = t->w[tid].wscratch; /* I*O floats */
+		if (o0 == 0 && o1 == O) { /* whole layer: one contiguous span */
+			adam_span(t, m->w_off[l], (size_t)I * O, a, sum);
+			adam_span(t, m->b_off[l], (size_t)O, a, sum);
+			continue;
+		}
+		for (int i = 0; i < I; i++)
+			adam_span(t, m->w_off[l] + (size_t)i * O + o0,
+				  (size_t)(o1 - o0), a, sum);
+		adam_span(t, m->b_off[l] + o0, (size_t)(o1 - o0), a, sum);
+	}
+}
+
+/* Sum of squares of the summed gradient over all parameters; every worker
+ * computes it whole, in one fixed order (8 partial sums), so all get the
+ * same norm without exchanging partial sums. */
+static double grad_sumsq(const mr_ppo *t)
+{
+	size_t n = t->pol->nparams; /* a multiple of 8 (mlp_layout) */
+	double ss8[8] = {0};
+	const float *restrict G0 = t->w[0].grads;
+	if (t->T == 1) {
+		for (size_t q = 0; q < n; q += 8)
+			for (int k = 0; k < 8; k++)
+				ss8[k] += (double)G0[q + k] * G0[q + k];
+	} else {
+		for (size_t q = 0; q < n; q += 8) {
+			float g[8];
+			for (int k = 0; k < 8; k++)
+				g[k] = G0[q + k];
+			for (int u = 1; u < t->T; u++) {
+				const float *restrict G = t->w[u].grads + q;
+				for (int k = 0; k < 8; k++)
+					g[k] += G[k];
+			}
+			for (int k = 0; k < 8; k++)
+				ss8[k] += (double)g[k] * g[k];
+		}
+	}
+	return ((ss8[0] + ss8[1]) + (ss8[2] + ss8[3])) +
+	       ((ss8[4] + ss8[5]) + (ss8[6] + ss8[7]));
+}
+
+/* The update: every minibatch of every epoch. Per minibatch, two barriers:
+ * after the gradients (each worker computed its rows'), and after the
+ * parameters (each worker stepped and transposed its columns). */
 static void update_job(mr_ppo *t, int tid)
 {
 	mr_policy *p = t->pol;
 	const mr_ppo_config *c = &t->c;
 	worker *w = &t->w[tid];
 	int T = t->T, S = t->S;
-	size_t p0 = t->slice[tid], p1 = t->slice[tid + 1];
 	memset(&w->st, 0, sizeof w->st);
 	int64_t step = t->adam_t;
 	const double b1 = 0.9, b2 = 0.999;
@@ -932,52 +1083,23 @@ static void update_job(mr_ppo *t, int tid)
 			minibatch_grad(t, w, mb, Bm, r0, r1, mean, scale);
 			barrier_wait(&t->pool);
 
-			/* sum the workers' gradients on my slice, in
-			 * worker order (one worker: its buffer is the sum) */
-			const float *Gq = T == 1 ? w->grads : t->G;
-			if (T > 1)
-				for (size_t q = p0; q < p1; q++) {
-					float g = t->w[0].grads[q];
-					for (int u = 1; u < T; u++)
-						g += t->w[u].grads[q];
-					t->G[q] = g;
-				}
-			/* 8 partial sums: vectorisable, fixed order */
-			double ss8[8] = {0};
-			for (size_t q = p0; q < p1; q += 8)
-				for (int k = 0; k < 8 && q + k < p1; k++)
-					ss8[k] += (double)Gq[q + k] * Gq[q + k];
-			w->sumsq = ((ss8[0] + ss8[1]) + (ss8[2] + ss8[3])) +
-				   ((ss8[4] + ss8[5]) + (ss8[6] + ss8[7]));
-			barrier_wait(&t->pool);
-
-			double tot = 0;
-			for (int u = 0; u < T; u++)
-				tot += t->w[u].sumsq;
-			double norm = sqrt(tot), gs = 1;
+			double norm = sqrt(grad_sumsq(t)), gs = 1;
 			if (c->max_grad_norm > 0 && norm > c->max_grad_norm)
 				gs = c->max_grad_norm / (norm + 1e-6);
 			if (tid == 0)
 				w->st.grad_norm += norm;
 			step++;
 			nmb++;
-			double bc1 = 1 - pow(b1, (double)step),
-			       bc2 = 1 - pow(b2, (double)step);
-			float lr_b = (float)(t->lr_now / bc1);
-			float isb2 = (float)(1 / sqrt(bc2));
-			float eps = (float)c->adam_eps, fgs = (float)gs;
-			float *restrict P = p->params, *restrict M = t->m,
-					*restrict V = t->v;
-			for (size_t q = p0; q < p1; q++) {
-				float g = Gq[q] * fgs;
-				M[q] = 0.9f * M[q] + 0.1f * g;
-				V[q] = 0.999f * V[q] + 0.001f * g * g;
-				P[q] -= lr_b * M[q] /
-					(sqrtf(V[q]) * isb2 + eps);
-			}
-			barrier_wait(&t->pool);
-			sync_wt_part(&p->actor, p->params, p->wt, tid, T);
-			sync_wt_part(&p->critic, p->params, p->wt, tid, T);
+			adam_step a = {
+				.lr_b = (float)(t->lr_now /
+						(1 - pow(b1, (double)step))),
+				.isb2 = (float)(1 / sqrt(1 - pow(b2,
+								 (double)step))),
+				.eps = (float)c->adam_eps, .gs = (float)gs};
+			adam_part(t, &p->actor, tid, &a);
+			adam_part(t, &p->critic, tid, &a);
+			mlp_sync_wt_rows(&p->actor, p->params, p->wt, tid, T);
+			mlp_sync_wt_rows(&p->critic, p->params, p->wt, tid, T);
 			barrier_wait(&t->pool);
 		}
 	}
@@ -1064,6 +1186,7 @@ mr_ppo *mr_ppo_new(const mr_ppo_config *c, mr_vecenv **envs, int nvec,
 	t->adv = falloc(S);
 	t->ret = falloc(S);
 	t->last_values = falloc((size_t)N);
+	t->obs_last = falloc((size_t)N * D);
 	t->dones = mr_xcalloc(S, 1);
 	t->masks = mr_xcalloc(S * A, 1);
 	t->actions = mr_xcalloc(S * (size_t)t->ncomp, sizeof *t->actions);
@@ -1073,21 +1196,16 @@ mr_ppo *mr_ppo_new(const mr_ppo_config *c, mr_vecenv **envs, int nvec,
 		mr_rng_seed(&t->env_rng[i], c->seed, 1000 + (uint64_t)i);
 	mr_rng_seed(&t->rng, c->seed, 1);
 	t->perm = mr_xcalloc((size_t)c->epochs * S, sizeof *t->perm);
-	t->G = falloc(p->nparams);
 	t->m = falloc(p->nparams);
 	t->v = falloc(p->nparams);
-	/* optimiser slices: contiguous, 8-float aligned */
-	for (int i = 0; i <= t->T; i++) {
-		size_t q = p->nparams * (size_t)i / (size_t)t->T;
-		t->slice[i] = i == t->T ? p->nparams : q & ~(size_t)7;
-	}
 	int per_batch = (c->batch + t->T - 1) / t->T;
 	int per_env = 0;
 	for (int i = 0; i < nvec; i++)
 		per_env = envs[i]->nenvs > per_env ? envs[i]->nenvs : per_env;
+	int cap = per_batch > per_env ? per_batch : per_env;
+	cap = cap > 64 ? cap : 64; /* batched critic: chunks of >= 64 rows */
 	for (int i = 0; i < t->T; i++)
-		worker_alloc(&t->w[i], p,
-			     per_batch > per_env ? per_batch : per_env);
+		worker_alloc(&t->w[i], p, cap);
 	if (pool_init(&t->pool, t->T, e)) {
 		mr_ppo_free(t);
 		return NULL;
@@ -1119,13 +1237,13 @@ void mr_ppo_free(mr_ppo *t)
 	free(t->adv);
 	free(t->ret);
 	free(t->last_values);
+	free(t->obs_last);
 	free(t->dones);
 	free(t->masks);
 	free(t->actions);
 	free(t->ep_return);
 	free(t->env_rng);
 	free(t->perm);
-	free(t->G);
 	free(t->m);
 	free(t->v);
 	if (t->own_pol)
@@ -1167,6 +1285,8 @@ int mr_ppo_iterate(mr_ppo *t, mr_ppo_stats *st, mr_err *e)
 		st->episodes += t->w[i].ep_count;
 	}
 	st->ep_return = st->episodes ? ep_sum / st->episodes : NAN;
+	if (!t->pol->shared)
+		pool_run(&t->pool, values_job, t);
 	t->timesteps += t->S;
 	/* the rollout used the statistics from before it; later rollouts
 	 * use these */
