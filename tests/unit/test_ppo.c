@@ -59,6 +59,13 @@ static void test_gae(void)
 	      "%.6f)", adv[0], adv[1], adv[2], A0, A1, A2);
 	CHECK(near(ret[0], A0 + 0.5, 1e-6) && near(ret[2], A2 + 1, 1e-6),
 	      "returns = advantages + values");
+	/* continuing (dones NULL): the end after step 1 no longer cuts
+	 * t=1: delta = 2 + 0.9*1 - 0.25 = 2.65; A1 = 2.65 + 0.72*3.8 */
+	mr_gae(r, NULL, v, last, 3, 1, g, l, adv, ret);
+	double C1 = 2.65 + 0.72 * 3.8, C0 = 0.725 + 0.72 * C1;
+	CHECK(near(adv[2], A2, 1e-6) && near(adv[1], C1, 1e-6) &&
+	      near(adv[0], C0, 1e-6), "GAE continuing: %.6f %.6f %.6f (want "
+	      "%.6f %.6f %.6f)", adv[0], adv[1], adv[2], C0, C1, A2);
 	/* gamma 0: advantage = reward - value */
 	mr_gae(r, d, v, last, 3, 1, 0, 0.95, adv, ret);
 	CHECK(near(adv[0], 0.5, 1e-6) && near(adv[2], 2, 1e-6) &&

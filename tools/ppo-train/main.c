@@ -71,6 +71,9 @@ static void usage(FILE *f)
 "  --clip-vf X (<= 0: off)  --ent-coef X  --vf-coef X\n"
 "  --max-grad-norm X (<= 0: off)  --adam-eps X  --norm-obs 0|1\n"
 "  --norm-adv 0|1  --obs-clip X  --timesteps N\n"
+"  --continuing 0|1       1: episode ends are time limits (returns run on\n"
+"                         into the next episode; its start must not depend\n"
+"                         on the actions)\n"
 "  --set KEY=VALUE        any of the above by its [ppo] key name\n"
 "general:\n"
 "  --threads N            worker threads (1); results are deterministic\n"
@@ -642,8 +645,7 @@ int main(int argc, char **argv)
 	if (objective) {
 		if (!(spec.obj = mr_objective_load(objective, &e)))
 			mr_die(prog, &e);
-		if (spec.kind == ENV_SIM)
-			spec.name = mr_objective_name(spec.obj);
+		spec.name = mr_objective_name(spec.obj);
 		if (mr_objective_action_space(spec.obj, &spec.as, &e))
 			mr_die(prog, &e);
 		spec.eval_len = mr_simenv_episode_length(spec.obj);
@@ -702,7 +704,9 @@ int main(int argc, char **argv)
 		ckpt_path = ckpt_buf;
 	}
 
-	/* environments: one group per thread when they divide evenly */
+	/* environments: one group per thread when they divide evenly. Seeds
+	 * drawn for environments stay below 2^63: the sim-env protocol reads
+	 * them as signed 64-bit integers. */
 	int nvec = cfg.threads > 1 && cfg.nenvs % cfg.threads == 0
 			   ? cfg.threads : 1;
 	mr_vecenv *envs[MR_PPO_MAX_THREADS] = {0};
@@ -710,7 +714,7 @@ int main(int argc, char **argv)
 		mr_rng r;
 		mr_rng_seed(&r, cfg.seed, 3000 + (uint64_t)i);
 		if (!(envs[i] = open_env(&spec, cfg.nenvs / nvec,
-					 mr_rng_u64(&r), 0, &e)))
+					 mr_rng_u64(&r) >> 1, 0, &e)))
 			mr_die(prog, &e);
 	}
 	mr_vecenv *ev = open_eval_env(&spec, 1, cfg.seed, &e);
@@ -791,7 +795,7 @@ int main(int argc, char **argv)
 			mr_rng r;
 			mr_rng_seed(&r, cfg.seed ^ 0x5eed,
 				    (uint64_t)mr_ppo_updates(t) * 64 + i);
-			if (envs[i]->reset(envs[i], mr_rng_u64(&r), &e))
+			if (envs[i]->reset(envs[i], mr_rng_u64(&r) >> 1, &e))
 				mr_die(prog, &e);
 		}
 		mr_mp_doc_free(&ck);

@@ -81,7 +81,8 @@ const char *const mr_ppo_config_keys[] = {
 	"net", "critic_net", "act", "shared", "n_steps", "nenvs", "batch",
 	"epochs", "lr", "lr_decay", "gamma", "gae_lambda", "clip", "clip_vf",
 	"ent_coef", "vf_coef", "max_grad_norm", "adam_eps", "norm_obs",
-	"norm_adv", "obs_clip", "timesteps", "threads", "seed", NULL};
+	"norm_adv", "obs_clip", "continuing", "timesteps", "threads", "seed",
+	NULL};
 
 static int parse_double(const char *key, const char *val, double *out,
 			mr_err *e)
@@ -203,6 +204,7 @@ int mr_ppo_config_set(mr_ppo_config *c, const char *key_in, const char *val,
 		{"batch", &c->batch, NULL, NULL},
 		{"epochs", &c->epochs, NULL, NULL},
 		{"lr_decay", &c->lr_decay, NULL, NULL},
+		{"continuing", &c->continuing, NULL, NULL},
 		{"norm_obs", &c->norm_obs, NULL, NULL},
 		{"norm_adv", &c->norm_adv, NULL, NULL},
 		{"threads", &c->threads, NULL, NULL},
@@ -296,6 +298,8 @@ int mr_ppo_config_check(const mr_ppo_config *c, mr_err *e)
 	REFUSE(c->shared != 0 && c->shared != 1, "shared: must be 0 or 1");
 	REFUSE(c->lr_decay != 0 && c->lr_decay != 1,
 	       "lr_decay: must be 0 or 1");
+	REFUSE(c->continuing != 0 && c->continuing != 1,
+	       "continuing: must be 0 or 1");
 	REFUSE(c->norm_obs != 0 && c->norm_obs != 1,
 	       "norm_obs: must be 0 or 1");
 	REFUSE(c->norm_adv != 0 && c->norm_adv != 1,
@@ -322,13 +326,13 @@ void mr_ppo_config_describe(const mr_ppo_config *c, char *buf, size_t n)
 		 "net=%s critic_net=%s act=%s shared=%d n_steps=%d nenvs=%d "
 		 "batch=%d epochs=%d lr=%g lr_decay=%d gamma=%g gae_lambda=%g "
 		 "clip=%g clip_vf=%g ent_coef=%g vf_coef=%g max_grad_norm=%g "
-		 "adam_eps=%g norm_obs=%d norm_adv=%d obs_clip=%g",
+		 "adam_eps=%g norm_obs=%d norm_adv=%d obs_clip=%g continuing=%d",
 		 a, c->shared ? "(shared)" : cr,
 		 c->act == MR_ACT_TANH ? "tanh" : "relu", c->shared,
 		 c->n_steps, c->nenvs, c->batch, c->epochs, c->lr, c->lr_decay,
 		 c->gamma, c->gae_lambda, c->clip, c->clip_vf, c->ent_coef,
 		 c->vf_coef, c->max_grad_norm, c->adam_eps, c->norm_obs,
-		 c->norm_adv, c->obs_clip);
+		 c->norm_adv, c->obs_clip, c->continuing);
 }
 
 /* ------------------------------------------------------------------------
@@ -370,7 +374,7 @@ void mr_gae(const float *rewards, const uint8_t *dones, const float *values,
 		double next_adv = 0, next_value = last_values[i];
 		for (int t = T - 1; t >= 0; t--) {
 			size_t s = (size_t)t * N + i;
-			double live = dones[s] ? 0.0 : 1.0;
+			double live = dones && dones[s] ? 0.0 : 1.0;
 			double delta = rewards[s] + gamma * next_value * live -
 				       values[s];
 			next_adv = delta + gamma * lambda * live * next_adv;
@@ -1213,7 +1217,7 @@ mr_ppo *mr_ppo_new(const mr_ppo_config *c, mr_vecenv **envs, int nvec,
 	for (int i = 0; i < nvec; i++) {
 		mr_rng r;
 		mr_rng_seed(&r, c->seed, 2000 + (uint64_t)i);
-		if (envs[i]->reset(envs[i], mr_rng_u64(&r), e)) {
+		if (envs[i]->reset(envs[i], mr_rng_u64(&r) >> 1, e)) {
 			mr_ppo_free(t);
 			return NULL;
 		}
@@ -1293,8 +1297,11 @@ int mr_ppo_iterate(mr_ppo *t, mr_ppo_stats *st, mr_err *e)
 	if (t->pol->norm_obs)
 		mr_policy_observe(t->pol, t->obs_raw, (size_t)t->S);
 
-	mr_gae(t->rewards, t->dones, t->values, t->last_values, c->n_steps,
-	       t->N, c->gamma, c->gae_lambda, t->adv, t->ret);
+	/* continuing: an episode's end is a time limit and the next start
+	 * does not depend on the actions, so returns run on through it */
+	mr_gae(t->rewards, c->continuing ? NULL : t->dones, t->values,
+	       t->last_values, c->n_steps, t->N, c->gamma, c->gae_lambda,
+	       t->adv, t->ret);
 
 	/* every epoch's minibatch order, drawn up front */
 	for (int ep = 0; ep < c->epochs; ep++) {

@@ -40,6 +40,9 @@ typedef struct {
 	double adam_eps;
 	int norm_obs, norm_adv;
 	double obs_clip;
+	int continuing;      /* 1: episode ends are time limits; returns are
+			      * not cut there (the next start does not
+			      * depend on the actions) */
 	int64_t timesteps;
 	int threads;
 	uint64_t seed;
@@ -104,8 +107,9 @@ int mr_policy_save(const mr_policy *p, const char *path, mr_err *e);
 double mr_masked_log_softmax(const float *logits, const uint8_t *mask, int n,
 			     float *logp, float *p);
 /* GAE(lambda) over a rollout of T steps x N envs (index t*N+i): dones[t*N+i]
- * ends the episode after step t; last_values (N) are V of the observation
- * after the last step. Fills adv and returns (= adv + values). */
+ * ends the episode after step t (dones NULL: nothing ends, a continuing
+ * task); last_values (N) are V of the observation after the last step.
+ * Fills adv and returns (= adv + values). */
 void mr_gae(const float *rewards, const uint8_t *dones, const float *values,
 	    const float *last_values, int T, int N, double gamma,
 	    double lambda, float *adv, float *returns);
