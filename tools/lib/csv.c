@@ -341,6 +341,11 @@ const char *mr_csv_colname(const mr_csv_reader *r, size_t i)
 
 size_t mr_csv_skipped(const mr_csv_reader *r) { return r->skipped; }
 
+const char *mr_csv_header_name(const mr_csv_reader *r, size_t k)
+{
+	return k < r->nhdr ? r->hdr[k] : NULL;
+}
+
 int mr_csv_next(mr_csv_reader *r, double *vals, size_t *line, mr_err *e)
 {
 	for (;;) {

@@ -109,6 +109,9 @@ const char *mr_csv_colname(const mr_csv_reader *r, size_t i);
  * row, 0 at end of input, -1 on error. *line gets the row's line number. */
 int mr_csv_next(mr_csv_reader *r, double *vals, size_t *line, mr_err *e);
 size_t mr_csv_skipped(const mr_csv_reader *r);      /* rows skipped so far */
+/* Every name in the header, selected or not (k-th field; NULL past the
+ * end), so a tool can look for optional columns. */
+const char *mr_csv_header_name(const mr_csv_reader *r, size_t k);
 void mr_csv_close(mr_csv_reader *r);
 
 /* Whole-table reading on top of the streaming reader. */
@@ -136,12 +139,14 @@ char *mr_fmt_double(char buf[32], double v);
 /* ------------------------------------------------------------------------
  * Atomic output: data goes to a temp file beside the target and is renamed
  * into place only on commit, so a reader never sees half a file. path "-"
- * writes straight to stdout.
+ * writes straight to stdout; an existing device or FIFO (/dev/null) is
+ * written in place, never replaced.
  */
 typedef struct {
 	FILE *f;
 	char *path; /* target */
-	char *tmp;  /* temp path, NULL for stdout */
+	char *tmp;  /* temp path, NULL for stdout or a device */
+	int direct; /* 1: a device or FIFO, written in place */
 } mr_out;
 
 int mr_out_open(mr_out *o, const char *path, mr_err *e);

@@ -24,6 +24,10 @@ typedef struct {
 	int bootstrap;       /* 1: bootstrap samples (default) */
 	uint64_t seed;
 	int threads;         /* 0 or 1: single thread */
+	/* Added: optional progress callback, called (serialised) after each
+	 * tree with (ctx, trees done, trees total). NULL: none. */
+	void (*progress)(void *ctx, int done, int total);
+	void *progress_ctx;
 } mr_forest_params;
 
 void mr_forest_params_default(mr_forest_params *p);
@@ -56,9 +60,27 @@ void mr_forest_predict_batch(const mr_forest *f, const double *X, size_t n,
 /* msgpack file, format "rf-forest" (schema in README). */
 int mr_forest_save(const mr_forest *f, const char *path, mr_err *e);
 mr_forest *mr_forest_load(const char *path, mr_err *e);
+/* Added: the model file's bytes to an open stream (e.g. an mr_out opened
+ * before a long fit), or in one malloc'd buffer (free with free()). */
+int mr_forest_write(const mr_forest *f, FILE *out, mr_err *e);
+char *mr_forest_to_buffer(const mr_forest *f, size_t *len);
 /* Parses a model from memory (used by load and by the fuzz target). */
 mr_forest *mr_forest_from_buffer(const char *buf, size_t len,
 				 const char *name, mr_err *e);
 void mr_forest_free(mr_forest *f);
+
+/* Added: sizes and the parameters a forest was fitted with (informational
+ * for a loaded model; progress fields are NULL). */
+size_t mr_forest_ntrees(const mr_forest *f);
+size_t mr_forest_nnodes(const mr_forest *f);
+size_t mr_forest_train_rows(const mr_forest *f);
+const mr_forest_params *mr_forest_get_params(const mr_forest *f);
+
+/* Added (sim-env): the distinct split thresholds on feature i over all
+ * trees, ascending; the first min(count, cap) go to out (out may be NULL
+ * when cap is 0). Returns the count. A prediction depends on x[i] only
+ * through which of them x[i] exceeds. */
+size_t mr_forest_thresholds(const mr_forest *f, size_t i, double *out,
+			    size_t cap);
 
 #endif

@@ -29,9 +29,14 @@ typedef struct {
 	const char *load_pattern; /* NULL: the objective's; else an override
 				   * (unseen patterns in policy-eval) */
 	const char *model_path;   /* NULL: the objective's system model */
+	int live;                 /* added: 1 = never tabulate, predict every
+				   * step (checks and benchmarks) */
 } mr_simenv_opts;
 
-/* The in-process simulator as a vecenv. */
+/* The in-process simulator as a vecenv. The objective must outlive it.
+ * Release with v->close(v) then free(v). load_pattern overrides take a
+ * sequence file path, or "sin:mean=8;amplitude=4;period=240",
+ * "levels:4,8,12", "constant:8" (pipelines/objectives/README.md). */
 mr_vecenv *mr_simenv_open(const mr_objective *o, const mr_simenv_opts *opts,
 			  mr_err *e);
 /* Steps in one episode of the objective (its load pattern's length). */
@@ -43,8 +48,10 @@ int mr_simenv_episode_length(const mr_objective *o);
 int mr_simenv_optimal_mean(const mr_objective *o, const mr_simenv_opts *opts,
 			   double *mean_reward, mr_err *e);
 
-/* Any simulator speaking the sim-env protocol, started as argv (no shell),
- * as a vecenv. */
+/* Any simulator speaking the sim-env protocol, started as argv (no shell,
+ * execvp; its stdin/stdout are one end of a socket pair, stderr is
+ * inherited), as a vecenv. Errors from the simulator come back as
+ * MR_EXIT_REMOTE with its message. Release with v->close(v) then free(v). */
 mr_vecenv *mr_pipeenv_open(char *const argv[], int nenvs, uint64_t seed,
 			   mr_err *e);
 

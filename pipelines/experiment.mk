@@ -1,0 +1,172 @@
+# experiment.mk - the experiment pipeline (included by the Makefile).
+#
+#   make experiment OBJ=delay [SEED=1] [TRACE=file.csv] [LIVE=1]
+#       trace -> rf-fit -> sim-env optimal -> ppo-train -> policy-eval
+#       (simulator: seen and unseen load pattern) -> plots, into
+#       $(MODELS)/OBJ[/seed-S]/ and $(RESULTS)/OBJ[/seed-S]/. Incremental:
+#       every step is a file with its real inputs as prerequisites.
+#   make experiments OBJS="delay throughput" SEEDS="1 2 3" [JOBS=n] [HOSTS=file]
+#       one `make experiment` per objective x seed with GNU parallel (here,
+#       or over ssh hosts), resumable, then $(RESULTS)/summary.csv.
+#
+# Objectives are pipelines/objectives/OBJ.obj (sim-env's format). This
+# file reads three of their keys: [model] trace and fit (rf-fit's
+# arguments), [eval] unseen (the unseen load pattern).
+
+OBJ       ?= delay
+OBJS      ?= delay throughput cost differentiation
+SEEDS     ?= 1 2 3
+SEED      ?=
+OBJDIR    ?= pipelines/objectives
+MODELS    ?= models
+RESULTS   ?= results
+TRACE     ?=
+LIVE      ?=
+JOBS      ?=
+HOSTS     ?=
+BASELINES ?= optimal,noop,hpa50,hpa80,random
+REMOTE_DIR ?= meshrl-remote
+# Extra arguments for the tools, e.g. quick runs in tests:
+# FIT_ARGS="--trees 20" PPO_ARGS="--timesteps 20000"
+FIT_ARGS  ?=
+PPO_ARGS  ?=
+# Training stops early once the deterministic policy's normalised score on
+# the evaluation episode reaches this (ppo-train --target-score); empty:
+# the objective's full budget of timesteps.
+PPO_STOP  ?= 0.99
+
+.PHONY: experiment experiment-run experiments experiments-summary
+
+EXP_BIN  := $(BUILD)/bin
+EXP_OBJF := $(OBJDIR)/$(OBJ).obj
+EXP_RUN  := $(OBJ)$(if $(SEED),/seed-$(SEED))
+EXP_M    := $(MODELS)/$(EXP_RUN)
+EXP_R    := $(RESULTS)/$(EXP_RUN)
+EXP_SEED := $(if $(SEED),$(SEED),1)
+comma := ,
+EXP_TOOLS := $(addprefix $(EXP_BIN)/,rf-fit sim-env ppo-train policy-eval \
+	$(if $(LIVE),testbed trace-collect actuate))
+EXP_DESCRIBE = $(shell $(EXP_BIN)/sim-env describe $(EXP_OBJF) --get $(1) 2>/dev/null)
+
+# `experiment` builds the tools, checks the objective, then runs the chain
+# in a sub-make (which can ask sim-env about the objective while it reads
+# this file). Lookups happen only when an experiment is asked for.
+ifneq ($(filter experiment,$(MAKECMDGOALS)),)
+ifeq ($(wildcard $(EXP_OBJF)),)
+$(error unknown objective '$(OBJ)': no $(EXP_OBJF) (known: $(patsubst $(OBJDIR)/%.obj,%,$(wildcard $(OBJDIR)/*.obj))))
+endif
+endif
+# The tools are built with every core (a fresh clone builds them here).
+EXP_NPROC := $(shell nproc 2>/dev/null || echo 1)
+experiment:
+	@$(MAKE) -s --no-print-directory -j$(EXP_NPROC) $(EXP_TOOLS)
+	@$(EXP_BIN)/sim-env describe $(EXP_OBJF) --get name >/dev/null
+	@$(MAKE) --no-print-directory experiment-run
+
+ifneq ($(filter experiment-run,$(MAKECMDGOALS)),)
+EXP_TRACE := $(or $(TRACE),$(call EXP_DESCRIBE,trace))
+ifeq ($(EXP_TRACE),)
+$(error $(EXP_OBJF): no [model] trace, and no TRACE= given)
+endif
+ifeq ($(wildcard $(EXP_TRACE)),)
+$(error trace '$(EXP_TRACE)' not found$(if $(TRACE),, (named by $(EXP_OBJF))))
+endif
+EXP_FIT    := $(shell $(EXP_BIN)/sim-env describe $(EXP_OBJF) --model-args 2>/dev/null)
+EXP_UNSEEN := $(shell sh pipelines/objparam.sh $(EXP_OBJF) eval unseen)
+# The plots' middle panel: cores when an action sets them, the cost (e.g.
+# c1 + c2) when actions are incremental steps, else the carried load.
+EXP_INCR   := $(filter incremental,$(shell sh pipelines/objparam.sh $(EXP_OBJF) "" actions))
+EXP_MID    := $(if $(EXP_INCR),cost,$(if $(filter c c1,$(subst $(comma), ,$(call EXP_DESCRIBE,actions))),cores,carried))
+# The delay bound line of the plots: [reward] bound1 when it is a number
+# (it may name a parameter that varies, then no line).
+EXP_BOUND  := $(shell sh pipelines/objparam.sh -n $(EXP_OBJF) reward bound1)
+endif
+
+# A failed step leaves no empty folders behind (outputs are atomic already).
+define exp_cleanup
+{ rmdir -p --ignore-fail-on-non-empty $(1) 2>/dev/null; exit 1; }
+endef
+
+EXP_OUTPUTS := $(EXP_M)/system.msgpack $(EXP_R)/fit.csv $(EXP_R)/optimal.csv \
+	$(EXP_M)/policy.msgpack $(EXP_R)/learning.csv \
+	$(EXP_R)/eval-seen/summary.csv $(EXP_R)/eval-unseen/summary.csv \
+	$(EXP_R)/learning.png $(EXP_R)/eval-seen.png $(EXP_R)/eval-unseen.png \
+	$(if $(LIVE),$(EXP_R)/live/summary.csv)
+
+experiment-run: $(EXP_OUTPUTS)
+	@:
+
+# 1. System model. rf-fit's report (R2, NMAE per split) is kept beside.
+$(EXP_M)/system.msgpack $(EXP_R)/fit.csv &: $(EXP_TRACE) $(EXP_OBJF) $(EXP_BIN)/rf-fit
+	@mkdir -p $(EXP_M) $(EXP_R)
+	$(EXP_BIN)/rf-fit fit -q $(EXP_FIT) $(FIT_ARGS) --seed $(EXP_SEED) \
+		-o $(EXP_M)/system.msgpack $(EXP_TRACE) >$(EXP_R)/.fit.csv.tmp \
+		|| { rm -f $(EXP_R)/.fit.csv.tmp; $(call exp_cleanup,$(EXP_M) $(EXP_R)); }
+	@mv $(EXP_R)/.fit.csv.tmp $(EXP_R)/fit.csv
+
+# 2. The exact optimum on the simulator.
+$(EXP_R)/optimal.csv: $(EXP_M)/system.msgpack $(EXP_OBJF) $(EXP_BIN)/sim-env
+	$(EXP_BIN)/sim-env optimal -q --model $< -o $@ \
+		--summary $(EXP_R)/optimal-summary.csv $(EXP_OBJF)
+
+# 3. PPO on the simulator.
+$(EXP_M)/policy.msgpack $(EXP_R)/learning.csv &: $(EXP_M)/system.msgpack $(EXP_OBJF) $(EXP_BIN)/ppo-train
+	$(EXP_BIN)/ppo-train -q --model $(EXP_M)/system.msgpack --seed $(EXP_SEED) \
+		--threads 1 $(if $(PPO_STOP),--target-score $(PPO_STOP)) $(PPO_ARGS) -o $(EXP_M)/policy.msgpack --curve $(EXP_R)/learning.csv $(EXP_OBJF)
+
+# 4. Evaluation on the simulator, seen and unseen load patterns.
+EXP_EVAL_IN := $(EXP_M)/policy.msgpack $(EXP_M)/system.msgpack $(EXP_OBJF) $(EXP_BIN)/policy-eval
+$(EXP_R)/eval-seen/summary.csv: $(EXP_EVAL_IN)
+	@mkdir -p $(@D)
+	$(EXP_BIN)/policy-eval sim -q --policy $(EXP_M)/policy.msgpack \
+		--model $(EXP_M)/system.msgpack --seed $(EXP_SEED) \
+		--baselines $(BASELINES) -o $(@D) $(EXP_OBJF) \
+		|| $(call exp_cleanup,$(@D))
+$(EXP_R)/eval-unseen/summary.csv: $(EXP_EVAL_IN)
+	@mkdir -p $(@D)
+	$(EXP_BIN)/policy-eval sim -q --policy $(EXP_M)/policy.msgpack \
+		--model $(EXP_M)/system.msgpack --seed $(EXP_SEED) \
+		--baselines $(BASELINES) $(if $(EXP_UNSEEN),--pattern '$(EXP_UNSEEN)') \
+		--label unseen -o $(@D) $(EXP_OBJF) \
+		|| $(call exp_cleanup,$(@D))
+
+# 5. Plots (gnuplot writes a temporary file that is renamed into place).
+# $(call EXP_COL,FILE,COLUMN): the column's value in the CSV's first row.
+EXP_COL = $$(awk -F, -v c=$(2) 'NR == 1 { for (i = 1; i <= NF; i++) if ($$i == c) k = i } \
+	NR == 2 && k { print $$k }' $(1))
+$(EXP_R)/learning.png: $(EXP_R)/learning.csv $(EXP_R)/optimal.csv pipelines/learning.gp
+	gnuplot -e "curve='$<'; out='$@.tmp'; title='$(OBJ)$(if $(SEED), seed $(SEED)): PPO learning curve'" \
+		-e "optimal=$(call EXP_COL,$(EXP_R)/optimal-summary.csv,mean_reward)+0" \
+		pipelines/learning.gp && mv $@.tmp $@ || { rm -f $@.tmp; exit 1; }
+$(EXP_R)/eval-%.png: $(EXP_R)/eval-%/summary.csv pipelines/eval.gp
+	@pols=$$(for p in ppo optimal noop hpa50 hpa80; do \
+		[ -f $(<D)/steps-$$p.csv ] && printf '%s ' $$p; done); \
+	echo "gnuplot ... pipelines/eval.gp > $@"; \
+	gnuplot -e "dir='$(<D)'; out='$@.tmp'; policies='$$pols'" \
+		-e "bound=$(EXP_BOUND); mid='$(EXP_MID)'; title='$(OBJ)$(if $(SEED), seed $(SEED)): $* load pattern'" \
+		pipelines/eval.gp && mv $@.tmp $@ || { rm -f $@.tmp; exit 1; }
+
+# 6. Live evaluation on the local testbed (LIVE=1).
+# LIVE_PERIODS, LIVE_WINDOW, LIVE_SKIP, LIVE_STREAM: see pipelines/live.sh.
+$(EXP_R)/live/summary.csv: $(EXP_M)/policy.msgpack $(EXP_M)/system.msgpack $(EXP_OBJF) \
+		pipelines/live.sh $(EXP_BIN)/policy-eval $(EXP_BIN)/testbed \
+		$(EXP_BIN)/trace-collect $(EXP_BIN)/actuate
+	@mkdir -p $(@D)
+	BIN=$(EXP_BIN) sh pipelines/live.sh $(EXP_OBJF) $(EXP_M)/policy.msgpack \
+		$(EXP_M)/system.msgpack $(@D) || $(call exp_cleanup,$(@D))
+
+# ------------------------------------------------------------------------
+# The fan-out. Tools are built once here, before any parallel run.
+experiments: $(EXP_TOOLS)
+	@sh pipelines/deps.sh experiment
+	@MAKE="$(MAKE)" OBJS="$(OBJS)" SEEDS="$(SEEDS)" JOBS="$(JOBS)" \
+		HOSTS="$(HOSTS)" MODELS="$(MODELS)" RESULTS="$(RESULTS)" \
+		OBJDIR="$(OBJDIR)" TRACE="$(TRACE)" BIN="$(EXP_BIN)" \
+		REMOTE_DIR="$(REMOTE_DIR)" FIT_ARGS="$(FIT_ARGS)" \
+		PPO_ARGS="$(PPO_ARGS)" BASELINES="$(BASELINES)" \
+		sh pipelines/experiments.sh
+
+# Only the aggregation of finished runs (after a Slurm array, for example).
+experiments-summary: $(EXP_BIN)/policy-eval
+	@OBJS="$(OBJS)" SEEDS="$(SEEDS)" RESULTS="$(RESULTS)" OBJDIR="$(OBJDIR)" \
+		BIN="$(EXP_BIN)" MODE=aggregate sh pipelines/experiments.sh

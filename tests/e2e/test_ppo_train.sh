@@ -1,0 +1,104 @@
+#!/bin/sh
+# test_ppo_train.sh - ppo-train end to end on the built-in contextual
+# bandit: it reaches the optimum, writes a policy Python can read and a
+# curve with the published columns, stops at --target-score, is
+# deterministic for a seed, checkpoints on SIGTERM (exit 130) and resumes,
+# and refuses nonsense with clear messages.
+. "$(dirname "$0")/lib.sh"
+PY=/usr/bin/python3
+
+check "bandit: trains and reaches the target" \
+	ppo-train --env bandit -o "$TMP/p.msgpack" --curve "$TMP/c.csv" \
+	--target-score 1 --timesteps 100000 -q
+check "curve has the published header" \
+	grep -qx 'timesteps,avg_r,std_r,lower_r,upper_r,avg_optimal_r' "$TMP/c.csv"
+check "last curve row: avg_r = avg_optimal_r = 1" \
+	sh -c "tail -n 1 '$TMP/c.csv' | awk -F, '\$2 == 1 && \$6 == 1 { ok = 1 } END { exit !ok }'"
+
+if [ -x "$PY" ] && "$PY" -c 'import msgpack' 2>/dev/null; then
+	check "policy readable with Python msgpack (schema as documented)" \
+		"$PY" - "$TMP/p.msgpack" <<'PYEOF'
+import msgpack, struct, sys
+d = msgpack.unpackb(open(sys.argv[1], 'rb').read(), raw=False)
+assert d['format'] == 'ppo-policy' and d['version'] == 1
+assert d['obs_dim'] == 4 and d['nchoices'] == [5, 5]
+assert d['activation'] == 'tanh' and d['shared'] == 0
+prev = d['obs_dim']
+for L in d['actor']:
+    assert L['in'] == prev and len(L['w']) == 4 * L['in'] * L['out']
+    assert len(L['b']) == 4 * L['out']
+    prev = L['out']
+assert prev == 10 and d['critic'][-1]['out'] == 1
+assert len(d['obs_mean']) == 8 * d['obs_dim']
+# act with it in Python: same answer as the C policy on context 0
+import math
+def fwd(x, layers):
+    for i, L in enumerate(layers):
+        w = struct.unpack('<%df' % (L['in'] * L['out']), L['w'])
+        b = struct.unpack('<%df' % L['out'], L['b'])
+        y = [b[o] + sum(w[o * L['in'] + k] * x[k] for k in range(L['in']))
+             for o in range(L['out'])]
+        x = [math.tanh(v) for v in y] if i < len(layers) - 1 else y
+    return x
+m = struct.unpack('<4d', d['obs_mean']); v = struct.unpack('<4d', d['obs_var'])
+c = d['obs_clip']
+x = [max(-c, min(c, (o - mm) / math.sqrt(vv + d['obs_eps'])))
+     for o, mm, vv in zip([1, 0, 0, 0], m, v)]
+z = fwd(x, d['actor'])
+# context 0: best arms are (0*3+0*5+1)%5 = 1 and (0+5+1)%5 = 1
+best = [max(range(5), key=lambda j: z[j]), max(range(5), key=lambda j: z[5 + j])]
+assert best == [1, 1], best
+PYEOF
+fi
+
+ppo-train --env bandit -o "$TMP/a.msgpack" --timesteps 4096 --seed 3 -q
+ppo-train --env bandit -o "$TMP/b.msgpack" --timesteps 4096 --seed 3 -q
+check "deterministic for a seed (1 thread)" cmp -s "$TMP/a.msgpack" "$TMP/b.msgpack"
+ppo-train --env bandit -o "$TMP/a2.msgpack" --timesteps 4096 --seed 3 --threads 2 -q
+ppo-train --env bandit -o "$TMP/b2.msgpack" --timesteps 4096 --seed 3 --threads 2 -q
+check "deterministic for a seed (2 threads)" cmp -s "$TMP/a2.msgpack" "$TMP/b2.msgpack"
+
+# interruption: SIGTERM -> checkpoint, exit 130; --resume finishes
+ppo-train --env bandit -o "$TMP/r.msgpack" --curve "$TMP/r.csv" \
+	--timesteps 100000000 -q &
+pid=$!
+sleep 1
+kill -TERM $pid
+wait $pid
+rc=$?
+check "SIGTERM: exit 130" test "$rc" -eq 130
+check "SIGTERM: checkpoint written" test -s "$TMP/r.msgpack.ckpt"
+check "SIGTERM: no half policy" test ! -e "$TMP/r.msgpack"
+n0=$(wc -l < "$TMP/r.csv")
+steps=$(tail -n 1 "$TMP/r.csv" | cut -d, -f1)
+check "--resume continues and finishes" \
+	ppo-train --env bandit -o "$TMP/r.msgpack" --curve "$TMP/r.csv" \
+	--timesteps $((steps + 2048)) -q --resume
+check "--resume: policy written" test -s "$TMP/r.msgpack"
+check "--resume: curve kept its earlier rows" \
+	test "$(wc -l < "$TMP/r.csv")" -gt "$n0"
+expect_fail "--resume with other hyper-parameters refused" 2 \
+	"other hyper-parameters" \
+	ppo-train --env bandit -o "$TMP/r.msgpack" --lr 0.5 --resume -q
+
+# bad input
+expect_fail "batch larger than the rollout" 2 "batch 4096 is larger than the rollout" \
+	ppo-train --env bandit --batch 4096 -o "$TMP/x.msgpack"
+expect_fail "negative learning rate" 2 "lr -1" \
+	ppo-train --env bandit --lr -1 -o "$TMP/x.msgpack"
+expect_fail "unknown hyper-parameter" 2 "unknown hyper-parameter 'bogus'" \
+	ppo-train --env bandit --set bogus=1 -o "$TMP/x.msgpack"
+expect_fail "bad --net" 2 "not a list of widths" \
+	ppo-train --env bandit --net 64,x -o "$TMP/x.msgpack"
+expect_fail "threads out of range" 2 "threads 99" \
+	ppo-train --env bandit --threads 99 -o "$TMP/x.msgpack"
+head -c 100 "$TMP/p.msgpack" > "$TMP/trunc.msgpack"
+cp "$TMP/trunc.msgpack" "$TMP/trunc.msgpack.ckpt"
+expect_fail "truncated checkpoint refused" 3 "trunc.msgpack.ckpt" \
+	ppo-train --env bandit -o "$TMP/trunc.msgpack" --resume -q
+expect_fail "missing objective file" 4 "nope.obj" \
+	ppo-train "$TMP/nope.obj" -o "$TMP/x.msgpack"
+expect_fail "unbalanced --env-cmd quote" 2 "unbalanced" \
+	ppo-train --env-cmd "sim-env 'serve" -o "$TMP/x.msgpack"
+check "--help" ppo-train --help
+check "--version" ppo-train --version

@@ -1,0 +1,141 @@
+#!/bin/sh
+# test_sim_env.sh - sim-env end to end on a synthetic trace: the optimum
+# agrees with a brute force through `rf-fit predict`, run with fixed /
+# random / table policies, describe, bad objectives and models, the raw
+# protocol driven by Debian's python3 + msgpack, and the gymnasium wrapper
+# (skipped when gymnasium is absent).
+. "$(dirname "$0")/lib.sh"
+PY=/usr/bin/python3
+
+# a synthetic compute trace with the columns of traces/compute.csv: the
+# delay grows with the load per unit of capacity of the node used
+awk 'BEGIN { srand(3); print "max_l1,l1,cl1,p1,b1,c1,d1,d1_std,d1_p90,d1_p99,d11,d12,drop1"
+  for (l = 4; l <= 12; l += 4) for (p = 0; p <= 100; p += 20) for (c = 1; c <= 5; c++)
+    for (k = 0; k < 5; k++) {
+      s = p / 100; d = 0
+      if (s > 0) { q = l * s; m = 3 * c; d += s * (q < m ? 1 / (m - q) : 20) }
+      if (s < 1) { q = l * (1 - s); d += (1 - s) * (q < 6 ? 1 / (6 - q) : 20) }
+      d *= 1 + 0.02 * (rand() - 0.5)
+      printf "%d,%d,%d,%d,%d,%d,%.6f,0,0,0,0,0,0\n", l, 5 * l, 5 * l, p, l, c, d }
+}' >"$TMP/compute.csv"
+mkdir -p "$TMP/obj"
+sed -e 's|^file = delay.load|file = seq.load|' "$MESHRL_ROOT/pipelines/objectives/delay.obj" >"$TMP/obj/delay.obj"
+printf '4\n8\n12\n12\n8\n' >"$TMP/obj/seq.load"
+OBJ=$TMP/obj/delay.obj
+
+check "rf-fit fits the objective's model from describe --model-args" \
+	sh -c "rf-fit fit -q \$(sim-env describe '$OBJ' --model-args) --test-frac 0 --trees 40 --seed 2 -o '$TMP/m.msgpack' '$TMP/compute.csv'"
+check "optimal writes the table and the summary" \
+	sim-env optimal "$OBJ" --model "$TMP/m.msgpack" -o "$TMP/opt.csv" --summary "$TMP/sum.csv"
+
+# brute force: every (load, p, c) through rf-fit predict, reward by hand
+[ "$(sim-env describe "$OBJ" --get features)" = "max_l1,p1,b1,c1" ] &&
+	ok "delay features: rates and settings only (no per-window counts)" || notok "delay features changed"
+awk 'BEGIN { print "max_l1,p1,b1,c1"
+  for (l = 4; l <= 12; l += 4) for (p = 0; p <= 100; p += 20) for (c = 1; c <= 5; c++)
+    printf "%d,%d,%d,%d\n", l, p, l, c }' >"$TMP/grid.csv"
+rf-fit predict -q -o "$TMP/pred.csv" "$TMP/m.msgpack" "$TMP/grid.csv"
+awk -F, 'NR > 1 { d = $5; r = d <= 0.6 ? 6 - $4 : 0.6 - d
+  if (!($1 in best) || r > best[$1] + 1e-12) { best[$1] = r; bp[$1] = $2; bc[$1] = $4; bd[$1] = d } }
+  END { for (l in best) printf "%s,%s,%s,%.9f,%.9f\n", l, bp[l], bc[l], best[l], bd[l] }' \
+	"$TMP/pred.csv" | sort -n >"$TMP/brute.csv"
+awk -F, 'NR > 1 { printf "%s,%s,%s,%.9f,%.9f\n", $1, $2, $3, $4, $5 }' "$TMP/opt.csv" | sort -n >"$TMP/mine.csv"
+if cmp -s "$TMP/brute.csv" "$TMP/mine.csv" && [ "$(wc -l <"$TMP/mine.csv")" -eq 3 ]; then
+	ok "optimal table = brute force through rf-fit predict ($(tr '\n' ' ' <"$TMP/mine.csv"))"
+else
+	notok "optimal table differs from brute force"; diff "$TMP/brute.csv" "$TMP/mine.csv" | sed 's/^/    # /'
+fi
+# the mean over the sequence from the brute force
+want=$(awk -F, 'NR == FNR { r[$1] = $4; next } { s += r[$1]; n++ } END { printf "%.6f", s / n }' \
+	"$TMP/brute.csv" "$TMP/obj/seq.load")
+got=$(awk -F, 'NR == 2 { printf "%.6f", $4 }' "$TMP/sum.csv")
+[ "$want" = "$got" ] && ok "optimal mean over the load sequence = $got" || notok "optimal mean $got, brute force $want"
+
+# run: the optimal table replayed, a fixed baseline, random
+check "run --actions table: replays the optimum" \
+	sim-env run "$OBJ" --model "$TMP/m.msgpack" --eval --actions "table:$TMP/opt.csv" -o "$TMP/run_tab.csv"
+tabmean=$(awk -F, 'NR > 1 { s += $(NF-2); n++ } END { printf "%.6f", s / n }' "$TMP/run_tab.csv")
+[ "$tabmean" = "$want" ] && ok "table replay mean reward = optimal ($tabmean)" || notok "table replay $tabmean, optimal $want"
+check "run fixed:p=80,c=1" sim-env run "$OBJ" --model "$TMP/m.msgpack" --eval --actions fixed:p=80,c=1 -o "$TMP/run_fix.csv"
+hdr=$(head -n 1 "$TMP/run_fix.csv")
+[ "$hdr" = "step,env,load1,p,c,delay1,offered,carried,cost,reward,bound_met,done" ] && ok "run CSV header" || notok "run header: $hdr"
+awk -F, 'NR > 1 && ($4 != 80 || $5 != 1) { bad = 1 } END { exit bad }' "$TMP/run_fix.csv" && [ "$(wc -l <"$TMP/run_fix.csv")" -eq 6 ] &&
+	ok "fixed policy: every step p=80,c=1, one episode" || notok "fixed policy rows"
+check "run random, 3 envs, 40 steps" sim-env run "$OBJ" --model "$TMP/m.msgpack" --actions random --envs 3 --steps 40 --seed 4 -o "$TMP/r1.csv"
+sim-env run "$OBJ" --model "$TMP/m.msgpack" --actions random --envs 3 --steps 40 --seed 4 -q -o "$TMP/r2.csv"
+cmp -s "$TMP/r1.csv" "$TMP/r2.csv" && [ "$(wc -l <"$TMP/r1.csv")" -eq 121 ] && ok "random run deterministic for a seed" || notok "random run not deterministic"
+[ "$(sim-env describe "$OBJ" --get nchoices)" = "6,5" ] && ok "describe --get nchoices" || notok "describe --get nchoices"
+
+# bad input
+sed 's/^pattern = sequence/pattern = sinus/' "$OBJ" >"$TMP/obj/bad.obj"
+expect_fail "objective error: file:line" 3 "bad.obj:9: unknown load pattern 'sinus'" sim-env describe "$TMP/obj/bad.obj"
+printf 'name = x\nservices = s\n[action p]\nvalues = 3..1\n' >"$TMP/bad2.obj"
+expect_fail "bad grid: file:line" 3 "bad2.obj:4: 'values'" sim-env describe "$TMP/bad2.obj"
+rf-fit fit -q --features max_l1,l1,cl1,p1,b1 --target d1 --trees 5 -o "$TMP/m5.msgpack" "$TMP/compute.csv" >/dev/null
+expect_fail "model features don't match" 3 "model feature|has no feature 'c1'|not set by" sim-env optimal "$OBJ" --model "$TMP/m5.msgpack"
+expect_fail "missing model" 4 "nope.msgpack" sim-env optimal "$OBJ" --model "$TMP/nope.msgpack"
+expect_fail "fixed action not on the grid" 2 "not one of the action's values" sim-env run "$OBJ" --model "$TMP/m.msgpack" --actions fixed:p=30,c=1
+expect_fail "unknown command" 2 "unknown command" sim-env frobnicate "$OBJ"
+
+# the raw protocol from Debian's python3 + msgpack
+cat >"$TMP/proto.py" <<'PYEOF'
+import struct, subprocess, sys, msgpack
+obj, model = sys.argv[1], sys.argv[2]
+p = subprocess.Popen(["sim-env", "serve", obj, "--model", model], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+def send(raw):
+    p.stdin.write(struct.pack(">I", len(raw)) + raw); p.stdin.flush()
+    n, = struct.unpack(">I", p.stdout.read(4)); return msgpack.unpackb(p.stdout.read(n), raw=False)
+def req(m): return send(msgpack.packb(m))
+def ok(cond, what): print(("ok - " if cond else "not ok - ") + what)
+s = req({"cmd": "spec"})["spec"]
+ok(s["nchoices"] == [6, 5] and s["obs_dim"] == 1 and s["action_names"] == ["p", "c"], "protocol: spec")
+r = req({"cmd": "reset", "seed": 1, "n": 4, "eval": True})
+ok(r["ok"] and [o[0] for o in r["state"]["obs"]] == [4, 4, 4, 4] and len(r["state"]["masks"][0]) == 11, "protocol: reset 4 envs, eval starts at load 4")
+r = req({"cmd": "step", "actions": [[0, 0], [1, 1], [2, 2], [5, 4]]})
+st = r["state"]
+ok(r["ok"] and len(st["rewards"]) == 4 and st["info"]["cost"] == [1, 2, 3, 5] and st["dones"] == [False] * 4
+   and all(len(d) == 1 for d in st["info"]["delay"]), "protocol: step replies rewards, dones, info")
+ok(all((rw == 6 - c) == bm for rw, c, bm in zip(st["rewards"], st["info"]["cost"], st["info"]["bound_met"])), "protocol: reward 6 - c exactly when the bound is met")
+r = req({"cmd": "step", "actions": [[0, 0]]})
+ok(not r["ok"] and "array of 4 arrays" in r["error"], "protocol: wrong batch size is an error reply")
+r = req({"cmd": "step", "actions": [[6, 0], [0, 0], [0, 0], [0, 0]]})
+ok(not r["ok"] and "outside 0..5" in r["error"], "protocol: out-of-range action is an error reply")
+r = send(b"\xc1\x00")
+ok(not r["ok"] and "msgpack" in r["error"], "protocol: malformed frame is an error reply")
+r = req({"cmd": "step", "actions": [[0, 0]] * 4})
+ok(r["ok"], "protocol: the session goes on after errors")
+r = req({"cmd": "close"})
+ok(r["ok"] and p.wait() == 0, "protocol: close ends the server with status 0")
+p = subprocess.Popen(["sim-env", "serve", obj, "--model", model], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+p.stdin.write(b"\xff\xff\xff\xff"); p.stdin.flush(); p.stdin.close()
+n, = struct.unpack(">I", p.stdout.read(4)); r = msgpack.unpackb(p.stdout.read(n), raw=False)
+ok(not r["ok"] and "exceeds" in r["error"] and p.wait() == 3, "protocol: oversize frame: error reply, exit 3")
+PYEOF
+$PY "$TMP/proto.py" "$OBJ" "$TMP/m.msgpack"
+
+# the gymnasium wrapper
+if $PY -c 'import gymnasium' 2>/dev/null; then
+	PYTHONPATH="$MESHRL_ROOT/examples" $PY - "$OBJ" "$TMP/m.msgpack" <<'PYEOF'
+import sys
+from meshrl_simenv import MeshrlEnv
+env = MeshrlEnv(sys.argv[1], model=sys.argv[2])
+obs, info = env.reset(seed=1)
+total = 0
+for t in range(5):
+    obs, r, term, trunc, info = env.step(env.action_space.sample())
+    total += 1
+print(("ok - " if total == 5 and env.action_masks().shape == (11,) else "not ok - ") + "gymnasium wrapper steps")
+env.close()
+PYEOF
+else
+	ok "gymnasium wrapper # SKIP gymnasium is not installed"
+	PYTHONPATH="$MESHRL_ROOT/examples" $PY - "$OBJ" "$TMP/m.msgpack" <<'PYEOF'
+import sys
+from meshrl_simenv import SimEnvClient
+c = SimEnvClient(sys.argv[1], model=sys.argv[2])
+st = c.reset(3, n=2, eval=True)
+st = c.step([[0, 0], [1, 1]])
+print(("ok - " if len(st["rewards"]) == 2 else "not ok - ") + "examples/meshrl_simenv.py raw client steps")
+c.close()
+PYEOF
+fi

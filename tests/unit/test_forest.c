@@ -1,0 +1,359 @@
+/* test_forest.c - the random forest: fitting recovers known functions,
+ * multi-output, determinism across thread counts, out-of-bag predictions,
+ * batch = single predictions, save/load round trip, and the model reader's
+ * refusal of damaged files (each refused case checked by its message). */
+#include <math.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "forest.h"
+
+static char tmpdir[] = "/tmp/meshrl-forest-XXXXXX";
+
+static const char *tmp_path(const char *name)
+{
+	static char path[256];
+	snprintf(path, sizeof path, "%s/%s", tmpdir, name);
+	return path;
+}
+
+/* y0 = step in x0 plus x1/4; y1 = x0 * x2 (x2 a small integer grid). */
+static void make_data(size_t n, double *X, double *Y, uint64_t seed)
+{
+	mr_rng r;
+	mr_rng_seed(&r, seed, 0);
+	for (size_t i = 0; i < n; i++) {
+		double x0 = (double)mr_rng_below(&r, 20);
+		double x1 = mr_rng_uniform(&r) * 4;
+		double x2 = (double)mr_rng_below(&r, 5);
+		X[i * 3 + 0] = x0;
+		X[i * 3 + 1] = x1;
+		X[i * 3 + 2] = x2;
+		Y[i * 2 + 0] = (x0 >= 10 ? 5.0 : 1.0) + x1 / 4;
+		Y[i * 2 + 1] = x0 * x2;
+	}
+}
+
+static double r2(const double *y, const double *p, size_t n, size_t stride)
+{
+	double m = 0, sse = 0, sst = 0;
+	for (size_t i = 0; i < n; i++)
+		m += y[i * stride];
+	m /= (double)n;
+	for (size_t i = 0; i < n; i++) {
+		sse += (y[i * stride] - p[i * stride]) * (y[i * stride] - p[i * stride]);
+		sst += (y[i * stride] - m) * (y[i * stride] - m);
+	}
+	return 1 - sse / sst;
+}
+
+static void *read_all(const char *path, size_t *len)
+{
+	char *b;
+	mr_err e;
+	if (mr_read_file(path, &b, len, 0, &e) != 0) {
+		fprintf(stderr, "%s\n", e.msg);
+		exit(1);
+	}
+	return b;
+}
+
+/* Finds the bin value of key in a saved model (the bytes after the key's
+ * str header and the bin header) so tests can damage one field. */
+static unsigned char *find_bin(unsigned char *buf, size_t len, const char *key,
+			       size_t *binlen)
+{
+	size_t kl = strlen(key);
+	for (size_t i = 0; i + 1 + kl + 5 < len; i++) {
+		if (buf[i] != (0xa0 | kl) || memcmp(buf + i + 1, key, kl) != 0)
+			continue;
+		unsigned char *p = buf + i + 1 + kl;
+		if (p[0] == 0xc4) {
+			*binlen = p[1];
+			return p + 2;
+		}
+		if (p[0] == 0xc5) {
+			*binlen = (size_t)p[1] << 8 | p[2];
+			return p + 3;
+		}
+		if (p[0] == 0xc6) {
+			*binlen = (size_t)p[1] << 24 | (size_t)p[2] << 16 |
+				  (size_t)p[3] << 8 | p[4];
+			return p + 5;
+		}
+	}
+	return NULL;
+}
+
+static int refused(const void *buf, size_t len, const char *want)
+{
+	mr_err e = {0};
+	mr_forest *f = mr_forest_from_buffer(buf, len, "m", &e);
+	if (f) {
+		mr_forest_free(f);
+		printf("# accepted, wanted refusal '%s'\n", want);
+		return 0;
+	}
+	if (!strstr(e.msg, want)) {
+		printf("# message '%s' lacks '%s'\n", e.msg, want);
+		return 0;
+	}
+	return e.code == MR_EXIT_DATA;
+}
+
+/* Many threads predicting on one forest must agree with one thread. */
+typedef struct {
+	const mr_forest *f;
+	const double *X;
+	const double *want;
+	size_t n;
+	int bad;
+} pred_arg;
+
+static void *pred_thread(void *arg)
+{
+	pred_arg *a = arg;
+	for (int rep = 0; rep < 20; rep++)
+		for (size_t i = 0; i < a->n; i++) {
+			double y[2];
+			mr_forest_predict(a->f, a->X + i * 3, y);
+			a->bad |= y[0] != a->want[i * 2] || y[1] != a->want[i * 2 + 1];
+		}
+	return NULL;
+}
+
+int main(void)
+{
+	if (!mkdtemp(tmpdir)) {
+		perror("mkdtemp");
+		return 1;
+	}
+	enum { N = 2000, NT = 500 };
+	double *X = calloc(N * 3, sizeof *X), *Y = calloc(N * 2, sizeof *Y);
+	double *Xt = calloc(NT * 3, sizeof *Xt), *Yt = calloc(NT * 2, sizeof *Yt);
+	double *P = calloc(NT * 2, sizeof *P), *P2 = calloc(NT * 2, sizeof *P2);
+	double *oob = calloc(N * 2, sizeof *oob);
+	make_data(N, X, Y, 1);
+	make_data(NT, Xt, Yt, 2);
+	const char *fn[] = {"x0", "x1", "x2"}, *tn[] = {"y0", "y1"};
+	mr_forest_params p;
+	mr_forest_params_default(&p);
+	p.ntrees = 30;
+	p.seed = 7;
+	mr_err e;
+
+	/* --- accuracy on held-out rows, both targets of one forest */
+	mr_forest *f = mr_forest_fit(X, Y, N, 3, 2, fn, tn, &p, oob, &e);
+	CHECK(f != NULL, "fit a 2-target forest on 2000 rows");
+	mr_forest_predict_batch(f, Xt, NT, P, 1);
+	CHECK(r2(Yt, P, NT, 2) > 0.95, "test R2 of y0 > 0.95 (got %.4f)", r2(Yt, P, NT, 2));
+	CHECK(r2(Yt + 1, P + 1, NT, 2) > 0.99, "test R2 of y1 > 0.99 (got %.4f)",
+	      r2(Yt + 1, P + 1, NT, 2));
+	size_t noob = 0;
+	for (size_t i = 0; i < N; i++)
+		noob += !isnan(oob[i * 2]);
+	CHECK(noob > N * 9 / 10, "out-of-bag predictions for most rows (%zu of %d)", noob, N);
+	double *oy = calloc(N * 2, sizeof *oy), *op = calloc(N * 2, sizeof *op);
+	size_t k = 0;
+	for (size_t i = 0; i < N; i++)
+		if (!isnan(oob[i * 2])) {
+			memcpy(oy + k * 2, Y + i * 2, 2 * sizeof *Y);
+			memcpy(op + k * 2, oob + i * 2, 2 * sizeof *oob);
+			k++;
+		}
+	CHECK(r2(oy, op, k, 2) > 0.9, "out-of-bag R2 of y0 > 0.9 (got %.4f)", r2(oy, op, k, 2));
+	free(oy);
+	free(op);
+
+	/* --- names, ranges */
+	CHECK(mr_forest_nfeatures(f) == 3 && mr_forest_ntargets(f) == 2, "sizes");
+	CHECK(mr_forest_feature_index(f, "x2") == 2 && mr_forest_feature_index(f, "zz") == -1,
+	      "feature_index");
+	CHECK(mr_forest_target_index(f, "y1") == 1, "target_index");
+	CHECK(mr_forest_feature_min(f, 0) == 0 && mr_forest_feature_max(f, 0) == 19,
+	      "feature range of x0 is 0..19");
+
+	/* --- single predict equals batch predict */
+	int same = 1;
+	for (size_t i = 0; i < NT; i++) {
+		double y[2];
+		mr_forest_predict(f, Xt + i * 3, y);
+		same &= y[0] == P[i * 2] && y[1] == P[i * 2 + 1];
+	}
+	CHECK(same, "predict == predict_batch on every row");
+	mr_forest_predict_batch(f, Xt, NT, P2, 3);
+	CHECK(memcmp(P, P2, NT * 2 * sizeof *P) == 0, "3-thread batch predict is identical");
+
+	/* --- predict is safe from many threads at once */
+	pred_arg pa[4];
+	pthread_t tid[4];
+	for (int k = 0; k < 4; k++) {
+		pa[k] = (pred_arg){f, Xt, P, NT, 0};
+		pthread_create(&tid[k], NULL, pred_thread, &pa[k]);
+	}
+	int tbad = 0;
+	for (int k = 0; k < 4; k++) {
+		pthread_join(tid[k], NULL);
+		tbad |= pa[k].bad;
+	}
+	CHECK(!tbad, "4 threads predicting at once get the single-thread results");
+
+	/* --- the forest does not depend on the thread count */
+	p.threads = 3;
+	double *oob3 = calloc(N * 2, sizeof *oob3);
+	mr_forest *f3 = mr_forest_fit(X, Y, N, 3, 2, fn, tn, &p, oob3, &e);
+	mr_forest_predict_batch(f3, Xt, NT, P2, 1);
+	CHECK(f3 && mr_forest_nnodes(f3) == mr_forest_nnodes(f) &&
+		      memcmp(P, P2, NT * 2 * sizeof *P) == 0,
+	      "3 threads grow the same forest as 1");
+	int oob_same = 1;
+	for (size_t i = 0; i < N * 2; i++)
+		oob_same &= oob[i] == oob3[i] || (isnan(oob[i]) && isnan(oob3[i]));
+	CHECK(oob_same, "out-of-bag identical across thread counts");
+	mr_forest_free(f3);
+	free(oob3);
+	p.threads = 1;
+
+	/* --- save / load round trip */
+	const char *mp = tmp_path("m.msgpack");
+	CHECK(mr_forest_save(f, mp, &e) == 0, "save");
+	mr_forest *g = mr_forest_load(mp, &e);
+	CHECK(g != NULL, "load what was saved");
+	if (g) {
+		mr_forest_predict_batch(g, Xt, NT, P2, 1);
+		CHECK(memcmp(P, P2, NT * 2 * sizeof *P) == 0,
+		      "loaded model predicts bit-identically");
+		CHECK(strcmp(mr_forest_target_name(g, 1), "y1") == 0 &&
+			      mr_forest_feature_max(g, 0) == 19,
+		      "names and ranges survive the round trip");
+		mr_forest_free(g);
+	}
+
+	/* --- parameters shape the trees */
+	mr_forest_params q = p;
+	q.max_depth = 1;
+	q.ntrees = 5;
+	mr_forest *stump = mr_forest_fit(X, Y, N, 3, 2, fn, tn, &q, NULL, &e);
+	CHECK(stump && mr_forest_nnodes(stump) == 15, "max_depth 1: 5 stumps of 3 nodes");
+	/* the summed squared error is dominated by y1 = x0 * x2 (range 0..76) */
+	double ys[2], xs0[3] = {0, 0, 0}, xs1[3] = {19, 0, 4};
+	if (stump) {
+		mr_forest_predict(stump, xs0, ys);
+		double lo = ys[1];
+		mr_forest_predict(stump, xs1, ys);
+		CHECK(ys[1] > lo + 10, "stumps separate small and large y1 (%.3f vs %.3f)", ys[1], lo);
+	}
+	mr_forest_free(stump);
+	q = p;
+	q.min_leaf = 50;
+	mr_forest *coarse = mr_forest_fit(X, Y, N, 3, 2, fn, tn, &q, NULL, &e);
+	CHECK(coarse && mr_forest_nnodes(coarse) < mr_forest_nnodes(f) / 10 &&
+		      mr_forest_nnodes(coarse) <= (size_t)p.ntrees * (2 * N / 50),
+	      "min_leaf 50: far fewer nodes (%zu vs %zu)",
+	      coarse ? mr_forest_nnodes(coarse) : 0, mr_forest_nnodes(f));
+	mr_forest_free(coarse);
+	q = p;
+	q.max_features = 0.34; /* one feature per split */
+	mr_forest *rnd = mr_forest_fit(X, Y, N, 3, 2, fn, tn, &q, NULL, &e);
+	q.threads = 2;
+	mr_forest *rnd2 = mr_forest_fit(X, Y, N, 3, 2, fn, tn, &q, NULL, &e);
+	if (rnd && rnd2) {
+		mr_forest_predict_batch(rnd, Xt, NT, P2, 1);
+		CHECK(r2(Yt, P2, NT, 2) > 0.9, "max_features 1/3 still learns y0 (R2 %.4f)",
+		      r2(Yt, P2, NT, 2));
+		double *P3 = calloc(NT * 2, sizeof *P3);
+		mr_forest_predict_batch(rnd2, Xt, NT, P3, 1);
+		CHECK(memcmp(P2, P3, NT * 2 * sizeof *P3) == 0,
+		      "max_features 1/3: same forest on 2 threads");
+		free(P3);
+	}
+	mr_forest_free(rnd);
+	mr_forest_free(rnd2);
+	q = p;
+	q.bootstrap = 0;
+	q.ntrees = 3;
+	mr_forest *nb = mr_forest_fit(X, Y, N, 3, 2, fn, tn, &q, oob, &e);
+	size_t nboob = 0;
+	for (size_t i = 0; i < N; i++)
+		nboob += !isnan(oob[i * 2]);
+	CHECK(nb && nboob == 0, "without bootstrap no row is out of bag");
+	mr_forest_free(nb);
+
+	/* --- one training row: a single leaf */
+	mr_forest *one = mr_forest_fit(X, Y, 1, 3, 2, NULL, NULL, &p, NULL, &e);
+	double y1[2];
+	if (one)
+		mr_forest_predict(one, Xt, y1);
+	CHECK(one && fabs(y1[0] - Y[0]) < 1e-12 && fabs(y1[1] - Y[1]) < 1e-12,
+	      "one row: predicts that row");
+	CHECK(one && strcmp(mr_forest_feature_name(one, 1), "x1") == 0,
+	      "default feature names x0..");
+	mr_forest_free(one);
+
+	/* --- parameter and data errors */
+	p.max_features = 0;
+	CHECK(!mr_forest_fit(X, Y, N, 3, 2, NULL, NULL, &p, NULL, &e) &&
+		      e.code == MR_EXIT_USAGE,
+	      "max_features 0 refused");
+	p.max_features = 1;
+	X[5] = NAN;
+	CHECK(!mr_forest_fit(X, Y, N, 3, 2, NULL, NULL, &p, NULL, &e) &&
+		      strstr(e.msg, "finite"),
+	      "NaN feature refused: %s", e.msg);
+	X[5] = 0;
+
+	/* --- the model reader refuses damaged files */
+	size_t len;
+	unsigned char *buf = read_all(mp, &len);
+	unsigned char *cp = malloc(len);
+	CHECK(refused(buf, len / 2, "truncated"), "truncated model refused");
+	CHECK(refused(buf, 0, "truncated"), "empty model refused");
+	memcpy(cp, buf, len);
+	unsigned char *fmt = memmem(cp, len, "rf-forest", 9);
+	if (fmt)
+		fmt[0] = 'x';
+	CHECK(fmt && refused(cp, len, "format is 'xf-forest'"), "other format refused");
+	memcpy(cp, buf, len);
+	unsigned char *ver = memmem(cp, len, "\xa7version", 8);
+	if (ver)
+		ver[8] = 2;
+	CHECK(ver && refused(cp, len, "version 2"), "other version refused");
+
+	size_t bl;
+	memcpy(cp, buf, len);
+	unsigned char *feat = find_bin(cp, len, "feature", &bl);
+	int32_t bad = 7;
+	if (feat)
+		memcpy(feat, &bad, 4); /* root's feature */
+	CHECK(feat && refused(cp, len, "feature index 7 out of range"),
+	      "bad feature index refused");
+	memcpy(cp, buf, len);
+	unsigned char *left = find_bin(cp, len, "left", &bl);
+	bad = 1 << 30;
+	if (left)
+		memcpy(left, &bad, 4);
+	CHECK(left && refused(cp, len, "child index"), "bad node index refused");
+	memcpy(cp, buf, len);
+	left = find_bin(cp, len, "left", &bl);
+	bad = 0; /* root pointing at itself: a cycle */
+	if (left)
+		memcpy(left, &bad, 4);
+	CHECK(left && refused(cp, len, "child index 0"), "cycle refused");
+	memcpy(cp, buf, len);
+	unsigned char *thr = find_bin(cp, len, "threshold", &bl);
+	double nan = NAN;
+	if (thr)
+		memcpy(thr, &nan, 8);
+	CHECK(thr && refused(cp, len, "not a finite"), "NaN threshold refused");
+
+	free(buf);
+	free(cp);
+	mr_forest_free(f);
+	free(X); free(Y); free(Xt); free(Yt); free(P); free(P2); free(oob);
+	unlink(mp);
+	rmdir(tmpdir);
+	return CHECK_DONE();
+}

@@ -1,0 +1,127 @@
+/* evalstats.c - means with Student-t 95% intervals, run summaries and the
+ * summary CSV. Does not know about environments or controllers. */
+#include <math.h>
+#include <string.h>
+
+#include "evaluate.h"
+
+/* t(0.975, df) for df = 1..30; beyond, a Cornish-Fisher expansion around
+ * the normal quantile is accurate to better than 1e-4. */
+static const double t975_table[30] = {
+	12.7062, 4.3027, 3.1824, 2.7764, 2.5706, 2.4469, 2.3646, 2.3060,
+	2.2622, 2.2281, 2.2010, 2.1788, 2.1604, 2.1448, 2.1314, 2.1199,
+	2.1098, 2.1009, 2.0930, 2.0860, 2.0796, 2.0739, 2.0687, 2.0639,
+	2.0595, 2.0555, 2.0518, 2.0484, 2.0452, 2.0423};
+
+double mr_t975(long df)
+{
+	if (df < 1)
+		return NAN;
+	if (df <= 30)
+		return t975_table[df - 1];
+	const double z = 1.959963984540054;
+	double z3 = z * z * z, z5 = z3 * z * z, z7 = z5 * z * z;
+	double n = (double)df;
+	return z + (z3 + z) / (4 * n) + (5 * z5 + 16 * z3 + 3 * z) / (96 * n * n) +
+	       (3 * z7 + 19 * z5 + 17 * z3 - 15 * z) / (384 * n * n * n);
+}
+
+void mr_mean_ci(const double *x, long n, double *mean, double *half)
+{
+	*mean = NAN;
+	*half = NAN;
+	if (n < 1)
+		return;
+	double s = 0;
+	for (long i = 0; i < n; i++)
+		s += x[i];
+	double m = s / (double)n;
+	*mean = m;
+	if (n < 2) {
+		*half = 0;
+		return;
+	}
+	double ss = 0;
+	for (long i = 0; i < n; i++)
+		ss += (x[i] - m) * (x[i] - m);
+	double sd = sqrt(ss / (double)(n - 1));
+	*half = mr_t975(n - 1) * sd / sqrt((double)n);
+}
+
+void mr_summarise(const mr_steps *s, const char *policy, double r_opt,
+		  double r_random, const mr_steps *opt, mr_summary *out)
+{
+	memset(out, 0, sizeof *out);
+	snprintf(out->policy, sizeof out->policy, "%s", policy);
+	out->steps = s->n;
+	mr_mean_ci(s->reward, s->n, &out->mean_reward, &out->ci95);
+	double span = r_opt - r_random;
+	/* A normalised score needs the optimum to beat random; otherwise it
+	 * says nothing and is left undefined. */
+	out->norm_score = span > 1e-12 ? (out->mean_reward - r_random) / span
+				       : NAN;
+	long met = 0, optmet = 0, both = 0;
+	double cores = 0, cost = 0, carried = 0, load = 0;
+	for (long t = 0; t < s->n; t++) {
+		met += s->bound_met[t];
+		cores += s->cores[t];
+		cost += s->cost[t];
+		carried += s->carried[t];
+		load += s->load[t];
+		if (opt && t < opt->n && opt->bound_met[t]) {
+			optmet++;
+			both += s->bound_met[t];
+		}
+	}
+	double n = s->n ? (double)s->n : NAN;
+	out->bound_met_pct = 100.0 * (double)met / n;
+	out->bound_opt_pct = optmet ? 100.0 * (double)both / (double)optmet : NAN;
+	out->mean_cores = cores / n; /* NaN propagates when cores unknown */
+	out->mean_cost = cost / n;
+	out->mean_carried = carried / n;
+	out->mean_load = load / n;
+}
+
+/* Undefined figures (NaN) are written as empty fields, which gnuplot and
+ * spreadsheets read as missing; "nan" would not read back everywhere. */
+static void put(FILE *f, double v)
+{
+	char nb[32];
+	if (isfinite(v))
+		fprintf(f, ",%s", mr_fmt_double(nb, v));
+	else
+		fputc(',', f);
+}
+
+int mr_summary_write(const char *path, const char *objective,
+		     const char *pattern, uint64_t seed,
+		     const mr_summary *rows, int n, mr_err *e)
+{
+	mr_out o;
+	if (mr_out_open(&o, path, e) != 0)
+		return -1;
+	FILE *f = o.f;
+	fprintf(f, "objective,pattern,seed,policy,steps,mean_reward,ci95,norm_score,"
+		   "bound_met_pct,bound_met_where_opt_pct,mean_cores,mean_cost,"
+		   "mean_carried,mean_load\n");
+	for (int i = 0; i < n; i++) {
+		const mr_summary *r = &rows[i];
+		fprintf(f, "%s,%s,%llu,%s,%ld", objective, pattern,
+			(unsigned long long)seed, r->policy, r->steps);
+		put(f, r->mean_reward);
+		put(f, r->ci95);
+		put(f, r->norm_score);
+		put(f, r->bound_met_pct);
+		put(f, r->bound_opt_pct);
+		put(f, r->mean_cores);
+		put(f, r->mean_cost);
+		put(f, r->mean_carried);
+		put(f, r->mean_load);
+		fputc('\n', f);
+	}
+	if (mr_out_commit(&o, e) != 0) {
+		mr_out_abort(&o);
+		return -1;
+	}
+	return 0;
+}

@@ -1,0 +1,243 @@
+/*
+ * evaluate.h - running a controller (a trained policy or a baseline) on an
+ * environment, recording every step, and summarising the run.
+ *
+ * What is here: the description of an objective's action space as values
+ * (p=80, c=1) rather than choice indices; the controllers policy-eval
+ * compares (policy, fixed "no-op", uniform random, an HPA-like threshold
+ * autoscaler, a per-step table such as the optimum); the step loop over a
+ * vecenv; per-step and summary statistics (mean with a Student-t 95%
+ * interval, normalised score, bound-met shares); per-step CSV writing.
+ *
+ * What is deliberately not here: how an environment or objective is built
+ * (sim-env), how a policy is trained (ppo-train), the live control loop's
+ * I/O (policy-eval's main). Nothing here allocates in the step loop except
+ * the growing step record.
+ */
+#ifndef MESHRL_EVALUATE_H
+#define MESHRL_EVALUATE_H
+
+#include <stdint.h>
+
+#include "meshrl.h"
+#include "vecenv.h"
+
+#define MR_MAX_CHOICES 64
+
+/* ------------------------------------------------------------------------
+ * Action space, as values. Choice j of component i means value values[i][j]
+ * (absolute, or a step such as -1/0/+1 when incremental).
+ */
+typedef struct {
+	int ncomp;
+	char name[MR_MAX_COMPONENTS][32];
+	int nchoices[MR_MAX_COMPONENTS];
+	double values[MR_MAX_COMPONENTS][MR_MAX_CHOICES];
+	int incremental; /* 1: choices are steps (stay/-/+), not settings */
+	int cores;       /* index of the component that sets cores, -1 */
+} mr_action_space;
+
+/* Choice index of value v in component i, or -1. */
+int mr_action_choice(const mr_action_space *as, int i, double v);
+/* Parses "p=80,c=1" (every component named exactly once) into choice
+ * indices. Errors name the offending component or value. */
+int mr_action_parse(const mr_action_space *as, const char *spec,
+		    int32_t *action, mr_err *e);
+/* "p=80,c=1" for an action (buf of at least 256 bytes). */
+char *mr_action_format(const mr_action_space *as, const int32_t *action,
+		       char *buf, size_t bufsize);
+/* Number of joint actions (product of nchoices); 0 when above limit. */
+long mr_action_joint_count(const mr_action_space *as, long limit);
+/* Joint index k -> per-component indices (component 0 varies slowest). */
+void mr_action_decode(const mr_action_space *as, long k, int32_t *action);
+
+/* ------------------------------------------------------------------------
+ * Controllers.
+ */
+typedef enum {
+	MR_CTL_FIXED,  /* always the same action (the published "no-op") */
+	MR_CTL_RANDOM, /* uniform over allowed choices, per component */
+	MR_CTL_HPA,    /* threshold autoscaler on cores, rest fixed */
+	MR_CTL_TABLE,  /* the action of step t from a table (e.g. optimum) */
+	MR_CTL_FUNC,   /* a callback (a trained policy) */
+	MR_CTL_ENV     /* a callback that reads the environment's own state
+			* (the simulator's optimum) */
+} mr_ctl_kind;
+
+typedef void (*mr_act_fn)(void *ctx, const float *obs, const uint8_t *mask,
+			  int32_t *action);
+/* Action for environment 0 of v in its current state. */
+typedef int (*mr_env_act_fn)(void *ctx, mr_vecenv *v, int32_t *action,
+			     mr_err *e);
+
+typedef struct {
+	char name[32];
+	mr_ctl_kind kind;
+	int32_t fixed[MR_MAX_COMPONENTS]; /* FIXED; HPA: the non-core parts */
+	mr_rng rng;                       /* RANDOM */
+	/* HPA: desired = ceil(cores * util / target), kept when
+	 * |util/target - 1| <= tolerance, like Kubernetes' HPA; util is the
+	 * previous period's carried load * service_time / cores. */
+	double hpa_target, hpa_tolerance, hpa_service_time;
+	const int32_t *table; /* TABLE: steps x ncomp */
+	long table_steps;
+	mr_act_fn fn;         /* FUNC */
+	mr_env_act_fn env_fn; /* ENV */
+	void *fn_ctx;
+} mr_controller;
+
+void mr_ctl_fixed(mr_controller *c, const char *name, const int32_t *action,
+		  int ncomp);
+void mr_ctl_random(mr_controller *c, const char *name, uint64_t seed);
+/* rest: the action whose non-core components the autoscaler keeps and
+ * whose cores it starts from. Fails when the space has no cores component
+ * or is incremental. */
+int mr_ctl_hpa(mr_controller *c, const char *name, const mr_action_space *as,
+	       const int32_t *rest, double target, double service_time,
+	       mr_err *e);
+void mr_ctl_table(mr_controller *c, const char *name, const int32_t *table,
+		  long steps);
+void mr_ctl_func(mr_controller *c, const char *name, mr_act_fn fn, void *ctx);
+void mr_ctl_env(mr_controller *c, const char *name, mr_env_act_fn fn,
+		void *ctx);
+
+/* Chooses the action of step t. prev is the info of step t-1 and
+ * prev_action its action (both NULL at t = 0). */
+void mr_ctl_act(mr_controller *c, const mr_action_space *as, long t,
+		const float *obs, const uint8_t *mask,
+		const mr_step_info *prev, const int32_t *prev_action,
+		int32_t *action);
+
+/* ------------------------------------------------------------------------
+ * Step record of one run.
+ */
+typedef struct {
+	long n, cap;
+	int ncomp, nservices;
+	double *load;       /* offered load per step */
+	int32_t *action;    /* n x ncomp */
+	double *delay;      /* n x nservices */
+	double *carried, *cost, *reward, *cores;
+	uint8_t *bound_met;
+} mr_steps;
+
+void mr_steps_init(mr_steps *s, int ncomp, int nservices);
+void mr_steps_add(mr_steps *s, const int32_t *action, const mr_step_info *in,
+		  double reward, double cores);
+void mr_steps_free(mr_steps *s);
+
+/* Runs c for nsteps steps on environment 0 of v (already reset). */
+int mr_eval_run(mr_vecenv *v, const mr_action_space *as, mr_controller *c,
+		long nsteps, mr_steps *out, mr_err *e);
+
+/* A sweep: every joint action at every step of one evaluation episode.
+ * v has one environment per joint action (mr_action_joint_count), all
+ * walking the same load pattern deterministically; at every step
+ * environment k plays joint action k. Valid only when actions do not change
+ * future states (not for incremental spaces): then the per-step best action
+ * is the optimum, and the mean over joint actions is the exact expected
+ * reward of the uniform random policy. */
+typedef struct {
+	long nsteps, njoint;
+	double *load;   /* nsteps: offered load (equal in every env) */
+	double *reward; /* nsteps x njoint */
+	double *cost;   /* nsteps x njoint */
+	double *delay;  /* nsteps x njoint, first service */
+} mr_sweep;
+
+int mr_eval_sweep(mr_vecenv *v, const mr_action_space *as, long nsteps,
+		  mr_sweep *out, mr_err *e);
+void mr_sweep_free(mr_sweep *s);
+/* table receives nsteps x ncomp choice indices of the per-step best joint
+ * action (ties: lower cost, then lower index); returns its mean reward. */
+double mr_sweep_best(const mr_sweep *s, const mr_action_space *as,
+		     int32_t *table);
+/* Mean over steps and joint actions: uniform random's expected reward. */
+double mr_sweep_random_mean(const mr_sweep *s);
+/* Service time estimate for the autoscaler: the smallest first-service
+ * delay over the episode with the most cores and the other components as
+ * in rest. NaN when there is no cores component. */
+double mr_sweep_service_time(const mr_sweep *s, const mr_action_space *as,
+			     const int32_t *rest);
+
+/* Writes the per-step CSV atomically:
+ * step,load,<component...>,cores,d1..dS,carried,cost,reward,bound_met
+ * (cores is empty when the objective sets none, or sets it incrementally) */
+int mr_steps_write(const char *path, const mr_action_space *as,
+		   const mr_steps *s, mr_err *e);
+
+/* ------------------------------------------------------------------------
+ * Statistics.
+ */
+/* Student-t 0.975 quantile with df degrees of freedom (df >= 1). */
+double mr_t975(long df);
+/* Mean and 95% half-width (t interval; 0 when n < 2). */
+void mr_mean_ci(const double *x, long n, double *mean, double *half);
+
+typedef struct {
+	char policy[32];
+	long steps;
+	double mean_reward, ci95;
+	double norm_score;       /* (R - R_random) / (R_opt - R_random) */
+	double bound_met_pct;    /* % of steps where every bound held */
+	double bound_opt_pct;    /* % of the optimum's bound-met steps where
+				  * this run also met the bound (NaN: none) */
+	double mean_cores;       /* NaN when the space has no cores */
+	double mean_cost, mean_carried, mean_load;
+} mr_summary;
+
+/* r_opt, r_random: reference mean rewards; opt: the optimum's steps for
+ * bound_opt_pct (NULL: NaN). */
+void mr_summarise(const mr_steps *s, const char *policy, double r_opt,
+		  double r_random, const mr_steps *opt, mr_summary *out);
+/* Summary CSV, one row per policy, written atomically:
+ * objective,pattern,seed,policy,steps,mean_reward,ci95,norm_score,
+ * bound_met_pct,bound_met_where_opt_pct,mean_cores,mean_cost,mean_carried,
+ * mean_load (undefined figures are empty fields). */
+int mr_summary_write(const char *path, const char *objective,
+		     const char *pattern, uint64_t seed,
+		     const mr_summary *rows, int n, mr_err *e);
+
+/* ------------------------------------------------------------------------
+ * A whole evaluation: the policy (if any) and the baselines on fresh
+ * environments from an opener, into a directory:
+ *   DIR/steps-<name>.csv  per controller
+ *   DIR/summary.csv       written last
+ * On failure every file this call wrote is removed again.
+ */
+typedef mr_vecenv *(*mr_env_opener)(void *ctx, int nenvs, mr_err *e);
+typedef void (*mr_env_closer)(void *ctx, mr_vecenv *v);
+
+typedef struct {
+	const char *outdir;
+	const char *objective, *pattern; /* labels for the summary */
+	uint64_t seed;
+	long nsteps;
+	const mr_action_space *as;
+	const char *baselines;    /* "optimal,noop,hpa50,hpa80,random" */
+	const int32_t *noop;      /* the fixed configuration */
+	mr_act_fn policy;         /* NULL: baselines only */
+	void *policy_ctx;
+	const char *policy_name;  /* "ppo" */
+	mr_env_act_fn optimal;    /* the optimum in the env's state, or NULL:
+				   * then the sweep's per-step table */
+	void *optimal_ctx;
+	double r_opt_ref;         /* the optimum's mean from elsewhere, or NaN */
+	int random_episodes;      /* sampled random reference (incremental) */
+	int quiet;
+} mr_suite_opts;
+
+int mr_eval_suite(const mr_suite_opts *so, mr_env_opener open,
+		  mr_env_closer close, void *ctx, mr_err *e);
+
+/* ------------------------------------------------------------------------
+ * Aggregation across runs (seeds): reads summary.csv files and writes, per
+ * objective, pattern and policy, "runs" and the mean and 95% half-width of
+ * norm_score, bound_met_pct, bound_met_where_opt_pct, mean_reward and
+ * mean_cores (columns <name>_mean, <name>_ci95), atomically. A run given
+ * twice (same objective, pattern, policy and seed) is an error.
+ */
+int mr_eval_aggregate(const char *const *paths, int npaths,
+		      const char *out_path, mr_err *e);
+
+#endif

@@ -1,0 +1,336 @@
+/*
+ * policy-eval - run a trained policy and the baselines on the simulator or
+ * live against a testbed, write per-step CSVs and a summary; aggregate
+ * summaries across seeds.
+ *
+ *   policy-eval sim --policy P.msgpack -o DIR OBJECTIVE
+ *   trace-collect --follow ... | policy-eval live --act P.msgpack -o DIR OBJECTIVE | actuate ...
+ *   policy-eval aggregate -o results/summary.csv results/delay/seed-1/eval-seen/summary.csv ...
+ *
+ * What this tool deliberately does not do: train (ppo-train), build the
+ * simulator (sim-env), collect traces or apply actions (trace-collect,
+ * actuate), or plot (the gnuplot scripts in pipelines).
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "evaluate.h"
+#include "evalobj.h"
+#include "meshrl.h"
+#include "policy.h"
+#include "simenv.h"
+
+static const char *prog = "policy-eval";
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+"usage: policy-eval sim [options] -o DIR OBJECTIVE\n"
+"       policy-eval live --act POLICY [options] -o DIR OBJECTIVE  < trace rows > actions\n"
+"       policy-eval aggregate -o OUT SUMMARY.csv...\n"
+"\n"
+"sim: run the policy (if given) and the baselines for one evaluation episode\n"
+"of the objective's load pattern (or --pattern) on the simulator; write\n"
+"DIR/steps-<name>.csv per controller and DIR/summary.csv (one row each).\n"
+"  -p, --policy FILE       trained policy (ppo-train's msgpack), named 'ppo'\n"
+"      --model FILE        system model (default: the objective's)\n"
+"      --pattern SPEC      load pattern override, e.g. sin:mean=8,amplitude=4,period=60\n"
+"                          or levels:4,8,12 or a sequence file (default: the objective's)\n"
+"      --label NAME        pattern name in the summary (seen; unseen with --pattern)\n"
+"  -b, --baselines LIST    of optimal,noop,random,hpaNN (NN: utilisation target %%)\n"
+"                          (default optimal,noop,hpa50,hpa80,random)\n"
+"      --noop ACTION       the fixed configuration, e.g. p=80,c=1 (default: the\n"
+"                          objective's [eval] noop, else every component's first value)\n"
+"      --steps N           steps to run (default: one episode)\n"
+"      --seed S            seed of the simulator and the random baseline (1)\n"
+"\n"
+"baselines: optimal = the simulator's exact optimum in each state; noop = the\n"
+"fixed configuration; random = uniform over allowed choices; hpaNN = like\n"
+"Kubernetes' HPA: cores = ceil(cores * util / NN%%), kept within 10%%, from\n"
+"the previous period's util = carried load * service time / cores, where the\n"
+"service time is the smallest response time the model gives with the most\n"
+"cores (no queueing); other components stay at the no-op configuration.\n"
+"\n"
+"live: read trace rows (trace-collect --follow) on stdin; the first is the\n"
+"state; for each period print the action on stdout as one line\n"
+"col=value,... in trace column names (p1=80,c1=1) for actuate, skip --skip\n"
+"rows while the system settles, and take the next row as its outcome: the\n"
+"objective's reward of the measured targets (d1...). After --periods\n"
+"periods (or at end of input) write DIR/steps-<name>.csv and\n"
+"DIR/summary.csv like sim (pattern 'live').\n"
+"  -a, --act FILE          the policy to run\n"
+"      --baseline NAME     a baseline instead (noop, random, hpaNN)\n"
+"  -n, --periods N         control periods (default: until end of input)\n"
+"      --skip N            rows discarded after each action (0)\n"
+"      --model FILE        system model (the simulator's reward code needs one)\n"
+"      --noop ACTION       as in sim\n"
+"      --service-time S    hpaNN: seconds per request on one core\n"
+"      --timeout S         delay counted for a window with no success (20)\n"
+"      --name NAME         controller name in the outputs (ppo)\n"
+"\n"
+"aggregate: per objective, pattern and policy, the mean and 95%% interval\n"
+"(Student t) across runs of the normalised score, bound-met shares, mean\n"
+"reward and cores, into OUT.\n"
+"\n"
+"common: -o, --output DIR|FILE, -q, --quiet, -h, --help, -V, --version\n"
+"exit codes: 0 ok, 1 failure, 2 usage, 3 bad data, 4 I/O, 130 interrupted\n"
+"\n"
+"example:\n"
+"  policy-eval sim --policy models/delay/policy.msgpack \\\n"
+"      --model models/delay/system.msgpack -o results/delay/eval-seen \\\n"
+"      pipelines/objectives/delay.obj\n");
+}
+
+static _Noreturn void usage_error(const char *fmt, const char *arg)
+{
+	fprintf(stderr, "%s: ", prog);
+	fprintf(stderr, fmt, arg);
+	fprintf(stderr, "\n(see %s --help)\n", prog);
+	exit(MR_EXIT_USAGE);
+}
+
+static uint64_t parse_u64(const char *opt, const char *s)
+{
+	char *end;
+	errno = 0;
+	unsigned long long v = strtoull(s, &end, 10);
+	if (!*s || *end || errno || s[0] == '-')
+		usage_error("%s needs a non-negative integer", opt);
+	return (uint64_t)v;
+}
+
+/* The output directory must exist (make creates it): policy-eval writes
+ * files, not trees. */
+static void check_dir(const char *dir)
+{
+	struct stat st;
+	if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
+		mr_fatal(prog, MR_EXIT_IO, "%s: not a directory: %s", dir,
+			 strerror(errno ? errno : ENOTDIR));
+}
+
+/* ------------------------------------------------------------------------
+ * sim
+ */
+typedef struct {
+	const mr_objective *o;
+	mr_simenv_opts opts;
+} sim_ctx;
+
+static mr_vecenv *sim_open(void *ctx, int nenvs, mr_err *e)
+{
+	sim_ctx *sc = ctx;
+	mr_simenv_opts o = sc->opts;
+	o.nenvs = nenvs;
+	mr_vecenv *v = mr_simenv_open(sc->o, &o, e);
+	if (!v)
+		return NULL;
+	if (v->reset(v, o.seed, e) != 0) {
+		v->close(v);
+		free(v);
+		return NULL;
+	}
+	return v;
+}
+
+static void sim_close(void *ctx, mr_vecenv *v)
+{
+	(void)ctx;
+	v->close(v);
+	free(v);
+}
+
+static void policy_act(void *ctx, const float *obs, const uint8_t *mask,
+		       int32_t *action)
+{
+	mr_policy_act(ctx, obs, mask, action);
+}
+
+static int cmd_sim(int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{"policy", required_argument, 0, 'p'},
+		{"model", required_argument, 0, 'M'},
+		{"pattern", required_argument, 0, 'P'},
+		{"label", required_argument, 0, 'L'},
+		{"baselines", required_argument, 0, 'b'},
+		{"noop", required_argument, 0, 'N'},
+		{"steps", required_argument, 0, 'S'},
+		{"seed", required_argument, 0, 's'},
+		{"output", required_argument, 0, 'o'},
+		{"quiet", no_argument, 0, 'q'},
+		{"help", no_argument, 0, 'h'},
+		{"version", no_argument, 0, 'V'},
+		{0, 0, 0, 0}};
+	const char *policy_path = NULL, *model = NULL, *pattern = NULL,
+		   *label = NULL, *noop_spec = NULL, *outdir = NULL;
+	const char *baselines = "optimal,noop,hpa50,hpa80,random";
+	long steps = 0;
+	uint64_t seed = 1;
+	int quiet = 0, c;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "p:b:o:qhV", lo, NULL)) != -1) {
+		switch (c) {
+		case 'p': policy_path = optarg; break;
+		case 'M': model = optarg; break;
+		case 'P': pattern = optarg; break;
+		case 'L': label = optarg; break;
+		case 'b': baselines = optarg; break;
+		case 'N': noop_spec = optarg; break;
+		case 'S': steps = (long)parse_u64("--steps", optarg);
+			  if (steps < 1) usage_error("%s must be >= 1", "--steps");
+			  break;
+		case 's': seed = parse_u64("--seed", optarg); break;
+		case 'o': outdir = optarg; break;
+		case 'q': quiet = 1; break;
+		case 'h': usage(stdout); return MR_EXIT_OK;
+		case 'V': mr_print_version(prog); return MR_EXIT_OK;
+		default: usage_error("%s", "bad option");
+		}
+	}
+	if (optind != argc - 1)
+		usage_error("%s", "sim needs exactly one OBJECTIVE file");
+	if (!outdir)
+		usage_error("%s", "sim needs -o DIR");
+	check_dir(outdir);
+	const char *objpath = argv[optind];
+	mr_err e = {0};
+	mr_objective *o = mr_objective_load(objpath, &e);
+	if (!o)
+		mr_die(prog, &e);
+
+	mr_action_space as;
+	if (mr_objective_action_space(o, &as, &e) != 0)
+		mr_die(prog, &e);
+	int32_t noop[MR_MAX_COMPONENTS] = {0};
+	if (!noop_spec)
+		noop_spec = mr_objective_param(o, "eval", "noop");
+	if (noop_spec && mr_action_parse(&as, noop_spec, noop, &e) != 0)
+		mr_die(prog, &e);
+
+	mr_policy *pol = NULL;
+	if (policy_path) {
+		pol = mr_policy_load(policy_path, &e);
+		if (!pol)
+			mr_die(prog, &e);
+	}
+	sim_ctx sc = {.o = o};
+	sc.opts.nenvs = 1;
+	sc.opts.seed = seed;
+	sc.opts.eval = 1;
+	sc.opts.load_pattern = pattern;
+	sc.opts.model_path = model;
+	if (pol) {
+		mr_vecenv *v = sim_open(&sc, 1, &e);
+		if (!v)
+			mr_die(prog, &e);
+		int rc = mr_policy_check(pol, v->obs_dim, v->ncomp, v->nchoices, &e);
+		sim_close(&sc, v);
+		if (rc != 0) {
+			mr_err_prefix(&e, "%s", policy_path);
+			mr_die(prog, &e);
+		}
+	}
+	/* sim-env's own figure, a cross-check of the optimum's run */
+	double r_opt = NAN;
+	if (mr_simenv_optimal_mean(o, &sc.opts, &r_opt, &e) != 0)
+		mr_die(prog, &e);
+	void *optimal = mr_eval_optimal_new();
+
+	mr_suite_opts so = {
+		.outdir = outdir,
+		.objective = mr_objective_name(o),
+		.pattern = label ? label : pattern ? "unseen" : "seen",
+		.seed = seed,
+		.nsteps = steps ? steps : mr_simenv_episode_length(o),
+		.as = &as,
+		.baselines = baselines,
+		.noop = noop,
+		.policy = pol ? policy_act : NULL,
+		.policy_ctx = pol,
+		.policy_name = "ppo",
+		.optimal = mr_eval_optimal_act,
+		.optimal_ctx = optimal,
+		.r_opt_ref = r_opt,
+		.quiet = quiet};
+	if (so.nsteps < 1)
+		mr_fatal(prog, MR_EXIT_DATA, "%s: episode length is 0; give --steps",
+			 objpath);
+	int rc = mr_eval_suite(&so, sim_open, sim_close, &sc, &e);
+	mr_eval_optimal_free(optimal);
+	if (pol)
+		mr_policy_free(pol);
+	mr_objective_free(o);
+	if (rc != 0)
+		mr_die(prog, &e);
+	return MR_EXIT_OK;
+}
+
+/* ------------------------------------------------------------------------
+ * aggregate
+ */
+static int cmd_aggregate(int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{"output", required_argument, 0, 'o'},
+		{"quiet", no_argument, 0, 'q'},
+		{"help", no_argument, 0, 'h'},
+		{"version", no_argument, 0, 'V'},
+		{0, 0, 0, 0}};
+	const char *out = NULL;
+	int c;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "o:qhV", lo, NULL)) != -1) {
+		switch (c) {
+		case 'o': out = optarg; break;
+		case 'q': break;
+		case 'h': usage(stdout); return MR_EXIT_OK;
+		case 'V': mr_print_version(prog); return MR_EXIT_OK;
+		default: usage_error("%s", "bad option");
+		}
+	}
+	if (!out)
+		usage_error("%s", "aggregate needs -o OUT");
+	if (optind >= argc)
+		usage_error("%s", "aggregate needs at least one SUMMARY.csv");
+	mr_err e = {0};
+	if (mr_eval_aggregate((const char *const *)argv + optind,
+			      argc - optind, out, &e) != 0)
+		mr_die(prog, &e);
+	return MR_EXIT_OK;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		usage(stderr);
+		return MR_EXIT_USAGE;
+	}
+	const char *cmd = argv[1];
+	if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help")) {
+		usage(stdout);
+		return MR_EXIT_OK;
+	}
+	if (!strcmp(cmd, "-V") || !strcmp(cmd, "--version")) {
+		mr_print_version(prog);
+		return MR_EXIT_OK;
+	}
+	if (!strcmp(cmd, "sim"))
+		return cmd_sim(argc - 1, argv + 1);
+	if (!strcmp(cmd, "aggregate"))
+		return cmd_aggregate(argc - 1, argv + 1);
+	if (!strcmp(cmd, "live"))
+		return mr_eval_live_main(prog, argc - 1, argv + 1);
+	/* `policy-eval --act P ...` is the live loop, as in the pipe
+	 * trace-collect | policy-eval --act P | actuate */
+	for (int i = 1; i < argc; i++)
+		if (!strcmp(argv[i], "--act") || !strncmp(argv[i], "--act=", 6) ||
+		    !strcmp(argv[i], "-a"))
+			return mr_eval_live_main(prog, argc, argv);
+	usage_error("unknown command '%s' (sim, live or aggregate)", cmd);
+}

@@ -1,0 +1,855 @@
+/*
+ * sim-env - the simulator of an objective: serve it over the msgpack
+ * protocol, compute its exact optimum, run baselines, describe it, and
+ * measure its speed.
+ *
+ * The work is in the library (simenv.c, optimal.c, protocol.c); this file
+ * parses the command line and writes CSV. It does not train anything.
+ */
+#include <getopt.h>
+#include <math.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "simenv_impl.h"
+
+static const char *prog = "sim-env";
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"usage: sim-env serve OBJECTIVE [--model FILE] [--load PATTERN]\n"
+		"       sim-env optimal OBJECTIVE [-o TABLE.csv] [--summary FILE] [--seed S] [--envs N]\n"
+		"       sim-env run OBJECTIVE --actions fixed:NAME=V,...|random|optimal|table:FILE\n"
+		"                             [--steps N] [--envs N] [--seed S] [--eval] [-o OUT.csv]\n"
+		"       sim-env describe OBJECTIVE [--model-args | --get KEY]\n"
+		"       sim-env bench OBJECTIVE [--envs N] [--steps N] [--pipe] [--live]\n"
+		"\n"
+		"serve     speak the sim-env protocol on stdin/stdout (length-delimited\n"
+		"          msgpack: reset, step, spec, close; see the README)\n"
+		"optimal   the exact optimal policy as CSV (state, best action, reward,\n"
+		"          delay...): exhaustive search per state for absolute actions,\n"
+		"          value iteration for incremental ones; the optimum's mean reward\n"
+		"          per step over the evaluation episode goes to stderr (and to\n"
+		"          --summary as CSV)\n"
+		"run       per-step CSV of a policy: step,env,state...,action...,delay...,\n"
+		"          offered,carried,cost,reward,bound_met,done\n"
+		"describe  what the objective is; --model-args prints the rf-fit options\n"
+		"          that fit its model (--features ... --target ...); --get KEY\n"
+		"          prints one of: name, trace, model, features, targets, fit-args,\n"
+		"          episode-length, obs-dim, actions, nchoices\n"
+		"bench     steps per second of the in-process simulator (or, with --pipe,\n"
+		"          of 'sim-env serve' driven over a pipe by the C client)\n"
+		"\n"
+		"options:\n"
+		"      --model FILE        system model (default: the objective's [model] file)\n"
+		"      --load PATTERN      load pattern override: a sequence file, or\n"
+		"                          sin:mean=8;amplitude=4;period=240, levels:4,8,12, constant:8\n"
+		"      --envs N            environments stepped together (1; bench: 64)\n"
+		"      --steps N           steps per environment (run: one episode; bench: 2000000 total)\n"
+		"      --seed S            random seed (1)\n"
+		"      --eval              evaluation episodes: the load pattern from its start\n"
+		"      --live              predict the model every step (no table; for checks\n"
+		"                          and speed comparisons; results are the same)\n"
+		"  -o, --output FILE       output CSV (stdout)\n"
+		"      --summary FILE      optimal: also write objective,steps,envs,mean_reward,bound_met_frac\n"
+		"  -q, --quiet             no notes or warnings on stderr\n"
+		"  -h, --help, -V, --version\n"
+		"exit codes: 0 ok, 1 failure, 2 usage, 3 bad objective/model/data, 4 I/O\n"
+		"\n"
+		"example:\n"
+		"  rf-fit fit $(sim-env describe pipelines/objectives/delay.obj --model-args) \\\n"
+		"      -o models/delay/system.msgpack traces/compute.csv\n"
+		"  sim-env optimal pipelines/objectives/delay.obj\n"
+		"  sim-env run pipelines/objectives/delay.obj --actions fixed:p=80,c=1 --eval\n");
+}
+
+static _Noreturn void usage_error(const char *fmt, const char *arg)
+{
+	fprintf(stderr, "%s: ", prog);
+	fprintf(stderr, fmt, arg);
+	fprintf(stderr, "\n(see sim-env --help)\n");
+	exit(MR_EXIT_USAGE);
+}
+
+typedef struct {
+	const char *cmd, *objective, *model, *load, *output, *summary;
+	const char *actions, *get;
+	int envs, eval, quiet, model_args, pipe, live;
+	long steps;
+	uint64_t seed;
+} cli;
+
+static long parse_long(const char *s, const char *what, long lo, long hi)
+{
+	char *end;
+	long v = strtol(s, &end, 10);
+	if (end == s || *end || v < lo || v > hi) {
+		fprintf(stderr, "%s: %s must be a whole number in %ld..%ld, not '%s'\n",
+			prog, what, lo, hi, s);
+		exit(MR_EXIT_USAGE);
+	}
+	return v;
+}
+
+static void warn_range(const se_sim *s, int quiet)
+{
+	char buf[2048];
+	se_range_report(s, buf, sizeof buf);
+	if (buf[0] && !quiet)
+		fprintf(stderr, "%s: warning: %s\n", prog, buf);
+}
+
+static mr_vecenv *open_env(const mr_objective *o, const cli *c, int nenvs,
+			   int eval)
+{
+	mr_simenv_opts opts = {.nenvs = nenvs, .seed = c->seed, .eval = eval,
+			       .load_pattern = c->load,
+			       .model_path = c->model, .live = c->live};
+	mr_err e;
+	mr_vecenv *v = mr_simenv_open(o, &opts, &e);
+	if (!v)
+		mr_die(prog, &e);
+	warn_range(se_sim_of(v), c->quiet);
+	return v;
+}
+
+static void close_env(mr_vecenv *v)
+{
+	v->close(v);
+	free(v);
+}
+
+static void pnum(FILE *f, double x)
+{
+	char b[32];
+	fputs(mr_fmt_double(b, x), f);
+}
+
+/* ------------------------------------------------------------------------
+ * CSV pieces shared by optimal and run
+ */
+static void header_state(FILE *f, const se_sim *s)
+{
+	char b[32];
+	for (int k = 0; k < s->obs_dim; k++)
+		fprintf(f, "%s%s", k ? "," : "", se_obs_name(s, k, b, sizeof b));
+}
+
+static void row_state(FILE *f, const se_sim *s, const se_state *st)
+{
+	const mr_objective *o = s->o;
+	for (int j = 0; j < o->nserv; j++) {
+		if (j)
+			fputc(',', f);
+		pnum(f, st->load[j]);
+	}
+	for (int k = 0; k < o->nparam; k++) {
+		fputc(',', f);
+		pnum(f, o->param[k].levels[st->pidx[k]]);
+	}
+	if (o->incremental)
+		for (int c = 0; c < o->nact; c++) {
+			fputc(',', f);
+			pnum(f, o->act[c].values[st->cidx[c]]);
+		}
+}
+
+static void header_action(FILE *f, const mr_objective *o)
+{
+	for (int c = 0; c < o->nact; c++)
+		fprintf(f, ",%s%s", o->incremental ? "move_" : "", o->act[c].name);
+	if (o->incremental)
+		for (int c = 0; c < o->nact; c++)
+			fprintf(f, ",%s_next", o->act[c].name);
+}
+
+static void row_action(FILE *f, const mr_objective *o, const int32_t *a,
+		       const int32_t *cfg)
+{
+	for (int c = 0; c < o->nact; c++) {
+		fputc(',', f);
+		if (o->incremental)
+			fprintf(f, "%d", a[c] == 1 ? -1 : a[c] == 2 ? 1 : 0);
+		else
+			pnum(f, o->act[c].values[a[c]]);
+	}
+	if (o->incremental)
+		for (int c = 0; c < o->nact; c++) {
+			fputc(',', f);
+			pnum(f, o->act[c].values[cfg[c]]);
+		}
+}
+
+static void header_info(FILE *f, const mr_objective *o)
+{
+	for (int j = 0; j < o->nserv; j++)
+		fprintf(f, ",delay%d", j + 1);
+	fputs(",offered,carried,cost", f);
+}
+
+static void row_info(FILE *f, const mr_objective *o, const mr_step_info *in)
+{
+	for (int j = 0; j < o->nserv; j++) {
+		fputc(',', f);
+		pnum(f, in->delay[j]);
+	}
+	fputc(',', f);
+	pnum(f, in->offered);
+	fputc(',', f);
+	pnum(f, in->carried);
+	fputc(',', f);
+	pnum(f, in->cost);
+}
+
+/* ------------------------------------------------------------------------
+ * Policies for run
+ */
+typedef struct {
+	int kind; /* 0 fixed, 1 random, 2 optimal, 3 table */
+	int32_t fixed[MR_MAX_COMPONENTS];
+	mr_rng rng;
+	se_optimum opt;
+	int32_t *table; /* nstates x ncomp, -1 when the state has no row */
+} policy;
+
+static int match_value(const double *vals, int n, double x)
+{
+	for (int k = 0; k < n; k++)
+		if (fabs(vals[k] - x) <= 1e-9 * (1 + fabs(x)))
+			return k;
+	return -1;
+}
+
+static void policy_fixed(policy *p, const mr_objective *o, const char *spec)
+{
+	int set[MR_MAX_COMPONENTS] = {0};
+	char *copy = mr_xstrdup(spec), *save = NULL;
+	for (char *it = strtok_r(copy, ",", &save); it;
+	     it = strtok_r(NULL, ",", &save)) {
+		char *eq = strchr(it, '=');
+		if (!eq)
+			usage_error("--actions fixed: expects NAME=VALUE,... (got '%s')", it);
+		*eq = 0;
+		int c = -1;
+		for (int k = 0; k < o->nact; k++)
+			if (strcmp(o->act[k].name, it) == 0)
+				c = k;
+		if (c < 0)
+			usage_error("--actions fixed: no action named '%s'", it);
+		const char *val = eq + 1;
+		if (o->incremental) {
+			if (strcmp(val, "stay") == 0 || strcmp(val, "0") == 0)
+				p->fixed[c] = 0;
+			else if (strcmp(val, "down") == 0 || strcmp(val, "-1") == 0)
+				p->fixed[c] = 1;
+			else if (strcmp(val, "up") == 0 || strcmp(val, "+1") == 0 ||
+				 strcmp(val, "1") == 0)
+				p->fixed[c] = 2;
+			else
+				usage_error("--actions fixed: an incremental move is stay, down or up (got '%s')", val);
+		} else {
+			char *end;
+			double x = strtod(val, &end);
+			int k = end == val || *end ? -1
+				: match_value(o->act[c].values, o->act[c].nvalues, x);
+			if (k < 0)
+				usage_error("--actions fixed: '%s' is not one of the action's values", val);
+			p->fixed[c] = k;
+		}
+		set[c] = 1;
+	}
+	free(copy);
+	for (int c = 0; c < o->nact; c++)
+		if (!set[c])
+			usage_error("--actions fixed: no value for action '%s'", o->act[c].name);
+}
+
+/* Reads a table as 'sim-env optimal' writes it: state columns and action
+ * columns by name. */
+static void policy_table(policy *p, se_sim *s, const char *path)
+{
+	const mr_objective *o = s->o;
+	if (!s->discrete_load)
+		mr_fatal(prog, MR_EXIT_USAGE,
+			 "--actions table: needs discrete loads (the pattern is %s)",
+			 s->pat->desc);
+	const char *cols[SE_MAX_VARS];
+	char names[2 * MR_MAX_COMPONENTS + SE_MAX_PARAMS + MR_MAX_SERVICES][80];
+	int n = 0;
+	for (int k = 0; k < s->obs_dim; k++)
+		cols[n] = se_obs_name(s, k, names[n], sizeof names[n]), n++;
+	for (int c = 0; c < o->nact; c++) {
+		snprintf(names[n], sizeof names[n], "%s%s",
+			 o->incremental ? "move_" : "", o->act[c].name);
+		cols[n] = names[n];
+		n++;
+	}
+	mr_table t;
+	mr_err e;
+	if (mr_table_read(path, cols, (size_t)n, 0, &t, &e) != 0)
+		mr_die(prog, &e);
+	size_t ns = se_state_count(s);
+	p->table = mr_xcalloc(ns * (size_t)o->nact, sizeof *p->table);
+	for (size_t i = 0; i < ns * (size_t)o->nact; i++)
+		p->table[i] = -1;
+	for (size_t r = 0; r < t.nrows; r++) {
+		const double *row = t.data + r * t.ncols;
+		se_state st;
+		memset(&st, 0, sizeof st);
+		int k = 0, bad = -1;
+		for (int j = 0; j < o->nserv && bad < 0; j++, k++)
+			if ((st.lidx[j] = match_value(s->pat->levels[j],
+						      s->pat->nlevels[j], row[k])) < 0)
+				bad = k;
+		for (int q = 0; q < o->nparam && bad < 0; q++, k++)
+			if ((st.pidx[q] = match_value(o->param[q].levels,
+						      o->param[q].nlevels, row[k])) < 0)
+				bad = k;
+		if (o->incremental)
+			for (int c = 0; c < o->nact && bad < 0; c++, k++)
+				if ((st.cidx[c] = match_value(o->act[c].values,
+							      o->act[c].nvalues, row[k])) < 0)
+					bad = k;
+		int32_t a[MR_MAX_COMPONENTS];
+		for (int c = 0; c < o->nact && bad < 0; c++, k++) {
+			if (o->incremental) {
+				double m = row[k];
+				a[c] = m == 0 ? 0 : m == -1 ? 1 : m == 1 ? 2 : -1;
+			} else {
+				a[c] = match_value(o->act[c].values, o->act[c].nvalues, row[k]);
+			}
+			if (a[c] < 0)
+				bad = k;
+		}
+		if (bad >= 0)
+			mr_fatal(prog, MR_EXIT_DATA,
+				 "%s:%zu: column '%s': %g is not a level of this objective",
+				 path, t.line[r], cols[bad], row[bad]);
+		long idx = se_state_index(s, &st);
+		memcpy(p->table + (size_t)idx * (size_t)o->nact, a,
+		       (size_t)o->nact * sizeof *a);
+	}
+	mr_table_free(&t);
+}
+
+static void policy_act(policy *p, se_sim *s, mr_vecenv *v, int i)
+{
+	const mr_objective *o = s->o;
+	int32_t *a = v->actions + (size_t)i * (size_t)v->ncomp;
+	mr_err e;
+	switch (p->kind) {
+	case 0:
+		memcpy(a, p->fixed, (size_t)o->nact * sizeof *a);
+		break;
+	case 1: {
+		const uint8_t *m = v->masks + (size_t)i * (size_t)v->total_choices;
+		for (int c = 0; c < o->nact; c++) {
+			int allowed = 0;
+			for (int k = 0; k < v->nchoices[c]; k++)
+				allowed += m[k];
+			int pick = (int)mr_rng_below(&p->rng, (uint64_t)allowed);
+			for (int k = 0; k < v->nchoices[c]; k++)
+				if (m[k] && pick-- == 0)
+					a[c] = k;
+			m += v->nchoices[c];
+		}
+		break;
+	}
+	case 2:
+		if (se_optimum_act(s, &p->opt, i, a, &e) != 0)
+			mr_die(prog, &e);
+		break;
+	case 3: {
+		long idx = se_state_index(s, &s->st[i]);
+		const int32_t *row = p->table + (size_t)idx * (size_t)o->nact;
+		if (row[0] < 0) {
+			se_state st = s->st[i];
+			char b[32];
+			fprintf(stderr, "%s: the table has no row for the state", prog);
+			for (int j = 0; j < o->nserv; j++)
+				fprintf(stderr, " load%d=%s", j + 1, mr_fmt_double(b, st.load[j]));
+			fputc('\n', stderr);
+			exit(MR_EXIT_DATA);
+		}
+		memcpy(a, row, (size_t)o->nact * sizeof *a);
+		break;
+	}
+	}
+}
+
+/* ------------------------------------------------------------------------
+ * Commands
+ */
+static int cmd_run(const mr_objective *o, const cli *c)
+{
+	mr_vecenv *v = open_env(o, c, c->envs, c->eval);
+	se_sim *s = se_sim_of(v);
+	policy p;
+	memset(&p, 0, sizeof p);
+	mr_rng_seed(&p.rng, c->seed, 0x9a11c7);
+	mr_err e;
+	if (!c->actions)
+		usage_error("%s", "run needs --actions fixed:...|random|optimal|table:FILE");
+	if (strncmp(c->actions, "fixed:", 6) == 0) {
+		p.kind = 0;
+		policy_fixed(&p, o, c->actions + 6);
+	} else if (strcmp(c->actions, "random") == 0) {
+		p.kind = 1;
+	} else if (strcmp(c->actions, "optimal") == 0) {
+		p.kind = 2;
+		if (se_optimum_solve(s, &p.opt, &e) != 0)
+			mr_die(prog, &e);
+	} else if (strncmp(c->actions, "table:", 6) == 0) {
+		p.kind = 3;
+		policy_table(&p, s, c->actions + 6);
+	} else {
+		usage_error("unknown --actions '%s' (fixed:NAME=V,..., random, optimal, table:FILE)",
+			    c->actions);
+	}
+	long steps = c->steps > 0 ? c->steps : s->ep_len;
+	mr_out out;
+	if (mr_out_open(&out, c->output ? c->output : "-", &e) != 0)
+		mr_die(prog, &e);
+	FILE *f = out.f;
+	fputs("step,env,", f);
+	header_state(f, s);
+	header_action(f, o);
+	header_info(f, o);
+	fputs(",reward,bound_met,done\n", f);
+	if (v->reset(v, c->seed, &e) != 0)
+		mr_die(prog, &e);
+	se_state *before = mr_xcalloc((size_t)v->nenvs, sizeof *before);
+	int32_t *cfg = mr_xcalloc((size_t)v->nenvs * (size_t)o->nact, sizeof *cfg);
+	double sum = 0;
+	long met = 0;
+	for (long t = 0; t < steps; t++) {
+		for (int i = 0; i < v->nenvs; i++) {
+			policy_act(&p, s, v, i);
+			before[i] = s->st[i];
+			se_action_cfg(s, &before[i], v->actions + (size_t)i * (size_t)o->nact,
+				      cfg + (size_t)i * (size_t)o->nact);
+		}
+		if (v->step(v, &e) != 0) {
+			mr_out_abort(&out);
+			mr_die(prog, &e);
+		}
+		for (int i = 0; i < v->nenvs; i++) {
+			fprintf(f, "%ld,%d,", t, i);
+			row_state(f, s, &before[i]);
+			row_action(f, o, v->actions + (size_t)i * (size_t)o->nact,
+				   cfg + (size_t)i * (size_t)o->nact);
+			row_info(f, o, &v->info[i]);
+			fputc(',', f);
+			pnum(f, v->rewards[i]);
+			fprintf(f, ",%d,%d\n", v->info[i].bound_met, v->dones[i]);
+			sum += v->rewards[i];
+			met += v->info[i].bound_met;
+		}
+	}
+	if (mr_out_commit(&out, &e) != 0)
+		mr_die(prog, &e);
+	if (!c->quiet)
+		fprintf(stderr, "%s: %ld steps x %d envs: mean reward %.6g, bound met %.1f%%\n",
+			prog, steps, v->nenvs, sum / ((double)steps * v->nenvs),
+			100.0 * (double)met / ((double)steps * v->nenvs));
+	warn_range(s, c->quiet);
+	free(before);
+	free(cfg);
+	free(p.table);
+	se_optimum_free(&p.opt);
+	close_env(v);
+	return 0;
+}
+
+static int cmd_optimal(const mr_objective *o, const cli *c)
+{
+	mr_vecenv *v = open_env(o, c, c->envs, 1);
+	se_sim *s = se_sim_of(v);
+	mr_err e;
+	se_optimum opt;
+	if (se_optimum_solve(s, &opt, &e) != 0)
+		mr_die(prog, &e);
+	mr_out out;
+	if (mr_out_open(&out, c->output ? c->output : "-", &e) != 0)
+		mr_die(prog, &e);
+	FILE *f = out.f;
+	double y[SE_MAX_TARGETS];
+	mr_step_info inf;
+	int32_t cfg[MR_MAX_COMPONENTS];
+	if (opt.nstates) {
+		header_state(f, s);
+		header_action(f, o);
+		fputs(",reward", f);
+		if (o->incremental)
+			fputs(",value", f);
+		header_info(f, o);
+		fputs(",bound_met\n", f);
+		for (size_t i = 0; i < opt.nstates; i++) {
+			se_state st;
+			se_state_decode(s, i, &st);
+			const int32_t *a = opt.best + i * (size_t)o->nact;
+			se_action_cfg(s, &st, a, cfg);
+			double r = se_outcome(s, &st, cfg, se_targets(s, &st, cfg, y), &inf);
+			row_state(f, s, &st);
+			row_action(f, o, a, cfg);
+			fputc(',', f);
+			pnum(f, r);
+			if (o->incremental) {
+				fputc(',', f);
+				pnum(f, opt.value[i]);
+			}
+			row_info(f, o, &inf);
+			fprintf(f, ",%d\n", inf.bound_met);
+		}
+	}
+	/* the mean over the evaluation episode(s), and for continuous loads
+	 * the table of the states visited */
+	if (v->reset(v, c->seed, &e) != 0)
+		mr_die(prog, &e);
+	if (!opt.nstates) {
+		fputs("step,", f);
+		header_state(f, s);
+		header_action(f, o);
+		fputs(",reward", f);
+		header_info(f, o);
+		fputs(",bound_met\n", f);
+	}
+	double sum = 0;
+	long met = 0;
+	for (int t = 0; t < s->ep_len; t++) {
+		se_state st0 = s->st[0];
+		for (int i = 0; i < v->nenvs; i++)
+			if (se_optimum_act(s, &opt, i, v->actions + (size_t)i * (size_t)o->nact,
+					   &e) != 0)
+				mr_die(prog, &e);
+		if (v->step(v, &e) != 0)
+			mr_die(prog, &e);
+		for (int i = 0; i < v->nenvs; i++) {
+			sum += v->rewards[i];
+			met += v->info[i].bound_met;
+		}
+		if (!opt.nstates) {
+			fprintf(f, "%d,", t);
+			row_state(f, s, &st0);
+			se_action_cfg(s, &st0, v->actions, cfg);
+			row_action(f, o, v->actions, cfg);
+			fputc(',', f);
+			pnum(f, v->rewards[0]);
+			row_info(f, o, &v->info[0]);
+			fprintf(f, ",%d\n", v->info[0].bound_met);
+		}
+	}
+	if (mr_out_commit(&out, &e) != 0)
+		mr_die(prog, &e);
+	double n = (double)s->ep_len * v->nenvs;
+	if (!c->quiet) {
+		fprintf(stderr, "%s: optimal mean reward per step over the evaluation episode (%d steps x %d envs): %.6f; bounds met %.1f%%",
+			prog, s->ep_len, v->nenvs, sum / n, 100.0 * (double)met / n);
+		if (o->incremental)
+			fprintf(stderr, " (value iteration, gamma %g, %d sweeps)",
+				opt.gamma, opt.iterations);
+		fputc('\n', stderr);
+	}
+	if (c->summary) {
+		char buf[512], a[32], b[32];
+		int len = snprintf(buf, sizeof buf,
+				   "objective,steps,envs,mean_reward,bound_met_frac\n%s,%d,%d,%s,%s\n",
+				   o->name, s->ep_len, v->nenvs, mr_fmt_double(a, sum / n),
+				   mr_fmt_double(b, (double)met / n));
+		if (mr_write_file_atomic(c->summary, buf, (size_t)len, &e) != 0)
+			mr_die(prog, &e);
+	}
+	se_optimum_free(&opt);
+	close_env(v);
+	return 0;
+}
+
+static void print_list(char *const *v, int n, const char *sep)
+{
+	for (int i = 0; i < n; i++)
+		printf("%s%s", i ? sep : "", v[i]);
+	putchar('\n');
+}
+
+static int cmd_describe(const mr_objective *o, const cli *c)
+{
+	if (c->model_args) {
+		/* one line of rf-fit options, for $(...) in a Makefile */
+		printf("--features ");
+		for (int i = 0; i < o->nfeat; i++)
+			printf("%s%s", i ? "," : "", o->feat_name[i]);
+		printf(" --target ");
+		for (int j = 0; j < o->ntarget; j++)
+			printf("%s%s", j ? "," : "", o->target_name[j]);
+		if (o->fit_args)
+			printf(" %s", o->fit_args);
+		putchar('\n');
+		return 0;
+	}
+	const char *k = c->get;
+	if (k) {
+		if (strcmp(k, "name") == 0)
+			printf("%s\n", o->name);
+		else if (strcmp(k, "trace") == 0)
+			printf("%s\n", o->trace ? o->trace : "");
+		else if (strcmp(k, "model") == 0)
+			printf("%s\n", o->model_file ? o->model_file : "");
+		else if (strcmp(k, "features") == 0)
+			print_list(o->feat_name, o->nfeat, ",");
+		else if (strcmp(k, "targets") == 0)
+			print_list(o->target_name, o->ntarget, ",");
+		else if (strcmp(k, "fit-args") == 0)
+			printf("%s\n", o->fit_args ? o->fit_args : "");
+		else if (strcmp(k, "episode-length") == 0)
+			printf("%d\n", mr_simenv_episode_length(o));
+		else if (strcmp(k, "obs-dim") == 0)
+			printf("%d\n", o->nserv + o->nparam + (o->incremental ? o->nact : 0));
+		else if (strcmp(k, "actions") == 0) {
+			for (int a = 0; a < o->nact; a++)
+				printf("%s%s", a ? "," : "", o->act[a].name);
+			putchar('\n');
+		} else if (strcmp(k, "nchoices") == 0) {
+			for (int a = 0; a < o->nact; a++)
+				printf("%s%d", a ? "," : "", o->incremental ? 3 : o->act[a].nvalues);
+			putchar('\n');
+		} else
+			usage_error("unknown --get key '%s'", k);
+		return 0;
+	}
+	char b[32];
+	printf("name: %s\nservices:", o->name);
+	for (int j = 0; j < o->nserv; j++)
+		printf(" %s (load%d)", o->serv_names[j], j + 1);
+	printf("\nload pattern: %s; episode length %d steps\n", o->pattern.desc,
+	       mr_simenv_episode_length(o));
+	for (int k2 = 0; k2 < o->nparam; k2++) {
+		printf("parameter %s:", o->param[k2].name);
+		for (int i = 0; i < o->param[k2].nlevels; i++)
+			printf(" %s", mr_fmt_double(b, o->param[k2].levels[i]));
+		printf(" (drawn every %s)\n", o->param[k2].per_episode ? "episode" : "step");
+	}
+	printf("actions (%s):\n", o->incremental ? "incremental: stay/down/up" : "absolute");
+	for (int a = 0; a < o->nact; a++) {
+		printf("  %s:", o->act[a].name);
+		for (int i = 0; i < o->act[a].nvalues; i++)
+			printf(" %s", mr_fmt_double(b, o->act[a].values[i]));
+		putchar('\n');
+	}
+	printf("model: %s %s; targets", o->model_kind == SE_MODEL_FOREST ? "forest" : "analytic",
+	       o->model_file ? o->model_file : "");
+	for (int j = 0; j < o->ntarget; j++)
+		printf(" %s", o->target_name[j]);
+	printf("\nfeatures:");
+	for (int i = 0; i < o->nfeat; i++)
+		printf(" %s", o->feat_name[i]);
+	printf("\ntrace: %s\nreward: %s\n", o->trace ? o->trace : "(none)",
+	       se_family_name(o->family));
+	return 0;
+}
+
+/* bench: steps per second with random actions */
+static int cmd_bench(const mr_objective *o, const cli *c)
+{
+	mr_err e;
+	mr_vecenv *v;
+	char *argv[16];
+	if (c->pipe) {
+		char self[4096];
+		ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+		if (n <= 0)
+			mr_fatal(prog, MR_EXIT_IO, "cannot find my own executable");
+		self[n] = 0;
+		int k = 0;
+		argv[k++] = self;
+		argv[k++] = "serve";
+		argv[k++] = (char *)c->objective;
+		if (c->model) {
+			argv[k++] = "--model";
+			argv[k++] = (char *)c->model;
+		}
+		if (c->load) {
+			argv[k++] = "--load";
+			argv[k++] = (char *)c->load;
+		}
+		argv[k] = NULL;
+		v = mr_pipeenv_open(argv, c->envs, c->seed, &e);
+		if (!v)
+			mr_die(prog, &e);
+	} else {
+		v = open_env(o, c, c->envs, 0);
+		if (!c->quiet)
+			fprintf(stderr, "%s: model: %s\n", prog, se_sim_of(v)->lookup);
+	}
+	long total = c->steps > 0 ? c->steps : 2000000;
+	long iters = total / v->nenvs;
+	if (iters < 1)
+		iters = 1;
+	/* a pool of random action batches, drawn up front so that the
+	 * measurement is the simulator's (incremental objectives draw under
+	 * the masks each step) */
+	int pool = 256;
+	size_t per = (size_t)v->nenvs * (size_t)v->ncomp;
+	int32_t *acts = mr_xcalloc((size_t)pool * per, sizeof *acts);
+	mr_rng rng;
+	mr_rng_seed(&rng, c->seed, 77);
+	for (size_t i = 0; i < (size_t)pool * per; i++)
+		acts[i] = (int32_t)mr_rng_below(&rng, (uint64_t)v->nchoices[i % (size_t)v->ncomp]);
+	if (v->reset(v, c->seed, &e) != 0)
+		mr_die(prog, &e);
+	double t0 = mr_now(), sum = 0;
+	for (long it = 0; it < iters; it++) {
+		if (o->incremental) {
+			for (int i = 0; i < v->nenvs; i++) {
+				const uint8_t *m = v->masks + (size_t)i * (size_t)v->total_choices;
+				for (int cc = 0; cc < v->ncomp; cc++, m += 3) {
+					int32_t a = (int32_t)mr_rng_below(&rng, 3);
+					v->actions[(size_t)i * (size_t)v->ncomp + (size_t)cc] = m[a] ? a : 0;
+				}
+			}
+		} else {
+			memcpy(v->actions, acts + (size_t)(it % pool) * per, per * sizeof *acts);
+		}
+		if (v->step(v, &e) != 0)
+			mr_die(prog, &e);
+		sum += v->rewards[0];
+	}
+	double dt = mr_now() - t0;
+	double steps = (double)iters * v->nenvs;
+	printf("steps,envs,seconds,steps_per_s,mean_reward_env0\n%.0f,%d,%.6f,%.0f,%.6g\n",
+	       steps, v->nenvs, dt, steps / dt, sum / (double)iters);
+	if (!c->pipe)
+		warn_range(se_sim_of(v), c->quiet);
+	free(acts);
+	close_env(v);
+	return 0;
+}
+
+/* serve: one reply per request frame, until close or end of input */
+static int cmd_serve(const mr_objective *o, const cli *c)
+{
+	/* a client that goes away is the end of the session, not a crash */
+	signal(SIGPIPE, SIG_IGN);
+	static char inbuf[1 << 16], outbuf[1 << 16];
+	setvbuf(stdin, inbuf, _IOFBF, sizeof inbuf);
+	setvbuf(stdout, outbuf, _IOFBF, sizeof outbuf);
+	se_server *s = se_server_new(o, c->model, c->load);
+	msgpack_sbuffer out;
+	msgpack_sbuffer_init(&out);
+	char *buf = NULL;
+	size_t cap = 0, len;
+	mr_err e;
+	int rc = MR_EXIT_OK;
+	for (;;) {
+		int r = mr_frame_read(stdin, &buf, &cap, &len, &e);
+		if (r == 0)
+			break;
+		if (r < 0) {
+			/* the stream cannot be resynchronised: answer, then stop */
+			msgpack_sbuffer_clear(&out);
+			msgpack_packer pk;
+			msgpack_packer_init(&pk, &out, msgpack_sbuffer_write);
+			msgpack_pack_map(&pk, 2);
+			mr_pk_str(&pk, "ok");
+			msgpack_pack_false(&pk);
+			mr_pk_kv_str(&pk, "error", e.msg);
+			mr_err e2;
+			(void)mr_frame_write(stdout, out.data, out.size, &e2);
+			if (!c->quiet)
+				fprintf(stderr, "%s: %s\n", prog, e.msg);
+			rc = e.code;
+			break;
+		}
+		msgpack_sbuffer_clear(&out);
+		int done = se_server_handle(s, buf, len, &out);
+		if (mr_frame_write(stdout, out.data, out.size, &e) != 0) {
+			if (!c->quiet)
+				fprintf(stderr, "%s: %s\n", prog, e.msg);
+			rc = MR_EXIT_IO;
+			break;
+		}
+		if (done)
+			break;
+	}
+	free(buf);
+	msgpack_sbuffer_destroy(&out);
+	se_server_free(s);
+	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	cli c = {.envs = 0, .seed = 1};
+	static const struct option longopts[] = {
+		{"model", required_argument, 0, 'm'},
+		{"load", required_argument, 0, 'l'},
+		{"envs", required_argument, 0, 'n'},
+		{"steps", required_argument, 0, 's'},
+		{"seed", required_argument, 0, 'S'},
+		{"eval", no_argument, 0, 'E'},
+		{"output", required_argument, 0, 'o'},
+		{"summary", required_argument, 0, 'U'},
+		{"actions", required_argument, 0, 'a'},
+		{"model-args", no_argument, 0, 'M'},
+		{"get", required_argument, 0, 'g'},
+		{"pipe", no_argument, 0, 'P'},
+		{"live", no_argument, 0, 'L'},
+		{"quiet", no_argument, 0, 'q'},
+		{"help", no_argument, 0, 'h'},
+		{"version", no_argument, 0, 'V'},
+		{0, 0, 0, 0},
+	};
+	int ch;
+	while ((ch = getopt_long(argc, argv, "o:qhV", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'm': c.model = optarg; break;
+		case 'l': c.load = optarg; break;
+		case 'n': c.envs = (int)parse_long(optarg, "--envs", 1, 1 << 20); break;
+		case 's': c.steps = parse_long(optarg, "--steps", 1, 1L << 40); break;
+		case 'S': c.seed = (uint64_t)parse_long(optarg, "--seed", 0, 1L << 62); break;
+		case 'E': c.eval = 1; break;
+		case 'o': c.output = optarg; break;
+		case 'U': c.summary = optarg; break;
+		case 'a': c.actions = optarg; break;
+		case 'M': c.model_args = 1; break;
+		case 'g': c.get = optarg; break;
+		case 'P': c.pipe = 1; break;
+		case 'L': c.live = 1; break;
+		case 'q': c.quiet = 1; break;
+		case 'h': usage(stdout); return 0;
+		case 'V': mr_print_version(prog); return 0;
+		default: usage(stderr); return MR_EXIT_USAGE;
+		}
+	}
+	if (argc - optind != 2)
+		usage_error("%s", "expected a command and an objective file");
+	c.cmd = argv[optind];
+	c.objective = argv[optind + 1];
+	static const char *cmds[] = {"serve", "optimal", "run", "describe", "bench", NULL};
+	int known = 0;
+	for (int i = 0; cmds[i]; i++)
+		known |= strcmp(cmds[i], c.cmd) == 0;
+	if (!known)
+		usage_error("unknown command '%s' (serve, optimal, run, describe, bench)", c.cmd);
+	if (!c.envs)
+		c.envs = strcmp(c.cmd, "bench") == 0 ? 64 : 1;
+	mr_err e;
+	mr_objective *o = mr_objective_load(c.objective, &e);
+	if (!o)
+		mr_die(prog, &e);
+	int rc;
+	if (strcmp(c.cmd, "serve") == 0)
+		rc = cmd_serve(o, &c);
+	else if (strcmp(c.cmd, "optimal") == 0)
+		rc = cmd_optimal(o, &c);
+	else if (strcmp(c.cmd, "run") == 0)
+		rc = cmd_run(o, &c);
+	else if (strcmp(c.cmd, "describe") == 0)
+		rc = cmd_describe(o, &c);
+	else
+		rc = cmd_bench(o, &c);
+	mr_objective_free(o);
+	return rc;
+}

@@ -1,0 +1,756 @@
+/*
+ * simenv.c - the simulator: an objective's load pattern, actions, system
+ * model and reward as a vecenv (N environments stepped together).
+ *
+ * At open, when every input of the model's features is discrete (load
+ * levels, parameter levels, action grids), the model is evaluated once over
+ * that grid and step is a table lookup. A continuous (sin-modulated) load is
+ * tabulated exactly over the intervals between the forest's breakpoints
+ * (loadgrid.c) and a step looks its interval up; where that cannot apply,
+ * or for a load outside the pattern's range, the model is predicted live,
+ * batched over the environments. Step allocates
+ * nothing and does no I/O. Actions are validated for every environment
+ * before any state changes, so a bad action leaves the batch untouched.
+ * Extrapolation (a model query outside the feature range of the training
+ * trace) is counted, at tabulation time where possible, and reported by
+ * se_range_report; it is not silently hidden.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "simenv_impl.h"
+
+#define TABLE_MAX_ROWS (4u << 20)
+/* An interval table costs one prediction per row up front; past this many
+ * rows, live prediction over a training run is cheaper. */
+#define INTERVAL_MAX_ROWS (1u << 18)
+
+se_sim *se_sim_of(mr_vecenv *v)
+{
+	return v->impl;
+}
+
+/* ------------------------------------------------------------------------
+ * State and evaluation
+ */
+void se_fill_vars(se_sim *s, const se_state *st, const int32_t *cfg)
+{
+	const mr_objective *o = s->o;
+	double *v = s->vars;
+	for (int j = 0; j < o->nserv; j++)
+		v[o->load_slot[j]] = st->load[j];
+	for (int k = 0; k < o->nparam; k++)
+		v[o->param[k].slot] = o->param[k].levels[st->pidx[k]];
+	for (int c = 0; c < o->nact; c++)
+		v[o->act[c].slot] = o->act[c].values[cfg[c]];
+}
+
+static void range_count(se_sim *s, const double *x, uint64_t weight)
+{
+	if (!s->model.has_range)
+		return;
+	int out = 0;
+	for (int i = 0; i < s->model.nfeat; i++) {
+		double lo = s->model.fmin[i], hi = s->model.fmax[i];
+		double tol = 1e-9 * (1 + fabs(lo) + fabs(hi));
+		if (x[i] < lo - tol) {
+			s->below[i] += weight;
+			out = 1;
+		} else if (x[i] > hi + tol) {
+			s->above[i] += weight;
+			out = 1;
+		}
+	}
+	s->queries += weight;
+	if (out)
+		s->outside += weight;
+}
+
+/* Interval tables count range per query, from flags kept per row. */
+static void range_count_row(se_sim *s, size_t row)
+{
+	if (!s->row_below)
+		return;
+	uint64_t b = s->row_below[row], a = s->row_above[row];
+	s->queries++;
+	if (!(a | b))
+		return;
+	s->outside++;
+	for (; b; b &= b - 1)
+		s->below[__builtin_ctzll(b)]++;
+	for (; a; a &= a - 1)
+		s->above[__builtin_ctzll(a)]++;
+}
+
+/* 1 when every load the table reads has an index (an interval load
+ * outside the pattern's range has none and is predicted live). */
+static int in_table(const se_sim *s, const se_state *st)
+{
+	if (!s->tabulated)
+		return 0;
+	if (s->interval_load)
+		for (int j = 0; j < s->o->nserv; j++)
+			if (st->lidx[j] < 0)
+				return 0;
+	return 1;
+}
+
+static size_t row_of(const se_sim *s, const se_state *st, const int32_t *cfg)
+{
+	const mr_objective *o = s->o;
+	size_t r = 0;
+	for (int j = 0; j < o->nserv; j++)
+		r += (size_t)st->lidx[j] * s->lstride[j];
+	for (int k = 0; k < o->nparam; k++)
+		r += (size_t)st->pidx[k] * s->pstride[k];
+	for (int c = 0; c < o->nact; c++)
+		r += (size_t)cfg[c] * s->astride[c];
+	return r;
+}
+
+static void features(se_sim *s, double *x)
+{
+	for (int i = 0; i < s->o->nfeat; i++)
+		x[i] = se_eval(&s->o->feat[i], s->vars);
+}
+
+const double *se_targets(se_sim *s, const se_state *st, const int32_t *cfg,
+			 double *out)
+{
+	if (in_table(s, st)) {
+		size_t r = row_of(s, st, cfg);
+		range_count_row(s, r);
+		return s->table + r * (size_t)s->o->ntarget;
+	}
+	double x[SE_MAX_FEAT];
+	se_fill_vars(s, st, cfg);
+	features(s, x);
+	range_count(s, x, 1);
+	s->model.predict(&s->model, x, 1, out, s->tmp);
+	return out;
+}
+
+/* The reward families (pipelines/objectives/README.md). */
+static double penalty_factor(double d, double bound, double width)
+{
+	if (d <= bound)
+		return 1;
+	return 2.0 / (1.0 + exp((d - bound) / width));
+}
+
+double se_outcome(se_sim *s, const se_state *st, const int32_t *cfg,
+		  const double *targets, mr_step_info *info)
+{
+	const mr_objective *o = s->o;
+	double *v = s->vars;
+	se_fill_vars(s, st, cfg);
+	for (int j = 0; j < o->ntarget; j++)
+		v[o->target_slot[j]] = targets[j];
+	for (int k = 0; k < o->nderived; k++)
+		v[o->derived_slot[k]] = se_eval(&o->derived[k], v);
+
+	double d[MR_MAX_SERVICES], off[MR_MAX_SERVICES], car[MR_MAX_SERVICES];
+	int met_all = 1, met[MR_MAX_SERVICES];
+	memset(info, 0, sizeof *info);
+	for (int j = 0; j < o->nserv; j++) {
+		int sl;
+		d[j] = v[o->rslot[SE_R_DELAY][j]];
+		off[j] = (sl = o->rslot[SE_R_OFFERED][j]) >= 0 ? v[sl] : st->load[j];
+		car[j] = (sl = o->rslot[SE_R_CARRIED][j]) >= 0 ? v[sl] : off[j];
+		met[j] = (sl = o->rslot[SE_R_BOUND][j]) < 0 || d[j] <= v[sl];
+		met_all &= met[j];
+		info->delay[j] = d[j];
+		info->offered += off[j];
+		info->carried += car[j];
+	}
+	int sl = o->gslot[SE_R_COST];
+	double cost = sl >= 0 ? v[sl] : 0;
+	info->cost = cost;
+	double r = 0;
+	switch (o->family) {
+	case SE_FAM_DELAY_BOUND_COST:
+		if (met_all) {
+			r = v[o->gslot[SE_R_BUDGET]] - cost;
+		} else {
+			for (int j = 0; j < o->nserv; j++)
+				if (!met[j])
+					r += v[o->rslot[SE_R_BOUND][j]] - d[j];
+		}
+		info->bound_met = met_all;
+		break;
+	case SE_FAM_THROUGHPUT_LOGISTIC:
+		for (int j = 0; j < o->nserv; j++) {
+			int b = o->rslot[SE_R_BOUND][j], w = o->rslot[SE_R_WIDTH][j];
+			double f = 1;
+			if (b >= 0)
+				f = penalty_factor(d[j], v[b],
+						   w >= 0 ? v[w] : v[b] / 10);
+			r += car[j] * f;
+		}
+		if ((sl = o->gslot[SE_R_SCALE]) >= 0)
+			r /= v[sl];
+		info->bound_met = met_all;
+		break;
+	case SE_FAM_COST_INCREMENTAL:
+		r = met_all ? v[o->gslot[SE_R_VALUE]] : v[o->gslot[SE_R_PENALTY]];
+		info->bound_met = met_all;
+		break;
+	case SE_FAM_DIFFERENTIATION: {
+		double b1 = v[o->rslot[SE_R_BOUND][0]];
+		if (d[0] <= b1) {
+			int b = o->rslot[SE_R_BOUND][1], w = o->rslot[SE_R_WIDTH][1];
+			double share = off[1] > 0 ? car[1] / off[1] : 1;
+			double f = b >= 0 ? penalty_factor(d[1], v[b],
+							   w >= 0 ? v[w] : v[b] / 10)
+					  : 1;
+			double cw = (sl = o->gslot[SE_R_COST_WEIGHT]) >= 0 ? v[sl] : 0;
+			r = 1 + share * f - cw * cost;
+		} else {
+			r = -1 - (d[0] - b1) / b1;
+		}
+		info->bound_met = d[0] <= b1;
+		break;
+	}
+	}
+	return r;
+}
+
+void se_action_cfg(const se_sim *s, const se_state *st,
+		   const int32_t *action, int32_t *cfg)
+{
+	const mr_objective *o = s->o;
+	for (int c = 0; c < o->nact; c++)
+		cfg[c] = o->incremental
+				 ? st->cidx[c] + (action[c] == 1 ? -1 : action[c] == 2)
+				 : action[c];
+}
+
+/* ------------------------------------------------------------------------
+ * Load pattern and episodes
+ */
+static void load_values(se_sim *s, se_state *st)
+{
+	const se_pattern *p = s->pat;
+	for (int j = 0; j < s->o->nserv; j++) {
+		if (s->discrete_load) {
+			st->load[j] = p->levels[j][st->lidx[j]];
+		} else {
+			double l = p->mean[j] +
+				   p->amp[j] * sin(2 * M_PI * (st->t + st->phase) /
+						   p->period[j]);
+			if (p->noise[j] > 0)
+				l += p->noise[j] * mr_rng_normal(&st->rng);
+			st->load[j] = l < p->floor_ ? p->floor_ : l;
+			if (s->interval_load)
+				st->lidx[j] = se_interval_of(s, j, st->load[j]);
+		}
+	}
+}
+
+void se_episode_start(se_sim *s, int i)
+{
+	const mr_objective *o = s->o;
+	const se_pattern *p = s->pat;
+	se_state *st = &s->st[i];
+	if (s->eval)
+		mr_rng_seed(&st->rng, s->seed, (uint64_t)i);
+	st->t = 0;
+	switch (p->kind) {
+	case SE_PAT_SEQUENCE:
+		st->pos = s->eval ? 0 : (int32_t)mr_rng_below(&st->rng, (uint64_t)p->nsteps);
+		for (int j = 0; j < o->nserv; j++)
+			st->lidx[j] = p->seq[(size_t)st->pos * (size_t)o->nserv + (size_t)j];
+		break;
+	case SE_PAT_LEVELS:
+		for (int j = 0; j < o->nserv; j++)
+			st->lidx[j] = (int32_t)mr_rng_below(&st->rng, (uint64_t)p->nlevels[j]);
+		break;
+	case SE_PAT_SIN:
+		st->phase = p->phase >= 0 ? p->phase
+			    : s->eval ? 0
+				      : mr_rng_uniform(&st->rng) * p->period[0];
+		break;
+	}
+	for (int k = 0; k < o->nparam; k++)
+		st->pidx[k] = (int32_t)mr_rng_below(&st->rng,
+						    (uint64_t)o->param[k].nlevels);
+	if (o->incremental)
+		for (int c = 0; c < o->nact; c++)
+			st->cidx[c] = s->eval && o->act[c].start >= 0
+					      ? o->act[c].start
+					      : (int32_t)mr_rng_below(&st->rng,
+								      (uint64_t)o->act[c].nvalues);
+	load_values(s, st);
+}
+
+static void advance(se_sim *s, se_state *st)
+{
+	const mr_objective *o = s->o;
+	const se_pattern *p = s->pat;
+	st->t++;
+	switch (p->kind) {
+	case SE_PAT_SEQUENCE:
+		st->pos = st->pos + 1 == p->nsteps ? 0 : st->pos + 1;
+		for (int j = 0; j < o->nserv; j++)
+			st->lidx[j] = p->seq[(size_t)st->pos * (size_t)o->nserv + (size_t)j];
+		break;
+	case SE_PAT_LEVELS:
+		for (int j = 0; j < o->nserv; j++)
+			if (p->nlevels[j] > 1 &&
+			    (p->hold <= 1 || mr_rng_uniform(&st->rng) * p->hold < 1))
+				st->lidx[j] = (int32_t)mr_rng_below(
+					&st->rng, (uint64_t)p->nlevels[j]);
+		break;
+	case SE_PAT_SIN:
+		break;
+	}
+	for (int k = 0; k < o->nparam; k++)
+		if (!o->param[k].per_episode)
+			st->pidx[k] = (int32_t)mr_rng_below(
+				&st->rng, (uint64_t)o->param[k].nlevels);
+	load_values(s, st);
+}
+
+void se_write_obs(se_sim *s, mr_vecenv *v, int i)
+{
+	const mr_objective *o = s->o;
+	const se_state *st = &s->st[i];
+	float *ob = v->obs + (size_t)i * (size_t)v->obs_dim;
+	int k = 0;
+	for (int j = 0; j < o->nserv; j++)
+		ob[k++] = (float)st->load[j];
+	for (int q = 0; q < o->nparam; q++)
+		ob[k++] = (float)o->param[q].levels[st->pidx[q]];
+	if (o->incremental) {
+		uint8_t *m = v->masks + (size_t)i * (size_t)v->total_choices;
+		for (int c = 0; c < o->nact; c++) {
+			ob[k++] = (float)o->act[c].values[st->cidx[c]];
+			m[0] = 1;
+			m[1] = st->cidx[c] > 0;
+			m[2] = st->cidx[c] + 1 < o->act[c].nvalues;
+			m += 3;
+		}
+	}
+}
+
+const char *se_obs_name(const se_sim *s, int k, char *buf, size_t size)
+{
+	const mr_objective *o = s->o;
+	if (k < o->nserv) {
+		snprintf(buf, size, "load%d", k + 1);
+		return buf;
+	}
+	k -= o->nserv;
+	if (k < o->nparam)
+		return o->param[k].name;
+	k -= o->nparam;
+	return o->act[k].name;
+}
+
+/* ------------------------------------------------------------------------
+ * vecenv
+ */
+static int sim_reset(mr_vecenv *v, uint64_t seed, mr_err *e)
+{
+	(void)e;
+	se_sim *s = v->impl;
+	s->seed = seed;
+	for (int i = 0; i < s->nenvs; i++) {
+		mr_rng_seed(&s->st[i].rng, seed, (uint64_t)i);
+		se_episode_start(s, i);
+		se_write_obs(s, v, i);
+		v->dones[i] = 0;
+		v->rewards[i] = 0;
+		memset(&v->info[i], 0, sizeof v->info[i]);
+	}
+	s->has_reset = 1;
+	return 0;
+}
+
+static int check_actions(mr_vecenv *v, mr_err *e)
+{
+	se_sim *s = v->impl;
+	const mr_objective *o = s->o;
+	for (int i = 0; i < s->nenvs; i++) {
+		const int32_t *a = v->actions + (size_t)i * (size_t)o->nact;
+		const uint8_t *m = v->masks + (size_t)i * (size_t)v->total_choices;
+		for (int c = 0; c < o->nact; c++) {
+			if (a[c] < 0 || a[c] >= v->nchoices[c])
+				return mr_errf(e, MR_EXIT_DATA,
+					       "env %d: action '%s': choice %d is outside 0..%d",
+					       i, o->act[c].name, (int)a[c],
+					       v->nchoices[c] - 1);
+			if (!m[a[c]])
+				return mr_errf(e, MR_EXIT_DATA,
+					       "env %d: action '%s': choice %d (%s) is masked: '%s' is already at its %s value",
+					       i, o->act[c].name, (int)a[c],
+					       a[c] == 1 ? "down" : "up",
+					       o->act[c].name,
+					       a[c] == 1 ? "lowest" : "highest");
+			m += v->nchoices[c];
+		}
+	}
+	return 0;
+}
+
+static int sim_step(mr_vecenv *v, mr_err *e)
+{
+	se_sim *s = v->impl;
+	const mr_objective *o = s->o;
+	int nc = o->nact;
+	if (!s->has_reset)
+		return mr_errf(e, MR_EXIT_USAGE, "step before reset");
+	if (check_actions(v, e) != 0)
+		return -1;
+	for (int i = 0; i < s->nenvs; i++)
+		se_action_cfg(s, &s->st[i], v->actions + (size_t)i * (size_t)nc,
+			      s->cfg + (size_t)i * (size_t)nc);
+	/* live rows (every env, or those outside the table), predicted in
+	 * one batch; live_env[i] is env i's row, -1 when it is in the table */
+	size_t nlive = 0;
+	if (!s->discrete_load || !s->tabulated) {
+		for (int i = 0; i < s->nenvs; i++) {
+			if (in_table(s, &s->st[i])) {
+				s->live_env[i] = -1;
+				continue;
+			}
+			double *x = s->X + nlive * (size_t)o->nfeat;
+			se_fill_vars(s, &s->st[i], s->cfg + (size_t)i * (size_t)nc);
+			features(s, x);
+			range_count(s, x, 1);
+			s->live_env[i] = (int32_t)nlive++;
+		}
+		if (nlive)
+			s->model.predict(&s->model, s->X, nlive, s->Y, s->tmp);
+		if (s->tabulated)
+			s->live_queries += nlive;
+	}
+	/* outcomes first; state changes only when all are numbers */
+	for (int i = 0; i < s->nenvs; i++) {
+		const int32_t *cfg = s->cfg + (size_t)i * (size_t)nc;
+		const double *y;
+		if (s->live_env && s->live_env[i] >= 0) {
+			y = s->Y + (size_t)s->live_env[i] * (size_t)o->ntarget;
+		} else {
+			size_t row = row_of(s, &s->st[i], cfg);
+			range_count_row(s, row);
+			y = s->table + row * (size_t)o->ntarget;
+		}
+		double r = se_outcome(s, &s->st[i], cfg, y, &v->info[i]);
+		if (!isfinite(r))
+			return mr_errf(e, MR_EXIT_FAIL,
+				       "env %d: the reward is not a number (delay1 %g); check the objective's expressions",
+				       i, v->info[i].delay[0]);
+		v->rewards[i] = (float)r;
+	}
+	for (int i = 0; i < s->nenvs; i++) {
+		se_state *st = &s->st[i];
+		if (o->incremental)
+			memcpy(st->cidx, s->cfg + (size_t)i * (size_t)nc,
+			       (size_t)nc * sizeof(int32_t));
+		if (st->t + 1 >= s->ep_len) {
+			v->dones[i] = 1;
+			se_episode_start(s, i);
+		} else {
+			v->dones[i] = 0;
+			advance(s, st);
+		}
+		se_write_obs(s, v, i);
+	}
+	return 0;
+}
+
+static void sim_close(mr_vecenv *v)
+{
+	se_sim *s = v->impl;
+	if (s) {
+		se_model_close(&s->model);
+		se_pattern_free(&s->own_pat);
+		free(s->st);
+		free(s->vars);
+		free(s->table);
+		free(s->row_below);
+		free(s->row_above);
+		free(s->live_env);
+		se_intervals_free(s);
+		free(s->X);
+		free(s->Y);
+		free(s->tmp);
+		free(s->cfg);
+		free(s);
+	}
+	free(v->obs);
+	free(v->actions);
+	free(v->rewards);
+	free(v->dones);
+	free(v->masks);
+	free(v->info);
+	v->impl = NULL;
+	v->obs = NULL;
+	v->actions = NULL;
+	v->rewards = NULL;
+	v->dones = NULL;
+	v->masks = NULL;
+	v->info = NULL;
+}
+
+/* Which features of x are below or above the training range (bit i for
+ * feature i), as range_count decides it. */
+static void range_flags(const se_sim *s, const double *x, uint64_t *below,
+			uint64_t *above)
+{
+	*below = *above = 0;
+	if (!s->model.has_range)
+		return;
+	for (int i = 0; i < s->model.nfeat; i++) {
+		double lo = s->model.fmin[i], hi = s->model.fmax[i];
+		double tol = 1e-9 * (1 + fabs(lo) + fabs(hi));
+		if (x[i] < lo - tol)
+			*below |= 1ull << i;
+		else if (x[i] > hi + tol)
+			*above |= 1ull << i;
+	}
+}
+
+/* Evaluates the model over the grid of every discrete input the features
+ * read. Returns 0 and leaves tabulated = 0 when a feature reads a
+ * continuous load or the grid is too large. */
+static int tabulate(se_sim *s, size_t max_rows, mr_err *e)
+{
+	const mr_objective *o = s->o;
+	size_t rows = 1;
+	int uses_load[MR_MAX_SERVICES] = {0}, uses_param[SE_MAX_PARAMS] = {0};
+	int uses_act[MR_MAX_COMPONENTS] = {0};
+	for (int i = 0; i < o->nfeat; i++) {
+		for (int j = 0; j < o->nserv; j++)
+			uses_load[j] |= se_uses(&o->feat[i], o->load_slot[j]);
+		for (int k = 0; k < o->nparam; k++)
+			uses_param[k] |= se_uses(&o->feat[i], o->param[k].slot);
+		for (int c = 0; c < o->nact; c++)
+			uses_act[c] |= se_uses(&o->feat[i], o->act[c].slot);
+	}
+	/* strides: actions vary fastest (one state's configurations sit
+	 * together), then params, then loads */
+	for (int c = o->nact - 1; c >= 0; c--) {
+		s->astride[c] = uses_act[c] ? rows : 0;
+		if (uses_act[c]) {
+			if (rows > max_rows / (size_t)o->act[c].nvalues)
+				return 0;
+			rows *= (size_t)o->act[c].nvalues;
+		}
+	}
+	for (int k = o->nparam - 1; k >= 0; k--) {
+		s->pstride[k] = uses_param[k] ? rows : 0;
+		if (uses_param[k]) {
+			if (rows > max_rows / (size_t)o->param[k].nlevels)
+				return 0;
+			rows *= (size_t)o->param[k].nlevels;
+		}
+	}
+	for (int j = o->nserv - 1; j >= 0; j--) {
+		s->lstride[j] = uses_load[j] ? rows : 0;
+		if (uses_load[j]) {
+			if (!s->lev[j])
+				return 0;
+			if (rows > max_rows / (size_t)s->nlev[j])
+				return 0;
+			rows *= (size_t)s->nlev[j];
+		}
+	}
+	size_t nf = (size_t)o->nfeat, nt = (size_t)o->ntarget;
+	size_t chunk = 4096;
+	double *X = mr_xcalloc(chunk * nf, sizeof *X);
+	double *tmp = mr_xcalloc(chunk * (size_t)(s->model.model_nfeat +
+						  s->model.model_ntarget),
+				 sizeof *tmp);
+	s->table = mr_xcalloc(rows * nt, sizeof *s->table);
+	if (s->interval_load) {
+		s->row_below = mr_xcalloc(rows, sizeof *s->row_below);
+		s->row_above = mr_xcalloc(rows, sizeof *s->row_above);
+	}
+	se_state st;
+	int32_t cfg[MR_MAX_COMPONENTS] = {0};
+	memset(&st, 0, sizeof st);
+	for (size_t r0 = 0; r0 < rows; r0 += chunk) {
+		size_t n = rows - r0 < chunk ? rows - r0 : chunk;
+		for (size_t q = 0; q < n; q++) {
+			size_t r = r0 + q;
+			for (int j = 0; j < o->nserv; j++) {
+				st.lidx[j] = s->lstride[j]
+						     ? (int32_t)(r / s->lstride[j] % (size_t)s->nlev[j])
+						     : 0;
+				st.load[j] = s->lev[j] ? s->lev[j][st.lidx[j]] : 0;
+			}
+			for (int k = 0; k < o->nparam; k++)
+				st.pidx[k] = s->pstride[k]
+						     ? (int32_t)(r / s->pstride[k] % (size_t)o->param[k].nlevels)
+						     : 0;
+			for (int c = 0; c < o->nact; c++)
+				cfg[c] = s->astride[c]
+						 ? (int32_t)(r / s->astride[c] % (size_t)o->act[c].nvalues)
+						 : 0;
+			se_fill_vars(s, &st, cfg);
+			features(s, X + q * nf);
+			if (s->interval_load)
+				range_flags(s, X + q * nf, &s->row_below[r],
+					    &s->row_above[r]);
+			else
+				range_count(s, X + q * nf, 1);
+		}
+		s->model.predict(&s->model, X, n, s->table + r0 * nt, tmp);
+	}
+	free(X);
+	free(tmp);
+	for (size_t i = 0; i < rows * nt; i++)
+		if (!isfinite(s->table[i])) {
+			free(s->table);
+			s->table = NULL;
+			free(s->row_below);
+			free(s->row_above);
+			s->row_below = s->row_above = NULL;
+			return mr_errf(e, MR_EXIT_DATA,
+				       "%s: the model gives a non-number for target '%s' (grid row %zu)",
+				       o->path, o->target_name[i % nt], i / nt);
+		}
+	s->nrows = rows;
+	s->tabulated = 1;
+	return 0;
+}
+
+void se_range_report(const se_sim *s, char *buf, size_t size)
+{
+	buf[0] = 0;
+	if (!s->outside)
+		return;
+	size_t l = (size_t)snprintf(buf, size,
+				    "%llu of %llu model queries (%s) were outside the training range of the model:",
+				    (unsigned long long)s->outside,
+				    (unsigned long long)s->queries,
+				    s->interval_load ? "steps" : s->tabulated ? "grid points at tabulation" : "live steps");
+	for (int i = 0; i < s->model.nfeat && l < size; i++) {
+		if (s->below[i])
+			l += (size_t)snprintf(buf + l, size - l,
+					      " %s below %g (%llu)",
+					      s->o->feat_name[i], s->model.fmin[i],
+					      (unsigned long long)s->below[i]);
+		if (s->above[i] && l < size)
+			l += (size_t)snprintf(buf + l, size - l,
+					      " %s above %g (%llu)",
+					      s->o->feat_name[i], s->model.fmax[i],
+					      (unsigned long long)s->above[i]);
+	}
+	if (l < size)
+		snprintf(buf + l, size - l, "; the forest repeats its edge values there");
+}
+
+int mr_simenv_episode_length(const mr_objective *o)
+{
+	return o->episode_length > 0 ? o->episode_length : o->pattern.length;
+}
+
+mr_vecenv *mr_simenv_open(const mr_objective *o, const mr_simenv_opts *opts,
+			  mr_err *e)
+{
+	if (opts->nenvs < 1 || opts->nenvs > (1 << 20)) {
+		mr_errf(e, MR_EXIT_USAGE, "number of environments must be 1..%d",
+			1 << 20);
+		return NULL;
+	}
+	se_sim *s = mr_xcalloc(1, sizeof *s);
+	mr_vecenv *v = mr_xcalloc(1, sizeof *v);
+	v->impl = s;
+	v->reset = sim_reset;
+	v->step = sim_step;
+	v->close = sim_close;
+	s->o = o;
+	s->pat = &o->pattern;
+	if (opts->load_pattern) {
+		if (se_pattern_from_spec(opts->load_pattern, o->nserv,
+					 &s->own_pat, e) != 0)
+			goto bad;
+		s->pat = &s->own_pat;
+	}
+	s->discrete_load = s->pat->kind != SE_PAT_SIN;
+	s->nenvs = opts->nenvs;
+	s->eval = opts->eval;
+	s->seed = opts->seed;
+	s->ep_len = o->episode_length > 0 ? o->episode_length : s->pat->length;
+	if (o->incremental && o->nact * 3 > 4096) {
+		mr_errf(e, MR_EXIT_DATA, "too many actions");
+		goto bad;
+	}
+	if (se_model_open(o, opts->model_path, &s->model, e) != 0)
+		goto bad;
+
+	v->nenvs = s->nenvs;
+	v->nservices = o->nserv;
+	v->ncomp = o->nact;
+	v->obs_dim = o->nserv + o->nparam + (o->incremental ? o->nact : 0);
+	s->obs_dim = v->obs_dim;
+	for (int c = 0; c < o->nact; c++) {
+		v->nchoices[c] = o->incremental ? 3 : o->act[c].nvalues;
+		v->total_choices += v->nchoices[c];
+	}
+	size_t n = (size_t)s->nenvs;
+	v->obs = mr_xcalloc(n * (size_t)v->obs_dim, sizeof *v->obs);
+	v->actions = mr_xcalloc(n * (size_t)v->ncomp, sizeof *v->actions);
+	v->rewards = mr_xcalloc(n, sizeof *v->rewards);
+	v->dones = mr_xcalloc(n, sizeof *v->dones);
+	v->masks = mr_xcalloc(n * (size_t)v->total_choices, sizeof *v->masks);
+	v->info = mr_xcalloc(n, sizeof *v->info);
+	memset(v->masks, 1, n * (size_t)v->total_choices);
+	s->st = mr_xcalloc(n, sizeof *s->st);
+	s->vars = mr_xcalloc(SE_MAX_VARS, sizeof *s->vars);
+	for (int i = 0; i < o->nvars; i++)
+		if (o->var_kind[i] == SE_V_CONST)
+			s->vars[i] = o->const_val[i];
+	s->cfg = mr_xcalloc(n * (size_t)o->nact, sizeof *s->cfg);
+	size_t mw = (size_t)(s->model.model_nfeat + s->model.model_ntarget);
+	s->tmp = mr_xcalloc(n * mw, sizeof *s->tmp);
+	if (s->discrete_load)
+		for (int j = 0; j < o->nserv; j++) {
+			s->nlev[j] = s->pat->nlevels[j];
+			s->lev[j] = s->pat->levels[j];
+		}
+	char why[200] = "";
+	if (opts->live)
+		snprintf(why, sizeof why, "asked for");
+	else if (tabulate(s, TABLE_MAX_ROWS, e) != 0)
+		goto bad;
+	if (!opts->live && !s->tabulated && !s->discrete_load &&
+	    se_intervals_build(s, why, sizeof why)) {
+		if (tabulate(s, INTERVAL_MAX_ROWS, e) != 0)
+			goto bad;
+		if (!s->tabulated) {
+			se_intervals_free(s);
+			snprintf(why, sizeof why, "the interval table would exceed %u rows",
+				 INTERVAL_MAX_ROWS);
+		}
+	}
+	if (s->interval_load) {
+		size_t l = (size_t)snprintf(s->lookup, sizeof s->lookup,
+					    "exact table over load intervals (");
+		for (int j = 0; j < o->nserv; j++)
+			l += (size_t)snprintf(s->lookup + l, sizeof s->lookup - l,
+					      "%sload%d: %d", j ? ", " : "", j + 1,
+					      s->nlev[j]);
+		snprintf(s->lookup + l, sizeof s->lookup - l, "), %zu rows", s->nrows);
+	} else if (s->tabulated) {
+		snprintf(s->lookup, sizeof s->lookup, "table over the grid, %zu rows",
+			 s->nrows);
+	} else {
+		snprintf(s->lookup, sizeof s->lookup, "live prediction (%s)",
+			 why[0] ? why : "the grid is too large");
+	}
+	if (!s->discrete_load || !s->tabulated) {
+		s->X = mr_xcalloc(n * (size_t)o->nfeat, sizeof *s->X);
+		s->Y = mr_xcalloc(n * (size_t)o->ntarget, sizeof *s->Y);
+		s->live_env = mr_xcalloc(n, sizeof *s->live_env);
+	}
+	return v;
+bad:
+	sim_close(v);
+	free(v);
+	return NULL;
+}
