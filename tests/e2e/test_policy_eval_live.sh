@@ -11,7 +11,9 @@ obj=$MESHRL_ROOT/pipelines/objectives/delay.obj
 check "model from the synthetic trace" sh -c "rf-fit fit -q \$(sim-env describe '$obj' --model-args) --trees 30 -o '$TMP/system.msgpack' '$TMP/trace.csv' >/dev/null"
 check "a quick policy" ppo-train -q "$obj" --model "$TMP/system.msgpack" --timesteps 5000 -o "$TMP/policy.msgpack"
 out=$TMP/live
-check "live: 3 periods of 1 s through the pipe" env BIN="$MESHRL_BIN" \
+# TMPDIR puts live.sh's testbed run folder under $TMP, so the leftover
+# check below looks at this test's processes only, not at other runs'.
+check "live: 3 periods of 1 s through the pipe" env BIN="$MESHRL_BIN" TMPDIR="$TMP" \
 	LIVE_PERIODS=3 LIVE_WINDOW=1 LIVE_SKIP=1 LIVE_STREAM=compute=poisson:4 \
 	LIVE_TRACE="$TMP/live-trace.csv" \
 	sh "$MESHRL_ROOT/pipelines/live.sh" "$obj" "$TMP/policy.msgpack" "$TMP/system.msgpack" "$out"
@@ -25,7 +27,7 @@ want=$(awk -F, 'END { print $3 "," $4 }' "$out/steps-ppo.csv")
 check "the testbed ran the policy's action ($want)" sh -c \
 	"awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) col[\$i] = i } NR > 1 { last = \$col[\"p1\"] \",\" \$col[\"c1\"] } END { print last }' '$TMP/live-trace.csv' | grep -qx '$want'"
 check "measured delays are real (> 0)" sh -c "awk -F, 'NR > 1 && \$6 <= 0 { exit 1 }' '$out/steps-ppo.csv'"
-check "no testbed left running" sh -c "! ps -eo args | grep -q '[m]eshrl-live\\.'"
+check "no testbed left running" sh -c "! ps -eo args | grep -F '$TMP/meshrl-live.' | grep -v grep"
 
 # policy-eval live alone, on canned rows.
 head -n 2 "$TMP/trace.csv" >"$TMP/one.csv"

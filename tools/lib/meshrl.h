@@ -139,12 +139,14 @@ char *mr_fmt_double(char buf[32], double v);
 /* ------------------------------------------------------------------------
  * Atomic output: data goes to a temp file beside the target and is renamed
  * into place only on commit, so a reader never sees half a file. path "-"
- * writes straight to stdout.
+ * writes straight to stdout; an existing device or FIFO (/dev/null) is
+ * written in place, never replaced.
  */
 typedef struct {
 	FILE *f;
 	char *path; /* target */
-	char *tmp;  /* temp path, NULL for stdout */
+	char *tmp;  /* temp path, NULL for stdout or a device */
+	int direct; /* 1: a device or FIFO, written in place */
 } mr_out;
 
 int mr_out_open(mr_out *o, const char *path, mr_err *e);
