@@ -4,10 +4,14 @@
  * MultiDiscrete actions with masks, on MLP actor and critic.
  *
  * Threads: T workers (the caller is worker 0). A rollout runs one vecenv per
- * worker when there are T of them. An update splits every minibatch's rows
- * across workers; each worker's gradient goes to its own buffer and the
- * buffers are summed in worker order, slice by slice, so results depend on
- * the seed and T only. All memory is allocated in mr_ppo_new.
+ * worker when there are T of them (else worker 0 steps them all); it runs
+ * the actor only, and the critic's values come after it, batched and split
+ * across workers. An update splits every minibatch's rows across workers,
+ * each into its own gradient buffer; after a barrier every worker sums the
+ * buffers in worker order, computes the whole gradient norm, and steps
+ * (Adam) and transposes its own weight columns; a second barrier and the
+ * next minibatch begins. Results depend on the seed and T only. All memory
+ * is allocated in mr_ppo_new.
  *
  * Not here: evaluation episodes, curves, files (main.c, policy.c).
  */
