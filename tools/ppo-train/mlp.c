@@ -38,11 +38,13 @@ void mlp_layout(mr_mlp *m, int nlayers, const int *sizes, mr_act act,
 		m->sizes[l] = sizes[l];
 	size_t off = *next;
 	for (int l = 0; l < nlayers; l++) {
-		/* keep every array 32-byte aligned (8 floats) */
+		/* every array starts on a cache line (16 floats, 64 bytes;
+		 * the buffers are 64-byte aligned): threads that split a
+		 * layer on multiples of 16 columns never share a line */
 		m->w_off[l] = off;
-		off += ((size_t)sizes[l] * (size_t)sizes[l + 1] + 7) & ~(size_t)7;
+		off += ((size_t)sizes[l] * (size_t)sizes[l + 1] + 15) & ~(size_t)15;
 		m->b_off[l] = off;
-		off += ((size_t)sizes[l + 1] + 7) & ~(size_t)7;
+		off += ((size_t)sizes[l + 1] + 15) & ~(size_t)15;
 	}
 	m->nparams = off - *next;
 	*next = off;
@@ -590,9 +592,9 @@ static inline void transpose8(float *restrict out, ptrdiff_t ldo,
 
 void mlp_part_cols(int O, int part, int nparts, int *o0, int *o1)
 {
-	*o0 = (int)((int64_t)(O / 8) * part / nparts) * 8;
+	*o0 = (int)((int64_t)(O / 16) * part / nparts) * 16;
 	*o1 = part == nparts - 1
-		      ? O : (int)((int64_t)(O / 8) * (part + 1) / nparts) * 8;
+		      ? O : (int)((int64_t)(O / 16) * (part + 1) / nparts) * 16;
 }
 
 void mlp_sync_wt_rows(const mr_mlp *m, const float *params, float *wt,

@@ -124,7 +124,8 @@ void mlp_backward(const mr_mlp *m, const float *params, const float *wt,
 /* Refreshes the transposed copies wt of every weight in [first, end). */
 void mlp_sync_wt(const mr_mlp *m, const float *params, float *wt);
 /* Part `part` of nparts of a layer's O output columns: [*o0, *o1), split
- * on multiples of 8 (the last part takes the rest). */
+ * on multiples of 16 (cache lines of a row when the row's width is a
+ * multiple of 16; the last part takes the rest). */
 void mlp_part_cols(int O, int part, int nparts, int *o0, int *o1);
 /* mlp_sync_wt for one part: the rows of each wt that are that part's
  * columns of w; threads refresh disjoint parts. */

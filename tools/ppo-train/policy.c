@@ -27,10 +27,11 @@
 
 static void alloc_arrays(mr_policy *p)
 {
-	size_t n = (p->nparams + 7) & ~(size_t)7;
+	size_t n = (p->nparams + 15) & ~(size_t)15;
 	void *a = NULL, *b = NULL;
-	if (posix_memalign(&a, 32, n * sizeof(float)) ||
-	    posix_memalign(&b, 32, n * sizeof(float)))
+	/* cache-line aligned: the layout puts every array on a line */
+	if (posix_memalign(&a, 64, n * sizeof(float)) ||
+	    posix_memalign(&b, 64, n * sizeof(float)))
 		mr_fatal("ppo-train", MR_EXIT_IO, "out of memory");
 	memset(a, 0, n * sizeof(float));
 	memset(b, 0, n * sizeof(float));

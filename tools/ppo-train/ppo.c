@@ -644,8 +644,8 @@ struct mr_ppo {
 	mr_rng *env_rng;            /* (N) action sampling */
 	mr_rng rng;                 /* minibatch order */
 	int *perm;                  /* (epochs, S) */
-	/* optimiser */
-	float *m, *v;
+	/* optimiser; G: the workers' gradients summed (T > 1) */
+	float *G, *m, *v;
 	int64_t adam_t;
 	double lr_now;
 	/* counters */
@@ -656,11 +656,12 @@ struct mr_ppo {
 
 static float *falloc(size_t n)
 {
-	/* 32-byte aligned so the kernels' vector loads stay in cache lines */
+	/* cache-line aligned: vector loads stay within lines, and workers
+	 * writing disjoint 16-float spans never share one */
 	void *p = NULL;
 	size_t bytes = (n ? n : 1) * sizeof(float);
-	bytes = (bytes + 31) & ~(size_t)31;
-	if (posix_memalign(&p, 32, bytes))
+	bytes = (bytes + 63) & ~(size_t)63;
+	if (posix_memalign(&p, 64, bytes))
 		mr_fatal("ppo-train", MR_EXIT_IO, "out of memory (%zu bytes)",
 			 bytes);
 	memset(p, 0, bytes);
@@ -955,108 +956,80 @@ static void minibatch_grad(mr_ppo *t, worker *w, const int *mb, int Bm,
 		     La - 1, 0, 0, da, other, w->wscratch, NULL);
 }
 
-/* Adam on this worker's share of one network: per layer the weight
- * columns [o0, o1) and their biases, the same columns whose transposed rows
- * mlp_sync_wt_rows refreshes, so no other worker touches them before the
- * next barrier. The gradient is the sum of the workers' buffers in worker
- * order, times gs. */
-typedef struct {
-	float lr_b, isb2, eps, gs;
-} adam_step;
+/* A worker's share of one network, per layer: the weight columns
+ * [o0, o1) (mlp_part_cols) and their biases, the same columns whose
+ * transposed rows mlp_sync_wt_rows refreshes. fn runs on each contiguous
+ * span (a whole layer when the worker has every column). */
+typedef void (*span_fn)(mr_ppo *t, size_t q0, size_t n, void *arg);
 
-/* One Adam step on n parameters from q0; g = sum of G[0..T-1] (in that
- * order) times gs. Written for the vectoriser: restrict pointers, one
- * loop per worker count that matters (1, 2), a general one otherwise. */
-static inline void adam_kernel(float *restrict P, float *restrict M,
-			       float *restrict V, const float *restrict G0,
-			       const float *restrict G1, size_t n,
-			       const adam_step *a)
-{
-	float lr_b = a->lr_b, isb2 = a->isb2, eps = a->eps, gs = a->gs;
-	for (size_t k = 0; k < n; k++) {
-		float g = (G1 ? G0[k] + G1[k] : G0[k]) * gs;
-		M[k] = 0.9f * M[k] + 0.1f * g;
-		V[k] = 0.999f * V[k] + 0.001f * g * g;
-		P[k] -= lr_b * M[k] / (sqrtf(V[k]) * isb2 + eps);
-	}
-}
-
-static void adam_span(mr_ppo *t, size_t q0, size_t n, const adam_step *a,
-		      float *sum)
-{
-	float *P = t->pol->params + q0, *M = t->m + q0, *V = t->v + q0;
-	if (t->T == 1) {
-		adam_kernel(P, M, V, t->w[0].grads + q0, NULL, n, a);
-	} else if (t->T == 2) {
-		adam_kernel(P, M, V, t->w[0].grads + q0, t->w[1].grads + q0,
-			    n, a);
-	} else { /* sum into scratch first, in worker order */
-		for (size_t k = 0; k < n; k++)
-			sum[k] = t->w[0].grads[q0 + k];
-		for (int u = 1; u < t->T; u++) {
-			const float *restrict G = t->w[u].grads + q0;
-			float *restrict S = sum;
-			for (size_t k = 0; k < n; k++)
-				S[k] += G[k];
-		}
-		adam_kernel(P, M, V, sum, NULL, n, a);
-	}
-}
-
-static void adam_part(mr_ppo *t, const mr_mlp *m, int tid,
-		      const adam_step *a)
+static void for_my_columns(mr_ppo *t, const mr_mlp *m, int tid, span_fn fn,
+			   void *arg)
 {
 	for (int l = 0; l < m->nlayers; l++) {
 		int I = m->sizes[l], O = m->sizes[l + 1], o0, o1;
 		mlp_part_cols(O, tid, t->T, &o0, &o1);
 		if (o1 <= o0)
 			continue;
-		float *sum = t->w[tid].wscratch; /* I*O floats */
-		if (o0 == 0 && o1 == O) { /* whole layer: one contiguous span */
-			adam_span(t, m->w_off[l], (size_t)I * O, a, sum);
-			adam_span(t, m->b_off[l], (size_t)O, a, sum);
-			continue;
+		if (o0 == 0 && o1 == O) {
+			fn(t, m->w_off[l], (size_t)I * O, arg);
+		} else {
+			for (int i = 0; i < I; i++)
+				fn(t, m->w_off[l] + (size_t)i * O + o0,
+				   (size_t)(o1 - o0), arg);
 		}
-		for (int i = 0; i < I; i++)
-			adam_span(t, m->w_off[l] + (size_t)i * O + o0,
-				  (size_t)(o1 - o0), a, sum);
-		adam_span(t, m->b_off[l] + o0, (size_t)(o1 - o0), a, sum);
+		fn(t, m->b_off[l] + o0, (size_t)(o1 - o0), arg);
 	}
 }
 
-/* Sum of squares of the summed gradient over all parameters; every worker
- * computes it whole, in one fixed order (8 partial sums), so all get the
- * same norm without exchanging partial sums. */
-static double grad_sumsq(const mr_ppo *t)
+/* G = the workers' gradients summed in worker order; arg (double[8])
+ * gathers the sum of squares in 8 partial sums (a fixed order). */
+static void reduce_span(mr_ppo *t, size_t q0, size_t n, void *arg)
 {
-	size_t n = t->pol->nparams; /* a multiple of 8 (mlp_layout) */
-	double ss8[8] = {0};
-	const float *restrict G0 = t->w[0].grads;
-	if (t->T == 1) {
-		for (size_t q = 0; q < n; q += 8)
-			for (int k = 0; k < 8; k++)
-				ss8[k] += (double)G0[q + k] * G0[q + k];
-	} else {
-		for (size_t q = 0; q < n; q += 8) {
-			float g[8];
-			for (int k = 0; k < 8; k++)
-				g[k] = G0[q + k];
-			for (int u = 1; u < t->T; u++) {
-				const float *restrict G = t->w[u].grads + q;
-				for (int k = 0; k < 8; k++)
-					g[k] += G[k];
-			}
-			for (int k = 0; k < 8; k++)
-				ss8[k] += (double)g[k] * g[k];
-		}
+	double *ss8 = arg;
+	float *restrict G = t->G + q0;
+	const float *restrict G0 = t->w[0].grads + q0;
+	for (size_t k = 0; k < n; k++)
+		G[k] = G0[k];
+	for (int u = 1; u < t->T; u++) {
+		const float *restrict Gu = t->w[u].grads + q0;
+		for (size_t k = 0; k < n; k++)
+			G[k] += Gu[k];
 	}
-	return ((ss8[0] + ss8[1]) + (ss8[2] + ss8[3])) +
-	       ((ss8[4] + ss8[5]) + (ss8[6] + ss8[7]));
+	size_t k = 0;
+	for (; k + 8 <= n; k += 8)
+		for (int j = 0; j < 8; j++)
+			ss8[j] += (double)G[k + j] * G[k + j];
+	for (; k < n; k++)
+		ss8[k % 8] += (double)G[k] * G[k];
 }
 
-/* The update: every minibatch of every epoch. Per minibatch, two barriers:
- * after the gradients (each worker computed its rows'), and after the
- * parameters (each worker stepped and transposed its columns). */
+typedef struct {
+	float lr_b, isb2, eps, gs;
+	const float *grads; /* the summed gradient: G, or worker 0's alone */
+} adam_step;
+
+/* One Adam step on n parameters from q0 with gradient grads * gs. */
+static void adam_span(mr_ppo *t, size_t q0, size_t n, void *arg)
+{
+	const adam_step *a = arg;
+	float *restrict P = t->pol->params + q0, *restrict M = t->m + q0,
+		       *restrict V = t->v + q0;
+	const float *restrict G = a->grads + q0;
+	float lr_b = a->lr_b, isb2 = a->isb2, eps = a->eps, gs = a->gs;
+	for (size_t k = 0; k < n; k++) {
+		float g = G[k] * gs;
+		M[k] = 0.9f * M[k] + 0.1f * g;
+		V[k] = 0.999f * V[k] + 0.001f * g * g;
+		P[k] -= lr_b * M[k] / (sqrtf(V[k]) * isb2 + eps);
+	}
+}
+
+/* The update: every minibatch of every epoch. Per minibatch, three
+ * barriers: after the gradients (each worker computed its rows'), after
+ * the sums (each worker summed its columns and their squares), after the
+ * parameters (each worker stepped and transposed its columns). Workers own
+ * columns on cache lines, so only what must cross cores does: the other
+ * workers' gradients for my columns, and the new parameters. */
 static void update_job(mr_ppo *t, int tid)
 {
 	mr_policy *p = t->pol;
@@ -1091,7 +1064,29 @@ static void update_job(mr_ppo *t, int tid)
 			minibatch_grad(t, w, mb, Bm, r0, r1, mean, scale);
 			barrier_wait(&t->pool);
 
-			double norm = sqrt(grad_sumsq(t)), gs = 1;
+			/* my columns: the summed gradient and its squares
+			 * (one worker: its buffer is the sum) */
+			double ss8[8] = {0};
+			if (T > 1) {
+				for_my_columns(t, &p->actor, tid, reduce_span, ss8);
+				for_my_columns(t, &p->critic, tid, reduce_span,
+					       ss8);
+			} else {
+				const float *restrict G = w->grads;
+				size_t n = p->nparams; /* a multiple of 16 */
+				for (size_t q = 0; q < n; q += 8)
+					for (int j = 0; j < 8; j++)
+						ss8[j] += (double)G[q + j] *
+							  G[q + j];
+			}
+			w->sumsq = ((ss8[0] + ss8[1]) + (ss8[2] + ss8[3])) +
+				   ((ss8[4] + ss8[5]) + (ss8[6] + ss8[7]));
+			barrier_wait(&t->pool);
+
+			double tot = 0;
+			for (int u = 0; u < T; u++)
+				tot += t->w[u].sumsq;
+			double norm = sqrt(tot), gs = 1;
 			if (c->max_grad_norm > 0 && norm > c->max_grad_norm)
 				gs = c->max_grad_norm / (norm + 1e-6);
 			if (tid == 0)
@@ -1103,9 +1098,10 @@ static void update_job(mr_ppo *t, int tid)
 						(1 - pow(b1, (double)step))),
 				.isb2 = (float)(1 / sqrt(1 - pow(b2,
 								 (double)step))),
-				.eps = (float)c->adam_eps, .gs = (float)gs};
-			adam_part(t, &p->actor, tid, &a);
-			adam_part(t, &p->critic, tid, &a);
+				.eps = (float)c->adam_eps, .gs = (float)gs,
+				.grads = T > 1 ? t->G : w->grads};
+			for_my_columns(t, &p->actor, tid, adam_span, &a);
+			for_my_columns(t, &p->critic, tid, adam_span, &a);
 			mlp_sync_wt_rows(&p->actor, p->params, p->wt, tid, T);
 			mlp_sync_wt_rows(&p->critic, p->params, p->wt, tid, T);
 			barrier_wait(&t->pool);
@@ -1204,6 +1200,7 @@ mr_ppo *mr_ppo_new(const mr_ppo_config *c, mr_vecenv **envs, int nvec,
 		mr_rng_seed(&t->env_rng[i], c->seed, 1000 + (uint64_t)i);
 	mr_rng_seed(&t->rng, c->seed, 1);
 	t->perm = mr_xcalloc((size_t)c->epochs * S, sizeof *t->perm);
+	t->G = falloc(p->nparams);
 	t->m = falloc(p->nparams);
 	t->v = falloc(p->nparams);
 	int per_batch = (c->batch + t->T - 1) / t->T;
@@ -1252,6 +1249,7 @@ void mr_ppo_free(mr_ppo *t)
 	free(t->ep_return);
 	free(t->env_rng);
 	free(t->perm);
+	free(t->G);
 	free(t->m);
 	free(t->v);
 	if (t->own_pol)
