@@ -164,12 +164,13 @@ typedef struct {
 	size_t nparams;
 } bandit_run;
 
-static bandit_run train_bandit(int threads, int nenvs, int shared,
+/* nvec: environment groups (1, or one per thread) */
+static bandit_run train_bandit(int threads, int nvec, int nenvs, int shared,
 			       int64_t steps)
 {
 	bandit_run out = {0};
 	mr_err e = {0};
-	mr_bandit_opts bo = {.nenvs = nenvs / (threads > 1 ? threads : 1),
+	mr_bandit_opts bo = {.nenvs = nenvs / nvec,
 			     .ncontexts = 6, .ncomp = 2, .nchoices = 5,
 			     .episode_len = 12, .masked = 1};
 	mr_ppo_config c;
@@ -186,8 +187,7 @@ static bandit_run train_bandit(int threads, int nenvs, int shared,
 	c.threads = threads;
 	c.seed = 5;
 	c.timesteps = steps;
-	mr_vecenv *envs[2];
-	int nvec = threads > 1 ? threads : 1;
+	mr_vecenv *envs[MR_PPO_MAX_THREADS];
 	for (int i = 0; i < nvec; i++)
 		envs[i] = mr_bandit_open(&bo, &e);
 	double t0 = mr_now();
@@ -240,7 +240,7 @@ static void test_bandit(void)
 	double opt = mr_bandit_optimal_mean(&bo);
 	double rnd = mr_bandit_random_mean(&bo);
 	CHECK(opt == 1.0 && rnd < 0.5, "bandit: optimum 1, random %.3f", rnd);
-	bandit_run r = train_bandit(1, 8, 0, 40000);
+	bandit_run r = train_bandit(1, 1, 8, 0, 40000);
 	CHECK(r.mean_r == opt, "PPO solves the bandit: deterministic mean "
 	      "reward %.4f = optimum %.4f", r.mean_r, opt);
 	CHECK(r.best_p > 0.95, "the stochastic policy learned it too: best "
@@ -248,18 +248,38 @@ static void test_bandit(void)
 	CHECK(r.violations == 0, "no masked arm ever taken (%ld; the lure "
 	      "pays 2)", r.violations);
 	CHECK(r.secs < 5, "in %.2f s (< 5 s)", r.secs);
-	bandit_run s = train_bandit(1, 8, 1, 40000);
+	bandit_run s = train_bandit(1, 1, 8, 1, 40000);
 	CHECK(s.mean_r == opt && s.best_p > 0.95 && s.violations == 0,
 	      "shared trunk solves it too (p %.3f)", s.best_p);
 	/* determinism: same seed and thread count, same weights */
-	bandit_run a = train_bandit(2, 8, 0, 8192);
-	bandit_run b = train_bandit(2, 8, 0, 8192);
+	bandit_run a = train_bandit(2, 2, 8, 0, 8192);
+	bandit_run b = train_bandit(2, 2, 8, 0, 8192);
 	CHECK(a.params && b.params && a.nparams == b.nparams &&
 	      !memcmp(a.params, b.params, a.nparams * sizeof(float)),
 	      "2 threads: bit-identical weights for the same seed");
 	CHECK(a.mean_r == opt && a.violations == 0,
 	      "2 threads solve it (%.4f)", a.mean_r);
+	/* split by network (actor on one worker, critic on the other): the
+	 * same computation as one worker's, so the same weights */
+	bandit_run one = train_bandit(1, 1, 8, 0, 8192);
+	bandit_run two = train_bandit(2, 1, 8, 0, 8192);
+	CHECK(one.params && two.params && one.nparams == two.nparams &&
+	      !memcmp(one.params, two.params, one.nparams * sizeof(float)),
+	      "1 and 2 threads (one environment group): bit-identical weights");
+	/* split by rows: a shared trunk on 2 workers, and 3 workers */
+	bandit_run sa = train_bandit(2, 2, 8, 1, 40000);
+	bandit_run sb = train_bandit(2, 2, 8, 1, 40000);
+	CHECK(sa.params && sb.params &&
+	      !memcmp(sa.params, sb.params, sa.nparams * sizeof(float)) &&
+	      sa.mean_r == opt && sa.violations == 0,
+	      "2 threads, shared trunk (rows split): deterministic, solves it "
+	      "(%.4f)", sa.mean_r);
+	bandit_run t3 = train_bandit(3, 1, 8, 0, 40000);
+	CHECK(t3.mean_r == opt && t3.violations == 0,
+	      "3 threads (rows split) solve it (%.4f)", t3.mean_r);
 	free(r.params), free(s.params), free(a.params), free(b.params);
+	free(one.params), free(two.params), free(sa.params), free(sb.params);
+	free(t3.params);
 }
 
 static void test_policy_file(void)
