@@ -9,7 +9,8 @@
  * across workers. An update with separate networks on two workers is split
  * by network: worker 0 trains the actor, worker 1 the critic, each on
  * whole minibatches, exchanging only the halves of the gradient norm (one
- * barrier per minibatch; the same policy as one worker, bit for bit).
+ * barrier per minibatch; with one environment group, the same policy as
+ * one worker, bit for bit).
  * Otherwise (a shared trunk, or more workers) each minibatch's rows are
  * split across workers and the workers' gradients summed in worker order
  * (three barriers per minibatch). Results depend on the seed and T only.
