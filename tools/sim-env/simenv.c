@@ -572,6 +572,10 @@ static int tabulate(se_sim *s, size_t max_rows, mr_err *e)
 	se_state st;
 	int32_t cfg[MR_MAX_COMPONENTS] = {0};
 	memset(&st, 0, sizeof st);
+	for (size_t i = 0; i < nf; i++) {
+		s->span_lo[i] = INFINITY;
+		s->span_hi[i] = -INFINITY;
+	}
 	for (size_t r0 = 0; r0 < rows; r0 += chunk) {
 		size_t n = rows - r0 < chunk ? rows - r0 : chunk;
 		for (size_t q = 0; q < n; q++) {
@@ -592,6 +596,11 @@ static int tabulate(se_sim *s, size_t max_rows, mr_err *e)
 						 : 0;
 			se_fill_vars(s, &st, cfg);
 			features(s, X + q * nf);
+			for (size_t i = 0; i < nf; i++) {
+				double x = X[q * nf + i];
+				s->span_lo[i] = x < s->span_lo[i] ? x : s->span_lo[i];
+				s->span_hi[i] = x > s->span_hi[i] ? x : s->span_hi[i];
+			}
 			if (s->interval_load)
 				range_flags(s, X + q * nf, &s->row_below[r],
 					    &s->row_above[r]);
@@ -615,14 +624,36 @@ static int tabulate(se_sim *s, size_t max_rows, mr_err *e)
 		}
 	s->nrows = rows;
 	s->tabulated = 1;
+	s->has_span = 1;
 	return 0;
+}
+
+/* Features whose values span under 5% of the model's training range while
+ * staying inside it: "p11 0..0.8 of 0..100" is a fraction against %. */
+static size_t span_report(const se_sim *s, char *buf, size_t size, size_t l)
+{
+	if (!s->has_span || !s->model.has_range)
+		return l;
+	for (int i = 0; i < s->model.nfeat && l < size; i++) {
+		double lo = s->span_lo[i], hi = s->span_hi[i];
+		double flo = s->model.fmin[i], fhi = s->model.fmax[i];
+		if (!(hi > lo) || !(hi - lo < 0.05 * (fhi - flo)) || s->below[i] ||
+		    s->above[i])
+			continue;
+		l += (size_t)snprintf(buf + l, size - l,
+				      "%sfeature %s: the objective's values span %g..%g, under 5%% of the model's training range %g..%g (other units than the trace's?)",
+				      l ? "; " : "", s->o->feat_name[i], lo, hi, flo, fhi);
+	}
+	return l;
 }
 
 void se_range_report(const se_sim *s, char *buf, size_t size)
 {
 	buf[0] = 0;
-	if (!s->outside)
+	if (!s->outside) {
+		span_report(s, buf, size, 0);
 		return;
+	}
 	size_t l = (size_t)snprintf(buf, size,
 				    "%llu of %llu model queries (%s) were outside the training range of the model:",
 				    (unsigned long long)s->outside,
@@ -641,7 +672,9 @@ void se_range_report(const se_sim *s, char *buf, size_t size)
 					      (unsigned long long)s->above[i]);
 	}
 	if (l < size)
-		snprintf(buf + l, size - l, "; the forest repeats its edge values there");
+		l += (size_t)snprintf(buf + l, size - l, "; the forest repeats its edge values there");
+	if (l < size)
+		span_report(s, buf, size, l);
 }
 
 int mr_simenv_episode_length(const mr_objective *o)

@@ -272,6 +272,10 @@ typedef struct {
 	/* extrapolation: model queries outside the training range */
 	uint64_t queries, outside;
 	uint64_t below[SE_MAX_FEAT], above[SE_MAX_FEAT];
+	/* the span of each feature over the table's rows (has_span): a span
+	 * far narrower than the training range hints at other units */
+	int has_span;
+	double span_lo[SE_MAX_FEAT], span_hi[SE_MAX_FEAT];
 	int has_reset;
 } se_sim;
 
