@@ -46,33 +46,34 @@ void se_fill_vars(se_sim *s, const se_state *st, const int32_t *cfg)
 		v[o->act[c].slot] = o->act[c].values[cfg[c]];
 }
 
-static void range_count(se_sim *s, const double *x, uint64_t weight)
+void se_range_edges(const se_sim *s, int i, double *below, double *above)
 {
-	if (!s->model.has_range)
-		return;
-	int out = 0;
-	for (int i = 0; i < s->model.nfeat; i++) {
-		double lo = s->model.fmin[i], hi = s->model.fmax[i];
-		double tol = 1e-9 * (1 + fabs(lo) + fabs(hi));
-		if (x[i] < lo - tol) {
-			s->below[i] += weight;
-			out = 1;
-		} else if (x[i] > hi + tol) {
-			s->above[i] += weight;
-			out = 1;
-		}
-	}
-	s->queries += weight;
-	if (out)
-		s->outside += weight;
+	double lo = s->model.fmin[i], hi = s->model.fmax[i];
+	double tol = 1e-9 * (1 + fabs(lo) + fabs(hi));
+	*below = lo - tol;
+	*above = hi + tol;
 }
 
-/* Interval tables count range per query, from flags kept per row. */
-static void range_count_row(se_sim *s, size_t row)
+/* Which features of x are below or above the training range (bit i for
+ * feature i; SE_MAX_FEAT is 64). */
+static void range_flags(const se_sim *s, const double *x, uint64_t *below,
+			uint64_t *above)
 {
-	if (!s->row_below)
+	*below = *above = 0;
+	if (!s->model.has_range)
 		return;
-	uint64_t b = s->row_below[row], a = s->row_above[row];
+	for (int i = 0; i < s->model.nfeat; i++) {
+		double lo, hi;
+		se_range_edges(s, i, &lo, &hi);
+		if (x[i] < lo)
+			*below |= 1ull << i;
+		else if (x[i] > hi)
+			*above |= 1ull << i;
+	}
+}
+
+static void count_flags(se_sim *s, uint64_t b, uint64_t a)
+{
 	s->queries++;
 	if (!(a | b))
 		return;
@@ -81,6 +82,23 @@ static void range_count_row(se_sim *s, size_t row)
 		s->below[__builtin_ctzll(b)]++;
 	for (; a; a &= a - 1)
 		s->above[__builtin_ctzll(a)]++;
+}
+
+/* One model query at feature row x. */
+static void range_count(se_sim *s, const double *x)
+{
+	if (!s->model.has_range)
+		return;
+	uint64_t b, a;
+	range_flags(s, x, &b, &a);
+	count_flags(s, b, a);
+}
+
+/* A query answered by row r of an interval table (flags kept per row). */
+static void range_count_row(se_sim *s, size_t row)
+{
+	if (s->row_below)
+		count_flags(s, s->row_below[row], s->row_above[row]);
 }
 
 /* 1 when every load the table reads has an index (an interval load
@@ -126,7 +144,7 @@ const double *se_targets(se_sim *s, const se_state *st, const int32_t *cfg,
 	double x[SE_MAX_FEAT];
 	se_fill_vars(s, st, cfg);
 	features(s, x);
-	range_count(s, x, 1);
+	range_count(s, x);
 	s->model.predict(&s->model, x, 1, out, s->tmp);
 	return out;
 }
@@ -418,7 +436,7 @@ static int sim_step(mr_vecenv *v, mr_err *e)
 			double *x = s->X + nlive * (size_t)o->nfeat;
 			se_fill_vars(s, &s->st[i], s->cfg + (size_t)i * (size_t)nc);
 			features(s, x);
-			range_count(s, x, 1);
+			range_count(s, x);
 			s->live_env[i] = (int32_t)nlive++;
 		}
 		if (nlive)
@@ -493,24 +511,6 @@ static void sim_close(mr_vecenv *v)
 	v->dones = NULL;
 	v->masks = NULL;
 	v->info = NULL;
-}
-
-/* Which features of x are below or above the training range (bit i for
- * feature i), as range_count decides it. */
-static void range_flags(const se_sim *s, const double *x, uint64_t *below,
-			uint64_t *above)
-{
-	*below = *above = 0;
-	if (!s->model.has_range)
-		return;
-	for (int i = 0; i < s->model.nfeat; i++) {
-		double lo = s->model.fmin[i], hi = s->model.fmax[i];
-		double tol = 1e-9 * (1 + fabs(lo) + fabs(hi));
-		if (x[i] < lo - tol)
-			*below |= 1ull << i;
-		else if (x[i] > hi + tol)
-			*above |= 1ull << i;
-	}
 }
 
 /* Evaluates the model over the grid of every discrete input the features
@@ -605,7 +605,7 @@ static int tabulate(se_sim *s, size_t max_rows, mr_err *e)
 				range_flags(s, X + q * nf, &s->row_below[r],
 					    &s->row_above[r]);
 			else
-				range_count(s, X + q * nf, 1);
+				range_count(s, X + q * nf);
 		}
 		s->model.predict(&s->model, X, n, s->table + r0 * nt, tmp);
 	}

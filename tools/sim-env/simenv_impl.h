@@ -282,6 +282,9 @@ typedef struct {
 /* simenv.c: the variables of state st running configuration cfg, into
  * s->vars (loads, params, actions). */
 void se_fill_vars(se_sim *s, const se_state *st, const int32_t *cfg);
+/* A query is outside feature i's training range when x < below or
+ * x > above (the range with a small tolerance). */
+void se_range_edges(const se_sim *s, int i, double *below, double *above);
 /* loadgrid.c: breakpoints of the continuous loads the features read.
  * Returns 1 when built (then nlev/lev index the intervals), 0 when the
  * model or the features do not allow it (why says so). */
