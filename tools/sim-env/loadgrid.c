@@ -184,6 +184,10 @@ static void load_range(const se_pattern *p, int j, double *lo, double *hi)
 void se_intervals_free(se_sim *s)
 {
 	for (int j = 0; j < MR_MAX_SERVICES; j++) {
+		if (s->rep[j] && s->lev[j] == s->rep[j]) {
+			s->lev[j] = NULL;
+			s->nlev[j] = 0;
+		}
 		free(s->brk[j]);
 		free(s->rep[j]);
 		s->brk[j] = s->rep[j] = NULL;
