@@ -264,6 +264,22 @@ static void test_fallbacks(void)
 	close_sim(a);
 	mr_objective_free(o);
 
+	/* an interval table too large to be worth it: live */
+	o = load_obj("g6.obj",
+		     "name = g\nservices = compute\n"
+		     "[load]\npattern = sin\nmean = 8\namplitude = 5\nperiod = 37\n"
+		     "[action p]\nvalues = 0..100 step 0.5\n[action c]\nvalues = 1..5\n"
+		     "[model]\nfile = g.msgpack\ntargets = d1\n"
+		     "[features]\nmax_l1 = load1\nl1 = load1 * 5\ncl1 = 60 - load1 * 2.5\n"
+		     "p1 = p\nb1 = load1\nc1 = c\n" OBJ_REWARD);
+	a = open_sim(o, 2, 0, NULL);
+	CHECK(!se_sim_of(a)->tabulated && !se_sim_of(a)->interval_load &&
+		      strstr(se_sim_of(a)->lookup, "would exceed 262144 rows"),
+	      "1005 configurations x the load intervals: live (%s)",
+	      se_sim_of(a)->lookup);
+	close_sim(a);
+	mr_objective_free(o);
+
 	/* a fraction where the trace has % is flagged, not silently used */
 	o = load_obj("g5.obj", OBJ_HEAD
 		"[features]\nmax_l1 = load1\nl1 = load1 * 5\ncl1 = 40\n"
@@ -304,7 +320,7 @@ int main(void)
 	test_fallbacks();
 	mr_forest_free(f);
 	static const char *files[] = {"g.msgpack", "g.obj", "g2.obj", "g3.obj",
-				      "g4.obj", "g5.obj", NULL};
+				      "g4.obj", "g5.obj", "g6.obj", NULL};
 	for (int i = 0; files[i]; i++)
 		unlink(tmp_path(files[i]));
 	rmdir(tmpdir);
