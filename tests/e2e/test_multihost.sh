@@ -6,6 +6,10 @@
 # run byte for byte; an unreachable host is named and nothing is written.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/pipeline_lib.sh"
+# Remote hosts build with the default flags; bit-identical results need the
+# local side built the same way, so under `make asan` the local runs use
+# the ordinary build (make builds it if absent).
+[ -n "${MESHRL_ASAN:-}" ] && BUILD_DIR=$MESHRL_ROOT/build
 
 S=$TMP/ssh
 mkdir -p "$S"

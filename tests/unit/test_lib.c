@@ -3,6 +3,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "check.h"
@@ -168,6 +169,13 @@ static void test_out(void)
 	      "abort leaves the old file intact");
 	if (len == 6)
 		free(buf);
+	struct stat st;
+	CHECK(mr_out_open(&o, "/dev/null", &e) == 0 && o.tmp == NULL,
+	      "a device is written in place");
+	fputs("x", o.f);
+	CHECK(mr_out_commit(&o, &e) == 0 && stat("/dev/null", &st) == 0 &&
+		      S_ISCHR(st.st_mode),
+	      "/dev/null is still a device after commit");
 	snprintf(path, sizeof path, "%s/no/such/dir/x", tmpdir);
 	CHECK(mr_out_open(&o, path, &e) == -1 && e.code == MR_EXIT_IO &&
 		      strstr(e.msg, "no/such/dir/x"),

@@ -65,6 +65,14 @@ char *mr_xstrdup(const char *s);
 /* Prints "prog version" for --version. */
 void mr_print_version(const char *prog);
 
+/* Numbers in command-line options: the whole text must be a number within
+ * [lo, hi], else "prog: --opt: 'text' is not ..." and exit MR_EXIT_USAGE. */
+double mr_arg_double(const char *prog, const char *opt, const char *s,
+		     double lo, double hi);
+long long mr_arg_int(const char *prog, const char *opt, const char *s,
+		     long long lo, long long hi);
+uint64_t mr_arg_u64(const char *prog, const char *opt, const char *s);
+
 /* Monotonic clock in seconds. */
 double mr_now(void);
 
@@ -139,12 +147,14 @@ char *mr_fmt_double(char buf[32], double v);
 /* ------------------------------------------------------------------------
  * Atomic output: data goes to a temp file beside the target and is renamed
  * into place only on commit, so a reader never sees half a file. path "-"
- * writes straight to stdout.
+ * writes straight to stdout; an existing device or FIFO (/dev/null) is
+ * written in place, never replaced.
  */
 typedef struct {
 	FILE *f;
 	char *path; /* target */
-	char *tmp;  /* temp path, NULL for stdout */
+	char *tmp;  /* temp path, NULL for stdout or a device */
+	int direct; /* 1: a device or FIFO, written in place */
 } mr_out;
 
 int mr_out_open(mr_out *o, const char *path, mr_err *e);

@@ -16,6 +16,18 @@ int mr_out_open(mr_out *o, const char *path, mr_err *e)
 		o->path = mr_xstrdup(path);
 		return 0;
 	}
+	/* A device or FIFO (/dev/null, a named pipe) is written in place:
+	 * renaming over it would replace the device with a regular file. */
+	struct stat st;
+	if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+		o->f = fopen(path, "w");
+		if (!o->f)
+			return mr_errf(e, MR_EXIT_IO, "%s: cannot open: %s",
+				       path, strerror(errno));
+		o->path = mr_xstrdup(path);
+		o->direct = 1;
+		return 0;
+	}
 	/* The temp file lives in the target's directory so rename is atomic;
 	 * its name starts with '.' and says what it is. */
 	const char *slash = strrchr(path, '/');
@@ -62,11 +74,16 @@ int mr_out_commit(mr_out *o, mr_err *e)
 	if (!o->f)
 		return 0;
 	int rc = 0;
-	if (!o->tmp) { /* stdout */
+	if (!o->tmp) { /* stdout, or a device written in place */
 		if (fflush(o->f) != 0 || ferror(o->f))
-			rc = mr_errf(e, MR_EXIT_IO, "stdout: write error: %s",
+			rc = mr_errf(e, MR_EXIT_IO, "%s: write error: %s",
+				     o->direct ? o->path : "stdout",
 				     strerror(errno));
+		if (o->direct && fclose(o->f) != 0 && rc == 0)
+			rc = mr_errf(e, MR_EXIT_IO, "%s: write error: %s",
+				     o->path, strerror(errno));
 		o->f = NULL;
+		o->direct = 0;
 		free(o->path);
 		o->path = NULL;
 		return rc;
@@ -94,7 +111,10 @@ void mr_out_abort(mr_out *o)
 	if (o->f && o->tmp) {
 		fclose(o->f);
 		unlink(o->tmp);
+	} else if (o->f && o->direct) {
+		fclose(o->f);
 	}
+	o->direct = 0;
 	o->f = NULL;
 	free(o->tmp);
 	free(o->path);

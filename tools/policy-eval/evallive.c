@@ -202,7 +202,7 @@ int mr_eval_live_main(const char *prog, int argc, char **argv)
 	lc.sim = se_sim_of(v);
 
 	/* Columns: loads first (row[j] is service j's load), then targets. */
-	char loadcol[MR_MAX_SERVICES][16];
+	char loadcol[MR_MAX_SERVICES][24]; /* "max_l" + any int */
 	for (int j = 0; j < o->nserv; j++) {
 		snprintf(loadcol[j], sizeof loadcol[j], "max_l%d", j + 1);
 		lc_add(&lc, loadcol[j]);
@@ -257,7 +257,7 @@ int mr_eval_live_main(const char *prog, int argc, char **argv)
 	mr_steps_init(&st, lc.as.ncomp, o->nserv);
 	double row[64];
 	size_t line;
-	int rc, have_prev = 0;
+	int rc = 0, have_prev = 0;
 	int32_t a[MR_MAX_COMPONENTS], prev_a[MR_MAX_COMPONENTS];
 	int32_t cfg[MR_MAX_COMPONENTS];
 	mr_step_info prev_info;

@@ -14,9 +14,12 @@
  *     that range is small next to the node, else by sorting the node's ranks;
  *   - trees are grown by independent threads, tree t always drawing from RNG
  *     stream t, so the forest is the same for any thread count.
- * Prediction walks flat arrays of 16-byte nodes whose two children are
- * adjacent; batch prediction goes tree-major over blocks of rows so a tree's
- * top levels stay in cache.
+ * How prediction is made fast: an input row is ranked once against each
+ * feature's distinct thresholds, so nodes are 8 bytes (adjacent children,
+ * feature, threshold index) and compare integers; 16 walks advance in
+ * lockstep to overlap their memory loads; batches go tree-major over blocks
+ * of rows so a tree stays in cache. predict allocates nothing and only
+ * reads the forest, so threads may share one.
  *
  * What this file deliberately does not do: missing values, categorical
  * splits, sample weights from the caller, criteria other than squared error.

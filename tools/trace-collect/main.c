@@ -50,6 +50,9 @@ static void usage(FILE *f)
 "      --timeout S        per request (default 10)\n"
 "      --max-inflight N   requests out at once; beyond: counted as drops\n"
 "                         and reported (default 4096)\n"
+"      --connections N    TCP connections at most, kept alive; requests\n"
+"                         beyond wait for one, inside their latency\n"
+"                         (default 256)\n"
 "      --seed S           random arrivals and grid samples (default 1)\n"
 "windows and output:\n"
 "      --schema NAME      compute | info2 | classes | generic (default)\n"
@@ -180,18 +183,6 @@ static void on_open_live(void *ud, tc_window *w)
 			w->cfg[j] = c->last_cfg[j];
 }
 
-static double num_arg(const char *opt, const char *s, double lo, double hi)
-{
-	char *end;
-	errno = 0;
-	double v = strtod(s, &end);
-	if (end == s || *end || errno || !(v >= lo && v <= hi))
-		mr_fatal(prog, MR_EXIT_USAGE,
-			 "--%s: '%s' is not a number in [%g, %g]", opt, s, lo,
-			 hi);
-	return v;
-}
-
 /* Index of name among the schema's configuration columns, or -1. */
 static int cfg_index(const tc_schema *s, const char *name)
 {
@@ -218,6 +209,7 @@ typedef struct {
 	int64_t nwin;
 	uint64_t seed, sample;
 	size_t max_inflight;
+	long connections;
 	int quiet, constant;
 	act_kv set[ACT_MAX_KV], apply[ACT_MAX_KV];
 	size_t nset, napply;
@@ -343,7 +335,8 @@ static int run_grid(const opts *o, tc_grid *grid)
 		mr_fatal(prog, MR_EXIT_IO, "%s: %s", o->raw, strerror(errno));
 	tc_engine_opts eo = {.url = o->url, .timeout = o->timeout,
 			     .max_inflight = o->max_inflight, .seed = o->seed,
-			     .rawlog = raw, .quiet = o->quiet};
+			     .rawlog = raw, .quiet = o->quiet,
+			     .connections = o->connections};
 	tc_engine *g = tc_engine_new(&eo, streams, sc.nstreams, &e);
 	if (!g)
 		mr_die(prog, &e);
@@ -489,7 +482,8 @@ static int run_plain(const opts *o, tc_stream *streams, tc_pattern *pats,
 		mr_fatal(prog, MR_EXIT_IO, "%s: %s", o->raw, strerror(errno));
 	tc_engine_opts eo = {.url = o->url, .timeout = o->timeout,
 			     .max_inflight = o->max_inflight, .seed = o->seed,
-			     .rawlog = raw, .quiet = o->quiet};
+			     .rawlog = raw, .quiet = o->quiet,
+			     .connections = o->connections};
 	tc_engine *g = tc_engine_new(&eo, streams, n, &e);
 	if (!g)
 		mr_die(prog, &e);
@@ -544,6 +538,7 @@ int main(int argc, char **argv)
 		{"settle", required_argument, 0, 'T'},
 		{"timeout", required_argument, 0, 't'},
 		{"max-inflight", required_argument, 0, 'M'},
+		{"connections", required_argument, 0, 'K'},
 		{"seed", required_argument, 0, 'e'},
 		{"output", required_argument, 0, 'o'},
 		{"follow", no_argument, 0, 'f'},
@@ -560,7 +555,8 @@ int main(int argc, char **argv)
 		{0, 0, 0, 0}};
 	opts o = {.url = "http://127.0.0.1:8080", .out = "-",
 		  .schema = "generic", .window = 5, .settle = -1, .timeout = 10,
-		  .nwin = 0, .seed = 1, .max_inflight = 4096};
+		  .nwin = 0, .seed = 1, .max_inflight = 4096,
+		  .connections = 256};
 	tc_stream streams[TC_MAX_STREAMS];
 	char *stream_specs[TC_MAX_STREAMS];
 	size_t nstreams = 0;
@@ -578,13 +574,14 @@ int main(int argc, char **argv)
 			stream_specs[nstreams++] = optarg;
 			break;
 		case 'S': o.schema = optarg; break;
-		case 'w': o.window = num_arg("window", optarg, 0.05, 86400); break;
-		case 'd': duration = num_arg("duration", optarg, 0, 1e9); break;
-		case 'n': o.nwin = (int64_t)num_arg("windows", optarg, 1, 1e9); break;
-		case 'T': o.settle = num_arg("settle", optarg, 0, 86400); break;
-		case 't': o.timeout = num_arg("timeout", optarg, 0.001, 3600); break;
-		case 'M': o.max_inflight = (size_t)num_arg("max-inflight", optarg, 1, 1e6); break;
-		case 'e': o.seed = (uint64_t)num_arg("seed", optarg, 0, 1e18); break;
+		case 'w': o.window = mr_arg_double(prog, "--window", optarg, 0.05, 86400); break;
+		case 'd': duration = mr_arg_double(prog, "--duration", optarg, 0, 1e9); break;
+		case 'n': o.nwin = (int64_t)mr_arg_int(prog, "--windows", optarg, 1, 1000000000); break;
+		case 'T': o.settle = mr_arg_double(prog, "--settle", optarg, 0, 86400); break;
+		case 't': o.timeout = mr_arg_double(prog, "--timeout", optarg, 0.001, 3600); break;
+		case 'M': o.max_inflight = (size_t)mr_arg_int(prog, "--max-inflight", optarg, 1, 1000000); break;
+		case 'K': o.connections = (long)mr_arg_int(prog, "--connections", optarg, 1, 100000); break;
+		case 'e': o.seed = mr_arg_u64(prog, "--seed", optarg); break;
 		case 'o': o.out = optarg; break;
 		case 'f': follow = 1; break;
 		case 'r': o.raw = optarg; break;
@@ -607,7 +604,7 @@ int main(int argc, char **argv)
 			if (tc_grid_add(&grid, optarg, &e) != 0)
 				mr_die(prog, &e);
 			break;
-		case 'm': o.sample = (uint64_t)num_arg("sample", optarg, 1, 1e12); break;
+		case 'm': o.sample = (uint64_t)mr_arg_int(prog, "--sample", optarg, 1, 1000000000000); break;
 		case 'P':
 			if (strcmp(optarg, "poisson") && strcmp(optarg, "constant"))
 				mr_fatal(prog, MR_EXIT_USAGE,

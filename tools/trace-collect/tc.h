@@ -3,9 +3,9 @@
  * schemas (window statistics -> trace row), trace files, and grids.
  *
  * The engine is one thread: epoll over libcurl's sockets (multi socket
- * interface), a timerfd for the next due send (nanosecond resolution,
- * finer than curl_multi_poll's millisecond timeouts), a timerfd for curl's
- * own timeouts, and a signalfd. A request is launched when it comes due,
+ * interface) and a signalfd, waiting in epoll_pwait2 with a nanosecond
+ * timeout for the next due send or curl timeout (finer than
+ * curl_multi_poll's milliseconds). A request is launched when it comes due,
  * never scheduled up front; its latency is counted from its intended send
  * time (no coordinated omission) and it belongs to the window in which it
  * was intended to be sent.
@@ -105,6 +105,8 @@ typedef struct {
 	const char *url;      /* base, e.g. http://127.0.0.1:8080 */
 	double timeout;       /* per request, s */
 	size_t max_inflight;  /* beyond: counted as failed, not sent */
+	long connections;     /* TCP connections at most; requests beyond wait
+				 in curl's queue (their latency includes it) */
 	uint64_t seed;
 	FILE *rawlog;         /* msgpack per-request log, or NULL */
 	int quiet;

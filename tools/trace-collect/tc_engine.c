@@ -3,9 +3,11 @@
  *
  * Loop: create the windows whose start has come, launch every request that
  * is due (oldest first, a bounded batch so answers are never starved), let
- * curl act, hand finished windows to the caller, then sleep in epoll until
- * the next of: a due send (timerfd, absolute, ns resolution), curl's
- * timeout (timerfd), socket activity, a signal.
+ * curl act, hand finished windows to the caller, then sleep in epoll_pwait2
+ * (a nanosecond timeout, not epoll_wait's milliseconds) until the next of: a
+ * due send, curl's own timeout, socket activity, a signal (signalfd). No
+ * timer file descriptors: re-arming one costs a system call per request,
+ * and in a VM a costly one.
  *
  * Easy handles are pooled and reused, so curl's connection cache keeps the
  * TCP connections alive across requests. Nothing is allocated per request
@@ -20,7 +22,6 @@
 #include <sys/epoll.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
-#include <sys/timerfd.h>
 #include <unistd.h>
 
 #include <curl/curl.h>
@@ -31,7 +32,7 @@
 #define LATE_BUCKETS 2800
 
 typedef struct tc_req {
-	struct tc_req *next_free;        /* in the pool */
+	struct tc_req *next_free;        /* in the pool, or in the wait line */
 	struct tc_req *prev_act, *next_act; /* while out */
 	int64_t tag;
 	CURL *h;
@@ -49,10 +50,23 @@ struct tc_engine {
 	char *urls[TC_MAX_STREAMS];
 	struct curl_slist *hdrs[TC_MAX_STREAMS];
 	CURLM *m;
-	int ep, tfd_send, tfd_curl, sfd;
+	int ep, sfd;
+	/* epoll registration per socket, kept across requests so that an
+	 * idle kept-alive connection costs no epoll_ctl calls */
+	struct fdstate {
+		uint32_t ev;  /* events registered */
+		uint8_t reg;  /* in the epoll set */
+		uint8_t idle; /* curl does not watch it now */
+	} *fds;
+	size_t nfds;
+	double curl_due; /* when curl wants CURL_SOCKET_TIMEOUT; INFINITY none */
 	tc_req *free_reqs;
 	tc_req *active; /* requests out, for abandoning them */
-	size_t inflight;
+	size_t inflight;  /* handed to curl */
+	tc_req *wait_head, *wait_tail; /* due, waiting for a connection */
+	size_t nwait;
+	long conns;
+	double launched_upto; /* every request due before this is launched */
 	tc_window *head, *tail; /* windows not yet delivered, in order */
 	int stop;               /* signal or callback said stop */
 	mr_err *err;            /* error from inside callbacks */
@@ -163,38 +177,60 @@ static double late_pct(const tc_engine *g, double q)
 /* ------------------------------------------------------------------------
  * curl callbacks
  */
+static struct fdstate *fd_state(tc_engine *g, int fd)
+{
+	if ((size_t)fd >= g->nfds) {
+		size_t n = (size_t)fd * 2 + 64;
+		g->fds = mr_xrealloc(g->fds, n, sizeof *g->fds);
+		memset(g->fds + g->nfds, 0, (n - g->nfds) * sizeof *g->fds);
+		g->nfds = n;
+	}
+	return &g->fds[fd];
+}
+
+/* curl says what it wants to hear on a socket. A socket stays registered
+ * when curl lets it go idle (CURL_POLL_REMOVE): the usual next request on
+ * the same connection then needs no epoll_ctl at all. An event on an idle
+ * socket (the server closed it) silences it (poll_once). */
 static int sock_cb(CURL *easy, curl_socket_t s, int what, void *userp,
 		   void *socketp)
 {
 	(void)easy, (void)socketp;
 	tc_engine *g = userp;
+	struct fdstate *f = fd_state(g, s);
 	if (what == CURL_POLL_REMOVE) {
-		epoll_ctl(g->ep, EPOLL_CTL_DEL, s, NULL);
+		f->idle = 1;
 		return 0;
 	}
-	struct epoll_event ev = {0};
-	ev.data.fd = s;
-	ev.events = (what & CURL_POLL_IN ? EPOLLIN : 0) |
-		    (what & CURL_POLL_OUT ? EPOLLOUT : 0);
-	if (epoll_ctl(g->ep, EPOLL_CTL_MOD, s, &ev) != 0 &&
-	    epoll_ctl(g->ep, EPOLL_CTL_ADD, s, &ev) != 0)
+	uint32_t want = (what & CURL_POLL_IN ? EPOLLIN : 0) |
+			(what & CURL_POLL_OUT ? EPOLLOUT : 0);
+	f->idle = 0;
+	if (f->reg && f->ev == want)
+		return 0;
+	struct epoll_event ev = {.events = want, .data.fd = s};
+	if (epoll_ctl(g->ep, f->reg ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, s, &ev) != 0)
 		return -1;
+	f->reg = 1;
+	f->ev = want;
 	return 0;
+}
+
+/* Closing a socket takes it out of the epoll set; forget its state so a
+ * new socket with the same number is registered afresh. */
+static int close_cb(void *clientp, curl_socket_t s)
+{
+	tc_engine *g = clientp;
+	if ((size_t)s < g->nfds)
+		memset(&g->fds[s], 0, sizeof g->fds[s]);
+	return close(s);
 }
 
 static int timer_cb(CURLM *m, long ms, void *userp)
 {
 	(void)m;
 	tc_engine *g = userp;
-	struct itimerspec its;
-	memset(&its, 0, sizeof its);
-	if (ms > 0) {
-		its.it_value.tv_sec = ms / 1000;
-		its.it_value.tv_nsec = (ms % 1000) * 1000000L;
-	} else if (ms == 0) {
-		its.it_value.tv_nsec = 1; /* as soon as possible */
-	}
-	return timerfd_settime(g->tfd_curl, 0, &its, NULL) == 0 ? 0 : -1;
+	g->curl_due = ms < 0 ? INFINITY : mr_now() + (double)ms / 1000;
+	return 0;
 }
 
 static size_t header_cb(char *buf, size_t sz, size_t n, void *ud)
@@ -244,6 +280,8 @@ static tc_req *req_get(tc_engine *g)
 	curl_easy_setopt(h, CURLOPT_HEADERDATA, r);
 	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, body_cb);
 	curl_easy_setopt(h, CURLOPT_TCP_NODELAY, 1L);
+	curl_easy_setopt(h, CURLOPT_CLOSESOCKETFUNCTION, close_cb);
+	curl_easy_setopt(h, CURLOPT_CLOSESOCKETDATA, g);
 	return r;
 }
 
@@ -287,6 +325,8 @@ static void raw_record(tc_engine *g, const tc_req *r, double now, long status,
 		msgpack_sbuffer_clear(&g->sb);
 	}
 }
+
+static void pump(tc_engine *g);
 
 static void finish(tc_engine *g, tc_req *r, CURLcode rc)
 {
@@ -337,6 +377,7 @@ static void finish(tc_engine *g, tc_req *r, CURLcode rc)
 	}
 	raw_record(g, r, now, status, rc);
 	req_release(g, r);
+	pump(g);
 }
 
 static void reap(tc_engine *g)
@@ -361,6 +402,45 @@ static tc_window *window_at(tc_engine *g, double t)
 	return NULL;
 }
 
+/* Hands r to curl. */
+static void start(tc_engine *g, tc_req *r)
+{
+	curl_easy_setopt(r->h, CURLOPT_URL, g->urls[r->stream]);
+	curl_easy_setopt(r->h, CURLOPT_HTTPHEADER, g->hdrs[r->stream]);
+	CURLMcode mc = curl_multi_add_handle(g->m, r->h);
+	if (mc != CURLM_OK) {
+		g->failed = mr_errf(g->err, MR_EXIT_IO,
+				    "curl_multi_add_handle: %s",
+				    curl_multi_strerror(mc));
+		if (r->w)
+			r->w->pending--, r->w->s[r->stream].failed++;
+		r->next_free = g->free_reqs;
+		g->free_reqs = r;
+		return;
+	}
+	g->inflight++;
+	r->prev_act = NULL;
+	r->next_act = g->active;
+	if (g->active)
+		g->active->prev_act = r;
+	g->active = r;
+}
+
+/* Starts waiting requests while connections are free. The connection limit
+ * is ours, not curl's (CURLMOPT_MAX_TOTAL_CONNECTIONS): curl 7.88's queue
+ * of pending transfers could stall under the multi socket interface. */
+static void pump(tc_engine *g)
+{
+	while (g->wait_head && (long)g->inflight < g->conns) {
+		tc_req *r = g->wait_head;
+		g->wait_head = r->next_free;
+		if (!g->wait_head)
+			g->wait_tail = NULL;
+		g->nwait--;
+		start(g, r);
+	}
+}
+
 static void launch(tc_engine *g, int stream, double intended, double now)
 {
 	tc_window *w = window_at(g, intended);
@@ -369,10 +449,9 @@ static void launch(tc_engine *g, int stream, double intended, double now)
 	if (lateness > g->late_max)
 		g->late_max = lateness;
 	g->sent++;
-	if (w) {
+	if (w)
 		w->s[stream].sent++;
-	}
-	if (g->inflight >= g->o.max_inflight) {
+	if (g->inflight + g->nwait >= g->o.max_inflight) {
 		/* the client cannot hold more: a drop, said in the summary */
 		g->skipped++;
 		g->failed_n++;
@@ -388,31 +467,27 @@ static void launch(tc_engine *g, int stream, double intended, double now)
 	r->node = -1;
 	if (w)
 		w->pending++;
-	curl_easy_setopt(r->h, CURLOPT_URL, g->urls[stream]);
-	curl_easy_setopt(r->h, CURLOPT_HTTPHEADER, g->hdrs[stream]);
-	CURLMcode mc = curl_multi_add_handle(g->m, r->h);
-	if (mc != CURLM_OK) {
-		g->failed = mr_errf(g->err, MR_EXIT_IO,
-				    "curl_multi_add_handle: %s",
-				    curl_multi_strerror(mc));
-		if (w)
-			w->pending--, w->s[stream].failed++;
-		r->next_free = g->free_reqs;
-		g->free_reqs = r;
+	if ((long)g->inflight < g->conns) {
+		start(g, r);
 		return;
 	}
-	g->inflight++;
-	r->prev_act = NULL;
-	r->next_act = g->active;
-	if (g->active)
-		g->active->prev_act = r;
-	g->active = r;
+	/* every connection is busy: wait in line (latency runs meanwhile) */
+	r->next_free = NULL;
+	if (g->wait_tail)
+		g->wait_tail->next_free = r;
+	else
+		g->wait_head = r;
+	g->wait_tail = r;
+	g->nwait++;
 }
 
 /* Hands finished windows (end passed, no answer out) to the caller. */
 static void deliver(tc_engine *g, double now, tc_window_cb cb, void *ud)
 {
-	while (g->head && g->head->t1 <= now && g->head->pending == 0) {
+	/* a window is whole when its time is over, every request due in it
+	 * has been launched (late ones too) and every answer is in */
+	double upto = fmin(now, g->launched_upto);
+	while (g->head && g->head->t1 <= upto && g->head->pending == 0) {
 		tc_window *w = g->head;
 		g->head = w->next;
 		if (!g->head)
@@ -426,44 +501,37 @@ static void deliver(tc_engine *g, double now, tc_window_cb cb, void *ud)
 /* ------------------------------------------------------------------------
  * Event loop
  */
-static void arm_abs(int fd, double t)
-{
-	struct itimerspec its;
-	memset(&its, 0, sizeof its);
-	if (isfinite(t)) {
-		if (t <= 0)
-			t = 1e-9;
-		its.it_value.tv_sec = (time_t)t;
-		its.it_value.tv_nsec = (long)((t - (double)its.it_value.tv_sec) * 1e9);
-		if (its.it_value.tv_nsec >= 1000000000L)
-			its.it_value.tv_sec++, its.it_value.tv_nsec -= 1000000000L;
-		if (its.it_value.tv_sec == 0 && its.it_value.tv_nsec == 0)
-			its.it_value.tv_nsec = 1;
-	}
-	timerfd_settime(fd, TFD_TIMER_ABSTIME, &its, NULL);
-}
 
-/* Waits for events (timeout_ms -1 = until one) and lets curl act. */
-static void poll_once(tc_engine *g, int timeout_ms)
+/* Waits for events until wake (absolute; INFINITY: until one), with
+ * nanosecond resolution, and lets curl act. */
+static void poll_once(tc_engine *g, double wake)
 {
 	struct epoll_event ev[64];
-	int n = epoll_wait(g->ep, ev, 64, timeout_ms);
+	double now = mr_now();
+	double until = fmin(wake, g->curl_due);
+	struct timespec ts, *tsp = NULL;
+	if (isfinite(until)) {
+		double d = until - now;
+		if (d < 0)
+			d = 0;
+		ts.tv_sec = (time_t)d;
+		ts.tv_nsec = (long)((d - (double)ts.tv_sec) * 1e9);
+		tsp = &ts;
+	}
+	int n = epoll_pwait2(g->ep, ev, 64, tsp, NULL);
 	int running;
 	for (int i = 0; i < n; i++) {
 		int fd = ev[i].data.fd;
-		uint64_t x;
-		if (fd == g->tfd_send) {
-			if (read(fd, &x, sizeof x) < 0) { /* spurious: fine */
-			}
-		} else if (fd == g->tfd_curl) {
-			if (read(fd, &x, sizeof x) < 0) {
-			}
-			curl_multi_socket_action(g->m, CURL_SOCKET_TIMEOUT, 0,
-						 &running);
-		} else if (fd == g->sfd) {
+		if (fd == g->sfd) {
 			struct signalfd_siginfo si;
 			if (read(fd, &si, sizeof si) > 0)
 				g->stop = 2;
+		} else if ((size_t)fd < g->nfds && g->fds[fd].idle) {
+			/* an idle kept-alive connection spoke (closed): stop
+			 * listening; curl notices when it next uses it */
+			struct epoll_event q = {.events = 0, .data.fd = fd};
+			epoll_ctl(g->ep, EPOLL_CTL_MOD, fd, &q);
+			g->fds[fd].ev = 0;
 		} else {
 			int flags = (ev[i].events & EPOLLIN ? CURL_CSELECT_IN : 0) |
 				    (ev[i].events & EPOLLOUT ? CURL_CSELECT_OUT : 0) |
@@ -472,6 +540,10 @@ static void poll_once(tc_engine *g, int timeout_ms)
 					     : 0);
 			curl_multi_socket_action(g->m, fd, flags, &running);
 		}
+	}
+	if (mr_now() >= g->curl_due) {
+		g->curl_due = INFINITY; /* curl sets the next one */
+		curl_multi_socket_action(g->m, CURL_SOCKET_TIMEOUT, 0, &running);
 	}
 	reap(g);
 }
@@ -545,6 +617,9 @@ int tc_engine_run(tc_engine *g, tc_segment *seg, tc_window_cb cb, void *ud,
 			next[best] = T0 + tc_pattern_next(&seg->pats[best]);
 			launched++;
 		}
+		g->launched_upto = send_end;
+		for (size_t i = 0; i < g->n; i++)
+			g->launched_upto = fmin(g->launched_upto, next[i]);
 		if (launched)
 			curl_multi_socket_action(g->m, CURL_SOCKET_TIMEOUT, 0,
 						 &running);
@@ -552,7 +627,7 @@ int tc_engine_run(tc_engine *g, tc_segment *seg, tc_window_cb cb, void *ud,
 		deliver(g, now, cb, ud);
 		if (launched == SEND_BATCH) {
 			/* behind schedule: look at sockets, then go on */
-			poll_once(g, 0);
+			poll_once(g, now);
 			continue;
 		}
 		double wake = send_end;
@@ -562,15 +637,14 @@ int tc_engine_run(tc_engine *g, tc_segment *seg, tc_window_cb cb, void *ud,
 			wake = fmin(wake, ws + (double)k_next * seg->window);
 		if (g->head && g->head->pending == 0 && g->head->t1 > now)
 			wake = fmin(wake, g->head->t1);
-		arm_abs(g->tfd_send, wake);
-		poll_once(g, -1);
+		poll_once(g, wake);
 	}
+	g->launched_upto = INFINITY; /* this segment sends no more */
 	double stop_t = fmin(mr_now(), send_end);
 	g->send_time += stop_t - T0;
 	for (size_t i = 0; i < g->n; i++)
 		g->expected += tc_pattern_mean(&seg->pats[i], 0, stop_t - T0) *
 			       (stop_t - T0);
-	arm_abs(g->tfd_send, INFINITY);
 	if (g->failed)
 		return -1;
 	return g->stop ? 1 : 0;
@@ -582,6 +656,14 @@ int tc_engine_drain(tc_engine *g, tc_window_cb cb, void *ud, int discard,
 	g->err = e;
 	if (discard) {
 		/* abandon what is out: those windows are incomplete */
+		while (g->wait_head) {
+			tc_req *r = g->wait_head;
+			g->wait_head = r->next_free;
+			r->next_free = g->free_reqs;
+			g->free_reqs = r;
+		}
+		g->wait_tail = NULL;
+		g->nwait = 0;
 		while (g->active)
 			req_release(g, g->active);
 		while (g->head) {
@@ -593,20 +675,19 @@ int tc_engine_drain(tc_engine *g, tc_window_cb cb, void *ud, int discard,
 		return 0;
 	}
 	int stop_before = g->stop;
-	while (g->head || g->inflight) {
+	g->launched_upto = INFINITY;
+	while (g->head || g->inflight || g->nwait) {
 		double now = mr_now();
 		deliver(g, now, cb, ud);
-		if (!g->head && !g->inflight)
+		if (!g->head && !g->inflight && !g->nwait)
 			break;
 		if (g->failed)
 			return -1;
 		if (g->stop && g->stop != stop_before)
 			return 1; /* interrupted while draining */
-		if (g->head && g->head->pending == 0)
-			arm_abs(g->tfd_send, g->head->t1);
-		poll_once(g, -1);
+		poll_once(g, g->head && g->head->pending == 0 ? g->head->t1
+							     : INFINITY);
 	}
-	arm_abs(g->tfd_send, INFINITY);
 	return g->failed ? -1 : 0;
 }
 
@@ -623,7 +704,9 @@ tc_engine *tc_engine_new(const tc_engine_opts *o, const tc_stream *streams,
 	tc_engine *g = mr_xcalloc(1, sizeof *g);
 	g->o = *o;
 	g->n = n;
-	g->ep = g->tfd_send = g->tfd_curl = g->sfd = -1;
+	g->ep = g->sfd = -1;
+	g->curl_due = INFINITY;
+	g->launched_upto = INFINITY;
 	memcpy(g->streams, streams, n * sizeof *streams);
 	static const char *const cls[] = {"premium", "freemium"};
 	for (size_t i = 0; i < n; i++) {
@@ -648,19 +731,17 @@ tc_engine *tc_engine_new(const tc_engine_opts *o, const tc_stream *streams,
 	sigprocmask(SIG_BLOCK, &ss, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	g->ep = epoll_create1(EPOLL_CLOEXEC);
-	g->tfd_send = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
-	g->tfd_curl = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
 	g->sfd = signalfd(-1, &ss, SFD_NONBLOCK | SFD_CLOEXEC);
-	if (g->ep < 0 || g->tfd_send < 0 || g->tfd_curl < 0 || g->sfd < 0) {
-		mr_errf(e, MR_EXIT_IO, "epoll/timerfd/signalfd: %s",
-			strerror(errno));
+	if (g->ep < 0 || g->sfd < 0) {
+		mr_errf(e, MR_EXIT_IO, "epoll/signalfd: %s", strerror(errno));
 		tc_engine_free(g);
 		return NULL;
 	}
-	int fds[3] = {g->tfd_send, g->tfd_curl, g->sfd};
-	for (int i = 0; i < 3; i++) {
-		struct epoll_event ev = {.events = EPOLLIN, .data.fd = fds[i]};
-		epoll_ctl(g->ep, EPOLL_CTL_ADD, fds[i], &ev);
+	struct epoll_event sev = {.events = EPOLLIN, .data.fd = g->sfd};
+	if (epoll_ctl(g->ep, EPOLL_CTL_ADD, g->sfd, &sev) != 0) {
+		mr_errf(e, MR_EXIT_IO, "epoll_ctl: %s", strerror(errno));
+		tc_engine_free(g);
+		return NULL;
 	}
 	if (!(g->m = curl_multi_init())) {
 		tc_engine_free(g);
@@ -670,8 +751,11 @@ tc_engine *tc_engine_new(const tc_engine_opts *o, const tc_stream *streams,
 	curl_multi_setopt(g->m, CURLMOPT_SOCKETDATA, g);
 	curl_multi_setopt(g->m, CURLMOPT_TIMERFUNCTION, timer_cb);
 	curl_multi_setopt(g->m, CURLMOPT_TIMERDATA, g);
-	/* keep every connection the load needs alive for reuse */
-	curl_multi_setopt(g->m, CURLMOPT_MAXCONNECTS, (long)fmin(o->max_inflight, 10000));
+	/* A bounded set of connections, all kept alive for reuse: when the
+	 * server falls behind, requests queue (and show it in their latency)
+	 * instead of opening ever more connections and collapsing. */
+	g->conns = o->connections > 0 ? o->connections : 256;
+	curl_multi_setopt(g->m, CURLMOPT_MAXCONNECTS, g->conns);
 	if (o->rawlog) {
 		msgpack_sbuffer_init(&g->sb);
 		msgpack_packer_init(&g->pk, &g->sb, msgpack_sbuffer_write);
@@ -746,9 +830,10 @@ void tc_engine_free(tc_engine *g)
 		free(g->urls[i]);
 		curl_slist_free_all(g->hdrs[i]);
 	}
-	int fds[4] = {g->ep, g->tfd_send, g->tfd_curl, g->sfd};
-	for (int i = 0; i < 4; i++)
+	int fds[2] = {g->ep, g->sfd};
+	for (int i = 0; i < 2; i++)
 		if (fds[i] >= 0)
 			close(fds[i]);
+	free(g->fds);
 	free(g);
 }
