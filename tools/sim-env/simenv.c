@@ -498,19 +498,8 @@ static void sim_close(mr_vecenv *v)
 		free(s->cfg);
 		free(s);
 	}
-	free(v->obs);
-	free(v->actions);
-	free(v->rewards);
-	free(v->dones);
-	free(v->masks);
-	free(v->info);
+	mr_vecenv_free_buffers(v);
 	v->impl = NULL;
-	v->obs = NULL;
-	v->actions = NULL;
-	v->rewards = NULL;
-	v->dones = NULL;
-	v->masks = NULL;
-	v->info = NULL;
 }
 
 /* Evaluates the model over the grid of every discrete input the features
@@ -726,12 +715,7 @@ mr_vecenv *mr_simenv_open(const mr_objective *o, const mr_simenv_opts *opts,
 		v->total_choices += v->nchoices[c];
 	}
 	size_t n = (size_t)s->nenvs;
-	v->obs = mr_xcalloc(n * (size_t)v->obs_dim, sizeof *v->obs);
-	v->actions = mr_xcalloc(n * (size_t)v->ncomp, sizeof *v->actions);
-	v->rewards = mr_xcalloc(n, sizeof *v->rewards);
-	v->dones = mr_xcalloc(n, sizeof *v->dones);
-	v->masks = mr_xcalloc(n * (size_t)v->total_choices, sizeof *v->masks);
-	v->info = mr_xcalloc(n, sizeof *v->info);
+	mr_vecenv_alloc_buffers(v);
 	memset(v->masks, 1, n * (size_t)v->total_choices);
 	s->st = mr_xcalloc(n, sizeof *s->st);
 	s->vars = mr_xcalloc(SE_MAX_VARS, sizeof *s->vars);
