@@ -4,6 +4,8 @@
 # A test program that exits non-zero without reporting a failure counts as
 # one failure (a crash must never pass).
 BUILD=${1:-build}
+# Tests that run make themselves must not join the outer make's jobserver.
+unset MAKEFLAGS MFLAGS MAKELEVEL
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 mkdir -p "$BUILD/bin"; export MESHRL_BIN="$(cd "$BUILD/bin" && pwd)" MESHRL_ROOT="$ROOT"
 export PATH="$MESHRL_BIN:$PATH"

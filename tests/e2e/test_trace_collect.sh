@@ -84,7 +84,7 @@ awk -F, 'NR>1 && $6 != 5 {exit 1}' "$TMP/c5.csv" && ok "c1 read back as 5" ||
 
 # ---- a node stopped (paused: accepts, serves nothing): client timeouts
 actuate -c "$TB_CONTROL" weight.compute=50 rate.compute=-1 stopped.node1=1
-trace-collect -u "$TB_URL" -s compute=poisson:20 -w 0.5 -d 1 --timeout 1 \
+trace-collect -u "$TB_URL" -s compute=poisson:20 -w 0.5 -d 2 --timeout 1 \
 	-o "$TMP/p.csv" -q
 awk -F, 'NR>1{d+=$10; ok+=$3}
 	END{exit !(d > 2 && ok > 2)}' "$TMP/p.csv" &&

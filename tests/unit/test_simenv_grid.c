@@ -4,8 +4,9 @@
  * bit for bit, random loads in and out of the tabulated range (and every
  * breakpoint and the double before it) equal to mr_forest_predict, a
  * decreasing feature and one that mixes load and action, the fallbacks
- * (non-monotone feature, analytic model) and loads outside the range
- * predicted live in the middle of a batch. */
+ * (non-monotone feature, analytic model), loads outside the range
+ * predicted live in the middle of a batch, and a feature in other units
+ * than the trace's reported. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -263,6 +264,35 @@ static void test_fallbacks(void)
 	close_sim(a);
 	mr_objective_free(o);
 
+	/* an interval table too large to be worth it: live */
+	o = load_obj("g6.obj",
+		     "name = g\nservices = compute\n"
+		     "[load]\npattern = sin\nmean = 8\namplitude = 5\nperiod = 37\n"
+		     "[action p]\nvalues = 0..100 step 0.5\n[action c]\nvalues = 1..5\n"
+		     "[model]\nfile = g.msgpack\ntargets = d1\n"
+		     "[features]\nmax_l1 = load1\nl1 = load1 * 5\ncl1 = 60 - load1 * 2.5\n"
+		     "p1 = p\nb1 = load1\nc1 = c\n" OBJ_REWARD);
+	a = open_sim(o, 2, 0, NULL);
+	CHECK(!se_sim_of(a)->tabulated && !se_sim_of(a)->interval_load &&
+		      strstr(se_sim_of(a)->lookup, "would exceed 262144 rows"),
+	      "1005 configurations x the load intervals: live (%s)",
+	      se_sim_of(a)->lookup);
+	close_sim(a);
+	mr_objective_free(o);
+
+	/* a fraction where the trace has % is flagged, not silently used */
+	o = load_obj("g5.obj", OBJ_HEAD
+		"[features]\nmax_l1 = load1\nl1 = load1 * 5\ncl1 = 40\n"
+		"p1 = p / 100\nb1 = load1\nc1 = c\n" OBJ_REWARD);
+	a = open_sim(o, 2, 0, "levels:4,8,12");
+	char rep[2048];
+	se_range_report(se_sim_of(a), rep, sizeof rep);
+	CHECK(strstr(rep, "feature p1: the objective's values span 0..1, under 5% of the model's training range 0..100") &&
+		      !strstr(rep, "feature c1"),
+	      "units mismatch reported: %s", rep);
+	close_sim(a);
+	mr_objective_free(o);
+
 	/* an analytic model has no split points */
 	o = load_obj("g4.obj",
 		     "name = a\nservices = s\n[load]\npattern = sin\nmean = 8\n"
@@ -290,7 +320,7 @@ int main(void)
 	test_fallbacks();
 	mr_forest_free(f);
 	static const char *files[] = {"g.msgpack", "g.obj", "g2.obj", "g3.obj",
-				      "g4.obj", NULL};
+				      "g4.obj", "g5.obj", "g6.obj", NULL};
 	for (int i = 0; files[i]; i++)
 		unlink(tmp_path(files[i]));
 	rmdir(tmpdir);

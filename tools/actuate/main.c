@@ -88,18 +88,6 @@ static int add_name(act_name *v, size_t *n, const char *opt, char *arg)
 	return 0;
 }
 
-static double num_arg(const char *opt, const char *s, double lo, double hi)
-{
-	char *end;
-	errno = 0;
-	double v = strtod(s, &end);
-	if (end == s || *end || errno || !(v >= lo && v <= hi))
-		mr_fatal(prog, MR_EXIT_USAGE,
-			 "--%s: '%s' is not a number in [%g, %g]", opt, s, lo,
-			 hi);
-	return v;
-}
-
 /* stdin: vectors line by line; a first line without '=' is a CSV header */
 static int run_stdin(act_target *t)
 {
@@ -239,10 +227,10 @@ int main(int argc, char **argv)
 		case 4: add_name(o.deploy, &o.ndeploy, "deployment", optarg); break;
 		case 5: add_name(o.container, &o.ncontainer, "container", optarg); break;
 		case 6: o.scale = optarg; break;
-		case 7: o.cpu_unit = num_arg("cpu-unit", optarg, 1e-3, 1e3); break;
-		case 8: o.retries = (int)num_arg("retries", optarg, 0, 100); break;
-		case 9: o.backoff = num_arg("backoff", optarg, 1e-3, 60); break;
-		case 10: o.timeout = num_arg("timeout", optarg, 1e-3, 3600); break;
+		case 7: o.cpu_unit = mr_arg_double(prog, "--cpu-unit", optarg, 1e-3, 1e3); break;
+		case 8: o.retries = (int)mr_arg_int(prog, "--retries", optarg, 0, 100); break;
+		case 9: o.backoff = mr_arg_double(prog, "--backoff", optarg, 1e-3, 60); break;
+		case 10: o.timeout = mr_arg_double(prog, "--timeout", optarg, 1e-3, 3600); break;
 		case 'v': o.verbose = 1; break;
 		case 'h': usage(stdout); return MR_EXIT_OK;
 		case 'V': mr_print_version(prog); return MR_EXIT_OK;

@@ -65,6 +65,14 @@ char *mr_xstrdup(const char *s);
 /* Prints "prog version" for --version. */
 void mr_print_version(const char *prog);
 
+/* Numbers in command-line options: the whole text must be a number within
+ * [lo, hi], else "prog: --opt: 'text' is not ..." and exit MR_EXIT_USAGE. */
+double mr_arg_double(const char *prog, const char *opt, const char *s,
+		     double lo, double hi);
+long long mr_arg_int(const char *prog, const char *opt, const char *s,
+		     long long lo, long long hi);
+uint64_t mr_arg_u64(const char *prog, const char *opt, const char *s);
+
 /* Monotonic clock in seconds. */
 double mr_now(void);
 

@@ -54,4 +54,9 @@ struct mr_vecenv {
 	void (*close)(mr_vecenv *v); /* frees impl and buffers, not v itself */
 };
 
+/* For implementations: allocates (zeroed) or frees the six buffers above
+ * from nenvs, obs_dim, ncomp and total_choices. */
+void mr_vecenv_alloc_buffers(mr_vecenv *v);
+void mr_vecenv_free_buffers(mr_vecenv *v);
+
 #endif

@@ -94,16 +94,6 @@ static _Noreturn void usage_error(const char *fmt, const char *arg)
 	exit(MR_EXIT_USAGE);
 }
 
-static uint64_t parse_u64(const char *opt, const char *s)
-{
-	char *end;
-	errno = 0;
-	unsigned long long v = strtoull(s, &end, 10);
-	if (!*s || *end || errno || s[0] == '-')
-		usage_error("%s needs a non-negative integer", opt);
-	return (uint64_t)v;
-}
-
 /* The output directory must exist (make creates it): policy-eval writes
  * files, not trees. */
 static void check_dir(const char *dir)
@@ -182,10 +172,10 @@ static int cmd_sim(int argc, char **argv)
 		case 'L': label = optarg; break;
 		case 'b': baselines = optarg; break;
 		case 'N': noop_spec = optarg; break;
-		case 'S': steps = (long)parse_u64("--steps", optarg);
+		case 'S': steps = (long)mr_arg_u64(prog, "--steps", optarg);
 			  if (steps < 1) usage_error("%s must be >= 1", "--steps");
 			  break;
-		case 's': seed = parse_u64("--seed", optarg); break;
+		case 's': seed = mr_arg_u64(prog, "--seed", optarg); break;
 		case 'o': outdir = optarg; break;
 		case 'q': quiet = 1; break;
 		case 'h': usage(stdout); return MR_EXIT_OK;

@@ -14,6 +14,7 @@
  * engineering, or any knowledge of objectives; those belong upstream.
  */
 #include <errno.h>
+#include <float.h>
 #include <getopt.h>
 #include <math.h>
 #include <stdlib.h>
@@ -83,31 +84,6 @@ static _Noreturn void usage_error(const char *fmt, const char *arg)
 	fprintf(stderr, fmt, arg);
 	fprintf(stderr, "\nTry 'rf-fit --help'.\n");
 	exit(MR_EXIT_USAGE);
-}
-
-static long parse_long(const char *s, const char *opt, long lo, long hi)
-{
-	char *end;
-	errno = 0;
-	long v = strtol(s, &end, 10);
-	if (errno || end == s || *end || v < lo || v > hi) {
-		fprintf(stderr, "%s: %s: '%s' is not an integer in %ld..%ld\n",
-			prog, opt, s, lo, hi);
-		exit(MR_EXIT_USAGE);
-	}
-	return v;
-}
-
-static double parse_double(const char *s, const char *opt)
-{
-	char *end;
-	errno = 0;
-	double v = strtod(s, &end);
-	if (errno || end == s || *end || !isfinite(v)) {
-		fprintf(stderr, "%s: %s: '%s' is not a number\n", prog, opt, s);
-		exit(MR_EXIT_USAGE);
-	}
-	return v;
 }
 
 static int resolve_threads(long n)
@@ -346,26 +322,18 @@ static int cmd_fit(int argc, char **argv)
 			strcpy(targets + old, optarg);
 			break;
 		}
-		case O_TREES: p.ntrees = (int)parse_long(optarg, "--trees", 1, 100000); break;
-		case O_MINLEAF: p.min_leaf = (int)parse_long(optarg, "--min-leaf", 1, INT32_MAX); break;
-		case O_MAXDEPTH: p.max_depth = (int)parse_long(optarg, "--max-depth", 0, INT32_MAX); break;
+		case O_TREES: p.ntrees = (int)mr_arg_int(prog, "--trees", optarg, 1, 100000); break;
+		case O_MINLEAF: p.min_leaf = (int)mr_arg_int(prog, "--min-leaf", optarg, 1, INT32_MAX); break;
+		case O_MAXDEPTH: p.max_depth = (int)mr_arg_int(prog, "--max-depth", optarg, 0, INT32_MAX); break;
 		case O_MAXFEAT:
-			p.max_features = parse_double(optarg, "--max-features");
+			p.max_features = mr_arg_double(prog, "--max-features", optarg, -DBL_MAX, DBL_MAX);
 			if (!(p.max_features > 0 && p.max_features <= 1))
 				usage_error("--max-features: '%s' is not in (0,1]", optarg);
 			break;
-		case O_SEED: {
-			char *end;
-			errno = 0;
-			unsigned long long s = strtoull(optarg, &end, 10);
-			if (errno || end == optarg || *end || optarg[0] == '-')
-				usage_error("--seed: '%s' is not a non-negative integer", optarg);
-			p.seed = s;
-			break;
-		}
-		case O_THREADS: p.threads = resolve_threads(parse_long(optarg, "--threads", 0, 1024)); break;
+		case O_SEED: p.seed = mr_arg_u64(prog, "--seed", optarg); break;
+		case O_THREADS: p.threads = resolve_threads(mr_arg_int(prog, "--threads", optarg, 0, 1024)); break;
 		case O_TESTFRAC:
-			test_frac = parse_double(optarg, "--test-frac");
+			test_frac = mr_arg_double(prog, "--test-frac", optarg, -DBL_MAX, DBL_MAX);
 			if (!(test_frac >= 0 && test_frac < 1))
 				usage_error("--test-frac: '%s' is not in [0,1)", optarg);
 			break;
@@ -611,7 +579,7 @@ static int cmd_predict(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "o:qhV", opts, NULL)) != -1) {
 		switch (c) {
 		case 'o': output = optarg; break;
-		case O_THREADS: threads = resolve_threads(parse_long(optarg, "--threads", 0, 1024)); break;
+		case O_THREADS: threads = resolve_threads(mr_arg_int(prog, "--threads", optarg, 0, 1024)); break;
 		case O_SKIPBAD: skip_bad = 1; break;
 		case 'q': quiet = 1; break;
 		case 'h': usage(stdout); exit(MR_EXIT_OK);

@@ -184,6 +184,10 @@ static void load_range(const se_pattern *p, int j, double *lo, double *hi)
 void se_intervals_free(se_sim *s)
 {
 	for (int j = 0; j < MR_MAX_SERVICES; j++) {
+		if (s->rep[j] && s->lev[j] == s->rep[j]) {
+			s->lev[j] = NULL;
+			s->nlev[j] = 0;
+		}
 		free(s->brk[j]);
 		free(s->rep[j]);
 		s->brk[j] = s->rep[j] = NULL;
@@ -240,12 +244,8 @@ static int feature_breaks(se_sim *s, int i, int j, double *thr, size_t nthr,
 	}
 	sweep_fn f = {.s = s, .feat = x, .slot = o->load_slot[j], .thr = thr,
 		      .nthr = nthr, .below = NAN, .above = NAN};
-	if (s->model.has_range) { /* as range_count in simenv.c */
-		double lo = s->model.fmin[i], hi = s->model.fmax[i];
-		double tol = 1e-9 * (1 + fabs(lo) + fabs(hi));
-		f.below = lo - tol;
-		f.above = hi + tol;
-	}
+	if (s->model.has_range)
+		se_range_edges(s, i, &f.below, &f.above);
 	for (size_t a = 0; a < nassign; a++) {
 		size_t q = a;
 		for (int k = na - 1; k >= 0; k--) {

@@ -635,12 +635,7 @@ static void pipe_close(mr_vecenv *v)
 		free(p->buf);
 		free(p);
 	}
-	free(v->obs);
-	free(v->actions);
-	free(v->rewards);
-	free(v->dones);
-	free(v->masks);
-	free(v->info);
+	mr_vecenv_free_buffers(v);
 	memset(v, 0, sizeof *v);
 }
 
@@ -736,13 +731,7 @@ mr_vecenv *mr_pipeenv_open(char *const argv[], int nenvs, uint64_t seed,
 		v->total_choices += v->nchoices[c];
 	}
 	mr_mp_doc_free(&doc);
-	size_t n = (size_t)nenvs;
-	v->obs = mr_xcalloc(n * (size_t)v->obs_dim, sizeof *v->obs);
-	v->actions = mr_xcalloc(n * (size_t)v->ncomp, sizeof *v->actions);
-	v->rewards = mr_xcalloc(n, sizeof *v->rewards);
-	v->dones = mr_xcalloc(n, sizeof *v->dones);
-	v->masks = mr_xcalloc(n * (size_t)v->total_choices, sizeof *v->masks);
-	v->info = mr_xcalloc(n, sizeof *v->info);
+	mr_vecenv_alloc_buffers(v);
 	if (pipe_reset(v, seed, e) != 0)
 		goto bad;
 	return v;

@@ -46,33 +46,34 @@ void se_fill_vars(se_sim *s, const se_state *st, const int32_t *cfg)
 		v[o->act[c].slot] = o->act[c].values[cfg[c]];
 }
 
-static void range_count(se_sim *s, const double *x, uint64_t weight)
+void se_range_edges(const se_sim *s, int i, double *below, double *above)
 {
-	if (!s->model.has_range)
-		return;
-	int out = 0;
-	for (int i = 0; i < s->model.nfeat; i++) {
-		double lo = s->model.fmin[i], hi = s->model.fmax[i];
-		double tol = 1e-9 * (1 + fabs(lo) + fabs(hi));
-		if (x[i] < lo - tol) {
-			s->below[i] += weight;
-			out = 1;
-		} else if (x[i] > hi + tol) {
-			s->above[i] += weight;
-			out = 1;
-		}
-	}
-	s->queries += weight;
-	if (out)
-		s->outside += weight;
+	double lo = s->model.fmin[i], hi = s->model.fmax[i];
+	double tol = 1e-9 * (1 + fabs(lo) + fabs(hi));
+	*below = lo - tol;
+	*above = hi + tol;
 }
 
-/* Interval tables count range per query, from flags kept per row. */
-static void range_count_row(se_sim *s, size_t row)
+/* Which features of x are below or above the training range (bit i for
+ * feature i; SE_MAX_FEAT is 64). */
+static void range_flags(const se_sim *s, const double *x, uint64_t *below,
+			uint64_t *above)
 {
-	if (!s->row_below)
+	*below = *above = 0;
+	if (!s->model.has_range)
 		return;
-	uint64_t b = s->row_below[row], a = s->row_above[row];
+	for (int i = 0; i < s->model.nfeat; i++) {
+		double lo, hi;
+		se_range_edges(s, i, &lo, &hi);
+		if (x[i] < lo)
+			*below |= 1ull << i;
+		else if (x[i] > hi)
+			*above |= 1ull << i;
+	}
+}
+
+static void count_flags(se_sim *s, uint64_t b, uint64_t a)
+{
 	s->queries++;
 	if (!(a | b))
 		return;
@@ -81,6 +82,23 @@ static void range_count_row(se_sim *s, size_t row)
 		s->below[__builtin_ctzll(b)]++;
 	for (; a; a &= a - 1)
 		s->above[__builtin_ctzll(a)]++;
+}
+
+/* One model query at feature row x. */
+static void range_count(se_sim *s, const double *x)
+{
+	if (!s->model.has_range)
+		return;
+	uint64_t b, a;
+	range_flags(s, x, &b, &a);
+	count_flags(s, b, a);
+}
+
+/* A query answered by row r of an interval table (flags kept per row). */
+static void range_count_row(se_sim *s, size_t row)
+{
+	if (s->row_below)
+		count_flags(s, s->row_below[row], s->row_above[row]);
 }
 
 /* 1 when every load the table reads has an index (an interval load
@@ -126,7 +144,7 @@ const double *se_targets(se_sim *s, const se_state *st, const int32_t *cfg,
 	double x[SE_MAX_FEAT];
 	se_fill_vars(s, st, cfg);
 	features(s, x);
-	range_count(s, x, 1);
+	range_count(s, x);
 	s->model.predict(&s->model, x, 1, out, s->tmp);
 	return out;
 }
@@ -418,7 +436,7 @@ static int sim_step(mr_vecenv *v, mr_err *e)
 			double *x = s->X + nlive * (size_t)o->nfeat;
 			se_fill_vars(s, &s->st[i], s->cfg + (size_t)i * (size_t)nc);
 			features(s, x);
-			range_count(s, x, 1);
+			range_count(s, x);
 			s->live_env[i] = (int32_t)nlive++;
 		}
 		if (nlive)
@@ -480,37 +498,8 @@ static void sim_close(mr_vecenv *v)
 		free(s->cfg);
 		free(s);
 	}
-	free(v->obs);
-	free(v->actions);
-	free(v->rewards);
-	free(v->dones);
-	free(v->masks);
-	free(v->info);
+	mr_vecenv_free_buffers(v);
 	v->impl = NULL;
-	v->obs = NULL;
-	v->actions = NULL;
-	v->rewards = NULL;
-	v->dones = NULL;
-	v->masks = NULL;
-	v->info = NULL;
-}
-
-/* Which features of x are below or above the training range (bit i for
- * feature i), as range_count decides it. */
-static void range_flags(const se_sim *s, const double *x, uint64_t *below,
-			uint64_t *above)
-{
-	*below = *above = 0;
-	if (!s->model.has_range)
-		return;
-	for (int i = 0; i < s->model.nfeat; i++) {
-		double lo = s->model.fmin[i], hi = s->model.fmax[i];
-		double tol = 1e-9 * (1 + fabs(lo) + fabs(hi));
-		if (x[i] < lo - tol)
-			*below |= 1ull << i;
-		else if (x[i] > hi + tol)
-			*above |= 1ull << i;
-	}
 }
 
 /* Evaluates the model over the grid of every discrete input the features
@@ -572,6 +561,10 @@ static int tabulate(se_sim *s, size_t max_rows, mr_err *e)
 	se_state st;
 	int32_t cfg[MR_MAX_COMPONENTS] = {0};
 	memset(&st, 0, sizeof st);
+	for (size_t i = 0; i < nf; i++) {
+		s->span_lo[i] = INFINITY;
+		s->span_hi[i] = -INFINITY;
+	}
 	for (size_t r0 = 0; r0 < rows; r0 += chunk) {
 		size_t n = rows - r0 < chunk ? rows - r0 : chunk;
 		for (size_t q = 0; q < n; q++) {
@@ -592,11 +585,16 @@ static int tabulate(se_sim *s, size_t max_rows, mr_err *e)
 						 : 0;
 			se_fill_vars(s, &st, cfg);
 			features(s, X + q * nf);
+			for (size_t i = 0; i < nf; i++) {
+				double x = X[q * nf + i];
+				s->span_lo[i] = x < s->span_lo[i] ? x : s->span_lo[i];
+				s->span_hi[i] = x > s->span_hi[i] ? x : s->span_hi[i];
+			}
 			if (s->interval_load)
 				range_flags(s, X + q * nf, &s->row_below[r],
 					    &s->row_above[r]);
 			else
-				range_count(s, X + q * nf, 1);
+				range_count(s, X + q * nf);
 		}
 		s->model.predict(&s->model, X, n, s->table + r0 * nt, tmp);
 	}
@@ -615,14 +613,36 @@ static int tabulate(se_sim *s, size_t max_rows, mr_err *e)
 		}
 	s->nrows = rows;
 	s->tabulated = 1;
+	s->has_span = 1;
 	return 0;
+}
+
+/* Features whose values span under 5% of the model's training range while
+ * staying inside it: "p11 0..0.8 of 0..100" is a fraction against %. */
+static size_t span_report(const se_sim *s, char *buf, size_t size, size_t l)
+{
+	if (!s->has_span || !s->model.has_range)
+		return l;
+	for (int i = 0; i < s->model.nfeat && l < size; i++) {
+		double lo = s->span_lo[i], hi = s->span_hi[i];
+		double flo = s->model.fmin[i], fhi = s->model.fmax[i];
+		if (!(hi > lo) || !(hi - lo < 0.05 * (fhi - flo)) || s->below[i] ||
+		    s->above[i])
+			continue;
+		l += (size_t)snprintf(buf + l, size - l,
+				      "%sfeature %s: the objective's values span %g..%g, under 5%% of the model's training range %g..%g (other units than the trace's?)",
+				      l ? "; " : "", s->o->feat_name[i], lo, hi, flo, fhi);
+	}
+	return l;
 }
 
 void se_range_report(const se_sim *s, char *buf, size_t size)
 {
 	buf[0] = 0;
-	if (!s->outside)
+	if (!s->outside) {
+		span_report(s, buf, size, 0);
 		return;
+	}
 	size_t l = (size_t)snprintf(buf, size,
 				    "%llu of %llu model queries (%s) were outside the training range of the model:",
 				    (unsigned long long)s->outside,
@@ -641,7 +661,9 @@ void se_range_report(const se_sim *s, char *buf, size_t size)
 					      (unsigned long long)s->above[i]);
 	}
 	if (l < size)
-		snprintf(buf + l, size - l, "; the forest repeats its edge values there");
+		l += (size_t)snprintf(buf + l, size - l, "; the forest repeats its edge values there");
+	if (l < size)
+		span_report(s, buf, size, l);
 }
 
 int mr_simenv_episode_length(const mr_objective *o)
@@ -693,12 +715,7 @@ mr_vecenv *mr_simenv_open(const mr_objective *o, const mr_simenv_opts *opts,
 		v->total_choices += v->nchoices[c];
 	}
 	size_t n = (size_t)s->nenvs;
-	v->obs = mr_xcalloc(n * (size_t)v->obs_dim, sizeof *v->obs);
-	v->actions = mr_xcalloc(n * (size_t)v->ncomp, sizeof *v->actions);
-	v->rewards = mr_xcalloc(n, sizeof *v->rewards);
-	v->dones = mr_xcalloc(n, sizeof *v->dones);
-	v->masks = mr_xcalloc(n * (size_t)v->total_choices, sizeof *v->masks);
-	v->info = mr_xcalloc(n, sizeof *v->info);
+	mr_vecenv_alloc_buffers(v);
 	memset(v->masks, 1, n * (size_t)v->total_choices);
 	s->st = mr_xcalloc(n, sizeof *s->st);
 	s->vars = mr_xcalloc(SE_MAX_VARS, sizeof *s->vars);

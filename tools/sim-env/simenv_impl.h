@@ -272,12 +272,19 @@ typedef struct {
 	/* extrapolation: model queries outside the training range */
 	uint64_t queries, outside;
 	uint64_t below[SE_MAX_FEAT], above[SE_MAX_FEAT];
+	/* the span of each feature over the table's rows (has_span): a span
+	 * far narrower than the training range hints at other units */
+	int has_span;
+	double span_lo[SE_MAX_FEAT], span_hi[SE_MAX_FEAT];
 	int has_reset;
 } se_sim;
 
 /* simenv.c: the variables of state st running configuration cfg, into
  * s->vars (loads, params, actions). */
 void se_fill_vars(se_sim *s, const se_state *st, const int32_t *cfg);
+/* A query is outside feature i's training range when x < below or
+ * x > above (the range with a small tolerance). */
+void se_range_edges(const se_sim *s, int i, double *below, double *above);
 /* loadgrid.c: breakpoints of the continuous loads the features read.
  * Returns 1 when built (then nlev/lev index the intervals), 0 when the
  * model or the features do not allow it (why says so). */

@@ -520,18 +520,6 @@ static int cmd_calibrate(const opts *o)
 /* ------------------------------------------------------------------------
  * Options
  */
-static double num_arg(const char *opt, const char *s, double lo, double hi)
-{
-	char *end;
-	errno = 0;
-	double v = strtod(s, &end);
-	if (end == s || *end || errno || !(v >= lo && v <= hi))
-		mr_fatal(prog, MR_EXIT_USAGE,
-			 "--%s: '%s' is not a number in [%g, %g]", opt, s, lo,
-			 hi);
-	return v;
-}
-
 int main(int argc, char **argv)
 {
 	static const struct option lo[] = {
@@ -571,22 +559,22 @@ int main(int argc, char **argv)
 		switch (c) {
 		case 'r': run_dir_arg = optarg; break;
 		case 'b': o.bind = optarg; break;
-		case 'p': o.port = (int)num_arg("port", optarg, 0, 65535); break;
-		case 'C': o.control_port = (int)num_arg("control-port", optarg, 0, 65535); break;
-		case '1': o.node_port[0] = (int)num_arg("node1-port", optarg, 0, 65535); break;
-		case '2': o.node_port[1] = (int)num_arg("node2-port", optarg, 0, 65535); break;
-		case 'u': o.unit = num_arg("unit", optarg, 1e-4, 64); break;
-		case 'P': o.period_ms = num_arg("period", optarg, 1, 10000); break;
-		case 'a': o.units[0] = num_arg("units1", optarg, 1e-3, 1000); break;
-		case 'A': o.units[1] = num_arg("units2", optarg, 1e-3, 1000); break;
-		case 'w': o.workers = (int)num_arg("workers", optarg, 1, 256); break;
-		case 'm': o.matrix = (int)num_arg("matrix", optarg, 8, 4096); break;
-		case 'R': o.info_rows = (int)num_arg("info-rows", optarg, 1, 1e7); break;
-		case 'L': o.info1_lookups = (int)num_arg("info1-lookups", optarg, 1, 1e6); break;
-		case 'Q': o.queue = (int)num_arg("queue", optarg, 1, 1e6); break;
-		case 't': o.timeout = num_arg("timeout", optarg, 0.001, 3600); break;
-		case 'W': o.wait = num_arg("wait", optarg, 0.1, 3600); break;
-		case 's': o.seed = (uint64_t)num_arg("seed", optarg, 0, 1e18); break;
+		case 'p': o.port = (int)mr_arg_int(prog, "--port", optarg, 0, 65535); break;
+		case 'C': o.control_port = (int)mr_arg_int(prog, "--control-port", optarg, 0, 65535); break;
+		case '1': o.node_port[0] = (int)mr_arg_int(prog, "--node1-port", optarg, 0, 65535); break;
+		case '2': o.node_port[1] = (int)mr_arg_int(prog, "--node2-port", optarg, 0, 65535); break;
+		case 'u': o.unit = mr_arg_double(prog, "--unit", optarg, 1e-4, 64); break;
+		case 'P': o.period_ms = mr_arg_double(prog, "--period", optarg, 1, 10000); break;
+		case 'a': o.units[0] = mr_arg_double(prog, "--units1", optarg, 1e-3, 1000); break;
+		case 'A': o.units[1] = mr_arg_double(prog, "--units2", optarg, 1e-3, 1000); break;
+		case 'w': o.workers = (int)mr_arg_int(prog, "--workers", optarg, 1, 256); break;
+		case 'm': o.matrix = (int)mr_arg_int(prog, "--matrix", optarg, 8, 4096); break;
+		case 'R': o.info_rows = (int)mr_arg_int(prog, "--info-rows", optarg, 1, 10000000); break;
+		case 'L': o.info1_lookups = (int)mr_arg_int(prog, "--info1-lookups", optarg, 1, 1000000); break;
+		case 'Q': o.queue = (int)mr_arg_int(prog, "--queue", optarg, 1, 1000000); break;
+		case 't': o.timeout = mr_arg_double(prog, "--timeout", optarg, 0.001, 3600); break;
+		case 'W': o.wait = mr_arg_double(prog, "--wait", optarg, 0.1, 3600); break;
+		case 's': o.seed = mr_arg_u64(prog, "--seed", optarg); break;
 		case 'n': o.name = optarg; break;
 		case 'h': usage(stdout); return MR_EXIT_OK;
 		case 'V': mr_print_version(prog); return MR_EXIT_OK;

@@ -183,18 +183,6 @@ static void on_open_live(void *ud, tc_window *w)
 			w->cfg[j] = c->last_cfg[j];
 }
 
-static double num_arg(const char *opt, const char *s, double lo, double hi)
-{
-	char *end;
-	errno = 0;
-	double v = strtod(s, &end);
-	if (end == s || *end || errno || !(v >= lo && v <= hi))
-		mr_fatal(prog, MR_EXIT_USAGE,
-			 "--%s: '%s' is not a number in [%g, %g]", opt, s, lo,
-			 hi);
-	return v;
-}
-
 /* Index of name among the schema's configuration columns, or -1. */
 static int cfg_index(const tc_schema *s, const char *name)
 {
@@ -586,14 +574,14 @@ int main(int argc, char **argv)
 			stream_specs[nstreams++] = optarg;
 			break;
 		case 'S': o.schema = optarg; break;
-		case 'w': o.window = num_arg("window", optarg, 0.05, 86400); break;
-		case 'd': duration = num_arg("duration", optarg, 0, 1e9); break;
-		case 'n': o.nwin = (int64_t)num_arg("windows", optarg, 1, 1e9); break;
-		case 'T': o.settle = num_arg("settle", optarg, 0, 86400); break;
-		case 't': o.timeout = num_arg("timeout", optarg, 0.001, 3600); break;
-		case 'M': o.max_inflight = (size_t)num_arg("max-inflight", optarg, 1, 1e6); break;
-		case 'K': o.connections = (long)num_arg("connections", optarg, 1, 1e5); break;
-		case 'e': o.seed = (uint64_t)num_arg("seed", optarg, 0, 1e18); break;
+		case 'w': o.window = mr_arg_double(prog, "--window", optarg, 0.05, 86400); break;
+		case 'd': duration = mr_arg_double(prog, "--duration", optarg, 0, 1e9); break;
+		case 'n': o.nwin = (int64_t)mr_arg_int(prog, "--windows", optarg, 1, 1000000000); break;
+		case 'T': o.settle = mr_arg_double(prog, "--settle", optarg, 0, 86400); break;
+		case 't': o.timeout = mr_arg_double(prog, "--timeout", optarg, 0.001, 3600); break;
+		case 'M': o.max_inflight = (size_t)mr_arg_int(prog, "--max-inflight", optarg, 1, 1000000); break;
+		case 'K': o.connections = (long)mr_arg_int(prog, "--connections", optarg, 1, 100000); break;
+		case 'e': o.seed = mr_arg_u64(prog, "--seed", optarg); break;
 		case 'o': o.out = optarg; break;
 		case 'f': follow = 1; break;
 		case 'r': o.raw = optarg; break;
@@ -616,7 +604,7 @@ int main(int argc, char **argv)
 			if (tc_grid_add(&grid, optarg, &e) != 0)
 				mr_die(prog, &e);
 			break;
-		case 'm': o.sample = (uint64_t)num_arg("sample", optarg, 1, 1e12); break;
+		case 'm': o.sample = (uint64_t)mr_arg_int(prog, "--sample", optarg, 1, 1000000000000); break;
 		case 'P':
 			if (strcmp(optarg, "poisson") && strcmp(optarg, "constant"))
 				mr_fatal(prog, MR_EXIT_USAGE,
