@@ -106,12 +106,7 @@ static void bandit_close(mr_vecenv *v)
 		free(b->t);
 		free(b);
 	}
-	free(v->obs);
-	free(v->actions);
-	free(v->rewards);
-	free(v->dones);
-	free(v->masks);
-	free(v->info);
+	mr_vecenv_free_buffers(v);
 	v->impl = NULL;
 }
 
@@ -136,13 +131,7 @@ mr_vecenv *mr_bandit_open(const mr_bandit_opts *o, mr_err *e)
 		v->nchoices[c] = o->nchoices;
 	v->total_choices = o->ncomp * o->nchoices;
 	v->nservices = 1;
-	size_t n = (size_t)o->nenvs;
-	v->obs = mr_xcalloc(n * (size_t)v->obs_dim, sizeof *v->obs);
-	v->actions = mr_xcalloc(n * (size_t)v->ncomp, sizeof *v->actions);
-	v->rewards = mr_xcalloc(n, sizeof *v->rewards);
-	v->dones = mr_xcalloc(n, sizeof *v->dones);
-	v->masks = mr_xcalloc(n * (size_t)v->total_choices, sizeof *v->masks);
-	v->info = mr_xcalloc(n, sizeof *v->info);
+	mr_vecenv_alloc_buffers(v);
 	v->reset = bandit_reset;
 	v->step = bandit_step;
 	v->close = bandit_close;
