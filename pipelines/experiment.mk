@@ -59,6 +59,7 @@ endif
 # The tools are built with every core (a fresh clone builds them here).
 EXP_NPROC := $(shell nproc 2>/dev/null || echo 1)
 experiment:
+	@sh pipelines/deps.sh experiment
 	@$(MAKE) -s --no-print-directory -j$(EXP_NPROC) $(EXP_TOOLS)
 	@$(EXP_BIN)/sim-env describe $(EXP_OBJF) --get name >/dev/null
 	@$(MAKE) --no-print-directory experiment-run
