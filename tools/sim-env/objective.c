@@ -265,14 +265,13 @@ out:
 	return rc;
 }
 
-/* Per-service numeric key: "mean2" or, for every service, "mean". */
-static int per_service(const char *const *keys, const char *const *vals,
-		       const int *lines, int n, const char *base, int serv,
-		       int required, double *out, const char *where,
-		       mr_err *e)
+/* Index of a per-service key: "mean2" for service 2 wins over "mean",
+ * which holds for every service; -1 when neither is there. k1 receives the
+ * service's own key name (for messages). */
+static int find_per_service(const char *const *keys, int n, const char *base,
+			    int serv, char k1[64])
 {
-	char k1[64];
-	snprintf(k1, sizeof k1, "%s%d", base, serv + 1);
+	snprintf(k1, 64, "%s%d", base, serv + 1);
 	int found = -1;
 	for (int i = 0; i < n; i++)
 		if (strcmp(keys[i], k1) == 0)
@@ -281,6 +280,17 @@ static int per_service(const char *const *keys, const char *const *vals,
 		for (int i = 0; i < n; i++)
 			if (strcmp(keys[i], base) == 0)
 				found = i;
+	return found;
+}
+
+/* Per-service numeric key: "mean2" or, for every service, "mean". */
+static int per_service(const char *const *keys, const char *const *vals,
+		       const int *lines, int n, const char *base, int serv,
+		       int required, double *out, const char *where,
+		       mr_err *e)
+{
+	char k1[64];
+	int found = find_per_service(keys, n, base, serv, k1);
 	if (found < 0) {
 		if (required)
 			return mr_errf(e, MR_EXIT_DATA,
@@ -300,15 +310,7 @@ static int per_service_grid(const char *const *keys, const char *const *vals,
 			    mr_err *e)
 {
 	char k1[64];
-	snprintf(k1, sizeof k1, "%s%d", base, serv + 1);
-	int found = -1;
-	for (int i = 0; i < n; i++)
-		if (strcmp(keys[i], k1) == 0)
-			found = i;
-	if (found < 0)
-		for (int i = 0; i < n; i++)
-			if (strcmp(keys[i], base) == 0)
-				found = i;
+	int found = find_per_service(keys, n, base, serv, k1);
 	if (found < 0)
 		return mr_errf(e, MR_EXIT_DATA, "%s: [load] needs '%s' (or '%s')",
 			       where, base, k1);
