@@ -82,9 +82,10 @@ awk -v a="$d1" -v b="$d5" 'BEGIN{exit !(b < a)}' &&
 awk -F, 'NR>1 && $6 != 5 {exit 1}' "$TMP/c5.csv" && ok "c1 read back as 5" ||
 	notok "c1 column"
 
-# ---- a node stopped (paused: accepts, serves nothing): client timeouts
+# ---- a node stopped (paused: accepts, serves nothing): client timeouts.
+# 8 req/s split evenly keeps node 2 (1 unit, ~5.6 req/s) below capacity.
 actuate -c "$TB_CONTROL" weight.compute=50 rate.compute=-1 stopped.node1=1
-trace-collect -u "$TB_URL" -s compute=poisson:20 -w 0.5 -d 2 --timeout 1 \
+trace-collect -u "$TB_URL" -s compute=poisson:8 -w 0.5 -d 3 --timeout 1 \
 	-o "$TMP/p.csv" -q
 awk -F, 'NR>1{d+=$10; ok+=$3}
 	END{exit !(d > 2 && ok > 2)}' "$TMP/p.csv" &&
