@@ -31,3 +31,20 @@ expect_fail() {
 		notok "$name (exit $rc, want $code; stderr: $(head -c 300 "$TMP/.err"))"
 	fi
 }
+
+# synth_compute_trace SEED REPS: a synthetic trace with the columns of
+# traces/compute.csv over max_l1 {4,8,12} x p1 {0..100 step 20} x c1 {1..5},
+# REPS rows each: the delay grows with the load per unit of capacity of the
+# node used (node 1: 3 req/s per unit, node 2: 6 req/s), 1 % noise.
+synth_compute_trace() {
+	awk -v seed="$1" -v reps="$2" 'BEGIN { srand(seed)
+  print "max_l1,l1,cl1,p1,b1,c1,d1,d1_std,d1_p90,d1_p99,d11,d12,drop1"
+  for (l = 4; l <= 12; l += 4) for (p = 0; p <= 100; p += 20) for (c = 1; c <= 5; c++)
+    for (k = 0; k < reps; k++) {
+      s = p / 100; d = 0
+      if (s > 0) { q = l * s; m = 3 * c; d += s * (q < m ? 1 / (m - q) : 20) }
+      if (s < 1) { q = l * (1 - s); d += (1 - s) * (q < 6 ? 1 / (6 - q) : 20) }
+      d *= 1 + 0.02 * (rand() - 0.5)
+      printf "%d,%d,%d,%d,%d,%d,%.6f,0,0,0,0,0,0\n", l, 5 * l, 5 * l, p, l, c, d }
+}'
+}

@@ -7,17 +7,7 @@
 . "$(dirname "$0")/lib.sh"
 PY=/usr/bin/python3
 
-# a synthetic compute trace with the columns of traces/compute.csv: the
-# delay grows with the load per unit of capacity of the node used
-awk 'BEGIN { srand(3); print "max_l1,l1,cl1,p1,b1,c1,d1,d1_std,d1_p90,d1_p99,d11,d12,drop1"
-  for (l = 4; l <= 12; l += 4) for (p = 0; p <= 100; p += 20) for (c = 1; c <= 5; c++)
-    for (k = 0; k < 5; k++) {
-      s = p / 100; d = 0
-      if (s > 0) { q = l * s; m = 3 * c; d += s * (q < m ? 1 / (m - q) : 20) }
-      if (s < 1) { q = l * (1 - s); d += (1 - s) * (q < 6 ? 1 / (6 - q) : 20) }
-      d *= 1 + 0.02 * (rand() - 0.5)
-      printf "%d,%d,%d,%d,%d,%d,%.6f,0,0,0,0,0,0\n", l, 5 * l, 5 * l, p, l, c, d }
-}' >"$TMP/compute.csv"
+synth_compute_trace 3 5 >"$TMP/compute.csv"
 mkdir -p "$TMP/obj"
 sed -e 's|^file = delay.load|file = seq.load|' "$MESHRL_ROOT/pipelines/objectives/delay.obj" >"$TMP/obj/delay.obj"
 printf '4\n8\n12\n12\n8\n' >"$TMP/obj/seq.load"
