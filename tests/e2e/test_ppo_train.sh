@@ -15,20 +15,28 @@ check "curve has the published header" \
 check "last curve row: avg_r = avg_optimal_r = 1" \
 	sh -c "tail -n 1 '$TMP/c.csv' | awk -F, '\$2 == 1 && \$6 == 1 { ok = 1 } END { exit !ok }'"
 
+check "factored heads: trains and reaches the target" \
+	ppo-train --env bandit --heads factored -o "$TMP/pf.msgpack" \
+	--target-score 1 --timesteps 100000 -q
+
 if [ -x "$PY" ] && "$PY" -c 'import msgpack' 2>/dev/null; then
-	check "policy readable with Python msgpack (schema as documented)" \
-		"$PY" - "$TMP/p.msgpack" <<'PYEOF'
+	for f in p pf; do
+	check "policy $f readable with Python msgpack (schema as documented)" \
+		"$PY" - "$TMP/$f.msgpack" <<'PYEOF'
 import msgpack, struct, sys
 d = msgpack.unpackb(open(sys.argv[1], 'rb').read(), raw=False)
 assert d['format'] == 'ppo-policy' and d['version'] == 1
 assert d['obs_dim'] == 4 and d['nchoices'] == [5, 5]
 assert d['activation'] == 'tanh' and d['shared'] == 0
+heads = d.get('heads', 'factored')
 prev = d['obs_dim']
 for L in d['actor']:
     assert L['in'] == prev and len(L['w']) == 4 * L['in'] * L['out']
     assert len(L['b']) == 4 * L['out']
     prev = L['out']
-assert prev == 10 and d['critic'][-1]['out'] == 1
+# auto picks a joint head here: 5 x 5 = 25 combinations
+assert prev == {'joint': 25, 'factored': 10}[heads], (heads, prev)
+assert d['critic'][-1]['out'] == 1
 assert len(d['obs_mean']) == 8 * d['obs_dim']
 # act with it in Python: same answer as the C policy on context 0
 import math
@@ -45,11 +53,31 @@ c = d['obs_clip']
 x = [max(-c, min(c, (o - mm) / math.sqrt(vv + d['obs_eps'])))
      for o, mm, vv in zip([1, 0, 0, 0], m, v)]
 z = fwd(x, d['actor'])
-# context 0: best arms are (0*3+0*5+1)%5 = 1 and (0+5+1)%5 = 1
-best = [max(range(5), key=lambda j: z[j]), max(range(5), key=lambda j: z[5 + j])]
+# context 0: best arms are (0*3+0*5+1)%5 = 1 and (0+5+1)%5 = 1; their lures
+# (2 and 2) pay more but are masked
+if heads == 'joint':  # row-major: index = a0 * 5 + a1
+    allowed = [j for j in range(25) if j // 5 != 2 and j % 5 != 2]
+    j = max(allowed, key=lambda j: z[j])
+    best = [j // 5, j % 5]
+else:
+    ok = [0, 1, 3, 4]
+    best = [max(ok, key=lambda j: z[j]), max(ok, key=lambda j: z[5 + j])]
 assert best == [1, 1], best
 PYEOF
+	done
 fi
+
+# the trap bandit: its best action needs both components changed at once
+ppo-train --env bandit-trap --heads factored -o "$TMP/tf.msgpack" \
+	--timesteps 40000 --seed 2 2>"$TMP/tf.err"
+ppo-train --env bandit-trap --heads joint -o "$TMP/tj.msgpack" \
+	--timesteps 40000 --seed 2 --target-score 1 2>"$TMP/tj.err"
+check "trap: factored heads stop at 0.7 of 1" \
+	grep -q 'eval avg_r 0.7, optimal 1' "$TMP/tf.err"
+check "trap: a joint head reaches 1" \
+	grep -q 'eval avg_r 1, optimal 1,.*target reached' "$TMP/tj.err"
+expect_fail "unknown --heads refused" 2 "heads: 'both' is not auto, factored or joint" \
+	ppo-train --env bandit --heads both -o "$TMP/x.msgpack"
 
 ppo-train --env bandit -o "$TMP/a.msgpack" --timesteps 4096 --seed 3 -q
 ppo-train --env bandit -o "$TMP/b.msgpack" --timesteps 4096 --seed 3 -q

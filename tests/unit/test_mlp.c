@@ -73,7 +73,7 @@ static void test_kernel_ops(void)
 {
 	mr_rng r;
 	mr_rng_seed(&r, 9, 0);
-	int widths[] = {16, 64, 70, 5}, worst_ok = 1;
+	int widths[] = {16, 64, 70, 5, 25, 625}, worst_ok = 1;
 	double worst = 0;
 	for (int M = 1; M <= 13; M++)
 		for (size_t wi = 0; wi < sizeof widths / sizeof widths[0]; wi++) {

@@ -139,16 +139,35 @@ static double best_arm_prob(const mr_policy *p, const mr_bandit_opts *bo,
 	int n = 0;
 	ev->reset(ev, 1, &(mr_err){0});
 	for (int x = 0; x < bo->ncontexts; x++) {
-		float z[64], lp[64], pr[64];
+		float z[1024], lp[1024], pr[1024];
+		uint8_t hm[1024];
+		double marg[MR_MAX_COMPONENTS][64] = {{0}};
 		mr_policy_logits(p, ev->obs, z);
+		mr_policy_head_mask(p, ev->masks, hm);
+		/* each head's probabilities, then each component's marginal
+		 * (a joint head's combinations decoded) */
 		int off = 0;
+		for (int h = 0; h < p->head_ncomp; h++) {
+			mr_masked_log_softmax(z + off, hm + off,
+					      p->head_nchoices[h], lp + off,
+					      pr + off);
+			off += p->head_nchoices[h];
+		}
+		if (p->heads == MR_HEADS_JOINT)
+			for (int j = 0; j < p->head_total; j++) {
+				int32_t hj = j, a[MR_MAX_COMPONENTS];
+				mr_policy_decode(p, &hj, a);
+				for (int c = 0; c < bo->ncomp; c++)
+					marg[c][a[c]] += pr[j];
+			}
+		else
+			for (int c = 0; c < bo->ncomp; c++)
+				for (int a = 0; a < bo->nchoices; a++)
+					marg[c][a] = pr[c * bo->nchoices + a];
 		for (int c = 0; c < bo->ncomp; c++) {
-			mr_masked_log_softmax(z + off, ev->masks + off,
-					      bo->nchoices, lp + off, pr + off);
 			int best = (x * 3 + c * 5 + 1) % bo->nchoices;
-			sum += pr[off + best];
+			sum += marg[c][best];
 			n++;
-			off += bo->nchoices;
 		}
 		for (int c = 0; c < bo->ncomp; c++)
 			ev->actions[c] = 0;
@@ -164,15 +183,17 @@ typedef struct {
 	size_t nparams;
 } bandit_run;
 
-/* nvec: environment groups (1, or one per thread) */
-static bandit_run train_bandit(int threads, int nvec, int nenvs, int shared,
-			       int64_t steps)
+/* nvec: environment groups (1, or one per thread); heads: MR_HEADS_*;
+ * trap: the bandit whose best action needs both components moved */
+static bandit_run train_bandit_as(int threads, int nvec, int nenvs,
+				  int shared, int64_t steps, int heads,
+				  int trap)
 {
 	bandit_run out = {0};
 	mr_err e = {0};
 	mr_bandit_opts bo = {.nenvs = nenvs / nvec,
 			     .ncontexts = 6, .ncomp = 2, .nchoices = 5,
-			     .episode_len = 12, .masked = 1};
+			     .episode_len = 12, .masked = !trap, .trap = trap};
 	mr_ppo_config c;
 	mr_ppo_config_defaults(&c, "delay", &e);
 	mr_ppo_config_set(&c, "net", "32,32", &e);
@@ -187,6 +208,7 @@ static bandit_run train_bandit(int threads, int nvec, int nenvs, int shared,
 	c.threads = threads;
 	c.seed = 5;
 	c.timesteps = steps;
+	c.heads = heads;
 	mr_vecenv *envs[MR_PPO_MAX_THREADS];
 	for (int i = 0; i < nvec; i++)
 		envs[i] = mr_bandit_open(&bo, &e);
@@ -233,6 +255,13 @@ static bandit_run train_bandit(int threads, int nvec, int nenvs, int shared,
 	return out;
 }
 
+static bandit_run train_bandit(int threads, int nvec, int nenvs, int shared,
+			       int64_t steps)
+{
+	return train_bandit_as(threads, nvec, nenvs, shared, steps,
+			       MR_HEADS_AUTO, 0);
+}
+
 static void test_bandit(void)
 {
 	mr_bandit_opts bo = {.ncontexts = 6, .ncomp = 2, .nchoices = 5,
@@ -248,6 +277,26 @@ static void test_bandit(void)
 	CHECK(r.violations == 0, "no masked arm ever taken (%ld; the lure "
 	      "pays 2)", r.violations);
 	CHECK(r.secs < 5, "in %.2f s (< 5 s)", r.secs);
+	bandit_run f = train_bandit_as(1, 1, 8, 0, 40000, MR_HEADS_FACTORED, 0);
+	CHECK(f.mean_r == opt && f.best_p > 0.95 && f.violations == 0,
+	      "factored heads (one per component) solve it too (p %.3f)",
+	      f.best_p);
+	free(f.params);
+	/* the trap: only a move of both components at once reaches 1 */
+	mr_bandit_opts tb = bo;
+	tb.masked = 0;
+	tb.trap = 1;
+	CHECK(mr_bandit_optimal_mean(&tb) == 1.0 &&
+	      fabs(mr_bandit_random_mean(&tb) - (0.04 + 0.7 * 0.64)) < 1e-9,
+	      "trap bandit: optimum 1, random %.4f",
+	      mr_bandit_random_mean(&tb));
+	bandit_run tf = train_bandit_as(1, 1, 8, 0, 40000, MR_HEADS_FACTORED, 1);
+	bandit_run tj = train_bandit_as(1, 1, 8, 0, 40000, MR_HEADS_JOINT, 1);
+	CHECK(fabs(tf.mean_r - 0.7) < 1e-6, "the trap holds factored heads "
+	      "at 0.7 (%.4f): every one-component move from there loses",
+	      tf.mean_r);
+	CHECK(tj.mean_r == 1.0, "a joint head escapes it: %.4f", tj.mean_r);
+	free(tf.params), free(tj.params);
 	bandit_run s = train_bandit(1, 1, 8, 1, 40000);
 	CHECK(s.mean_r == opt && s.best_p > 0.95 && s.violations == 0,
 	      "shared trunk solves it too (p %.3f)", s.best_p);
@@ -282,7 +331,7 @@ static void test_bandit(void)
 	free(t3.params);
 }
 
-static void test_policy_file(void)
+static void test_policy_file(int heads)
 {
 	char dir[] = "/tmp/meshrl-ppo-XXXXXX";
 	if (!mkdtemp(dir))
@@ -293,6 +342,7 @@ static void test_policy_file(void)
 	mr_err e = {0};
 	mr_ppo_config c;
 	mr_ppo_config_defaults(&c, "delay", &e);
+	c.heads = heads;
 	int nch[2] = {6, 5};
 	mr_policy *p = mr_policy_new(3, 2, nch, &c, &e);
 	float obs[3] = {4, 8, 12};
@@ -319,7 +369,9 @@ static void test_policy_file(void)
 			same &= a1[0] == a2[0] && a1[1] == a2[1] &&
 				mask[a1[0]] && mask[6 + a1[1]];
 		}
-		CHECK(same, "reloaded policy acts identically, never masked");
+		CHECK(same && q->heads == heads, "reloaded policy (%s heads) "
+		      "acts identically, never masked",
+		      heads == MR_HEADS_JOINT ? "joint" : "factored");
 		int want[2] = {6, 5}, other[2] = {6, 4};
 		CHECK(mr_policy_check(q, 3, 2, want, &e) == 0, "sizes match");
 		CHECK(mr_policy_check(q, 3, 2, other, &e) == -1 &&
@@ -375,6 +427,73 @@ static void test_policy_file(void)
 	rmdir(dir);
 }
 
+/* Joint heads: layout, masks as products, decoding, auto's choice. */
+static void test_heads(void)
+{
+	mr_err e = {0};
+	mr_ppo_config c;
+	mr_ppo_config_defaults(&c, "delay", &e);
+	int nch[3] = {3, 2, 4};
+	CHECK(c.heads == MR_HEADS_AUTO, "heads default to auto");
+	mr_policy *p = mr_policy_new(2, 3, nch, &c, &e);
+	CHECK(p && p->heads == MR_HEADS_JOINT && p->head_ncomp == 1 &&
+	      p->head_total == 24 && p->actor.sizes[p->actor.nlayers] == 24,
+	      "auto: 3x2x4 = 24 combinations, one joint head of 24 logits");
+	if (p) {
+		/* row-major: j = (a0 * 2 + a1) * 4 + a2 */
+		int ok = 1;
+		for (int j = 0; j < 24; j++) {
+			int32_t hj = j, a[3];
+			mr_policy_decode(p, &hj, a);
+			ok &= a[0] == j / 8 && a[1] == j / 4 % 2 && a[2] == j % 4;
+		}
+		CHECK(ok, "joint index decodes row-major (last fastest)");
+		uint8_t m[9] = {1, 0, 1, /**/ 1, 1, /**/ 0, 1, 1, 0}, hm[24];
+		CHECK(mr_policy_head_mask(p, m, hm) == 0, "mask accepted");
+		int good = 1, allowed = 0;
+		for (int j = 0; j < 24; j++) {
+			int32_t hj = j, a[3];
+			mr_policy_decode(p, &hj, a);
+			good &= hm[j] == (m[a[0]] && m[3 + a[1]] && m[5 + a[2]]);
+			allowed += hm[j];
+		}
+		CHECK(good && allowed == 2 * 2 * 2,
+		      "joint mask = product of the components' masks (%d "
+		      "allowed)", allowed);
+		for (int k = 0; k < 50; k++) {
+			float o[2] = {(float)k, (float)(k % 3)};
+			int32_t a[3];
+			mr_policy_act(p, o, m, a);
+			good &= m[a[0]] && m[3 + a[1]] && m[5 + a[2]];
+		}
+		CHECK(good, "joint: acting never picks a masked choice");
+		m[3] = m[4] = 0;
+		CHECK(mr_policy_head_mask(p, m, hm) == -1,
+		      "a component with nothing allowed: no combination");
+		mr_policy_free(p);
+	}
+	c.heads = MR_HEADS_FACTORED;
+	p = mr_policy_new(2, 3, nch, &c, &e);
+	CHECK(p && p->head_ncomp == 3 && p->head_total == 9,
+	      "factored: one head per component, 9 logits");
+	mr_policy_free(p);
+	int big[2] = {40, 40}; /* 1600 > MR_HEADS_AUTO_MAX */
+	c.heads = MR_HEADS_AUTO;
+	p = mr_policy_new(2, 2, big, &c, &e);
+	CHECK(p && p->heads == MR_HEADS_FACTORED,
+	      "auto: 1600 combinations stay factored");
+	mr_policy_free(p);
+	int huge[3] = {20, 20, 20};
+	c.heads = MR_HEADS_JOINT;
+	CHECK(mr_policy_new(2, 3, huge, &c, &e) == NULL &&
+	      e.code == MR_EXIT_USAGE && strstr(e.msg, "8000"),
+	      "joint over 8000 combinations refused: %s", e.msg);
+	CHECK(mr_ppo_config_set(&c, "heads", "joint", &e) == 0 &&
+	      c.heads == MR_HEADS_JOINT &&
+	      mr_ppo_config_set(&c, "heads", "both", &e) == -1 &&
+	      strstr(e.msg, "both"), "heads key: values checked");
+}
+
 static void test_config(void)
 {
 	mr_ppo_config c;
@@ -418,7 +537,9 @@ int main(void)
 	test_surrogate();
 	test_policy_loss_grad();
 	test_config();
-	test_policy_file();
+	test_heads();
+	test_policy_file(MR_HEADS_FACTORED);
+	test_policy_file(MR_HEADS_JOINT);
 	test_bandit();
 	return CHECK_DONE();
 }

@@ -8,6 +8,8 @@
 
 #include "bandit.h"
 
+#define TRAP_NONE 0.7 /* trap: the reward when no component is best */
+
 typedef struct {
 	mr_bandit_opts o;
 	mr_rng rng;
@@ -76,6 +78,7 @@ static int bandit_step(mr_vecenv *v, mr_err *e)
 	for (int i = 0; i < v->nenvs; i++) {
 		const int32_t *act = v->actions + (size_t)i * o->ncomp;
 		double r = 0;
+		int nbest = 0;
 		for (int c = 0; c < o->ncomp; c++) {
 			if (act[c] < 0 || act[c] >= o->nchoices)
 				return mr_errf(e, MR_EXIT_FAIL,
@@ -85,8 +88,13 @@ static int bandit_step(mr_vecenv *v, mr_err *e)
 			if (!allowed(o, b->ctx[i], c, act[c]))
 				b->violations++;
 			r += arm_reward(o, b->ctx[i], c, act[c]);
+			nbest += act[c] == best_arm(o, b->ctx[i], c);
 		}
-		v->rewards[i] = (float)(r / o->ncomp);
+		if (o->trap)
+			v->rewards[i] = nbest == o->ncomp ? 1.0f
+					: (nbest == 0 ? (float)TRAP_NONE : 0.0f);
+		else
+			v->rewards[i] = (float)(r / o->ncomp);
 		memset(&v->info[i], 0, sizeof v->info[i]);
 		v->info[i].bound_met = 1;
 		b->t[i]++;
@@ -158,14 +166,33 @@ static double mean_over(const mr_bandit_opts *o, int best)
 	return sum / (o->ncontexts * o->ncomp);
 }
 
+/* trap: uniform random allowed arms hit every best arm with the product of
+ * the components' chances, none with the product of the rest */
+static double trap_random_mean(const mr_bandit_opts *o)
+{
+	double sum = 0;
+	for (int x = 0; x < o->ncontexts; x++) {
+		double all = 1, none = 1;
+		for (int c = 0; c < o->ncomp; c++) {
+			int n = 0;
+			for (int a = 0; a < o->nchoices; a++)
+				n += allowed(o, x, c, a);
+			all *= 1.0 / n;
+			none *= 1.0 - 1.0 / n;
+		}
+		sum += all + TRAP_NONE * none;
+	}
+	return sum / o->ncontexts;
+}
+
 double mr_bandit_optimal_mean(const mr_bandit_opts *o)
 {
-	return mean_over(o, 1);
+	return o->trap ? 1.0 : mean_over(o, 1);
 }
 
 double mr_bandit_random_mean(const mr_bandit_opts *o)
 {
-	return mean_over(o, 0);
+	return o->trap ? trap_random_mean(o) : mean_over(o, 0);
 }
 
 long mr_bandit_violations(const mr_vecenv *v)

@@ -9,6 +9,13 @@
  * context and component pays 2 but is masked: a trainer that honours masks
  * never takes it (takes are counted), one that does not learns to take it.
  * Episodes last episode_len steps. In eval mode contexts cycle 0..K-1.
+ *
+ * With trap set, the reward is one of the whole action instead: 1 when
+ * every component takes its best arm, 0.7 when none does, 0 otherwise.
+ * From a uniform start each component on its own gains by leaving its best
+ * arm (0.56 against 0.2 in expectation for 5 arms), so heads that draw the
+ * components independently settle at 0.7; only a move of all components
+ * at once reaches 1.
  */
 #ifndef MESHRL_BANDIT_H
 #define MESHRL_BANDIT_H
@@ -22,6 +29,7 @@ typedef struct {
 	int nchoices;    /* arms per component */
 	int episode_len;
 	int masked;
+	int trap;
 	int eval;
 } mr_bandit_opts;
 

@@ -35,7 +35,7 @@ static void usage(FILE *f)
 	fprintf(f,
 "usage: ppo-train [options] OBJECTIVE.obj\n"
 "       ppo-train [options] --env-cmd 'CMD ARGS...' [--objective OBJ.obj]\n"
-"       ppo-train [options] --env bandit\n"
+"       ppo-train [options] --env bandit|bandit-trap\n"
 "\n"
 "Trains a PPO policy (MultiDiscrete actions with masks, MLP actor and\n"
 "critic) on N vectorised environments. Hyper-parameters: preset defaults,\n"
@@ -48,6 +48,8 @@ static void usage(FILE *f)
 "                         no shell); --objective adds its optimum\n"
 "  --model FILE           system model (default: the objective's)\n"
 "  --env bandit           the built-in contextual bandit (self-test)\n"
+"  --env bandit-trap      one whose best action needs every component\n"
+"                         changed at once (factored heads stop short)\n"
 "output:\n"
 "  -o, --output FILE      policy file (default policy.msgpack)\n"
 "  --curve FILE           learning curve CSV: timesteps,avg_r,std_r,\n"
@@ -74,6 +76,11 @@ static void usage(FILE *f)
 "  --continuing 0|1       1: episode ends are time limits (returns run on\n"
 "                         into the next episode; its start must not depend\n"
 "                         on the actions)\n"
+"  --heads auto|factored|joint\n"
+"                         factored: a categorical head per action\n"
+"                         component (MultiDiscrete, as published); joint:\n"
+"                         one over every combination; auto (default):\n"
+"                         joint up to 1024 combinations\n"
 "  --set KEY=VALUE        any of the above by its [ppo] key name\n"
 "general:\n"
 "  --threads N            worker threads (1); results are deterministic\n"
@@ -619,17 +626,20 @@ int main(int argc, char **argv)
 	spec.model = model;
 	int npos = argc - optind;
 	if (env_name) {
-		if (strcmp(env_name, "bandit"))
+		int trap = !strcmp(env_name, "bandit-trap");
+		if (strcmp(env_name, "bandit") && !trap)
 			mr_fatal(prog, MR_EXIT_USAGE,
-				 "--env: '%s' unknown (bandit)", env_name);
+				 "--env: '%s' unknown (bandit, bandit-trap)",
+				 env_name);
 		if (env_cmd || npos)
 			mr_fatal(prog, MR_EXIT_USAGE,
-				 "--env bandit takes no objective or --env-cmd");
+				 "--env %s takes no objective or --env-cmd",
+				 env_name);
 		spec.kind = ENV_BANDIT;
 		spec.bandit = (mr_bandit_opts){.ncontexts = 4, .ncomp = 2,
 					       .nchoices = 5, .episode_len = 16,
-					       .masked = 1};
-		spec.name = "bandit";
+					       .masked = !trap, .trap = trap};
+		spec.name = trap ? "bandit-trap" : "bandit";
 	} else if (env_cmd) {
 		if (npos)
 			mr_fatal(prog, MR_EXIT_USAGE, "--env-cmd and an "

@@ -247,8 +247,8 @@ static void tile_1x64(float *restrict C, const float *restrict A,
 		v8_store(C + 8 * j, post8(op, c[j], y ? y + 8 * j : NULL));
 }
 
-/* Leftover columns (N % 16), one at a time; only for small remainders of
- * wide outputs. Narrow outputs (heads) go through mr_matmul_nt. */
+/* Leftover columns (N % 16) of an accumulating product, one at a time.
+ * Narrow outputs (heads) go through mr_matmul_nt. */
 static void tile_any(float *restrict C, ptrdiff_t ldc,
 		     const float *restrict A, ptrdiff_t sam, ptrdiff_t sak,
 		     const float *restrict B, ptrdiff_t ldb, int M, int N, int K,
@@ -297,6 +297,39 @@ void mr_matmul_nt(float *C, ptrdiff_t ldc, const float *A, ptrdiff_t lda,
 	}
 }
 
+/* Columns n..n+15 of C, every row. */
+static void column_block(float *C, ptrdiff_t ldc, const float *A,
+			 ptrdiff_t sam, ptrdiff_t sak, const float *B,
+			 ptrdiff_t ldb, int M, int K, const mr_mm_op *op, int n)
+{
+	const float *bias = op->bias, *y = op->y;
+	ptrdiff_t ldy = op->ldy;
+#define AT(p, off) ((p) ? (p) + (off) : NULL)
+	/* rows in tiles of 6; what is left as one tile of 2..5 rows (8 left:
+	 * 4 + 4), never single rows unless M is 1 */
+	for (int m = 0; m < M;) {
+		int R = M - m, h = R >= 6 && R != 8 ? 6 : R == 8 ? 4 : R;
+		float *c = C + m * ldc + n;
+		const float *a = A + m * sam, *yb = AT(y, m * ldy + n);
+		switch (h) {
+		case 6: tile_6x16(c, ldc, a, sam, sak, B + n, ldb, K, op,
+				  AT(bias, n), yb); break;
+		case 5: tile_5x16(c, ldc, a, sam, sak, B + n, ldb, K, op,
+				  AT(bias, n), yb); break;
+		case 4: tile_4x16(c, ldc, a, sam, sak, B + n, ldb, K, op,
+				  AT(bias, n), yb); break;
+		case 3: tile_3x16(c, ldc, a, sam, sak, B + n, ldb, K, op,
+				  AT(bias, n), yb); break;
+		case 2: tile_2x16(c, ldc, a, sam, sak, B + n, ldb, K, op,
+				  AT(bias, n), yb); break;
+		default: tile_1x16(c, a, sak, B + n, ldb, K, op, AT(bias, n),
+				   yb); break;
+		}
+		m += h;
+	}
+#undef AT
+}
+
 void mr_matmul(float *C, ptrdiff_t ldc, const float *A, ptrdiff_t sam,
 	       ptrdiff_t sak, const float *B, ptrdiff_t ldb, int M, int N,
 	       int K, const mr_mm_op *op)
@@ -311,31 +344,15 @@ void mr_matmul(float *C, ptrdiff_t ldc, const float *A, ptrdiff_t sam,
 				tile_1x64(C + m * ldc + n, A + m * sam, sak,
 					  B + n, ldb, K, op, AT(bias, n),
 					  AT(y, m * ldy + n));
-	for (; n < n16; n += NR) {
-		/* rows in tiles of 6; what is left as one tile of 2..5 rows
-		 * (8 left: 4 + 4), never single rows unless M is 1 */
-		for (int m = 0; m < M;) {
-			int R = M - m, h = R >= 6 && R != 8 ? 6 : R == 8 ? 4 : R;
-			float *c = C + m * ldc + n;
-			const float *a = A + m * sam, *yb = AT(y, m * ldy + n);
-			switch (h) {
-			case 6: tile_6x16(c, ldc, a, sam, sak, B + n, ldb, K, op,
-					  AT(bias, n), yb); break;
-			case 5: tile_5x16(c, ldc, a, sam, sak, B + n, ldb, K, op,
-					  AT(bias, n), yb); break;
-			case 4: tile_4x16(c, ldc, a, sam, sak, B + n, ldb, K, op,
-					  AT(bias, n), yb); break;
-			case 3: tile_3x16(c, ldc, a, sam, sak, B + n, ldb, K, op,
-					  AT(bias, n), yb); break;
-			case 2: tile_2x16(c, ldc, a, sam, sak, B + n, ldb, K, op,
-					  AT(bias, n), yb); break;
-			default: tile_1x16(c, a, sak, B + n, ldb, K, op,
-					   AT(bias, n), yb); break;
-			}
-			m += h;
-		}
-	}
-	if (n16 < N)
+	for (; n < n16; n += NR)
+		column_block(C, ldc, A, sam, sak, B, ldb, M, K, op, n);
+	/* Leftover columns: when C is overwritten (not accumulated), the
+	 * last 16 columns again as one block; the columns it shares with the
+	 * block before get the same values, computed the same way. A joint
+	 * head's 25 or 625 outputs go at full speed so. */
+	if (n16 < N && N >= NR && op->init != MR_MM_ACC)
+		column_block(C, ldc, A, sam, sak, B, ldb, M, K, op, N - NR);
+	else if (n16 < N)
 		tile_any(C + n16, ldc, A, sam, sak, B + n16, ldb, M, N - n16,
 			 K, op, AT(bias, n16), AT(y, n16));
 #undef AT

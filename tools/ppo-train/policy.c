@@ -5,6 +5,10 @@
  * File schema (one msgpack map; Python: msgpack.unpackb(data)):
  *   format "ppo-policy", version 1, objective (str)
  *   obs_dim (int), nchoices ([int], one per action component)
+ *   heads "factored" | "joint" (absent: factored): factored = the actor's
+ *                 outputs are one block of logits per component, in
+ *                 order; joint = one logit per combination of choices,
+ *                 row-major (the last component varies fastest)
  *   activation "tanh" | "relu" (after every layer but a network's last)
  *   shared (0|1): 1 = the critic's layers take the actor's last hidden
  *                 layer as input (a shared trunk), 0 = the observation
@@ -56,7 +60,7 @@ static void layout(mr_policy *p, int nh, const int *h, int cnh,
 	sz[0] = p->obs_dim;
 	for (int i = 0; i < nh; i++)
 		sz[i + 1] = h[i];
-	sz[nh + 1] = p->total_choices;
+	sz[nh + 1] = p->head_total;
 	mlp_layout(&p->actor, nh + 1, sz, act, &next);
 	if (p->shared) {
 		sz[0] = h[nh - 1];
@@ -98,11 +102,94 @@ static int set_actions(mr_policy *p, int obs_dim, int ncomp,
 	return 0;
 }
 
+/* The heads over the actions set_actions laid out: heads is MR_HEADS_*. */
+static int set_heads(mr_policy *p, int heads, mr_err *e)
+{
+	double prod = 1; /* exact here: far below 2^53 when it matters */
+	for (int c = 0; c < p->ncomp; c++)
+		prod *= p->nchoices[c];
+	if (heads == MR_HEADS_AUTO)
+		heads = prod <= MR_HEADS_AUTO_MAX ? MR_HEADS_JOINT
+						  : MR_HEADS_FACTORED;
+	if (heads == MR_HEADS_JOINT && p->ncomp == 1)
+		heads = MR_HEADS_FACTORED; /* the same thing */
+	p->heads = heads;
+	if (heads == MR_HEADS_FACTORED) {
+		p->head_ncomp = p->ncomp;
+		memcpy(p->head_nchoices, p->nchoices, sizeof p->nchoices);
+		p->head_total = p->total_choices;
+		return 0;
+	}
+	if (prod > MR_MLP_MAX_WIDTH)
+		return mr_errf(e, MR_EXIT_USAGE, "joint heads: %.0f "
+			       "combinations of actions, more than %d (use "
+			       "factored heads)", prod, MR_MLP_MAX_WIDTH);
+	p->head_ncomp = 1;
+	p->head_nchoices[0] = (int)prod;
+	p->head_total = (int)prod;
+	return 0;
+}
+
+int mr_policy_head_mask(const mr_policy *p, const uint8_t *env_mask,
+			uint8_t *head_mask)
+{
+	if (p->heads == MR_HEADS_FACTORED) {
+		int off = 0;
+		for (int c = 0; c < p->ncomp; c++) {
+			int any = 0;
+			for (int j = 0; j < p->nchoices[c]; j++) {
+				uint8_t m = env_mask ? env_mask[off + j] : 1;
+				head_mask[off + j] = m;
+				any |= m;
+			}
+			if (!any)
+				return -1;
+			off += p->nchoices[c];
+		}
+		return 0;
+	}
+	/* joint: walk the combinations in order, like an odometer whose last
+	 * digit turns fastest */
+	int digit[MR_MAX_COMPONENTS] = {0}, off[MR_MAX_COMPONENTS], any = 0;
+	for (int c = 0, o = 0; c < p->ncomp; c++) {
+		off[c] = o;
+		o += p->nchoices[c];
+	}
+	for (int j = 0; j < p->head_total; j++) {
+		uint8_t m = 1;
+		for (int c = 0; env_mask && m && c < p->ncomp; c++)
+			m = env_mask[off[c] + digit[c]];
+		head_mask[j] = m;
+		any |= m;
+		for (int c = p->ncomp - 1; c >= 0; c--) {
+			if (++digit[c] < p->nchoices[c])
+				break;
+			digit[c] = 0;
+		}
+	}
+	return any ? 0 : -1;
+}
+
+void mr_policy_decode(const mr_policy *p, const int32_t *head_act,
+		      int32_t *env_act)
+{
+	if (p->heads == MR_HEADS_FACTORED) {
+		memcpy(env_act, head_act, (size_t)p->ncomp * sizeof *env_act);
+		return;
+	}
+	int32_t j = head_act[0];
+	for (int c = p->ncomp - 1; c >= 0; c--) {
+		env_act[c] = j % p->nchoices[c];
+		j /= p->nchoices[c];
+	}
+}
+
 mr_policy *mr_policy_new(int obs_dim, int ncomp, const int *nchoices,
 			 const mr_ppo_config *c, mr_err *e)
 {
 	mr_policy *p = mr_xcalloc(1, sizeof *p);
-	if (set_actions(p, obs_dim, ncomp, nchoices, e)) {
+	if (set_actions(p, obs_dim, ncomp, nchoices, e) ||
+	    set_heads(p, c->heads, e)) {
 		free(p);
 		return NULL;
 	}
@@ -229,30 +316,34 @@ void mr_policy_logits(const mr_policy *p, const float *obs, float *logits)
 			       I, O, l < m->nlayers - 1 ? m->act : MR_ACT_NONE);
 		cur = 1 - cur;
 	}
-	memcpy(logits, buf[cur], (size_t)p->total_choices * sizeof(float));
+	memcpy(logits, buf[cur], (size_t)p->head_total * sizeof(float));
 }
 
 void mr_policy_act(const mr_policy *p, const float *obs, const uint8_t *mask,
 		   int32_t *action)
 {
 	float z[MR_MLP_MAX_WIDTH];
+	uint8_t hm[MR_MLP_MAX_WIDTH];
+	int32_t ha[MR_MAX_COMPONENTS];
 	mr_policy_logits(p, obs, z);
+	/* a head that allows nothing is the environment's error; it then
+	 * takes its unmasked best rather than an invalid index */
+	mr_policy_head_mask(p, mask, hm);
 	int off = 0;
-	for (int c = 0; c < p->ncomp; c++) {
+	for (int c = 0; c < p->head_ncomp; c++) {
 		int best = -1, any = -1;
-		for (int j = 0; j < p->nchoices[c]; j++) {
+		for (int j = 0; j < p->head_nchoices[c]; j++) {
 			if (any < 0 || z[off + j] > z[off + any])
 				any = j;
-			if (mask && !mask[off + j])
+			if (!hm[off + j])
 				continue;
 			if (best < 0 || z[off + j] > z[off + best])
 				best = j;
 		}
-		/* nothing allowed is the environment's error; take the
-		 * unmasked best rather than an invalid index */
-		action[c] = best >= 0 ? best : any;
-		off += p->nchoices[c];
+		ha[c] = best >= 0 ? best : any;
+		off += p->head_nchoices[c];
 	}
+	mr_policy_decode(p, ha, action);
 }
 
 /* ------------------------------------------------------------------------
@@ -283,7 +374,7 @@ static void pack_net(msgpack_packer *pk, const char *key, const mr_mlp *m,
 
 void mr_policy_pack(msgpack_packer *pk, const mr_policy *p)
 {
-	msgpack_pack_map(pk, 15);
+	msgpack_pack_map(pk, 16);
 	mr_pk_kv_str(pk, "format", "ppo-policy");
 	mr_pk_kv_i64(pk, "version", 1);
 	mr_pk_kv_str(pk, "objective", p->objective);
@@ -292,6 +383,8 @@ void mr_policy_pack(msgpack_packer *pk, const mr_policy *p)
 	msgpack_pack_array(pk, (size_t)p->ncomp);
 	for (int c = 0; c < p->ncomp; c++)
 		msgpack_pack_int64(pk, p->nchoices[c]);
+	mr_pk_kv_str(pk, "heads",
+		     p->heads == MR_HEADS_JOINT ? "joint" : "factored");
 	mr_pk_kv_str(pk, "activation",
 		     p->actor.act == MR_ACT_TANH ? "tanh" : "relu");
 	mr_pk_kv_i64(pk, "shared", p->shared);
@@ -436,8 +529,24 @@ mr_policy *mr_policy_unpack(const msgpack_object *root, const char *name,
 		}
 		nch[c] = (int)o->via.u64;
 	}
-	if (set_actions(p, (int)obs_dim, ncomp, nch, e)) {
+	int heads = MR_HEADS_FACTORED;
+	if (mr_mp_get(root, "heads")) {
+		char h[16];
+		if (mr_mp_str(root, "heads", name, h, sizeof h, e))
+			goto fail;
+		if (!strcmp(h, "joint"))
+			heads = MR_HEADS_JOINT;
+		else if (strcmp(h, "factored")) {
+			mr_errf(e, MR_EXIT_DATA, "%s: heads '%s' (factored, "
+				"joint)", name, h);
+			goto fail;
+		}
+	}
+	if (set_actions(p, (int)obs_dim, ncomp, nch, e) ||
+	    set_heads(p, heads, e)) {
 		mr_err_prefix(e, "%s", name);
+		if (e && e->code == MR_EXIT_USAGE)
+			e->code = MR_EXIT_DATA;
 		goto fail;
 	}
 	mr_act a;
@@ -454,7 +563,7 @@ mr_policy *mr_policy_unpack(const msgpack_object *root, const char *name,
 	p->norm_obs = (int)norm;
 	int anl, asz[MR_MLP_MAX_LAYERS + 1], cnl, csz[MR_MLP_MAX_LAYERS + 1];
 	const msgpack_object *al, *cl;
-	if (unpack_net(root, "actor", name, p->obs_dim, p->total_choices, &anl,
+	if (unpack_net(root, "actor", name, p->obs_dim, p->head_total, &anl,
 		       asz, &al, e))
 		goto fail;
 	if (p->shared && anl < 2) {

@@ -89,7 +89,9 @@ const char *const mr_ppo_config_keys[] = {
 	"epochs", "lr", "lr_decay", "gamma", "gae_lambda", "clip", "clip_vf",
 	"ent_coef", "vf_coef", "max_grad_norm", "adam_eps", "norm_obs",
 	"norm_adv", "obs_clip", "continuing", "timesteps", "threads", "seed",
-	NULL};
+	"heads", NULL};
+
+static const char *const heads_names[] = {"auto", "factored", "joint"};
 
 static int parse_double(const char *key, const char *val, double *out,
 			mr_err *e)
@@ -189,6 +191,15 @@ int mr_ppo_config_set(mr_ppo_config *c, const char *key_in, const char *val,
 	}
 	if (!strcmp(key, "critic_net"))
 		return parse_net(key, val, &c->cnhidden, c->chidden, e);
+	if (!strcmp(key, "heads")) {
+		for (int k = 0; k < 3; k++)
+			if (!strcmp(val, heads_names[k])) {
+				c->heads = k;
+				return 0;
+			}
+		return mr_errf(e, MR_EXIT_USAGE, "heads: '%s' is not auto, "
+			       "factored or joint", val);
+	}
 	if (!strcmp(key, "act")) {
 		if (!strcmp(val, "tanh"))
 			c->act = MR_ACT_TANH;
@@ -333,13 +344,15 @@ void mr_ppo_config_describe(const mr_ppo_config *c, char *buf, size_t n)
 		 "net=%s critic_net=%s act=%s shared=%d n_steps=%d nenvs=%d "
 		 "batch=%d epochs=%d lr=%g lr_decay=%d gamma=%g gae_lambda=%g "
 		 "clip=%g clip_vf=%g ent_coef=%g vf_coef=%g max_grad_norm=%g "
-		 "adam_eps=%g norm_obs=%d norm_adv=%d obs_clip=%g continuing=%d",
+		 "adam_eps=%g norm_obs=%d norm_adv=%d obs_clip=%g continuing=%d "
+		 "heads=%s",
 		 a, c->shared ? "(shared)" : cr,
 		 c->act == MR_ACT_TANH ? "tanh" : "relu", c->shared,
 		 c->n_steps, c->nenvs, c->batch, c->epochs, c->lr, c->lr_decay,
 		 c->gamma, c->gae_lambda, c->clip, c->clip_vf, c->ent_coef,
 		 c->vf_coef, c->max_grad_norm, c->adam_eps, c->norm_obs,
-		 c->norm_adv, c->obs_clip, c->continuing);
+		 c->norm_adv, c->obs_clip, c->continuing,
+		 heads_names[c->heads >= 0 && c->heads < 3 ? c->heads : 0]);
 }
 
 /* ------------------------------------------------------------------------
@@ -618,7 +631,7 @@ typedef struct {
 	float *d[4], *wscratch, *dvalue;
 	float *grads;               /* this worker's gradient (nparams) */
 	float *obs;                 /* (rows, obs_dim) gathered input */
-	float *logp, *p;            /* (total_choices) scratch */
+	float *logp, *p;            /* (head_total) scratch */
 	int *rowidx;                /* (rows) sample indices */
 	/* results of a job */
 	mr_ppo_stats st;
@@ -638,7 +651,7 @@ struct mr_ppo {
 	int nvec, env_base[MR_PPO_MAX_THREADS];
 	int T;     /* workers */
 	int N, S;  /* envs, samples per rollout */
-	int D, A, ncomp;
+	int D, A, ncomp;  /* A, ncomp: the heads' choices in all, and heads */
 	/* rollout buffer, sample s = step * N + env */
 	float *obs_raw, *obs, *values, *logp, *rewards, *adv, *ret;
 	float *last_values, *obs_last;
@@ -700,8 +713,8 @@ static void worker_alloc(worker *w, const mr_policy *p, int rows)
 	w->dvalue = falloc(r);
 	w->grads = falloc(p->nparams);
 	w->obs = falloc(r * (size_t)p->obs_dim);
-	w->logp = falloc((size_t)p->total_choices);
-	w->p = falloc((size_t)p->total_choices);
+	w->logp = falloc((size_t)p->head_total);
+	w->p = falloc((size_t)p->head_total);
 	w->rowidx = mr_xcalloc(r, sizeof *w->rowidx);
 }
 
@@ -745,7 +758,7 @@ static void actor_forward(const mr_policy *p, worker *w, int rows)
 
 static const float *logits_of(const mr_policy *p, const worker *w, int r)
 {
-	return w->acts_a[p->actor.nlayers] + (size_t)r * p->total_choices;
+	return w->acts_a[p->actor.nlayers] + (size_t)r * p->head_total;
 }
 
 static float value_of(const mr_policy *p, const worker *w, int r)
@@ -757,7 +770,7 @@ static float value_of(const mr_policy *p, const worker *w, int r)
  * rollout
  */
 
-/* Samples one action per component from the masked softmax; returns the
+/* Samples one choice per head from the masked softmax; returns the
  * joint log-probability. */
 static double sample_action(const mr_policy *p, worker *w,
 			    const float *logits, const uint8_t *mask,
@@ -765,8 +778,8 @@ static double sample_action(const mr_policy *p, worker *w,
 {
 	double lp = 0;
 	int off = 0;
-	for (int c = 0; c < p->ncomp; c++) {
-		int n = p->nchoices[c];
+	for (int c = 0; c < p->head_ncomp; c++) {
+		int n = p->head_nchoices[c];
 		mr_masked_log_softmax(logits + off, mask + off, n, w->logp + off,
 				      w->p + off);
 		double u = mr_rng_uniform(rng), cum = 0;
@@ -802,18 +815,27 @@ static void rollout_job(mr_ppo *t, int tid)
 		memcpy(t->obs_raw + s0 * D, v->obs, (size_t)n * D * sizeof(float));
 		mr_policy_normalize(p, v->obs, w->obs, (size_t)n);
 		memcpy(t->obs + s0 * D, w->obs, (size_t)n * D * sizeof(float));
-		memcpy(t->masks + s0 * A, v->masks, (size_t)n * A);
+		for (int i = 0; i < n; i++)
+			if (mr_policy_head_mask(p, v->masks + (size_t)i *
+						   p->total_choices,
+						t->masks + (s0 + i) * A)) {
+				mr_errf(&w->err, MR_EXIT_DATA,
+					"environment %d allows no action",
+					base + i);
+				w->failed = 1;
+				return;
+			}
 		actor_forward(p, w, n);
 		for (int i = 0; i < n; i++) {
-			int32_t *act = v->actions + (size_t)i * t->ncomp;
+			int32_t *act = t->actions + (s0 + i) * t->ncomp;
 			double lp = sample_action(p, w, logits_of(p, w, i),
-						  v->masks + (size_t)i * A,
+						  t->masks + (s0 + i) * A,
 						  &t->env_rng[base + i], act);
 			t->logp[s0 + i] = (float)lp;
 			if (p->shared)
 				t->values[s0 + i] = value_of(p, w, i);
-			memcpy(t->actions + (s0 + i) * t->ncomp, act,
-			       (size_t)t->ncomp * sizeof *act);
+			mr_policy_decode(p, act, v->actions + (size_t)i *
+						 p->ncomp);
 		}
 		if (v->step(v, &w->err)) {
 			w->failed = 1;
@@ -912,7 +934,7 @@ static void policy_loss_rows(mr_ppo *t, worker *w, const int *mb, int Bm,
 		const int32_t *act = t->actions + (size_t)s * t->ncomp;
 		double a = (t->adv[s] - adv_mean) * adv_scale;
 		mr_ppo_sample_out o;
-		mr_ppo_policy_loss(z, mask, p->ncomp, p->nchoices, act,
+		mr_ppo_policy_loss(z, mask, p->head_ncomp, p->head_nchoices, act,
 				   t->logp[s], a, c->clip, c->ent_coef, inv,
 				   w->logp, w->p, w->d[0] + (size_t)r * A, &o);
 		w->st.pg_loss += o.pg_loss * inv;
@@ -1310,8 +1332,9 @@ mr_ppo *mr_ppo_new(const mr_ppo_config *c, mr_vecenv **envs, int nvec,
 	t->N = N;
 	t->S = c->n_steps * N;
 	t->D = v0->obs_dim;
-	t->A = v0->total_choices;
-	t->ncomp = v0->ncomp;
+	/* the buffers hold the heads' masks and choices */
+	t->A = p->head_total;
+	t->ncomp = p->head_ncomp;
 	size_t S = (size_t)t->S, D = (size_t)t->D, A = (size_t)t->A;
 	t->obs_raw = falloc(S * D);
 	t->obs = falloc(S * D);
