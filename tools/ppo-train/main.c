@@ -827,6 +827,21 @@ int main(int argc, char **argv)
 	if (isnan(r_random) && random_mean(&spec, cfg.seed, rew, &r_random, &e))
 		mr_die(prog, &e);
 
+	if (!quiet) {
+		const mr_policy *pp = mr_ppo_policy(t);
+		char heads[64];
+		if (pp->heads == MR_HEADS_JOINT)
+			snprintf(heads, sizeof heads, "one joint head of %d "
+				 "choices", pp->head_total);
+		else
+			snprintf(heads, sizeof heads, "%d factored head%s, %d "
+				 "choices in all", pp->head_ncomp,
+				 pp->head_ncomp > 1 ? "s" : "", pp->head_total);
+		fprintf(stderr, "%s: %s: %d observations, %s; optimum %.6g, "
+			"random %.6g per step\n", prog, spec.name, pp->obs_dim,
+			heads, r_opt, r_random);
+	}
+
 	struct sigaction sa = {0};
 	sa.sa_handler = on_signal;
 	sigemptyset(&sa.sa_mask);
