@@ -559,7 +559,6 @@ int main(int argc, char **argv)
 	}
 	int ch;
 	while ((ch = getopt_long(argc, argv, "o:qhV", opts, NULL)) != -1) {
-		char *end;
 		switch (ch) {
 		case 'o': output = optarg; break;
 		case 'q': quiet = 1; break;
@@ -575,29 +574,21 @@ int main(int argc, char **argv)
 		case OPT_MODEL: model = optarg; break;
 		case OPT_CURVE: curve_path = optarg; break;
 		case OPT_EVAL_EVERY:
-		case OPT_CKPT_EVERY: {
-			long v = strtol(optarg, &end, 10);
-			if (end == optarg || *end || v < (ch == OPT_CKPT_EVERY
-							   ? 0 : 1) ||
-			    v > 1000000000)
-				mr_fatal(prog, MR_EXIT_USAGE,
-					 "--%s: '%s' is not a count",
-					 ch == OPT_EVAL_EVERY ? "eval-every"
-							      : "checkpoint-every",
-					 optarg);
-			*(ch == OPT_EVAL_EVERY ? &eval_every : &ckpt_every) =
-				(int)v;
+		case OPT_CKPT_EVERY:
+			if (ch == OPT_EVAL_EVERY)
+				eval_every = (int)mr_arg_int(prog, "--eval-every",
+							     optarg, 1, 1000000000);
+			else
+				ckpt_every = (int)mr_arg_int(prog,
+							     "--checkpoint-every",
+							     optarg, 0, 1000000000);
 			break;
-		}
 		case OPT_CKPT: ckpt_path = optarg; break;
 		case OPT_RESUME: resume = 1; break;
 		case OPT_TARGET:
-			target = strtod(optarg, &end);
-			if (end == optarg || *end || !isfinite(target) ||
-			    target > 1.5)
-				mr_fatal(prog, MR_EXIT_USAGE,
-					 "--target-score: '%s' is not a score "
-					 "(e.g. 0.98)", optarg);
+			/* a normalised score; above 1 only by rounding */
+			target = mr_arg_double(prog, "--target-score", optarg,
+					       -1e9, 1.5);
 			break;
 		case OPT_PRESET: preset = optarg; break;
 		case OPT_SET: {

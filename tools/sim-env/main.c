@@ -82,18 +82,6 @@ typedef struct {
 	uint64_t seed;
 } cli;
 
-static long parse_long(const char *s, const char *what, long lo, long hi)
-{
-	char *end;
-	long v = strtol(s, &end, 10);
-	if (end == s || *end || v < lo || v > hi) {
-		fprintf(stderr, "%s: %s must be a whole number in %ld..%ld, not '%s'\n",
-			prog, what, lo, hi, s);
-		exit(MR_EXIT_USAGE);
-	}
-	return v;
-}
-
 static void warn_range(const se_sim *s, int quiet)
 {
 	char buf[2048];
@@ -806,9 +794,9 @@ int main(int argc, char **argv)
 		switch (ch) {
 		case 'm': c.model = optarg; break;
 		case 'l': c.load = optarg; break;
-		case 'n': c.envs = (int)parse_long(optarg, "--envs", 1, 1 << 20); break;
-		case 's': c.steps = parse_long(optarg, "--steps", 1, 1L << 40); break;
-		case 'S': c.seed = (uint64_t)parse_long(optarg, "--seed", 0, 1L << 62); break;
+		case 'n': c.envs = (int)mr_arg_int(prog, "--envs", optarg, 1, 1 << 20); break;
+		case 's': c.steps = (long)mr_arg_int(prog, "--steps", optarg, 1, 1LL << 40); break;
+		case 'S': c.seed = mr_arg_u64(prog, "--seed", optarg); break;
 		case 'E': c.eval = 1; break;
 		case 'o': c.output = optarg; break;
 		case 'U': c.summary = optarg; break;
