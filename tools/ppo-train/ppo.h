@@ -54,9 +54,10 @@ typedef struct {
  *   published); the components are drawn independently given the state.
  * JOINT: one categorical over every combination (product of the choices,
  *   row-major: the last component varies fastest); masks are the product
- *   of the components' masks. Softmax policy gradient then cannot stop at
- *   a point where only a move of two components at once gains, which
- *   factored heads can (measured on the throughput objective).
+ *   of the components' masks. Every combination has its own logit, so a
+ *   better one gains probability directly however many components it
+ *   changes; factored heads can stop where only a move of two components
+ *   at once gains (measured on the throughput objective).
  * AUTO: JOINT when the product is at most MR_HEADS_AUTO_MAX, else
  *   FACTORED. */
 enum { MR_HEADS_AUTO, MR_HEADS_FACTORED, MR_HEADS_JOINT };
