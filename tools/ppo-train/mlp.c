@@ -297,6 +297,9 @@ void mr_matmul_nt(float *C, ptrdiff_t ldc, const float *A, ptrdiff_t lda,
 	}
 }
 
+/* p + off, or NULL when p is (optional bias and y pointers). */
+#define AT(p, off) ((p) ? (p) + (off) : NULL)
+
 /* Columns n..n+15 of C, every row. */
 static void column_block(float *C, ptrdiff_t ldc, const float *A,
 			 ptrdiff_t sam, ptrdiff_t sak, const float *B,
@@ -304,7 +307,6 @@ static void column_block(float *C, ptrdiff_t ldc, const float *A,
 {
 	const float *bias = op->bias, *y = op->y;
 	ptrdiff_t ldy = op->ldy;
-#define AT(p, off) ((p) ? (p) + (off) : NULL)
 	/* rows in tiles of 6; what is left as one tile of 2..5 rows (8 left:
 	 * 4 + 4), never single rows unless M is 1 */
 	for (int m = 0; m < M;) {
@@ -327,7 +329,6 @@ static void column_block(float *C, ptrdiff_t ldc, const float *A,
 		}
 		m += h;
 	}
-#undef AT
 }
 
 void mr_matmul(float *C, ptrdiff_t ldc, const float *A, ptrdiff_t sam,
@@ -337,7 +338,6 @@ void mr_matmul(float *C, ptrdiff_t ldc, const float *A, ptrdiff_t sam,
 	int n16 = N - N % NR, n = 0;
 	const float *bias = op->bias, *y = op->y;
 	ptrdiff_t ldy = op->ldy;
-#define AT(p, off) ((p) ? (p) + (off) : NULL)
 	if (M < 4) /* a few rows (batch 1): wide tiles across the columns */
 		for (; n + 64 <= n16; n += 64)
 			for (int m = 0; m < M; m++)

@@ -102,8 +102,10 @@ static int set_actions(mr_policy *p, int obs_dim, int ncomp,
 	return 0;
 }
 
-/* The heads over the actions set_actions laid out: heads is MR_HEADS_*. */
-static int set_heads(mr_policy *p, int heads, mr_err *e)
+/* The heads over the actions set_actions laid out: heads is MR_HEADS_*.
+ * code: the exit code when joint heads cannot be had (a flag's usage
+ * error, or a file's data error). */
+static int set_heads(mr_policy *p, int heads, int code, mr_err *e)
 {
 	double prod = 1; /* exact here: far below 2^53 when it matters */
 	for (int c = 0; c < p->ncomp; c++)
@@ -121,7 +123,7 @@ static int set_heads(mr_policy *p, int heads, mr_err *e)
 		return 0;
 	}
 	if (prod > MR_MLP_MAX_WIDTH)
-		return mr_errf(e, MR_EXIT_USAGE, "joint heads: %.0f "
+		return mr_errf(e, code, "joint heads: %.0f "
 			       "combinations of actions, more than %d (use "
 			       "factored heads)", prod, MR_MLP_MAX_WIDTH);
 	p->head_ncomp = 1;
@@ -189,7 +191,7 @@ mr_policy *mr_policy_new(int obs_dim, int ncomp, const int *nchoices,
 {
 	mr_policy *p = mr_xcalloc(1, sizeof *p);
 	if (set_actions(p, obs_dim, ncomp, nchoices, e) ||
-	    set_heads(p, c->heads, e)) {
+	    set_heads(p, c->heads, MR_EXIT_USAGE, e)) {
 		free(p);
 		return NULL;
 	}
@@ -383,8 +385,7 @@ void mr_policy_pack(msgpack_packer *pk, const mr_policy *p)
 	msgpack_pack_array(pk, (size_t)p->ncomp);
 	for (int c = 0; c < p->ncomp; c++)
 		msgpack_pack_int64(pk, p->nchoices[c]);
-	mr_pk_kv_str(pk, "heads",
-		     p->heads == MR_HEADS_JOINT ? "joint" : "factored");
+	mr_pk_kv_str(pk, "heads", mr_heads_name(p->heads));
 	mr_pk_kv_str(pk, "activation",
 		     p->actor.act == MR_ACT_TANH ? "tanh" : "relu");
 	mr_pk_kv_i64(pk, "shared", p->shared);
@@ -534,19 +535,16 @@ mr_policy *mr_policy_unpack(const msgpack_object *root, const char *name,
 		char h[16];
 		if (mr_mp_str(root, "heads", name, h, sizeof h, e))
 			goto fail;
-		if (!strcmp(h, "joint"))
-			heads = MR_HEADS_JOINT;
-		else if (strcmp(h, "factored")) {
+		heads = mr_heads_parse(h);
+		if (heads != MR_HEADS_FACTORED && heads != MR_HEADS_JOINT) {
 			mr_errf(e, MR_EXIT_DATA, "%s: heads '%s' (factored, "
 				"joint)", name, h);
 			goto fail;
 		}
 	}
 	if (set_actions(p, (int)obs_dim, ncomp, nch, e) ||
-	    set_heads(p, heads, e)) {
+	    set_heads(p, heads, MR_EXIT_DATA, e)) {
 		mr_err_prefix(e, "%s", name);
-		if (e && e->code == MR_EXIT_USAGE)
-			e->code = MR_EXIT_DATA;
 		goto fail;
 	}
 	mr_act a;

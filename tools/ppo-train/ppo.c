@@ -92,6 +92,20 @@ const char *const mr_ppo_config_keys[] = {
 	"heads", NULL};
 
 static const char *const heads_names[] = {"auto", "factored", "joint"};
+#define NHEADS (int)(sizeof heads_names / sizeof heads_names[0])
+
+const char *mr_heads_name(int heads)
+{
+	return heads >= 0 && heads < NHEADS ? heads_names[heads] : "?";
+}
+
+int mr_heads_parse(const char *name)
+{
+	for (int k = 0; k < NHEADS; k++)
+		if (!strcmp(name, heads_names[k]))
+			return k;
+	return -1;
+}
 
 static int parse_double(const char *key, const char *val, double *out,
 			mr_err *e)
@@ -192,13 +206,12 @@ int mr_ppo_config_set(mr_ppo_config *c, const char *key_in, const char *val,
 	if (!strcmp(key, "critic_net"))
 		return parse_net(key, val, &c->cnhidden, c->chidden, e);
 	if (!strcmp(key, "heads")) {
-		for (int k = 0; k < 3; k++)
-			if (!strcmp(val, heads_names[k])) {
-				c->heads = k;
-				return 0;
-			}
-		return mr_errf(e, MR_EXIT_USAGE, "heads: '%s' is not auto, "
-			       "factored or joint", val);
+		int h = mr_heads_parse(val);
+		if (h < 0)
+			return mr_errf(e, MR_EXIT_USAGE, "heads: '%s' is not "
+				       "auto, factored or joint", val);
+		c->heads = h;
+		return 0;
 	}
 	if (!strcmp(key, "act")) {
 		if (!strcmp(val, "tanh"))
@@ -352,7 +365,7 @@ void mr_ppo_config_describe(const mr_ppo_config *c, char *buf, size_t n)
 		 c->gamma, c->gae_lambda, c->clip, c->clip_vf, c->ent_coef,
 		 c->vf_coef, c->max_grad_norm, c->adam_eps, c->norm_obs,
 		 c->norm_adv, c->obs_clip, c->continuing,
-		 heads_names[c->heads >= 0 && c->heads < 3 ? c->heads : 0]);
+		 mr_heads_name(c->heads));
 }
 
 /* ------------------------------------------------------------------------

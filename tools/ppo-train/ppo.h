@@ -62,6 +62,10 @@ typedef struct {
  *   FACTORED. */
 enum { MR_HEADS_AUTO, MR_HEADS_FACTORED, MR_HEADS_JOINT };
 #define MR_HEADS_AUTO_MAX 1024
+/* "auto", "factored", "joint": the names flags, [ppo] sections and policy
+ * files use. mr_heads_parse returns MR_HEADS_* or -1 for another name. */
+const char *mr_heads_name(int heads);
+int mr_heads_parse(const char *name);
 
 /* preset: "delay" (the published delay settings) or "incremental" (the
  * published MaskablePPO settings); other names fail. */
