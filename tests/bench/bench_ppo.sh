@@ -90,8 +90,8 @@ echo "ppo_timesteps_per_s_free_env_1thread,$free1,timesteps/s,1550,$(ratio "$fre
 # compiler-vectorised kernel vs OpenBLAS on the same minibatch work
 CBLAS=/usr/include/x86_64-linux-gnu/openblas-pthread
 if [ -f "$CBLAS/cblas.h" ]; then
-	SRC="$ROOT/tools/ppo-train/mlp.c $ROOT/tools/lib/err.c $ROOT/tools/lib/rng.c"
-	FL="-std=c11 -O3 -march=native -ffp-contract=fast -fno-math-errno -D_GNU_SOURCE -I$ROOT/tools/lib -I$ROOT/tools/ppo-train"
+	SRC="$ROOT/tools/policy/mlp.c $ROOT/tools/lib/err.c $ROOT/tools/lib/rng.c"
+	FL="-std=c11 -O3 -march=native -ffp-contract=fast -fno-math-errno -D_GNU_SOURCE -I$ROOT/tools/lib -I$ROOT/tools/policy/include"
 	cc $FL -o "$T/mm_cc" "$ROOT/tests/bench/ppo_matmul.c" $SRC -lmsgpackc -lm &&
 	cc $FL -DMR_PPO_BLAS -I"$CBLAS" \
 		-o "$T/mm_blas" "$ROOT/tests/bench/ppo_matmul.c" $SRC -lopenblas -lmsgpackc -lm || {

@@ -38,9 +38,9 @@ if ! "$PY" -c 'import sklearn, numpy' 2>/dev/null; then
 fi
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
-LIB=$(cd "$MESHRL_BIN/.." && pwd)/libmeshrl.a
-cc -O2 -D_GNU_SOURCE -I"$ROOT/tools/lib" -I"$ROOT/tools/rf-fit" -o "$TMP/rf_speed" \
-	"$ROOT/tests/bench/rf_speed.c" "$LIB" -lcsv -lmsgpackc -lm -pthread || {
+LIB=$(cd "$MESHRL_BIN/.." && pwd)/lib
+cc -O2 -D_GNU_SOURCE -I"$ROOT/tools/lib" -I"$ROOT/tools/rf-fit/include" -o "$TMP/rf_speed" \
+	"$ROOT/tests/bench/rf_speed.c" "$LIB/librf-fit.a" "$LIB/libcore.a" -lcsv -lmsgpackc -lm -pthread || {
 	note "cannot build rf_speed"; exit 1; }
 SPEED=$TMP/rf_speed
 note "load average at start: $(cut -d' ' -f1-3 /proc/loadavg) (timings are noisy when other jobs run)"

@@ -11,7 +11,7 @@ cd "$ROOT"
 out=build/fuzz
 mkdir -p "$out/corpus/$name"
 src=$(ls tools/*/*.c | grep -v '/main\.c$')
-incs=$(for d in $(dirname $src | sort -u); do printf ' -I%s' "$d"; done)
+incs=$(for d in $(dirname $src | sort -u) $(ls -d tools/*/include); do printf ' -I%s' "$d"; done)
 clang -std=c11 -g -O1 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined \
 	-fno-sanitize-recover=all $incs -o "$out/fuzz_$name" \
 	"tests/fuzz/fuzz_$name.c" $src -lcsv -lmsgpackc -lcurl -lmicrohttpd \

@@ -12,6 +12,15 @@
 #include "check.h"
 #include "ppo.h"
 
+/* A policy of configuration c's shape. */
+static mr_policy *policy_of(int obs_dim, int ncomp, const int *nch,
+			    const mr_ppo_config *c, mr_err *e)
+{
+	mr_policy_shape sh;
+	mr_ppo_policy_shape(c, &sh);
+	return mr_policy_new(obs_dim, ncomp, nch, &sh, e);
+}
+
 static int near(double a, double b, double tol)
 {
 	return fabs(a - b) <= tol * (1 + fabs(b));
@@ -344,7 +353,7 @@ static void test_policy_file(int heads)
 	mr_ppo_config_defaults(&c, "delay", &e);
 	c.heads = heads;
 	int nch[2] = {6, 5};
-	mr_policy *p = mr_policy_new(3, 2, nch, &c, &e);
+	mr_policy *p = policy_of(3, 2, nch, &c, &e);
 	float obs[3] = {4, 8, 12};
 	mr_policy_observe(p, obs, 1); /* some statistics */
 	float obs2[3] = {6, 2, 1};
@@ -435,7 +444,7 @@ static void test_heads(void)
 	mr_ppo_config_defaults(&c, "delay", &e);
 	int nch[3] = {3, 2, 4};
 	CHECK(c.heads == MR_HEADS_AUTO, "heads default to auto");
-	mr_policy *p = mr_policy_new(2, 3, nch, &c, &e);
+	mr_policy *p = policy_of(2, 3, nch, &c, &e);
 	CHECK(p && p->heads == MR_HEADS_JOINT && p->head_ncomp == 1 &&
 	      p->head_total == 24 && p->actor.sizes[p->actor.nlayers] == 24,
 	      "auto: 3x2x4 = 24 combinations, one joint head of 24 logits");
@@ -473,19 +482,19 @@ static void test_heads(void)
 		mr_policy_free(p);
 	}
 	c.heads = MR_HEADS_FACTORED;
-	p = mr_policy_new(2, 3, nch, &c, &e);
+	p = policy_of(2, 3, nch, &c, &e);
 	CHECK(p && p->head_ncomp == 3 && p->head_total == 9,
 	      "factored: one head per component, 9 logits");
 	mr_policy_free(p);
 	int big[2] = {40, 40}; /* 1600 > MR_HEADS_AUTO_MAX */
 	c.heads = MR_HEADS_AUTO;
-	p = mr_policy_new(2, 2, big, &c, &e);
+	p = policy_of(2, 2, big, &c, &e);
 	CHECK(p && p->heads == MR_HEADS_FACTORED,
 	      "auto: 1600 combinations stay factored");
 	mr_policy_free(p);
 	int huge[3] = {20, 20, 20};
 	c.heads = MR_HEADS_JOINT;
-	CHECK(mr_policy_new(2, 3, huge, &c, &e) == NULL &&
+	CHECK(policy_of(2, 3, huge, &c, &e) == NULL &&
 	      e.code == MR_EXIT_USAGE && strstr(e.msg, "8000"),
 	      "joint over 8000 combinations refused: %s", e.msg);
 	CHECK(mr_ppo_config_set(&c, "heads", "joint", &e) == 0 &&

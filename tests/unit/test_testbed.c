@@ -9,61 +9,61 @@
 
 static void test_flatjson(void)
 {
-	tb_kv kv[8];
+	mesh_kv kv[8];
 	mr_err e = {0};
 	const char *ok = " { \"units\" : 3, \"slow\":1.5e0,\"paused\":true,"
 			 "\"node\":\"node1\" } ";
-	int n = tb_flatjson_parse(ok, strlen(ok), kv, 8, &e);
+	int n = mesh_flatjson_parse(ok, strlen(ok), kv, 8, &e);
 	CHECK(n == 4, "flat JSON: four pairs (got %d: %s)", n, e.msg);
 	CHECK(n == 4 && kv[0].val == 3 && kv[1].val == 1.5 && kv[2].val == 1,
 	      "flat JSON: numbers and true");
 	CHECK(n == 4 && isnan(kv[3].val) && strcmp(kv[3].str, "node1") == 0,
 	      "flat JSON: a string value is kept as a string");
-	CHECK(tb_flatjson_parse("{}", 2, kv, 8, &e) == 0, "flat JSON: {} is empty");
+	CHECK(mesh_flatjson_parse("{}", 2, kv, 8, &e) == 0, "flat JSON: {} is empty");
 	static const char *bad[] = {
 		"", "[]", "{\"a\":}", "{\"a\":1,}", "{\"a\":1} x", "{a:1}",
 		"{\"a\":nan}", "{\"a\":{\"b\":1}}", "{\"a\":1e999}",
 		"{\"a\\\"b\":1}", "{\"a\":1"};
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
 		e.msg[0] = 0;
-		int r = tb_flatjson_parse(bad[i], strlen(bad[i]), kv, 8, &e);
+		int r = mesh_flatjson_parse(bad[i], strlen(bad[i]), kv, 8, &e);
 		CHECK(r < 0 && strstr(e.msg, "byte") != NULL,
 		      "flat JSON refuses '%s' naming the byte (%s)", bad[i],
 		      e.msg);
 	}
-	CHECK(tb_flatjson_parse("{\"a\":1,\"b\":2}", 13, kv, 1, &e) < 0,
+	CHECK(mesh_flatjson_parse("{\"a\":1,\"b\":2}", 13, kv, 1, &e) < 0,
 	      "flat JSON: more pairs than room is an error");
 }
 
 static void test_keys(void)
 {
-	tb_key k;
+	mesh_key k;
 	mr_err e = {0};
-	CHECK(tb_key_parse("weight.compute", &k, &e) == 0 &&
-		      k.kind == K_WEIGHT && k.svc == 0 && k.cls == -1,
+	CHECK(mesh_key_parse("weight.compute", &k, &e) == 0 &&
+		      k.kind == MESH_K_WEIGHT && k.svc == 0 && k.cls == -1,
 	      "key weight.compute: every class");
-	CHECK(tb_key_parse("rate.info2.freemium", &k, &e) == 0 &&
-		      k.kind == K_RATE && k.svc == 2 && k.cls == 1,
+	CHECK(mesh_key_parse("rate.info2.freemium", &k, &e) == 0 &&
+		      k.kind == MESH_K_RATE && k.svc == 2 && k.cls == 1,
 	      "key rate.info2.freemium");
-	CHECK(tb_key_parse("units.node2", &k, &e) == 0 && k.node == 1,
+	CHECK(mesh_key_parse("units.node2", &k, &e) == 0 && k.node == 1,
 	      "key units.node2");
-	CHECK(tb_key_parse("timeout", &k, &e) == 0 && k.kind == K_TIMEOUT,
+	CHECK(mesh_key_parse("timeout", &k, &e) == 0 && k.kind == MESH_K_TIMEOUT,
 	      "key timeout");
 	static const char *bad[] = {"weight", "weight.nosuch", "units.node3",
 				    "block.compute.premium", "timeout.x",
 				    "speed.node1", "weight.compute.gold"};
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
-		CHECK(tb_key_parse(bad[i], &k, &e) < 0 &&
+		CHECK(mesh_key_parse(bad[i], &k, &e) < 0 &&
 			      strstr(e.msg, bad[i]) != NULL,
 		      "key '%s' refused, named in the message", bad[i]);
-	tb_key_parse("weight.compute", &k, &e);
-	CHECK(tb_key_check(&k, "weight.compute", 100, &e) == 0 &&
-		      tb_key_check(&k, "weight.compute", 101, &e) < 0,
+	mesh_key_parse("weight.compute", &k, &e);
+	CHECK(mesh_key_check(&k, "weight.compute", 100, &e) == 0 &&
+		      mesh_key_check(&k, "weight.compute", 101, &e) < 0,
 	      "weight range 0..100");
-	tb_key_parse("rate.compute", &k, &e);
-	CHECK(tb_key_check(&k, "rate.compute", -1, &e) == 0 &&
-		      tb_key_check(&k, "rate.compute", -2, &e) < 0 &&
-		      tb_key_check(&k, "rate.compute", NAN, &e) < 0,
+	mesh_key_parse("rate.compute", &k, &e);
+	CHECK(mesh_key_check(&k, "rate.compute", -1, &e) == 0 &&
+		      mesh_key_check(&k, "rate.compute", -2, &e) < 0 &&
+		      mesh_key_check(&k, "rate.compute", NAN, &e) < 0,
 	      "rate: -1 means none; other negatives and NaN refused");
 }
 

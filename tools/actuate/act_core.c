@@ -17,7 +17,7 @@
 #include <curl/curl.h>
 
 #include "actuate.h"
-#include "testbed.h"
+#include "meshapi.h"
 
 /* ------------------------------------------------------------------------
  * Schemas
@@ -133,9 +133,9 @@ int act_translate(const char *schema, const act_kv *in, size_t n,
 				       "'%s' nor a testbed key",
 				       k, schema);
 		}
-		tb_key tk;
-		if (tb_key_parse(o.key, &tk, e) != 0 ||
-		    tb_key_check(&tk, o.key, o.val, e) != 0)
+		mesh_key tk;
+		if (mesh_key_parse(o.key, &tk, e) != 0 ||
+		    mesh_key_check(&tk, o.key, o.val, e) != 0)
 			return mr_err_prefix(e, "%s=%g", k, in[i].val);
 		if (m >= max)
 			return mr_errf(e, MR_EXIT_DATA,
@@ -388,8 +388,8 @@ int act_get_config(act_target *t, act_kv *cfg, size_t max, mr_err *e)
 	snprintf(url, sizeof url, "%s/config", t->o.control);
 	if (http_call(t, "GET", url, NULL, NULL, &resp, e) != 0)
 		return -1;
-	tb_kv *kv = mr_xcalloc(max, sizeof *kv);
-	int n = tb_flatjson_parse(resp ? resp : "", resp ? strlen(resp) : 0,
+	mesh_kv *kv = mr_xcalloc(max, sizeof *kv);
+	int n = mesh_flatjson_parse(resp ? resp : "", resp ? strlen(resp) : 0,
 				  kv, max, e);
 	if (n < 0)
 		mr_err_prefix(e, "GET %s: the answer is not flat JSON", url);
@@ -417,10 +417,10 @@ static const char *name_for(const act_name *v, size_t n, const char *key,
 /* One VirtualService merge patch for service svc: a route per class that
  * has a weight, and a default route. JSON merge patch replaces the whole
  * http list, so every class of the service must be in the same vector. */
-static int k8s_weights(act_target *t, int svc, const double w[TB_NCLASSES],
+static int k8s_weights(act_target *t, int svc, const double w[MESH_NCLASSES],
 		       double w_all, mr_err *e)
 {
-	const char *sname = tb_service_names[svc];
+	const char *sname = mesh_service_names[svc];
 	const char *vs = name_for(t->o.vs, t->o.nvs, sname, sname);
 	const char *host = name_for(t->o.host, t->o.nhost, sname, sname);
 	const char *s1 = name_for(t->o.subset, t->o.nsubset, "node1", "node1");
@@ -430,10 +430,10 @@ static int k8s_weights(act_target *t, int svc, const double w[TB_NCLASSES],
 	len += (size_t)snprintf(body + len, sizeof body - len,
 				"{\"spec\":{\"http\":[");
 	int first = 1;
-	for (int c = 0; c <= TB_NCLASSES; c++) {
-		/* c == TB_NCLASSES: the default route (no match) */
-		double p = c < TB_NCLASSES ? w[c] : w_all;
-		if (c == TB_NCLASSES && p < 0)
+	for (int c = 0; c <= MESH_NCLASSES; c++) {
+		/* c == MESH_NCLASSES: the default route (no match) */
+		double p = c < MESH_NCLASSES ? w[c] : w_all;
+		if (c == MESH_NCLASSES && p < 0)
 			p = w[1] >= 0 ? w[1] : w[0]; /* default: freemium's */
 		if (p < 0)
 			continue;
@@ -441,12 +441,12 @@ static int k8s_weights(act_target *t, int svc, const double w[TB_NCLASSES],
 		len += (size_t)snprintf(body + len, sizeof body - len, "%s{",
 					first ? "" : ",");
 		first = 0;
-		if (c < TB_NCLASSES)
+		if (c < MESH_NCLASSES)
 			len += (size_t)snprintf(
 				body + len, sizeof body - len,
 				"\"match\":[{\"headers\":{\"x-user-class\":"
 				"{\"exact\":\"%s\"}}}],",
-				tb_class_names[c]);
+				mesh_class_names[c]);
 		len += (size_t)snprintf(
 			body + len, sizeof body - len,
 			"\"route\":[{\"destination\":{\"host\":\"%s\","
@@ -468,7 +468,7 @@ static int k8s_weights(act_target *t, int svc, const double w[TB_NCLASSES],
 
 static int k8s_units(act_target *t, int node, double units, mr_err *e)
 {
-	const char *nname = tb_node_names[node];
+	const char *nname = mesh_node_names[node];
 	const char *dep = name_for(t->o.deploy, t->o.ndeploy, nname, nname);
 	const char *ctr = name_for(t->o.container, t->o.ncontainer, nname, dep);
 	char url[2048], body[1024];
@@ -499,46 +499,46 @@ static int k8s_units(act_target *t, int node, double units, mr_err *e)
 
 static int apply_k8s(act_target *t, const act_kv *kv, size_t n, mr_err *e)
 {
-	double w[TB_NSERVICES][TB_NCLASSES], wall[TB_NSERVICES];
-	int any_w[TB_NSERVICES] = {0};
+	double w[MESH_NSERVICES][MESH_NCLASSES], wall[MESH_NSERVICES];
+	int any_w[MESH_NSERVICES] = {0};
 	act_kv front[ACT_MAX_KV];
 	size_t nfront = 0;
-	for (int s = 0; s < TB_NSERVICES; s++) {
+	for (int s = 0; s < MESH_NSERVICES; s++) {
 		wall[s] = -1;
-		for (int c = 0; c < TB_NCLASSES; c++)
+		for (int c = 0; c < MESH_NCLASSES; c++)
 			w[s][c] = -1;
 	}
 	for (size_t i = 0; i < n; i++) {
-		tb_key k;
-		if (tb_key_parse(kv[i].key, &k, e) != 0)
+		mesh_key k;
+		if (mesh_key_parse(kv[i].key, &k, e) != 0)
 			return -1;
 		switch (k.kind) {
-		case K_WEIGHT:
+		case MESH_K_WEIGHT:
 			any_w[k.svc] = 1;
 			if (k.cls < 0)
 				wall[k.svc] = kv[i].val;
 			else
 				w[k.svc][k.cls] = kv[i].val;
 			break;
-		case K_UNITS:
+		case MESH_K_UNITS:
 			if (k8s_units(t, k.node, kv[i].val, e) != 0)
 				return -1;
 			break;
-		case K_RATE:
-		case K_BLOCK:
-		case K_TIMEOUT:
-		case K_BURST:
+		case MESH_K_RATE:
+		case MESH_K_BLOCK:
+		case MESH_K_TIMEOUT:
+		case MESH_K_BURST:
 			front[nfront++] = kv[i];
 			break;
-		case K_SLOW:
-		case K_STOPPED:
+		case MESH_K_SLOW:
+		case MESH_K_STOPPED:
 			return mr_errf(e, MR_EXIT_USAGE,
 				       "%s: fault injection exists only on the "
 				       "local testbed",
 				       kv[i].key);
 		}
 	}
-	for (int s = 0; s < TB_NSERVICES; s++)
+	for (int s = 0; s < MESH_NSERVICES; s++)
 		if (any_w[s] && k8s_weights(t, s, w[s], wall[s], e) != 0)
 			return -1;
 	return control_put(t, front, nfront, e);

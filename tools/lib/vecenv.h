@@ -21,6 +21,7 @@
 
 #define MR_MAX_COMPONENTS 16 /* action components (categorical heads) */
 #define MR_MAX_SERVICES 4
+#define MR_MAX_CHOICES 256  /* values of one action component */
 
 /* What happened in one step of one environment (for evaluation, not for
  * learning). Unused services have delay 0. */

@@ -25,7 +25,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "evalobj.h"
+#include "evaluate.h"
+#include "simenv.h"
+#include "evallive.h"
 #include "policy.h"
 #include "simenv_impl.h"
 

@@ -20,10 +20,13 @@
 #include <sys/stat.h>
 
 #include "evaluate.h"
-#include "evalobj.h"
+#include "evaluate.h"
+#include "simenv.h"
+#include "evallive.h"
 #include "meshrl.h"
 #include "policy.h"
 #include "simenv.h"
+#include "evallive.h"
 
 static const char *prog = "policy-eval";
 
@@ -230,7 +233,7 @@ static int cmd_sim(int argc, char **argv)
 	double r_opt = NAN;
 	if (mr_simenv_optimal_mean(o, &sc.opts, &r_opt, &e) != 0)
 		mr_die(prog, &e);
-	void *optimal = mr_eval_optimal_new();
+	void *optimal = mr_simenv_optimal_new();
 
 	mr_suite_opts so = {
 		.outdir = outdir,
@@ -244,7 +247,7 @@ static int cmd_sim(int argc, char **argv)
 		.policy = pol ? policy_act : NULL,
 		.policy_ctx = pol,
 		.policy_name = "ppo",
-		.optimal = mr_eval_optimal_act,
+		.optimal = mr_simenv_optimal_act,
 		.optimal_ctx = optimal,
 		.r_opt_ref = r_opt,
 		.quiet = quiet};
@@ -252,7 +255,7 @@ static int cmd_sim(int argc, char **argv)
 		mr_fatal(prog, MR_EXIT_DATA, "%s: episode length is 0; give --steps",
 			 objpath);
 	int rc = mr_eval_suite(&so, sim_open, sim_close, &sc, &e);
-	mr_eval_optimal_free(optimal);
+	mr_simenv_optimal_free(optimal);
 	if (pol)
 		mr_policy_free(pol);
 	mr_objective_free(o);

@@ -18,7 +18,8 @@
 #include <time.h>
 
 #include "bandit.h"
-#include "evalobj.h"
+#include "evaluate.h"
+#include "simenv.h"
 #include "ppo.h"
 #include "simenv.h"
 

@@ -91,20 +91,19 @@ const char *const mr_ppo_config_keys[] = {
 	"norm_adv", "obs_clip", "continuing", "timesteps", "threads", "seed",
 	"heads", NULL};
 
-static const char *const heads_names[] = {"auto", "factored", "joint"};
-#define NHEADS (int)(sizeof heads_names / sizeof heads_names[0])
-
-const char *mr_heads_name(int heads)
+void mr_ppo_policy_shape(const mr_ppo_config *c, mr_policy_shape *s)
 {
-	return heads >= 0 && heads < NHEADS ? heads_names[heads] : "?";
-}
-
-int mr_heads_parse(const char *name)
-{
-	for (int k = 0; k < NHEADS; k++)
-		if (!strcmp(name, heads_names[k]))
-			return k;
-	return -1;
+	memset(s, 0, sizeof *s);
+	s->nhidden = c->nhidden;
+	memcpy(s->hidden, c->hidden, sizeof s->hidden);
+	s->cnhidden = c->cnhidden;
+	memcpy(s->chidden, c->chidden, sizeof s->chidden);
+	s->act = c->act;
+	s->shared = c->shared;
+	s->heads = c->heads;
+	s->norm_obs = c->norm_obs;
+	s->obs_clip = c->obs_clip;
+	s->seed = c->seed;
 }
 
 static int parse_double(const char *key, const char *val, double *out,
@@ -1332,7 +1331,9 @@ mr_ppo *mr_ppo_new(const mr_ppo_config *c, mr_vecenv **envs, int nvec,
 		}
 		t->pol = pol;
 	} else {
-		t->pol = mr_policy_new(v0->obs_dim, v0->ncomp, v0->nchoices, c,
+		mr_policy_shape shape;
+		mr_ppo_policy_shape(c, &shape);
+		t->pol = mr_policy_new(v0->obs_dim, v0->ncomp, v0->nchoices, &shape,
 				       e);
 		if (!t->pol) {
 			free(t);

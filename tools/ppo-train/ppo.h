@@ -49,24 +49,6 @@ typedef struct {
 	int heads;           /* MR_HEADS_*: how the actor spans the actions */
 } mr_ppo_config;
 
-/* How the actor's outputs cover the action components:
- * FACTORED: one categorical head per component (MultiDiscrete, as
- *   published); the components are drawn independently given the state.
- * JOINT: one categorical over every combination (product of the choices,
- *   row-major: the last component varies fastest); masks are the product
- *   of the components' masks. Every combination has its own logit, so a
- *   better one gains probability directly however many components it
- *   changes; factored heads can stop where only a move of two components
- *   at once gains (measured on the throughput objective).
- * AUTO: JOINT when the product is at most MR_HEADS_AUTO_MAX, else
- *   FACTORED. */
-enum { MR_HEADS_AUTO, MR_HEADS_FACTORED, MR_HEADS_JOINT };
-#define MR_HEADS_AUTO_MAX 1024
-/* "auto", "factored", "joint": the names flags, [ppo] sections and policy
- * files use. mr_heads_parse returns MR_HEADS_* or -1 for another name. */
-const char *mr_heads_name(int heads);
-int mr_heads_parse(const char *name);
-
 /* preset: "delay" (the published delay settings) or "incremental" (the
  * published MaskablePPO settings); other names fail. */
 int mr_ppo_config_defaults(mr_ppo_config *c, const char *preset, mr_err *e);
@@ -80,53 +62,8 @@ extern const char *const mr_ppo_config_keys[];
 int mr_ppo_config_check(const mr_ppo_config *c, mr_err *e);
 /* One line describing the configuration (for logs and the checkpoint). */
 void mr_ppo_config_describe(const mr_ppo_config *c, char *buf, size_t n);
-
-/* ------------------------------------------------------------------------
- * the policy (opaque in policy.h): actor and critic MLPs over one parameter
- * array, and the observation normaliser.
- */
-struct mr_policy {
-	/* the environment's actions */
-	int obs_dim, ncomp, nchoices[MR_MAX_COMPONENTS], total_choices;
-	/* the actor's heads (MR_HEADS_FACTORED: the same as the actions;
-	 * MR_HEADS_JOINT: one head of prod(nchoices) choices); the actor has
-	 * head_total outputs */
-	int heads, head_ncomp, head_nchoices[MR_MAX_COMPONENTS], head_total;
-	int shared;
-	mr_mlp actor, critic;
-	size_t nparams;
-	float *params, *wt;       /* wt: transposed weights (mlp.h) */
-	/* running statistics (Chan et al. merge), and what is applied */
-	int norm_obs;
-	double obs_clip, obs_count;
-	double *obs_mean, *obs_var;
-	float *norm_shift, *norm_scale; /* float32 copies applied to obs */
-	char objective[128];
-};
-
-mr_policy *mr_policy_new(int obs_dim, int ncomp, const int *nchoices,
-			 const mr_ppo_config *c, mr_err *e);
-/* Recomputes norm_shift/scale from the running statistics, wt from params. */
-void mr_policy_refresh(mr_policy *p);
-/* Merges n raw observations (n, obs_dim) into the running statistics. */
-void mr_policy_observe(mr_policy *p, const float *obs, size_t n);
-/* out (n, obs_dim) = clip((obs - mean) / sqrt(var + 1e-8)) */
-void mr_policy_normalize(const mr_policy *p, const float *obs, float *out,
-			 size_t n);
-/* The heads' mask (head_total) from the environment's (total_choices;
- * NULL: all allowed). Returns 0, or -1 when some head allows nothing. */
-int mr_policy_head_mask(const mr_policy *p, const uint8_t *env_mask,
-			uint8_t *head_mask);
-/* The environment's action (ncomp) from the heads' choices (head_ncomp). */
-void mr_policy_decode(const mr_policy *p, const int32_t *head_act,
-		      int32_t *env_act);
-/* The actor's raw logits (head_total) for one raw observation. */
-void mr_policy_logits(const mr_policy *p, const float *obs, float *logits);
-/* Packs the policy map / reads it back (used by the checkpoint too). */
-void mr_policy_pack(msgpack_packer *pk, const mr_policy *p);
-mr_policy *mr_policy_unpack(const msgpack_object *root, const char *name,
-			    mr_err *e);
-int mr_policy_save(const mr_policy *p, const char *path, mr_err *e);
+/* The shape of the policy a configuration trains. */
+void mr_ppo_policy_shape(const mr_ppo_config *c, mr_policy_shape *s);
 
 /* ------------------------------------------------------------------------
  * loss pieces (exposed for the tests)

@@ -58,7 +58,7 @@ static int cmp_double(const void *a, const void *b)
 
 int se_parse_grid(const char *text, double **out, int *n, mr_err *e)
 {
-	double *v = mr_xcalloc(SE_MAX_CHOICES, sizeof *v);
+	double *v = mr_xcalloc(MR_MAX_CHOICES, sizeof *v);
 	int cnt = 0;
 	char *copy = mr_xstrdup(text), *save = NULL;
 	for (char *item = strtok_r(copy, ",", &save); item;
@@ -71,7 +71,7 @@ int se_parse_grid(const char *text, double **out, int *n, mr_err *e)
 				mr_errf(e, MR_EXIT_DATA, "'%s' is not a number", item);
 				goto bad;
 			}
-			if (cnt == SE_MAX_CHOICES)
+			if (cnt == MR_MAX_CHOICES)
 				goto toomany;
 			v[cnt++] = x;
 			continue;
@@ -101,7 +101,7 @@ int se_parse_grid(const char *text, double **out, int *n, mr_err *e)
 				lo, hi, step);
 			goto bad;
 		}
-		if (k + 1 > SE_MAX_CHOICES - cnt)
+		if (k + 1 > MR_MAX_CHOICES - cnt)
 			goto toomany;
 		for (long i = 0; i <= k; i++)
 			v[cnt++] = tidy(lo + (double)i * step);
@@ -122,7 +122,7 @@ int se_parse_grid(const char *text, double **out, int *n, mr_err *e)
 	*n = cnt;
 	return 0;
 toomany:
-	mr_errf(e, MR_EXIT_DATA, "more than %d values", SE_MAX_CHOICES);
+	mr_errf(e, MR_EXIT_DATA, "more than %d values", MR_MAX_CHOICES);
 bad:
 	free(copy);
 	free(v);

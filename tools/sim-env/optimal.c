@@ -437,3 +437,38 @@ out:
 	free(v);
 	return rc;
 }
+
+/* ------------------------------------------------------------------------
+ * The optimum as a controller (simenv.h)
+ */
+typedef struct {
+	se_optimum opt;
+	int solved;
+} optimal_ctx;
+
+void *mr_simenv_optimal_new(void)
+{
+	return mr_xcalloc(1, sizeof(optimal_ctx));
+}
+
+int mr_simenv_optimal_act(void *ctx, mr_vecenv *v, int32_t *action, mr_err *e)
+{
+	optimal_ctx *oc = ctx;
+	se_sim *s = se_sim_of(v);
+	if (!oc->solved) {
+		if (se_optimum_solve(s, &oc->opt, e) != 0)
+			return -1;
+		oc->solved = 1;
+	}
+	return se_optimum_act(s, &oc->opt, 0, action, e);
+}
+
+void mr_simenv_optimal_free(void *ctx)
+{
+	optimal_ctx *oc = ctx;
+	if (!oc)
+		return;
+	if (oc->solved)
+		se_optimum_free(&oc->opt);
+	free(oc);
+}

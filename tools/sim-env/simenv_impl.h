@@ -13,7 +13,6 @@
 
 #define SE_MAX_VARS 256    /* names in one objective */
 #define SE_MAX_PARAMS 8    /* [param X] sections */
-#define SE_MAX_CHOICES 256 /* values of one action component */
 #define SE_MAX_FEAT 64     /* model features */
 #define SE_MAX_TARGETS 16  /* model targets */
 #define SE_STACK 32        /* expression evaluation stack */

@@ -34,8 +34,8 @@ static const char *prog = "testbed";
 typedef struct {
 	char run_dir[PATH_MAX];
 	const char *bind;
-	int port, control_port, node_port[TB_NNODES];
-	double unit, period_ms, units[TB_NNODES], timeout, wait;
+	int port, control_port, node_port[MESH_NNODES];
+	double unit, period_ms, units[MESH_NNODES], timeout, wait;
 	int workers, matrix, info_rows, info1_lookups, queue;
 	uint64_t seed;
 	const char *name; /* node: node1 | node2 */
@@ -462,7 +462,7 @@ static void wait_and_clean(const opts *o, const char *name, sigset_t s)
 
 static int cmd_node(const opts *o)
 {
-	int idx = o->name ? tb_node_index(o->name, strlen(o->name)) : -1;
+	int idx = o->name ? mesh_node_index(o->name, strlen(o->name)) : -1;
 	if (idx < 0)
 		mr_fatal(prog, MR_EXIT_USAGE, "node: --name node1|node2 is required");
 	sigset_t s = stop_signals();

@@ -10,7 +10,7 @@
  * of kept-alive libcurl handles. The answer carries X-Served-By.
  *
  * Control port (loopback): GET /health, GET /nodes, GET /config, PUT /config (flat JSON
- * of the keys in tb_key_parse), GET /stats. Node settings (units, slow,
+ * of the keys in mesh_key_parse), GET /stats. Node settings (units, slow,
  * stopped) are pushed to the node's /admin before PUT answers.
  *
  * Not here: the work itself (tb_node.c), process management (main.c).
@@ -33,25 +33,25 @@ typedef struct {
 } bucket;
 
 typedef struct {
-	uint64_t admitted, refused, forwarded[TB_NNODES], failed;
+	uint64_t admitted, refused, forwarded[MESH_NNODES], failed;
 } counters;
 
 struct tb_front {
 	tb_front_opts o;
 	struct MHD_Daemon *svc, *ctl;
 	pthread_mutex_t mu; /* everything below except the pool */
-	double weight[TB_NSERVICES][TB_NCLASSES]; /* % to node 1 */
-	bucket bsvc[TB_NSERVICES], bcls[TB_NSERVICES][TB_NCLASSES];
-	double block[TB_NSERVICES];
-	double units[TB_NNODES], slow[TB_NNODES];
-	int stopped[TB_NNODES];
+	double weight[MESH_NSERVICES][MESH_NCLASSES]; /* % to node 1 */
+	bucket bsvc[MESH_NSERVICES], bcls[MESH_NSERVICES][MESH_NCLASSES];
+	double block[MESH_NSERVICES];
+	double units[MESH_NNODES], slow[MESH_NNODES];
+	int stopped[MESH_NNODES];
 	double timeout, burst;
 	mr_rng rng;
-	counters cnt[TB_NSERVICES][TB_NCLASSES];
+	counters cnt[MESH_NSERVICES][MESH_NCLASSES];
 	pthread_mutex_t ctl_mu; /* one control change at a time */
 	pthread_mutex_t pool_mu;
-	CURL *pool[TB_NNODES][POOL_MAX];
-	int npool[TB_NNODES];
+	CURL *pool[MESH_NNODES][POOL_MAX];
+	int npool[MESH_NNODES];
 };
 
 /* ------------------------------------------------------------------------
@@ -218,15 +218,15 @@ static enum MHD_Result front_service(void *cls, struct MHD_Connection *c,
 		return MHD_YES;
 	if (strcmp(url, "/health") == 0)
 		return tb_respondf(c, 200, "front", "{\"status\":\"ok\"}\n");
-	int svc = url[0] == '/' ? tb_service_index(url + 1, strlen(url + 1))
+	int svc = url[0] == '/' ? mesh_service_index(url + 1, strlen(url + 1))
 				: -1;
 	if (svc < 0)
 		return tb_respondf(c, 404, "front",
 				   "{\"error\":\"no such service: %.100s\"}\n",
 				   url);
 	const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
-						     TB_CLASS_HEADER);
-	int klass = cl ? tb_class_index(cl, strlen(cl)) : 1;
+						     MESH_CLASS_HEADER);
+	int klass = cl ? mesh_class_index(cl, strlen(cl)) : 1;
 	if (klass < 0)
 		return tb_respondf(c, 400, "front",
 				   "{\"error\":\"unknown user class '%.40s' "
@@ -240,8 +240,8 @@ static enum MHD_Result front_service(void *cls, struct MHD_Connection *c,
 	double timeout = f->timeout;
 	pthread_mutex_unlock(&f->mu);
 	char h1[64], h2[64];
-	snprintf(h1, sizeof h1, "%s: %s", TB_CLASS_HEADER, tb_class_names[klass]);
-	snprintf(h2, sizeof h2, "%s: %.0f", TB_DEADLINE_HEADER, timeout * 1000);
+	snprintf(h1, sizeof h1, "%s: %s", MESH_CLASS_HEADER, mesh_class_names[klass]);
+	snprintf(h2, sizeof h2, "%s: %.0f", MESH_DEADLINE_HEADER, timeout * 1000);
 	struct curl_slist *hdrs = curl_slist_append(NULL, h1);
 	struct curl_slist *h2l = hdrs ? curl_slist_append(hdrs, h2) : NULL;
 	if (!h2l)
@@ -250,19 +250,19 @@ static enum MHD_Result front_service(void *cls, struct MHD_Connection *c,
 	long status;
 	char err[CURL_ERROR_SIZE];
 	char path[16];
-	snprintf(path, sizeof path, "/%s", tb_service_names[svc]);
+	snprintf(path, sizeof path, "/%s", mesh_service_names[svc]);
 	/* a little beyond the node's own deadline so the node answers 504 */
 	CURLcode rc = node_call(f, node, "GET", path, NULL, hdrs,
 				timeout + 0.5, &status, &m, err, sizeof err);
 	curl_slist_free_all(hdrs);
 	enum MHD_Result r;
 	if (rc == CURLE_OK) {
-		r = tb_respond(c, (unsigned)status, tb_node_names[node],
+		r = tb_respond(c, (unsigned)status, mesh_node_names[node],
 			       "application/json", m.buf ? m.buf : "", m.len);
 	} else {
 		unsigned st = rc == CURLE_OPERATION_TIMEDOUT ? 504 : 502;
-		r = tb_respondf(c, st, tb_node_names[node],
-				"{\"error\":\"%s: %s\"}\n", tb_node_names[node],
+		r = tb_respondf(c, st, mesh_node_names[node],
+				"{\"error\":\"%s: %s\"}\n", mesh_node_names[node],
 				err);
 	}
 	if (rc != CURLE_OK || status != 200) {
@@ -289,20 +289,20 @@ static size_t config_json(tb_front *f, char *buf, size_t cap)
 	} while (0)
 	pthread_mutex_lock(&f->mu);
 	OUT("{");
-	for (int s = 0; s < TB_NSERVICES; s++) {
-		for (int c = 0; c < TB_NCLASSES; c++)
-			OUT("\"weight.%s.%s\":%.17g,", tb_service_names[s],
-			    tb_class_names[c], f->weight[s][c]);
-		OUT("\"rate.%s\":%.17g,", tb_service_names[s], f->bsvc[s].rate);
-		for (int c = 0; c < TB_NCLASSES; c++)
-			OUT("\"rate.%s.%s\":%.17g,", tb_service_names[s],
-			    tb_class_names[c], f->bcls[s][c].rate);
-		OUT("\"block.%s\":%.17g,", tb_service_names[s], f->block[s]);
+	for (int s = 0; s < MESH_NSERVICES; s++) {
+		for (int c = 0; c < MESH_NCLASSES; c++)
+			OUT("\"weight.%s.%s\":%.17g,", mesh_service_names[s],
+			    mesh_class_names[c], f->weight[s][c]);
+		OUT("\"rate.%s\":%.17g,", mesh_service_names[s], f->bsvc[s].rate);
+		for (int c = 0; c < MESH_NCLASSES; c++)
+			OUT("\"rate.%s.%s\":%.17g,", mesh_service_names[s],
+			    mesh_class_names[c], f->bcls[s][c].rate);
+		OUT("\"block.%s\":%.17g,", mesh_service_names[s], f->block[s]);
 	}
-	for (int j = 0; j < TB_NNODES; j++)
+	for (int j = 0; j < MESH_NNODES; j++)
 		OUT("\"units.%s\":%.17g,\"slow.%s\":%.17g,\"stopped.%s\":%d,",
-		    tb_node_names[j], f->units[j], tb_node_names[j], f->slow[j],
-		    tb_node_names[j], f->stopped[j]);
+		    mesh_node_names[j], f->units[j], mesh_node_names[j], f->slow[j],
+		    mesh_node_names[j], f->stopped[j]);
 	OUT("\"timeout\":%.17g,\"burst\":%.17g}\n", f->timeout, f->burst);
 	pthread_mutex_unlock(&f->mu);
 #undef OUT
@@ -314,23 +314,23 @@ static size_t stats_json(tb_front *f, char *buf, size_t cap)
 	size_t n = 0;
 	pthread_mutex_lock(&f->mu);
 	n += (size_t)snprintf(buf, cap, "{");
-	for (int s = 0; s < TB_NSERVICES; s++)
-		for (int c = 0; c < TB_NCLASSES && n < cap; c++) {
+	for (int s = 0; s < MESH_NSERVICES; s++)
+		for (int c = 0; c < MESH_NCLASSES && n < cap; c++) {
 			counters *k = &f->cnt[s][c];
 			int w = snprintf(
 				buf + n, cap - n,
 				"\"%s.%s.admitted\":%llu,\"%s.%s.refused\":%llu,"
 				"\"%s.%s.node1\":%llu,\"%s.%s.node2\":%llu,"
 				"\"%s.%s.failed\":%llu,",
-				tb_service_names[s], tb_class_names[c],
+				mesh_service_names[s], mesh_class_names[c],
 				(unsigned long long)k->admitted,
-				tb_service_names[s], tb_class_names[c],
+				mesh_service_names[s], mesh_class_names[c],
 				(unsigned long long)k->refused,
-				tb_service_names[s], tb_class_names[c],
+				mesh_service_names[s], mesh_class_names[c],
 				(unsigned long long)k->forwarded[0],
-				tb_service_names[s], tb_class_names[c],
+				mesh_service_names[s], mesh_class_names[c],
 				(unsigned long long)k->forwarded[1],
-				tb_service_names[s], tb_class_names[c],
+				mesh_service_names[s], mesh_class_names[c],
 				(unsigned long long)k->failed);
 			if (w > 0)
 				n += (size_t)w;
@@ -363,10 +363,10 @@ static int push_node(tb_front *f, int node, double units, double slow,
 	int ret = 0;
 	if (rc != CURLE_OK)
 		ret = mr_errf(e, MR_EXIT_REMOTE, "%s (127.0.0.1:%d): %s",
-			      tb_node_names[node], f->o.node_port[node], err);
+			      mesh_node_names[node], f->o.node_port[node], err);
 	else if (status != 200)
 		ret = mr_errf(e, MR_EXIT_REMOTE, "%s (127.0.0.1:%d) answered %ld: %.200s",
-			      tb_node_names[node], f->o.node_port[node], status,
+			      mesh_node_names[node], f->o.node_port[node], status,
 			      m.buf ? m.buf : "");
 	free(m.buf);
 	return ret;
@@ -377,55 +377,55 @@ static int push_node(tb_front *f, int node, double units, double slow,
 static unsigned config_put(tb_front *f, const tb_body *b, mr_err *e)
 {
 	enum { MAXKV = 64 };
-	tb_kv kv[MAXKV];
-	tb_key keys[MAXKV];
+	mesh_kv kv[MAXKV];
+	mesh_key keys[MAXKV];
 	if (b->too_big)
 		return mr_errf(e, MR_EXIT_DATA, "body too large"), 413;
-	int n = tb_flatjson_parse(b->buf ? b->buf : "", b->len, kv, MAXKV, e);
+	int n = mesh_flatjson_parse(b->buf ? b->buf : "", b->len, kv, MAXKV, e);
 	if (n < 0)
 		return 400;
 	for (int i = 0; i < n; i++)
-		if (tb_key_parse(kv[i].key, &keys[i], e) ||
-		    tb_key_check(&keys[i], kv[i].key, kv[i].val, e))
+		if (mesh_key_parse(kv[i].key, &keys[i], e) ||
+		    mesh_key_check(&keys[i], kv[i].key, kv[i].val, e))
 			return 400;
 	pthread_mutex_lock(&f->ctl_mu);
 	pthread_mutex_lock(&f->mu);
-	double units[TB_NNODES], slow[TB_NNODES];
-	int stopped[TB_NNODES], touched[TB_NNODES] = {0};
+	double units[MESH_NNODES], slow[MESH_NNODES];
+	int stopped[MESH_NNODES], touched[MESH_NNODES] = {0};
 	memcpy(units, f->units, sizeof units);
 	memcpy(slow, f->slow, sizeof slow);
 	memcpy(stopped, f->stopped, sizeof stopped);
 	double now = mr_now();
 	for (int i = 0; i < n; i++) {
-		tb_key *k = &keys[i];
+		mesh_key *k = &keys[i];
 		double v = kv[i].val;
 		int c0 = k->cls < 0 ? 0 : k->cls;
-		int c1 = k->cls < 0 ? TB_NCLASSES : k->cls + 1;
+		int c1 = k->cls < 0 ? MESH_NCLASSES : k->cls + 1;
 		switch (k->kind) {
-		case K_WEIGHT:
+		case MESH_K_WEIGHT:
 			for (int c = c0; c < c1; c++)
 				f->weight[k->svc][c] = v;
 			break;
-		case K_RATE:
+		case MESH_K_RATE:
 			if (k->cls < 0)
 				bucket_set(&f->bsvc[k->svc], v, f->burst, now);
 			else
 				bucket_set(&f->bcls[k->svc][k->cls], v, f->burst,
 					   now);
 			break;
-		case K_BLOCK: f->block[k->svc] = v; break;
-		case K_UNITS: units[k->node] = v, touched[k->node] = 1; break;
-		case K_SLOW: slow[k->node] = v, touched[k->node] = 1; break;
-		case K_STOPPED:
+		case MESH_K_BLOCK: f->block[k->svc] = v; break;
+		case MESH_K_UNITS: units[k->node] = v, touched[k->node] = 1; break;
+		case MESH_K_SLOW: slow[k->node] = v, touched[k->node] = 1; break;
+		case MESH_K_STOPPED:
 			stopped[k->node] = (int)v, touched[k->node] = 1;
 			break;
-		case K_TIMEOUT: f->timeout = v; break;
-		case K_BURST: f->burst = v; break;
+		case MESH_K_TIMEOUT: f->timeout = v; break;
+		case MESH_K_BURST: f->burst = v; break;
 		}
 	}
 	pthread_mutex_unlock(&f->mu);
 	unsigned status = 200;
-	for (int j = 0; j < TB_NNODES; j++) {
+	for (int j = 0; j < MESH_NNODES; j++) {
 		if (!touched[j])
 			continue;
 		if (push_node(f, j, units[j], slow[j], stopped[j], e) != 0) {
@@ -443,7 +443,7 @@ static unsigned config_put(tb_front *f, const tb_body *b, mr_err *e)
 }
 
 /* Reads a node's /health into kv; returns the pair count or -1. */
-static int node_health(tb_front *f, int node, tb_kv *kv, size_t max,
+static int node_health(tb_front *f, int node, mesh_kv *kv, size_t max,
 		       mr_err *e)
 {
 	membuf m = {0};
@@ -454,12 +454,12 @@ static int node_health(tb_front *f, int node, tb_kv *kv, size_t max,
 	int n;
 	if (rc != CURLE_OK)
 		n = mr_errf(e, MR_EXIT_REMOTE, "%s (127.0.0.1:%d): %s",
-			    tb_node_names[node], f->o.node_port[node], err);
+			    mesh_node_names[node], f->o.node_port[node], err);
 	else if (status != 200)
 		n = mr_errf(e, MR_EXIT_REMOTE, "%s answered %ld",
-			    tb_node_names[node], status);
+			    mesh_node_names[node], status);
 	else
-		n = tb_flatjson_parse(m.buf, m.len, kv, max, e);
+		n = mesh_flatjson_parse(m.buf, m.len, kv, max, e);
 	free(m.buf);
 	return n;
 }
@@ -483,9 +483,9 @@ static enum MHD_Result front_control(void *cls, struct MHD_Connection *c,
 				   "{\"status\":\"ok\",\"pid\":%ld}\n",
 				   (long)getpid());
 	if (strcmp(url, "/nodes") == 0 && get) {
-		const char *st[TB_NNODES];
-		for (int j = 0; j < TB_NNODES; j++) {
-			tb_kv kv[32];
+		const char *st[MESH_NNODES];
+		for (int j = 0; j < MESH_NNODES; j++) {
+			mesh_kv kv[32];
 			mr_err e;
 			st[j] = node_health(f, j, kv, 32, &e) >= 0 ? "ok"
 								   : "unreachable";
@@ -533,16 +533,16 @@ tb_front *tb_front_start(const tb_front_opts *o, int *bound_port,
 	f->timeout = o->upstream_timeout;
 	f->burst = 1;
 	double now = mr_now();
-	for (int s = 0; s < TB_NSERVICES; s++) {
+	for (int s = 0; s < MESH_NSERVICES; s++) {
 		bucket_set(&f->bsvc[s], -1, f->burst, now);
-		for (int c = 0; c < TB_NCLASSES; c++) {
+		for (int c = 0; c < MESH_NCLASSES; c++) {
 			f->weight[s][c] = 50;
 			bucket_set(&f->bcls[s][c], -1, f->burst, now);
 		}
 	}
 	/* The nodes' own settings are the starting point. */
-	for (int j = 0; j < TB_NNODES; j++) {
-		tb_kv kv[32];
+	for (int j = 0; j < MESH_NNODES; j++) {
+		mesh_kv kv[32];
 		int n = node_health(f, j, kv, 32, e);
 		if (n < 0) {
 			mr_err_prefix(e, "front: cannot reach processing node");
@@ -613,7 +613,7 @@ void tb_front_stop(tb_front *f)
 		MHD_stop_daemon(f->ctl);
 	if (f->svc)
 		MHD_stop_daemon(f->svc);
-	for (int j = 0; j < TB_NNODES; j++)
+	for (int j = 0; j < MESH_NNODES; j++)
 		for (int i = 0; i < f->npool[j]; i++)
 			curl_easy_cleanup(f->pool[j][i]);
 	pthread_mutex_destroy(&f->mu);

@@ -46,7 +46,7 @@ struct tb_node {
 	waiter *head, *tail;
 	int nwait, busy, paused, stopping;
 	slot *slots;
-	uint64_t served[TB_NSERVICES], expired, refused;
+	uint64_t served[MESH_NSERVICES], expired, refused;
 };
 
 /* Default deadline for requests that come without one (direct calls). */
@@ -379,12 +379,12 @@ static enum MHD_Result node_health(tb_node *n, struct MHD_Connection *c)
 static enum MHD_Result node_admin(tb_node *n, struct MHD_Connection *c,
 				  const tb_body *b)
 {
-	tb_kv kv[8];
+	mesh_kv kv[8];
 	mr_err e = {0};
 	if (b->too_big)
 		return tb_respondf(c, 413, n->name,
 				   "{\"error\":\"body too large\"}\n");
-	int cnt = tb_flatjson_parse(b->buf ? b->buf : "", b->len, kv, 8, &e);
+	int cnt = mesh_flatjson_parse(b->buf ? b->buf : "", b->len, kv, 8, &e);
 	if (cnt < 0)
 		return tb_respondf(c, 400, n->name, "{\"error\":\"%s\"}\n",
 				   e.msg);
@@ -438,7 +438,7 @@ static enum MHD_Result node_handler(void *cls, struct MHD_Connection *c,
 					   "{\"error\":\"use PUT\"}\n");
 		return node_admin(n, c, b);
 	}
-	int svc = url[0] == '/' ? tb_service_index(url + 1, strlen(url + 1))
+	int svc = url[0] == '/' ? mesh_service_index(url + 1, strlen(url + 1))
 				: -1;
 	if (svc < 0)
 		return tb_respondf(c, 404, n->name,
@@ -446,7 +446,7 @@ static enum MHD_Result node_handler(void *cls, struct MHD_Connection *c,
 				   url);
 	double deadline = mr_now() + NODE_DEFAULT_DEADLINE;
 	const char *dl = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
-						     TB_DEADLINE_HEADER);
+						     MESH_DEADLINE_HEADER);
 	if (dl) {
 		char *end;
 		double ms = strtod(dl, &end);
@@ -478,7 +478,7 @@ static enum MHD_Result node_handler(void *cls, struct MHD_Connection *c,
 	}
 	return tb_respondf(c, 200, n->name,
 			   "{\"node\":\"%s\",\"service\":\"%s\",\"result\":%.6g}\n",
-			   n->name, tb_service_names[svc], result);
+			   n->name, mesh_service_names[svc], result);
 }
 
 /* ------------------------------------------------------------------------

@@ -20,66 +20,8 @@
 
 #include <microhttpd.h>
 
+#include "meshapi.h"
 #include "meshrl.h"
-
-/* ------------------------------------------------------------------------
- * Names known to the testbed. Services and classes are fixed so that every
- * configuration key is known in advance and a typo is an error.
- */
-#define TB_NSERVICES 3
-#define TB_NCLASSES 2
-#define TB_NNODES 2
-
-extern const char *const tb_service_names[TB_NSERVICES]; /* compute, info1, info2 */
-extern const char *const tb_class_names[TB_NCLASSES];    /* premium, freemium */
-extern const char *const tb_node_names[TB_NNODES];       /* node1, node2 */
-
-int tb_service_index(const char *name, size_t len); /* -1 if unknown */
-int tb_class_index(const char *name, size_t len);
-int tb_node_index(const char *name, size_t len);
-
-/* The header that carries the user class (set at login in the published
- * testbed; here the client sets it). Absent means freemium. */
-#define TB_CLASS_HEADER "X-User-Class"
-/* The header naming who answered: "node1", "node2" or "front". */
-#define TB_SERVED_HEADER "X-Served-By"
-/* Milliseconds the front node still waits for this request; a node skips
- * work whose deadline has passed. */
-#define TB_DEADLINE_HEADER "X-Deadline-Ms"
-
-/* ------------------------------------------------------------------------
- * Flat JSON: one object of "key": value pairs, values numbers, true/false
- * (read as 1/0) or plain strings. The control API speaks only this, so no
- * JSON library is needed.
- */
-typedef struct {
-	char key[64];
-	double val;   /* NAN for a string */
-	char str[64]; /* the string value, "" for numbers */
-} tb_kv;
-
-/* Parses text[len]; returns the number of pairs (<= max) or -1 with a
- * message naming the byte offset. */
-int tb_flatjson_parse(const char *text, size_t len, tb_kv *out, size_t max,
-		      mr_err *e);
-
-/* ------------------------------------------------------------------------
- * Configuration keys of the control API: kind[.name[.class]], e.g.
- * weight.compute (every class), weight.compute.premium, rate.info1,
- * block.info2, units.node1, slow.node2, stopped.node1, timeout, burst.
- */
-typedef enum { K_WEIGHT, K_RATE, K_BLOCK, K_UNITS, K_SLOW, K_STOPPED,
-	       K_TIMEOUT, K_BURST } tb_key_kind;
-
-typedef struct {
-	tb_key_kind kind;
-	int svc, cls, node; /* -1 where absent; cls -1 = every class */
-} tb_key;
-
-/* Parses a key; 0 or -1 (MR_EXIT_DATA) with the list of valid keys. */
-int tb_key_parse(const char *key, tb_key *k, mr_err *e);
-/* Checks a value's range for the key; 0 or -1 (MR_EXIT_DATA). */
-int tb_key_check(const tb_key *k, const char *key, double v, mr_err *e);
 
 /* ------------------------------------------------------------------------
  * CPU quota shared by a node's workers: per period, at most quota seconds of
@@ -176,7 +118,7 @@ typedef struct {
 	const char *bind;
 	int port;              /* service port, 0 = any */
 	int control_port;      /* control API port (always on loopback) */
-	int node_port[TB_NNODES];
+	int node_port[MESH_NNODES];
 	double upstream_timeout; /* s */
 	uint64_t seed;
 } tb_front_opts;

@@ -24,10 +24,26 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ppo.h"
+#include "policy.h"
 
 #define OBS_EPS 1e-8
 #define MAX_OBS_DIM 65536
+
+static const char *const heads_names[] = {"auto", "factored", "joint"};
+#define NHEADS (int)(sizeof heads_names / sizeof heads_names[0])
+
+const char *mr_heads_name(int heads)
+{
+	return heads >= 0 && heads < NHEADS ? heads_names[heads] : "?";
+}
+
+int mr_heads_parse(const char *name)
+{
+	for (int k = 0; k < NHEADS; k++)
+		if (!strcmp(name, heads_names[k]))
+			return k;
+	return -1;
+}
 
 static void alloc_arrays(mr_policy *p)
 {
@@ -187,7 +203,7 @@ void mr_policy_decode(const mr_policy *p, const int32_t *head_act,
 }
 
 mr_policy *mr_policy_new(int obs_dim, int ncomp, const int *nchoices,
-			 const mr_ppo_config *c, mr_err *e)
+			 const mr_policy_shape *c, mr_err *e)
 {
 	mr_policy *p = mr_xcalloc(1, sizeof *p);
 	if (set_actions(p, obs_dim, ncomp, nchoices, e) ||

@@ -20,36 +20,8 @@
 #include <stdint.h>
 
 #include "meshrl.h"
+#include "simenv.h"
 #include "vecenv.h"
-
-#define MR_MAX_CHOICES 64
-
-/* ------------------------------------------------------------------------
- * Action space, as values. Choice j of component i means value values[i][j]
- * (absolute, or a step such as -1/0/+1 when incremental).
- */
-typedef struct {
-	int ncomp;
-	char name[MR_MAX_COMPONENTS][32];
-	int nchoices[MR_MAX_COMPONENTS];
-	double values[MR_MAX_COMPONENTS][MR_MAX_CHOICES];
-	int incremental; /* 1: choices are steps (stay/-/+), not settings */
-	int cores;       /* index of the component that sets cores, -1 */
-} mr_action_space;
-
-/* Choice index of value v in component i, or -1. */
-int mr_action_choice(const mr_action_space *as, int i, double v);
-/* Parses "p=80,c=1" (every component named exactly once) into choice
- * indices. Errors name the offending component or value. */
-int mr_action_parse(const mr_action_space *as, const char *spec,
-		    int32_t *action, mr_err *e);
-/* "p=80,c=1" for an action (buf of at least 256 bytes). */
-char *mr_action_format(const mr_action_space *as, const int32_t *action,
-		       char *buf, size_t bufsize);
-/* Number of joint actions (product of nchoices); 0 when above limit. */
-long mr_action_joint_count(const mr_action_space *as, long limit);
-/* Joint index k -> per-component indices (component 0 varies slowest). */
-void mr_action_decode(const mr_action_space *as, long k, int32_t *action);
 
 /* ------------------------------------------------------------------------
  * Controllers.

@@ -55,4 +55,46 @@ int mr_simenv_optimal_mean(const mr_objective *o, const mr_simenv_opts *opts,
 mr_vecenv *mr_pipeenv_open(char *const argv[], int nenvs, uint64_t seed,
 			   mr_err *e);
 
+/* ------------------------------------------------------------------------
+ * Action space, as values. Choice j of component i means value values[i][j]
+ * (absolute, or a step such as -1/0/+1 when incremental).
+ */
+typedef struct {
+	int ncomp;
+	char name[MR_MAX_COMPONENTS][32];
+	int nchoices[MR_MAX_COMPONENTS];
+	double values[MR_MAX_COMPONENTS][MR_MAX_CHOICES];
+	int incremental; /* 1: choices are steps (stay/-/+), not settings */
+	int cores;       /* index of the component that sets cores, -1 */
+} mr_action_space;
+
+/* Choice index of value v in component i, or -1. */
+int mr_action_choice(const mr_action_space *as, int i, double v);
+/* Parses "p=80,c=1" (every component named exactly once) into choice
+ * indices. Errors name the offending component or value. */
+int mr_action_parse(const mr_action_space *as, const char *spec,
+		    int32_t *action, mr_err *e);
+/* "p=80,c=1" for an action (buf of at least 256 bytes). */
+char *mr_action_format(const mr_action_space *as, const int32_t *action,
+		       char *buf, size_t bufsize);
+/* Number of joint actions (product of nchoices); 0 when above limit. */
+long mr_action_joint_count(const mr_action_space *as, long limit);
+/* Joint index k -> per-component indices (component 0 varies slowest). */
+void mr_action_decode(const mr_action_space *as, long k, int32_t *action);
+
+/* The objective's action components (names, values, incremental or not)
+ * and which one sets cores: [eval] cores = NAME, else the first component
+ * named c or c<digits>; -1 when none. */
+int mr_objective_action_space(const mr_objective *o, mr_action_space *as,
+			      mr_err *e);
+
+/* The simulator's exact optimum as a controller (mr_env_act_fn): the best
+ * action in environment 0's current state, by exhaustive search or, for
+ * incremental actions, by value iteration (solved once, on first use).
+ * ctx comes from mr_simenv_optimal_new and outlives every environment it
+ * acts on; all must be of one objective and system model. */
+void *mr_simenv_optimal_new(void);
+int mr_simenv_optimal_act(void *ctx, mr_vecenv *v, int32_t *action, mr_err *e);
+void mr_simenv_optimal_free(void *ctx);
+
 #endif

@@ -1,0 +1,76 @@
+/*
+ * meshapi.h - the mesh's control vocabulary, shared by the testbed (which
+ * serves it), actuate (which drives it) and trace-collect (which records
+ * it): the names of services, user classes and processing nodes, the
+ * headers requests carry, the configuration keys of the control API and
+ * the flat JSON it speaks.
+ *
+ * What is deliberately not here: HTTP (servers or clients), Kubernetes.
+ */
+#ifndef MESHRL_MESHAPI_H
+#define MESHRL_MESHAPI_H
+
+#include <stddef.h>
+
+#include "meshrl.h"
+
+/* ------------------------------------------------------------------------
+ * Names known to the testbed. Services and classes are fixed so that every
+ * configuration key is known in advance and a typo is an error.
+ */
+#define MESH_NSERVICES 3
+#define MESH_NCLASSES 2
+#define MESH_NNODES 2
+
+extern const char *const mesh_service_names[MESH_NSERVICES]; /* compute, info1, info2 */
+extern const char *const mesh_class_names[MESH_NCLASSES];    /* premium, freemium */
+extern const char *const mesh_node_names[MESH_NNODES];       /* node1, node2 */
+
+int mesh_service_index(const char *name, size_t len); /* -1 if unknown */
+int mesh_class_index(const char *name, size_t len);
+int mesh_node_index(const char *name, size_t len);
+
+/* The header that carries the user class (set at login in the published
+ * testbed; here the client sets it). Absent means freemium. */
+#define MESH_CLASS_HEADER "X-User-Class"
+/* The header naming who answered: "node1", "node2" or "front". */
+#define MESH_SERVED_HEADER "X-Served-By"
+/* Milliseconds the front node still waits for this request; a node skips
+ * work whose deadline has passed. */
+#define MESH_DEADLINE_HEADER "X-Deadline-Ms"
+
+/* ------------------------------------------------------------------------
+ * Flat JSON: one object of "key": value pairs, values numbers, true/false
+ * (read as 1/0) or plain strings. The control API speaks only this, so no
+ * JSON library is needed.
+ */
+typedef struct {
+	char key[64];
+	double val;   /* NAN for a string */
+	char str[64]; /* the string value, "" for numbers */
+} mesh_kv;
+
+/* Parses text[len]; returns the number of pairs (<= max) or -1 with a
+ * message naming the byte offset. */
+int mesh_flatjson_parse(const char *text, size_t len, mesh_kv *out, size_t max,
+		      mr_err *e);
+
+/* ------------------------------------------------------------------------
+ * Configuration keys of the control API: kind[.name[.class]], e.g.
+ * weight.compute (every class), weight.compute.premium, rate.info1,
+ * block.info2, units.node1, slow.node2, stopped.node1, timeout, burst.
+ */
+typedef enum { MESH_K_WEIGHT, MESH_K_RATE, MESH_K_BLOCK, MESH_K_UNITS, MESH_K_SLOW, MESH_K_STOPPED,
+	       MESH_K_TIMEOUT, MESH_K_BURST } mesh_key_kind;
+
+typedef struct {
+	mesh_key_kind kind;
+	int svc, cls, node; /* -1 where absent; cls -1 = every class */
+} mesh_key;
+
+/* Parses a key; 0 or -1 (MR_EXIT_DATA) with the list of valid keys. */
+int mesh_key_parse(const char *key, mesh_key *k, mr_err *e);
+/* Checks a value's range for the key; 0 or -1 (MR_EXIT_DATA). */
+int mesh_key_check(const mesh_key *k, const char *key, double v, mr_err *e);
+
+#endif
