@@ -48,6 +48,12 @@ void mr_mean_ci(const double *x, long n, double *mean, double *half)
 	*half = mr_t975(n - 1) * sd / sqrt((double)n);
 }
 
+double mr_norm_score(double r, double r_opt, double r_random)
+{
+	double span = r_opt - r_random;
+	return span > 1e-12 ? (r - r_random) / span : NAN;
+}
+
 void mr_summarise(const mr_steps *s, const char *policy, double r_opt,
 		  double r_random, const mr_steps *opt, mr_summary *out)
 {
@@ -55,11 +61,7 @@ void mr_summarise(const mr_steps *s, const char *policy, double r_opt,
 	snprintf(out->policy, sizeof out->policy, "%s", policy);
 	out->steps = s->n;
 	mr_mean_ci(s->reward, s->n, &out->mean_reward, &out->ci95);
-	double span = r_opt - r_random;
-	/* A normalised score needs the optimum to beat random; otherwise it
-	 * says nothing and is left undefined. */
-	out->norm_score = span > 1e-12 ? (out->mean_reward - r_random) / span
-				       : NAN;
+	out->norm_score = mr_norm_score(out->mean_reward, r_opt, r_random);
 	long met = 0, optmet = 0, both = 0;
 	double cores = 0, cost = 0, carried = 0, load = 0;
 	for (long t = 0; t < s->n; t++) {

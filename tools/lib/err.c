@@ -1,5 +1,7 @@
 /* err.c - error values, fatal exits, checked allocation, clock. */
 #include <errno.h>
+#include <math.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -93,6 +95,22 @@ char *mr_xstrdup(const char *s)
 	char *p = mr_xcalloc(n, 1);
 	memcpy(p, s, n);
 	return p;
+}
+
+void mr_usage_error(const char *prog, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	fprintf(stderr, "%s: ", prog);
+	vfprintf(stderr, fmt, ap);
+	fprintf(stderr, "\nTry '%s --help'.\n", prog);
+	va_end(ap);
+	exit(MR_EXIT_USAGE);
+}
+
+int mr_value_matches(double x, double v)
+{
+	return fabs(x - v) <= 1e-9 * (1 + fabs(v));
 }
 
 void mr_print_version(const char *prog)

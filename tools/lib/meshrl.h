@@ -62,6 +62,11 @@ void *mr_xcalloc(size_t n, size_t size);
 void *mr_xrealloc(void *p, size_t n, size_t size);
 char *mr_xstrdup(const char *s);
 
+/* A bad command line: prints "prog: message" and "Try 'prog --help'." to
+ * stderr and exits MR_EXIT_USAGE. The one form every tool uses. */
+_Noreturn void mr_usage_error(const char *prog, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
 /* Prints "prog version" for --version. */
 void mr_print_version(const char *prog);
 
@@ -76,6 +81,11 @@ uint64_t mr_arg_u64(const char *prog, const char *opt, const char *s);
 /* Monotonic clock in seconds. */
 double mr_now(void);
 
+/* 1 when x is the value v as written in a file or on a command line, up to
+ * rounding: |x - v| <= 1e-9 (1 + |v|). The one tolerance for matching a
+ * measured or parsed number against a grid of known values. */
+int mr_value_matches(double x, double v);
+
 /* ------------------------------------------------------------------------
  * Random numbers: xoshiro256** seeded through splitmix64. Deterministic for a
  * (seed, stream) pair; independent streams for threads and environments.
@@ -85,6 +95,27 @@ typedef struct {
 } mr_rng;
 
 void mr_rng_seed(mr_rng *r, uint64_t seed, uint64_t stream);
+
+/* The named streams: every place that seeds a generator takes its stream
+ * from this list, so that no two uses share one by accident. A _BASE
+ * stream is followed by one stream per index (tree, environment, ...).
+ * The values are those the tools have always used: the same seed gives
+ * the same results as before the list existed. */
+#define MR_STREAM_POLICY_INIT      UINT64_C(0)    /* new policy's weights */
+#define MR_STREAM_PPO              UINT64_C(1)    /* minibatch shuffles */
+#define MR_STREAM_PPO_ENV_BASE     UINT64_C(1000) /* + group: action draws */
+#define MR_STREAM_PPO_RESET_BASE   UINT64_C(2000) /* + group: reset seeds */
+#define MR_STREAM_PPO_OPEN_BASE    UINT64_C(3000) /* + group: env seeds */
+#define MR_STREAM_SIM_ENV_BASE     UINT64_C(0)    /* + env: its noise */
+#define MR_STREAM_SIM_ACTIONS      UINT64_C(77)   /* sim-env bench actions */
+#define MR_STREAM_SIM_RANDOM       UINT64_C(0x9a11c7) /* sim-env run random */
+#define MR_STREAM_RANDOM_CTL       UINT64_C(0x72616e64) /* random baseline */
+#define MR_STREAM_BANDIT           UINT64_C(0x62616e64) /* self-test bandit */
+#define MR_STREAM_FOREST_TREE_BASE UINT64_C(0)    /* + tree: its draws */
+#define MR_STREAM_FIT_SPLIT        UINT64_MAX     /* rf-fit's test split */
+#define MR_STREAM_GRID_SAMPLE      UINT64_C(99)   /* grid --sample */
+#define MR_STREAM_FRONT_ROUTING    UINT64_C(0)    /* front's routing */
+#define MR_STREAM_NODE_DATA_BASE   UINT64_C(0)    /* + worker: node data */
 uint64_t mr_rng_u64(mr_rng *r);
 double mr_rng_uniform(mr_rng *r);           /* [0, 1) */
 uint64_t mr_rng_below(mr_rng *r, uint64_t n); /* [0, n), unbiased, n > 0 */

@@ -141,6 +141,10 @@ int mr_steps_write(const char *path, const mr_action_space *as,
 /* ------------------------------------------------------------------------
  * Statistics.
  */
+/* The normalised score (r - r_random) / (r_opt - r_random): 1 at the
+ * optimum, 0 at the uniform random policy's mean. NaN when the optimum
+ * does not beat random by more than 1e-12 (the score would say nothing). */
+double mr_norm_score(double r, double r_opt, double r_random);
 /* Student-t 0.975 quantile with df degrees of freedom (df >= 1). */
 double mr_t975(long df);
 /* Mean and 95% half-width (t interval; 0 when n < 2). */

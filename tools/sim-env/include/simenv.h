@@ -56,6 +56,17 @@ mr_vecenv *mr_pipeenv_open(char *const argv[], int nenvs, uint64_t seed,
 			   mr_err *e);
 
 /* ------------------------------------------------------------------------
+ * Incremental actions: each component's choice is a move of its setting
+ * by one step of its grid. These are the choice indices.
+ */
+enum { MR_MOVE_STAY = 0, MR_MOVE_DOWN = 1, MR_MOVE_UP = 2, MR_NMOVES = 3 };
+/* The step a move makes: 0, -1 or +1. */
+static inline int mr_move_delta(int move)
+{
+	return move == MR_MOVE_DOWN ? -1 : move == MR_MOVE_UP;
+}
+
+/* ------------------------------------------------------------------------
  * Action space, as values. Choice j of component i means value values[i][j]
  * (absolute, or a step such as -1/0/+1 when incremental).
  */
