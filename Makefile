@@ -74,7 +74,7 @@ UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 ALL_LIBS  := $(BUILD)/lib/libcore.a $(foreach u,$(UNITS),$(call unit_lib,$(u)))
 DEPS_OK   := $(BUILD)/.deps-build
 
-.PHONY: all test asan bench fuzz install clean
+.PHONY: all test asan bench fuzz install clean modules
 .SECONDARY:
 .DEFAULT_GOAL := all
 
@@ -146,6 +146,10 @@ install: $(BINS)
 
 clean:
 	rm -rf build
+
+# One line per unit, "unit|uses|include flags", for tests/e2e/test_modules.sh.
+modules:
+	@$(foreach u,$(UNITS),echo '$(u)|$(USES_$(u))|$(strip $(call unit_inc,$(u)))';)
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
 -include $(wildcard pipelines/*.mk)
