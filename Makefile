@@ -59,8 +59,6 @@ link_libs  = $(call unit_lib,$(1)) $(foreach m,$(call reverse,$(filter $(call us
 reverse    = $(if $(1),$(call reverse,$(wordlist 2,$(words $(1)),$(1))) $(firstword $(1)))
 unit_inc   = -Itools/lib -Itools/$(1) $(if $(wildcard tools/$(1)/include),-Itools/$(1)/include) \
 	$(foreach m,$(USES_$(1)),-Itools/$(m)/include) $(REACH_$(1))
-# TEMPORARY while the refactor is in progress: private headers reached into.
-REACH_policy-eval := -Itools/sim-env
 
 CPPFLAGS += -D_GNU_SOURCE
 CFLAGS   += -std=c11 -Wall -Wextra -Werror -g $(OPT) $(SAN) -MMD -MP -pthread

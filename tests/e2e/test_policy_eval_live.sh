@@ -3,7 +3,8 @@
 # testbed: trace-collect --follow | policy-eval live --act POLICY | actuate,
 # a few 1 s periods; the testbed really runs the chosen configuration, the
 # same CSVs come out, nothing is left running. Also policy-eval live's own
-# refusals (too little input, a trace without the objective's columns).
+# refusals (too little input, a trace without the objective's columns,
+# objectives with [param] sections, a bad option).
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/pipeline_lib.sh"
 obj=$MESHRL_ROOT/pipelines/objectives/delay.obj
@@ -40,3 +41,7 @@ expect_fail "live: trace without d1 names it" 3 "stdin.*'d1'" \
 	sh -c "policy-eval live -q --act '$TMP/policy.msgpack' --model '$TMP/system.msgpack' -o '$TMP/o1' '$obj' <'$TMP/nod1.csv' >/dev/null"
 check "live: canned rows give actions for actuate" sh -c \
 	"head -n 4 '$TMP/trace.csv' | policy-eval live -q --baseline noop -o '$TMP/o1' '$obj' --model '$TMP/system.msgpack' | head -n 1 | grep -qx 'p1=80,c1=1'"
+expect_fail "live: objectives with [param] sections are refused" 2 "throughput.obj: live: objectives with \[param\] sections" \
+	sh -c "policy-eval live -q --baseline noop -o '$TMP/o1' '$MESHRL_ROOT/pipelines/objectives/throughput.obj' </dev/null"
+expect_fail "live: a bad option is a usage error" 2 "^Try 'policy-eval --help'" \
+	sh -c "policy-eval live --periods 0 --baseline noop -o '$TMP/o1' '$obj' </dev/null"

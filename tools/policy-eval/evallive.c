@@ -1,7 +1,8 @@
 /* evallive.c - `policy-eval live`: the control loop against a running
  * testbed, as one stage of a pipe:
  *
- *   trace-collect --follow ... | policy-eval live --act P -o DIR OBJ | actuate ...
+ *   trace-collect --follow ... | policy-eval live --act P -o DIR OBJ |
+ *   actuate ...
  *
  * Each trace row on stdin is one monitoring window. The loop reads the
  * state from it (load per service from max_l<j>, and for incremental
@@ -9,8 +10,8 @@
  * action on stdout as one line "col=value,..." in the trace's column names
  * (p1=80,c1=1) and flushes, discards --skip rows (the settling time), and
  * takes the next row as the outcome of that action: its measured targets
- * (d1, ...) go through the objective's own reward (sim-env's se_outcome),
- * so live and simulated rewards are the same function.
+ * (d1, ...) go through the objective's own reward (sim-env's live API,
+ * mr_simenv_live_*), so live and simulated rewards are the same function.
  *
  * What it does not do: talk HTTP (trace-collect and actuate do), or run
  * baselines side by side (a testbed runs one controller at a time: run the
@@ -26,11 +27,11 @@
 #include <unistd.h>
 
 #include "evaluate.h"
-#include "simenv.h"
 #include "evallive.h"
 #include "policy.h"
-#include "simenv_impl.h"
+#include "simenv.h"
 
+/* Set by SIGINT/SIGTERM: a signal handler can reach nothing else. */
 static volatile sig_atomic_t stop_flag;
 static void on_signal(int sig)
 {
@@ -38,86 +39,38 @@ static void on_signal(int sig)
 	stop_flag = 1;
 }
 
-/* The trace column that carries action a: a feature that is exactly the
- * action's variable (c1 = c), else the action's own name. */
-static const char *action_column(const mr_objective *o, int a)
-{
-	for (int i = 0; i < o->nfeat; i++) {
-		const se_expr *x = &o->feat[i];
-		if (x->n == 1 && x->ins[0].op == SE_VAR &&
-		    x->ins[0].slot == o->act[a].slot)
-			return o->feat_name[i];
-	}
-	return o->act[a].name;
-}
-
+/* The command line. */
 typedef struct {
-	const mr_objective *o;
-	se_sim *sim;
-	mr_action_space as;
-	int nload, ntarget, ncfg;
-	/* selected columns: loads, targets, [cl per target], [config] */
-	const char *cols[64];
-	int ncols, cl_col[SE_MAX_TARGETS];
-	double timeout;
-} live_ctx;
+	const char *pol_path, *baseline, *name, *model, *noop_spec, *outdir;
+	const char *objective;
+	long periods, skip; /* periods < 0: until end of input */
+	double svc, timeout;
+	uint64_t seed;
+	int quiet;
+} live_opts;
 
-static void lc_add(live_ctx *lc, const char *name)
-{
-	for (int i = 0; i < lc->ncols; i++)
-		if (!strcmp(lc->cols[i], name))
-			return;
-	lc->cols[lc->ncols++] = name;
-}
+/* What the loop runs: the objective on measured rows and a controller. */
+typedef struct {
+	mr_objective *o;
+	mr_simenv_live *l;
+	const mr_action_space *as;
+	mr_controller ctl;
+	mr_policy *pol;
+} live_run;
 
-static int lc_index(const live_ctx *lc, const char *name)
-{
-	for (int i = 0; i < lc->ncols; i++)
-		if (!strcmp(lc->cols[i], name))
-			return i;
-	return -1;
-}
+/* What the loop carries from one row to the next. */
+typedef struct {
+	int have_prev;                     /* an action is out */
+	int32_t a[MR_MAX_COMPONENTS];      /* it */
+	int32_t cfg[MR_MAX_COMPONENTS];    /* the configuration it leads to */
+	int32_t prev_a[MR_MAX_COMPONENTS]; /* the last action measured */
+	mr_step_info prev_info;            /* and its outcome */
+	long t;                            /* periods measured */
+} live_loop;
 
-/* State of a row: loads and (incremental) configuration indices. */
-static int row_state(const live_ctx *lc, const double *row, size_t line,
-		     se_state *st, mr_err *e)
-{
-	const mr_objective *o = lc->o;
-	memset(st, 0, sizeof *st);
-	for (int j = 0; j < o->nserv; j++)
-		st->load[j] = row[j];
-	if (o->incremental)
-		for (int a = 0; a < o->nact; a++) {
-			const char *col = action_column(o, a);
-			double v = row[lc_index(lc, col)];
-			int k = -1;
-			for (int q = 0; q < o->act[a].nvalues; q++)
-				if (fabs(o->act[a].values[q] - v) <=
-				    1e-9 * (1 + fabs(v)))
-					k = q;
-			if (k < 0)
-				return mr_errf(e, MR_EXIT_DATA,
-					       "stdin:%zu: column '%s': %g is "
-					       "not a value of action '%s'",
-					       line, col, v, o->act[a].name);
-			st->cidx[a] = k;
-		}
-	return 0;
-}
-
-static void policy_act(void *ctx, const float *obs, const uint8_t *mask,
-		       int32_t *action)
-{
-	mr_policy_act(ctx, obs, mask, action);
-}
-
-static void usage_error(const char *prog, const char *msg)
-{
-	fprintf(stderr, "%s: live: %s\n(see %s --help)\n", prog, msg, prog);
-	exit(MR_EXIT_USAGE);
-}
-
-int mr_eval_live_main(const char *prog, int argc, char **argv)
+/* Returns 1 when --help was answered. */
+static int parse_options(const char *prog, int argc, char **argv,
+			 live_opts *op)
 {
 	static const struct option lo[] = {
 		{"act", required_argument, 0, 'a'},
@@ -134,239 +87,268 @@ int mr_eval_live_main(const char *prog, int argc, char **argv)
 		{"quiet", no_argument, 0, 'q'},
 		{"help", no_argument, 0, 'h'},
 		{0, 0, 0, 0}};
-	const char *pol_path = NULL, *baseline = NULL, *name = NULL,
-		   *model = NULL, *noop_spec = NULL, *outdir = NULL;
-	long periods = -1, skip = 0;
-	double svc = NAN, timeout = 20;
-	uint64_t seed = 1;
-	int quiet = 0, c;
+	*op = (live_opts){.periods = -1, .svc = NAN, .timeout = 20, .seed = 1};
+	int c;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "a:n:o:qh", lo, NULL)) != -1) {
 		char *end = NULL;
 		switch (c) {
-		case 'a': pol_path = optarg; break;
-		case 'B': baseline = optarg; break;
-		case 'N': name = optarg; break;
-		case 'n': periods = strtol(optarg, &end, 10);
-			  if (*end || periods < 1) usage_error(prog, "--periods must be >= 1");
-			  break;
-		case 'k': skip = strtol(optarg, &end, 10);
-			  if (*end || skip < 0) usage_error(prog, "--skip must be >= 0");
-			  break;
-		case 'M': model = optarg; break;
-		case 'O': noop_spec = optarg; break;
-		case 'T': svc = strtod(optarg, &end);
-			  if (*end || !(svc > 0)) usage_error(prog, "--service-time must be > 0");
-			  break;
-		case 't': timeout = strtod(optarg, &end);
-			  if (*end || !(timeout > 0)) usage_error(prog, "--timeout must be > 0");
-			  break;
-		case 's': seed = strtoull(optarg, &end, 10);
-			  if (*end) usage_error(prog, "--seed needs an integer");
-			  break;
-		case 'o': outdir = optarg; break;
-		case 'q': quiet = 1; break;
+		case 'a': op->pol_path = optarg; break;
+		case 'B': op->baseline = optarg; break;
+		case 'N': op->name = optarg; break;
+		case 'n':
+			op->periods = strtol(optarg, &end, 10);
+			if (*end || op->periods < 1)
+				mr_usage_error(prog, "live: --periods must be >= 1");
+			break;
+		case 'k':
+			op->skip = strtol(optarg, &end, 10);
+			if (*end || op->skip < 0)
+				mr_usage_error(prog, "live: --skip must be >= 0");
+			break;
+		case 'M': op->model = optarg; break;
+		case 'O': op->noop_spec = optarg; break;
+		case 'T':
+			op->svc = strtod(optarg, &end);
+			if (*end || !(op->svc > 0))
+				mr_usage_error(prog, "live: --service-time must be > 0");
+			break;
+		case 't':
+			op->timeout = strtod(optarg, &end);
+			if (*end || !(op->timeout > 0))
+				mr_usage_error(prog, "live: --timeout must be > 0");
+			break;
+		case 's':
+			op->seed = strtoull(optarg, &end, 10);
+			if (*end)
+				mr_usage_error(prog, "live: --seed needs an integer");
+			break;
+		case 'o': op->outdir = optarg; break;
+		case 'q': op->quiet = 1; break;
 		case 'h':
 			printf("see %s --help (live)\n", prog);
-			return MR_EXIT_OK;
-		default: usage_error(prog, "bad option");
+			return 1;
+		default: mr_usage_error(prog, "live: bad option");
 		}
 	}
 	if (optind != argc - 1)
-		usage_error(prog, "needs exactly one OBJECTIVE file");
-	if (!outdir)
-		usage_error(prog, "needs -o DIR");
-	if (!pol_path == !baseline)
-		usage_error(prog, "needs exactly one of --act POLICY and --baseline NAME");
-	struct stat sb;
-	if (stat(outdir, &sb) != 0 || !S_ISDIR(sb.st_mode))
-		mr_fatal(prog, MR_EXIT_IO, "%s: not a directory", outdir);
+		mr_usage_error(prog, "live: needs exactly one OBJECTIVE file");
+	if (!op->outdir)
+		mr_usage_error(prog, "live: needs -o DIR");
+	if (!op->pol_path == !op->baseline)
+		mr_usage_error(prog, "live: needs exactly one of --act POLICY "
+			       "and --baseline NAME");
+	op->objective = argv[optind];
+	return 0;
+}
 
+static void policy_act(void *ctx, const float *obs, const uint8_t *mask,
+		       int32_t *action)
+{
+	mr_policy_act(ctx, obs, mask, action);
+}
+
+/* The controller of --act or --baseline. */
+static void setup_controller(const char *prog, const live_opts *op,
+			     live_run *r)
+{
 	mr_err e = {0};
-	mr_objective *o = mr_objective_load(argv[optind], &e);
-	if (!o)
-		mr_die(prog, &e);
-	if (o->nparam > 0)
-		mr_fatal(prog, MR_EXIT_USAGE,
-			 "%s: live: objectives with [param] sections are not "
-			 "supported (a live state has no parameter column)",
-			 argv[optind]);
-	live_ctx lc = {.o = o, .timeout = timeout};
-	if (mr_objective_action_space(o, &lc.as, &e) != 0)
-		mr_die(prog, &e);
-	mr_simenv_opts so = {.nenvs = 1, .seed = seed, .eval = 1,
-			     .model_path = model};
-	mr_vecenv *v = mr_simenv_open(o, &so, &e);
-	if (!v)
-		mr_die(prog, &e);
-	if (v->reset(v, seed, &e) != 0)
-		mr_die(prog, &e);
-	lc.sim = se_sim_of(v);
-
-	/* Columns: loads first (row[j] is service j's load), then targets. */
-	char loadcol[MR_MAX_SERVICES][24]; /* "max_l" + any int */
-	for (int j = 0; j < o->nserv; j++) {
-		snprintf(loadcol[j], sizeof loadcol[j], "max_l%d", j + 1);
-		lc_add(&lc, loadcol[j]);
-	}
-	for (int t = 0; t < o->ntarget; t++)
-		lc_add(&lc, o->target_name[t]);
-	if (o->incremental)
-		for (int a = 0; a < o->nact; a++)
-			lc_add(&lc, action_column(o, a));
-
-	/* The controller. */
-	mr_policy *pol = NULL;
-	mr_controller ctl;
+	const mr_action_space *as = r->as;
+	const char *name = op->name, *noop_spec = op->noop_spec;
 	int32_t noop[MR_MAX_COMPONENTS] = {0};
 	if (!noop_spec)
-		noop_spec = mr_objective_param(o, "eval", "noop");
-	if (noop_spec && mr_action_parse(&lc.as, noop_spec, noop, &e) != 0)
+		noop_spec = mr_objective_param(r->o, "eval", "noop");
+	if (noop_spec && mr_action_parse(as, noop_spec, noop, &e) != 0)
 		mr_die(prog, &e);
-	if (pol_path) {
-		pol = mr_policy_load(pol_path, &e);
-		if (!pol ||
-		    mr_policy_check(pol, v->obs_dim, v->ncomp, v->nchoices, &e) != 0)
+	if (op->pol_path) {
+		r->pol = mr_policy_load(op->pol_path, &e);
+		if (!r->pol ||
+		    mr_policy_check(r->pol, mr_simenv_live_obs_dim(r->l),
+				    as->ncomp, as->nchoices, &e) != 0)
 			mr_die(prog, &e);
-		mr_ctl_func(&ctl, name ? name : "ppo", policy_act, pol);
-	} else if (!strcmp(baseline, "noop")) {
-		mr_ctl_fixed(&ctl, name ? name : baseline, noop, lc.as.ncomp);
-	} else if (!strcmp(baseline, "random")) {
-		mr_ctl_random(&ctl, name ? name : baseline, seed);
-	} else if (!strncmp(baseline, "hpa", 3)) {
+		mr_ctl_func(&r->ctl, name ? name : "ppo", policy_act, r->pol);
+		return;
+	}
+	const char *b = op->baseline;
+	if (!name)
+		name = b;
+	if (!strcmp(b, "noop")) {
+		mr_ctl_fixed(&r->ctl, name, noop, as->ncomp);
+	} else if (!strcmp(b, "random")) {
+		mr_ctl_random(&r->ctl, name, op->seed);
+	} else if (!strncmp(b, "hpa", 3)) {
 		char *end;
-		long pct = strtol(baseline + 3, &end, 10);
+		long pct = strtol(b + 3, &end, 10);
 		if (*end || pct < 1 || pct > 150)
-			usage_error(prog, "--baseline hpaNN needs NN in 1..150");
-		if (!isfinite(svc))
-			usage_error(prog, "--baseline hpaNN needs --service-time S "
-					  "(policy-eval sim estimates it from the model)");
-		if (mr_ctl_hpa(&ctl, name ? name : baseline, &lc.as, noop,
-			       (double)pct / 100, svc, &e) != 0)
+			mr_usage_error(prog, "live: --baseline hpaNN needs NN "
+				       "in 1..150");
+		if (!isfinite(op->svc))
+			mr_usage_error(prog, "live: --baseline hpaNN needs "
+				       "--service-time S (policy-eval sim "
+				       "estimates it from the model)");
+		if (mr_ctl_hpa(&r->ctl, name, as, noop, (double)pct / 100,
+			       op->svc, &e) != 0)
 			mr_die(prog, &e);
 	} else {
-		usage_error(prog, "--baseline is noop, random or hpaNN");
+		mr_usage_error(prog, "live: --baseline is noop, random or "
+			       "hpaNN");
 	}
+}
 
-	signal(SIGINT, on_signal);
-	signal(SIGTERM, on_signal);
-	signal(SIGPIPE, SIG_IGN);
-	mr_csv_reader *rd = mr_csv_open_stream(stdin, "stdin", lc.cols,
-					       (size_t)lc.ncols, 0, &e);
+/* The objective, its live side and the controller. */
+static void setup(const char *prog, const live_opts *op, live_run *r)
+{
+	struct stat sb;
+	if (stat(op->outdir, &sb) != 0 || !S_ISDIR(sb.st_mode))
+		mr_fatal(prog, MR_EXIT_IO, "%s: not a directory", op->outdir);
+	mr_err e = {0};
+	memset(r, 0, sizeof *r);
+	r->o = mr_objective_load(op->objective, &e);
+	if (!r->o)
+		mr_die(prog, &e);
+	r->l = mr_simenv_live_open(r->o, op->model, op->timeout, &e);
+	if (!r->l)
+		mr_die(prog, &e);
+	r->as = mr_simenv_live_actions(r->l);
+	setup_controller(prog, op, r);
+}
+
+/* Row is the outcome of the action out: records the period. */
+static void measure(const char *prog, const live_opts *op, live_run *r,
+		    live_loop *lp, const double *row, mr_steps *st)
+{
+	const mr_action_space *as = r->as;
+	mr_step_info info;
+	double rew = mr_simenv_live_outcome(r->l, row, lp->cfg, &info);
+	double cores = as->cores >= 0 && !as->incremental
+			       ? as->values[as->cores][lp->a[as->cores]]
+			       : NAN;
+	mr_steps_add(st, lp->a, &info, rew, cores);
+	lp->prev_info = info;
+	memcpy(lp->prev_a, lp->a, sizeof lp->a);
+	lp->t++;
+	if (!op->quiet)
+		fprintf(stderr, "%s: period %ld: reward %.4g, d1 %.4g s, "
+				"bound %s\n",
+			prog, lp->t, rew, info.delay[0],
+			info.bound_met ? "met" : "missed");
+}
+
+/* Chooses the action in state now and prints it for actuate. */
+static void act(const char *prog, live_run *r, live_loop *lp,
+		const mr_live_state *now)
+{
+	float obs[64];
+	uint8_t mask[MR_MAX_COMPONENTS * MR_MAX_CHOICES];
+	mr_simenv_live_observe(r->l, now, obs, mask);
+	mr_ctl_act(&r->ctl, r->as, lp->t, obs, mask,
+		   lp->have_prev ? &lp->prev_info : NULL,
+		   lp->have_prev ? lp->prev_a : NULL, lp->a);
+	mr_simenv_live_config(r->l, now, lp->a, lp->cfg);
+	for (int c = 0; c < r->as->ncomp; c++) {
+		char nb[32];
+		printf("%s%s=%s", c ? "," : "", mr_simenv_live_column(r->l, c),
+		       mr_fmt_double(nb, mr_simenv_live_setting(r->l, c,
+								lp->cfg[c])));
+	}
+	putchar('\n');
+	if (fflush(stdout) != 0 || ferror(stdout))
+		mr_fatal(prog, MR_EXIT_IO, "stdout: %s (is actuate running?)",
+			 strerror(errno));
+	lp->have_prev = 1;
+}
+
+/* Reads rows until end of input, a signal or --periods periods; the first
+ * row is the state before any action. Returns the periods measured. */
+static long run_loop(const char *prog, const live_opts *op, live_run *r,
+		     mr_steps *st)
+{
+	mr_err e = {0};
+	const char *const *cols;
+	int ncols = mr_simenv_live_columns(r->l, &cols);
+	mr_csv_reader *rd = mr_csv_open_stream(stdin, "stdin", cols,
+					       (size_t)ncols, 0, &e);
 	if (!rd)
 		mr_die(prog, &e);
-	mr_steps st;
-	mr_steps_init(&st, lc.as.ncomp, o->nserv);
+	live_loop lp = {0};
 	double row[64];
 	size_t line;
-	int rc = 0, have_prev = 0;
-	int32_t a[MR_MAX_COMPONENTS], prev_a[MR_MAX_COMPONENTS];
-	int32_t cfg[MR_MAX_COMPONENTS];
-	mr_step_info prev_info;
-	se_state cur;
-	long t = 0, skipped = 0;
-	float obs[64];
-	uint8_t mask[4096];
-	memset(mask, 1, sizeof mask);
-	/* The first row is the state before any action. */
+	long skipped = 0;
+	int rc = 0;
 	while (!stop_flag && (rc = mr_csv_next(rd, row, &line, &e)) == 1) {
-		if (have_prev && skipped < skip) { /* settling */
+		if (lp.have_prev && skipped < op->skip) { /* settling */
 			skipped++;
 			continue;
 		}
-		se_state now;
-		if (row_state(&lc, row, line, &now, &e) != 0)
+		mr_live_state now;
+		if (mr_simenv_live_read(r->l, row, &now, &e) != 0) {
+			mr_err_prefix(&e, "stdin:%zu", line);
 			mr_die(prog, &e);
-		if (have_prev) {
-			/* this window is the outcome of the previous action */
-			double targets[SE_MAX_TARGETS];
-			for (int k = 0; k < o->ntarget; k++) {
-				double d = row[lc_index(&lc, o->target_name[k])];
-				/* no success in the window: not a zero delay */
-				targets[k] = d > 0 ? d : lc.timeout;
-			}
-			se_state at = now;
-			if (o->incremental)
-				memcpy(at.cidx, cur.cidx, sizeof at.cidx);
-			mr_step_info info;
-			double r = se_outcome(lc.sim, &at, cfg, targets, &info);
-			double cores = lc.as.cores >= 0 && !lc.as.incremental
-					       ? lc.as.values[lc.as.cores][a[lc.as.cores]]
-					       : NAN;
-			mr_steps_add(&st, a, &info, r, cores);
-			prev_info = info;
-			memcpy(prev_a, a, sizeof a);
-			t++;
-			if (!quiet)
-				fprintf(stderr, "%s: period %ld: reward %.4g, "
-						"d1 %.4g s, bound %s\n",
-					prog, t, r, info.delay[0],
-					info.bound_met ? "met" : "missed");
-			if (periods > 0 && t >= periods)
+		}
+		if (lp.have_prev) {
+			measure(prog, op, r, &lp, row, st);
+			if (op->periods > 0 && lp.t >= op->periods)
 				break;
 		}
-		/* choose and emit the next action */
-		for (int j = 0; j < o->nserv; j++)
-			obs[j] = (float)now.load[j];
-		int k = o->nserv;
-		if (o->incremental) {
-			uint8_t *m = mask;
-			for (int q = 0; q < o->nact; q++) {
-				obs[k++] = (float)o->act[q].values[now.cidx[q]];
-				m[0] = 1;
-				m[1] = now.cidx[q] > 0;
-				m[2] = now.cidx[q] + 1 < o->act[q].nvalues;
-				m += 3;
-			}
-		}
-		mr_ctl_act(&ctl, &lc.as, t, obs, mask,
-			   have_prev ? &prev_info : NULL,
-			   have_prev ? prev_a : NULL, a);
-		se_action_cfg(lc.sim, &now, a, cfg);
-		cur = now;
-		for (int q = 0; q < o->nact; q++) {
-			char nb[32];
-			printf("%s%s=%s", q ? "," : "", action_column(o, q),
-			       mr_fmt_double(nb, o->act[q].values[cfg[q]]));
-		}
-		putchar('\n');
-		if (fflush(stdout) != 0 || ferror(stdout))
-			mr_fatal(prog, MR_EXIT_IO, "stdout: %s (is actuate running?)",
-				 strerror(errno));
-		have_prev = 1;
+		act(prog, r, &lp, &now);
 		skipped = 0;
 	}
 	if (rc == -1)
 		mr_die(prog, &e);
 	mr_csv_close(rd);
-	if (st.n == 0)
-		mr_fatal(prog, stop_flag ? MR_EXIT_INTR : MR_EXIT_DATA,
-			 "no complete control period (need at least 2 rows "
-			 "on stdin%s)", skip ? " plus the skipped ones" : "");
+	return lp.t;
+}
 
-	/* Outputs: the same files as sim, one controller. */
+/* The same files as sim, for one controller. */
+static void write_outputs(const char *prog, const live_opts *op,
+			  const live_run *r, const mr_steps *st)
+{
+	mr_err e = {0};
+	const char *name = r->ctl.name;
 	char path[4096];
-	snprintf(path, sizeof path, "%s/steps-%s.csv", outdir, ctl.name);
-	if (mr_steps_write(path, &lc.as, &st, &e) != 0)
+	snprintf(path, sizeof path, "%s/steps-%s.csv", op->outdir, name);
+	if (mr_steps_write(path, r->as, st, &e) != 0)
 		mr_die(prog, &e);
 	mr_summary sum;
-	mr_summarise(&st, ctl.name, NAN, NAN, NULL, &sum);
+	mr_summarise(st, name, NAN, NAN, NULL, &sum);
 	char sp[4096];
-	snprintf(sp, sizeof sp, "%s/summary.csv", outdir);
-	if (mr_summary_write(sp, mr_objective_name(o), "live", seed, &sum, 1,
-			     &e) != 0) {
+	snprintf(sp, sizeof sp, "%s/summary.csv", op->outdir);
+	if (mr_summary_write(sp, mr_objective_name(r->o), "live", op->seed,
+			     &sum, 1, &e) != 0) {
 		unlink(path);
 		mr_die(prog, &e);
 	}
-	if (!quiet)
-		fprintf(stderr, "%s: live: %ld periods, mean reward %.4f +- %.4f, "
-				"bound met %.1f%%\n",
-			prog, st.n, sum.mean_reward, sum.ci95, sum.bound_met_pct);
+	if (!op->quiet)
+		fprintf(stderr, "%s: live: %ld periods, mean reward %.4f "
+				"+- %.4f, bound met %.1f%%\n",
+			prog, st->n, sum.mean_reward, sum.ci95,
+			sum.bound_met_pct);
+}
+
+int mr_eval_live_main(const char *prog, int argc, char **argv)
+{
+	live_opts op;
+	if (parse_options(prog, argc, argv, &op))
+		return MR_EXIT_OK;
+	live_run r;
+	setup(prog, &op, &r);
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
+	signal(SIGPIPE, SIG_IGN);
+	mr_steps st;
+	mr_steps_init(&st, r.as->ncomp, mr_simenv_live_nservices(r.l));
+	long t = run_loop(prog, &op, &r, &st);
+	if (st.n == 0)
+		mr_fatal(prog, stop_flag ? MR_EXIT_INTR : MR_EXIT_DATA,
+			 "no complete control period (need at least 2 rows "
+			 "on stdin%s)",
+			 op.skip ? " plus the skipped ones" : "");
+	write_outputs(prog, &op, &r, &st);
 	mr_steps_free(&st);
-	if (pol)
-		mr_policy_free(pol);
-	v->close(v);
-	free(v);
-	mr_objective_free(o);
-	return stop_flag && (periods < 0 || t < periods) ? MR_EXIT_INTR : MR_EXIT_OK;
+	if (r.pol)
+		mr_policy_free(r.pol);
+	mr_simenv_live_free(r.l);
+	mr_objective_free(r.o);
+	int cut_short = stop_flag && (op.periods < 0 || t < op.periods);
+	return cut_short ? MR_EXIT_INTR : MR_EXIT_OK;
 }

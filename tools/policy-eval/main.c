@@ -14,19 +14,15 @@
 #include <errno.h>
 #include <getopt.h>
 #include <math.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
-#include "evaluate.h"
-#include "evaluate.h"
-#include "simenv.h"
 #include "evallive.h"
+#include "evaluate.h"
 #include "meshrl.h"
 #include "policy.h"
 #include "simenv.h"
-#include "evallive.h"
 
 static const char *prog = "policy-eval";
 
@@ -87,14 +83,6 @@ static void usage(FILE *out)
 "  policy-eval sim --policy models/delay/policy.msgpack \\\n"
 "      --model models/delay/system.msgpack -o results/delay/eval-seen \\\n"
 "      pipelines/objectives/delay.obj\n");
-}
-
-static _Noreturn void usage_error(const char *fmt, const char *arg)
-{
-	fprintf(stderr, "%s: ", prog);
-	fprintf(stderr, fmt, arg);
-	fprintf(stderr, "\n(see %s --help)\n", prog);
-	exit(MR_EXIT_USAGE);
 }
 
 /* The output directory must exist (make creates it): policy-eval writes
@@ -176,20 +164,21 @@ static int cmd_sim(int argc, char **argv)
 		case 'b': baselines = optarg; break;
 		case 'N': noop_spec = optarg; break;
 		case 'S': steps = (long)mr_arg_u64(prog, "--steps", optarg);
-			  if (steps < 1) usage_error("%s must be >= 1", "--steps");
+			  if (steps < 1)
+				  mr_usage_error(prog, "--steps must be >= 1");
 			  break;
 		case 's': seed = mr_arg_u64(prog, "--seed", optarg); break;
 		case 'o': outdir = optarg; break;
 		case 'q': quiet = 1; break;
 		case 'h': usage(stdout); return MR_EXIT_OK;
 		case 'V': mr_print_version(prog); return MR_EXIT_OK;
-		default: usage_error("%s", "bad option");
+		default: mr_usage_error(prog, "bad option");
 		}
 	}
 	if (optind != argc - 1)
-		usage_error("%s", "sim needs exactly one OBJECTIVE file");
+		mr_usage_error(prog, "sim needs exactly one OBJECTIVE file");
 	if (!outdir)
-		usage_error("%s", "sim needs -o DIR");
+		mr_usage_error(prog, "sim needs -o DIR");
 	check_dir(outdir);
 	const char *objpath = argv[optind];
 	mr_err e = {0};
@@ -284,13 +273,13 @@ static int cmd_aggregate(int argc, char **argv)
 		case 'q': break;
 		case 'h': usage(stdout); return MR_EXIT_OK;
 		case 'V': mr_print_version(prog); return MR_EXIT_OK;
-		default: usage_error("%s", "bad option");
+		default: mr_usage_error(prog, "bad option");
 		}
 	}
 	if (!out)
-		usage_error("%s", "aggregate needs -o OUT");
+		mr_usage_error(prog, "aggregate needs -o OUT");
 	if (optind >= argc)
-		usage_error("%s", "aggregate needs at least one SUMMARY.csv");
+		mr_usage_error(prog, "aggregate needs at least one SUMMARY.csv");
 	mr_err e = {0};
 	if (mr_eval_aggregate((const char *const *)argv + optind,
 			      argc - optind, out, &e) != 0)
@@ -325,5 +314,5 @@ int main(int argc, char **argv)
 		if (!strcmp(argv[i], "--act") || !strncmp(argv[i], "--act=", 6) ||
 		    !strcmp(argv[i], "-a"))
 			return mr_eval_live_main(prog, argc, argv);
-	usage_error("unknown command '%s' (sim, live or aggregate)", cmd);
+	mr_usage_error(prog, "unknown command '%s' (sim, live or aggregate)", cmd);
 }

@@ -239,9 +239,8 @@ void se_action_cfg(const se_sim *s, const se_state *st,
 {
 	const mr_objective *o = s->o;
 	for (int c = 0; c < o->nact; c++)
-		cfg[c] = o->incremental
-				 ? st->cidx[c] + (action[c] == 1 ? -1 : action[c] == 2)
-				 : action[c];
+		cfg[c] = o->incremental ? st->cidx[c] + mr_move_delta(action[c])
+					: action[c];
 }
 
 /* ------------------------------------------------------------------------
@@ -272,7 +271,8 @@ void se_episode_start(se_sim *s, int i)
 	const se_pattern *p = s->pat;
 	se_state *st = &s->st[i];
 	if (s->eval)
-		mr_rng_seed(&st->rng, s->seed, (uint64_t)i);
+		mr_rng_seed(&st->rng, s->seed,
+			    MR_STREAM_SIM_ENV_BASE + (uint64_t)i);
 	st->t = 0;
 	switch (p->kind) {
 	case SE_PAT_SEQUENCE:
@@ -330,26 +330,35 @@ static void advance(se_sim *s, se_state *st)
 	load_values(s, st);
 }
 
-void se_write_obs(se_sim *s, mr_vecenv *v, int i)
+void se_obs_mask(const mr_objective *o, const se_state *st, float *obs,
+		 uint8_t *mask)
 {
-	const mr_objective *o = s->o;
-	const se_state *st = &s->st[i];
-	float *ob = v->obs + (size_t)i * (size_t)v->obs_dim;
 	int k = 0;
 	for (int j = 0; j < o->nserv; j++)
-		ob[k++] = (float)st->load[j];
+		obs[k++] = (float)st->load[j];
 	for (int q = 0; q < o->nparam; q++)
-		ob[k++] = (float)o->param[q].levels[st->pidx[q]];
-	if (o->incremental) {
-		uint8_t *m = v->masks + (size_t)i * (size_t)v->total_choices;
+		obs[k++] = (float)o->param[q].levels[st->pidx[q]];
+	if (!o->incremental) {
+		/* every setting is always allowed */
 		for (int c = 0; c < o->nact; c++) {
-			ob[k++] = (float)o->act[c].values[st->cidx[c]];
-			m[0] = 1;
-			m[1] = st->cidx[c] > 0;
-			m[2] = st->cidx[c] + 1 < o->act[c].nvalues;
-			m += 3;
+			memset(mask, 1, (size_t)o->act[c].nvalues);
+			mask += o->act[c].nvalues;
 		}
+		return;
 	}
+	for (int c = 0; c < o->nact; c++) {
+		obs[k++] = (float)o->act[c].values[st->cidx[c]];
+		mask[MR_MOVE_STAY] = 1;
+		mask[MR_MOVE_DOWN] = st->cidx[c] > 0;
+		mask[MR_MOVE_UP] = st->cidx[c] + 1 < o->act[c].nvalues;
+		mask += MR_NMOVES;
+	}
+}
+
+void se_write_obs(se_sim *s, mr_vecenv *v, int i)
+{
+	se_obs_mask(s->o, &s->st[i], v->obs + (size_t)i * (size_t)v->obs_dim,
+		    v->masks + (size_t)i * (size_t)v->total_choices);
 }
 
 const char *se_obs_name(const se_sim *s, int k, char *buf, size_t size)
@@ -375,7 +384,8 @@ static int sim_reset(mr_vecenv *v, uint64_t seed, mr_err *e)
 	se_sim *s = v->impl;
 	s->seed = seed;
 	for (int i = 0; i < s->nenvs; i++) {
-		mr_rng_seed(&s->st[i].rng, seed, (uint64_t)i);
+		mr_rng_seed(&s->st[i].rng, seed,
+			    MR_STREAM_SIM_ENV_BASE + (uint64_t)i);
 		se_episode_start(s, i);
 		se_write_obs(s, v, i);
 		v->dones[i] = 0;
@@ -403,9 +413,9 @@ static int check_actions(mr_vecenv *v, mr_err *e)
 				return mr_errf(e, MR_EXIT_DATA,
 					       "env %d: action '%s': choice %d (%s) is masked: '%s' is already at its %s value",
 					       i, o->act[c].name, (int)a[c],
-					       a[c] == 1 ? "down" : "up",
+					       a[c] == MR_MOVE_DOWN ? "down" : "up",
 					       o->act[c].name,
-					       a[c] == 1 ? "lowest" : "highest");
+					       a[c] == MR_MOVE_DOWN ? "lowest" : "highest");
 			m += v->nchoices[c];
 		}
 	}
@@ -698,7 +708,7 @@ mr_vecenv *mr_simenv_open(const mr_objective *o, const mr_simenv_opts *opts,
 	s->eval = opts->eval;
 	s->seed = opts->seed;
 	s->ep_len = o->episode_length > 0 ? o->episode_length : s->pat->length;
-	if (o->incremental && o->nact * 3 > 4096) {
+	if (o->incremental && o->nact * MR_NMOVES > 4096) {
 		mr_errf(e, MR_EXIT_DATA, "too many actions");
 		goto bad;
 	}
@@ -711,7 +721,7 @@ mr_vecenv *mr_simenv_open(const mr_objective *o, const mr_simenv_opts *opts,
 	v->obs_dim = o->nserv + o->nparam + (o->incremental ? o->nact : 0);
 	s->obs_dim = v->obs_dim;
 	for (int c = 0; c < o->nact; c++) {
-		v->nchoices[c] = o->incremental ? 3 : o->act[c].nvalues;
+		v->nchoices[c] = o->incremental ? MR_NMOVES : o->act[c].nvalues;
 		v->total_choices += v->nchoices[c];
 	}
 	size_t n = (size_t)s->nenvs;

@@ -309,6 +309,11 @@ void se_action_cfg(const se_sim *s, const se_state *st,
 void se_range_report(const se_sim *s, char *buf, size_t size);
 /* Names of the observation entries. */
 const char *se_obs_name(const se_sim *s, int k, char *buf, size_t size);
+/* The observation (loads, params, incremental: settings) and action mask
+ * (one byte per choice, 1 = allowed) of state st: what the simulator and
+ * the live loop (live.c) give a policy. */
+void se_obs_mask(const mr_objective *o, const se_state *st, float *obs,
+		 uint8_t *mask);
 /* Writes obs and masks of env i from its state. */
 void se_write_obs(se_sim *s, mr_vecenv *v, int i);
 

@@ -108,4 +108,62 @@ void *mr_simenv_optimal_new(void);
 int mr_simenv_optimal_act(void *ctx, mr_vecenv *v, int32_t *action, mr_err *e);
 void mr_simenv_optimal_free(void *ctx);
 
+/* ------------------------------------------------------------------------
+ * Live evaluation: the objective on a measured system (policy-eval live).
+ * A trace row (trace-collect's columns) is a measured state: the load of
+ * each service and, for incremental objectives, the configuration
+ * running. The row after an action measures its outcome. Observations,
+ * masks, configurations and rewards come from the simulator's own code, so
+ * a policy sees what it saw in training and earns the same reward.
+ */
+typedef struct mr_simenv_live mr_simenv_live;
+
+typedef struct {
+	double load[MR_MAX_SERVICES];   /* offered load per service */
+	int32_t cfg[MR_MAX_COMPONENTS]; /* incremental: the running setting of
+					 * each component, as an index into
+					 * its values */
+} mr_live_state;
+
+/* The objective on measured rows. The system model (model_path; NULL: the
+ * objective's) must open as for the simulator. timeout is the delay
+ * counted for a target measured as 0 (a window without a success).
+ * Refuses objectives with [param] sections: a row has no parameter
+ * column. The objective must outlive the result. */
+mr_simenv_live *mr_simenv_live_open(const mr_objective *o,
+				    const char *model_path, double timeout,
+				    mr_err *e);
+void mr_simenv_live_free(mr_simenv_live *l);
+/* The action space (mr_objective_action_space) and the observation size:
+ * the simulator's, choice for choice; the number of services. */
+const mr_action_space *mr_simenv_live_actions(const mr_simenv_live *l);
+int mr_simenv_live_obs_dim(const mr_simenv_live *l);
+int mr_simenv_live_nservices(const mr_simenv_live *l);
+/* The trace columns a row must hold, in this order: max_l<j> per service,
+ * the model's targets (d1, ...), for incremental objectives each
+ * component's setting column; no name twice. Valid while l is open. */
+int mr_simenv_live_columns(const mr_simenv_live *l, const char *const **cols);
+/* The trace column that carries component c's setting: the feature that
+ * is exactly the action's variable (c1 = c), else the action's name. */
+const char *mr_simenv_live_column(const mr_simenv_live *l, int c);
+/* Value of setting k (an index into the values) of component c. */
+double mr_simenv_live_setting(const mr_simenv_live *l, int c, int32_t k);
+
+/* The state a row (values of the columns above) measured. Fails
+ * (MR_EXIT_DATA) when a setting column holds a value not in its grid. */
+int mr_simenv_live_read(const mr_simenv_live *l, const double *row,
+			mr_live_state *st, mr_err *e);
+/* The simulator's observation (obs_dim floats) and action mask (one byte
+ * per choice, 1 = allowed) in state st. */
+void mr_simenv_live_observe(const mr_simenv_live *l, const mr_live_state *st,
+			    float *obs, uint8_t *mask);
+/* The configuration (setting index per component) action leads to from
+ * st: the action itself, or for incremental objectives st moved by it. */
+void mr_simenv_live_config(const mr_simenv_live *l, const mr_live_state *st,
+			   const int32_t *action, int32_t *cfg);
+/* Reward and step info of running configuration cfg, as measured by row
+ * (the objective's reward of the row's loads and targets). */
+double mr_simenv_live_outcome(mr_simenv_live *l, const double *row,
+			      const int32_t *cfg, mr_step_info *info);
+
 #endif

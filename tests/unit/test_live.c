@@ -1,0 +1,252 @@
+/* test_live.c - sim-env's live evaluation API (mr_simenv_live_*): the
+ * trace columns a row needs, reading a measured state, and the
+ * observation, mask, configuration and reward of measured rows equal to
+ * the simulator's for the same state, for absolute and incremental
+ * actions; the refusals (a setting off the grid, [param] objectives). */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "simenv_impl.h"
+
+static char tmpdir[] = "/tmp/meshrl-live-XXXXXX";
+
+/* The analytic delay model of test_simenv.c: node 1 takes p% of the load
+ * with capacity 3c req/s, node 2 the rest with capacity 6. The features
+ * p1 = p and c1 = c make p1 and c1 the setting columns. */
+#define TOY_MODEL                                                              \
+	"[model]\nkind = analytic\ntargets = d1\n"                              \
+	"[features]\nl = load1\np1 = p\nc1 = c\n"                               \
+	"[targets]\n"                                                           \
+	"d1 = p1/100 * (l*p1/100 < 3*c1 ? 1/(3*c1 - l*p1/100) : 20) + "         \
+	"(1 - p1/100) * (l*(1-p1/100) < 6 ? 1/(6 - l*(1-p1/100)) : 20)\n"
+
+static const char *abs_obj =
+	"name = toy-delay\nservices = compute\n"
+	"[load]\npattern = constant\nvalue = 8\n"
+	"[action p]\nvalues = 0..100 step 20\n"
+	"[action c]\nvalues = 1..5\n" TOY_MODEL
+	"[reward]\nfamily = delay-bound-cost\ndelay1 = d1\ncost = c\n"
+	"bound1 = 0.6\nbudget = 6\n";
+
+static const char *inc_obj =
+	"name = inc\nservices = compute\nactions = incremental\n"
+	"episode_length = 30\n"
+	"[load]\npattern = constant\nvalue = 8\n"
+	"[action p]\nvalues = 0..100 step 20\nstart = 100\n"
+	"[action c]\nvalues = 1..5\nstart = 5\n" TOY_MODEL
+	"[reward]\nfamily = cost-incremental\ndelay1 = d1\ncost = c\n"
+	"bound1 = 0.6\nvalue = 1 - c / 10\npenalty = -1\n";
+
+static const char *param_obj =
+	"name = par\nservices = compute\n"
+	"[load]\npattern = constant\nvalue = 8\n"
+	"[param B]\nlevels = 0.5, 0.6\n"
+	"[action p]\nvalues = 0..100 step 20\n"
+	"[action c]\nvalues = 1..5\n" TOY_MODEL
+	"[reward]\nfamily = delay-bound-cost\ndelay1 = d1\ncost = c\n"
+	"bound1 = B\nbudget = 6\n";
+
+static mr_objective *load_obj(const char *name, const char *text)
+{
+	char path[300];
+	snprintf(path, sizeof path, "%s/%s", tmpdir, name);
+	FILE *f = fopen(path, "w");
+	if (!f || fputs(text, f) < 0 || fclose(f) != 0) {
+		perror(path);
+		exit(1);
+	}
+	mr_err e;
+	mr_objective *o = mr_objective_load(path, &e);
+	unlink(path);
+	if (!o) {
+		printf("not ok - load %s: %s\n", name, e.msg);
+		exit(1);
+	}
+	return o;
+}
+
+static int same_info(const mr_step_info *a, const mr_step_info *b)
+{
+	return memcmp(a, b, sizeof *a) == 0;
+}
+
+static void test_absolute(void)
+{
+	mr_objective *o = load_obj("abs.obj", abs_obj);
+	mr_err e;
+	mr_simenv_live *l = mr_simenv_live_open(o, NULL, 20, &e);
+	CHECK(l != NULL, "absolute: opens (%s)", l ? "" : e.msg);
+	if (!l)
+		return;
+	const char *const *cols;
+	int n = mr_simenv_live_columns(l, &cols);
+	CHECK(n == 2 && !strcmp(cols[0], "max_l1") && !strcmp(cols[1], "d1"),
+	      "absolute: a row is the load and the targets");
+	CHECK(!strcmp(mr_simenv_live_column(l, 0), "p1") &&
+		      !strcmp(mr_simenv_live_column(l, 1), "c1") &&
+		      mr_simenv_live_setting(l, 0, 4) == 80 &&
+		      mr_simenv_live_setting(l, 1, 0) == 1,
+	      "absolute: settings go out as p1=80, c1=1 (the features' names)");
+	const mr_action_space *as = mr_simenv_live_actions(l);
+	CHECK(as->ncomp == 2 && as->nchoices[0] == 6 && as->nchoices[1] == 5 &&
+		      as->cores == 1 && mr_simenv_live_obs_dim(l) == 1 &&
+		      mr_simenv_live_nservices(l) == 1,
+	      "absolute: the simulator's action space and observation size");
+
+	double row[2] = {8, 0.3};
+	mr_live_state st;
+	CHECK(mr_simenv_live_read(l, row, &st, &e) == 0 && st.load[0] == 8,
+	      "absolute: the state is the row's load");
+	float obs[4];
+	uint8_t mask[11];
+	memset(mask, 0, sizeof mask);
+	mr_simenv_live_observe(l, &st, obs, mask);
+	int ones = 1;
+	for (int i = 0; i < 11; i++)
+		ones &= mask[i] == 1;
+	CHECK(obs[0] == 8 && ones, "absolute: obs is the load, nothing masked");
+	int32_t a[2] = {4, 3}, cfg[2];
+	mr_simenv_live_config(l, &st, a, cfg);
+	CHECK(cfg[0] == 4 && cfg[1] == 3, "absolute: the action is the setting");
+
+	/* the reward: the simulator's code on the measured targets */
+	mr_step_info info, want;
+	double r = mr_simenv_live_outcome(l, row, cfg, &info);
+	mr_simenv_opts so = {.nenvs = 1, .seed = 1, .eval = 1};
+	mr_vecenv *v = mr_simenv_open(o, &so, &e);
+	se_state s;
+	memset(&s, 0, sizeof s);
+	s.load[0] = 8;
+	double t[1] = {0.3};
+	double rs = se_outcome(se_sim_of(v), &s, cfg, t, &want);
+	CHECK(r == 2 && r == rs && same_info(&info, &want) && info.bound_met,
+	      "absolute: met bound, reward budget - cores = 2 as in the "
+	      "simulator (%g, %g)", r, rs);
+	row[1] = 0;
+	r = mr_simenv_live_outcome(l, row, cfg, &info);
+	CHECK(fabs(r - (0.6 - 20)) < 1e-12 && info.delay[0] == 20 &&
+		      !info.bound_met,
+	      "absolute: a window without a success counts the timeout (%g)",
+	      r);
+	v->close(v);
+	free(v);
+	mr_simenv_live_free(l);
+	mr_objective_free(o);
+}
+
+/* The live observation and mask of the simulator's current state equal
+ * the simulator's own. */
+static int same_obs(const mr_simenv_live *l, const mr_vecenv *v)
+{
+	const se_sim *s = v->impl;
+	const mr_objective *o = s->o;
+	double row[4] = {s->st[0].load[0], 0,
+			 o->act[0].values[s->st[0].cidx[0]],
+			 o->act[1].values[s->st[0].cidx[1]]};
+	mr_live_state st;
+	mr_err e;
+	if (mr_simenv_live_read(l, row, &st, &e) != 0)
+		return 0;
+	float obs[8];
+	uint8_t mask[6];
+	mr_simenv_live_observe(l, &st, obs, mask);
+	return !memcmp(obs, v->obs, (size_t)v->obs_dim * sizeof *obs) &&
+	       !memcmp(mask, v->masks, (size_t)v->total_choices);
+}
+
+static void test_incremental(void)
+{
+	mr_objective *o = load_obj("inc.obj", inc_obj);
+	mr_err e;
+	mr_simenv_live *l = mr_simenv_live_open(o, NULL, 20, &e);
+	CHECK(l != NULL, "incremental: opens (%s)", l ? "" : e.msg);
+	if (!l)
+		return;
+	const char *const *cols;
+	int n = mr_simenv_live_columns(l, &cols);
+	CHECK(n == 4 && !strcmp(cols[2], "p1") && !strcmp(cols[3], "c1"),
+	      "incremental: a row also holds the settings (p1, c1)");
+	mr_live_state st;
+	double row[4] = {8, 0.3, 60, 3};
+	CHECK(mr_simenv_live_read(l, row, &st, &e) == 0 && st.cfg[0] == 3 &&
+		      st.cfg[1] == 2,
+	      "incremental: the running configuration from the settings");
+	row[2] = 50;
+	CHECK(mr_simenv_live_read(l, row, &st, &e) != 0 &&
+		      e.code == MR_EXIT_DATA &&
+		      strstr(e.msg, "column 'p1': 50 is not a value of action 'p'"),
+	      "incremental: a setting off the grid is refused (%s)", e.msg);
+
+	/* the simulator walked by moves: live sees what it sees */
+	mr_simenv_opts so = {.nenvs = 1, .seed = 1, .eval = 1};
+	mr_vecenv *v = mr_simenv_open(o, &so, &e);
+	v->reset(v, 1, &e);
+	CHECK(same_obs(l, v), "incremental: at the start, the simulator's "
+			      "obs and mask (up masked)");
+	int32_t moves[][2] = {{MR_MOVE_DOWN, MR_MOVE_DOWN},
+			      {MR_MOVE_DOWN, MR_MOVE_STAY},
+			      {MR_MOVE_UP, MR_MOVE_DOWN},
+			      {MR_MOVE_STAY, MR_MOVE_DOWN}};
+	int ok = 1;
+	for (int k = 0; k < 4; k++) {
+		se_sim *s = se_sim_of(v);
+		se_state before = s->st[0];
+		double brow[4] = {before.load[0], 0,
+				  o->act[0].values[before.cidx[0]],
+				  o->act[1].values[before.cidx[1]]};
+		int32_t cfg[2];
+		mr_simenv_live_read(l, brow, &st, &e);
+		mr_simenv_live_config(l, &st, moves[k], cfg);
+		/* the row measuring it: the targets the simulator uses */
+		double y[1];
+		const double *t = se_targets(s, &before, cfg, y);
+		double orow[4] = {before.load[0], t[0],
+				  o->act[0].values[cfg[0]],
+				  o->act[1].values[cfg[1]]};
+		mr_step_info info;
+		double r = mr_simenv_live_outcome(l, orow, cfg, &info);
+		memcpy(v->actions, moves[k], sizeof moves[k]);
+		ok &= v->step(v, &e) == 0;
+		ok &= (float)r == v->rewards[0] && same_info(&info, &v->info[0]);
+		ok &= s->st[0].cidx[0] == cfg[0] && s->st[0].cidx[1] == cfg[1];
+		ok &= same_obs(l, v);
+	}
+	CHECK(ok, "incremental: configurations, rewards, obs and masks of 4 "
+		  "moves equal the simulator's");
+	v->close(v);
+	free(v);
+	mr_simenv_live_free(l);
+	mr_objective_free(o);
+}
+
+static void test_refusals(void)
+{
+	mr_objective *o = load_obj("par.obj", param_obj);
+	mr_err e = {0};
+	CHECK(mr_simenv_live_open(o, NULL, 20, &e) == NULL &&
+		      e.code == MR_EXIT_USAGE &&
+		      strstr(e.msg, "live: objectives with [param] sections"),
+	      "[param] objectives are refused (%s)", e.msg);
+	mr_objective_free(o);
+	o = load_obj("abs.obj", abs_obj);
+	CHECK(mr_simenv_live_open(o, "/nonexistent.msgpack", 20, &e) == NULL &&
+		      strstr(e.msg, "/nonexistent.msgpack"),
+	      "a system model that does not open is refused (%s)", e.msg);
+	mr_objective_free(o);
+}
+
+int main(void)
+{
+	if (!mkdtemp(tmpdir)) {
+		perror("mkdtemp");
+		return 1;
+	}
+	test_absolute();
+	test_incremental();
+	test_refusals();
+	rmdir(tmpdir);
+	return CHECK_DONE();
+}
