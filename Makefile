@@ -58,7 +58,7 @@ unit_lib   = $(if $(call unit_src,$(1)),$(BUILD)/lib/lib$(1).a)
 link_libs  = $(call unit_lib,$(1)) $(foreach m,$(call reverse,$(filter $(call uses_all,$(1)),$(UNITS))),$(call unit_lib,$(m))) $(BUILD)/lib/libcore.a
 reverse    = $(if $(1),$(call reverse,$(wordlist 2,$(words $(1)),$(1))) $(firstword $(1)))
 unit_inc   = -Itools/lib -Itools/$(1) $(if $(wildcard tools/$(1)/include),-Itools/$(1)/include) \
-	$(foreach m,$(USES_$(1)),-Itools/$(m)/include) $(REACH_$(1))
+	$(foreach m,$(USES_$(1)),-Itools/$(m)/include)
 
 CPPFLAGS += -D_GNU_SOURCE
 CFLAGS   += -std=c11 -Wall -Wextra -Werror -g $(OPT) $(SAN) -MMD -MP -pthread
