@@ -13,7 +13,8 @@
  *     histogram over the node's rank range (count, weight, target sums) when
  *     that range is small next to the node, else by sorting the node's ranks;
  *   - trees are grown by independent threads, tree t always drawing from RNG
- *     stream t, so the forest is the same for any thread count.
+ *     stream MR_STREAM_FOREST_TREE_BASE + t, so the forest is the same for any
+ *     thread count.
  * How prediction is made fast: an input row is ranked once against each
  * feature's distinct thresholds, so nodes are 8 bytes (adjacent children,
  * feature, threshold index) and compare integers; 16 walks advance in
@@ -857,7 +858,8 @@ static void grow_tree(const fit_data *d, scratch *s, size_t tree,
 	size_t n = d->n, F = d->F, T = d->T;
 	const mr_forest_params *p = d->p;
 	mr_rng rng;
-	mr_rng_seed(&rng, p->seed, (uint64_t)tree);
+	mr_rng_seed(&rng, p->seed, MR_STREAM_FOREST_TREE_BASE +
+		    (uint64_t)tree);
 
 	/* Bootstrap as integer weights; in-bag rows listed once each. */
 	out->inbag = mr_xcalloc((n + 63) / 64, sizeof(uint64_t));

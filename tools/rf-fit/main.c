@@ -78,14 +78,6 @@ static void usage(FILE *out)
 		"  rf-fit predict models/delay/system.msgpack traces/delay.csv | head\n");
 }
 
-static _Noreturn void usage_error(const char *fmt, const char *arg)
-{
-	fprintf(stderr, "%s: ", prog);
-	fprintf(stderr, fmt, arg);
-	fprintf(stderr, "\nTry 'rf-fit --help'.\n");
-	exit(MR_EXIT_USAGE);
-}
-
 static int resolve_threads(long n)
 {
 	if (n > 0)
@@ -179,8 +171,7 @@ static size_t make_split(size_t n, double frac, const double *gk, size_t ng,
 			 size_t *ngroups_out)
 {
 	mr_rng rng;
-	/* a stream no tree uses (trees use streams 0..ntrees-1) */
-	mr_rng_seed(&rng, seed, UINT64_MAX);
+	mr_rng_seed(&rng, seed, MR_STREAM_FIT_SPLIT);
 	memset(is_test, 0, n);
 	*ngroups_out = 0;
 	if (frac <= 0)
@@ -328,14 +319,14 @@ static int cmd_fit(int argc, char **argv)
 		case O_MAXFEAT:
 			p.max_features = mr_arg_double(prog, "--max-features", optarg, -DBL_MAX, DBL_MAX);
 			if (!(p.max_features > 0 && p.max_features <= 1))
-				usage_error("--max-features: '%s' is not in (0,1]", optarg);
+				mr_usage_error(prog, "--max-features: '%s' is not in (0,1]", optarg);
 			break;
 		case O_SEED: p.seed = mr_arg_u64(prog, "--seed", optarg); break;
 		case O_THREADS: p.threads = resolve_threads(mr_arg_int(prog, "--threads", optarg, 0, 1024)); break;
 		case O_TESTFRAC:
 			test_frac = mr_arg_double(prog, "--test-frac", optarg, -DBL_MAX, DBL_MAX);
 			if (!(test_frac >= 0 && test_frac < 1))
-				usage_error("--test-frac: '%s' is not in [0,1)", optarg);
+				mr_usage_error(prog, "--test-frac: '%s' is not in [0,1)", optarg);
 			break;
 		case O_GROUPBY: groupby = optarg; break;
 		case O_SKIPBAD: skip_bad = 1; break;
@@ -348,29 +339,29 @@ static int cmd_fit(int argc, char **argv)
 		}
 	}
 	if (!features)
-		usage_error("fit: --features is required%s", "");
+		mr_usage_error(prog, "fit: --features is required");
 	if (!targets)
-		usage_error("fit: at least one --target is required%s", "");
+		mr_usage_error(prog, "fit: at least one --target is required");
 	if (!output)
-		usage_error("fit: -o MODEL is required%s", "");
+		mr_usage_error(prog, "fit: -o MODEL is required");
 	if (optind != argc - 1)
-		usage_error("fit: expected exactly one trace file%s", "");
+		mr_usage_error(prog, "fit: expected exactly one trace file");
 	const char *path = argv[optind];
 
 	size_t nf, nt, ng = 0;
 	char **fnames = mr_split_names(features, &nf, &e);
 	if (!fnames)
-		usage_error("--features: %s", e.msg);
+		mr_usage_error(prog, "--features: %s", e.msg);
 	char **tnames = mr_split_names(targets, &nt, &e);
 	if (!tnames)
-		usage_error("--target: %s", e.msg);
+		mr_usage_error(prog, "--target: %s", e.msg);
 	char **gnames = NULL;
 	if (groupby && !(gnames = mr_split_names(groupby, &ng, &e)))
-		usage_error("--group-by: %s", e.msg);
+		mr_usage_error(prog, "--group-by: %s", e.msg);
 	for (size_t j = 0; j < nt; j++)
 		for (size_t i = 0; i < nf; i++)
 			if (strcmp(tnames[j], fnames[i]) == 0)
-				usage_error("'%s' is both a feature and a target", tnames[j]);
+				mr_usage_error(prog, "'%s' is both a feature and a target", tnames[j]);
 
 	/* The whole trace in memory (works for "-" too), read twice: once for
 	 * the header, once for the columns this run needs. */
@@ -588,7 +579,7 @@ static int cmd_predict(int argc, char **argv)
 		}
 	}
 	if (optind != argc - 1 && optind != argc - 2)
-		usage_error("predict: expected MODEL [CSV|-]%s", "");
+		mr_usage_error(prog, "predict: expected MODEL [CSV|-]");
 	const char *mpath = argv[optind];
 	const char *in = optind == argc - 2 ? argv[optind + 1] : "-";
 	mr_forest *f = mr_forest_load(mpath, &e);
@@ -693,7 +684,7 @@ static int cmd_info(int argc, char **argv)
 			usage(stdout);
 			return MR_EXIT_OK;
 		}
-		usage_error("info: expected MODEL%s", "");
+		mr_usage_error(prog, "info: expected MODEL");
 	}
 	mr_err e;
 	mr_forest *f = mr_forest_load(argv[1], &e);
@@ -737,5 +728,5 @@ int main(int argc, char **argv)
 		return cmd_predict(argc - 1, argv + 1);
 	if (!strcmp(cmd, "info"))
 		return cmd_info(argc - 1, argv + 1);
-	usage_error("unknown command '%s' (fit, predict or info)", cmd);
+	mr_usage_error(prog, "unknown command '%s' (fit, predict or info)", cmd);
 }
