@@ -118,20 +118,37 @@ int mr_forest_save(const mr_forest *f, const char *path, mr_err *e)
 	return mr_out_commit(&o, e);
 }
 
+/* A growing memory buffer for the packer; mr_xrealloc handles running out
+ * of memory, so a write never fails. */
+typedef struct {
+	char *data;
+	size_t size, cap;
+} pack_buf;
+
+static int pack_buf_write(void *data, const char *buf, size_t len)
+{
+	pack_buf *b = data;
+	if (b->size + len > b->cap) {
+		size_t nc = b->cap ? b->cap * 2 : 8192;
+		while (nc < b->size + len)
+			nc *= 2;
+		b->data = mr_xrealloc(b->data, nc, 1);
+		b->cap = nc;
+	}
+	memcpy(b->data + b->size, buf, len);
+	b->size += len;
+	return 0;
+}
+
 /* The model as one malloc'd msgpack buffer (what save writes). */
 char *mr_forest_to_buffer(const mr_forest *f, size_t *len)
 {
-	msgpack_sbuffer sb;
-	msgpack_sbuffer_init(&sb);
+	pack_buf b = {0};
 	msgpack_packer pk;
-	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+	msgpack_packer_init(&pk, &b, pack_buf_write);
 	pack_forest(&pk, f);
-	if (!sb.data) {
-		fprintf(stderr, "meshrl: out of memory packing a model\n");
-		exit(MR_EXIT_IO);
-	}
-	*len = sb.size;
-	return msgpack_sbuffer_release(&sb);
+	*len = b.size;
+	return b.data;
 }
 
 /* Reads a bin of count int32 or f64 into a fresh array. */
