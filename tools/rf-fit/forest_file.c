@@ -242,117 +242,140 @@ static int load_tree(mr_forest *f, grow_node *gn, size_t t, size_t a, size_t b,
 	return 0;
 }
 
-mr_forest *mr_forest_from_buffer(const char *buf, size_t len,
-				 const char *name, mr_err *e)
+/* The header, names, sizes and feature ranges of the model in root. */
+static int read_shape(const msgpack_object *root, const char *name,
+		      mr_forest *f, mr_err *e)
 {
-	mr_mp_doc doc;
-	if (mr_mp_parse(buf, len, name, &doc, e) != 0)
-		return NULL;
-	const msgpack_object *root = doc.root;
-	mr_forest *f = mr_xcalloc(1, sizeof *f);
-	int32_t *feat = NULL, *left = NULL, *right = NULL, *off = NULL;
-	double *thr = NULL;
-	uint32_t *parents = NULL, *order = NULL;
-	grow_node *gn = NULL;
 	int64_t v;
 	if (mr_mp_check_header(root, name, RF_FORMAT, RF_VERSION, e) != 0)
-		goto fail;
+		return -1;
 	if (mr_mp_strs(root, "features", name, &f->feat_names, &f->nfeat,
 		       e) != 0 ||
 	    mr_mp_strs(root, "targets", name, &f->target_names, &f->ntarget,
 		       e) != 0)
-		goto fail;
-	if (f->nfeat == 0 || f->ntarget == 0) {
-		mr_errf(e, MR_EXIT_DATA, "%s: %s", name,
-			f->nfeat ? "no targets" : "no features");
-		goto fail;
-	}
-	if (f->nfeat > RF_MAX_FEAT) {
-		mr_errf(e, MR_EXIT_DATA, "%s: %zu features, at most %d are supported",
-			name, f->nfeat, RF_MAX_FEAT);
-		goto fail;
-	}
+		return -1;
+	if (f->nfeat == 0 || f->ntarget == 0)
+		return mr_errf(e, MR_EXIT_DATA, "%s: %s", name,
+			       f->nfeat ? "no targets" : "no features");
+	if (f->nfeat > RF_MAX_FEAT)
+		return mr_errf(e, MR_EXIT_DATA,
+			       "%s: %zu features, at most %d are supported",
+			       name, f->nfeat, RF_MAX_FEAT);
 	if (!(f->fmin = get_f64s(root, "feature_min", name, f->nfeat, e)) ||
 	    !(f->fmax = get_f64s(root, "feature_max", name, f->nfeat, e)))
-		goto fail;
+		return -1;
 	if (mr_mp_i64(root, "ntrees", name, 1, INT32_MAX, &v, e) != 0)
-		goto fail;
+		return -1;
 	f->ntrees = (size_t)v;
 	if (mr_mp_i64(root, "nnodes", name, 1, INT32_MAX, &v, e) != 0)
-		goto fail;
+		return -1;
 	f->nnodes = (size_t)v;
 	if (mr_mp_i64(root, "nleaves", name, 1, INT32_MAX, &v, e) != 0)
-		goto fail;
+		return -1;
 	f->nleaves = (size_t)v;
-	if (f->nleaves > SIZE_MAX / 8 / f->ntarget) {
-		mr_errf(e, MR_EXIT_DATA, "%s: value table too large", name);
-		goto fail;
-	}
+	if (f->nleaves > SIZE_MAX / 8 / f->ntarget)
+		return mr_errf(e, MR_EXIT_DATA, "%s: value table too large",
+			       name);
+	return 0;
+}
+
+/* The file's per-node arrays and tree offsets, as read. */
+typedef struct {
+	int32_t *off, *feat, *left, *right;
+	double *thr;
+} file_nodes;
+
+static void file_nodes_free(file_nodes *fn)
+{
+	free(fn->off);
+	free(fn->feat);
+	free(fn->left);
+	free(fn->right);
+	free(fn->thr);
+}
+
+/* The node arrays into fn and the leaf values into f, with the checks that
+ * need no walk of the trees: finite values, tree offsets in order, as many
+ * leaves as nleaves says. */
+static int read_nodes(const msgpack_object *root, const char *name,
+		      mr_forest *f, file_nodes *fn, mr_err *e)
+{
 	/* Each size must match its bin; the bins are in the buffer, so every
 	 * allocation below is bounded by the file's size. */
-	if (!(off = get_i32s(root, "tree_offset", name, f->ntrees + 1, e)) ||
-	    !(feat = get_i32s(root, "feature", name, f->nnodes, e)) ||
-	    !(thr = get_f64s(root, "threshold", name, f->nnodes, e)) ||
-	    !(left = get_i32s(root, "left", name, f->nnodes, e)) ||
-	    !(right = get_i32s(root, "right", name, f->nnodes, e)) ||
+	if (!(fn->off = get_i32s(root, "tree_offset", name, f->ntrees + 1, e)) ||
+	    !(fn->feat = get_i32s(root, "feature", name, f->nnodes, e)) ||
+	    !(fn->thr = get_f64s(root, "threshold", name, f->nnodes, e)) ||
+	    !(fn->left = get_i32s(root, "left", name, f->nnodes, e)) ||
+	    !(fn->right = get_i32s(root, "right", name, f->nnodes, e)) ||
 	    !(f->values = get_f64s(root, "value", name,
 				   f->nleaves * f->ntarget, e)))
-		goto fail;
+		return -1;
 	for (size_t i = 0; i < f->nleaves * f->ntarget; i++)
-		if (!isfinite(f->values[i])) {
-			mr_errf(e, MR_EXIT_DATA,
-				"%s: value %zu is not a finite number", name, i);
-			goto fail;
-		}
-	if (off[0] != 0 || (size_t)off[f->ntrees] != f->nnodes) {
-		mr_errf(e, MR_EXIT_DATA,
-			"%s: tree_offset must run from 0 to nnodes (%zu), found %d..%d",
-			name, f->nnodes, off[0], off[f->ntrees]);
-		goto fail;
-	}
+		if (!isfinite(f->values[i]))
+			return mr_errf(e, MR_EXIT_DATA,
+				       "%s: value %zu is not a finite number",
+				       name, i);
+	const int32_t *off = fn->off;
+	if (off[0] != 0 || (size_t)off[f->ntrees] != f->nnodes)
+		return mr_errf(e, MR_EXIT_DATA,
+			       "%s: tree_offset must run from 0 to nnodes (%zu), found %d..%d",
+			       name, f->nnodes, off[0], off[f->ntrees]);
 	for (size_t t = 0; t < f->ntrees; t++)
-		if (off[t + 1] <= off[t]) {
-			mr_errf(e, MR_EXIT_DATA,
-				"%s: tree_offset: tree %zu is empty or out of order (%d..%d)",
-				name, t, off[t], off[t + 1]);
-			goto fail;
-		}
-	gn = mr_xcalloc(f->nnodes, sizeof *gn);
-	f->root = mr_xcalloc(f->ntrees + 1, sizeof *f->root);
-	parents = mr_xcalloc(f->nnodes, sizeof *parents);
-	order = mr_xcalloc(f->nnodes, sizeof *order);
+		if (off[t + 1] <= off[t])
+			return mr_errf(e, MR_EXIT_DATA,
+				       "%s: tree_offset: tree %zu is empty or out of order (%d..%d)",
+				       name, t, off[t], off[t + 1]);
 	size_t leaves = 0;
 	for (size_t i = 0; i < f->nnodes; i++)
-		leaves += feat[i] < 0;
-	if (leaves != f->nleaves) {
-		mr_errf(e, MR_EXIT_DATA,
-			"%s: nleaves is %zu but the trees have %zu leaves",
-			name, f->nleaves, leaves);
-		goto fail;
-	}
-	for (size_t t = 0; t < f->ntrees; t++) {
-		f->root[t] = (uint32_t)off[t];
-		if (load_tree(f, gn, t, (size_t)off[t], (size_t)off[t + 1], feat,
-			      thr, left, right, parents, order, name, e) != 0)
-			goto fail;
+		leaves += fn->feat[i] < 0;
+	if (leaves != f->nleaves)
+		return mr_errf(e, MR_EXIT_DATA,
+			       "%s: nleaves is %zu but the trees have %zu leaves",
+			       name, f->nleaves, leaves);
+	return 0;
+}
+
+/* f's trees from the file's arrays: each checked and laid out by
+ * load_tree, then their thresholds turned into cuts. */
+static int build_trees(mr_forest *f, const file_nodes *fn, const char *name,
+		       mr_err *e)
+{
+	grow_node *gn = mr_xcalloc(f->nnodes, sizeof *gn);
+	uint32_t *parents = mr_xcalloc(f->nnodes, sizeof *parents);
+	uint32_t *order = mr_xcalloc(f->nnodes, sizeof *order);
+	f->root = mr_xcalloc(f->ntrees + 1, sizeof *f->root);
+	int rc = 0;
+	for (size_t t = 0; t < f->ntrees && rc == 0; t++) {
+		f->root[t] = (uint32_t)fn->off[t];
+		rc = load_tree(f, gn, t, (size_t)fn->off[t],
+			       (size_t)fn->off[t + 1], fn->feat, fn->thr,
+			       fn->left, fn->right, parents, order, name, e);
 	}
 	f->root[f->ntrees] = (uint32_t)f->nnodes;
-	{
+	if (rc == 0) {
 		cut_table ct;
 		rf_cut_table_init(&ct);
 		rf_cut_table_add_nodes(&ct, gn, f->nnodes);
-		int rc = rf_cut_table_finish(f, &ct, name, e);
+		rc = rf_cut_table_finish(f, &ct, name, e);
 		if (rc == 0) {
 			f->nodes = mr_xcalloc(f->nnodes, sizeof *f->nodes);
 			rf_convert_nodes(&ct, gn, f->nnodes, f->nodes, 0, 0);
 		}
 		rf_cut_table_free(&ct);
-		if (rc != 0)
-			goto fail;
 	}
 	f->inv_ntrees = 1.0 / (double)f->ntrees;
+	free(gn);
+	free(parents);
+	free(order);
+	return rc;
+}
 
-	/* Informational keys: absent or odd values are not an error. */
+/* The parameters the model was fitted with and its training rows:
+ * informational, so absent or odd values are not an error. */
+static void read_params(const msgpack_object *root, const char *name,
+			mr_forest *f)
+{
+	int64_t v;
 	mr_forest_params_default(&f->params);
 	f->params.ntrees = (int)f->ntrees;
 	const msgpack_object *pm = mr_mp_get(root, "params");
@@ -373,29 +396,30 @@ mr_forest *mr_forest_from_buffer(const char *buf, size_t len,
 	}
 	if (mr_mp_i64(root, "train_rows", name, 0, INT64_MAX, &v, NULL) == 0)
 		f->nrows = (size_t)v;
+}
 
-	free(feat);
-	free(left);
-	free(right);
-	free(thr);
-	free(off);
-	free(parents);
-	free(order);
-	free(gn);
+mr_forest *mr_forest_from_buffer(const char *buf, size_t len,
+				 const char *name, mr_err *e)
+{
+	mr_mp_doc doc;
+	if (mr_mp_parse(buf, len, name, &doc, e) != 0)
+		return NULL;
+	mr_forest *f = mr_xcalloc(1, sizeof *f);
+	file_nodes fn = {0};
+	int rc = read_shape(doc.root, name, f, e);
+	if (rc == 0)
+		rc = read_nodes(doc.root, name, f, &fn, e);
+	if (rc == 0)
+		rc = build_trees(f, &fn, name, e);
+	if (rc == 0)
+		read_params(doc.root, name, f);
+	file_nodes_free(&fn);
 	mr_mp_doc_free(&doc);
+	if (rc != 0) {
+		mr_forest_free(f);
+		return NULL;
+	}
 	return f;
-fail:
-	free(feat);
-	free(left);
-	free(right);
-	free(thr);
-	free(off);
-	free(parents);
-	free(order);
-	free(gn);
-	mr_mp_doc_free(&doc);
-	mr_forest_free(f);
-	return NULL;
 }
 
 mr_forest *mr_forest_load(const char *path, mr_err *e)
