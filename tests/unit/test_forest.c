@@ -231,6 +231,15 @@ int main(void)
 		      "names and ranges survive the round trip");
 		mr_forest_free(g);
 	}
+	char *saved = NULL, *packed;
+	size_t saved_len = 0, packed_len;
+	packed = mr_forest_to_buffer(f, &packed_len);
+	CHECK(mr_read_file(mp, &saved, &saved_len, 0, &e) == 0 &&
+		      packed_len == saved_len &&
+		      memcmp(packed, saved, saved_len) == 0,
+	      "the model in a buffer is the saved file, byte for byte");
+	free(saved);
+	free(packed);
 
 	/* --- parameters shape the trees */
 	mr_forest_params q = p;

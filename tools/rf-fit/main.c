@@ -78,14 +78,6 @@ static void usage(FILE *out)
 		"  rf-fit predict models/delay/system.msgpack traces/delay.csv | head\n");
 }
 
-static _Noreturn void usage_error(const char *fmt, const char *arg)
-{
-	fprintf(stderr, "%s: ", prog);
-	fprintf(stderr, fmt, arg);
-	fprintf(stderr, "\nTry 'rf-fit --help'.\n");
-	exit(MR_EXIT_USAGE);
-}
-
 static int resolve_threads(long n)
 {
 	if (n > 0)
@@ -95,7 +87,8 @@ static int resolve_threads(long n)
 }
 
 /* ------------------------------------------------------------------------
- * Column bookkeeping: every column is read once, whatever roles it has.
+ * fit: column bookkeeping (every column is read once, whatever roles it
+ * has) and the column that tells empty rows.
  */
 typedef struct {
 	char **names;
@@ -155,14 +148,320 @@ static char *empty_column(mr_csv_reader *r, const char *target)
 }
 
 /* ------------------------------------------------------------------------
- * Split and metrics.
+ * fit: the command line.
  */
+typedef struct {
+	mr_forest_params p;
+	const char *features, *groupby, *output;
+	char *targets; /* comma list built from every --target */
+	double test_frac;
+	int skip_bad, keep_empty, quiet;
+	const char *path, *name; /* the trace, and its name in messages */
+	char **fnames, **tnames, **gnames; /* the lists, split */
+	size_t nf, nt, ng;
+} fit_opts;
+
+/* Appends --target's list to the comma list o->targets. */
+static void add_targets(fit_opts *o, const char *list)
+{
+	size_t old = o->targets ? strlen(o->targets) : 0;
+	o->targets = mr_xrealloc(o->targets, old + strlen(list) + 2, 1);
+	if (old)
+		o->targets[old++] = ',';
+	strcpy(o->targets + old, list);
+}
+
+/* Splits the column lists into names; a usage error when one is bad or a
+ * target is also a feature. */
+static void split_fit_lists(fit_opts *o)
+{
+	mr_err e;
+	o->fnames = mr_split_names(o->features, &o->nf, &e);
+	if (!o->fnames)
+		mr_usage_error(prog, "--features: %s", e.msg);
+	o->tnames = mr_split_names(o->targets, &o->nt, &e);
+	if (!o->tnames)
+		mr_usage_error(prog, "--target: %s", e.msg);
+	if (o->groupby &&
+	    !(o->gnames = mr_split_names(o->groupby, &o->ng, &e)))
+		mr_usage_error(prog, "--group-by: %s", e.msg);
+	for (size_t j = 0; j < o->nt; j++)
+		for (size_t i = 0; i < o->nf; i++)
+			if (strcmp(o->tnames[j], o->fnames[i]) == 0)
+				mr_usage_error(prog,
+					       "'%s' is both a feature and a target",
+					       o->tnames[j]);
+}
+
+static void parse_fit_opts(int argc, char **argv, fit_opts *o)
+{
+	enum { O_TREES = 256, O_MINLEAF, O_MAXDEPTH, O_MAXFEAT, O_SEED,
+	       O_THREADS, O_TESTFRAC, O_GROUPBY, O_SKIPBAD, O_KEEPEMPTY };
+	static const struct option opts[] = {
+		{"features", required_argument, 0, 'f'},
+		{"target", required_argument, 0, 't'},
+		{"trees", required_argument, 0, O_TREES},
+		{"min-leaf", required_argument, 0, O_MINLEAF},
+		{"max-depth", required_argument, 0, O_MAXDEPTH},
+		{"max-features", required_argument, 0, O_MAXFEAT},
+		{"seed", required_argument, 0, O_SEED},
+		{"threads", required_argument, 0, O_THREADS},
+		{"test-frac", required_argument, 0, O_TESTFRAC},
+		{"group-by", required_argument, 0, O_GROUPBY},
+		{"skip-bad", no_argument, 0, O_SKIPBAD},
+		{"keep-empty", no_argument, 0, O_KEEPEMPTY},
+		{"output", required_argument, 0, 'o'},
+		{"quiet", no_argument, 0, 'q'},
+		{"help", no_argument, 0, 'h'},
+		{"version", no_argument, 0, 'V'},
+		{0, 0, 0, 0}};
+	*o = (fit_opts){.test_frac = 0.2};
+	mr_forest_params *p = &o->p;
+	mr_forest_params_default(p);
+	int c;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "f:t:o:qhV", opts, NULL)) != -1) {
+		switch (c) {
+		case 'f': o->features = optarg; break;
+		case 't': add_targets(o, optarg); break;
+		case O_TREES: p->ntrees = (int)mr_arg_int(prog, "--trees", optarg, 1, 100000); break;
+		case O_MINLEAF: p->min_leaf = (int)mr_arg_int(prog, "--min-leaf", optarg, 1, INT32_MAX); break;
+		case O_MAXDEPTH: p->max_depth = (int)mr_arg_int(prog, "--max-depth", optarg, 0, INT32_MAX); break;
+		case O_MAXFEAT:
+			p->max_features = mr_arg_double(prog, "--max-features", optarg, -DBL_MAX, DBL_MAX);
+			if (!(p->max_features > 0 && p->max_features <= 1))
+				mr_usage_error(prog, "--max-features: '%s' is not in (0,1]", optarg);
+			break;
+		case O_SEED: p->seed = mr_arg_u64(prog, "--seed", optarg); break;
+		case O_THREADS: p->threads = resolve_threads(mr_arg_int(prog, "--threads", optarg, 0, 1024)); break;
+		case O_TESTFRAC:
+			o->test_frac = mr_arg_double(prog, "--test-frac", optarg, -DBL_MAX, DBL_MAX);
+			if (!(o->test_frac >= 0 && o->test_frac < 1))
+				mr_usage_error(prog, "--test-frac: '%s' is not in [0,1)", optarg);
+			break;
+		case O_GROUPBY: o->groupby = optarg; break;
+		case O_SKIPBAD: o->skip_bad = 1; break;
+		case O_KEEPEMPTY: o->keep_empty = 1; break;
+		case 'o': o->output = optarg; break;
+		case 'q': o->quiet = 1; break;
+		case 'h': usage(stdout); exit(MR_EXIT_OK);
+		case 'V': mr_print_version(prog); exit(MR_EXIT_OK);
+		default: fprintf(stderr, "Try 'rf-fit --help'.\n"); exit(MR_EXIT_USAGE);
+		}
+	}
+	if (!o->features)
+		mr_usage_error(prog, "fit: --features is required");
+	if (!o->targets)
+		mr_usage_error(prog, "fit: at least one --target is required");
+	if (!o->output)
+		mr_usage_error(prog, "fit: -o MODEL is required");
+	if (optind != argc - 1)
+		mr_usage_error(prog, "fit: expected exactly one trace file");
+	o->path = argv[optind];
+	o->name = strcmp(o->path, "-") == 0 ? "<stdin>" : o->path;
+	split_fit_lists(o);
+}
+
+static void fit_opts_free(fit_opts *o)
+{
+	free(o->fnames);
+	free(o->tnames);
+	free(o->gnames);
+	free(o->targets);
+}
+
+/* ------------------------------------------------------------------------
+ * fit: reading the trace.
+ */
+/* The columns a fit reads (each once, whatever roles it has) and where
+ * each role finds its values in a row. */
+typedef struct {
+	colset cols;
+	size_t *fcol, *tcol, *gcol;
+	long *ecol;   /* per target: its empty-row column, -1: no check */
+	char **ename; /* and that column's name */
+} fit_columns;
+
+/* The columns to read, from the trace's header (which tells each target's
+ * empty-row column, see empty_column). */
+static void plan_columns(const fit_opts *o, mr_csv_reader *r,
+			 fit_columns *c)
+{
+	*c = (fit_columns){0};
+	c->fcol = mr_xcalloc(o->nf, sizeof *c->fcol);
+	c->tcol = mr_xcalloc(o->nt, sizeof *c->tcol);
+	c->gcol = mr_xcalloc(o->ng ? o->ng : 1, sizeof *c->gcol);
+	c->ecol = mr_xcalloc(o->nt, sizeof *c->ecol);
+	c->ename = mr_xcalloc(o->nt, sizeof *c->ename);
+	for (size_t i = 0; i < o->nf; i++)
+		c->fcol[i] = colset_add(&c->cols, o->fnames[i]);
+	for (size_t j = 0; j < o->nt; j++)
+		c->tcol[j] = colset_add(&c->cols, o->tnames[j]);
+	for (size_t g = 0; g < o->ng; g++)
+		c->gcol[g] = colset_add(&c->cols, o->gnames[g]);
+	for (size_t j = 0; j < o->nt; j++) {
+		char *en = o->keep_empty ? NULL : empty_column(r, o->tnames[j]);
+		c->ename[j] = en;
+		c->ecol[j] = en ? (long)colset_add(&c->cols, en) : -1;
+	}
+}
+
+static void fit_columns_free(fit_columns *c, size_t nt)
+{
+	for (size_t j = 0; j < nt; j++)
+		free(c->ename[j]);
+	free(c->ename);
+	free(c->ecol);
+	free(c->fcol);
+	free(c->tcol);
+	free(c->gcol);
+	colset_free(&c->cols);
+}
+
+/* The rows a fit learns from: features X (n x nf), targets Y (n x nt) and
+ * group keys G (n x ng). */
+typedef struct {
+	double *X, *Y, *G;
+	size_t n;
+} fit_rows;
+
+/* A reader of the trace in memory for the columns cols (none: the header
+ * only); *fp is the stream to close after it. */
+static mr_csv_reader *open_trace(const fit_opts *o, char *buf, size_t len,
+				 const colset *cols, FILE **fp)
+{
+	static const char *const none[1] = {NULL};
+	mr_err e;
+	*fp = fmemopen(buf, len, "r");
+	if (!*fp)
+		mr_fatal(prog, MR_EXIT_IO, "%s: %s", o->name, strerror(errno));
+	mr_csv_reader *r = mr_csv_open_stream(
+		*fp, o->name, cols ? (const char *const *)cols->names : none,
+		cols ? cols->n : 0, o->skip_bad, &e);
+	if (!r)
+		mr_die(prog, &e);
+	return r;
+}
+
+/* Reads every row into rows but those with no successful responses (an
+ * empty-row column at 0); returns how many were dropped. */
+static size_t read_rows(const fit_opts *o, mr_csv_reader *r,
+			const fit_columns *c, fit_rows *rows)
+{
+	size_t nf = o->nf, nt = o->nt, ng = o->ng;
+	size_t cap = 1024, n = 0, dropped = 0;
+	double *X = mr_xcalloc(cap * nf, sizeof *X), *Y = mr_xcalloc(cap * nt, sizeof *Y);
+	double *G = mr_xcalloc(cap * (ng ? ng : 1), sizeof *G);
+	double *row = mr_xcalloc(c->cols.n, sizeof *row);
+	size_t line;
+	int rc;
+	mr_err e;
+	while ((rc = mr_csv_next(r, row, &line, &e)) == 1) {
+		int empty = 0;
+		for (size_t j = 0; j < nt; j++)
+			if (c->ecol[j] >= 0 && row[c->ecol[j]] == 0)
+				empty = 1;
+		if (empty) {
+			dropped++;
+			continue;
+		}
+		if (n == cap) {
+			cap *= 2;
+			X = mr_xrealloc(X, cap * nf, sizeof *X);
+			Y = mr_xrealloc(Y, cap * nt, sizeof *Y);
+			G = mr_xrealloc(G, cap * (ng ? ng : 1), sizeof *G);
+		}
+		for (size_t i = 0; i < nf; i++)
+			X[n * nf + i] = row[c->fcol[i]];
+		for (size_t j = 0; j < nt; j++)
+			Y[n * nt + j] = row[c->tcol[j]];
+		for (size_t g = 0; g < ng; g++)
+			G[n * ng + g] = row[c->gcol[g]];
+		n++;
+	}
+	if (rc < 0)
+		mr_die(prog, &e);
+	free(row);
+	*rows = (fit_rows){X, Y, G, n};
+	return dropped;
+}
+
+/* Says how many rows were dropped for having no successful responses,
+ * naming the columns that decided. */
+static void report_dropped(const fit_opts *o, const fit_columns *c,
+			   size_t dropped, size_t kept)
+{
+	char which[256] = "";
+	for (size_t j = 0; j < o->nt; j++) {
+		if (!c->ename[j] || strstr(which, c->ename[j]))
+			continue;
+		size_t l = strlen(which);
+		snprintf(which + l, sizeof which - l, "%s%s = 0",
+			 l ? " or " : "", c->ename[j]);
+	}
+	fprintf(stderr,
+		"%s: %s: dropped %zu of %zu rows with no successful responses (%s); --keep-empty keeps them\n",
+		prog, o->name, dropped, dropped + kept, which);
+}
+
+/* The rows to learn from. The whole trace is read into memory (works for
+ * "-" too) and parsed twice: once for the header, once for the columns
+ * this run needs. */
+static void load_trace(const fit_opts *o, fit_rows *rows)
+{
+	char *buf;
+	size_t len;
+	mr_err e;
+	if (mr_read_file(o->path, &buf, &len, 0, &e) != 0)
+		mr_die(prog, &e);
+	if (len == 0)
+		mr_fatal(prog, MR_EXIT_DATA, "%s: empty input, no header row",
+			 o->name);
+	FILE *fp;
+	mr_csv_reader *r = open_trace(o, buf, len, NULL, &fp);
+	fit_columns c;
+	plan_columns(o, r, &c);
+	mr_csv_close(r);
+	fclose(fp);
+
+	r = open_trace(o, buf, len, &c.cols, &fp);
+	size_t dropped = read_rows(o, r, &c, rows);
+	size_t skipped = mr_csv_skipped(r);
+	mr_csv_close(r);
+	fclose(fp);
+	free(buf);
+	if (skipped)
+		fprintf(stderr, "%s: %s: skipped %zu bad row%s (--skip-bad)\n",
+			prog, o->name, skipped, skipped == 1 ? "" : "s");
+	if (dropped)
+		report_dropped(o, &c, dropped, rows->n);
+	fit_columns_free(&c, o->nt);
+	if (rows->n == 0)
+		mr_fatal(prog, MR_EXIT_DATA, "%s: no rows to fit", o->name);
+}
+
+static void fit_rows_free(fit_rows *rows)
+{
+	free(rows->X);
+	free(rows->Y);
+	free(rows->G);
+}
+
+/* ------------------------------------------------------------------------
+ * fit: the train/test split.
+ */
+typedef struct {
+	const double *keys;
+	size_t nkeys;
+} key_order;
+
+/* Rows (indices) by their keys, then by index. */
 static int cmp_rows_ctx(const void *a, const void *b, void *ctx)
 {
-	const double **keys = ctx;
-	const double *ka = keys[0] + *(const size_t *)a * (size_t)keys[1][0];
-	const double *kb = keys[0] + *(const size_t *)b * (size_t)keys[1][0];
-	size_t k = (size_t)keys[1][0];
+	const key_order *ko = ctx;
+	size_t k = ko->nkeys;
+	const double *ka = ko->keys + *(const size_t *)a * k;
+	const double *kb = ko->keys + *(const size_t *)b * k;
 	for (size_t i = 0; i < k; i++) {
 		if (ka[i] < kb[i])
 			return -1;
@@ -172,6 +471,45 @@ static int cmp_rows_ctx(const void *a, const void *b, void *ctx)
 	return *(const size_t *)a < *(const size_t *)b ? -1 : 1;
 }
 
+/* 0, 1, ..., n - 1 */
+static size_t *identity(size_t n)
+{
+	size_t *v = mr_xcalloc(n, sizeof *v);
+	for (size_t i = 0; i < n; i++)
+		v[i] = i;
+	return v;
+}
+
+/* Shuffles v[0, n) (Fisher-Yates; tests/bench/rf_sklearn.py mirrors the
+ * draws). */
+static void shuffle(size_t *v, size_t n, mr_rng *rng)
+{
+	for (size_t i = 0; i + 1 < n; i++) {
+		size_t j = i + (size_t)mr_rng_below(rng, n - i);
+		size_t t = v[i];
+		v[i] = v[j];
+		v[j] = t;
+	}
+}
+
+/* gid[i] = the group of row i, for n rows of ng keys gk: rows sorted by
+ * key, equal keys make a group. Returns the number of groups. */
+static size_t group_ids(const double *gk, size_t ng, size_t n, size_t *gid)
+{
+	size_t *order = identity(n);
+	key_order ko = {gk, ng};
+	qsort_r(order, n, sizeof *order, cmp_rows_ctx, &ko);
+	size_t G = 0;
+	for (size_t k = 0; k < n; k++) {
+		if (k > 0 && memcmp(gk + order[k] * ng, gk + order[k - 1] * ng,
+				    ng * sizeof *gk) != 0)
+			G++;
+		gid[order[k]] = G;
+	}
+	free(order);
+	return G + 1;
+}
+
 /* Marks is_test[i]. Random: ceil(frac * n) rows. Grouped (gk != NULL, rows
  * of ng key values): ceil(frac * groups) whole groups. */
 static size_t make_split(size_t n, double frac, const double *gk, size_t ng,
@@ -179,66 +517,135 @@ static size_t make_split(size_t n, double frac, const double *gk, size_t ng,
 			 size_t *ngroups_out)
 {
 	mr_rng rng;
-	/* a stream no tree uses (trees use streams 0..ntrees-1) */
-	mr_rng_seed(&rng, seed, UINT64_MAX);
+	mr_rng_seed(&rng, seed, MR_STREAM_FIT_SPLIT);
 	memset(is_test, 0, n);
 	*ngroups_out = 0;
 	if (frac <= 0)
 		return 0;
-	size_t *order = mr_xcalloc(n, sizeof *order);
-	for (size_t i = 0; i < n; i++)
-		order[i] = i;
-	size_t ntest = 0;
 	if (!gk) {
+		size_t *order = identity(n);
+		shuffle(order, n, &rng);
 		size_t want = (size_t)ceil(frac * (double)n);
-		for (size_t i = 0; i + 1 < n; i++) {
-			size_t j = i + (size_t)mr_rng_below(&rng, n - i);
-			size_t t = order[i];
-			order[i] = order[j];
-			order[j] = t;
-		}
 		for (size_t i = 0; i < want && i < n; i++)
 			is_test[order[i]] = 1;
-		ntest = want < n ? want : n;
-	} else {
-		/* group id per row: rows sorted by key, equal keys = a group */
-		double ngd = (double)ng;
-		const double *ctx[2] = {gk, &ngd};
-		qsort_r(order, n, sizeof *order, cmp_rows_ctx, ctx);
-		size_t *gid = mr_xcalloc(n, sizeof *gid);
-		size_t G = 0;
-		for (size_t k = 0; k < n; k++) {
-			if (k > 0 && memcmp(gk + order[k] * ng,
-					    gk + order[k - 1] * ng,
-					    ng * sizeof *gk) != 0)
-				G++;
-			gid[order[k]] = G;
-		}
-		G++;
-		size_t *gperm = mr_xcalloc(G, sizeof *gperm);
-		for (size_t g = 0; g < G; g++)
-			gperm[g] = g;
-		for (size_t g = 0; g + 1 < G; g++) {
-			size_t j = g + (size_t)mr_rng_below(&rng, G - g);
-			size_t t = gperm[g];
-			gperm[g] = gperm[j];
-			gperm[j] = t;
-		}
-		size_t want = (size_t)ceil(frac * (double)G);
-		unsigned char *gtest = mr_xcalloc(G, 1);
-		for (size_t g = 0; g < want && g < G; g++)
-			gtest[gperm[g]] = 1;
-		for (size_t i = 0; i < n; i++) {
-			is_test[i] = gtest[gid[i]];
-			ntest += is_test[i];
-		}
-		*ngroups_out = G;
-		free(gid);
-		free(gperm);
-		free(gtest);
+		free(order);
+		return want < n ? want : n;
 	}
-	free(order);
+	size_t *gid = mr_xcalloc(n, sizeof *gid);
+	size_t G = group_ids(gk, ng, n, gid);
+	size_t *gperm = identity(G);
+	shuffle(gperm, G, &rng);
+	size_t want = (size_t)ceil(frac * (double)G);
+	unsigned char *gtest = mr_xcalloc(G, 1);
+	for (size_t g = 0; g < want && g < G; g++)
+		gtest[gperm[g]] = 1;
+	size_t ntest = 0;
+	for (size_t i = 0; i < n; i++) {
+		is_test[i] = gtest[gid[i]];
+		ntest += is_test[i];
+	}
+	*ngroups_out = G;
+	free(gid);
+	free(gperm);
+	free(gtest);
 	return ntest;
+}
+
+/* Rows of features and targets: a side of the split. */
+typedef struct {
+	double *X, *Y;
+	size_t n;
+} xy_rows;
+
+/* Splits rows into train and test (make_split) and says how; a side that
+ * must not be empty is an error. */
+static void split_rows(const fit_opts *o, const fit_rows *rows,
+		       xy_rows *train, xy_rows *test)
+{
+	size_t n = rows->n, nf = o->nf, nt = o->nt, ngroups;
+	unsigned char *is_test = mr_xcalloc(n, 1);
+	size_t ntest = make_split(n, o->test_frac, o->ng ? rows->G : NULL,
+				  o->ng, o->p.seed, is_test, &ngroups);
+	size_t ntrain = n - ntest;
+	if (ntrain == 0)
+		mr_fatal(prog, MR_EXIT_DATA,
+			 "%s: no rows left to train on after the test split",
+			 o->name);
+	if (o->test_frac > 0 && ntest == 0)
+		mr_fatal(prog, MR_EXIT_DATA, "%s: the test split is empty",
+			 o->name);
+	*train = (xy_rows){mr_xcalloc(ntrain * nf, sizeof(double)),
+			   mr_xcalloc(ntrain * nt, sizeof(double)), ntrain};
+	*test = (xy_rows){mr_xcalloc(ntest * nf, sizeof(double)),
+			  mr_xcalloc(ntest * nt, sizeof(double)), ntest};
+	for (size_t i = 0, a = 0, b = 0; i < n; i++) {
+		xy_rows *side = is_test[i] ? test : train;
+		size_t k = is_test[i] ? b++ : a++;
+		memcpy(side->X + k * nf, rows->X + i * nf, nf * sizeof(double));
+		memcpy(side->Y + k * nt, rows->Y + i * nt, nt * sizeof(double));
+	}
+	free(is_test);
+	if (o->quiet)
+		return;
+	if (o->ng)
+		fprintf(stderr,
+			"%s: %zu rows in %zu groups: %zu train, %zu test\n",
+			prog, n, ngroups, ntrain, ntest);
+	else
+		fprintf(stderr, "%s: %zu rows: %zu train, %zu test\n", prog, n,
+			ntrain, ntest);
+}
+
+static void xy_rows_free(xy_rows *r)
+{
+	free(r->X);
+	free(r->Y);
+}
+
+/* ------------------------------------------------------------------------
+ * fit: the forest and its figures.
+ */
+static void fit_progress(void *ctx, int done, int total)
+{
+	(void)total;
+	mr_progress_update(ctx, done, NULL);
+}
+
+/* Fits the forest on train (oob gets the out-of-bag predictions) and
+ * writes it to the model file, opened first so that a bad path fails
+ * before a long fit. */
+static mr_forest *fit_and_write(const fit_opts *o, const xy_rows *train,
+				double *oob)
+{
+	mr_err e;
+	mr_out model_out;
+	if (mr_out_open(&model_out, o->output, &e) != 0)
+		mr_die(prog, &e);
+	mr_progress bar;
+	mr_progress_init(&bar, "fit", o->p.ntrees, o->quiet);
+	mr_forest_params p = o->p;
+	p.progress = fit_progress;
+	p.progress_ctx = &bar;
+	double t0 = mr_now();
+	mr_forest *f = mr_forest_fit(train->X, train->Y, train->n, o->nf, o->nt,
+				     (const char *const *)o->fnames,
+				     (const char *const *)o->tnames, &p, oob,
+				     &e);
+	if (!f) {
+		mr_out_abort(&model_out);
+		mr_die(prog, &e);
+	}
+	char extra[64];
+	snprintf(extra, sizeof extra, "%zu nodes in %.2f s",
+		 mr_forest_nnodes(f), mr_now() - t0);
+	mr_progress_done(&bar, extra);
+	if (mr_forest_write(f, model_out.f, &e) != 0) {
+		mr_out_abort(&model_out);
+		mr_die(prog, &e);
+	}
+	if (mr_out_commit(&model_out, &e) != 0)
+		mr_die(prog, &e);
+	return f;
 }
 
 /* Prints one line per target for rows where pred is not NaN. */
@@ -271,10 +678,27 @@ static void print_metrics(FILE *out, const mr_forest *f, const char *split,
 	}
 }
 
-static void fit_progress(void *ctx, int done, int total)
+/* The figures: target,split,rows,r2,nmae for train, test (when there are
+ * test rows) and out-of-bag rows; to stdout, or to stderr when the model
+ * went there. */
+static void print_report(const fit_opts *o, const mr_forest *f,
+			 const xy_rows *train, const xy_rows *test,
+			 const double *oob)
 {
-	(void)total;
-	mr_progress_update(ctx, done, NULL);
+	FILE *fig = strcmp(o->output, "-") == 0 ? stderr : stdout;
+	size_t most = train->n > test->n ? train->n : test->n;
+	double *P = mr_xcalloc(most * o->nt, sizeof *P);
+	fprintf(fig, "target,split,rows,r2,nmae\n");
+	mr_forest_predict_batch(f, train->X, train->n, P, o->p.threads);
+	print_metrics(fig, f, "train", train->Y, P, train->n);
+	if (test->n) {
+		mr_forest_predict_batch(f, test->X, test->n, P, o->p.threads);
+		print_metrics(fig, f, "test", test->Y, P, test->n);
+	}
+	print_metrics(fig, f, "oob", train->Y, oob, train->n);
+	if (fflush(fig) != 0 || ferror(fig))
+		mr_fatal(prog, MR_EXIT_IO, "stdout: write error");
+	free(P);
 }
 
 /* ------------------------------------------------------------------------
@@ -282,277 +706,21 @@ static void fit_progress(void *ctx, int done, int total)
  */
 static int cmd_fit(int argc, char **argv)
 {
-	enum { O_TREES = 256, O_MINLEAF, O_MAXDEPTH, O_MAXFEAT, O_SEED,
-	       O_THREADS, O_TESTFRAC, O_GROUPBY, O_SKIPBAD, O_KEEPEMPTY };
-	static const struct option opts[] = {
-		{"features", required_argument, 0, 'f'},
-		{"target", required_argument, 0, 't'},
-		{"trees", required_argument, 0, O_TREES},
-		{"min-leaf", required_argument, 0, O_MINLEAF},
-		{"max-depth", required_argument, 0, O_MAXDEPTH},
-		{"max-features", required_argument, 0, O_MAXFEAT},
-		{"seed", required_argument, 0, O_SEED},
-		{"threads", required_argument, 0, O_THREADS},
-		{"test-frac", required_argument, 0, O_TESTFRAC},
-		{"group-by", required_argument, 0, O_GROUPBY},
-		{"skip-bad", no_argument, 0, O_SKIPBAD},
-		{"keep-empty", no_argument, 0, O_KEEPEMPTY},
-		{"output", required_argument, 0, 'o'},
-		{"quiet", no_argument, 0, 'q'},
-		{"help", no_argument, 0, 'h'},
-		{"version", no_argument, 0, 'V'},
-		{0, 0, 0, 0}};
-	mr_forest_params p;
-	mr_forest_params_default(&p);
-	const char *features = NULL, *groupby = NULL, *output = NULL;
-	char *targets = NULL; /* comma list built from every --target */
-	double test_frac = 0.2;
-	int skip_bad = 0, keep_empty = 0, quiet = 0;
-	mr_err e;
-	int c;
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "f:t:o:qhV", opts, NULL)) != -1) {
-		switch (c) {
-		case 'f': features = optarg; break;
-		case 't': {
-			size_t old = targets ? strlen(targets) : 0;
-			targets = mr_xrealloc(targets, old + strlen(optarg) + 2, 1);
-			if (old)
-				targets[old++] = ',';
-			strcpy(targets + old, optarg);
-			break;
-		}
-		case O_TREES: p.ntrees = (int)mr_arg_int(prog, "--trees", optarg, 1, 100000); break;
-		case O_MINLEAF: p.min_leaf = (int)mr_arg_int(prog, "--min-leaf", optarg, 1, INT32_MAX); break;
-		case O_MAXDEPTH: p.max_depth = (int)mr_arg_int(prog, "--max-depth", optarg, 0, INT32_MAX); break;
-		case O_MAXFEAT:
-			p.max_features = mr_arg_double(prog, "--max-features", optarg, -DBL_MAX, DBL_MAX);
-			if (!(p.max_features > 0 && p.max_features <= 1))
-				usage_error("--max-features: '%s' is not in (0,1]", optarg);
-			break;
-		case O_SEED: p.seed = mr_arg_u64(prog, "--seed", optarg); break;
-		case O_THREADS: p.threads = resolve_threads(mr_arg_int(prog, "--threads", optarg, 0, 1024)); break;
-		case O_TESTFRAC:
-			test_frac = mr_arg_double(prog, "--test-frac", optarg, -DBL_MAX, DBL_MAX);
-			if (!(test_frac >= 0 && test_frac < 1))
-				usage_error("--test-frac: '%s' is not in [0,1)", optarg);
-			break;
-		case O_GROUPBY: groupby = optarg; break;
-		case O_SKIPBAD: skip_bad = 1; break;
-		case O_KEEPEMPTY: keep_empty = 1; break;
-		case 'o': output = optarg; break;
-		case 'q': quiet = 1; break;
-		case 'h': usage(stdout); exit(MR_EXIT_OK);
-		case 'V': mr_print_version(prog); exit(MR_EXIT_OK);
-		default: fprintf(stderr, "Try 'rf-fit --help'.\n"); exit(MR_EXIT_USAGE);
-		}
-	}
-	if (!features)
-		usage_error("fit: --features is required%s", "");
-	if (!targets)
-		usage_error("fit: at least one --target is required%s", "");
-	if (!output)
-		usage_error("fit: -o MODEL is required%s", "");
-	if (optind != argc - 1)
-		usage_error("fit: expected exactly one trace file%s", "");
-	const char *path = argv[optind];
-
-	size_t nf, nt, ng = 0;
-	char **fnames = mr_split_names(features, &nf, &e);
-	if (!fnames)
-		usage_error("--features: %s", e.msg);
-	char **tnames = mr_split_names(targets, &nt, &e);
-	if (!tnames)
-		usage_error("--target: %s", e.msg);
-	char **gnames = NULL;
-	if (groupby && !(gnames = mr_split_names(groupby, &ng, &e)))
-		usage_error("--group-by: %s", e.msg);
-	for (size_t j = 0; j < nt; j++)
-		for (size_t i = 0; i < nf; i++)
-			if (strcmp(tnames[j], fnames[i]) == 0)
-				usage_error("'%s' is both a feature and a target", tnames[j]);
-
-	/* The whole trace in memory (works for "-" too), read twice: once for
-	 * the header, once for the columns this run needs. */
-	char *buf;
-	size_t len;
-	if (mr_read_file(path, &buf, &len, 0, &e) != 0)
-		mr_die(prog, &e);
-	const char *name = strcmp(path, "-") == 0 ? "<stdin>" : path;
-	if (len == 0)
-		mr_fatal(prog, MR_EXIT_DATA, "%s: empty input, no header row", name);
-	FILE *fp = fmemopen(buf, len, "r");
-	if (!fp)
-		mr_fatal(prog, MR_EXIT_IO, "%s: %s", name, strerror(errno));
-	static const char *const none[1] = {NULL};
-	mr_csv_reader *r = mr_csv_open_stream(fp, name, none, 0, skip_bad, &e);
-	if (!r)
-		mr_die(prog, &e);
-	colset cols = {0};
-	size_t *fcol = mr_xcalloc(nf, sizeof *fcol), *tcol = mr_xcalloc(nt, sizeof *tcol);
-	size_t *gcol = mr_xcalloc(ng ? ng : 1, sizeof *gcol);
-	long *ecol = mr_xcalloc(nt, sizeof *ecol); /* -1: no empty check */
-	char **ename = mr_xcalloc(nt, sizeof *ename);
-	for (size_t i = 0; i < nf; i++)
-		fcol[i] = colset_add(&cols, fnames[i]);
-	for (size_t j = 0; j < nt; j++)
-		tcol[j] = colset_add(&cols, tnames[j]);
-	for (size_t g = 0; g < ng; g++)
-		gcol[g] = colset_add(&cols, gnames[g]);
-	for (size_t j = 0; j < nt; j++) {
-		ename[j] = keep_empty ? NULL : empty_column(r, tnames[j]);
-		ecol[j] = ename[j] ? (long)colset_add(&cols, ename[j]) : -1;
-	}
-	mr_csv_close(r);
-	fclose(fp);
-
-	fp = fmemopen(buf, len, "r");
-	if (!fp)
-		mr_fatal(prog, MR_EXIT_IO, "%s: %s", name, strerror(errno));
-	r = mr_csv_open_stream(fp, name, (const char *const *)cols.names,
-			       cols.n, skip_bad, &e);
-	if (!r)
-		mr_die(prog, &e);
-	size_t cap = 1024, n = 0, dropped = 0, C = cols.n;
-	double *X = mr_xcalloc(cap * nf, sizeof *X), *Y = mr_xcalloc(cap * nt, sizeof *Y);
-	double *G = mr_xcalloc(cap * (ng ? ng : 1), sizeof *G);
-	double *row = mr_xcalloc(C, sizeof *row);
-	size_t line;
-	int rc;
-	while ((rc = mr_csv_next(r, row, &line, &e)) == 1) {
-		int empty = 0;
-		for (size_t j = 0; j < nt; j++)
-			if (ecol[j] >= 0 && row[ecol[j]] == 0)
-				empty = 1;
-		if (empty) {
-			dropped++;
-			continue;
-		}
-		if (n == cap) {
-			cap *= 2;
-			X = mr_xrealloc(X, cap * nf, sizeof *X);
-			Y = mr_xrealloc(Y, cap * nt, sizeof *Y);
-			G = mr_xrealloc(G, cap * (ng ? ng : 1), sizeof *G);
-		}
-		for (size_t i = 0; i < nf; i++)
-			X[n * nf + i] = row[fcol[i]];
-		for (size_t j = 0; j < nt; j++)
-			Y[n * nt + j] = row[tcol[j]];
-		for (size_t g = 0; g < ng; g++)
-			G[n * ng + g] = row[gcol[g]];
-		n++;
-	}
-	if (rc < 0)
-		mr_die(prog, &e);
-	size_t skipped = mr_csv_skipped(r);
-	mr_csv_close(r);
-	fclose(fp);
-	free(buf);
-	if (skipped)
-		fprintf(stderr, "%s: %s: skipped %zu bad row%s (--skip-bad)\n",
-			prog, name, skipped, skipped == 1 ? "" : "s");
-	if (dropped) {
-		/* name the columns that decided */
-		char which[256] = "";
-		for (size_t j = 0; j < nt; j++) {
-			if (!ename[j] || strstr(which, ename[j]))
-				continue;
-			size_t l = strlen(which);
-			snprintf(which + l, sizeof which - l, "%s%s = 0",
-				 l ? " or " : "", ename[j]);
-		}
-		fprintf(stderr,
-			"%s: %s: dropped %zu of %zu rows with no successful responses (%s); --keep-empty keeps them\n",
-			prog, name, dropped, dropped + n, which);
-	}
-	if (n == 0)
-		mr_fatal(prog, MR_EXIT_DATA, "%s: no rows to fit", name);
-
-	size_t ngroups;
-	unsigned char *is_test = mr_xcalloc(n, 1);
-	size_t ntest = make_split(n, test_frac, ng ? G : NULL, ng, p.seed,
-				  is_test, &ngroups);
-	size_t ntrain = n - ntest;
-	if (ntrain == 0)
-		mr_fatal(prog, MR_EXIT_DATA,
-			 "%s: no rows left to train on after the test split", name);
-	if (test_frac > 0 && ntest == 0)
-		mr_fatal(prog, MR_EXIT_DATA, "%s: the test split is empty", name);
-	double *Xtr = mr_xcalloc(ntrain * nf, sizeof *Xtr), *Ytr = mr_xcalloc(ntrain * nt, sizeof *Ytr);
-	double *Xte = mr_xcalloc(ntest * nf, sizeof *Xte), *Yte = mr_xcalloc(ntest * nt, sizeof *Yte);
-	for (size_t i = 0, a = 0, b = 0; i < n; i++) {
-		if (is_test[i]) {
-			memcpy(Xte + b * nf, X + i * nf, nf * sizeof *X);
-			memcpy(Yte + b * nt, Y + i * nt, nt * sizeof *Y);
-			b++;
-		} else {
-			memcpy(Xtr + a * nf, X + i * nf, nf * sizeof *X);
-			memcpy(Ytr + a * nt, Y + i * nt, nt * sizeof *Y);
-			a++;
-		}
-	}
-	if (!quiet) {
-		if (ng)
-			fprintf(stderr,
-				"%s: %zu rows in %zu groups: %zu train, %zu test\n",
-				prog, n, ngroups, ntrain, ntest);
-		else
-			fprintf(stderr, "%s: %zu rows: %zu train, %zu test\n",
-				prog, n, ntrain, ntest);
-	}
-
-	/* Open the output now: a bad path fails before a long fit. */
-	mr_out model_out;
-	if (mr_out_open(&model_out, output, &e) != 0)
-		mr_die(prog, &e);
-
-	mr_progress prog_bar;
-	mr_progress_init(&prog_bar, "fit", p.ntrees, quiet);
-	p.progress = fit_progress;
-	p.progress_ctx = &prog_bar;
-	double t0 = mr_now();
-	double *oob = mr_xcalloc(ntrain * nt, sizeof *oob);
-	mr_forest *f = mr_forest_fit(Xtr, Ytr, ntrain, nf, nt,
-				     (const char *const *)fnames,
-				     (const char *const *)tnames, &p, oob, &e);
-	if (!f) {
-		mr_out_abort(&model_out);
-		mr_die(prog, &e);
-	}
-	char extra[64];
-	snprintf(extra, sizeof extra, "%zu nodes in %.2f s",
-		 mr_forest_nnodes(f), mr_now() - t0);
-	mr_progress_done(&prog_bar, extra);
-
-	if (mr_forest_write(f, model_out.f, &e) != 0) {
-		mr_out_abort(&model_out);
-		mr_die(prog, &e);
-	}
-	if (mr_out_commit(&model_out, &e) != 0)
-		mr_die(prog, &e);
-
-	/* the figures go to stdout, or to stderr when the model does */
-	FILE *fig = strcmp(output, "-") == 0 ? stderr : stdout;
-	double *P = mr_xcalloc((ntrain > ntest ? ntrain : ntest) * nt, sizeof *P);
-	fprintf(fig, "target,split,rows,r2,nmae\n");
-	mr_forest_predict_batch(f, Xtr, ntrain, P, p.threads);
-	print_metrics(fig, f, "train", Ytr, P, ntrain);
-	if (ntest) {
-		mr_forest_predict_batch(f, Xte, ntest, P, p.threads);
-		print_metrics(fig, f, "test", Yte, P, ntest);
-	}
-	print_metrics(fig, f, "oob", Ytr, oob, ntrain);
-	if (fflush(fig) != 0 || ferror(fig))
-		mr_fatal(prog, MR_EXIT_IO, "stdout: write error");
-
+	fit_opts o;
+	parse_fit_opts(argc, argv, &o);
+	fit_rows rows;
+	load_trace(&o, &rows);
+	xy_rows train, test;
+	split_rows(&o, &rows, &train, &test);
+	fit_rows_free(&rows);
+	double *oob = mr_xcalloc(train.n * o.nt, sizeof *oob);
+	mr_forest *f = fit_and_write(&o, &train, oob);
+	print_report(&o, f, &train, &test, oob);
 	mr_forest_free(f);
-	free(P); free(oob); free(Xtr); free(Ytr); free(Xte); free(Yte);
-	free(is_test); free(X); free(Y); free(G); free(row);
-	for (size_t j = 0; j < nt; j++)
-		free(ename[j]);
-	free(ename); free(ecol); free(fcol); free(tcol); free(gcol);
-	colset_free(&cols);
-	free(fnames); free(tnames); free(gnames); free(targets);
+	free(oob);
+	xy_rows_free(&train);
+	xy_rows_free(&test);
+	fit_opts_free(&o);
 	return MR_EXIT_OK;
 }
 
@@ -561,7 +729,12 @@ static int cmd_fit(int argc, char **argv)
  */
 #define PRED_CHUNK 4096
 
-static int cmd_predict(int argc, char **argv)
+typedef struct {
+	const char *output, *model, *in;
+	int threads, skip_bad, quiet;
+} predict_opts;
+
+static void parse_predict_opts(int argc, char **argv, predict_opts *o)
 {
 	enum { O_THREADS = 256, O_SKIPBAD };
 	static const struct option opts[] = {
@@ -572,34 +745,31 @@ static int cmd_predict(int argc, char **argv)
 		{"help", no_argument, 0, 'h'},
 		{"version", no_argument, 0, 'V'},
 		{0, 0, 0, 0}};
-	const char *output = "-";
-	int threads = 1, skip_bad = 0, quiet = 0, c;
-	mr_err e;
+	*o = (predict_opts){.output = "-", .threads = 1};
+	int c;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "o:qhV", opts, NULL)) != -1) {
 		switch (c) {
-		case 'o': output = optarg; break;
-		case O_THREADS: threads = resolve_threads(mr_arg_int(prog, "--threads", optarg, 0, 1024)); break;
-		case O_SKIPBAD: skip_bad = 1; break;
-		case 'q': quiet = 1; break;
+		case 'o': o->output = optarg; break;
+		case O_THREADS: o->threads = resolve_threads(mr_arg_int(prog, "--threads", optarg, 0, 1024)); break;
+		case O_SKIPBAD: o->skip_bad = 1; break;
+		case 'q': o->quiet = 1; break;
 		case 'h': usage(stdout); exit(MR_EXIT_OK);
 		case 'V': mr_print_version(prog); exit(MR_EXIT_OK);
 		default: fprintf(stderr, "Try 'rf-fit --help'.\n"); exit(MR_EXIT_USAGE);
 		}
 	}
 	if (optind != argc - 1 && optind != argc - 2)
-		usage_error("predict: expected MODEL [CSV|-]%s", "");
-	const char *mpath = argv[optind];
-	const char *in = optind == argc - 2 ? argv[optind + 1] : "-";
-	mr_forest *f = mr_forest_load(mpath, &e);
-	if (!f)
-		mr_die(prog, &e);
-	size_t F = mr_forest_nfeatures(f), T = mr_forest_ntargets(f);
+		mr_usage_error(prog, "predict: expected MODEL [CSV|-]");
+	o->model = argv[optind];
+	o->in = optind == argc - 2 ? argv[optind + 1] : "-";
+}
 
-	mr_csv_reader *r = mr_csv_open(in, NULL, 0, skip_bad, &e);
-	if (!r)
-		mr_die(prog, &e);
-	size_t C = mr_csv_ncols(r);
+/* The input column of each of the model's features, found by name. */
+static size_t *feature_columns(const predict_opts *o, const mr_forest *f,
+			       const mr_csv_reader *r)
+{
+	size_t F = mr_forest_nfeatures(f), C = mr_csv_ncols(r);
 	size_t *fcol = mr_xcalloc(F, sizeof *fcol);
 	for (size_t i = 0; i < F; i++) {
 		const char *fn = mr_forest_feature_name(f, i);
@@ -609,18 +779,77 @@ static int cmd_predict(int argc, char **argv)
 		if (k == C)
 			mr_fatal(prog, MR_EXIT_DATA,
 				 "%s: no column '%s' in the header (the model %s needs it)",
-				 strcmp(in, "-") == 0 ? "<stdin>" : in, fn, mpath);
+				 strcmp(o->in, "-") == 0 ? "<stdin>" : o->in, fn,
+				 o->model);
 		fcol[i] = k;
 	}
+	return fcol;
+}
+
+/* A chunk of input rows and room for their features and predictions. */
+typedef struct {
+	double *rows, *X, *P; /* cap x C, cap x F, cap x T */
+	size_t cap, C;
+	const size_t *fcol;
+} pred_chunk;
+
+/* Predicts the chunk's first m rows and prints each with its predictions.
+ * Returns how many have a feature outside the training range. */
+static size_t predict_chunk(const mr_forest *f, pred_chunk *ck, size_t m,
+			    int threads, FILE *out)
+{
+	size_t F = mr_forest_nfeatures(f), T = mr_forest_ntargets(f);
+	size_t C = ck->C, outside = 0;
+	for (size_t i = 0; i < m; i++) {
+		int out_of_range = 0;
+		for (size_t q = 0; q < F; q++) {
+			double x = ck->rows[i * C + ck->fcol[q]];
+			ck->X[i * F + q] = x;
+			out_of_range |= x < mr_forest_feature_min(f, q) ||
+					x > mr_forest_feature_max(f, q);
+		}
+		outside += out_of_range;
+	}
+	if (m == 1)
+		mr_forest_predict(f, ck->X, ck->P);
+	else if (m > 1)
+		mr_forest_predict_batch(f, ck->X, m, ck->P, threads);
+	char nb[32];
+	for (size_t i = 0; i < m; i++) {
+		for (size_t k = 0; k < C; k++)
+			fprintf(out, "%s%s", k ? "," : "",
+				mr_fmt_double(nb, ck->rows[i * C + k]));
+		for (size_t j = 0; j < T; j++)
+			fprintf(out, ",%s", mr_fmt_double(nb, ck->P[i * T + j]));
+		fputc('\n', out);
+	}
+	return outside;
+}
+
+static int cmd_predict(int argc, char **argv)
+{
+	predict_opts o;
+	parse_predict_opts(argc, argv, &o);
+	mr_err e;
+	mr_forest *f = mr_forest_load(o.model, &e);
+	if (!f)
+		mr_die(prog, &e);
+	size_t F = mr_forest_nfeatures(f), T = mr_forest_ntargets(f);
+	mr_csv_reader *r = mr_csv_open(o.in, NULL, 0, o.skip_bad, &e);
+	if (!r)
+		mr_die(prog, &e);
+	size_t C = mr_csv_ncols(r);
+	size_t *fcol = feature_columns(&o, f, r);
 	/* From a pipe, answer row by row (a control loop waits for it); from
 	 * a file, predict in chunks. */
 	struct stat st;
-	int chunked = strcmp(in, "-") == 0 ? (fstat(0, &st) == 0 && S_ISREG(st.st_mode))
-					   : 1;
-	size_t chunk = chunked ? PRED_CHUNK : 1;
+	int chunked = strcmp(o.in, "-") == 0
+			      ? (fstat(0, &st) == 0 && S_ISREG(st.st_mode))
+			      : 1;
+	size_t cap = chunked ? PRED_CHUNK : 1;
 
 	mr_out out;
-	if (mr_out_open(&out, output, &e) != 0)
+	if (mr_out_open(&out, o.output, &e) != 0)
 		mr_die(prog, &e);
 	for (size_t k = 0; k < C; k++)
 		fprintf(out.f, "%s%s", k ? "," : "", mr_csv_colname(r, k));
@@ -628,41 +857,21 @@ static int cmd_predict(int argc, char **argv)
 		fprintf(out.f, ",%s_pred", mr_forest_target_name(f, j));
 	fputc('\n', out.f);
 
-	double *rows = mr_xcalloc(chunk * C, sizeof *rows);
-	double *X = mr_xcalloc(chunk * F, sizeof *X), *P = mr_xcalloc(chunk * T, sizeof *P);
+	pred_chunk ck = {mr_xcalloc(cap * C, sizeof(double)),
+			 mr_xcalloc(cap * F, sizeof(double)),
+			 mr_xcalloc(cap * T, sizeof(double)), cap, C, fcol};
 	size_t total = 0, outside = 0, line;
 	int rc = 1;
 	while (rc == 1) {
 		size_t m = 0;
-		while (m < chunk && (rc = mr_csv_next(r, rows + m * C, &line, &e)) == 1)
+		while (m < cap &&
+		       (rc = mr_csv_next(r, ck.rows + m * C, &line, &e)) == 1)
 			m++;
 		if (rc < 0) {
 			mr_out_abort(&out);
 			mr_die(prog, &e);
 		}
-		for (size_t i = 0; i < m; i++) {
-			int out_of_range = 0;
-			for (size_t q = 0; q < F; q++) {
-				double x = rows[i * C + fcol[q]];
-				X[i * F + q] = x;
-				out_of_range |= x < mr_forest_feature_min(f, q) ||
-						x > mr_forest_feature_max(f, q);
-			}
-			outside += out_of_range;
-		}
-		if (m == 1)
-			mr_forest_predict(f, X, P);
-		else if (m > 1)
-			mr_forest_predict_batch(f, X, m, P, threads);
-		char nb[32];
-		for (size_t i = 0; i < m; i++) {
-			for (size_t k = 0; k < C; k++)
-				fprintf(out.f, "%s%s", k ? "," : "",
-					mr_fmt_double(nb, rows[i * C + k]));
-			for (size_t j = 0; j < T; j++)
-				fprintf(out.f, ",%s", mr_fmt_double(nb, P[i * T + j]));
-			fputc('\n', out.f);
-		}
+		outside += predict_chunk(f, &ck, m, o.threads, out.f);
 		if (!chunked)
 			fflush(out.f);
 		total += m;
@@ -674,11 +883,14 @@ static int cmd_predict(int argc, char **argv)
 	if (skipped)
 		fprintf(stderr, "%s: skipped %zu bad row%s (--skip-bad)\n", prog,
 			skipped, skipped == 1 ? "" : "s");
-	if (outside && !quiet)
+	if (outside && !o.quiet)
 		fprintf(stderr,
 			"%s: warning: %zu of %zu rows have a feature outside the training range (extrapolation)\n",
 			prog, outside, total);
-	free(rows); free(X); free(P); free(fcol);
+	free(ck.rows);
+	free(ck.X);
+	free(ck.P);
+	free(fcol);
 	mr_forest_free(f);
 	return MR_EXIT_OK;
 }
@@ -693,7 +905,7 @@ static int cmd_info(int argc, char **argv)
 			usage(stdout);
 			return MR_EXIT_OK;
 		}
-		usage_error("info: expected MODEL%s", "");
+		mr_usage_error(prog, "info: expected MODEL");
 	}
 	mr_err e;
 	mr_forest *f = mr_forest_load(argv[1], &e);
@@ -737,5 +949,5 @@ int main(int argc, char **argv)
 		return cmd_predict(argc - 1, argv + 1);
 	if (!strcmp(cmd, "info"))
 		return cmd_info(argc - 1, argv + 1);
-	usage_error("unknown command '%s' (fit, predict or info)", cmd);
+	mr_usage_error(prog, "unknown command '%s' (fit, predict or info)", cmd);
 }
