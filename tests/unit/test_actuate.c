@@ -1,10 +1,11 @@
 /* test_actuate.c - actuate without a network: trace columns to testbed
- * keys and back, and the action-line parser. */
+ * keys and back (meshapi's schema table), and the action-line parser. */
 #include <math.h>
 #include <string.h>
 
 #include "actuate.h"
 #include "check.h"
+#include "meshapi.h"
 
 static const act_kv *find(const act_kv *kv, int n, const char *k)
 {
@@ -89,13 +90,47 @@ static void test_config_column(void)
 	      "p11 reads back as a fraction");
 	CHECK(act_config_column("info2", "c2", cfg, 4, 0, &v, &e) < 0,
 	      "a key missing from the configuration is an error");
-	act_col_kind kind;
-	CHECK(act_schema_column("classes", "max_l1f", &kind) &&
-		      kind == ACT_COL_LOAD,
-	      "max_l1f is a load column");
-	CHECK(act_schema_column("info2", "b2", &kind) && kind == ACT_COL_ACTION,
-	      "b2 is an action column");
-	CHECK(!act_schema_column("info2", "d1", &kind), "d1 is neither");
+}
+
+/* The schema table (meshapi) that actuate and trace-collect share. */
+static void test_schemas(void)
+{
+	mr_err e = {0};
+	const mesh_schema *c = mesh_schema_get("classes", &e);
+	const mesh_schema *i2 = mesh_schema_get("info2", &e);
+	CHECK(c && mesh_schema_load(c, "max_l1f") == 1,
+	      "max_l1f is the second load column of classes");
+	CHECK(i2 && mesh_schema_action(i2, "b2") &&
+		      mesh_schema_load(i2, "b2") < 0,
+	      "b2 is an action column of info2, not a load");
+	CHECK(!mesh_schema_action(i2, "d1") && mesh_schema_load(i2, "d1") < 0,
+	      "d1 is neither");
+	CHECK(!mesh_schema_get("nosuch", &e) && e.code == MR_EXIT_USAGE &&
+		      strstr(e.msg, "compute, info2, classes, generic"),
+	      "unknown schema named with the known ones: %s", e.msg);
+	const mesh_schema *g = mesh_schema_get("generic", &e);
+	CHECK(g && g->nloads == 0 && g->nactions == 0,
+	      "generic has no fixed columns");
+	static const char *const names[] = {"compute", "info2", "classes"};
+	for (size_t i = 0; i < 3; i++) {
+		const mesh_schema *s = mesh_schema_get(names[i], &e);
+		int ok = s && s->nloads > 0 && s->nactions > 0;
+		for (size_t j = 0; ok && j < s->nactions; j++) {
+			const mesh_action_col *a = &s->actions[j];
+			mesh_key k;
+			ok = a->load >= 0 && (size_t)a->load < s->nloads &&
+			     a->scale > 0 && mesh_key_parse(a->key, &k, &e) == 0 &&
+			     (!a->read_key ||
+			      mesh_key_parse(a->read_key, &k, &e) == 0) &&
+			     (!a->no_limit || k.kind == MESH_K_RATE);
+		}
+		for (size_t j = 0; ok && j < s->nloads; j++)
+			ok = s->loads[j].svc >= 0 &&
+			     s->loads[j].svc < MESH_NSERVICES &&
+			     s->loads[j].cls < MESH_NCLASSES;
+		CHECK(ok, "%s: every action maps to a control-API key, every "
+			  "load to a service (%s)", names[i], e.msg);
+	}
 }
 
 static void test_parse_line(void)
@@ -120,6 +155,7 @@ int main(void)
 {
 	test_translate();
 	test_config_column();
+	test_schemas();
 	test_parse_line();
 	return CHECK_DONE();
 }

@@ -144,10 +144,12 @@ static void test_listen(void)
 
 static void test_costs(void)
 {
-	double c = tb_compute_cost(64, 3);
-	CHECK(c > 0 && c < 0.5, "compute cost is measured (%.6f s)", c);
-	double i = tb_info_cost(2, 2000, 10, 3);
-	CHECK(i > 0 && i < 0.5, "info2 cost is measured (%.6f s)", i);
+	mr_err e = {0};
+	double c = 0, i = 0;
+	CHECK(tb_compute_cost(64, 3, &c, &e) == 0 && c > 0 && c < 0.5,
+	      "compute cost is measured (%.6f s)", c);
+	CHECK(tb_info_cost(2, 2000, 10, 3, &i, &e) == 0 && i > 0 && i < 0.5,
+	      "info2 cost is measured (%.6f s)", i);
 }
 
 int main(void)

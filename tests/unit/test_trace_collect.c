@@ -52,21 +52,21 @@ static void test_patterns(void)
 	mr_err e = {0};
 	tc_pattern p;
 	CHECK(tc_pattern_parse("constant:50", 5, &p, &e) == 0, "constant parses");
-	tc_pattern_start(&p, 1, 0);
+	tc_pattern_start(&p, 1, TC_STREAM_ARRIVALS_BASE);
 	double t0 = tc_pattern_next(&p), t1 = tc_pattern_next(&p);
 	CHECK(t0 == 0 && fabs(t1 - 0.02) < 1e-12, "constant: evenly spaced");
-	tc_pattern_start(&p, 1, 0);
+	tc_pattern_start(&p, 1, TC_STREAM_ARRIVALS_BASE);
 	CHECK(count_until(&p, 10) == 500, "constant 50/s: 500 in 10 s");
 
 	CHECK(tc_pattern_parse("poisson:8", 5, &p, &e) == 0, "poisson parses");
-	tc_pattern_start(&p, 7, 0);
+	tc_pattern_start(&p, 7, TC_STREAM_ARRIVALS_BASE);
 	size_t n = count_until(&p, 1000);
 	CHECK(fabs((double)n - 8000) < 4 * sqrt(8000),
 	      "poisson 8/s: %zu arrivals in 1000 s (8000 +- 4 sigma)", n);
 	tc_pattern q;
 	tc_pattern_parse("poisson:8", 5, &q, &e);
-	tc_pattern_start(&q, 7, 0);
-	tc_pattern_start(&p, 7, 0);
+	tc_pattern_start(&q, 7, TC_STREAM_ARRIVALS_BASE);
+	tc_pattern_start(&p, 7, TC_STREAM_ARRIVALS_BASE);
 	CHECK(tc_pattern_next(&p) == tc_pattern_next(&q),
 	      "poisson: same seed, same arrivals");
 
@@ -74,7 +74,7 @@ static void test_patterns(void)
 	CHECK(fabs(tc_pattern_rate(&p, 25) - 40) < 1e-9, "sin: peak at T/4");
 	CHECK(fabs(tc_pattern_mean(&p, 0, 100) - 30) < 1e-9,
 	      "sin: mean over a period is l0");
-	tc_pattern_start(&p, 3, 1);
+	tc_pattern_start(&p, 3, TC_STREAM_ARRIVALS_BASE + 1);
 	size_t half1 = count_until(&p, 50);
 	CHECK(fabs((double)half1 - (1500 + 1000 / M_PI * 1)) <
 		      4 * sqrt(1818.0),
@@ -89,7 +89,7 @@ static void test_patterns(void)
 	CHECK(tc_pattern_end(&p) == 6, "file: ends after 3 steps of 2 s");
 	CHECK(fabs(tc_pattern_mean(&p, 0, 6) - 10) < 1e-9,
 	      "file: mean over the file");
-	tc_pattern_start(&p, 1, 0);
+	tc_pattern_start(&p, 1, TC_STREAM_ARRIVALS_BASE);
 	double t, last = 0;
 	size_t in_zero = 0;
 	while (isfinite(t = tc_pattern_next(&p))) {
@@ -157,8 +157,8 @@ static void test_grid(void)
 	/* samples */
 	tc_grid_add(&g, "a=0:99;b=0:99", &e);
 	uint64_t n1, n2;
-	uint64_t *s1 = tc_grid_order(&g, 50, 42, &n1);
-	uint64_t *s2 = tc_grid_order(&g, 50, 42, &n2);
+	uint64_t *s1 = tc_grid_order(&g, 50, 42, &n1, &e);
+	uint64_t *s2 = tc_grid_order(&g, 50, 42, &n2, &e);
 	int sorted = 1, same = n1 == n2, inrange = 1;
 	for (uint64_t i = 0; i < n1; i++) {
 		if (i && s1[i] <= s1[i - 1])
@@ -172,12 +172,21 @@ static void test_grid(void)
 	      "sample: 50 distinct sorted configurations");
 	CHECK(same, "sample: same seed, same configurations");
 	free(s2);
-	s2 = tc_grid_order(&g, 50, 43, &n2);
+	s2 = tc_grid_order(&g, 50, 43, &n2, &e);
 	CHECK(memcmp(s1, s2, 50 * sizeof *s1) != 0, "another seed, another sample");
 	free(s1);
 	free(s2);
-	s1 = tc_grid_order(&g, 0, 1, &n1);
+	s1 = tc_grid_order(&g, 0, 1, &n1, &e);
 	CHECK(n1 == 10000 && s1[9999] == 9999, "no sample: every configuration");
+	free(s1);
+	tc_grid_free(&g);
+	/* 10^8 configurations are too many to list: an error, not an exit */
+	tc_grid_add(&g, "a=0:9999;b=0:9999", &e);
+	CHECK(!tc_grid_order(&g, 0, 1, &n1, &e) && e.code == MR_EXIT_USAGE &&
+		      strstr(e.msg, "--sample"),
+	      "a huge grid without --sample is refused: %s", e.msg);
+	s1 = tc_grid_order(&g, 5, 1, &n1, &e);
+	CHECK(s1 && n1 == 5, "... and sampled from");
 	free(s1);
 	tc_grid_free(&g);
 }
@@ -197,15 +206,21 @@ static void add_lat(tc_wstats *s, double v, int node)
 	s->node_sum[node] += v;
 }
 
+static void header(const tc_schema *s, char *hdr, size_t cap)
+{
+	hdr[0] = 0;
+	for (size_t i = 0; i < s->ncols; i++)
+		snprintf(hdr + strlen(hdr), cap - strlen(hdr), "%s%s",
+			 i ? "," : "", s->names[i]);
+}
+
 static void test_schema(void)
 {
 	mr_err e = {0};
 	tc_schema s;
 	CHECK(tc_schema_init(&s, "compute", NULL, 0, &e) == 0, "compute schema");
-	char hdr[512] = "";
-	for (size_t i = 0; i < s.ncols; i++)
-		snprintf(hdr + strlen(hdr), sizeof hdr - strlen(hdr), "%s%s",
-			 i ? "," : "", s.names[i]);
+	char hdr[512];
+	header(&s, hdr, sizeof hdr);
 	CHECK(strcmp(hdr, "max_l1,l1,cl1,p1,b1,c1,d1,d1_std,d1_p90,d1_p99,"
 			  "d11,d12,drop1") == 0,
 	      "compute columns: %s", hdr);
@@ -232,6 +247,13 @@ static void test_schema(void)
 		      strcmp(s.names[6], "p11") == 0 &&
 		      strcmp(s.names[19], "drop2") == 0,
 	      "info2 columns");
+	header(&s, hdr, sizeof hdr);
+	CHECK(strcmp(hdr, "max_l1,max_l2,l1,l2,cl1,cl2,p11,p21,b1,b2,c1,c2,"
+			  "d1,d2,d11,d12,d21,d22,drop1,drop2") == 0,
+	      "info2 header, as data_CNSM_2022.csv: %s", hdr);
+	CHECK(s.cfg_stream[1] == 1 && s.cfg_stream[4] == 0 &&
+		      strcmp(s.streams[1].service, "info2") == 0,
+	      "info2: p21 acts on the info2 stream");
 	memset(&w, 0, sizeof w);
 	w.target[0] = 10;
 	w.target[1] = 5;
@@ -250,6 +272,12 @@ static void test_schema(void)
 		      s.ncols == 16 && strcmp(s.names[8], "b1f") == 0 &&
 		      s.streams[0].cls == 0 && s.streams[1].cls == 1,
 	      "classes columns and streams");
+	header(&s, hdr, sizeof hdr);
+	CHECK(strcmp(hdr, "max_l1p,max_l1f,l1p,l1f,cl1p,cl1f,p1p,p1f,b1f,c1,"
+			  "d1p,d1f,d1p_p90,d1f_p90,drop1p,drop1f") == 0,
+	      "classes header: %s", hdr);
+	CHECK(s.cfg_stream[2] == 1 && strcmp(s.loads[1], "max_l1f") == 0,
+	      "classes: b1f without a limit is the freemium load");
 	tc_stream st[2] = {{"compute", 1}, {"compute", 0}};
 	tc_pattern pats[2];
 	memset(pats, 0, sizeof pats);

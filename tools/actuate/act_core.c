@@ -20,76 +20,8 @@
 #include "meshapi.h"
 
 /* ------------------------------------------------------------------------
- * Schemas
+ * Schema columns to control-API keys (the table is meshapi's)
  */
-enum { R_PLAIN, R_RATE };
-
-typedef struct {
-	const char *schema, *col;
-	const char *key;      /* written */
-	const char *read_key; /* read back from GET /config */
-	double scale;         /* testbed value = column value x scale */
-	int rule;             /* R_RATE: column >= its load means no limit */
-	const char *load;     /* the load column R_RATE compares with */
-} act_map;
-
-static const act_map maps[] = {
-	{"compute", "p1", "weight.compute", "weight.compute.premium", 1, R_PLAIN, NULL},
-	{"compute", "b1", "rate.compute", "rate.compute", 1, R_RATE, "max_l1"},
-	{"compute", "c1", "units.node1", "units.node1", 1, R_PLAIN, NULL},
-	{"info2", "p11", "weight.info1", "weight.info1.premium", 100, R_PLAIN, NULL},
-	{"info2", "p21", "weight.info2", "weight.info2.premium", 100, R_PLAIN, NULL},
-	{"info2", "b1", "block.info1", "block.info1", 1, R_PLAIN, NULL},
-	{"info2", "b2", "block.info2", "block.info2", 1, R_PLAIN, NULL},
-	{"info2", "c1", "units.node1", "units.node1", 1, R_PLAIN, NULL},
-	{"info2", "c2", "units.node2", "units.node2", 1, R_PLAIN, NULL},
-	{"classes", "p1p", "weight.compute.premium", "weight.compute.premium", 1, R_PLAIN, NULL},
-	{"classes", "p1f", "weight.compute.freemium", "weight.compute.freemium", 1, R_PLAIN, NULL},
-	{"classes", "b1f", "rate.compute.freemium", "rate.compute.freemium", 1, R_RATE, "max_l1f"},
-	{"classes", "c1", "units.node1", "units.node1", 1, R_PLAIN, NULL},
-};
-#define NMAPS (sizeof maps / sizeof maps[0])
-
-static const char *const loads[][3] = {
-	{"compute", "max_l1", NULL},
-	{"info2", "max_l1", "max_l2"},
-	{"classes", "max_l1p", "max_l1f"},
-};
-
-int act_schema_known(const char *s)
-{
-	return strcmp(s, "compute") == 0 || strcmp(s, "info2") == 0 ||
-	       strcmp(s, "classes") == 0 || strcmp(s, "generic") == 0;
-}
-
-int act_schema_column(const char *schema, const char *name,
-		      act_col_kind *kind)
-{
-	for (size_t i = 0; i < sizeof loads / sizeof loads[0]; i++)
-		if (strcmp(loads[i][0], schema) == 0)
-			for (int j = 1; j < 3; j++)
-				if (loads[i][j] && strcmp(loads[i][j], name) == 0) {
-					*kind = ACT_COL_LOAD;
-					return 1;
-				}
-	for (size_t i = 0; i < NMAPS; i++)
-		if (strcmp(maps[i].schema, schema) == 0 &&
-		    strcmp(maps[i].col, name) == 0) {
-			*kind = ACT_COL_ACTION;
-			return 1;
-		}
-	return 0;
-}
-
-static const act_map *find_map(const char *schema, const char *col)
-{
-	for (size_t i = 0; i < NMAPS; i++)
-		if (strcmp(maps[i].schema, schema) == 0 &&
-		    strcmp(maps[i].col, col) == 0)
-			return &maps[i];
-	return NULL;
-}
-
 static const act_kv *find_kv(const act_kv *kv, size_t n, const char *key)
 {
 	for (size_t i = 0; i < n; i++)
@@ -104,39 +36,49 @@ static int is_testbed_key(const char *k)
 	       strcmp(k, "burst") == 0;
 }
 
+/* One input pair as a control-API key: an action column translated, a
+ * testbed key as it is. Returns 0 or -1 (MR_EXIT_DATA). */
+static int translate_one(const mesh_schema *s, const act_kv *in, size_t n,
+			 size_t i, act_kv *o, mr_err *e)
+{
+	const char *k = in[i].key;
+	const mesh_action_col *a = mesh_schema_action(s, k);
+	if (a) {
+		snprintf(o->key, sizeof o->key, "%s", a->key);
+		o->val = in[i].val * a->scale;
+		if (a->no_limit) {
+			const act_kv *l = find_kv(in, n, s->loads[a->load].col);
+			if (in[i].val < 0 || (l && in[i].val >= l->val))
+				o->val = -1;
+		}
+	} else if (is_testbed_key(k)) {
+		*o = in[i];
+	} else {
+		return mr_errf(e, MR_EXIT_DATA,
+			       "'%s' is neither a column of schema '%s' nor a "
+			       "testbed key",
+			       k, s->name);
+	}
+	mesh_key tk;
+	if (mesh_key_parse(o->key, &tk, e) != 0 ||
+	    mesh_key_check(&tk, o->key, o->val, e) != 0)
+		return mr_err_prefix(e, "%s=%g", k, in[i].val);
+	return 0;
+}
+
 int act_translate(const char *schema, const act_kv *in, size_t n,
 		  act_kv *out, size_t max, mr_err *e)
 {
+	const mesh_schema *s = mesh_schema_get(schema ? schema : "generic", e);
+	if (!s)
+		return -1;
 	size_t m = 0;
-	if (!schema)
-		schema = "generic";
 	for (size_t i = 0; i < n; i++) {
-		const char *k = in[i].key;
-		act_col_kind kind;
-		act_kv o;
-		if (act_schema_column(schema, k, &kind) && kind == ACT_COL_LOAD)
+		if (mesh_schema_load(s, in[i].key) >= 0)
 			continue; /* loads are the generator's, not actions */
-		const act_map *mp = find_map(schema, k);
-		if (mp) {
-			snprintf(o.key, sizeof o.key, "%s", mp->key);
-			o.val = in[i].val * mp->scale;
-			if (mp->rule == R_RATE) {
-				const act_kv *l = find_kv(in, n, mp->load);
-				if (in[i].val < 0 || (l && in[i].val >= l->val))
-					o.val = -1;
-			}
-		} else if (is_testbed_key(k)) {
-			o = in[i];
-		} else {
-			return mr_errf(e, MR_EXIT_DATA,
-				       "'%s' is neither a column of schema "
-				       "'%s' nor a testbed key",
-				       k, schema);
-		}
-		mesh_key tk;
-		if (mesh_key_parse(o.key, &tk, e) != 0 ||
-		    mesh_key_check(&tk, o.key, o.val, e) != 0)
-			return mr_err_prefix(e, "%s=%g", k, in[i].val);
+		act_kv o;
+		if (translate_one(s, in, n, i, &o, e) != 0)
+			return -1;
 		if (m >= max)
 			return mr_errf(e, MR_EXIT_DATA,
 				       "more than %zu actions", max);
@@ -149,17 +91,21 @@ int act_config_column(const char *schema, const char *column,
 		      const act_kv *cfg, size_t ncfg, double max_l,
 		      double *out, mr_err *e)
 {
-	const act_map *mp = find_map(schema, column);
-	if (!mp)
+	const mesh_schema *s = mesh_schema_get(schema, e);
+	if (!s)
+		return -1;
+	const mesh_action_col *a = mesh_schema_action(s, column);
+	if (!a)
 		return mr_errf(e, MR_EXIT_USAGE,
 			       "'%s' is not an action column of schema '%s'",
 			       column, schema);
-	const act_kv *v = find_kv(cfg, ncfg, mp->read_key);
+	const char *key = a->read_key ? a->read_key : a->key;
+	const act_kv *v = find_kv(cfg, ncfg, key);
 	if (!v)
 		return mr_errf(e, MR_EXIT_REMOTE,
-			       "the configuration has no '%s'", mp->read_key);
-	*out = v->val / mp->scale;
-	if (mp->rule == R_RATE && v->val < 0)
+			       "the configuration has no '%s'", key);
+	*out = v->val / a->scale;
+	if (a->no_limit && v->val < 0)
 		*out = max_l;
 	return 0;
 }
@@ -549,12 +495,8 @@ static int apply_k8s(act_target *t, const act_kv *kv, size_t n, mr_err *e)
  */
 act_target *act_open(const act_opts *o, mr_err *e)
 {
-	if (o->schema && !act_schema_known(o->schema))
-		return mr_errf(e, MR_EXIT_USAGE,
-			       "unknown schema '%s' (compute, info2, classes, "
-			       "generic)",
-			       o->schema),
-		       NULL;
+	if (o->schema && !mesh_schema_get(o->schema, e))
+		return NULL;
 	if (o->kind == ACT_TESTBED && !o->control)
 		return mr_errf(e, MR_EXIT_USAGE,
 			       "the testbed target needs --control URL"),

@@ -75,17 +75,36 @@ static void usage(FILE *f)
 "     --cacert ca.crt -c http://front:8081 --schema compute p1=40 c1=2\n");
 }
 
-static int add_name(act_name *v, size_t *n, const char *opt, char *arg)
+static void add_name(act_name *v, size_t *n, const char *opt, char *arg)
 {
 	char *eq = strchr(arg, '=');
 	if (!eq || eq == arg || !eq[1] || *n >= ACT_MAX_NAMES)
-		mr_fatal(prog, MR_EXIT_USAGE, "--%s '%s': expected FROM=NAME",
-			 opt, arg);
+		mr_usage_error(prog, "--%s '%s': expected FROM=NAME", opt, arg);
 	*eq = 0;
 	v[*n].from = arg;
 	v[*n].to = eq + 1;
 	(*n)++;
-	return 0;
+}
+
+/* The action vector given as arguments. */
+static size_t args_vector(char **args, int nargs, act_kv *kv)
+{
+	mr_err e = {0};
+	size_t n = 0;
+	for (int i = 0; i < nargs; i++) {
+		if (n >= ACT_MAX_KV)
+			mr_usage_error(prog, "too many actions");
+		int k = act_parse_line(args[i], kv + n, 1, &e);
+		if (k != 1)
+			mr_usage_error(prog, "'%s': %s", args[i],
+				       k < 0 ? e.msg : "expected KEY=VALUE");
+		for (size_t j = 0; j < n; j++)
+			if (strcmp(kv[j].key, kv[n].key) == 0)
+				mr_usage_error(prog, "%s given twice",
+					       kv[n].key);
+		n++;
+	}
+	return n;
 }
 
 /* stdin: vectors line by line; a first line without '=' is a CSV header */
@@ -212,8 +231,9 @@ int main(int argc, char **argv)
 			else if (strcmp(optarg, "k8s") == 0)
 				o.kind = ACT_K8S;
 			else
-				mr_fatal(prog, MR_EXIT_USAGE,
-					 "--target testbed|k8s, not '%s'", optarg);
+				mr_usage_error(prog, "--target testbed|k8s, not "
+						     "'%s'",
+					       optarg);
 			break;
 		case 'c': o.control = optarg; break;
 		case 'S': o.schema = optarg; break;
@@ -234,36 +254,27 @@ int main(int argc, char **argv)
 		case 'v': o.verbose = 1; break;
 		case 'h': usage(stdout); return MR_EXIT_OK;
 		case 'V': mr_print_version(prog); return MR_EXIT_OK;
-		default: usage(stderr); return MR_EXIT_USAGE;
+		default: /* getopt said what is wrong */
+			fprintf(stderr, "Try '%s --help'.\n", prog);
+			return MR_EXIT_USAGE;
 		}
 	}
 	if (o.kind == ACT_TESTBED && !o.control)
-		mr_fatal(prog, MR_EXIT_USAGE,
-			 "--control URL is required for the testbed target");
+		mr_usage_error(prog,
+			       "--control URL is required for the testbed target");
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0)
 		mr_fatal(prog, MR_EXIT_IO, "curl_global_init failed");
 	mr_err e = {0};
 	act_target *t = act_open(&o, &e);
+	if (!t && e.code == MR_EXIT_USAGE) /* the options do not fit */
+		mr_usage_error(prog, "%s", e.msg);
 	if (!t)
 		mr_die(prog, &e);
 	int rc = MR_EXIT_OK;
 	if (optind < argc) {
 		act_kv kv[ACT_MAX_KV];
-		int n = 0;
-		for (int i = optind; i < argc; i++) {
-			if (n >= ACT_MAX_KV)
-				mr_fatal(prog, MR_EXIT_USAGE, "too many actions");
-			int k = act_parse_line(argv[i], kv + n, 1, &e);
-			if (k != 1)
-				mr_fatal(prog, MR_EXIT_USAGE, "'%s': %s", argv[i],
-					 k < 0 ? e.msg : "expected KEY=VALUE");
-			for (int j = 0; j < n; j++)
-				if (strcmp(kv[j].key, kv[n].key) == 0)
-					mr_fatal(prog, MR_EXIT_USAGE,
-						 "%s given twice", kv[n].key);
-			n++;
-		}
-		if (act_apply(t, kv, (size_t)n, &e) != 0) {
+		size_t n = args_vector(argv + optind, argc - optind, kv);
+		if (act_apply(t, kv, n, &e) != 0) {
 			fprintf(stderr, "%s: %s\n", prog, e.msg);
 			rc = e.code;
 		}

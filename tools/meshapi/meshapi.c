@@ -10,7 +10,7 @@
 #include "meshapi.h"
 
 const char *const mesh_service_names[MESH_NSERVICES] = {"compute", "info1",
-						     "info2"};
+							"info2"};
 const char *const mesh_class_names[MESH_NCLASSES] = {"premium", "freemium"};
 const char *const mesh_node_names[MESH_NNODES] = {"node1", "node2"};
 
@@ -47,8 +47,8 @@ static size_t skip_ws(const char *t, size_t len, size_t i)
 	return i;
 }
 
-int mesh_flatjson_parse(const char *t, size_t len, mesh_kv *out, size_t max,
-		      mr_err *e)
+int mesh_flatjson_parse(const char *t, size_t len, mesh_kv *out,
+			size_t max, mr_err *e)
 {
 	size_t i = skip_ws(t, len, 0), n = 0;
 	if (i >= len || t[i] != '{')
@@ -229,3 +229,66 @@ int mesh_key_check(const mesh_key *k, const char *key, double v, mr_err *e)
 	return 0;
 }
 
+
+/* ------------------------------------------------------------------------
+ * Trace schemas
+ */
+enum { COMPUTE, INFO1, INFO2 };      /* mesh_service_names order */
+enum { PREMIUM, FREEMIUM, ANY = -1 }; /* mesh_class_names order */
+
+static const mesh_schema schemas[] = {
+	{.name = "compute", .nloads = 1, .nactions = 3,
+	 .loads = {{"max_l1", COMPUTE, ANY}},
+	 .actions = {
+		{"p1", "weight.compute", "weight.compute.premium", 1, 0, 0},
+		{"b1", "rate.compute", NULL, 1, 0, 1},
+		{"c1", "units.node1", NULL, 1, 0, 0},
+	 }},
+	{.name = "info2", .nloads = 2, .nactions = 6,
+	 .loads = {{"max_l1", INFO1, ANY}, {"max_l2", INFO2, ANY}},
+	 .actions = {
+		{"p11", "weight.info1", "weight.info1.premium", 100, 0, 0},
+		{"p21", "weight.info2", "weight.info2.premium", 100, 1, 0},
+		{"b1", "block.info1", NULL, 1, 0, 0},
+		{"b2", "block.info2", NULL, 1, 1, 0},
+		{"c1", "units.node1", NULL, 1, 0, 0},
+		{"c2", "units.node2", NULL, 1, 1, 0},
+	 }},
+	{.name = "classes", .nloads = 2, .nactions = 4,
+	 .loads = {{"max_l1p", COMPUTE, PREMIUM},
+		   {"max_l1f", COMPUTE, FREEMIUM}},
+	 .actions = {
+		{"p1p", "weight.compute.premium", NULL, 1, 0, 0},
+		{"p1f", "weight.compute.freemium", NULL, 1, 1, 0},
+		{"b1f", "rate.compute.freemium", NULL, 1, 1, 1},
+		{"c1", "units.node1", NULL, 1, 0, 0},
+	 }},
+	{.name = "generic"},
+};
+
+const mesh_schema *mesh_schema_get(const char *name, mr_err *e)
+{
+	for (size_t i = 0; i < sizeof schemas / sizeof schemas[0]; i++)
+		if (strcmp(schemas[i].name, name) == 0)
+			return &schemas[i];
+	return mr_errf(e, MR_EXIT_USAGE, "unknown schema '%s' (%s)", name,
+		       MESH_SCHEMA_NAMES),
+	       NULL;
+}
+
+const mesh_action_col *mesh_schema_action(const mesh_schema *s,
+					  const char *col)
+{
+	for (size_t i = 0; i < s->nactions; i++)
+		if (strcmp(s->actions[i].col, col) == 0)
+			return &s->actions[i];
+	return NULL;
+}
+
+int mesh_schema_load(const mesh_schema *s, const char *col)
+{
+	for (size_t i = 0; i < s->nloads; i++)
+		if (strcmp(s->loads[i].col, col) == 0)
+			return (int)i;
+	return -1;
+}

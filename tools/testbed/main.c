@@ -464,7 +464,7 @@ static int cmd_node(const opts *o)
 {
 	int idx = o->name ? mesh_node_index(o->name, strlen(o->name)) : -1;
 	if (idx < 0)
-		mr_fatal(prog, MR_EXIT_USAGE, "node: --name node1|node2 is required");
+		mr_usage_error(prog, "node: --name node1|node2 is required");
 	sigset_t s = stop_signals();
 	tb_node_opts no = {
 		.name = o->name, .bind = o->bind, .port = o->node_port[idx],
@@ -507,9 +507,12 @@ static int cmd_front(const opts *o)
 
 static int cmd_calibrate(const opts *o)
 {
-	double c = tb_compute_cost(o->matrix, 5);
-	double i1 = tb_info_cost(1, o->info_rows, o->info1_lookups, 20);
-	double i2 = tb_info_cost(2, o->info_rows, o->info1_lookups, 20);
+	mr_err e = {0};
+	double c, i1, i2;
+	if (tb_compute_cost(o->matrix, 5, &c, &e) != 0 ||
+	    tb_info_cost(1, o->info_rows, o->info1_lookups, 20, &i1, &e) != 0 ||
+	    tb_info_cost(2, o->info_rows, o->info1_lookups, 20, &i2, &e) != 0)
+		mr_die(prog, &e);
 	printf("service,cpu_ms,req_per_s_per_unit\n");
 	printf("compute,%.3f,%.3f\n", c * 1e3, o->unit / c);
 	printf("info1,%.3f,%.3f\n", i1 * 1e3, o->unit / i1);
@@ -578,13 +581,17 @@ int main(int argc, char **argv)
 		case 'n': o.name = optarg; break;
 		case 'h': usage(stdout); return MR_EXIT_OK;
 		case 'V': mr_print_version(prog); return MR_EXIT_OK;
-		default: usage(stderr); return MR_EXIT_USAGE;
+		default: /* getopt said what is wrong */
+			fprintf(stderr, "Try '%s --help'.\n", prog);
+			return MR_EXIT_USAGE;
 		}
 	}
-	if (optind != argc - 1) {
-		usage(stderr);
-		return MR_EXIT_USAGE;
-	}
+	if (optind == argc)
+		mr_usage_error(prog, "give a command (up, down, status, node, "
+				     "front, calibrate)");
+	if (optind < argc - 1)
+		mr_usage_error(prog, "unexpected argument '%s'",
+			       argv[optind + 1]);
 	const char *cmd = argv[optind];
 	if (run_dir_arg) {
 		/* absolute, so the /proc check and the children agree */
@@ -607,8 +614,8 @@ int main(int argc, char **argv)
 		return cmd_front(&o);
 	if (strcmp(cmd, "calibrate") == 0)
 		return cmd_calibrate(&o);
-	mr_fatal(prog, MR_EXIT_USAGE,
-		 "unknown command '%s' (up, down, status, node, front, "
-		 "calibrate)",
-		 cmd);
+	mr_usage_error(prog,
+		       "unknown command '%s' (up, down, status, node, front, "
+		       "calibrate)",
+		       cmd);
 }

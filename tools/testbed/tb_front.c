@@ -9,9 +9,9 @@
  * weight/100 (as Istio's weighted routes do), and is forwarded over a pool
  * of kept-alive libcurl handles. The answer carries X-Served-By.
  *
- * Control port (loopback): GET /health, GET /nodes, GET /config, PUT /config (flat JSON
- * of the keys in mesh_key_parse), GET /stats. Node settings (units, slow,
- * stopped) are pushed to the node's /admin before PUT answers.
+ * Control port (loopback): GET /health, GET /nodes, GET /config, PUT /config
+ * (flat JSON of the keys in mesh_key_parse), GET /stats. Node settings
+ * (units, slow, stopped) are pushed to the node's /admin before PUT answers.
  *
  * Not here: the work itself (tb_node.c), process management (main.c).
  */
@@ -79,6 +79,7 @@ static size_t membuf_write(char *p, size_t sz, size_t n, void *ud)
 	return k;
 }
 
+/* A pooled handle, or a new one; NULL when curl cannot make one. */
 static CURL *pool_get(tb_front *f, int node)
 {
 	CURL *h = NULL;
@@ -86,9 +87,7 @@ static CURL *pool_get(tb_front *f, int node)
 	if (f->npool[node] > 0)
 		h = f->pool[node][--f->npool[node]];
 	pthread_mutex_unlock(&f->pool_mu);
-	if (!h && !(h = curl_easy_init()))
-		mr_fatal("testbed", MR_EXIT_IO, "curl_easy_init failed");
-	return h;
+	return h ? h : curl_easy_init();
 }
 
 static void pool_put(tb_front *f, int node, CURL *h)
@@ -114,6 +113,12 @@ static CURLcode node_call(tb_front *f, int node, const char *method,
 	snprintf(url, sizeof url, "http://127.0.0.1:%d%s", f->o.node_port[node],
 		 path);
 	CURL *h = pool_get(f, node);
+	*status = 0;
+	if (!h) {
+		if (err)
+			snprintf(err, errlen, "curl_easy_init failed");
+		return CURLE_FAILED_INIT;
+	}
 	char ebuf[CURL_ERROR_SIZE] = "";
 	curl_easy_reset(h);
 	curl_easy_setopt(h, CURLOPT_URL, url);
@@ -131,7 +136,6 @@ static CURLcode node_call(tb_front *f, int node, const char *method,
 		curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
 	}
 	CURLcode rc = curl_easy_perform(h);
-	*status = 0;
 	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, status);
 	if (rc != CURLE_OK && err)
 		snprintf(err, errlen, "%s", ebuf[0] ? ebuf : curl_easy_strerror(rc));
@@ -205,6 +209,14 @@ static int admit_and_route(tb_front *f, int svc, int cls)
 /* ------------------------------------------------------------------------
  * Service port
  */
+/* An admitted request that got no 200 from its node. */
+static void count_failed(tb_front *f, int svc, int cls)
+{
+	pthread_mutex_lock(&f->mu);
+	f->cnt[svc][cls].failed++;
+	pthread_mutex_unlock(&f->mu);
+}
+
 static enum MHD_Result front_service(void *cls, struct MHD_Connection *c,
 				     const char *url, const char *method,
 				     const char *version,
@@ -244,8 +256,12 @@ static enum MHD_Result front_service(void *cls, struct MHD_Connection *c,
 	snprintf(h2, sizeof h2, "%s: %.0f", MESH_DEADLINE_HEADER, timeout * 1000);
 	struct curl_slist *hdrs = curl_slist_append(NULL, h1);
 	struct curl_slist *h2l = hdrs ? curl_slist_append(hdrs, h2) : NULL;
-	if (!h2l)
-		mr_fatal("testbed", MR_EXIT_IO, "out of memory");
+	if (!h2l) {
+		curl_slist_free_all(hdrs);
+		count_failed(f, svc, klass);
+		return tb_respondf(c, 500, "front",
+				   "{\"error\":\"out of memory\"}\n");
+	}
 	membuf m = {0};
 	long status;
 	char err[CURL_ERROR_SIZE];
@@ -265,11 +281,8 @@ static enum MHD_Result front_service(void *cls, struct MHD_Connection *c,
 				"{\"error\":\"%s: %s\"}\n", mesh_node_names[node],
 				err);
 	}
-	if (rc != CURLE_OK || status != 200) {
-		pthread_mutex_lock(&f->mu);
-		f->cnt[svc][klass].failed++;
-		pthread_mutex_unlock(&f->mu);
-	}
+	if (rc != CURLE_OK || status != 200)
+		count_failed(f, svc, klass);
 	free(m.buf);
 	return r;
 }
@@ -529,7 +542,7 @@ tb_front *tb_front_start(const tb_front_opts *o, int *bound_port,
 	pthread_mutex_init(&f->mu, NULL);
 	pthread_mutex_init(&f->ctl_mu, NULL);
 	pthread_mutex_init(&f->pool_mu, NULL);
-	mr_rng_seed(&f->rng, o->seed, 0);
+	mr_rng_seed(&f->rng, o->seed, MR_STREAM_FRONT_ROUTING);
 	f->timeout = o->upstream_timeout;
 	f->burst = 1;
 	double now = mr_now();

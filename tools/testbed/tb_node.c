@@ -52,6 +52,13 @@ struct tb_node {
 /* Default deadline for requests that come without one (direct calls). */
 #define NODE_DEFAULT_DEADLINE 60.0
 
+/* Fixed seeds, not options: every run, node and slot multiplies the same
+ * matrices (a slot's on stream MR_STREAM_NODE_DATA_BASE + its index) and
+ * holds the same info table, so a request costs the same wherever it
+ * lands. */
+#define MATRIX_SEED UINT64_C(12345)
+#define INFO_TABLE_SEED UINT64_C(777)
+
 /* ------------------------------------------------------------------------
  * Slots: per-worker data, built once at start.
  */
@@ -61,7 +68,8 @@ static int slot_init(slot *s, const tb_node_opts *o, int idx, mr_err *e)
 	s->a = mr_xcalloc(n * n, sizeof(double));
 	s->b = mr_xcalloc(n * n, sizeof(double));
 	s->c = mr_xcalloc(n * n, sizeof(double));
-	mr_rng_seed(&s->rng, 12345, (uint64_t)idx);
+	mr_rng_seed(&s->rng, MATRIX_SEED,
+		    MR_STREAM_NODE_DATA_BASE + (uint64_t)idx);
 	for (size_t i = 0; i < n * n; i++) {
 		s->a[i] = mr_rng_uniform(&s->rng) - 0.5;
 		s->b[i] = mr_rng_uniform(&s->rng) - 0.5;
@@ -88,7 +96,7 @@ static int slot_init(slot *s, const tb_node_opts *o, int idx, mr_err *e)
 			       sqlite3_errmsg(s->db));
 	/* The same rows in every slot and node: contents depend on i only. */
 	mr_rng r;
-	mr_rng_seed(&r, 777, 0);
+	mr_rng_seed(&r, INFO_TABLE_SEED, MR_STREAM_NODE_DATA_BASE);
 	for (int i = 0; i < o->info_rows; i++) {
 		char nm[32];
 		snprintf(nm, sizeof nm, "item-%08d", i);
@@ -265,34 +273,37 @@ static int do_compute(slot *s, int n, work_ctx *w, double *result)
 	return 0;
 }
 
-double tb_compute_cost(int matrix, int reps)
+int tb_compute_cost(int matrix, int reps, double *cost, mr_err *e)
 {
 	tb_node_opts o = {.matrix = matrix, .info_rows = 1};
 	slot s;
 	memset(&s, 0, sizeof s);
-	mr_err e;
-	if (slot_init(&s, &o, 0, &e) != 0)
-		mr_die("testbed", &e);
+	if (slot_init(&s, &o, 0, e) != 0) {
+		slot_free(&s);
+		return -1;
+	}
 	double r = 0, t0 = tb_thread_cpu();
 	for (int i = 0; i < reps; i++)
 		do_compute(&s, matrix, NULL, &r);
-	double t = (tb_thread_cpu() - t0) / reps;
+	*cost = (tb_thread_cpu() - t0) / reps;
 	slot_free(&s);
 	(void)r;
-	return t;
+	return 0;
 }
 
 static int do_info(slot *s, int which, int lookups, work_ctx *w,
 		   double *result);
 
-double tb_info_cost(int which, int rows, int lookups, int reps)
+int tb_info_cost(int which, int rows, int lookups, int reps, double *cost,
+		 mr_err *e)
 {
 	tb_node_opts o = {.matrix = 8, .info_rows = rows};
 	slot s;
 	memset(&s, 0, sizeof s);
-	mr_err e;
-	if (slot_init(&s, &o, 0, &e) != 0)
-		mr_die("testbed", &e);
+	if (slot_init(&s, &o, 0, e) != 0) {
+		slot_free(&s);
+		return -1;
+	}
 	/* an unlimited quota: only the cost is measured */
 	tb_node n;
 	memset(&n, 0, sizeof n);
@@ -302,10 +313,10 @@ double tb_info_cost(int which, int rows, int lookups, int reps)
 	double r = 0, t0 = tb_thread_cpu();
 	for (int i = 0; i < reps; i++)
 		do_info(&s, which, lookups, &w, &r);
-	double t = (tb_thread_cpu() - t0) / reps;
+	*cost = (tb_thread_cpu() - t0) / reps;
 	tb_quota_destroy(&n.quota);
 	slot_free(&s);
-	return t;
+	return 0;
 }
 
 static int progress_cb(void *p)

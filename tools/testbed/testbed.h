@@ -108,10 +108,12 @@ tb_node *tb_node_start(const tb_node_opts *o, int *bound_port, mr_err *e);
 void tb_node_stop(tb_node *n);
 
 /* Runs one compute request's work without a quota (for calibration):
- * returns CPU seconds used. */
-double tb_compute_cost(int matrix, int reps);
+ * *cost = CPU seconds used per request. Returns 0, or -1 when the slot
+ * cannot be built (e says why). */
+int tb_compute_cost(int matrix, int reps, double *cost, mr_err *e);
 /* Same for info1 (which = 1) or info2 (which = 2). */
-double tb_info_cost(int which, int rows, int lookups, int reps);
+int tb_info_cost(int which, int rows, int lookups, int reps, double *cost,
+		 mr_err *e);
 
 typedef struct tb_front tb_front;
 typedef struct {

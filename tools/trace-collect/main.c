@@ -93,6 +93,28 @@ static void usage(FILE *f)
 "    -o traces/compute.csv\n");
 }
 
+
+/* Exits with e's message: as a bad command line (with the hint to --help)
+ * when the command line is at fault, else as it is. */
+static _Noreturn void die(const mr_err *e)
+{
+	if (e->code == MR_EXIT_USAGE)
+		mr_usage_error(prog, "%s", e->msg);
+	mr_die(prog, e);
+}
+
+typedef struct {
+	const char *url, *control, *out, *raw, *schema;
+	double window, settle, timeout, duration;
+	int64_t nwin;
+	uint64_t seed, sample;
+	size_t max_inflight;
+	long connections;
+	int quiet, constant, follow;
+	act_kv set[ACT_MAX_KV], apply[ACT_MAX_KV];
+	size_t nset, napply;
+} opts;
+
 typedef struct {
 	const tc_schema *schema;
 	tc_trace *trace;
@@ -200,194 +222,243 @@ static int load_index(const tc_schema *s, const char *name)
 	return -1;
 }
 
+static int in_grid(const tc_grid *g, const char *key)
+{
+	for (size_t k = 0; k < g->nkeys; k++)
+		if (strcmp(g->keys[k], key) == 0)
+			return 1;
+	return 0;
+}
+
+/* The engine, with the per-request log when --raw asks for one. */
+static tc_engine *open_engine(const opts *o, const tc_stream *streams,
+			      size_t n, FILE **raw)
+{
+	*raw = NULL;
+	if (o->raw && !(*raw = fopen(o->raw, "ab")))
+		mr_fatal(prog, MR_EXIT_IO, "%s: %s", o->raw, strerror(errno));
+	tc_engine_opts eo = {.url = o->url, .timeout = o->timeout,
+			     .max_inflight = o->max_inflight, .seed = o->seed,
+			     .rawlog = *raw, .quiet = o->quiet,
+			     .connections = o->connections};
+	mr_err e = {0};
+	tc_engine *g = tc_engine_new(&eo, streams, n, &e);
+	if (!g)
+		die(&e);
+	return g;
+}
+
 /* ------------------------------------------------------------------------
  * Grid mode
  */
-typedef struct {
-	const char *url, *control, *out, *raw, *schema;
-	double window, settle, timeout;
-	int64_t nwin;
-	uint64_t seed, sample;
-	size_t max_inflight;
-	long connections;
-	int quiet, constant;
-	act_kv set[ACT_MAX_KV], apply[ACT_MAX_KV];
-	size_t nset, napply;
-} opts;
-
-static int run_grid(const opts *o, tc_grid *grid)
+/* The grid must name only columns of the schema (that is how a resumed
+ * sweep recognises the configurations already in the trace) and every
+ * load column. */
+static void grid_check(const opts *o, const tc_grid *grid, tc_schema *sc)
 {
 	mr_err e = {0};
-	tc_schema sc;
-	if (tc_schema_init(&sc, o->schema, NULL, 0, &e) != 0)
-		mr_die(prog, &e);
+	if (tc_schema_init(sc, o->schema, NULL, 0, &e) != 0)
+		die(&e);
 	if (strcmp(o->schema, "generic") == 0)
-		mr_fatal(prog, MR_EXIT_USAGE,
-			 "grid mode needs --schema compute, info2 or classes");
+		mr_usage_error(prog, "grid mode needs --schema compute, info2 "
+				     "or classes");
 	if (!o->control)
-		mr_fatal(prog, MR_EXIT_USAGE,
-			 "grid mode needs --control URL (the testbed control "
-			 "API)");
-	/* every grid key must be a column: that is how a resumed sweep
-	 * recognises the configurations already in the trace */
-	for (size_t k = 0; k < grid->nkeys; k++) {
-		act_col_kind kind;
-		if (!act_schema_column(o->schema, grid->keys[k], &kind))
-			mr_fatal(prog, MR_EXIT_USAGE,
-				 "grid key '%s' is not a load or action column "
-				 "of schema %s (use --apply for other settings)",
-				 grid->keys[k], o->schema);
-	}
-	for (size_t i = 0; i < sc.nstreams; i++) {
-		int found = 0;
-		for (size_t k = 0; k < grid->nkeys; k++)
-			found |= strcmp(grid->keys[k], sc.loads[i]) == 0;
-		if (!found)
-			mr_fatal(prog, MR_EXIT_USAGE,
-				 "grid needs the load column %s", sc.loads[i]);
-	}
-	act_opts ao = {.kind = ACT_TESTBED, .schema = o->schema,
-		       .control = o->control, .retries = 4, .backoff = 0.2,
-		       .timeout = 10};
-	act_target *act = act_open(&ao, &e);
-	if (!act)
-		mr_die(prog, &e);
-	if (o->napply && act_apply(act, o->apply, o->napply, &e) != 0)
-		mr_die(prog, &e);
-	/* configuration columns outside the grid: --set, else the testbed's
-	 * current value */
-	double fixed[TC_MAX_CFG];
+		mr_usage_error(prog, "grid mode needs --control URL (the "
+				     "testbed control API)");
+	for (size_t k = 0; k < grid->nkeys; k++)
+		if (cfg_index(sc, grid->keys[k]) < 0 &&
+		    load_index(sc, grid->keys[k]) < 0)
+			mr_usage_error(prog,
+				       "grid key '%s' is not a load or action "
+				       "column of schema %s (use --apply for "
+				       "other settings)",
+				       grid->keys[k], o->schema);
+	for (size_t i = 0; i < sc->nstreams; i++)
+		if (!in_grid(grid, sc->loads[i]))
+			mr_usage_error(prog, "grid needs the load column %s",
+				       sc->loads[i]);
+}
+
+/* Configuration columns outside the grid: --set, else the testbed's
+ * current value; -INFINITY for those the grid gives. */
+static void grid_fixed(const opts *o, const tc_grid *grid,
+		       const tc_schema *sc, act_target *act, double *fixed)
+{
+	mr_err e = {0};
 	act_kv cur[128];
 	int ncur = -1;
-	for (size_t j = 0; j < sc.ncfg; j++) {
-		fixed[j] = -INFINITY; /* from the grid */
-		int in_grid = 0;
-		for (size_t k = 0; k < grid->nkeys; k++)
-			in_grid |= strcmp(grid->keys[k], sc.cfg[j]) == 0;
-		if (in_grid)
+	for (size_t j = 0; j < sc->ncfg; j++) {
+		fixed[j] = -INFINITY;
+		if (in_grid(grid, sc->cfg[j]))
 			continue;
 		int set = 0;
 		for (size_t k = 0; k < o->nset; k++)
-			if (strcmp(o->set[k].key, sc.cfg[j]) == 0)
+			if (strcmp(o->set[k].key, sc->cfg[j]) == 0)
 				fixed[j] = o->set[k].val, set = 1;
 		if (set)
 			continue;
 		if (ncur < 0 && (ncur = act_get_config(act, cur, 128, &e)) < 0)
-			mr_die(prog, &e);
-		if (act_config_column(o->schema, sc.cfg[j], cur, (size_t)ncur,
+			die(&e);
+		if (act_config_column(o->schema, sc->cfg[j], cur, (size_t)ncur,
 				      NAN, &fixed[j], &e) != 0)
-			mr_die(prog, &e);
+			die(&e);
 	}
-	/* resume: count rows per configuration already in the trace */
-	tc_trace tr;
-	if (tc_trace_open(&tr, o->out, sc.names, sc.ncols, o->quiet, &e) != 0)
-		mr_die(prog, &e);
+}
+
+/* Rows of the trace that hold grid point pt (its values as the grid
+ * writes them, up to rounding). */
+static int64_t rows_of(const mr_table *old, size_t nkeys, const double *pt)
+{
+	int64_t have = 0;
+	for (size_t r = 0; r < old->nrows; r++) {
+		size_t k = 0;
+		while (k < nkeys &&
+		       mr_value_matches(old->data[r * old->ncols + k], pt[k]))
+			k++;
+		have += k == nkeys;
+	}
+	return have;
+}
+
+/* The configurations still to collect: those with fewer than --windows
+ * rows in the trace (resume). Returns them, *ntodo of them. */
+static uint64_t *grid_todo(const opts *o, const tc_grid *grid,
+			   uint64_t *ntodo)
+{
+	mr_err e = {0};
 	mr_table old = {0};
 	if (strcmp(o->out, "-") != 0 &&
 	    mr_table_read(o->out, (const char *const *)grid->keys, grid->nkeys,
 			  0, &old, &e) != 0)
-		mr_die(prog, &e);
+		die(&e);
 	uint64_t count;
-	uint64_t *order = tc_grid_order(grid, o->sample, o->seed, &count);
+	uint64_t *order = tc_grid_order(grid, o->sample, o->seed, &count, &e);
+	if (!order)
+		die(&e);
 	uint64_t *todo = mr_xcalloc(count ? count : 1, sizeof *todo);
-	uint64_t ntodo = 0, partial = 0;
+	uint64_t n = 0, partial = 0;
 	double pt[TC_MAX_CFG + TC_MAX_STREAMS];
 	for (uint64_t i = 0; i < count; i++) {
 		tc_grid_point(grid, order[i], pt);
-		int64_t have = 0;
-		for (size_t r = 0; r < old.nrows; r++) {
-			size_t k = 0;
-			while (k < grid->nkeys &&
-			       fabs(old.data[r * old.ncols + k] - pt[k]) <=
-				       1e-9 * fmax(1, fabs(pt[k])))
-				k++;
-			have += k == grid->nkeys;
-		}
+		int64_t have = rows_of(&old, grid->nkeys, pt);
 		if (have >= o->nwin)
 			continue;
 		partial += have > 0;
-		todo[ntodo++] = order[i];
+		todo[n++] = order[i];
 	}
 	mr_table_free(&old);
+	free(order);
 	if (!o->quiet)
 		fprintf(stderr,
 			"%s: %llu configuration(s), %llu already in %s, %llu to "
 			"collect (%.0f s each)\n",
 			prog, (unsigned long long)count,
-			(unsigned long long)(count - ntodo), o->out,
-			(unsigned long long)ntodo,
+			(unsigned long long)(count - n), o->out,
+			(unsigned long long)n,
 			o->settle + (double)o->nwin * o->window);
+	*ntodo = n;
 	if (partial && !o->quiet)
 		fprintf(stderr,
 			"%s: warning: %llu configuration(s) have fewer than "
 			"%lld rows in the trace (edited?); collecting them again\n",
 			prog, (unsigned long long)partial, (long long)o->nwin);
-	/* engine on the schema's streams (class "any" = premium) */
-	tc_stream streams[TC_MAX_STREAMS];
-	tc_pattern pats[TC_MAX_STREAMS];
-	for (size_t i = 0; i < sc.nstreams; i++) {
-		streams[i] = sc.streams[i];
-		if (streams[i].cls == -2)
-			streams[i].cls = 0;
+	return todo;
+}
+
+/* Grid point idx as actions (kv) and as the segment to record (seg: its
+ * configuration columns and, for each load column, its stream's arrivals). */
+static size_t grid_point(const opts *o, const tc_grid *grid,
+			 const tc_schema *sc, const double *fixed,
+			 uint64_t idx, act_kv *kv, tc_segment *seg)
+{
+	double pt[TC_MAX_CFG + TC_MAX_STREAMS];
+	size_t nkv = 0;
+	tc_grid_point(grid, idx, pt);
+	for (size_t j = 0; j < sc->ncfg; j++)
+		seg->cfg[j] = fixed[j];
+	for (size_t k = 0; k < grid->nkeys; k++) {
+		snprintf(kv[nkv].key, sizeof kv[nkv].key, "%s", grid->keys[k]);
+		kv[nkv++].val = pt[k];
+		int j = cfg_index(sc, grid->keys[k]);
+		if (j >= 0)
+			seg->cfg[j] = pt[k];
+		int s = load_index(sc, grid->keys[k]);
+		if (s >= 0) {
+			tc_pattern *p = &seg->pats[s];
+			memset(p, 0, sizeof *p);
+			p->kind = o->constant ? PAT_CONSTANT : PAT_POISSON;
+			p->rate = pt[k];
+		}
 	}
-	FILE *raw = NULL;
-	if (o->raw && !(raw = fopen(o->raw, "ab")))
-		mr_fatal(prog, MR_EXIT_IO, "%s: %s", o->raw, strerror(errno));
-	tc_engine_opts eo = {.url = o->url, .timeout = o->timeout,
-			     .max_inflight = o->max_inflight, .seed = o->seed,
-			     .rawlog = raw, .quiet = o->quiet,
-			     .connections = o->connections};
-	tc_engine *g = tc_engine_new(&eo, streams, sc.nstreams, &e);
-	if (!g)
-		mr_die(prog, &e);
-	run_ctx c = {.schema = &sc, .trace = &tr, .window = o->window,
-		     .quiet = o->quiet, .total = ntodo, .err = &e};
-	mr_progress_init(&c.prog, "grid", (double)ntodo, o->quiet);
+	/* --set values that are actions go with every point (the
+	 * translation needs the loads beside them) */
+	for (size_t k = 0; k < o->nset; k++)
+		if (cfg_index(sc, o->set[k].key) >= 0 && nkv < ACT_MAX_KV)
+			kv[nkv++] = o->set[k];
+	return nkv;
+}
+
+/* Applies and records each configuration of todo; returns the exit code
+ * (MR_EXIT_INTR when interrupted), e says why when another error. */
+static int grid_sweep(const opts *o, const tc_grid *grid, const tc_schema *sc,
+		      const double *fixed, act_target *act, tc_engine *g,
+		      const uint64_t *todo, run_ctx *c, mr_err *e)
+{
+	tc_pattern pats[TC_MAX_STREAMS];
 	int rc = MR_EXIT_OK;
-	for (uint64_t i = 0; i < ntodo && rc == MR_EXIT_OK; i++) {
-		tc_grid_point(grid, todo[i], pt);
+	for (uint64_t i = 0; i < c->total && rc == MR_EXIT_OK; i++) {
 		act_kv kv[ACT_MAX_KV];
-		size_t nkv = 0;
 		tc_segment seg = {.settle = o->settle, .window = o->window,
 				  .nwin = o->nwin, .pats = pats,
 				  .tag = (int64_t)todo[i]};
-		for (size_t j = 0; j < sc.ncfg; j++)
-			seg.cfg[j] = fixed[j];
-		for (size_t k = 0; k < grid->nkeys; k++) {
-			snprintf(kv[nkv].key, sizeof kv[nkv].key, "%s",
-				 grid->keys[k]);
-			kv[nkv++].val = pt[k];
-			int j = cfg_index(&sc, grid->keys[k]);
-			if (j >= 0)
-				seg.cfg[j] = pt[k];
-			int s = load_index(&sc, grid->keys[k]);
-			if (s >= 0) {
-				memset(&pats[s], 0, sizeof pats[s]);
-				pats[s].kind = o->constant ? PAT_CONSTANT
-							   : PAT_POISSON;
-				pats[s].rate = pt[k];
-			}
-		}
-		for (size_t k = 0; k < o->nset; k++) {
-			/* --set values that are actions go with every point
-			 * (the translation needs the loads beside them) */
-			act_col_kind kind;
-			if (act_schema_column(o->schema, o->set[k].key, &kind) &&
-			    kind == ACT_COL_ACTION && nkv < ACT_MAX_KV)
-				kv[nkv++] = o->set[k];
-		}
-		if (act_apply(act, kv, nkv, &e) != 0) {
-			mr_err_prefix(&e, "applying configuration %llu",
+		size_t nkv = grid_point(o, grid, sc, fixed, todo[i], kv, &seg);
+		if (act_apply(act, kv, nkv, e) != 0) {
+			mr_err_prefix(e, "applying configuration %llu",
 				      (unsigned long long)todo[i]);
-			rc = e.code;
-			break;
+			return e->code;
 		}
-		int r = tc_engine_run(g, &seg, on_grid_window, &c, &e);
-		if (r < 0 || c.failed)
-			rc = e.code ? e.code : MR_EXIT_IO;
+		int r = tc_engine_run(g, &seg, on_grid_window, c, e);
+		if (r < 0 || c->failed)
+			rc = e->code ? e->code : MR_EXIT_IO;
 		else if (r > 0)
 			rc = MR_EXIT_INTR;
 	}
+	return rc;
+}
+
+static int run_grid(const opts *o, tc_grid *grid)
+{
+	tc_schema sc;
+	grid_check(o, grid, &sc);
+	mr_err e = {0};
+	act_opts ao = {.kind = ACT_TESTBED, .schema = o->schema,
+		       .control = o->control, .retries = 4, .backoff = 0.2,
+		       .timeout = 10};
+	act_target *act = act_open(&ao, &e);
+	if (!act)
+		die(&e);
+	if (o->napply && act_apply(act, o->apply, o->napply, &e) != 0)
+		die(&e);
+	double fixed[TC_MAX_CFG];
+	grid_fixed(o, grid, &sc, act, fixed);
+	tc_trace tr;
+	if (tc_trace_open(&tr, o->out, sc.names, sc.ncols, o->quiet, &e) != 0)
+		die(&e);
+	uint64_t ntodo;
+	uint64_t *todo = grid_todo(o, grid, &ntodo);
+	/* engine on the schema's streams (class "any" = premium) */
+	tc_stream streams[TC_MAX_STREAMS];
+	for (size_t i = 0; i < sc.nstreams; i++) {
+		streams[i] = sc.streams[i];
+		if (streams[i].cls == TC_ANY_CLASS)
+			streams[i].cls = 0;
+	}
+	FILE *raw;
+	tc_engine *g = open_engine(o, streams, sc.nstreams, &raw);
+	run_ctx c = {.schema = &sc, .trace = &tr, .window = o->window,
+		     .quiet = o->quiet, .total = ntodo, .err = &e};
+	mr_progress_init(&c.prog, "grid", (double)ntodo, o->quiet);
+	int rc = grid_sweep(o, grid, &sc, fixed, act, g, todo, &c, &e);
 	/* finish the configurations whose windows are complete; an
 	 * interrupted one is dropped whole */
 	mr_err de = {0};
@@ -412,7 +483,6 @@ static int run_grid(const opts *o, tc_grid *grid)
 	tc_trace_close(&tr);
 	act_close(act);
 	free(c.buf);
-	free(order);
 	free(todo);
 	return rc;
 }
@@ -420,83 +490,63 @@ static int run_grid(const opts *o, tc_grid *grid)
 /* ------------------------------------------------------------------------
  * Plain mode
  */
-static int run_plain(const opts *o, tc_stream *streams, tc_pattern *pats,
-		     size_t n, double duration, int follow)
+/* The segment's configuration columns: --set, or -INFINITY where they are
+ * read live. Returns 1 when some are read live. */
+static int plain_config(const opts *o, const tc_schema *sc, tc_segment *seg)
 {
-	mr_err e = {0};
-	tc_schema sc;
-	if (tc_schema_init(&sc, o->schema, streams, n, &e) != 0 ||
-	    tc_schema_match(&sc, streams, pats, n, &e) != 0)
-		mr_die(prog, &e);
-	tc_segment seg = {.settle = o->settle, .window = o->window,
-			  .nwin = -1, .pats = pats};
-	if (duration > 0) {
-		seg.nwin = (int64_t)llround(duration / o->window);
-		if (seg.nwin == 0)
-			seg.nwin = 1;
-	} else if (o->nwin > 0 && !follow) {
-		seg.nwin = o->nwin;
-	}
 	int need_live = 0;
-	for (size_t j = 0; j < sc.ncfg; j++) {
-		seg.cfg[j] = -INFINITY;
+	for (size_t j = 0; j < sc->ncfg; j++) {
+		seg->cfg[j] = -INFINITY;
 		for (size_t k = 0; k < o->nset; k++)
-			if (strcmp(o->set[k].key, sc.cfg[j]) == 0)
-				seg.cfg[j] = o->set[k].val;
-		if (seg.cfg[j] == -INFINITY)
+			if (strcmp(o->set[k].key, sc->cfg[j]) == 0)
+				seg->cfg[j] = o->set[k].val;
+		if (seg->cfg[j] == -INFINITY)
 			need_live = 1;
 	}
 	for (size_t k = 0; k < o->nset; k++)
-		if (cfg_index(&sc, o->set[k].key) < 0)
-			mr_fatal(prog, MR_EXIT_USAGE,
-				 "--set %s: not a configuration column of schema "
-				 "%s",
-				 o->set[k].key, sc.name);
-	run_ctx c = {.schema = &sc, .window = o->window, .quiet = o->quiet,
-		     .err = &e};
-	if (need_live) {
-		if (!o->control)
-			mr_fatal(prog, MR_EXIT_USAGE,
-				 "schema %s has configuration columns; give "
-				 "them with --set COL=V or read them with "
-				 "--control URL",
-				 sc.name);
-		act_opts ao = {.kind = ACT_TESTBED, .schema = o->schema,
-			       .control = o->control, .retries = 2,
-			       .backoff = 0.1, .timeout = 2};
-		if (!(c.act = act_open(&ao, &e)))
-			mr_die(prog, &e);
-		/* fail early, and clearly, when the control API is not there */
-		if (read_live(&c, &e) != 0)
-			mr_die(prog, &e);
-		seg.on_open = on_open_live;
-		seg.open_ud = &c;
-	}
-	tc_trace tr;
-	if (tc_trace_open(&tr, follow ? "-" : o->out, sc.names, sc.ncols,
-			  o->quiet, &e) != 0)
-		mr_die(prog, &e);
-	c.trace = &tr;
-	FILE *raw = NULL;
-	if (o->raw && !(raw = fopen(o->raw, "ab")))
-		mr_fatal(prog, MR_EXIT_IO, "%s: %s", o->raw, strerror(errno));
-	tc_engine_opts eo = {.url = o->url, .timeout = o->timeout,
-			     .max_inflight = o->max_inflight, .seed = o->seed,
-			     .rawlog = raw, .quiet = o->quiet,
-			     .connections = o->connections};
-	tc_engine *g = tc_engine_new(&eo, streams, n, &e);
-	if (!g)
-		mr_die(prog, &e);
-	int r = tc_engine_run(g, &seg, on_plain_window, &c, &e);
+		if (cfg_index(sc, o->set[k].key) < 0)
+			mr_usage_error(prog,
+				       "--set %s: not a configuration column "
+				       "of schema %s",
+				       o->set[k].key, sc->name);
+	return need_live;
+}
+
+/* Reads the configuration columns from the control API at each window. */
+static void plain_live(const opts *o, run_ctx *c, tc_segment *seg)
+{
+	if (!o->control)
+		mr_usage_error(prog,
+			       "schema %s has configuration columns; give "
+			       "them with --set COL=V or read them with "
+			       "--control URL",
+			       c->schema->name);
+	mr_err e = {0};
+	act_opts ao = {.kind = ACT_TESTBED, .schema = o->schema,
+		       .control = o->control, .retries = 2, .backoff = 0.1,
+		       .timeout = 2};
+	if (!(c->act = act_open(&ao, &e)))
+		die(&e);
+	/* fail early, and clearly, when the control API is not there */
+	if (read_live(c, &e) != 0)
+		die(&e);
+	seg->on_open = on_open_live;
+	seg->open_ud = c;
+}
+
+/* Runs the segment and delivers its windows; returns the exit code. */
+static int plain_record(tc_engine *g, tc_segment *seg, run_ctx *c, mr_err *e)
+{
+	int r = tc_engine_run(g, seg, on_plain_window, c, e);
 	int rc = MR_EXIT_OK;
-	if (r < 0 || c.failed)
-		rc = e.code ? e.code : MR_EXIT_IO;
+	if (r < 0 || c->failed)
+		rc = e->code ? e->code : MR_EXIT_IO;
 	else if (r > 0)
 		rc = MR_EXIT_INTR;
 	if (rc == MR_EXIT_OK) {
-		int d = tc_engine_drain(g, on_plain_window, &c, 0, &e);
-		if (d < 0 || c.failed)
-			rc = e.code ? e.code : MR_EXIT_IO;
+		int d = tc_engine_drain(g, on_plain_window, c, 0, e);
+		if (d < 0 || c->failed)
+			rc = e->code ? e->code : MR_EXIT_IO;
 		else if (d > 0)
 			rc = MR_EXIT_INTR;
 	}
@@ -504,6 +554,38 @@ static int run_plain(const opts *o, tc_stream *streams, tc_pattern *pats,
 		mr_err de;
 		tc_engine_drain(g, NULL, NULL, 1, &de);
 	}
+	return rc;
+}
+
+static int run_plain(const opts *o, tc_stream *streams, tc_pattern *pats,
+		     size_t n)
+{
+	mr_err e = {0};
+	tc_schema sc;
+	if (tc_schema_init(&sc, o->schema, streams, n, &e) != 0 ||
+	    tc_schema_match(&sc, streams, pats, n, &e) != 0)
+		die(&e);
+	tc_segment seg = {.settle = o->settle, .window = o->window,
+			  .nwin = -1, .pats = pats};
+	if (o->duration > 0) {
+		seg.nwin = (int64_t)llround(o->duration / o->window);
+		if (seg.nwin == 0)
+			seg.nwin = 1;
+	} else if (o->nwin > 0 && !o->follow) {
+		seg.nwin = o->nwin;
+	}
+	run_ctx c = {.schema = &sc, .window = o->window, .quiet = o->quiet,
+		     .err = &e};
+	if (plain_config(o, &sc, &seg))
+		plain_live(o, &c, &seg);
+	tc_trace tr;
+	if (tc_trace_open(&tr, o->follow ? "-" : o->out, sc.names, sc.ncols,
+			  o->quiet, &e) != 0)
+		die(&e);
+	c.trace = &tr;
+	FILE *raw;
+	tc_engine *g = open_engine(o, streams, n, &raw);
+	int rc = plain_record(g, &seg, &c, &e);
 	if (!o->quiet)
 		tc_engine_summary(g, stderr);
 	uint64_t sent, ok;
@@ -521,9 +603,55 @@ static int run_plain(const opts *o, tc_stream *streams, tc_pattern *pats,
 		rc = MR_EXIT_IO;
 	tc_trace_close(&tr);
 	act_close(c.act);
-	if (follow && rc == MR_EXIT_INTR)
+	if (o->follow && rc == MR_EXIT_INTR)
 		rc = MR_EXIT_OK;
 	return rc;
+}
+
+/* Plain mode from the command line's stream specs. */
+static int plain_mode(opts *o, char **specs, size_t nstreams)
+{
+	if (!nstreams)
+		mr_usage_error(prog, "give --stream SPEC (plain mode) or --grid "
+				     "SPEC (grid mode)");
+	if (o->sample)
+		mr_usage_error(prog, "--sample needs --grid");
+	if (o->settle < 0)
+		o->settle = 0;
+	mr_err e = {0};
+	tc_stream streams[TC_MAX_STREAMS];
+	tc_pattern pats[TC_MAX_STREAMS];
+	for (size_t i = 0; i < nstreams; i++)
+		if (tc_stream_parse(specs[i], o->window, &streams[i], &pats[i],
+				    &e) != 0)
+			die(&e);
+	int any_end = 0;
+	for (size_t i = 0; i < nstreams; i++)
+		any_end |= isfinite(tc_pattern_end(&pats[i]));
+	if (!o->follow && o->duration <= 0 && !any_end && o->nwin <= 0)
+		mr_usage_error(prog, "give --duration, --windows or --follow");
+	int rc = run_plain(o, streams, pats, nstreams);
+	for (size_t i = 0; i < nstreams; i++)
+		tc_pattern_free(&pats[i]);
+	return rc;
+}
+
+/* ------------------------------------------------------------------------
+ * Command line
+ */
+/* --set and --apply: one KEY=VALUE each. */
+static void add_kv(int c, const char *arg, opts *o)
+{
+	mr_err e = {0};
+	act_kv kv[2];
+	int k = act_parse_line(arg, kv, 2, &e);
+	if (k != 1)
+		mr_usage_error(prog, "--%s '%s': %s", c == 'x' ? "set" : "apply",
+			       arg, k < 0 ? e.msg : "expected one KEY=VALUE");
+	if (c == 'x' && o->nset < ACT_MAX_KV)
+		o->set[o->nset++] = kv[0];
+	else if (c == 'a' && o->napply < ACT_MAX_KV)
+		o->apply[o->napply++] = kv[0];
 }
 
 int main(int argc, char **argv)
@@ -557,11 +685,9 @@ int main(int argc, char **argv)
 		  .schema = "generic", .window = 5, .settle = -1, .timeout = 10,
 		  .nwin = 0, .seed = 1, .max_inflight = 4096,
 		  .connections = 256};
-	tc_stream streams[TC_MAX_STREAMS];
 	char *stream_specs[TC_MAX_STREAMS];
 	size_t nstreams = 0;
-	double duration = 0;
-	int follow = 0, c;
+	int c;
 	tc_grid grid = {0};
 	mr_err e = {0};
 	while ((c = getopt_long(argc, argv, "u:s:w:d:n:o:qhV", lo, NULL)) != -1) {
@@ -569,13 +695,13 @@ int main(int argc, char **argv)
 		case 'u': o.url = optarg; break;
 		case 's':
 			if (nstreams == TC_MAX_STREAMS)
-				mr_fatal(prog, MR_EXIT_USAGE,
-					 "at most %d streams", TC_MAX_STREAMS);
+				mr_usage_error(prog, "at most %d streams",
+					       TC_MAX_STREAMS);
 			stream_specs[nstreams++] = optarg;
 			break;
 		case 'S': o.schema = optarg; break;
 		case 'w': o.window = mr_arg_double(prog, "--window", optarg, 0.05, 86400); break;
-		case 'd': duration = mr_arg_double(prog, "--duration", optarg, 0, 1e9); break;
+		case 'd': o.duration = mr_arg_double(prog, "--duration", optarg, 0, 1e9); break;
 		case 'n': o.nwin = (int64_t)mr_arg_int(prog, "--windows", optarg, 1, 1000000000); break;
 		case 'T': o.settle = mr_arg_double(prog, "--settle", optarg, 0, 86400); break;
 		case 't': o.timeout = mr_arg_double(prog, "--timeout", optarg, 0.001, 3600); break;
@@ -583,47 +709,33 @@ int main(int argc, char **argv)
 		case 'K': o.connections = (long)mr_arg_int(prog, "--connections", optarg, 1, 100000); break;
 		case 'e': o.seed = mr_arg_u64(prog, "--seed", optarg); break;
 		case 'o': o.out = optarg; break;
-		case 'f': follow = 1; break;
+		case 'f': o.follow = 1; break;
 		case 'r': o.raw = optarg; break;
 		case 'x':
-		case 'a': {
-			act_kv kv[2];
-			int k = act_parse_line(optarg, kv, 2, &e);
-			if (k != 1)
-				mr_fatal(prog, MR_EXIT_USAGE, "--%s '%s': %s",
-					 c == 'x' ? "set" : "apply", optarg,
-					 k < 0 ? e.msg : "expected one KEY=VALUE");
-			if (c == 'x' && o.nset < ACT_MAX_KV)
-				o.set[o.nset++] = kv[0];
-			else if (c == 'a' && o.napply < ACT_MAX_KV)
-				o.apply[o.napply++] = kv[0];
-			break;
-		}
+		case 'a': add_kv(c, optarg, &o); break;
 		case 'c': o.control = optarg; break;
 		case 'g':
 			if (tc_grid_add(&grid, optarg, &e) != 0)
-				mr_die(prog, &e);
+				die(&e);
 			break;
 		case 'm': o.sample = (uint64_t)mr_arg_int(prog, "--sample", optarg, 1, 1000000000000); break;
 		case 'P':
 			if (strcmp(optarg, "poisson") && strcmp(optarg, "constant"))
-				mr_fatal(prog, MR_EXIT_USAGE,
-					 "--grid-pattern poisson|constant");
+				mr_usage_error(prog, "--grid-pattern poisson|constant");
 			o.constant = strcmp(optarg, "constant") == 0;
 			break;
 		case 'q': o.quiet = 1; break;
 		case 'h': usage(stdout); return MR_EXIT_OK;
 		case 'V': mr_print_version(prog); return MR_EXIT_OK;
-		default: usage(stderr); return MR_EXIT_USAGE;
+		default: /* getopt said what is wrong */
+			fprintf(stderr, "Try '%s --help'.\n", prog);
+			return MR_EXIT_USAGE;
 		}
 	}
 	if (optind != argc)
-		mr_fatal(prog, MR_EXIT_USAGE, "unexpected argument '%s'",
-			 argv[optind]);
-	if (!act_schema_known(o.schema))
-		mr_fatal(prog, MR_EXIT_USAGE,
-			 "unknown schema '%s' (compute, info2, classes, generic)",
-			 o.schema);
+		mr_usage_error(prog, "unexpected argument '%s'", argv[optind]);
+	if (!mesh_schema_get(o.schema, &e))
+		die(&e);
 	/* a finer timer slack: sends wake within microseconds of due */
 	prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0);
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0)
@@ -631,40 +743,17 @@ int main(int argc, char **argv)
 	int rc;
 	if (grid.nkeys) {
 		if (nstreams)
-			mr_fatal(prog, MR_EXIT_USAGE,
-				 "grid mode makes its own streams from the "
-				 "schema; drop --stream");
-		if (follow)
-			mr_fatal(prog, MR_EXIT_USAGE,
-				 "--follow is for plain mode");
+			mr_usage_error(prog, "grid mode makes its own streams "
+					     "from the schema; drop --stream");
+		if (o.follow)
+			mr_usage_error(prog, "--follow is for plain mode");
 		if (o.settle < 0)
 			o.settle = 5;
 		if (o.nwin <= 0)
 			o.nwin = 5;
 		rc = run_grid(&o, &grid);
 	} else {
-		if (!nstreams)
-			mr_fatal(prog, MR_EXIT_USAGE,
-				 "give --stream SPEC (plain mode) or --grid SPEC "
-				 "(grid mode); see --help");
-		if (o.sample)
-			mr_fatal(prog, MR_EXIT_USAGE, "--sample needs --grid");
-		if (o.settle < 0)
-			o.settle = 0;
-		tc_pattern pats[TC_MAX_STREAMS];
-		for (size_t i = 0; i < nstreams; i++)
-			if (tc_stream_parse(stream_specs[i], o.window,
-					    &streams[i], &pats[i], &e) != 0)
-				mr_die(prog, &e);
-		int any_end = 0;
-		for (size_t i = 0; i < nstreams; i++)
-			any_end |= isfinite(tc_pattern_end(&pats[i]));
-		if (!follow && duration <= 0 && !any_end && o.nwin <= 0)
-			mr_fatal(prog, MR_EXIT_USAGE,
-				 "give --duration, --windows or --follow");
-		rc = run_plain(&o, streams, pats, nstreams, duration, follow);
-		for (size_t i = 0; i < nstreams; i++)
-			tc_pattern_free(&pats[i]);
+		rc = plain_mode(&o, stream_specs, nstreams);
 	}
 	tc_grid_free(&grid);
 	curl_global_cleanup();

@@ -20,6 +20,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "meshapi.h"
 #include "meshrl.h"
 
 /* ------------------------------------------------------------------------
@@ -44,8 +45,13 @@ typedef struct {
 int tc_pattern_parse(const char *spec, double default_step, tc_pattern *p,
 		     mr_err *e);
 void tc_pattern_free(tc_pattern *p);
-/* Copies a parsed pattern (the file steps are shared: free only one). */
+/* Starts the arrivals of a parsed pattern on RNG stream `stream` of seed
+ * (a named stream: TC_STREAM_ARRIVALS_BASE + ...). */
 void tc_pattern_start(tc_pattern *p, uint64_t seed, uint64_t stream);
+/* The engine's arrival streams: TC_STREAM_ARRIVALS_BASE + segment x
+ * TC_MAX_STREAMS + load stream. Local until meshrl.h names it
+ * (MR_STREAM_ARRIVALS_BASE); the value is the one always used. */
+#define TC_STREAM_ARRIVALS_BASE UINT64_C(0)
 /* Returns the next arrival time and advances; INFINITY when the pattern
  * has ended (a rate file ran out). */
 double tc_pattern_next(tc_pattern *p);
@@ -63,8 +69,10 @@ double tc_pattern_end(const tc_pattern *p);
 
 typedef struct {
 	char service[32]; /* URL path component */
-	int cls;          /* 0 premium, 1 freemium, -1 no header */
+	int cls;          /* mesh_class_names index, -1 no header */
 } tc_stream;
+/* In a schema's slots: a stream of any class fits. */
+#define TC_ANY_CLASS (-2)
 
 /* Parses "SERVICE[:CLASS]=PATTERN". */
 int tc_stream_parse(const char *spec, double default_step, tc_stream *s,
@@ -167,7 +175,7 @@ typedef struct {
 	char name[16];
 	int per_second;               /* counts as req/s (info2), else counts */
 	size_t nstreams;
-	tc_stream streams[TC_MAX_STREAMS]; /* cls -2: any class */
+	tc_stream streams[TC_MAX_STREAMS]; /* cls may be TC_ANY_CLASS */
 	const char *loads[TC_MAX_STREAMS]; /* max_l column of each stream */
 	const char *cfg[TC_MAX_CFG];  /* action columns, cfg[] order */
 	int cfg_stream[TC_MAX_CFG];   /* NAN in cfg means "no limit": write
@@ -221,9 +229,11 @@ typedef struct {
 int tc_grid_add(tc_grid *g, const char *spec, mr_err *e);
 /* Values of configuration idx (first key varies slowest). */
 void tc_grid_point(const tc_grid *g, uint64_t idx, double *out);
-/* The configurations to visit: all, or a sorted random subset of n. */
+/* The configurations to visit: all, or a sorted random subset of sample
+ * (stream MR_STREAM_GRID_SAMPLE of seed). NULL (MR_EXIT_USAGE) when all
+ * would be too many to list. */
 uint64_t *tc_grid_order(const tc_grid *g, uint64_t sample, uint64_t seed,
-			uint64_t *count);
+			uint64_t *count, mr_err *e);
 void tc_grid_free(tc_grid *g);
 
 #endif

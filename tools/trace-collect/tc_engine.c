@@ -237,15 +237,17 @@ static size_t header_cb(char *buf, size_t sz, size_t n, void *ud)
 {
 	tc_req *r = ud;
 	size_t len = sz * n;
-	static const char name[] = "X-Served-By:";
+	static const char name[] = MESH_SERVED_HEADER ":";
 	if (len > sizeof name && strncasecmp(buf, name, sizeof name - 1) == 0) {
 		const char *v = buf + sizeof name - 1;
 		while (*v == ' ')
 			v++;
-		if (strncmp(v, "node1", 5) == 0)
-			r->node = 0;
-		else if (strncmp(v, "node2", 5) == 0)
-			r->node = 1;
+		for (int j = 0; j < MESH_NNODES; j++)
+			if (strncmp(v, mesh_node_names[j],
+				    strlen(mesh_node_names[j])) == 0) {
+				r->node = j;
+				break;
+			}
 	}
 	return len;
 }
@@ -259,6 +261,8 @@ static size_t body_cb(char *buf, size_t sz, size_t n, void *ud)
 /* ------------------------------------------------------------------------
  * Requests
  */
+/* A request from the pool, or a new one; NULL when curl cannot make a
+ * handle. */
 static tc_req *req_get(tc_engine *g)
 {
 	tc_req *r = g->free_reqs;
@@ -266,11 +270,12 @@ static tc_req *req_get(tc_engine *g)
 		g->free_reqs = r->next_free;
 		return r;
 	}
+	CURL *h = curl_easy_init();
+	if (!h)
+		return NULL;
 	r = mr_xcalloc(1, sizeof *r);
 	r->g = g;
-	if (!(r->h = curl_easy_init()))
-		mr_fatal("trace-collect", MR_EXIT_IO, "curl_easy_init failed");
-	CURL *h = r->h;
+	r->h = h;
 	curl_easy_setopt(h, CURLOPT_PRIVATE, r);
 	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)(g->o.timeout * 1000));
@@ -460,6 +465,14 @@ static void launch(tc_engine *g, int stream, double intended, double now)
 		return;
 	}
 	tc_req *r = req_get(g);
+	if (!r) {
+		/* the run stops with this error */
+		g->failed = mr_errf(g->err, MR_EXIT_IO, "curl_easy_init failed");
+		g->failed_n++;
+		if (w)
+			w->s[stream].failed++;
+		return;
+	}
 	r->w = w;
 	r->tag = g->cur_tag;
 	r->stream = stream;
@@ -564,7 +577,9 @@ int tc_engine_run(tc_engine *g, tc_segment *seg, tc_window_cb cb, void *ud,
 	double next[TC_MAX_STREAMS];
 	for (size_t i = 0; i < g->n; i++) {
 		tc_pattern_start(&seg->pats[i], g->o.seed,
-				 (uint64_t)g->segments * TC_MAX_STREAMS + i);
+				 TC_STREAM_ARRIVALS_BASE +
+					 (uint64_t)g->segments * TC_MAX_STREAMS +
+					 i);
 		next[i] = T0 + tc_pattern_next(&seg->pats[i]);
 	}
 	if (seg->nwin < 0) {
@@ -708,7 +723,6 @@ tc_engine *tc_engine_new(const tc_engine_opts *o, const tc_stream *streams,
 	g->curl_due = INFINITY;
 	g->launched_upto = INFINITY;
 	memcpy(g->streams, streams, n * sizeof *streams);
-	static const char *const cls[] = {"premium", "freemium"};
 	for (size_t i = 0; i < n; i++) {
 		size_t len = strlen(o->url) + strlen(streams[i].service) + 2;
 		g->urls[i] = mr_xcalloc(len, 1);
@@ -717,11 +731,13 @@ tc_engine *tc_engine_new(const tc_engine_opts *o, const tc_stream *streams,
 			 streams[i].service);
 		if (streams[i].cls >= 0) {
 			char h[64];
-			snprintf(h, sizeof h, "X-User-Class: %s",
-				 cls[streams[i].cls]);
-			if (!(g->hdrs[i] = curl_slist_append(NULL, h)))
-				mr_fatal("trace-collect", MR_EXIT_IO,
-					 "out of memory");
+			snprintf(h, sizeof h, "%s: %s", MESH_CLASS_HEADER,
+				 mesh_class_names[streams[i].cls]);
+			if (!(g->hdrs[i] = curl_slist_append(NULL, h))) {
+				mr_errf(e, MR_EXIT_IO, "out of memory");
+				tc_engine_free(g);
+				return NULL;
+			}
 		}
 	}
 	sigset_t ss;

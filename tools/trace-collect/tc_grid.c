@@ -146,14 +146,16 @@ static int cmp_u64(const void *a, const void *b)
 }
 
 uint64_t *tc_grid_order(const tc_grid *g, uint64_t sample, uint64_t seed,
-			uint64_t *count)
+			uint64_t *count, mr_err *e)
 {
 	uint64_t n = g->size;
 	if (!sample || sample >= n) {
 		if (n > (1u << 26))
-			mr_fatal("trace-collect", MR_EXIT_USAGE,
-				 "grid has %llu configurations; use --sample",
-				 (unsigned long long)n);
+			return mr_errf(e, MR_EXIT_USAGE,
+				       "grid has %llu configurations; use "
+				       "--sample",
+				       (unsigned long long)n),
+			       NULL;
 		uint64_t *all = mr_xcalloc(n, sizeof *all);
 		for (uint64_t i = 0; i < n; i++)
 			all[i] = i;
@@ -164,7 +166,7 @@ uint64_t *tc_grid_order(const tc_grid *g, uint64_t sample, uint64_t seed,
 	 * a table of all n indices */
 	uint64_t *pick = mr_xcalloc(sample, sizeof *pick);
 	mr_rng r;
-	mr_rng_seed(&r, seed, 99);
+	mr_rng_seed(&r, seed, MR_STREAM_GRID_SAMPLE);
 	uint64_t k = 0;
 	for (uint64_t j = n - sample; j < n; j++) {
 		uint64_t t = mr_rng_below(&r, j + 1);

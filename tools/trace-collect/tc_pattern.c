@@ -289,12 +289,8 @@ int tc_stream_parse(const char *spec, double default_step, tc_stream *s,
 	memcpy(s->service, spec, sl);
 	s->cls = -1;
 	if (colon) {
-		size_t cl = (size_t)(eq - colon - 1);
-		if (cl == 7 && memcmp(colon + 1, "premium", 7) == 0)
-			s->cls = 0;
-		else if (cl == 8 && memcmp(colon + 1, "freemium", 8) == 0)
-			s->cls = 1;
-		else
+		s->cls = mesh_class_index(colon + 1, (size_t)(eq - colon - 1));
+		if (s->cls < 0)
 			return mr_errf(e, MR_EXIT_USAGE,
 				       "stream '%s': class must be premium or "
 				       "freemium",

@@ -2,6 +2,9 @@
  * tc_schema.c - the trace schemas: which columns a trace has and how each
  * is computed from a window. One table per schema, built by add_*; the
  * header and every row come from the same table, so they cannot disagree.
+ * The load and action columns (max_l1, p1, b1, c1, ...) and their streams
+ * are meshapi's (mesh_schema), shared with actuate; the statistics columns
+ * are defined here.
  *
  *   compute  max_l1,l1,cl1,p1,b1,c1,d1,d1_std,d1_p90,d1_p99,d11,d12,drop1
  *            (counts per window, as data_TNSM_2024.csv)
@@ -33,37 +36,85 @@ static void add(tc_schema *s, const char *name, tc_col_kind kind, int stream,
 	s->names[s->ncols] = NULL;
 }
 
-static void add_cfg(tc_schema *s, const char *name, int unlimited_stream)
+/* The schema's load streams (meshapi): a slot and a target column each. */
+static void add_loads(tc_schema *s, const mesh_schema *m)
 {
-	s->cfg[s->ncfg] = name;
-	s->cfg_stream[s->ncfg] = unlimited_stream;
-	add(s, name, COL_CFG, unlimited_stream, (int)s->ncfg);
-	s->ncfg++;
+	for (size_t i = 0; i < m->nloads; i++) {
+		const mesh_load_col *l = &m->loads[i];
+		tc_stream *t = &s->streams[s->nstreams];
+		memset(t, 0, sizeof *t);
+		snprintf(t->service, sizeof t->service, "%s",
+			 mesh_service_names[l->svc]);
+		t->cls = l->cls < 0 ? TC_ANY_CLASS : l->cls;
+		s->loads[s->nstreams] = l->col;
+		s->nstreams++;
+		add(s, l->col, COL_TARGET, (int)i, 0);
+	}
 }
 
-static void slot(tc_schema *s, const char *service, int cls, const char *load)
+/* The schema's action columns (meshapi), in its order: a configuration
+ * column each, "no limit" written as the target rate of the stream it acts
+ * on. */
+static void add_actions(tc_schema *s, const mesh_schema *m)
 {
-	tc_stream *t = &s->streams[s->nstreams];
-	memset(t, 0, sizeof *t);
-	snprintf(t->service, sizeof t->service, "%s", service);
-	t->cls = cls;
-	s->loads[s->nstreams] = load;
-	s->nstreams++;
+	for (size_t j = 0; j < m->nactions; j++) {
+		const mesh_action_col *a = &m->actions[j];
+		s->cfg[s->ncfg] = a->col;
+		s->cfg_stream[s->ncfg] = a->load;
+		add(s, a->col, COL_CFG, a->load, (int)s->ncfg);
+		s->ncfg++;
+	}
+}
+
+/* generic: per stream i, max_l{i},l{i},cl{i},d{i},d{i}_std,d{i}_p90,
+ * d{i}_p99,d{i}1,d{i}2,drop{i} */
+static int init_generic(tc_schema *s, const tc_stream *streams,
+			size_t nstreams, mr_err *e)
+{
+	if (!nstreams)
+		return mr_errf(e, MR_EXIT_USAGE,
+			       "schema generic needs --stream");
+	for (size_t i = 0; i < nstreams; i++) {
+		char n[32];
+		int k = (int)i + 1, st = (int)i;
+		s->streams[i] = streams[i];
+		s->nstreams++;
+#define G(fmt, kind, arg)                                  \
+	do {                                               \
+		snprintf(n, sizeof n, fmt, k);             \
+		add(s, n, kind, st, arg);                  \
+	} while (0)
+		G("max_l%d", COL_TARGET, 0);
+		s->loads[i] = s->col[s->ncols - 1].name;
+		G("l%d", COL_SENT, 0);
+		G("cl%d", COL_OK, 0);
+		G("d%d", COL_MEAN, 0);
+		G("d%d_std", COL_STD, 0);
+		G("d%d_p90", COL_P90, 0);
+		G("d%d_p99", COL_P99, 0);
+		G("d%d1", COL_NODE, 0);
+		G("d%d2", COL_NODE, 1);
+		G("drop%d", COL_DROP, 0);
+#undef G
+	}
+	return 0;
 }
 
 int tc_schema_init(tc_schema *s, const char *name, const tc_stream *streams,
 		   size_t nstreams, mr_err *e)
 {
 	memset(s, 0, sizeof *s);
+	const mesh_schema *m = mesh_schema_get(name, e);
+	if (!m)
+		return -1;
 	snprintf(s->name, sizeof s->name, "%s", name);
+	if (strcmp(name, "generic") == 0)
+		return init_generic(s, streams, nstreams, e);
+	add_loads(s, m);
 	if (strcmp(name, "compute") == 0) {
-		slot(s, "compute", -2, "max_l1");
-		add(s, "max_l1", COL_TARGET, 0, 0);
 		add(s, "l1", COL_SENT, 0, 0);
 		add(s, "cl1", COL_OK, 0, 0);
-		add_cfg(s, "p1", 0);
-		add_cfg(s, "b1", 0);
-		add_cfg(s, "c1", 0);
+		add_actions(s, m);
 		add(s, "d1", COL_MEAN, 0, 0);
 		add(s, "d1_std", COL_STD, 0, 0);
 		add(s, "d1_p90", COL_P90, 0, 0);
@@ -73,20 +124,11 @@ int tc_schema_init(tc_schema *s, const char *name, const tc_stream *streams,
 		add(s, "drop1", COL_DROP, 0, 0);
 	} else if (strcmp(name, "info2") == 0) {
 		s->per_second = 1;
-		slot(s, "info1", -2, "max_l1");
-		slot(s, "info2", -2, "max_l2");
-		add(s, "max_l1", COL_TARGET, 0, 0);
-		add(s, "max_l2", COL_TARGET, 1, 0);
 		add(s, "l1", COL_SENT, 0, 0);
 		add(s, "l2", COL_SENT, 1, 0);
 		add(s, "cl1", COL_OK, 0, 0);
 		add(s, "cl2", COL_OK, 1, 0);
-		add_cfg(s, "p11", 0);
-		add_cfg(s, "p21", 1);
-		add_cfg(s, "b1", 0);
-		add_cfg(s, "b2", 1);
-		add_cfg(s, "c1", 0);
-		add_cfg(s, "c2", 1);
+		add_actions(s, m);
 		add(s, "d1", COL_MEAN, 0, 0);
 		add(s, "d2", COL_MEAN, 1, 0);
 		add(s, "d11", COL_NODE, 0, 0);
@@ -96,56 +138,20 @@ int tc_schema_init(tc_schema *s, const char *name, const tc_stream *streams,
 		add(s, "drop1", COL_DROP, 0, 0);
 		add(s, "drop2", COL_DROP, 1, 0);
 	} else if (strcmp(name, "classes") == 0) {
-		slot(s, "compute", 0, "max_l1p");
-		slot(s, "compute", 1, "max_l1f");
-		add(s, "max_l1p", COL_TARGET, 0, 0);
-		add(s, "max_l1f", COL_TARGET, 1, 0);
 		add(s, "l1p", COL_SENT, 0, 0);
 		add(s, "l1f", COL_SENT, 1, 0);
 		add(s, "cl1p", COL_OK, 0, 0);
 		add(s, "cl1f", COL_OK, 1, 0);
-		add_cfg(s, "p1p", 0);
-		add_cfg(s, "p1f", 1);
-		add_cfg(s, "b1f", 1);
-		add_cfg(s, "c1", 0);
+		add_actions(s, m);
 		add(s, "d1p", COL_MEAN, 0, 0);
 		add(s, "d1f", COL_MEAN, 1, 0);
 		add(s, "d1p_p90", COL_P90, 0, 0);
 		add(s, "d1f_p90", COL_P90, 1, 0);
 		add(s, "drop1p", COL_DROP, 0, 0);
 		add(s, "drop1f", COL_DROP, 1, 0);
-	} else if (strcmp(name, "generic") == 0) {
-		if (!nstreams)
-			return mr_errf(e, MR_EXIT_USAGE,
-				       "schema generic needs --stream");
-		for (size_t i = 0; i < nstreams; i++) {
-			char n[32];
-			int k = (int)i + 1, st = (int)i;
-			s->streams[i] = streams[i];
-			s->nstreams++;
-#define G(fmt, kind, arg)                                  \
-	do {                                               \
-		snprintf(n, sizeof n, fmt, k);             \
-		add(s, n, kind, st, arg);                  \
-	} while (0)
-			G("max_l%d", COL_TARGET, 0);
-			s->loads[i] = s->col[s->ncols - 1].name;
-			G("l%d", COL_SENT, 0);
-			G("cl%d", COL_OK, 0);
-			G("d%d", COL_MEAN, 0);
-			G("d%d_std", COL_STD, 0);
-			G("d%d_p90", COL_P90, 0);
-			G("d%d_p99", COL_P99, 0);
-			G("d%d1", COL_NODE, 0);
-			G("d%d2", COL_NODE, 1);
-			G("drop%d", COL_DROP, 0);
-#undef G
-		}
 	} else {
 		return mr_errf(e, MR_EXIT_USAGE,
-			       "unknown schema '%s' (compute, info2, classes, "
-			       "generic)",
-			       name);
+			       "schema %s: no trace layout here", name);
 	}
 	return 0;
 }
@@ -153,13 +159,12 @@ int tc_schema_init(tc_schema *s, const char *name, const tc_stream *streams,
 static int slot_fits(const tc_stream *slot, const tc_stream *s)
 {
 	return strcmp(slot->service, s->service) == 0 &&
-	       (slot->cls == -2 || slot->cls == s->cls);
+	       (slot->cls == TC_ANY_CLASS || slot->cls == s->cls);
 }
 
 int tc_schema_match(const tc_schema *s, tc_stream *streams, tc_pattern *pats,
 		    size_t n, mr_err *e)
 {
-	static const char *const cls[] = {"premium", "freemium"};
 	if (n != s->nstreams)
 		return mr_errf(e, MR_EXIT_USAGE,
 			       "schema %s needs %zu stream(s), got %zu", s->name,
@@ -174,7 +179,7 @@ int tc_schema_match(const tc_schema *s, tc_stream *streams, tc_pattern *pats,
 				       s->name, s->streams[i].service,
 				       s->streams[i].cls >= 0 ? ":" : "",
 				       s->streams[i].cls >= 0
-					       ? cls[s->streams[i].cls]
+					       ? mesh_class_names[s->streams[i].cls]
 					       : "");
 		tc_stream ts = streams[i];
 		streams[i] = streams[j];

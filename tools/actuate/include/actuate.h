@@ -5,9 +5,10 @@
  * weight.info1.premium, rate.compute.freemium, block.info2, units.node1,
  * slow.node2, stopped.node1, timeout, burst: see testbed --help) or the
  * column names of a trace schema (p1, c1, p11, b1f, ...), translated here so
- * a policy can speak in the columns it was trained on. The translation table
- * is the one place where trace columns meet testbed keys; trace-collect uses
- * it both ways (to apply a grid point, to read a configuration back).
+ * a policy can speak in the columns it was trained on. The table of columns
+ * and keys is meshapi's (mesh_schema); the rules that use it are here, and
+ * trace-collect uses them both ways (to apply a grid point, to read a
+ * configuration back).
  *
  * Targets: the local testbed's control API (PUT /config, flat JSON), or a
  * Kubernetes API server (Istio VirtualService weights by JSON merge patch,
@@ -31,22 +32,14 @@ typedef struct {
 #define ACT_MAX_KV 64
 
 /* ------------------------------------------------------------------------
- * Schemas: which trace columns are actions, loads, and how they map.
+ * Schema columns (meshapi's mesh_schema table) to control-API keys.
  */
-typedef enum { ACT_COL_LOAD, ACT_COL_ACTION } act_col_kind;
-
-/* Is name a load column (max_l...) or an action column of schema?
- * Returns 1 and sets *kind, or 0 when the column is neither. */
-int act_schema_column(const char *schema, const char *name,
-		      act_col_kind *kind);
-/* Is schema known? (compute, info2, classes, generic) */
-int act_schema_known(const char *schema);
-
 /* Translates in[n] (schema columns, or testbed keys: anything with a '.'
  * or timeout/burst passes through) into testbed keys. Load columns in the
  * input are used for rules (b1 >= max_l1 means no limit) and not emitted.
- * Returns the number of output pairs or -1 (MR_EXIT_DATA: unknown column,
- * value out of range). */
+ * schema NULL means generic. Returns the number of output pairs or -1
+ * (MR_EXIT_DATA: unknown column, value out of range; MR_EXIT_USAGE: unknown
+ * schema). */
 int act_translate(const char *schema, const act_kv *in, size_t n,
 		  act_kv *out, size_t max, mr_err *e);
 
@@ -69,7 +62,8 @@ typedef struct {
 
 typedef struct {
 	act_kind kind;
-	const char *schema;     /* column names accepted; NULL = generic */
+	const char *schema;     /* column names accepted (a mesh_schema);
+				   NULL = generic */
 	const char *control;    /* testbed control URL, or the front node's
 				   control URL on Kubernetes (rate/block) */
 	/* Kubernetes */

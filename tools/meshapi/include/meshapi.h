@@ -22,9 +22,12 @@
 #define MESH_NCLASSES 2
 #define MESH_NNODES 2
 
-extern const char *const mesh_service_names[MESH_NSERVICES]; /* compute, info1, info2 */
-extern const char *const mesh_class_names[MESH_NCLASSES];    /* premium, freemium */
-extern const char *const mesh_node_names[MESH_NNODES];       /* node1, node2 */
+/* compute, info1, info2 */
+extern const char *const mesh_service_names[MESH_NSERVICES];
+/* premium, freemium */
+extern const char *const mesh_class_names[MESH_NCLASSES];
+/* node1, node2 */
+extern const char *const mesh_node_names[MESH_NNODES];
 
 int mesh_service_index(const char *name, size_t len); /* -1 if unknown */
 int mesh_class_index(const char *name, size_t len);
@@ -52,16 +55,18 @@ typedef struct {
 
 /* Parses text[len]; returns the number of pairs (<= max) or -1 with a
  * message naming the byte offset. */
-int mesh_flatjson_parse(const char *text, size_t len, mesh_kv *out, size_t max,
-		      mr_err *e);
+int mesh_flatjson_parse(const char *text, size_t len, mesh_kv *out,
+			size_t max, mr_err *e);
 
 /* ------------------------------------------------------------------------
  * Configuration keys of the control API: kind[.name[.class]], e.g.
  * weight.compute (every class), weight.compute.premium, rate.info1,
  * block.info2, units.node1, slow.node2, stopped.node1, timeout, burst.
  */
-typedef enum { MESH_K_WEIGHT, MESH_K_RATE, MESH_K_BLOCK, MESH_K_UNITS, MESH_K_SLOW, MESH_K_STOPPED,
-	       MESH_K_TIMEOUT, MESH_K_BURST } mesh_key_kind;
+typedef enum {
+	MESH_K_WEIGHT, MESH_K_RATE, MESH_K_BLOCK, MESH_K_UNITS, MESH_K_SLOW,
+	MESH_K_STOPPED, MESH_K_TIMEOUT, MESH_K_BURST
+} mesh_key_kind;
 
 typedef struct {
 	mesh_key_kind kind;
@@ -72,5 +77,59 @@ typedef struct {
 int mesh_key_parse(const char *key, mesh_key *k, mr_err *e);
 /* Checks a value's range for the key; 0 or -1 (MR_EXIT_DATA). */
 int mesh_key_check(const mesh_key *k, const char *key, double v, mr_err *e);
+
+/* ------------------------------------------------------------------------
+ * Trace schemas: the named column sets that traces (trace-collect) and
+ * action vectors (actuate) are written in. A schema has load streams, each
+ * with a load column (the stream's target rate, req/s), and action columns,
+ * each mapped to a control-API key. This table is the one place where trace
+ * columns meet control-API keys. The statistics columns of a trace (l1,
+ * cl1, d1, ...) are trace-collect's own.
+ *
+ *   compute  loads max_l1 (compute, any class); actions p1 (% to node 1),
+ *            b1 (rate, req/s; >= max_l1 means no limit), c1 (units.node1)
+ *   info2    loads max_l1 (info1), max_l2 (info2); actions p11, p21
+ *            (fraction to node 1), b1, b2 (fraction blocked), c1, c2
+ *   classes  loads max_l1p (compute, premium), max_l1f (freemium); actions
+ *            p1p, p1f (%), b1f (freemium rate; >= max_l1f: none), c1
+ *   generic  no fixed columns (trace-collect makes them from its streams;
+ *            actuate takes control-API keys only)
+ */
+#define MESH_SCHEMA_MAX_LOADS 2
+#define MESH_SCHEMA_MAX_ACTIONS 6
+/* For messages: every schema name. */
+#define MESH_SCHEMA_NAMES "compute, info2, classes, generic"
+
+typedef struct {
+	const char *col; /* "max_l1" */
+	int svc;         /* the service it loads (mesh_service_names) */
+	int cls;         /* its user class, -1 for any */
+} mesh_load_col;
+
+typedef struct {
+	const char *col;      /* "p1" */
+	const char *key;      /* control-API key written: "weight.compute" */
+	const char *read_key; /* key read back from GET /config; NULL: key */
+	double scale;         /* key value = column value x scale */
+	int load;             /* the load stream it acts on (loads[] index) */
+	int no_limit;         /* a rate: a value >= that stream's load (or
+				 < 0) is written as -1, no limit, and -1
+				 reads back as the load */
+} mesh_action_col;
+
+typedef struct {
+	const char *name;
+	size_t nloads, nactions;
+	mesh_load_col loads[MESH_SCHEMA_MAX_LOADS];
+	mesh_action_col actions[MESH_SCHEMA_MAX_ACTIONS];
+} mesh_schema;
+
+/* The schema called name, or NULL with MR_EXIT_USAGE naming the schemas. */
+const mesh_schema *mesh_schema_get(const char *name, mr_err *e);
+/* An action column of s, or NULL. */
+const mesh_action_col *mesh_schema_action(const mesh_schema *s,
+					  const char *col);
+/* The index of the load column col of s, or -1. */
+int mesh_schema_load(const mesh_schema *s, const char *col);
 
 #endif
