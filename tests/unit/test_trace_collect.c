@@ -52,21 +52,21 @@ static void test_patterns(void)
 	mr_err e = {0};
 	tc_pattern p;
 	CHECK(tc_pattern_parse("constant:50", 5, &p, &e) == 0, "constant parses");
-	tc_pattern_start(&p, 1, TC_STREAM_ARRIVALS_BASE);
+	tc_pattern_start(&p, 1, MR_STREAM_ARRIVALS_BASE);
 	double t0 = tc_pattern_next(&p), t1 = tc_pattern_next(&p);
 	CHECK(t0 == 0 && fabs(t1 - 0.02) < 1e-12, "constant: evenly spaced");
-	tc_pattern_start(&p, 1, TC_STREAM_ARRIVALS_BASE);
+	tc_pattern_start(&p, 1, MR_STREAM_ARRIVALS_BASE);
 	CHECK(count_until(&p, 10) == 500, "constant 50/s: 500 in 10 s");
 
 	CHECK(tc_pattern_parse("poisson:8", 5, &p, &e) == 0, "poisson parses");
-	tc_pattern_start(&p, 7, TC_STREAM_ARRIVALS_BASE);
+	tc_pattern_start(&p, 7, MR_STREAM_ARRIVALS_BASE);
 	size_t n = count_until(&p, 1000);
 	CHECK(fabs((double)n - 8000) < 4 * sqrt(8000),
 	      "poisson 8/s: %zu arrivals in 1000 s (8000 +- 4 sigma)", n);
 	tc_pattern q;
 	tc_pattern_parse("poisson:8", 5, &q, &e);
-	tc_pattern_start(&q, 7, TC_STREAM_ARRIVALS_BASE);
-	tc_pattern_start(&p, 7, TC_STREAM_ARRIVALS_BASE);
+	tc_pattern_start(&q, 7, MR_STREAM_ARRIVALS_BASE);
+	tc_pattern_start(&p, 7, MR_STREAM_ARRIVALS_BASE);
 	CHECK(tc_pattern_next(&p) == tc_pattern_next(&q),
 	      "poisson: same seed, same arrivals");
 
@@ -74,7 +74,7 @@ static void test_patterns(void)
 	CHECK(fabs(tc_pattern_rate(&p, 25) - 40) < 1e-9, "sin: peak at T/4");
 	CHECK(fabs(tc_pattern_mean(&p, 0, 100) - 30) < 1e-9,
 	      "sin: mean over a period is l0");
-	tc_pattern_start(&p, 3, TC_STREAM_ARRIVALS_BASE + 1);
+	tc_pattern_start(&p, 3, MR_STREAM_ARRIVALS_BASE + 1);
 	size_t half1 = count_until(&p, 50);
 	CHECK(fabs((double)half1 - (1500 + 1000 / M_PI * 1)) <
 		      4 * sqrt(1818.0),
@@ -89,7 +89,7 @@ static void test_patterns(void)
 	CHECK(tc_pattern_end(&p) == 6, "file: ends after 3 steps of 2 s");
 	CHECK(fabs(tc_pattern_mean(&p, 0, 6) - 10) < 1e-9,
 	      "file: mean over the file");
-	tc_pattern_start(&p, 1, TC_STREAM_ARRIVALS_BASE);
+	tc_pattern_start(&p, 1, MR_STREAM_ARRIVALS_BASE);
 	double t, last = 0;
 	size_t in_zero = 0;
 	while (isfinite(t = tc_pattern_next(&p))) {

@@ -390,9 +390,9 @@ static int k8s_weights(act_target *t, int svc, const double w[MESH_NCLASSES],
 		if (c < MESH_NCLASSES)
 			len += (size_t)snprintf(
 				body + len, sizeof body - len,
-				"\"match\":[{\"headers\":{\"x-user-class\":"
+				"\"match\":[{\"headers\":{\"%s\":"
 				"{\"exact\":\"%s\"}}}],",
-				mesh_class_names[c]);
+				MESH_CLASS_HEADER_LC, mesh_class_names[c]);
 		len += (size_t)snprintf(
 			body + len, sizeof body - len,
 			"\"route\":[{\"destination\":{\"host\":\"%s\","

@@ -114,6 +114,8 @@ void mr_rng_seed(mr_rng *r, uint64_t seed, uint64_t stream);
 #define MR_STREAM_FOREST_TREE_BASE UINT64_C(0)    /* + tree: its draws */
 #define MR_STREAM_FIT_SPLIT        UINT64_MAX     /* rf-fit's test split */
 #define MR_STREAM_GRID_SAMPLE      UINT64_C(99)   /* grid --sample */
+#define MR_STREAM_ARRIVALS_BASE    UINT64_C(0)    /* + segment x streams +
+						   * stream: load arrivals */
 #define MR_STREAM_FRONT_ROUTING    UINT64_C(0)    /* front's routing */
 #define MR_STREAM_NODE_DATA_BASE   UINT64_C(0)    /* + worker: node data */
 uint64_t mr_rng_u64(mr_rng *r);

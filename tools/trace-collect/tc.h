@@ -46,12 +46,8 @@ int tc_pattern_parse(const char *spec, double default_step, tc_pattern *p,
 		     mr_err *e);
 void tc_pattern_free(tc_pattern *p);
 /* Starts the arrivals of a parsed pattern on RNG stream `stream` of seed
- * (a named stream: TC_STREAM_ARRIVALS_BASE + ...). */
+ * (MR_STREAM_ARRIVALS_BASE + segment x TC_MAX_STREAMS + load stream). */
 void tc_pattern_start(tc_pattern *p, uint64_t seed, uint64_t stream);
-/* The engine's arrival streams: TC_STREAM_ARRIVALS_BASE + segment x
- * TC_MAX_STREAMS + load stream. Local until meshrl.h names it
- * (MR_STREAM_ARRIVALS_BASE); the value is the one always used. */
-#define TC_STREAM_ARRIVALS_BASE UINT64_C(0)
 /* Returns the next arrival time and advances; INFINITY when the pattern
  * has ended (a rate file ran out). */
 double tc_pattern_next(tc_pattern *p);

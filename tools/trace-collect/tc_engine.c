@@ -577,7 +577,7 @@ int tc_engine_run(tc_engine *g, tc_segment *seg, tc_window_cb cb, void *ud,
 	double next[TC_MAX_STREAMS];
 	for (size_t i = 0; i < g->n; i++) {
 		tc_pattern_start(&seg->pats[i], g->o.seed,
-				 TC_STREAM_ARRIVALS_BASE +
+				 MR_STREAM_ARRIVALS_BASE +
 					 (uint64_t)g->segments * TC_MAX_STREAMS +
 					 i);
 		next[i] = T0 + tc_pattern_next(&seg->pats[i]);

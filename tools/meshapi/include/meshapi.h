@@ -36,6 +36,8 @@ int mesh_node_index(const char *name, size_t len);
 /* The header that carries the user class (set at login in the published
  * testbed; here the client sets it). Absent means freemium. */
 #define MESH_CLASS_HEADER "X-User-Class"
+/* The same name as Istio matches it (header names in lower case). */
+#define MESH_CLASS_HEADER_LC "x-user-class"
 /* The header naming who answered: "node1", "node2" or "front". */
 #define MESH_SERVED_HEADER "X-Served-By"
 /* Milliseconds the front node still waits for this request; a node skips
