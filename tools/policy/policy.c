@@ -18,7 +18,7 @@
  *   obs_clip, obs_eps: the network sees
  *                 clip((x - mean) / sqrt(var + eps), -clip, clip)
  *
- * Not here: training (ppo.c). mr_policy_act allocates nothing.
+ * Not here: training (tools/ppo-train). mr_policy_act allocates nothing.
  */
 #include <math.h>
 #include <stdlib.h>

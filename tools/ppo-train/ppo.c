@@ -215,7 +215,8 @@ mr_ppo *mr_ppo_new(const mr_ppo_config *c, mr_vecenv **envs, int nvec,
 	}
 	for (int i = 0; i < nvec; i++) {
 		mr_rng r;
-		mr_rng_seed(&r, c->seed, MR_STREAM_PPO_RESET_BASE + (uint64_t)i);
+		mr_rng_seed(&r, c->seed,
+			    MR_STREAM_PPO_RESET_BASE + (uint64_t)i);
 		if (envs[i]->reset(envs[i], mr_rng_u64(&r) >> 1, e)) {
 			mr_ppo_free(t);
 			return NULL;
