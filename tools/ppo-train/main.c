@@ -284,7 +284,6 @@ static long run_episode(mr_vecenv *v, const env_spec *s, uint64_t seed,
 	return s->eval_len;
 }
 
-
 /* ------------------------------------------------------------------------
  * the references: the optimum and the uniform random policy
  */
