@@ -161,4 +161,3 @@ void ppo_values_job(void *arg, int tid)
 		}
 	}
 }
-

@@ -384,4 +384,3 @@ void ppo_update_job(void *arg, int tid)
 	w->st.clip_frac *= k;
 	w->st.grad_norm *= k;
 }
-
