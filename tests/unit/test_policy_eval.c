@@ -188,6 +188,15 @@ static void test_stats(void)
 	      "mean 3, half-width 1.9632 (%.5f)", h);
 	mr_mean_ci(x, 1, &m, &h);
 	CHECK(m == 1 && h == 0, "one value: half-width 0");
+	double sd, h2;
+	mr_mean_sd_ci(x, 5, &m, &sd, &h2);
+	mr_mean_ci(x, 5, &m, &h);
+	CHECK(m == 3 && sd == sqrt(2.5) && h2 == h,
+	      "mean, sample sd sqrt(2.5) and the same half-width (%.6f)", sd);
+	mr_mean_sd_ci(x, 1, &m, &sd, &h2);
+	CHECK(m == 1 && sd == 0 && h2 == 0, "one value: sd 0, half-width 0");
+	mr_mean_sd_ci(x, 0, &m, &sd, &h2);
+	CHECK(isnan(m) && isnan(sd) && isnan(h2), "no value: NaN");
 }
 
 static void test_sweep_and_controllers(void)
@@ -526,12 +535,108 @@ static void test_aggregate(void)
 	CHECK(system(cmd) == 0, "cleanup");
 }
 
+/* ------------------------------------------------------------------------
+ * The uniform random reference: swept for settings, else sampled with the
+ * seeds seed + 7919 (k + 1), on fresh environments or through a callback.
+ */
+typedef struct {
+	int calls;
+	uint64_t seed;
+	int seeds_ok;
+} episode_log;
+
+static int logged_episode(void *ctx, mr_controller *c, double *mean,
+			  mr_err *e)
+{
+	(void)e;
+	episode_log *lg = ctx;
+	mr_controller want;
+	mr_ctl_random(&want, "x", lg->seed + 7919u * (uint64_t)(lg->calls + 1));
+	lg->seeds_ok &= c->kind == MR_CTL_RANDOM &&
+			!memcmp(&c->rng, &want.rng, sizeof want.rng);
+	*mean = lg->calls++;
+	return 0;
+}
+
+static void test_random_reference(void)
+{
+	mr_action_space as;
+	toy_space(&as);
+	mr_err e = {0}, why = {0};
+	opener_ctx oc = {0};
+	mr_random_ref r = {.as = &as, .nsteps = 8, .seed = 5,
+			   .open = toy_opener, .close = toy_closer, .ctx = &oc,
+			   .episodes = 3};
+	/* settings: the exact mean of a sweep */
+	mr_vecenv sv;
+	toy_open(&sv, 9);
+	mr_sweep ref, sw;
+	CHECK(mr_eval_sweep(&sv, &as, 8, &ref, &e) == 0, "reference sweep");
+	double out = NAN;
+	CHECK(mr_random_reference(&r, &sw, &why, &out, &e) == 1 &&
+		      out == mr_sweep_random_mean(&ref) && sw.njoint == 9 &&
+		      oc.opens == 1,
+	      "settings: swept (%.6f), the sweep handed over, one open", out);
+	mr_sweep_free(&sw);
+	mr_sweep_free(&ref);
+	sv.close(&sv);
+
+	/* incremental: the mean of 3 episodes' means on fresh environments */
+	as.incremental = 1;
+	double want = 0;
+	for (int k = 0; k < 3; k++) {
+		mr_vecenv v;
+		toy_open(&v, 1);
+		mr_controller c;
+		mr_ctl_random(&c, "r", 5 + 7919u * (uint64_t)(k + 1));
+		mr_steps st;
+		mr_steps_init(&st, 2, 1);
+		mr_eval_run(&v, &as, &c, 8, &st, &e);
+		double m, h;
+		mr_mean_ci(st.reward, st.n, &m, &h);
+		want += m;
+		mr_steps_free(&st);
+		v.close(&v);
+	}
+	want /= 3;
+	memset(&oc, 0, sizeof oc);
+	strcpy(why.msg, "stale");
+	CHECK(mr_random_reference(&r, NULL, &why, &out, &e) == 0 &&
+		      out == want && oc.opens == 3 && why.msg[0] == 0,
+	      "incremental: sampled over 3 fresh runs (%.6f, want %.6f, %d "
+	      "opens)", out, want, oc.opens);
+
+	/* through a callback: one call per episode, the seeds in order */
+	episode_log lg = {.seed = 5, .seeds_ok = 1};
+	r.episode = logged_episode;
+	r.episode_ctx = &lg;
+	r.episodes = 5;
+	CHECK(mr_random_reference(&r, NULL, NULL, &out, &e) == 0 &&
+		      lg.calls == 5 && lg.seeds_ok && out == 2,
+	      "callback: 5 episodes seeded seed + 7919 (k + 1), mean %.3f",
+	      out);
+	r.episodes = 0;
+	CHECK(mr_random_reference(&r, NULL, NULL, &out, &e) == -1,
+	      "no episodes refused");
+
+	/* settings whose sweep cannot open: sampled, and why says so */
+	as.incremental = 0;
+	r.episodes = 2;
+	memset(&oc, 0, sizeof oc);
+	oc.fail_at = 1;
+	lg = (episode_log){.seed = 5, .seeds_ok = 1};
+	CHECK(mr_random_reference(&r, NULL, &why, &out, &e) == 0 &&
+		      lg.calls == 2 && strstr(why.msg, "cannot open (test)"),
+	      "failed sweep: sampled instead (%s)", why.msg);
+}
+
 int main(void)
 {
 	test_actions();
 	test_stats();
 	test_sweep_and_controllers();
 	test_suite();
+	test_random_reference();
 	test_aggregate();
 	return CHECK_DONE();
 }

@@ -4,12 +4,15 @@
  * (and honouring masks), determinism for a seed and thread count, the
  * policy file round trip and its refusals, and nonsense hyper-parameters. */
 #include <math.h>
+#include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "bandit.h"
 #include "check.h"
+#include "pool.h"
 #include "ppo.h"
 
 /* A policy of configuration c's shape. */
@@ -537,6 +540,81 @@ static void test_config(void)
 	      "net 128x3 sets actor and critic");
 	CHECK(mr_ppo_config_set(&c, "gamma", "1.5", &e) == 0 &&
 	      mr_ppo_config_check(&c, &e) == -1, "gamma 1.5 refused");
+	/* every key named in mr_ppo_config_keys is settable */
+	int all = 1;
+	for (size_t k = 0; mr_ppo_config_keys[k]; k++) {
+		const char *key = mr_ppo_config_keys[k], *val = "1";
+		if (strstr(key, "net"))
+			val = "32";
+		else if (!strcmp(key, "act"))
+			val = "relu";
+		else if (!strcmp(key, "heads"))
+			val = "auto";
+		if (mr_ppo_config_set(&c, key, val, &e) != 0) {
+			all = 0;
+			printf("# %s=%s: %s\n", key, val, e.msg);
+		}
+	}
+	CHECK(all, "every listed key is settable");
+	mr_ppo_config_defaults(&c, "delay", &e);
+	CHECK(mr_ppo_config_set(&c, "hidden", "16,8", &e) == 0 &&
+	      mr_ppo_config_set(&c, "activation", "relu", &e) == 0 &&
+	      mr_ppo_config_set(&c, "critic-hidden", "4", &e) == 0 &&
+	      c.nhidden == 2 && c.hidden[1] == 8 && c.act == MR_ACT_RELU &&
+	      c.cnhidden == 1 && c.chidden[0] == 4,
+	      "objective-file names: hidden, activation, critic-hidden");
+	CHECK(mr_ppo_config_set(&c, "seed", "-1", &e) == -1 &&
+	      strstr(e.msg, "seed"), "negative seed refused: %s", e.msg);
+	CHECK(mr_ppo_config_set(&c, "ent_coef", "nan", &e) == -1 &&
+	      strstr(e.msg, "not a number"), "nan refused: %s", e.msg);
+}
+
+/* The worker pool: every worker runs the job; after a barrier each sees
+ * what all wrote before it. */
+typedef struct {
+	mr_pool pool;
+	int n;
+	atomic_int wrote[8];
+	int saw[8];
+	int ran[8];
+} pool_test;
+
+static void pool_job(void *arg, int tid)
+{
+	pool_test *pt = arg;
+	pt->ran[tid]++;
+	for (int round = 1; round <= 50; round++) {
+		atomic_store(&pt->wrote[tid], round);
+		mr_pool_barrier(&pt->pool);
+		for (int u = 0; u < pt->n; u++)
+			if (atomic_load(&pt->wrote[u]) >= round)
+				pt->saw[tid]++;
+		mr_pool_barrier(&pt->pool);
+	}
+}
+
+static void test_pool(void)
+{
+	for (int n = 1; n <= 3; n++) {
+		pool_test pt;
+		memset(&pt, 0, sizeof pt);
+		pt.n = n;
+		mr_err e = {0};
+		CHECK(mr_pool_init(&pt.pool, n, &e) == 0, "pool of %d: %s", n,
+		      e.msg);
+		mr_pool_run(&pt.pool, pool_job, &pt);
+		mr_pool_run(&pt.pool, pool_job, &pt);
+		int ok = 1;
+		for (int u = 0; u < n; u++)
+			ok &= pt.ran[u] == 2 && pt.saw[u] == 2 * 50 * n;
+		CHECK(ok, "pool of %d: every worker ran each job once and saw "
+		      "every write before each barrier", n);
+		mr_pool_stop(&pt.pool);
+	}
+	mr_pool never;
+	memset(&never, 0, sizeof never);
+	mr_pool_stop(&never);
+	CHECK(1, "a pool never started is left alone");
 }
 
 int main(void)
@@ -546,6 +624,7 @@ int main(void)
 	test_surrogate();
 	test_policy_loss_grad();
 	test_config();
+	test_pool();
 	test_heads();
 	test_policy_file(MR_HEADS_FACTORED);
 	test_policy_file(MR_HEADS_JOINT);

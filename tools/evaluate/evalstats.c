@@ -26,9 +26,11 @@ double mr_t975(long df)
 	       (3 * z7 + 19 * z5 + 17 * z3 - 15 * z) / (384 * n * n * n);
 }
 
-void mr_mean_ci(const double *x, long n, double *mean, double *half)
+void mr_mean_sd_ci(const double *x, long n, double *mean, double *sd,
+		   double *half)
 {
 	*mean = NAN;
+	*sd = NAN;
 	*half = NAN;
 	if (n < 1)
 		return;
@@ -38,14 +40,21 @@ void mr_mean_ci(const double *x, long n, double *mean, double *half)
 	double m = s / (double)n;
 	*mean = m;
 	if (n < 2) {
+		*sd = 0;
 		*half = 0;
 		return;
 	}
 	double ss = 0;
 	for (long i = 0; i < n; i++)
 		ss += (x[i] - m) * (x[i] - m);
-	double sd = sqrt(ss / (double)(n - 1));
-	*half = mr_t975(n - 1) * sd / sqrt((double)n);
+	*sd = sqrt(ss / (double)(n - 1));
+	*half = mr_t975(n - 1) * *sd / sqrt((double)n);
+}
+
+void mr_mean_ci(const double *x, long n, double *mean, double *half)
+{
+	double sd;
+	mr_mean_sd_ci(x, n, mean, &sd, half);
 }
 
 double mr_norm_score(double r, double r_opt, double r_random)

@@ -1,5 +1,6 @@
 /* evalsuite.c - one evaluation: the policy and the baselines on fresh
- * environments, per-step CSVs and the summary, all or nothing.
+ * environments, per-step CSVs and the summary, all or nothing; and the
+ * uniform random reference (mr_random_reference), which ppo-train uses too.
  *
  * The references for the normalised score come from a sweep when actions
  * are settings (exact optimum and exact uniform-random mean); with
@@ -57,18 +58,25 @@ static int parse_baseline(const char *name, double *hpa_target, mr_err *e)
 		       "hpaNN with NN the utilisation target in %%)", name);
 }
 
-/* Runs one controller on a fresh single environment. */
-static int run_one(const mr_suite_opts *so, mr_env_opener open,
-		   mr_env_closer close, void *ctx, mr_controller *c,
-		   mr_steps *st, mr_err *e)
+/* Runs one controller for nsteps steps on a fresh single environment. */
+static int run_fresh(mr_env_opener open, mr_env_closer close, void *ctx,
+		     const mr_action_space *as, long nsteps, mr_controller *c,
+		     mr_steps *st, mr_err *e)
 {
 	mr_vecenv *v = open(ctx, 1, e);
 	if (!v)
 		return mr_err_prefix(e, "%s", c->name);
-	mr_steps_init(st, so->as->ncomp, v->nservices);
-	int rc = mr_eval_run(v, so->as, c, so->nsteps, st, e);
+	mr_steps_init(st, as->ncomp, v->nservices);
+	int rc = mr_eval_run(v, as, c, nsteps, st, e);
 	close(ctx, v);
 	return rc;
+}
+
+static int run_one(const mr_suite_opts *so, mr_env_opener open,
+		   mr_env_closer close, void *ctx, mr_controller *c,
+		   mr_steps *st, mr_err *e)
+{
+	return run_fresh(open, close, ctx, so->as, so->nsteps, c, st, e);
 }
 
 static void note(const mr_suite_opts *so, const char *fmt, ...)
@@ -85,88 +93,187 @@ static void note(const mr_suite_opts *so, const char *fmt, ...)
 	va_end(ap);
 }
 
-int mr_eval_suite(const mr_suite_opts *so, mr_env_opener open,
-		  mr_env_closer close, void *ctx, mr_err *e)
+/* ------------------------------------------------------------------------
+ * The uniform random reference
+ */
+
+/* Sampled reference: episode k's controller is seeded seed + 7919 (k + 1)
+ * (a prime step: no two episodes, and no episode and the "random"
+ * baseline seeded seed, share a generator). */
+#define RANDOM_REF_SEED_STEP 7919u
+
+/* A sweep of every joint action, when actions are settings. 1 when it
+ * worked; else 0 and why (empty for incremental actions). */
+static int try_sweep(const mr_random_ref *r, mr_sweep *sw, mr_err *why)
+{
+	memset(sw, 0, sizeof *sw);
+	if (r->as->incremental)
+		return 0;
+	long nj = mr_action_joint_count(r->as, 1L << 16);
+	if (!nj) {
+		mr_errf(why, MR_EXIT_FAIL, "more than %ld joint actions",
+			1L << 16);
+		return 0;
+	}
+	mr_vecenv *v = r->open(r->ctx, (int)nj, why);
+	if (!v)
+		return 0;
+	int rc = mr_eval_sweep(v, r->as, r->nsteps, sw, why);
+	r->close(r->ctx, v);
+	return rc == 0;
+}
+
+/* One sampled episode on a fresh environment (r->episode NULL). */
+static int fresh_episode(const mr_random_ref *r, mr_controller *c,
+			 double *mean, mr_err *e)
+{
+	mr_steps st;
+	memset(&st, 0, sizeof st);
+	int rc = run_fresh(r->open, r->close, r->ctx, r->as, r->nsteps, c,
+			   &st, e);
+	if (rc == 0) {
+		double half;
+		mr_mean_ci(st.reward, st.n, mean, &half);
+	}
+	mr_steps_free(&st);
+	return rc;
+}
+
+int mr_random_reference(const mr_random_ref *r, mr_sweep *sw, mr_err *why,
+			double *out, mr_err *e)
+{
+	mr_sweep own;
+	mr_err reason = {0};
+	mr_sweep *s = sw ? sw : &own;
+	if (try_sweep(r, s, &reason)) {
+		*out = mr_sweep_random_mean(s);
+		if (!sw)
+			mr_sweep_free(s);
+		return 1;
+	}
+	if (why)
+		*why = reason;
+	if (r->episodes < 1)
+		return mr_errf(e, MR_EXIT_FAIL, "random reference: %d "
+			       "episodes", r->episodes);
+	double sum = 0;
+	for (int k = 0; k < r->episodes; k++) {
+		mr_controller c;
+		uint64_t seed = r->seed +
+				RANDOM_REF_SEED_STEP * (uint64_t)(k + 1);
+		mr_ctl_random(&c, "random-reference", seed);
+		double m;
+		int rc = r->episode ? r->episode(r->episode_ctx, &c, &m, e)
+				    : fresh_episode(r, &c, &m, e);
+		if (rc != 0)
+			return -1;
+		sum += m;
+	}
+	*out = sum / r->episodes;
+	return 0;
+}
+
+/* ------------------------------------------------------------------------
+ * The suite
+ */
+
+/* What the suite knows before its runs. */
+typedef struct {
+	double r_opt, r_random;
+	double svc;       /* the autoscaler's service time, or NaN */
+	int32_t *table;   /* the sweep's per-step optimum, or NULL */
+	int swept;
+} suite_refs;
+
+/* Every baseline name of the list, checked before any work. */
+static int check_baselines(const char *list, mr_err *e)
+{
+	char *copy = mr_xstrdup(list), *save = NULL;
+	int rc = 0;
+	for (char *b = strtok_r(copy, ",", &save); b && rc == 0;
+	     b = strtok_r(NULL, ",", &save)) {
+		double t;
+		rc = parse_baseline(b, &t, e);
+	}
+	free(copy);
+	return rc;
+}
+
+/* The references: from the sweep when every environment walks the same
+ * states (exact optimum, exact random mean, the autoscaler's service
+ * time); with random load levels or parameters it cannot, and they come
+ * from runs instead. */
+static int suite_references(const mr_suite_opts *so, mr_env_opener open,
+			    mr_env_closer close, void *ctx, suite_refs *rf,
+			    mr_err *e)
 {
 	const mr_action_space *as = so->as;
-	mr_controller ctl[MAX_CTL];
-	mr_steps steps[MAX_CTL];
-	int nctl = 0, rc = -1, opt_idx = -1;
-	double r_opt = so->r_opt_ref, r_random = NAN, svc = NAN;
-	int32_t *table = NULL;
-	written w = {0};
-	char *list = mr_xstrdup(so->baselines ? so->baselines : "");
-	memset(steps, 0, sizeof steps);
-
-	/* Check every name before any work. */
-	{
-		char *copy = mr_xstrdup(list), *save = NULL;
-		for (char *b = strtok_r(copy, ",", &save); b;
-		     b = strtok_r(NULL, ",", &save)) {
-			double t;
-			if (parse_baseline(b, &t, e) != 0) {
-				free(copy);
-				goto out;
-			}
-		}
-		free(copy);
+	rf->r_opt = so->r_opt_ref;
+	rf->svc = NAN;
+	mr_random_ref r = {
+		.as = as, .nsteps = so->nsteps, .seed = so->seed,
+		.open = open, .close = close, .ctx = ctx,
+		.episodes = so->random_episodes > 0 ? so->random_episodes : 10};
+	mr_sweep sw;
+	mr_err why = {0};
+	int rc = mr_random_reference(&r, &sw, &why, &rf->r_random, e);
+	if (rc < 0)
+		return -1;
+	rf->swept = rc == 1;
+	if (rf->swept) {
+		rf->table = mr_xcalloc((size_t)so->nsteps * (size_t)as->ncomp,
+				       sizeof *rf->table);
+		rf->r_opt = mr_sweep_best(&sw, as, rf->table);
+		rf->svc = mr_sweep_service_time(&sw, as, so->noop);
+		mr_sweep_free(&sw);
+	} else if (!as->incremental) {
+		note(so, "no exact sweep (%s); references from runs", why.msg);
 	}
+	return 0;
+}
 
-	/* The sweep gives exact references when every environment walks the
-	 * same states; with random load levels or parameters it cannot, and
-	 * the references come from runs instead. */
-	int swept = 0;
-	if (!as->incremental) {
-		long nj = mr_action_joint_count(as, 1L << 16);
-		mr_vecenv *v = nj ? open(ctx, (int)nj, e) : NULL;
-		mr_sweep sw;
-		mr_err se = {0};
-		if (v && mr_eval_sweep(v, as, so->nsteps, &sw, &se) == 0) {
-			table = mr_xcalloc((size_t)so->nsteps * (size_t)as->ncomp,
-					   sizeof *table);
-			r_opt = mr_sweep_best(&sw, as, table);
-			r_random = mr_sweep_random_mean(&sw);
-			svc = mr_sweep_service_time(&sw, as, so->noop);
-			mr_sweep_free(&sw);
-			swept = 1;
-		} else if (!so->quiet) {
-			note(so, "no exact sweep (%s); references from runs",
-			     v ? se.msg : e->msg);
-		}
-		if (v)
-			close(ctx, v);
-	}
-	if (!isfinite(svc) && as->cores >= 0 && !as->incremental) {
-		/* Calibration for the autoscaler: the no-op configuration with
-		 * the most cores; its smallest response time is the service
-		 * time of one request with no queueing. */
-		int32_t cal[MR_MAX_COMPONENTS];
-		memcpy(cal, so->noop, (size_t)as->ncomp * sizeof *cal);
-		int ci = as->cores;
-		for (int j = 0; j < as->nchoices[ci]; j++)
-			if (as->values[ci][j] > as->values[ci][cal[ci]])
-				cal[ci] = j;
-		mr_controller cc;
-		mr_steps cs;
-		memset(&cs, 0, sizeof cs);
-		mr_ctl_fixed(&cc, "calibration", cal, as->ncomp);
-		if (run_one(so, open, close, ctx, &cc, &cs, e) != 0) {
-			mr_steps_free(&cs);
-			goto out;
-		}
-		svc = INFINITY;
-		for (long t = 0; t < cs.n; t++)
-			if (cs.delay[t * cs.nservices] > 0 &&
-			    cs.delay[t * cs.nservices] < svc)
-				svc = cs.delay[t * cs.nservices];
+/* Calibration for the autoscaler without a sweep: the no-op configuration
+ * with the most cores; its smallest response time is the service time of
+ * one request with no queueing. */
+static int calibrate(const mr_suite_opts *so, mr_env_opener open,
+		     mr_env_closer close, void *ctx, double *svc, mr_err *e)
+{
+	const mr_action_space *as = so->as;
+	int32_t cal[MR_MAX_COMPONENTS];
+	memcpy(cal, so->noop, (size_t)as->ncomp * sizeof *cal);
+	int ci = as->cores;
+	for (int j = 0; j < as->nchoices[ci]; j++)
+		if (as->values[ci][j] > as->values[ci][cal[ci]])
+			cal[ci] = j;
+	mr_controller cc;
+	mr_steps cs;
+	memset(&cs, 0, sizeof cs);
+	mr_ctl_fixed(&cc, "calibration", cal, as->ncomp);
+	if (run_one(so, open, close, ctx, &cc, &cs, e) != 0) {
 		mr_steps_free(&cs);
+		return -1;
 	}
+	*svc = INFINITY;
+	for (long t = 0; t < cs.n; t++)
+		if (cs.delay[t * cs.nservices] > 0 &&
+		    cs.delay[t * cs.nservices] < *svc)
+			*svc = cs.delay[t * cs.nservices];
+	mr_steps_free(&cs);
+	return 0;
+}
 
-	if (so->policy) {
+/* The policy (if any) and the baselines of list (checked) into ctl;
+ * returns how many, and the optimum's index in *opt_idx (-1: none). */
+static int add_controllers(const mr_suite_opts *so, char *list,
+			   const suite_refs *rf, mr_controller *ctl,
+			   int *opt_idx)
+{
+	int nctl = 0;
+	*opt_idx = -1;
+	if (so->policy)
 		mr_ctl_func(&ctl[nctl++],
 			    so->policy_name ? so->policy_name : "ppo",
 			    so->policy, so->policy_ctx);
-	}
 	char *save = NULL;
 	for (char *b = strtok_r(list, ",", &save); b && nctl < MAX_CTL;
 	     b = strtok_r(NULL, ",", &save)) {
@@ -176,97 +283,112 @@ int mr_eval_suite(const mr_suite_opts *so, mr_env_opener open,
 		if (!strcmp(b, "optimal")) {
 			if (so->optimal) {
 				mr_ctl_env(c, b, so->optimal, so->optimal_ctx);
-			} else if (table) {
-				mr_ctl_table(c, b, table, so->nsteps);
+			} else if (rf->table) {
+				mr_ctl_table(c, b, rf->table, so->nsteps);
 			} else {
 				note(so, "%s: no per-step optimum; skipped", b);
 				continue;
 			}
-			opt_idx = nctl;
+			*opt_idx = nctl;
 		} else if (!strcmp(b, "noop")) {
-			mr_ctl_fixed(c, b, so->noop, as->ncomp);
+			mr_ctl_fixed(c, b, so->noop, so->as->ncomp);
 		} else if (!strcmp(b, "random")) {
 			mr_ctl_random(c, b, so->seed);
 		} else {
 			mr_err he;
-			if (mr_ctl_hpa(c, b, as, so->noop, target, svc, &he) != 0) {
+			if (mr_ctl_hpa(c, b, so->as, so->noop, target, rf->svc,
+				       &he) != 0) {
 				note(so, "%s; skipped", he.msg);
 				continue;
 			}
 		}
 		nctl++;
 	}
+	return nctl;
+}
 
-	for (int i = 0; i < nctl; i++)
-		if (run_one(so, open, close, ctx, &ctl[i], &steps[i], e) != 0)
-			goto out;
+/* The optimum's own run is the reference its steps show; the sweep's and
+ * the simulator's figures are cross-checks. */
+static void settle_optimum(const mr_suite_opts *so, const mr_steps *opt,
+			   suite_refs *rf)
+{
+	double m, h;
+	mr_mean_ci(opt->reward, opt->n, &m, &h);
+	if (rf->swept && fabs(m - rf->r_opt) > 1e-6 * (1 + fabs(m)))
+		note(so, "warning: optimum run %.9g, sweep %.9g", m, rf->r_opt);
+	if (isfinite(so->r_opt_ref) &&
+	    fabs(m - so->r_opt_ref) > 1e-6 * (1 + fabs(m)))
+		note(so, "warning: optimum run %.9g, simulator's mean %.9g", m,
+		     so->r_opt_ref);
+	rf->r_opt = m;
+}
 
-	if (opt_idx >= 0) {
-		/* The optimum's own run is the reference its steps show. */
-		double m, h;
-		mr_mean_ci(steps[opt_idx].reward, steps[opt_idx].n, &m, &h);
-		if (swept && fabs(m - r_opt) > 1e-6 * (1 + fabs(m)))
-			note(so, "warning: optimum run %.9g, sweep %.9g", m, r_opt);
-		if (isfinite(so->r_opt_ref) &&
-		    fabs(m - so->r_opt_ref) > 1e-6 * (1 + fabs(m)))
-			note(so, "warning: optimum run %.9g, simulator's mean %.9g",
-			     m, so->r_opt_ref);
-		r_opt = m;
-	}
-	if (!isfinite(r_opt)) {
-		mr_errf(e, MR_EXIT_FAIL, "no optimum to normalise against "
-			"(add 'optimal' to the baselines)");
-		goto out;
-	}
-	if (!isfinite(r_random)) {
-		/* Sampled reference: several episodes of uniform random. */
-		int eps = so->random_episodes > 0 ? so->random_episodes : 10;
-		double sum = 0;
-		for (int k = 0; k < eps; k++) {
-			mr_controller rc_;
-			mr_steps rs;
-			memset(&rs, 0, sizeof rs);
-			mr_ctl_random(&rc_, "random-reference",
-				      so->seed + 7919u * (uint64_t)(k + 1));
-			if (run_one(so, open, close, ctx, &rc_, &rs, e) != 0) {
-				mr_steps_free(&rs);
-				goto out;
-			}
-			double m, h;
-			mr_mean_ci(rs.reward, rs.n, &m, &h);
-			sum += m;
-			mr_steps_free(&rs);
-		}
-		r_random = sum / eps;
-	}
-
+/* The per-step CSVs and the summary (recorded in w for removal). */
+static int write_results(const mr_suite_opts *so, const mr_controller *ctl,
+			 const mr_steps *steps, int nctl, int opt_idx,
+			 const suite_refs *rf, written *w, mr_err *e)
+{
 	mr_summary rows[MAX_CTL];
 	for (int i = 0; i < nctl; i++) {
 		char path[4096];
 		snprintf(path, sizeof path, "%s/steps-%s.csv", so->outdir,
 			 ctl[i].name);
-		if (mr_steps_write(path, as, &steps[i], e) != 0)
-			goto out;
-		written_add(&w, path);
-		mr_summarise(&steps[i], ctl[i].name, r_opt, r_random,
+		if (mr_steps_write(path, so->as, &steps[i], e) != 0)
+			return -1;
+		written_add(w, path);
+		mr_summarise(&steps[i], ctl[i].name, rf->r_opt, rf->r_random,
 			     opt_idx >= 0 ? &steps[opt_idx] : NULL, &rows[i]);
 	}
 	char path[4096];
 	snprintf(path, sizeof path, "%s/summary.csv", so->outdir);
 	if (mr_summary_write(path, so->objective, so->pattern, so->seed, rows,
 			     nctl, e) != 0)
-		goto out;
+		return -1;
 	for (int i = 0; i < nctl && !so->quiet; i++)
 		fprintf(stderr, "policy-eval: %-8s mean reward %.4f +- %.4f, "
 				"score %.3f, bound met %.1f%%\n",
 			rows[i].policy, rows[i].mean_reward, rows[i].ci95,
 			rows[i].norm_score, rows[i].bound_met_pct);
+	return 0;
+}
+
+int mr_eval_suite(const mr_suite_opts *so, mr_env_opener open,
+		  mr_env_closer close, void *ctx, mr_err *e)
+{
+	const mr_action_space *as = so->as;
+	mr_controller ctl[MAX_CTL];
+	mr_steps steps[MAX_CTL];
+	int nctl = 0, rc = -1, opt_idx = -1;
+	suite_refs rf = {.r_opt = NAN, .r_random = NAN, .svc = NAN};
+	written w = {0};
+	char *list = mr_xstrdup(so->baselines ? so->baselines : "");
+	memset(steps, 0, sizeof steps);
+
+	if (check_baselines(list, e) ||
+	    suite_references(so, open, close, ctx, &rf, e))
+		goto out;
+	if (!isfinite(rf.svc) && as->cores >= 0 && !as->incremental &&
+	    calibrate(so, open, close, ctx, &rf.svc, e))
+		goto out;
+	nctl = add_controllers(so, list, &rf, ctl, &opt_idx);
+	for (int i = 0; i < nctl; i++)
+		if (run_one(so, open, close, ctx, &ctl[i], &steps[i], e) != 0)
+			goto out;
+	if (opt_idx >= 0)
+		settle_optimum(so, &steps[opt_idx], &rf);
+	if (!isfinite(rf.r_opt)) {
+		mr_errf(e, MR_EXIT_FAIL, "no optimum to normalise against "
+			"(add 'optimal' to the baselines)");
+		goto out;
+	}
+	if (write_results(so, ctl, steps, nctl, opt_idx, &rf, &w, e))
+		goto out;
 	rc = 0;
 out:
 	written_free(&w, rc != 0);
 	for (int i = 0; i < MAX_CTL; i++)
 		mr_steps_free(&steps[i]);
-	free(table);
+	free(rf.table);
 	free(list);
 	return rc;
 }

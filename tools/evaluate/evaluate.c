@@ -26,7 +26,7 @@ void mr_ctl_random(mr_controller *c, const char *name, uint64_t seed)
 	snprintf(c->name, sizeof c->name, "%s", name);
 	c->kind = MR_CTL_RANDOM;
 	/* stream 0x72616e64 ("rand"): independent of the environment's */
-	mr_rng_seed(&c->rng, seed, 0x72616e64);
+	mr_rng_seed(&c->rng, seed, MR_STREAM_RANDOM_CTL);
 }
 
 int mr_ctl_hpa(mr_controller *c, const char *name, const mr_action_space *as,
@@ -315,8 +315,8 @@ int mr_eval_sweep(mr_vecenv *v, const mr_action_space *as, long nsteps,
 			}
 		out->load[t] = v->info[0].offered;
 		for (long k = 1; k < nj; k++)
-			if (fabs(v->info[k].offered - out->load[t]) >
-			    1e-9 * (1 + fabs(out->load[t]))) {
+			if (!mr_value_matches(v->info[k].offered,
+					      out->load[t])) {
 				double lk = v->info[k].offered, l0 = out->load[t];
 				mr_sweep_free(out);
 				return mr_errf(e, MR_EXIT_FAIL,

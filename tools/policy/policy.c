@@ -18,7 +18,7 @@
  *   obs_clip, obs_eps: the network sees
  *                 clip((x - mean) / sqrt(var + eps), -clip, clip)
  *
- * Not here: training (ppo.c). mr_policy_act allocates nothing.
+ * Not here: training (tools/ppo-train). mr_policy_act allocates nothing.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -45,14 +45,20 @@ int mr_heads_parse(const char *name)
 	return -1;
 }
 
-static void alloc_arrays(mr_policy *p)
+static int alloc_arrays(mr_policy *p, mr_err *e)
 {
 	size_t n = (p->nparams + 15) & ~(size_t)15;
 	void *a = NULL, *b = NULL;
 	/* cache-line aligned: the layout puts every array on a line */
-	if (posix_memalign(&a, 64, n * sizeof(float)) ||
-	    posix_memalign(&b, 64, n * sizeof(float)))
-		mr_fatal("ppo-train", MR_EXIT_IO, "out of memory");
+	if (posix_memalign(&a, 64, n * sizeof(float))) {
+		return mr_errf(e, MR_EXIT_IO, "out of memory for %zu "
+			       "parameters", p->nparams);
+	}
+	if (posix_memalign(&b, 64, n * sizeof(float))) {
+		free(a);
+		return mr_errf(e, MR_EXIT_IO, "out of memory for %zu "
+			       "parameters", p->nparams);
+	}
 	memset(a, 0, n * sizeof(float));
 	memset(b, 0, n * sizeof(float));
 	p->params = a;
@@ -64,6 +70,7 @@ static void alloc_arrays(mr_policy *p)
 	p->norm_scale = mr_xcalloc(d, sizeof *p->norm_scale);
 	for (size_t i = 0; i < d; i++)
 		p->obs_var[i] = 1;
+	return 0;
 }
 
 /* Lays out actor (obs -> hidden... -> logits) and critic (obs or the
@@ -215,11 +222,14 @@ mr_policy *mr_policy_new(int obs_dim, int ncomp, const int *nchoices,
 	p->norm_obs = c->norm_obs;
 	p->obs_clip = c->obs_clip;
 	layout(p, c->nhidden, c->hidden, c->cnhidden, c->chidden, c->act);
-	alloc_arrays(p);
+	if (alloc_arrays(p, e)) {
+		mr_policy_free(p);
+		return NULL;
+	}
 	/* orthogonal init as stable-baselines3: sqrt(2) hidden, 0.01 for the
 	 * policy head (near-uniform first actions), 1 for the value head */
 	mr_rng rng;
-	mr_rng_seed(&rng, c->seed, 0);
+	mr_rng_seed(&rng, c->seed, MR_STREAM_POLICY_INIT);
 	mlp_init(&p->actor, p->params, &rng, sqrt(2.0), 0.01);
 	mlp_init(&p->critic, p->params, &rng, sqrt(2.0), 1.0);
 	mr_policy_refresh(p);
@@ -516,6 +526,95 @@ static int fill_net(const mr_mlp *m, const msgpack_object *layers,
 	return 0;
 }
 
+/* The action components (nchoices) and the heads over them. */
+static int unpack_actions(const msgpack_object *root, const char *name,
+			  int obs_dim, mr_policy *p, mr_err *e)
+{
+	int nch[MR_MAX_COMPONENTS];
+	const msgpack_object *arr =
+		get_array(root, "nchoices", name, 1, MR_MAX_COMPONENTS, e);
+	if (!arr)
+		return -1;
+	int ncomp = (int)arr->via.array.size;
+	for (int c = 0; c < ncomp; c++) {
+		const msgpack_object *o = &arr->via.array.ptr[c];
+		if (o->type != MSGPACK_OBJECT_POSITIVE_INTEGER ||
+		    o->via.u64 < 1 || o->via.u64 > MR_MLP_MAX_WIDTH)
+			return mr_errf(e, MR_EXIT_DATA,
+				       "%s: nchoices[%d]: not an integer in "
+				       "1..%d", name, c, MR_MLP_MAX_WIDTH);
+		nch[c] = (int)o->via.u64;
+	}
+	int heads = MR_HEADS_FACTORED;
+	if (mr_mp_get(root, "heads")) {
+		char h[16];
+		if (mr_mp_str(root, "heads", name, h, sizeof h, e))
+			return -1;
+		heads = mr_heads_parse(h);
+		if (heads != MR_HEADS_FACTORED && heads != MR_HEADS_JOINT)
+			return mr_errf(e, MR_EXIT_DATA, "%s: heads '%s' "
+				       "(factored, joint)", name, h);
+	}
+	if (set_actions(p, obs_dim, ncomp, nch, e) ||
+	    set_heads(p, heads, MR_EXIT_DATA, e))
+		return mr_err_prefix(e, "%s", name);
+	return 0;
+}
+
+/* The actor and critic layer lists: their shapes checked against each
+ * other, laid out, allocated and filled. */
+static int unpack_nets(const msgpack_object *root, const char *name,
+		       mr_act act, mr_policy *p, mr_err *e)
+{
+	int anl, asz[MR_MLP_MAX_LAYERS + 1], cnl, csz[MR_MLP_MAX_LAYERS + 1];
+	const msgpack_object *al, *cl;
+	if (unpack_net(root, "actor", name, p->obs_dim, p->head_total, &anl,
+		       asz, &al, e))
+		return -1;
+	if (p->shared && anl < 2)
+		return mr_errf(e, MR_EXIT_DATA, "%s: shared trunk but the "
+			       "actor has no hidden layer", name);
+	if (unpack_net(root, "critic", name,
+		       p->shared ? asz[anl - 1] : p->obs_dim, 1, &cnl, csz, &cl,
+		       e))
+		return -1;
+	if (p->shared && cnl != 1)
+		return mr_errf(e, MR_EXIT_DATA, "%s: shared trunk: the critic "
+			       "must be one layer, not %d", name, cnl);
+	layout(p, anl - 1, asz + 1, cnl - 1, csz + 1, act);
+	if (alloc_arrays(p, e) ||
+	    fill_net(&p->actor, al, "actor", name, p->params, e) ||
+	    fill_net(&p->critic, cl, "critic", name, p->params, e))
+		return -1;
+	return 0;
+}
+
+/* The observation normaliser's statistics and settings. */
+static int unpack_norm(const msgpack_object *root, const char *name,
+		       mr_policy *p, mr_err *e)
+{
+	const void *mean, *var;
+	if (mr_mp_bin(root, "obs_mean", name, (size_t)p->obs_dim,
+		      sizeof(double), &mean, e) ||
+	    mr_mp_bin(root, "obs_var", name, (size_t)p->obs_dim,
+		      sizeof(double), &var, e) ||
+	    mr_mp_f64(root, "obs_count", name, &p->obs_count, e) ||
+	    mr_mp_f64(root, "obs_clip", name, &p->obs_clip, e))
+		return -1;
+	mr_le_f64(p->obs_mean, mean, (size_t)p->obs_dim);
+	mr_le_f64(p->obs_var, var, (size_t)p->obs_dim);
+	for (int i = 0; i < p->obs_dim; i++)
+		if (!isfinite(p->obs_mean[i]) || !(p->obs_var[i] >= 0) ||
+		    !isfinite(p->obs_var[i]))
+			return mr_errf(e, MR_EXIT_DATA, "%s: obs_mean/obs_var"
+				       "[%d] not a finite mean and variance",
+				       name, i);
+	if (!(p->obs_clip > 0) || !(p->obs_count >= 0))
+		return mr_errf(e, MR_EXIT_DATA, "%s: obs_clip must be > 0 "
+			       "and obs_count >= 0", name);
+	return 0;
+}
+
 mr_policy *mr_policy_unpack(const msgpack_object *root, const char *name,
 			    mr_err *e)
 {
@@ -524,45 +623,14 @@ mr_policy *mr_policy_unpack(const msgpack_object *root, const char *name,
 	mr_policy *p = mr_xcalloc(1, sizeof *p);
 	char act[16];
 	int64_t obs_dim, shared, norm;
-	int nch[MR_MAX_COMPONENTS];
-	const msgpack_object *arr;
 	if (mr_mp_str(root, "objective", name, p->objective,
 		      sizeof p->objective, e) ||
 	    mr_mp_i64(root, "obs_dim", name, 1, MAX_OBS_DIM, &obs_dim, e) ||
 	    mr_mp_str(root, "activation", name, act, sizeof act, e) ||
 	    mr_mp_i64(root, "shared", name, 0, 1, &shared, e) ||
 	    mr_mp_i64(root, "obs_norm", name, 0, 1, &norm, e) ||
-	    !(arr = get_array(root, "nchoices", name, 1, MR_MAX_COMPONENTS, e)))
+	    unpack_actions(root, name, (int)obs_dim, p, e))
 		goto fail;
-	int ncomp = (int)arr->via.array.size;
-	for (int c = 0; c < ncomp; c++) {
-		const msgpack_object *o = &arr->via.array.ptr[c];
-		if (o->type != MSGPACK_OBJECT_POSITIVE_INTEGER ||
-		    o->via.u64 < 1 || o->via.u64 > MR_MLP_MAX_WIDTH) {
-			mr_errf(e, MR_EXIT_DATA,
-				"%s: nchoices[%d]: not an integer in 1..%d",
-				name, c, MR_MLP_MAX_WIDTH);
-			goto fail;
-		}
-		nch[c] = (int)o->via.u64;
-	}
-	int heads = MR_HEADS_FACTORED;
-	if (mr_mp_get(root, "heads")) {
-		char h[16];
-		if (mr_mp_str(root, "heads", name, h, sizeof h, e))
-			goto fail;
-		heads = mr_heads_parse(h);
-		if (heads != MR_HEADS_FACTORED && heads != MR_HEADS_JOINT) {
-			mr_errf(e, MR_EXIT_DATA, "%s: heads '%s' (factored, "
-				"joint)", name, h);
-			goto fail;
-		}
-	}
-	if (set_actions(p, (int)obs_dim, ncomp, nch, e) ||
-	    set_heads(p, heads, MR_EXIT_DATA, e)) {
-		mr_err_prefix(e, "%s", name);
-		goto fail;
-	}
 	mr_act a;
 	if (!strcmp(act, "tanh"))
 		a = MR_ACT_TANH;
@@ -575,51 +643,8 @@ mr_policy *mr_policy_unpack(const msgpack_object *root, const char *name,
 	}
 	p->shared = (int)shared;
 	p->norm_obs = (int)norm;
-	int anl, asz[MR_MLP_MAX_LAYERS + 1], cnl, csz[MR_MLP_MAX_LAYERS + 1];
-	const msgpack_object *al, *cl;
-	if (unpack_net(root, "actor", name, p->obs_dim, p->head_total, &anl,
-		       asz, &al, e))
+	if (unpack_nets(root, name, a, p, e) || unpack_norm(root, name, p, e))
 		goto fail;
-	if (p->shared && anl < 2) {
-		mr_errf(e, MR_EXIT_DATA, "%s: shared trunk but the actor has "
-			"no hidden layer", name);
-		goto fail;
-	}
-	if (unpack_net(root, "critic", name,
-		       p->shared ? asz[anl - 1] : p->obs_dim, 1, &cnl, csz, &cl,
-		       e))
-		goto fail;
-	if (p->shared && cnl != 1) {
-		mr_errf(e, MR_EXIT_DATA, "%s: shared trunk: the critic must "
-			"be one layer, not %d", name, cnl);
-		goto fail;
-	}
-	layout(p, anl - 1, asz + 1, cnl - 1, csz + 1, a);
-	alloc_arrays(p);
-	const void *mean, *var;
-	if (fill_net(&p->actor, al, "actor", name, p->params, e) ||
-	    fill_net(&p->critic, cl, "critic", name, p->params, e) ||
-	    mr_mp_bin(root, "obs_mean", name, (size_t)p->obs_dim,
-		      sizeof(double), &mean, e) ||
-	    mr_mp_bin(root, "obs_var", name, (size_t)p->obs_dim,
-		      sizeof(double), &var, e) ||
-	    mr_mp_f64(root, "obs_count", name, &p->obs_count, e) ||
-	    mr_mp_f64(root, "obs_clip", name, &p->obs_clip, e))
-		goto fail;
-	mr_le_f64(p->obs_mean, mean, (size_t)p->obs_dim);
-	mr_le_f64(p->obs_var, var, (size_t)p->obs_dim);
-	for (int i = 0; i < p->obs_dim; i++)
-		if (!isfinite(p->obs_mean[i]) || !(p->obs_var[i] >= 0) ||
-		    !isfinite(p->obs_var[i])) {
-			mr_errf(e, MR_EXIT_DATA, "%s: obs_mean/obs_var[%d] "
-				"not a finite mean and variance", name, i);
-			goto fail;
-		}
-	if (!(p->obs_clip > 0) || !(p->obs_count >= 0)) {
-		mr_errf(e, MR_EXIT_DATA, "%s: obs_clip must be > 0 and "
-			"obs_count >= 0", name);
-		goto fail;
-	}
 	mr_policy_refresh(p);
 	return p;
 fail:

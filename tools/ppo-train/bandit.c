@@ -62,7 +62,7 @@ static int bandit_reset(mr_vecenv *v, uint64_t seed, mr_err *e)
 {
 	(void)e;
 	bandit *b = v->impl;
-	mr_rng_seed(&b->rng, seed, 0x62616e64);
+	mr_rng_seed(&b->rng, seed, MR_STREAM_BANDIT);
 	for (int i = 0; i < v->nenvs; i++) {
 		b->t[i] = 0;
 		v->dones[i] = 0;

@@ -6,8 +6,9 @@
  * Writes the policy (msgpack "ppo-policy"), a learning curve CSV, and a
  * checkpoint that --resume continues from after an interruption.
  *
- * Not here: the algorithm (ppo.c), the network (mlp.c), the file schema
- * (policy.c).
+ * Not here: the algorithm (ppo.c and its parts), the network and the
+ * policy file (tools/policy), the references and statistics
+ * (tools/evaluate).
  */
 #include <errno.h>
 #include <getopt.h>
@@ -19,7 +20,6 @@
 
 #include "bandit.h"
 #include "evaluate.h"
-#include "simenv.h"
 #include "ppo.h"
 #include "simenv.h"
 
@@ -160,56 +160,6 @@ static char **split_argv(const char *s, mr_err *e)
 	return argv;
 }
 
-/* Regularised incomplete beta I_x(a, b) by its continued fraction. */
-static double incbeta(double a, double b, double x)
-{
-	if (x <= 0)
-		return 0;
-	if (x >= 1)
-		return 1;
-	if (x > (a + 1) / (a + b + 2))
-		return 1 - incbeta(b, a, 1 - x);
-	double lbeta = lgamma(a) + lgamma(b) - lgamma(a + b);
-	double front = exp(log(x) * a + log(1 - x) * b - lbeta) / a;
-	double f = 1, c = 1, d = 0;
-	for (int i = 0; i <= 400; i++) {
-		int m = i / 2;
-		double num;
-		if (i == 0)
-			num = 1;
-		else if (i % 2 == 0)
-			num = (m * (b - m) * x) / ((a + 2 * m - 1) * (a + 2 * m));
-		else
-			num = -((a + m) * (a + b + m) * x) /
-			      ((a + 2 * m) * (a + 2 * m + 1));
-		d = 1 + num * d;
-		d = fabs(d) < 1e-300 ? 1e-300 : d;
-		d = 1 / d;
-		c = 1 + num / c;
-		c = fabs(c) < 1e-300 ? 1e-300 : c;
-		double cd = c * d;
-		f *= cd;
-		if (fabs(1 - cd) < 1e-14)
-			break;
-	}
-	return front * (f - 1);
-}
-
-/* Student t quantile for probability q > 0.5 and df degrees of freedom. */
-static double t_quantile(double q, double df)
-{
-	double lo = 0, hi = 1e3;
-	for (int i = 0; i < 200; i++) {
-		double t = (lo + hi) / 2;
-		double cdf = 1 - 0.5 * incbeta(df / 2, 0.5, df / (df + t * t));
-		if (cdf < q)
-			lo = t;
-		else
-			hi = t;
-	}
-	return (lo + hi) / 2;
-}
-
 /* CPU time of the whole process (every thread), seconds. */
 static double cpu_seconds(void)
 {
@@ -303,22 +253,6 @@ static int generic_space(const mr_vecenv *v, mr_action_space *as, mr_err *e)
 	return 0;
 }
 
-/* The optimum's mean reward over one evaluation episode, or NAN. */
-static int optimal_mean(const env_spec *s, uint64_t seed, double *out,
-			mr_err *e)
-{
-	*out = NAN;
-	if (s->kind == ENV_BANDIT) {
-		*out = mr_bandit_optimal_mean(&s->bandit);
-		return 0;
-	}
-	if (!s->obj)
-		return 0;
-	mr_simenv_opts o = {.nenvs = 1, .seed = seed, .eval = 1,
-			    .model_path = s->model};
-	return mr_simenv_optimal_mean(s->obj, &o, out, e);
-}
-
 static void policy_act(void *ctx, const float *obs, const uint8_t *mask,
 		       int32_t *action)
 {
@@ -350,52 +284,95 @@ static long run_episode(mr_vecenv *v, const env_spec *s, uint64_t seed,
 	return s->eval_len;
 }
 
-/* The uniform random policy's mean reward per step, as policy-eval
- * computes it (evalsuite.c): exact, from a sweep of every joint action
- * over the evaluation episode, when actions are settings and every
- * environment walks the same states; otherwise sampled, the mean of
- * episodes (10 with an objective, 20 without) of random controllers
- * seeded seed + 7919 k. */
-static int random_mean(const env_spec *s, uint64_t seed, double *rew,
-		       double *out, mr_err *e)
+/* ------------------------------------------------------------------------
+ * the references: the optimum and the uniform random policy
+ */
+
+/* The optimum's mean reward over one evaluation episode, or NAN. */
+static int optimal_mean(const env_spec *s, uint64_t seed, double *out,
+			mr_err *e)
 {
-	if (s->obj && !s->as.incremental) {
-		long nj = mr_action_joint_count(&s->as, 1L << 16);
-		mr_vecenv *v = nj ? open_eval_env(s, (int)nj, seed, e) : NULL;
-		if (nj && !v)
-			return -1;
-		mr_sweep sw;
-		mr_err se = {0};
-		int swept = v && v->reset(v, seed, &se) == 0 &&
-			    mr_eval_sweep(v, &s->as, s->eval_len, &sw, &se) == 0;
+	*out = NAN;
+	if (s->kind == ENV_BANDIT) {
+		*out = mr_bandit_optimal_mean(&s->bandit);
+		return 0;
+	}
+	if (!s->obj)
+		return 0;
+	mr_simenv_opts o = {.nenvs = 1, .seed = seed, .eval = 1,
+			    .model_path = s->model};
+	return mr_simenv_optimal_mean(s->obj, &o, out, e);
+}
+
+/* Where mr_random_reference measures: fresh evaluation environments reset
+ * with the evaluation seed (for the sweep), and sampled episodes played
+ * on the evaluation environment ev as the curve's are (run_episode). */
+typedef struct {
+	const env_spec *spec;
+	uint64_t seed;
+	mr_vecenv *ev;
+	double *rew; /* spec->eval_len rewards */
+} ref_ctx;
+
+static mr_vecenv *ref_open(void *ctx, int nenvs, mr_err *e)
+{
+	ref_ctx *rc = ctx;
+	mr_vecenv *v = open_eval_env(rc->spec, nenvs, rc->seed, e);
+	if (v && v->reset(v, rc->seed, e)) {
 		close_env(v);
-		if (swept) {
-			*out = mr_sweep_random_mean(&sw);
-			mr_sweep_free(&sw);
-			return 0;
-		}
+		return NULL;
 	}
-	mr_vecenv *v = open_eval_env(s, 1, seed, e);
-	if (!v)
-		return -1;
-	int eps = s->obj ? 10 : 20;
-	double sum = 0;
-	for (int k = 0; k < eps; k++) {
-		mr_controller c;
-		mr_ctl_random(&c, "random", seed + 7919u * (uint64_t)(k + 1));
-		long n = run_episode(v, s, seed, &c, rew, e);
-		if (n < 0) {
-			close_env(v);
-			return -1;
-		}
-		double m = 0;
-		for (long i = 0; i < n; i++)
-			m += rew[i];
-		sum += n ? m / n : 0;
-	}
+	return v;
+}
+
+static void ref_close(void *ctx, mr_vecenv *v)
+{
+	(void)ctx;
 	close_env(v);
-	*out = sum / eps;
+}
+
+static int ref_episode(void *ctx, mr_controller *c, double *mean, mr_err *e)
+{
+	ref_ctx *rc = ctx;
+	long n = run_episode(rc->ev, rc->spec, rc->seed, c, rc->rew, e);
+	if (n < 0)
+		return -1;
+	double m = 0;
+	for (long i = 0; i < n; i++)
+		m += rc->rew[i];
+	*mean = n ? m / n : 0;
 	return 0;
+}
+
+/* The uniform random policy's mean reward per step, as policy-eval
+ * computes it (mr_random_reference): exact from a sweep when actions are
+ * settings; otherwise sampled, over 10 episodes with an objective (as
+ * policy-eval) and 20 without (a pipe's or the bandit's own episodes,
+ * shorter and noisier). */
+static int random_mean(const env_spec *s, mr_vecenv *ev, uint64_t seed,
+		       double *rew, double *out, mr_err *e)
+{
+	ref_ctx rc = {.spec = s, .seed = seed, .ev = ev, .rew = rew};
+	mr_random_ref r = {
+		.as = &s->as, .nsteps = s->eval_len, .seed = seed,
+		.open = ref_open, .close = ref_close, .ctx = &rc,
+		.episode = ref_episode, .episode_ctx = &rc,
+		.episodes = s->obj ? 10 : 20};
+	return mr_random_reference(&r, NULL, NULL, out, e) < 0 ? -1 : 0;
+}
+
+/* --target-score X: reached once the normalised score is at least X. When
+ * the optimum does not beat random there is no score (mr_norm_score is
+ * NaN); then once the policy is at the optimum. */
+static int target_reached(double target, double avg, double r_opt,
+			  double r_random)
+{
+	if (isnan(target))
+		return 0;
+	double score = mr_norm_score(avg, r_opt, r_random);
+	if (isnan(score))
+		return avg >= r_opt - 1e-9;
+	return score >= target;
 }
 
 /* ------------------------------------------------------------------------
@@ -434,38 +411,27 @@ static int curve_write(const curve *c, const char *path, mr_err *e)
 	return mr_out_commit(&o, e);
 }
 
+
 /* One evaluation episode of the deterministic policy: a curve row (mean,
- * sample std, 95% t-interval, optimum), the curve rewritten, the score. */
-static int evaluate(mr_vecenv *ev, const env_spec *spec,
-		    const mr_ppo_config *cfg, mr_ppo *t, double *rew,
-		    double r_opt, double r_random, curve *cv,
-		    const char *curve_path, double *avg_out, double *score,
-		    mr_err *e)
+ * sample std, 95% t-interval, optimum), the curve rewritten; *avg_out the
+ * mean reward per step. */
+static int evaluate(mr_vecenv *ev, const env_spec *spec, uint64_t seed,
+		    mr_ppo *t, double *rew, double r_opt, curve *cv,
+		    const char *curve_path, double *avg_out, mr_err *e)
 {
 	mr_controller c;
 	mr_ctl_func(&c, "ppo", policy_act, mr_ppo_policy(t));
-	long n = run_episode(ev, spec, cfg->seed, &c, rew, e);
+	long n = run_episode(ev, spec, seed, &c, rew, e);
 	if (n < 0)
 		return -1;
-	double s = 0, ss = 0;
-	for (long i = 0; i < n; i++)
-		s += rew[i];
-	double avg = s / n;
-	for (long i = 0; i < n; i++)
-		ss += (rew[i] - avg) * (rew[i] - avg);
-	double sd = n > 1 ? sqrt(ss / (n - 1)) : 0;
-	double half = n > 1 ? t_quantile(0.975, n - 1) * sd / sqrt((double)n)
-			    : 0;
+	double avg, sd, half;
+	mr_mean_sd_ci(rew, n, &avg, &sd, &half);
 	double row[6] = {(double)mr_ppo_timesteps(t), avg, sd, avg - half,
 			 avg + half, r_opt};
 	curve_add(cv, row);
 	if (curve_path && curve_write(cv, curve_path, e))
 		return -1;
 	*avg_out = avg;
-	double span = r_opt - r_random;
-	if (!isnan(r_opt))
-		*score = fabs(span) > 1e-12 ? (avg - r_random) / span
-					    : (avg >= r_opt - 1e-9 ? 1 : 0);
 	return 0;
 }
 
@@ -502,9 +468,97 @@ static int checkpoint_write(const char *path, mr_ppo *t,
 	return rc;
 }
 
+/* Resumed runs start new episodes (a vecenv has no state to save). Their
+ * reset seeds come from a seed of their own, cfg.seed ^ RESUME_SEED_MIX
+ * (a seed, not a stream), stream updates * 64 + group. */
+#define RESUME_SEED_MIX 0x5eed
+
+/* --resume, before the trainer exists: the policy, the curve and the
+ * random reference from the checkpoint, which must have been written
+ * with the same hyper-parameters. ck stays open for resume_state. */
+static mr_policy *resume_read(const char *path, const mr_ppo_config *cfg,
+			      mr_mp_doc *ck, char **buf, curve *cv,
+			      double *r_random)
+{
+	mr_err e = {0};
+	size_t len;
+	char id[1200], have[1200];
+	if (mr_read_file(path, buf, &len, 0, &e) ||
+	    mr_mp_parse(*buf, len, path, ck, &e) ||
+	    mr_mp_check_header(ck->root, path, "ppo-checkpoint", 1, &e) ||
+	    mr_mp_str(ck->root, "config", path, have, sizeof have, &e))
+		mr_die(prog, &e);
+	config_id(cfg, id, sizeof id);
+	if (strcmp(id, have))
+		mr_fatal(prog, MR_EXIT_USAGE,
+			 "%s: written with other hyper-parameters (%s); now: "
+			 "%s", path, have, id);
+	const msgpack_object *po = mr_mp_get(ck->root, "policy");
+	if (!po) {
+		mr_errf(&e, MR_EXIT_DATA, "%s: no policy", path);
+		mr_die(prog, &e);
+	}
+	char nm[4200];
+	snprintf(nm, sizeof nm, "%s: policy", path);
+	mr_policy *pol = mr_policy_unpack(po, nm, &e);
+	if (!pol)
+		mr_die(prog, &e);
+	const void *rows;
+	const msgpack_object *co = mr_mp_get(ck->root, "curve");
+	if (!co || co->type != MSGPACK_OBJECT_BIN ||
+	    co->via.bin.size % (6 * sizeof(double))) {
+		mr_errf(&e, MR_EXIT_DATA, "%s: bad curve", path);
+		mr_die(prog, &e);
+	}
+	size_t nr = co->via.bin.size / (6 * sizeof(double));
+	if (mr_mp_bin(ck->root, "curve", path, nr * 6, sizeof(double), &rows,
+		      &e) ||
+	    mr_mp_f64(ck->root, "r_random", path, r_random, &e))
+		mr_die(prog, &e);
+	for (size_t i = 0; i < nr; i++) {
+		double row[6];
+		mr_le_f64(row, (const char *)rows + i * 6 * sizeof(double), 6);
+		curve_add(cv, row);
+	}
+	return pol;
+}
+
+/* --resume, once the trainer exists: its optimiser state and counters;
+ * the environments start new episodes. Closes ck. */
+static void resume_state(const char *path, const mr_ppo_config *cfg,
+			 mr_ppo *t, mr_vecenv **envs, int nvec, mr_mp_doc *ck,
+			 char *buf)
+{
+	mr_err e = {0};
+	const msgpack_object *so = mr_mp_get(ck->root, "state");
+	if (!so || mr_ppo_unpack_state(t, so, path, &e))
+		mr_die(prog, e.msg[0] ? &e : &(mr_err){MR_EXIT_DATA,
+			"checkpoint has no state"});
+	for (int i = 0; i < nvec; i++) {
+		mr_rng r;
+		mr_rng_seed(&r, cfg->seed ^ RESUME_SEED_MIX,
+			    (uint64_t)mr_ppo_updates(t) * 64 + i);
+		if (envs[i]->reset(envs[i], mr_rng_u64(&r) >> 1, &e))
+			mr_die(prog, &e);
+	}
+	mr_mp_doc_free(ck);
+	free(buf);
+}
+
 /* ------------------------------------------------------------------------
- * main
+ * the command line
  */
+
+typedef struct {
+	const char *output, *curve_path, *ckpt_path;
+	const char *env_name, *env_cmd, *objective, *preset, *model;
+	int eval_every, ckpt_every, resume, quiet;
+	double target;
+	/* flags that set hyper-parameters, applied last */
+	const char **keys, **vals;
+	int nkv;
+	char ckpt_buf[4096];
+} options;
 
 enum {
 	OPT_ENV = 1000, OPT_ENV_CMD, OPT_OBJECTIVE, OPT_CURVE, OPT_EVAL_EVERY,
@@ -513,20 +567,45 @@ enum {
 	OPT_KEY /* + index into mr_ppo_config_keys */
 };
 
-int main(int argc, char **argv)
+/* A hyper-parameter's flag name: its key with '-' for '_'. */
+static void flag_name(const char *key, char *buf, size_t n)
 {
-	mr_err e = {0};
-	const char *output = "policy.msgpack", *curve_path = NULL;
-	const char *ckpt_path = NULL, *env_name = NULL, *env_cmd = NULL;
-	const char *objective = NULL, *preset = NULL, *model = NULL;
-	int eval_every = 1, ckpt_every = 20, resume = 0, quiet = 0;
-	double target = NAN;
-	/* flags that set hyper-parameters, applied last */
-	const char **keys = mr_xcalloc((size_t)argc + 1, sizeof *keys);
-	const char **vals = mr_xcalloc((size_t)argc + 1, sizeof *vals);
-	int nkv = 0;
+	snprintf(buf, n, "%s", key);
+	for (char *q = buf; *q; q++)
+		if (*q == '_')
+			*q = '-';
+}
 
-	static struct option base[] = {
+static void set_flag(options *o, int ch, const char *arg)
+{
+	switch (ch) {
+	case OPT_EVAL_EVERY:
+		o->eval_every = (int)mr_arg_int(prog, "--eval-every", arg, 1,
+						1000000000);
+		break;
+	case OPT_CKPT_EVERY:
+		o->ckpt_every = (int)mr_arg_int(prog, "--checkpoint-every",
+						arg, 0, 1000000000);
+		break;
+	case OPT_TARGET:
+		/* a normalised score; above 1 only by rounding */
+		o->target = mr_arg_double(prog, "--target-score", arg, -1e9,
+					  1.5);
+		break;
+	}
+}
+
+/* Options into o; optind ends at the first operand. */
+static void parse_args(int argc, char **argv, options *o)
+{
+	memset(o, 0, sizeof *o);
+	o->output = "policy.msgpack";
+	o->eval_every = 1;
+	o->ckpt_every = 20;
+	o->target = NAN;
+	o->keys = mr_xcalloc((size_t)argc + 1, sizeof *o->keys);
+	o->vals = mr_xcalloc((size_t)argc + 1, sizeof *o->vals);
+	static const struct option base[] = {
 		{"output", required_argument, 0, 'o'},
 		{"quiet", no_argument, 0, 'q'},
 		{"help", no_argument, 0, 'h'},
@@ -551,288 +630,380 @@ int main(int argc, char **argv)
 	char (*names)[32] = mr_xcalloc(nkeys, sizeof *names);
 	memcpy(opts, base, sizeof base);
 	for (size_t k = 0; k < nkeys; k++) {
-		snprintf(names[k], sizeof names[k], "%s", mr_ppo_config_keys[k]);
-		for (char *q = names[k]; *q; q++)
-			if (*q == '_')
-				*q = '-';
+		flag_name(mr_ppo_config_keys[k], names[k], sizeof names[k]);
 		opts[nbase + k] = (struct option){names[k], required_argument,
 						  0, OPT_KEY + (int)k};
 	}
 	int ch;
 	while ((ch = getopt_long(argc, argv, "o:qhV", opts, NULL)) != -1) {
 		switch (ch) {
-		case 'o': output = optarg; break;
-		case 'q': quiet = 1; break;
+		case 'o': o->output = optarg; break;
+		case 'q': o->quiet = 1; break;
 		case 'h':
 			usage(stdout);
-			exit(MR_EXIT_OK); /* exit, not return: nothing to free */
+			exit(MR_EXIT_OK); /* exit: nothing to free */
 		case 'V':
 			mr_print_version(prog);
 			exit(MR_EXIT_OK);
-		case OPT_ENV: env_name = optarg; break;
-		case OPT_ENV_CMD: env_cmd = optarg; break;
-		case OPT_OBJECTIVE: objective = optarg; break;
-		case OPT_MODEL: model = optarg; break;
-		case OPT_CURVE: curve_path = optarg; break;
+		case OPT_ENV: o->env_name = optarg; break;
+		case OPT_ENV_CMD: o->env_cmd = optarg; break;
+		case OPT_OBJECTIVE: o->objective = optarg; break;
+		case OPT_MODEL: o->model = optarg; break;
+		case OPT_CURVE: o->curve_path = optarg; break;
+		case OPT_CKPT: o->ckpt_path = optarg; break;
+		case OPT_RESUME: o->resume = 1; break;
+		case OPT_PRESET: o->preset = optarg; break;
 		case OPT_EVAL_EVERY:
 		case OPT_CKPT_EVERY:
-			if (ch == OPT_EVAL_EVERY)
-				eval_every = (int)mr_arg_int(prog, "--eval-every",
-							     optarg, 1, 1000000000);
-			else
-				ckpt_every = (int)mr_arg_int(prog,
-							     "--checkpoint-every",
-							     optarg, 0, 1000000000);
-			break;
-		case OPT_CKPT: ckpt_path = optarg; break;
-		case OPT_RESUME: resume = 1; break;
 		case OPT_TARGET:
-			/* a normalised score; above 1 only by rounding */
-			target = mr_arg_double(prog, "--target-score", optarg,
-					       -1e9, 1.5);
+			set_flag(o, ch, optarg);
 			break;
-		case OPT_PRESET: preset = optarg; break;
 		case OPT_SET: {
 			char *eq = strchr(optarg, '=');
 			if (!eq || eq == optarg)
-				mr_fatal(prog, MR_EXIT_USAGE,
-					 "--set: '%s' is not KEY=VALUE", optarg);
+				mr_usage_error(prog, "--set: '%s' is not "
+					       "KEY=VALUE", optarg);
 			*eq = 0;
-			keys[nkv] = optarg;
-			vals[nkv++] = eq + 1;
+			o->keys[o->nkv] = optarg;
+			o->vals[o->nkv++] = eq + 1;
 			break;
 		}
 		default:
 			if (ch >= OPT_KEY && ch < OPT_KEY + (int)nkeys) {
-				keys[nkv] = mr_ppo_config_keys[ch - OPT_KEY];
-				vals[nkv++] = optarg;
+				int k = ch - OPT_KEY;
+				o->keys[o->nkv] = mr_ppo_config_keys[k];
+				o->vals[o->nkv++] = optarg;
 				break;
 			}
-			usage(stderr);
-			exit(MR_EXIT_USAGE);
+			mr_usage_error(prog, "bad option");
 		}
 	}
+	free(opts);
+	free(names);
+	if (!o->ckpt_path) {
+		snprintf(o->ckpt_buf, sizeof o->ckpt_buf, "%s.ckpt", o->output);
+		o->ckpt_path = o->ckpt_buf;
+	}
+}
 
-	/* which environment */
-	env_spec spec = {0};
-	spec.model = model;
-	int npos = argc - optind;
-	if (env_name) {
-		int trap = !strcmp(env_name, "bandit-trap");
-		if (strcmp(env_name, "bandit") && !trap)
-			mr_fatal(prog, MR_EXIT_USAGE,
-				 "--env: '%s' unknown (bandit, bandit-trap)",
-				 env_name);
-		if (env_cmd || npos)
-			mr_fatal(prog, MR_EXIT_USAGE,
-				 "--env %s takes no objective or --env-cmd",
-				 env_name);
-		spec.kind = ENV_BANDIT;
-		spec.bandit = (mr_bandit_opts){.ncontexts = 4, .ncomp = 2,
-					       .nchoices = 5, .episode_len = 16,
-					       .masked = !trap, .trap = trap};
-		spec.name = trap ? "bandit-trap" : "bandit";
-	} else if (env_cmd) {
+/* Which environment: the bandit, a pipe, or an objective's simulator
+ * (npos operands in pos). */
+static void choose_env(options *o, int npos, char **pos, env_spec *spec)
+{
+	mr_err e = {0};
+	memset(spec, 0, sizeof *spec);
+	spec->model = o->model;
+	if (o->env_name) {
+		int trap = !strcmp(o->env_name, "bandit-trap");
+		if (strcmp(o->env_name, "bandit") && !trap)
+			mr_usage_error(prog, "--env: '%s' unknown (bandit, "
+				       "bandit-trap)", o->env_name);
+		if (o->env_cmd || npos)
+			mr_usage_error(prog, "--env %s takes no objective or "
+				       "--env-cmd", o->env_name);
+		spec->kind = ENV_BANDIT;
+		spec->bandit = (mr_bandit_opts){
+			.ncontexts = 4, .ncomp = 2, .nchoices = 5,
+			.episode_len = 16, .masked = !trap, .trap = trap};
+		spec->name = trap ? "bandit-trap" : "bandit";
+	} else if (o->env_cmd) {
 		if (npos)
-			mr_fatal(prog, MR_EXIT_USAGE, "--env-cmd and an "
-				 "objective file: use --objective for the "
-				 "objective");
-		spec.kind = ENV_PIPE;
-		if (!(spec.argv = split_argv(env_cmd, &e)))
+			mr_usage_error(prog, "--env-cmd and an objective file: "
+				       "use --objective for the objective");
+		spec->kind = ENV_PIPE;
+		if (!(spec->argv = split_argv(o->env_cmd, &e)))
 			mr_die(prog, &e);
-		spec.name = spec.argv[0];
+		spec->name = spec->argv[0];
 	} else {
-		if (npos != 1) {
-			usage(stderr);
-			exit(MR_EXIT_USAGE);
-		}
-		spec.kind = ENV_SIM;
-		objective = argv[optind];
+		if (npos != 1)
+			mr_usage_error(prog, "expected one OBJECTIVE.obj (or "
+				       "--env-cmd, --env)");
+		spec->kind = ENV_SIM;
+		o->objective = pos[0];
 	}
-	if (objective) {
-		if (!(spec.obj = mr_objective_load(objective, &e)))
+	if (o->objective) {
+		if (!(spec->obj = mr_objective_load(o->objective, &e)))
 			mr_die(prog, &e);
-		spec.name = mr_objective_name(spec.obj);
-		if (mr_objective_action_space(spec.obj, &spec.as, &e))
+		spec->name = mr_objective_name(spec->obj);
+		if (mr_objective_action_space(spec->obj, &spec->as, &e))
 			mr_die(prog, &e);
-		spec.eval_len = mr_simenv_episode_length(spec.obj);
+		spec->eval_len = mr_simenv_episode_length(spec->obj);
 	} else {
-		spec.eval_len = spec.kind == ENV_BANDIT ? spec.bandit.episode_len
-							: 1000000;
+		spec->eval_len = spec->kind == ENV_BANDIT
+			? spec->bandit.episode_len : 1000000;
 	}
+}
 
-	/* hyper-parameters: preset, then the objective's [ppo], then flags */
-	mr_ppo_config cfg;
-	if (!preset && spec.obj)
-		preset = mr_objective_param(spec.obj, "ppo", "preset");
-	if (mr_ppo_config_defaults(&cfg, preset ? preset : "delay", &e))
+/* The objective's [ppo] section: every key, by its name, its flag name,
+ * or the names sim-env's objective files use. */
+static void apply_objective(const options *o, const env_spec *spec,
+			    mr_ppo_config *cfg)
+{
+	mr_err e = {0};
+	for (size_t k = 0; mr_ppo_config_keys[k]; k++) {
+		const char *key = mr_ppo_config_keys[k];
+		char flag[32];
+		flag_name(key, flag, sizeof flag);
+		const char *v = mr_objective_param(spec->obj, "ppo", key);
+		if (!v)
+			v = mr_objective_param(spec->obj, "ppo", flag);
+		if (!v && !strcmp(key, "net"))
+			v = mr_objective_param(spec->obj, "ppo", "hidden");
+		if (!v && !strcmp(key, "act"))
+			v = mr_objective_param(spec->obj, "ppo", "activation");
+		if (v && mr_ppo_config_set(cfg, key, v, &e)) {
+			mr_err_prefix(&e, "%s: [ppo]", o->objective);
+			mr_die(prog, &e);
+		}
+	}
+}
+
+/* Hyper-parameters: the preset, then the objective's [ppo], then flags. */
+static void configure(const options *o, const env_spec *spec,
+		      mr_ppo_config *cfg)
+{
+	mr_err e = {0};
+	const char *preset = o->preset;
+	if (!preset && spec->obj)
+		preset = mr_objective_param(spec->obj, "ppo", "preset");
+	if (mr_ppo_config_defaults(cfg, preset ? preset : "delay", &e))
 		mr_die(prog, &e);
-	if (spec.kind == ENV_BANDIT) {
+	if (spec->kind == ENV_BANDIT) {
 		/* a small problem: a small fast net is the sensible default */
-		mr_ppo_config_set(&cfg, "net", "32,32", &e);
-		cfg.n_steps = 64;
-		cfg.nenvs = 8;
-		cfg.lr = 3e-3;
-		cfg.epochs = 4;
-		cfg.timesteps = 200000;
+		mr_ppo_config_set(cfg, "net", "32,32", &e);
+		cfg->n_steps = 64;
+		cfg->nenvs = 8;
+		cfg->lr = 3e-3;
+		cfg->epochs = 4;
+		cfg->timesteps = 200000;
 	}
-	if (spec.obj) {
-		for (size_t k = 0; k < nkeys; k++) {
-			const char *v = mr_objective_param(
-				spec.obj, "ppo", mr_ppo_config_keys[k]);
-			if (!v)
-				v = mr_objective_param(spec.obj, "ppo",
-						       names[k]);
-			if (!v && !strcmp(mr_ppo_config_keys[k], "net"))
-				v = mr_objective_param(spec.obj, "ppo",
-						       "hidden");
-			if (!v && !strcmp(mr_ppo_config_keys[k], "act"))
-				v = mr_objective_param(spec.obj, "ppo",
-						       "activation");
-			if (v && mr_ppo_config_set(&cfg, mr_ppo_config_keys[k],
-						   v, &e)) {
-				mr_err_prefix(&e, "%s: [ppo]", objective);
-				mr_die(prog, &e);
-			}
-		}
-	}
-	for (int i = 0; i < nkv; i++)
-		if (mr_ppo_config_set(&cfg, keys[i], vals[i], &e))
+	if (spec->obj)
+		apply_objective(o, spec, cfg);
+	for (int i = 0; i < o->nkv; i++)
+		if (mr_ppo_config_set(cfg, o->keys[i], o->vals[i], &e))
 			mr_die(prog, &e);
-	if (mr_ppo_config_check(&cfg, &e))
+	if (mr_ppo_config_check(cfg, &e))
 		mr_die(prog, &e);
-	if (!isnan(target) && spec.kind == ENV_PIPE && !spec.obj)
-		mr_fatal(prog, MR_EXIT_USAGE, "--target-score needs the "
-			 "optimum: give --objective with --env-cmd");
+	if (!isnan(o->target) && spec->kind == ENV_PIPE && !spec->obj)
+		mr_usage_error(prog, "--target-score needs the optimum: give "
+			       "--objective with --env-cmd");
+}
 
-	char ckpt_buf[4096];
-	if (!ckpt_path) {
-		snprintf(ckpt_buf, sizeof ckpt_buf, "%s.ckpt", output);
-		ckpt_path = ckpt_buf;
-	}
+/* ------------------------------------------------------------------------
+ * a training run
+ */
 
-	/* environments: one group per thread when they divide evenly. Seeds
-	 * drawn for environments stay below 2^63: the sim-env protocol reads
-	 * them as signed 64-bit integers. */
-	int nvec = cfg.threads > 1 && cfg.nenvs % cfg.threads == 0
-			   ? cfg.threads : 1;
-	mr_vecenv *envs[MR_PPO_MAX_THREADS] = {0};
-	for (int i = 0; i < nvec; i++) {
-		mr_rng r;
-		mr_rng_seed(&r, cfg.seed, 3000 + (uint64_t)i);
-		if (!(envs[i] = open_env(&spec, cfg.nenvs / nvec,
-					 mr_rng_u64(&r) >> 1, 0, &e)))
+typedef struct {
+	env_spec spec;
+	mr_ppo_config cfg;
+	int nvec;
+	mr_vecenv *envs[MR_PPO_MAX_THREADS]; /* training, a group per thread */
+	mr_vecenv *ev;                       /* evaluation */
+	mr_policy *pol;                      /* the checkpoint's (--resume) */
+	mr_ppo *t;
+	curve cv;
+	double r_opt, r_random;
+	double *rew;                         /* an evaluation episode's */
+	double last_avg, score;              /* the last evaluation's */
+	int64_t last_eval;                   /* updates at it */
+} run;
+
+/* The training environments, one group per thread when they divide
+ * evenly, and the evaluation environment. Seeds drawn for environments
+ * stay below 2^63: the sim-env protocol reads them as signed 64-bit
+ * integers. */
+static void open_envs(run *r, const options *o)
+{
+	mr_err e = {0};
+	const mr_ppo_config *cfg = &r->cfg;
+	env_spec *spec = &r->spec;
+	r->nvec = cfg->threads > 1 && cfg->nenvs % cfg->threads == 0
+			  ? cfg->threads : 1;
+	for (int i = 0; i < r->nvec; i++) {
+		mr_rng g;
+		mr_rng_seed(&g, cfg->seed,
+			    MR_STREAM_PPO_OPEN_BASE + (uint64_t)i);
+		if (!(r->envs[i] = open_env(spec, cfg->nenvs / r->nvec,
+					    mr_rng_u64(&g) >> 1, 0, &e)))
 			mr_die(prog, &e);
 	}
-	mr_vecenv *ev = open_eval_env(&spec, 1, cfg.seed, &e);
-	if (!ev)
+	if (!(r->ev = open_eval_env(spec, 1, cfg->seed, &e)))
 		mr_die(prog, &e);
-	if (!spec.obj && generic_space(ev, &spec.as, &e))
+	if (!spec->obj && generic_space(r->ev, &spec->as, &e))
 		mr_die(prog, &e);
-	if (ev->obs_dim != envs[0]->obs_dim || ev->ncomp != envs[0]->ncomp ||
-	    memcmp(ev->nchoices, envs[0]->nchoices, sizeof ev->nchoices))
+	const mr_vecenv *ev = r->ev, *v0 = r->envs[0];
+	if (ev->obs_dim != v0->obs_dim || ev->ncomp != v0->ncomp ||
+	    memcmp(ev->nchoices, v0->nchoices, sizeof ev->nchoices))
 		mr_fatal(prog, MR_EXIT_DATA,
 			 "%s: the objective's observations or actions differ "
 			 "from the simulator's (--objective must describe the "
-			 "simulator behind --env-cmd)", objective);
-	if (spec.eval_len < 1)
+			 "simulator behind --env-cmd)", o->objective);
+	if (spec->eval_len < 1)
 		mr_fatal(prog, MR_EXIT_DATA, "%s: empty evaluation episode",
-			 spec.name);
+			 spec->name);
+}
 
-	/* resume: the policy, optimiser and curve from the checkpoint */
-	curve cv = {0};
-	mr_policy *pol = NULL;
+/* The trainer: new, or (--resume) from the checkpoint. */
+static void start_trainer(run *r, const options *o)
+{
+	mr_err e = {0};
 	mr_mp_doc ck = {0};
 	char *ckbuf = NULL;
-	double r_random = NAN;
-	if (resume) {
-		size_t len;
-		char id[1200], have[1200];
-		if (mr_read_file(ckpt_path, &ckbuf, &len, 0, &e) ||
-		    mr_mp_parse(ckbuf, len, ckpt_path, &ck, &e) ||
-		    mr_mp_check_header(ck.root, ckpt_path, "ppo-checkpoint", 1,
-				       &e) ||
-		    mr_mp_str(ck.root, "config", ckpt_path, have, sizeof have,
-			      &e))
-			mr_die(prog, &e);
-		config_id(&cfg, id, sizeof id);
-		if (strcmp(id, have))
-			mr_fatal(prog, MR_EXIT_USAGE,
-				 "%s: written with other hyper-parameters "
-				 "(%s); now: %s", ckpt_path, have, id);
-		const msgpack_object *po = mr_mp_get(ck.root, "policy");
-		if (!po) {
-			mr_errf(&e, MR_EXIT_DATA, "%s: no policy", ckpt_path);
-			mr_die(prog, &e);
-		}
-		char nm[4200];
-		snprintf(nm, sizeof nm, "%s: policy", ckpt_path);
-		if (!(pol = mr_policy_unpack(po, nm, &e)))
-			mr_die(prog, &e);
-		const void *rows;
-		const msgpack_object *co = mr_mp_get(ck.root, "curve");
-		if (!co || co->type != MSGPACK_OBJECT_BIN ||
-		    co->via.bin.size % (6 * sizeof(double))) {
-			mr_errf(&e, MR_EXIT_DATA, "%s: bad curve", ckpt_path);
-			mr_die(prog, &e);
-		}
-		size_t nr = co->via.bin.size / (6 * sizeof(double));
-		if (mr_mp_bin(ck.root, "curve", ckpt_path, nr * 6,
-			      sizeof(double), &rows, &e) ||
-		    mr_mp_f64(ck.root, "r_random", ckpt_path, &r_random, &e))
-			mr_die(prog, &e);
-		for (size_t i = 0; i < nr; i++) {
-			double row[6];
-			mr_le_f64(row, (const char *)rows + i * 6 * sizeof(double),
-				  6);
-			curve_add(&cv, row);
-		}
-	}
-
-	mr_ppo *t = mr_ppo_new(&cfg, envs, nvec, pol, &e);
-	if (!t)
+	r->r_random = NAN;
+	if (o->resume)
+		r->pol = resume_read(o->ckpt_path, &r->cfg, &ck, &ckbuf,
+				     &r->cv, &r->r_random);
+	if (!(r->t = mr_ppo_new(&r->cfg, r->envs, r->nvec, r->pol, &e)))
 		mr_die(prog, &e);
-	if (resume) {
-		const msgpack_object *so = mr_mp_get(ck.root, "state");
-		if (!so || mr_ppo_unpack_state(t, so, ckpt_path, &e))
-			mr_die(prog, e.msg[0] ? &e : &(mr_err){MR_EXIT_DATA,
-				"checkpoint has no state"});
-		/* new episodes: the vecenv has no state to save */
-		for (int i = 0; i < nvec; i++) {
-			mr_rng r;
-			mr_rng_seed(&r, cfg.seed ^ 0x5eed,
-				    (uint64_t)mr_ppo_updates(t) * 64 + i);
-			if (envs[i]->reset(envs[i], mr_rng_u64(&r) >> 1, &e))
-				mr_die(prog, &e);
+	if (o->resume)
+		resume_state(o->ckpt_path, &r->cfg, r->t, r->envs, r->nvec,
+			     &ck, ckbuf);
+	mr_policy *p = mr_ppo_policy(r->t);
+	snprintf(p->objective, sizeof p->objective, "%s", r->spec.name);
+}
+
+/* The optimum and the uniform random policy (kept from the checkpoint
+ * when resumed), and a line saying what is trained. */
+static void references(run *r, const options *o)
+{
+	mr_err e = {0};
+	if (optimal_mean(&r->spec, r->cfg.seed, &r->r_opt, &e))
+		mr_die(prog, &e);
+	r->rew = mr_xcalloc((size_t)r->spec.eval_len, sizeof *r->rew);
+	if (isnan(r->r_random) &&
+	    random_mean(&r->spec, r->ev, r->cfg.seed, r->rew, &r->r_random,
+			&e))
+		mr_die(prog, &e);
+	if (o->quiet)
+		return;
+	const mr_policy *pp = mr_ppo_policy(r->t);
+	char heads[64];
+	if (pp->heads == MR_HEADS_JOINT)
+		snprintf(heads, sizeof heads, "one joint head of %d choices",
+			 pp->head_total);
+	else
+		snprintf(heads, sizeof heads, "%d factored head%s, %d choices "
+			 "in all", pp->head_ncomp,
+			 pp->head_ncomp > 1 ? "s" : "", pp->head_total);
+	fprintf(stderr, "%s: %s: %d observations, %s; optimum %.6g, random "
+		"%.6g per step\n", prog, r->spec.name, pp->obs_dim, heads,
+		r->r_opt, r->r_random);
+}
+
+/* An evaluation of the current policy: the curve, the score. */
+static void evaluate_now(run *r, const options *o)
+{
+	mr_err e = {0};
+	if (evaluate(r->ev, &r->spec, r->cfg.seed, r->t, r->rew, r->r_opt,
+		     &r->cv, o->curve_path, &r->last_avg, &e))
+		mr_die(prog, &e);
+	r->score = mr_norm_score(r->last_avg, r->r_opt, r->r_random);
+	r->last_eval = mr_ppo_updates(r->t);
+}
+
+static void checkpoint_now(const run *r, const options *o)
+{
+	mr_err e = {0};
+	if (checkpoint_write(o->ckpt_path, r->t, &r->cfg, &r->cv, r->r_random,
+			     &e))
+		mr_die(prog, &e);
+}
+
+/* Iterations until the budget of timesteps or the target: an evaluation
+ * every eval_every updates, a checkpoint every ckpt_every, and on a
+ * signal a checkpoint and exit. Returns 1 when the target was reached. */
+static int train(run *r, const options *o, mr_progress *bar)
+{
+	mr_err e = {0};
+	r->last_eval = -1;
+	r->last_avg = r->score = NAN;
+	while (mr_ppo_timesteps(r->t) < r->cfg.timesteps) {
+		mr_ppo_stats st;
+		if (mr_ppo_iterate(r->t, &st, &e))
+			mr_die(prog, &e);
+		int64_t up = mr_ppo_updates(r->t);
+		if (up % o->eval_every == 0) {
+			evaluate_now(r, o);
+			if (target_reached(o->target, r->last_avg, r->r_opt,
+					   r->r_random))
+				return 1;
 		}
-		mr_mp_doc_free(&ck);
-		free(ckbuf);
+		char extra[160];
+		snprintf(extra, sizeof extra, "avg_r %.4g score %.3f ent %.3f",
+			 r->last_avg, r->score, st.entropy);
+		mr_progress_update(bar, (double)mr_ppo_timesteps(r->t), extra);
+		if (interrupted) {
+			checkpoint_now(r, o);
+			fprintf(stderr, "\n%s: interrupted by signal %d after "
+				"%lld timesteps; checkpoint %s (rerun with "
+				"--resume)\n", prog, (int)interrupted,
+				(long long)mr_ppo_timesteps(r->t),
+				o->ckpt_path);
+			/* the checkpoint is all that counts */
+			exit(MR_EXIT_INTR);
+		}
+		if (o->ckpt_every > 0 && up % o->ckpt_every == 0)
+			checkpoint_now(r, o);
 	}
-	snprintf(mr_ppo_policy(t)->objective,
-		 sizeof mr_ppo_policy(t)->objective, "%s", spec.name);
+	return 0;
+}
 
-	/* references: the optimum and the uniform random policy */
-	double r_opt;
-	if (optimal_mean(&spec, cfg.seed, &r_opt, &e))
+/* The final policy (always evaluated, and on the curve), its file, the
+ * curve, and a summary line. */
+static void finish(run *r, const options *o, mr_progress *bar, double wall,
+		   double cpu, int reached)
+{
+	mr_err e = {0};
+	if (r->last_eval != mr_ppo_updates(r->t))
+		evaluate_now(r, o);
+	char extra[160];
+	snprintf(extra, sizeof extra, "avg_r %.4g score %.3f", r->last_avg,
+		 r->score);
+	mr_progress_done(bar, extra);
+	if (mr_policy_save(mr_ppo_policy(r->t), o->output, &e))
 		mr_die(prog, &e);
-	double *rew = mr_xcalloc((size_t)spec.eval_len, sizeof *rew);
-	if (isnan(r_random) && random_mean(&spec, cfg.seed, rew, &r_random, &e))
+	if (o->curve_path && curve_write(&r->cv, o->curve_path, &e))
 		mr_die(prog, &e);
+	if (o->quiet)
+		return;
+	long long ts = (long long)mr_ppo_timesteps(r->t);
+	fprintf(stderr, "%s: %lld timesteps in %.3f s (%.0f/s; %.3f CPU-s, "
+		"%.0f/CPU-s); eval avg_r %.6g, optimal %.6g, random %.6g, "
+		"score %.4f%s; policy %s\n", prog, ts, wall, ts / wall, cpu,
+		ts / cpu, r->last_avg, r->r_opt, r->r_random, r->score,
+		reached ? " (target reached)" : "", o->output);
+}
 
-	if (!quiet) {
-		const mr_policy *pp = mr_ppo_policy(t);
-		char heads[64];
-		if (pp->heads == MR_HEADS_JOINT)
-			snprintf(heads, sizeof heads, "one joint head of %d "
-				 "choices", pp->head_total);
-		else
-			snprintf(heads, sizeof heads, "%d factored head%s, %d "
-				 "choices in all", pp->head_ncomp,
-				 pp->head_ncomp > 1 ? "s" : "", pp->head_total);
-		fprintf(stderr, "%s: %s: %d observations, %s; optimum %.6g, "
-			"random %.6g per step\n", prog, spec.name, pp->obs_dim,
-			heads, r_opt, r_random);
+static void run_free(run *r, options *o)
+{
+	mr_ppo_free(r->t);
+	mr_policy_free(r->pol);
+	for (int i = 0; i < r->nvec; i++)
+		close_env(r->envs[i]);
+	close_env(r->ev);
+	if (r->spec.obj)
+		mr_objective_free(r->spec.obj);
+	if (r->spec.argv) {
+		free(r->spec.argv[0]);
+		free(r->spec.argv);
 	}
+	free(r->rew);
+	free(r->cv.rows);
+	free(o->keys);
+	free(o->vals);
+}
+
+int main(int argc, char **argv)
+{
+	options o;
+	run r;
+	memset(&r, 0, sizeof r);
+	parse_args(argc, argv, &o);
+	choose_env(&o, argc - optind, argv + optind, &r.spec);
+	configure(&o, &r.spec, &r.cfg);
+	open_envs(&r, &o);
+	start_trainer(&r, &o);
+	references(&r, &o);
 
 	struct sigaction sa = {0};
 	sa.sa_handler = on_signal;
@@ -840,84 +1011,12 @@ int main(int argc, char **argv)
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 
-	mr_progress prog_bar;
-	mr_progress_init(&prog_bar, prog, (double)cfg.timesteps, quiet);
-	double t0 = mr_now(), c0 = cpu_seconds(), score = NAN, last_avg = NAN;
-	int reached = 0;
-	int64_t last_eval = -1;
-	while (mr_ppo_timesteps(t) < cfg.timesteps) {
-		mr_ppo_stats st;
-		if (mr_ppo_iterate(t, &st, &e))
-			mr_die(prog, &e);
-		int64_t up = mr_ppo_updates(t);
-		if (up % eval_every == 0) {
-			if (evaluate(ev, &spec, &cfg, t, rew, r_opt, r_random,
-				     &cv, curve_path, &last_avg, &score, &e))
-				mr_die(prog, &e);
-			last_eval = up;
-			if (!isnan(target) && score >= target) {
-				reached = 1;
-				break;
-			}
-		}
-		char extra[160];
-		snprintf(extra, sizeof extra, "avg_r %.4g score %.3f ent %.3f",
-			 last_avg, score, st.entropy);
-		mr_progress_update(&prog_bar, (double)mr_ppo_timesteps(t),
-				   extra);
-		if (interrupted) {
-			if (checkpoint_write(ckpt_path, t, &cfg, &cv, r_random,
-					     &e))
-				mr_die(prog, &e);
-			fprintf(stderr, "\n%s: interrupted by signal %d after "
-				"%lld timesteps; checkpoint %s (rerun with "
-				"--resume)\n", prog, (int)interrupted,
-				(long long)mr_ppo_timesteps(t), ckpt_path);
-			exit(MR_EXIT_INTR); /* the checkpoint is all that counts */
-		}
-		if (ckpt_every > 0 && up % ckpt_every == 0 &&
-		    checkpoint_write(ckpt_path, t, &cfg, &cv, r_random, &e))
-			mr_die(prog, &e);
-	}
+	mr_progress bar;
+	mr_progress_init(&bar, prog, (double)r.cfg.timesteps, o.quiet);
+	double t0 = mr_now(), c0 = cpu_seconds();
+	int reached = train(&r, &o, &bar);
 	double wall = mr_now() - t0, cpu = cpu_seconds() - c0;
-	/* the final policy is always evaluated (and on the curve) */
-	if (last_eval != mr_ppo_updates(t) &&
-	    evaluate(ev, &spec, &cfg, t, rew, r_opt, r_random, &cv,
-		     curve_path, &last_avg, &score, &e))
-		mr_die(prog, &e);
-	char extra[160];
-	snprintf(extra, sizeof extra, "avg_r %.4g score %.3f", last_avg,
-		 score);
-	mr_progress_done(&prog_bar, extra);
-	if (mr_policy_save(mr_ppo_policy(t), output, &e))
-		mr_die(prog, &e);
-	if (curve_path && curve_write(&cv, curve_path, &e))
-		mr_die(prog, &e);
-	if (!quiet)
-		fprintf(stderr,
-			"%s: %lld timesteps in %.3f s (%.0f/s; %.3f CPU-s, "
-			"%.0f/CPU-s); eval avg_r %.6g, optimal %.6g, random "
-			"%.6g, score %.4f%s; policy %s\n",
-			prog, (long long)mr_ppo_timesteps(t), wall,
-			mr_ppo_timesteps(t) / wall, cpu,
-			mr_ppo_timesteps(t) / cpu, last_avg, r_opt, r_random,
-			score, reached ? " (target reached)" : "", output);
-	mr_ppo_free(t);
-	mr_policy_free(pol);
-	for (int i = 0; i < nvec; i++)
-		close_env(envs[i]);
-	close_env(ev);
-	if (spec.obj)
-		mr_objective_free(spec.obj);
-	if (spec.argv) {
-		free(spec.argv[0]);
-		free(spec.argv);
-	}
-	free(rew);
-	free(cv.rows);
-	free(opts);
-	free(names);
-	free(keys);
-	free(vals);
+	finish(&r, &o, &bar, wall, cpu, reached);
+	run_free(&r, &o);
 	return MR_EXIT_OK;
 }

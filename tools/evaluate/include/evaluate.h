@@ -149,6 +149,9 @@ double mr_norm_score(double r, double r_opt, double r_random);
 double mr_t975(long df);
 /* Mean and 95% half-width (t interval; 0 when n < 2). */
 void mr_mean_ci(const double *x, long n, double *mean, double *half);
+/* The same with the sample standard deviation (0 when n < 2). */
+void mr_mean_sd_ci(const double *x, long n, double *mean, double *sd,
+		   double *half);
 
 typedef struct {
 	char policy[32];
@@ -175,15 +178,51 @@ int mr_summary_write(const char *path, const char *objective,
 		     const mr_summary *rows, int n, mr_err *e);
 
 /* ------------------------------------------------------------------------
+ * The uniform random reference: the mean reward per step the normalised
+ * score calls 0. One definition for policy-eval's summary and ppo-train's
+ * learning curve and --target-score.
+ */
+/* Fresh environments in the evaluation episode's start state (reset with
+ * the evaluation seed), nenvs of them, and their end. */
+typedef mr_vecenv *(*mr_env_opener)(void *ctx, int nenvs, mr_err *e);
+typedef void (*mr_env_closer)(void *ctx, mr_vecenv *v);
+/* Plays one evaluation episode of controller c; *mean: its mean reward
+ * per step. */
+typedef int (*mr_episode_fn)(void *ctx, mr_controller *c, double *mean,
+			     mr_err *e);
+
+typedef struct {
+	const mr_action_space *as;
+	long nsteps;           /* steps of an evaluation episode */
+	uint64_t seed;         /* the evaluation seed */
+	mr_env_opener open;
+	mr_env_closer close;
+	void *ctx;
+	mr_episode_fn episode; /* NULL: mr_eval_run for nsteps steps on a
+				* fresh environment from open */
+	void *episode_ctx;
+	int episodes;          /* sampled: how many episodes (>= 1) */
+} mr_random_ref;
+
+/* The uniform random policy's mean reward per step, into *out.
+ * Swept (exact) when actions are settings and a sweep of every joint
+ * action over the episode works (mr_sweep_random_mean); then the sweep is
+ * handed over in *sw when sw is not NULL (the caller frees it).
+ * Sampled otherwise: the mean over r->episodes episodes of each one's
+ * mean reward per step, episode k = 0, 1, ... played by a uniform random
+ * controller seeded seed + 7919 (k + 1).
+ * Returns 1 when swept, 0 when sampled, -1 on error. why (may be NULL)
+ * says why a space of settings could not be swept. */
+int mr_random_reference(const mr_random_ref *r, mr_sweep *sw, mr_err *why,
+			double *out, mr_err *e);
+
+/* ------------------------------------------------------------------------
  * A whole evaluation: the policy (if any) and the baselines on fresh
  * environments from an opener, into a directory:
  *   DIR/steps-<name>.csv  per controller
  *   DIR/summary.csv       written last
  * On failure every file this call wrote is removed again.
  */
-typedef mr_vecenv *(*mr_env_opener)(void *ctx, int nenvs, mr_err *e);
-typedef void (*mr_env_closer)(void *ctx, mr_vecenv *v);
-
 typedef struct {
 	const char *outdir;
 	const char *objective, *pattern; /* labels for the summary */
@@ -199,7 +238,8 @@ typedef struct {
 				   * then the sweep's per-step table */
 	void *optimal_ctx;
 	double r_opt_ref;         /* the optimum's mean from elsewhere, or NaN */
-	int random_episodes;      /* sampled random reference (incremental) */
+	int random_episodes;      /* sampled random reference: episodes
+				   * (<= 0: 10) */
 	int quiet;
 } mr_suite_opts;
 
