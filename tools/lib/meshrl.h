@@ -106,6 +106,9 @@ void mr_rng_seed(mr_rng *r, uint64_t seed, uint64_t stream);
 #define MR_STREAM_PPO_ENV_BASE     UINT64_C(1000) /* + group: action draws */
 #define MR_STREAM_PPO_RESET_BASE   UINT64_C(2000) /* + group: reset seeds */
 #define MR_STREAM_PPO_OPEN_BASE    UINT64_C(3000) /* + group: env seeds */
+#define MR_STREAM_PPO_RESUME_BASE  UINT64_C(0)    /* + updates x 64 + group:
+						   * resumed reset seeds
+						   * (of seed ^ 0x5eed) */
 #define MR_STREAM_SIM_ENV_BASE     UINT64_C(0)    /* + env: its noise */
 #define MR_STREAM_SIM_ACTIONS      UINT64_C(77)   /* sim-env bench actions */
 #define MR_STREAM_SIM_RANDOM       UINT64_C(0x9a11c7) /* sim-env run random */

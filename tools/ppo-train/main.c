@@ -470,7 +470,8 @@ static int checkpoint_write(const char *path, mr_ppo *t,
 
 /* Resumed runs start new episodes (a vecenv has no state to save). Their
  * reset seeds come from a seed of their own, cfg.seed ^ RESUME_SEED_MIX
- * (a seed, not a stream), stream updates * 64 + group. */
+ * (a seed, not a stream), stream MR_STREAM_PPO_RESUME_BASE + updates * 64
+ * + group. */
 #define RESUME_SEED_MIX 0x5eed
 
 /* --resume, before the trainer exists: the policy, the curve and the
@@ -537,7 +538,8 @@ static void resume_state(const char *path, const mr_ppo_config *cfg,
 	for (int i = 0; i < nvec; i++) {
 		mr_rng r;
 		mr_rng_seed(&r, cfg->seed ^ RESUME_SEED_MIX,
-			    (uint64_t)mr_ppo_updates(t) * 64 + i);
+			    MR_STREAM_PPO_RESUME_BASE +
+				    (uint64_t)mr_ppo_updates(t) * 64 + i);
 		if (envs[i]->reset(envs[i], mr_rng_u64(&r) >> 1, &e))
 			mr_die(prog, &e);
 	}
