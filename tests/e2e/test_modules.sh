@@ -93,3 +93,24 @@ if [ $? -eq 0 ]; then ok "$(cat "$TMP/cycles")"; else
 expect_fail "make refuses a module that uses one above it" 2 \
 	"rf-fit uses sim-env, which is not below it" \
 	make -s --no-print-directory modules USES_rf-fit=sim-env
+
+# Module code returns errors; only tools exit. In tools/lib (but for
+# err.c and args.c, which define the exit helpers tools call) and in every
+# file a module exports into its library, nothing calls exit, mr_die,
+# mr_fatal, mr_usage_error or the mr_arg_* option parsers (which exit on a
+# bad option). Running out of memory in the mr_x* allocators is the one
+# exception (README); _exit in a forked child that could not exec ends the
+# child, not the caller.
+modules=$(cut -d'|' -f2 "$TMP/units" | tr ' ' '\n' | sort -u | grep .)
+files=$(ls tools/lib/*.c | grep -v -e '/err\.c$' -e '/args\.c$')
+for m in $modules; do
+	files="$files $(ls tools/"$m"/*.c | grep -v '/main\.c$')"
+done
+# shellcheck disable=SC2086
+grep -nE '\b(exit|abort|mr_die|mr_fatal|mr_usage_error|mr_arg_(double|int|u64))\s*\(' \
+	$files >"$TMP/exits" 2>/dev/null
+if [ -s "$TMP/exits" ]; then
+	notok "module code that exits: $(head -n 5 "$TMP/exits" | tr '\n' ' ')"
+else
+	ok "no module code exits the process ($(echo $files | wc -w) files of $(echo $modules | wc -w) modules and the core)"
+fi
