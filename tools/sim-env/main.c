@@ -38,7 +38,12 @@ static void usage(FILE *out)
 		"describe  what the objective is; --model-args prints the rf-fit options\n"
 		"          that fit its model (--features ... --target ...); --get KEY\n"
 		"          prints one of: name, trace, model, features, targets, fit-args,\n"
-		"          episode-length, obs-dim, actions, nchoices\n"
+		"          episode-length, obs-dim, actions, nchoices, action-kind\n"
+		"          (absolute or incremental); or SECTION.KEY, a key of a section\n"
+		"          as written (eval.unseen, 'action p.values'; .KEY at the top),\n"
+		"          but in features, targets, const, vars and reward the number\n"
+		"          it is (reward.bound1), empty when not a constant; empty when\n"
+		"          absent\n"
 		"bench     steps per second of the in-process simulator (or, with --pipe,\n"
 		"          of 'sim-env serve' driven over a pipe by the C client)\n"
 		"\n"
@@ -572,6 +577,59 @@ static void print_list(char *const *v, int n, const char *sep)
 	putchar('\n');
 }
 
+/* describe --get SECTION.KEY (k): the key as the objective parser reads
+ * it, empty when absent. */
+static void describe_get_key(const mr_objective *o, const char *k,
+			     const char *dot)
+{
+	char sec[128], num[32];
+	const char *v;
+	if ((size_t)(dot - k) >= sizeof sec)
+		mr_usage_error(prog, "--get '%s': no such section", k);
+	memcpy(sec, k, (size_t)(dot - k));
+	sec[dot - k] = 0;
+	if (se_objective_get(o, sec, dot + 1, num, &v) != 0)
+		mr_usage_error(prog, "--get '%s': '[%s]' is not a section of an objective",
+			       k, sec);
+	printf("%s\n", v ? v : "");
+}
+
+static void describe_get(const mr_objective *o, const char *k)
+{
+	const char *dot = strrchr(k, '.');
+	if (dot)
+		describe_get_key(o, k, dot);
+	else if (strcmp(k, "name") == 0)
+		printf("%s\n", o->name);
+	else if (strcmp(k, "trace") == 0)
+		printf("%s\n", o->trace ? o->trace : "");
+	else if (strcmp(k, "model") == 0)
+		printf("%s\n", o->model_file ? o->model_file : "");
+	else if (strcmp(k, "features") == 0)
+		print_list(o->feat_name, o->nfeat, ",");
+	else if (strcmp(k, "targets") == 0)
+		print_list(o->target_name, o->ntarget, ",");
+	else if (strcmp(k, "fit-args") == 0)
+		printf("%s\n", o->fit_args ? o->fit_args : "");
+	else if (strcmp(k, "episode-length") == 0)
+		printf("%d\n", mr_simenv_episode_length(o));
+	else if (strcmp(k, "obs-dim") == 0)
+		printf("%d\n", o->nserv + o->nparam + (o->incremental ? o->nact : 0));
+	else if (strcmp(k, "action-kind") == 0)
+		printf("%s\n", o->incremental ? "incremental" : "absolute");
+	else if (strcmp(k, "actions") == 0) {
+		for (int a = 0; a < o->nact; a++)
+			printf("%s%s", a ? "," : "", o->act[a].name);
+		putchar('\n');
+	} else if (strcmp(k, "nchoices") == 0) {
+		for (int a = 0; a < o->nact; a++)
+			printf("%s%d", a ? "," : "",
+			       o->incremental ? MR_NMOVES : o->act[a].nvalues);
+		putchar('\n');
+	} else
+		mr_usage_error(prog, "unknown --get key '%s'", k);
+}
+
 static int cmd_describe(const mr_objective *o, const cli *c)
 {
 	if (c->model_args) {
@@ -587,35 +645,8 @@ static int cmd_describe(const mr_objective *o, const cli *c)
 		putchar('\n');
 		return 0;
 	}
-	const char *k = c->get;
-	if (k) {
-		if (strcmp(k, "name") == 0)
-			printf("%s\n", o->name);
-		else if (strcmp(k, "trace") == 0)
-			printf("%s\n", o->trace ? o->trace : "");
-		else if (strcmp(k, "model") == 0)
-			printf("%s\n", o->model_file ? o->model_file : "");
-		else if (strcmp(k, "features") == 0)
-			print_list(o->feat_name, o->nfeat, ",");
-		else if (strcmp(k, "targets") == 0)
-			print_list(o->target_name, o->ntarget, ",");
-		else if (strcmp(k, "fit-args") == 0)
-			printf("%s\n", o->fit_args ? o->fit_args : "");
-		else if (strcmp(k, "episode-length") == 0)
-			printf("%d\n", mr_simenv_episode_length(o));
-		else if (strcmp(k, "obs-dim") == 0)
-			printf("%d\n", o->nserv + o->nparam + (o->incremental ? o->nact : 0));
-		else if (strcmp(k, "actions") == 0) {
-			for (int a = 0; a < o->nact; a++)
-				printf("%s%s", a ? "," : "", o->act[a].name);
-			putchar('\n');
-		} else if (strcmp(k, "nchoices") == 0) {
-			for (int a = 0; a < o->nact; a++)
-				printf("%s%d", a ? "," : "",
-				       o->incremental ? MR_NMOVES : o->act[a].nvalues);
-			putchar('\n');
-		} else
-			mr_usage_error(prog, "unknown --get key '%s'", k);
+	if (c->get) {
+		describe_get(o, c->get);
 		return 0;
 	}
 	char b[32];

@@ -1140,3 +1140,59 @@ const char *mr_objective_param(const mr_objective *o, const char *section,
 	return NULL;
 }
 
+/* The compiled expression of key in an expression section, or NULL. */
+static const se_expr *expr_of(const mr_objective *o, const char *section,
+			      const char *key)
+{
+	if (strcmp(section, "features") == 0) {
+		for (int i = 0; i < o->nfeat; i++)
+			if (strcmp(o->feat_name[i], key) == 0)
+				return &o->feat[i];
+	} else if (strcmp(section, "targets") == 0) {
+		for (int t = 0; t < o->ntarget; t++)
+			if (strcmp(o->target_name[t], key) == 0)
+				return &o->analytic[t];
+	} else {
+		for (int d = 0; d < o->nderived; d++)
+			if (strcmp(o->var_name[o->derived_slot[d]], key) == 0)
+				return &o->derived[d];
+	}
+	return NULL;
+}
+
+int se_objective_get(const mr_objective *o, const char *section,
+		     const char *key, char num[32], const char **out)
+{
+	static const char *const expr_sections[] = {
+		"features", "targets", "const", "vars", "reward", NULL};
+	char kind[32] = "";
+	const char *name = strchr(section, ' ');
+	size_t kl = name ? (size_t)(name - section) : strlen(section);
+	if (kl < sizeof kind)
+		memcpy(kind, section, kl);
+	if (kl >= sizeof kind || !section_known(kind, name ? name + 1 : ""))
+		return -1;
+	*out = mr_objective_param(o, section, key);
+	int is_expr = 0;
+	for (int k = 0; expr_sections[k]; k++)
+		is_expr |= strcmp(section, expr_sections[k]) == 0;
+	if (!*out || !is_expr ||
+	    (strcmp(section, "reward") == 0 && strcmp(key, "family") == 0))
+		return 0;
+	double v = 0;
+	int isc;
+	if (strcmp(section, "const") == 0) {
+		isc = 0;
+		for (int i = 0; i < o->nvars; i++)
+			if (o->var_kind[i] == SE_V_CONST &&
+			    strcmp(o->var_name[i], key) == 0) {
+				v = o->const_val[i];
+				isc = 1;
+			}
+	} else {
+		const se_expr *x = expr_of(o, section, key);
+		isc = x && se_is_const(x, &v);
+	}
+	*out = isc ? mr_fmt_double(num, v) : "";
+	return 0;
+}

@@ -189,6 +189,12 @@ const char *se_family_name(int family);
 /* Blanks trimmed (in place); a whole text that is a finite number. */
 char *se_trim(char *s);
 int se_parse_num(const char *s, double *v);
+/* KEY of [SECTION] ("eval", "action p") into *out: as written, but in the
+ * expression sections (features, targets, const, vars, reward but its
+ * family) the number the expression folds to, "" when it is no constant;
+ * NULL when absent. -1 when SECTION is not a section of the format. */
+int se_objective_get(const mr_objective *o, const char *section,
+		     const char *key, char num[32], const char **out);
 
 /* ------------------------------------------------------------------------
  * The system model behind a small interface: anything mapping a feature
