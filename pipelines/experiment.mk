@@ -9,9 +9,10 @@
 #       one `make experiment` per objective x seed with GNU parallel (here,
 #       or over ssh hosts), resumable, then $(RESULTS)/summary.csv.
 #
-# Objectives are pipelines/objectives/OBJ.obj (sim-env's format). This
-# file reads three of their keys: [model] trace and fit (rf-fit's
-# arguments), [eval] unseen (the unseen load pattern).
+# Objectives are pipelines/objectives/OBJ.obj (sim-env's format). Only
+# sim-env's parser reads them: this file asks `sim-env describe` for
+# [model] trace, rf-fit's arguments, [eval] unseen (the unseen load
+# pattern), whether actions are incremental, and [reward] bound1.
 
 OBJ       ?= delay
 OBJS      ?= delay throughput cost differentiation
@@ -73,14 +74,14 @@ ifeq ($(wildcard $(EXP_TRACE)),)
 $(error trace '$(EXP_TRACE)' not found$(if $(TRACE),, (named by $(EXP_OBJF))))
 endif
 EXP_FIT    := $(shell $(EXP_BIN)/sim-env describe $(EXP_OBJF) --model-args 2>/dev/null)
-EXP_UNSEEN := $(shell sh pipelines/objparam.sh $(EXP_OBJF) eval unseen)
+EXP_UNSEEN := $(call EXP_DESCRIBE,eval.unseen)
 # The plots' middle panel: cores when an action sets them, the cost (e.g.
 # c1 + c2) when actions are incremental steps, else the carried load.
-EXP_INCR   := $(filter incremental,$(shell sh pipelines/objparam.sh $(EXP_OBJF) "" actions))
+EXP_INCR   := $(filter incremental,$(call EXP_DESCRIBE,action-kind))
 EXP_MID    := $(if $(EXP_INCR),cost,$(if $(filter c c1,$(subst $(comma), ,$(call EXP_DESCRIBE,actions))),cores,carried))
 # The delay bound line of the plots: [reward] bound1 when it is a number
-# (it may name a parameter that varies, then no line).
-EXP_BOUND  := $(shell sh pipelines/objparam.sh -n $(EXP_OBJF) reward bound1)
+# (it may name a parameter that varies: then NaN, no line).
+EXP_BOUND  := $(or $(call EXP_DESCRIBE,reward.bound1),NaN)
 endif
 
 # A failed step leaves no empty folders behind (outputs are atomic already).

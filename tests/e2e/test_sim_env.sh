@@ -56,6 +56,27 @@ sim-env run "$OBJ" --model "$TMP/m.msgpack" --actions random --envs 3 --steps 40
 cmp -s "$TMP/r1.csv" "$TMP/r2.csv" && [ "$(wc -l <"$TMP/r1.csv")" -eq 121 ] && ok "random run deterministic for a seed" || notok "random run not deterministic"
 [ "$(sim-env describe "$OBJ" --get nchoices)" = "6,5" ] && ok "describe --get nchoices" || notok "describe --get nchoices"
 
+# describe --get SECTION.KEY: what experiment.mk asks (no awk on .obj files)
+OBJS=$MESHRL_ROOT/pipelines/objectives
+get() { sim-env describe "$1" --get "$2"; }
+[ "$(get "$OBJ" eval.unseen)" = "sin:mean=8;amplitude=4;period=60" ] &&
+	ok "describe --get eval.unseen: the key as written" || notok "--get eval.unseen: '$(get "$OBJ" eval.unseen)'"
+[ "$(get "$OBJ" action-kind),$(get "$OBJS/cost.obj" action-kind)" = "absolute,incremental" ] &&
+	ok "describe --get action-kind: absolute (default), incremental" || notok "--get action-kind"
+[ "$(get "$OBJ" reward.bound1),$(get "$OBJS/cost.obj" reward.bound1)" = "0.6,0.95" ] &&
+	ok "describe --get reward.bound1: a numeric bound" || notok "--get reward.bound1: '$(get "$OBJ" reward.bound1)'"
+out=$(get "$OBJS/throughput.obj" reward.bound1; echo "rc=$?")
+[ "$out" = "$(printf '\nrc=0')" ] && ok "describe --get reward.bound1: empty for a bound that is not a number (O1)" ||
+	notok "--get reward.bound1 of throughput: '$out'"
+out=$(get "$OBJ" eval.nope; get "$OBJ" reward.bound2; get "$OBJ" "param x.levels"; echo "rc=$?")
+[ "$out" = "$(printf '\n\n\nrc=0')" ] && ok "describe --get: a missing key is an empty line, exit 0" ||
+	notok "--get missing key: '$out'"
+[ "$(get "$OBJS/throughput.obj" reward.family),$(get "$OBJS/throughput.obj" const.cores1),$(get "$OBJ" "action p.values"),$(get "$OBJ" .name)" = \
+	"throughput-logistic,1,0..100 step 20,delay" ] &&
+	ok "describe --get: reward.family as written, const, a named section, the top" || notok "--get other keys"
+expect_fail "describe --get: not a section" 2 "'\\[evl\\]' is not a section" sim-env describe "$OBJ" --get evl.unseen
+expect_fail "describe --get: unknown key" 2 "unknown --get key 'nope'" sim-env describe "$OBJ" --get nope
+
 # bad input
 sed 's/^pattern = sequence/pattern = sinus/' "$OBJ" >"$TMP/obj/bad.obj"
 expect_fail "objective error: file:line" 3 "bad.obj:9: unknown load pattern 'sinus'" sim-env describe "$TMP/obj/bad.obj"

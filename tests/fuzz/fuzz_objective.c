@@ -1,7 +1,8 @@
 /* fuzz_objective.c - libFuzzer target for the objective parser: arbitrary
  * bytes as an objective file (paths resolve under a directory that does not
- * exist). When the text parses and its model is analytic and small, the
- * simulator is opened and stepped a little so the expressions run too.
+ * exist). When the text parses, describe --get and its unseen load pattern
+ * are read; when its model is analytic and small, the simulator is opened
+ * and stepped a little so the expressions run too.
  * Any result but a crash (or a leak) is fine. */
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +17,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (!o)
 		return 0;
 	(void)mr_objective_param(o, "ppo", "lr");
+	/* describe --get, and [eval] unseen as a load pattern override
+	 * (not a file: a fuzzed path could name a fifo) */
+	char num[32];
+	const char *val;
+	(void)se_objective_get(o, "reward", "bound1", num, &val);
+	if (se_objective_get(o, "eval", "unseen", num, &val) == 0 && val &&
+	    (!strncmp(val, "sin:", 4) || !strncmp(val, "levels:", 7) ||
+	     !strncmp(val, "constant:", 9))) {
+		se_pattern p;
+		(void)se_pattern_from_spec(val, o->nserv, &p, &e);
+		se_pattern_free(&p);
+	}
 	size_t grid = 1;
 	for (int c = 0; c < o->nact; c++)
 		grid *= (size_t)o->act[c].nvalues;

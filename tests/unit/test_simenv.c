@@ -314,11 +314,11 @@ static void test_incremental(void)
 	CHECK(v->masks[0] && v->masks[1] && !v->masks[2] && v->masks[3] &&
 		      v->masks[4] && !v->masks[5],
 	      "masks: up is masked at the top of both components");
-	v->actions[0] = 2;
-	v->actions[1] = 0;
+	v->actions[0] = MR_MOVE_UP;
+	v->actions[1] = MR_MOVE_STAY;
 	CHECK(v->step(v, &e) != 0 && strstr(e.msg, "masked"), "masked action refused: %s", e.msg);
-	v->actions[0] = 1;
-	v->actions[1] = 1;
+	v->actions[0] = MR_MOVE_DOWN;
+	v->actions[1] = MR_MOVE_DOWN;
 	CHECK(v->step(v, &e) == 0 && v->obs[1] == 80 && v->obs[2] == 4,
 	      "down/down moves the configuration one step each");
 
@@ -376,8 +376,8 @@ static void test_incremental(void)
 		vok &= fabs(opt.value[si] - W[p][c]) < 1e-6;
 		for (k = 0; k < 12 && R[p][c] != rbest; k++) {
 			const int32_t *a = opt.best + (size_t)(p * 5 + c) * 2;
-			p += a[0] == 1 ? -1 : a[0] == 2;
-			c += a[1] == 1 ? -1 : a[1] == 2;
+			p += mr_move_delta(a[0]);
+			c += mr_move_delta(a[1]);
 		}
 		reach &= R[p][c] == rbest;
 	}
@@ -386,7 +386,135 @@ static void test_incremental(void)
 	se_optimum_free(&opt);
 	v->close(v);
 	free(v);
+
+	/* the action space as values: the moves as the steps they make */
+	mr_action_space as;
+	CHECK(mr_objective_action_space(o, &as, &e) == 0 && as.incremental &&
+		      as.nchoices[0] == MR_NMOVES &&
+		      as.values[0][MR_MOVE_STAY] == 0 &&
+		      as.values[0][MR_MOVE_DOWN] == -1 &&
+		      as.values[1][MR_MOVE_UP] == 1 && as.cores == 1,
+	      "incremental action space: stay 0, down -1, up +1; c sets cores");
 	mr_objective_free(o);
+}
+
+/* describe --get SECTION.KEY through se_objective_get. */
+static void test_objective_get(void)
+{
+	const char *txt =
+		"name = g\nservices = s, t\nactions = incremental\n"
+		"[load]\npattern = constant\nvalue = 8\n"
+		"[param B]\nlevels = 0.5, 1\n"
+		"[action p]\nvalues = 0..100 step 20\nstart = 100\n"
+		"[action c]\nvalues = 1..5\n"
+		"[const]\nk = 3\n" TOY_MODEL
+		"[vars]\nh = 2 * k\nd2 = d1 * k\n"
+		"[reward]\nfamily = cost-incremental\ndelay1 = d2\ndelay2 = d2\n"
+		"cost = c\nbound1 = k / 5\nbound2 = B\nvalue = 1 - c / 10\n"
+		"penalty = -1\n"
+		"[eval]\nunseen = sin:mean=8;amplitude=4;period=60\n";
+	mr_err e;
+	mr_objective *o = se_objective_parse(txt, strlen(txt), "g.obj", ".", &e);
+	CHECK(o != NULL, "--get objective parses (%s)", o ? "" : e.msg);
+	if (!o)
+		return;
+	static const struct { const char *sec, *key, *want; } get[] = {
+		{"eval", "unseen", "sin:mean=8;amplitude=4;period=60"},
+		{"reward", "bound1", "0.6"},   /* folded: k / 5 */
+		{"reward", "bound2", ""},      /* a parameter: no number */
+		{"reward", "value", ""},
+		{"reward", "penalty", "-1"},
+		{"reward", "family", "cost-incremental"},
+		{"vars", "h", "6"},
+		{"vars", "d2", ""},
+		{"const", "k", "3"},
+		{"features", "p1", ""},
+		{"action p", "start", "100"},
+		{"param B", "levels", "0.5, 1"},
+		{"", "actions", "incremental"},
+		{"eval", "noop", NULL},
+		{"ppo", "lr", NULL},
+		{"reward", "scale", NULL},
+		{"action zz", "values", NULL},
+	};
+	for (size_t i = 0; i < sizeof get / sizeof get[0]; i++) {
+		char num[32];
+		const char *v = "unset";
+		int rc = se_objective_get(o, get[i].sec, get[i].key, num, &v);
+		CHECK(rc == 0 && (get[i].want ? v && !strcmp(v, get[i].want) : !v),
+		      "--get %s.%s = '%s' (got '%s')", get[i].sec, get[i].key,
+		      get[i].want ? get[i].want : "(absent)", v ? v : "(absent)");
+	}
+	static const char *bad_sec[] = {"evl", "action", "load x", "param",
+					"reward r"};
+	for (size_t i = 0; i < sizeof bad_sec / sizeof bad_sec[0]; i++) {
+		char num[32];
+		const char *v;
+		CHECK(se_objective_get(o, bad_sec[i], "k", num, &v) == -1,
+		      "--get: '[%s]' is not a section", bad_sec[i]);
+	}
+	mr_objective_free(o);
+}
+
+/* Load pattern overrides (policy-eval --pattern, sim-env --load). */
+static void test_pattern_spec(void)
+{
+	se_pattern p;
+	mr_err e;
+	memset(&p, 0, sizeof p);
+	CHECK(se_pattern_from_spec("levels:4,8,12", 1, &p, &e) == 0 &&
+		      p.kind == SE_PAT_LEVELS && p.nlevels[0] == 3 &&
+		      p.levels[0][2] == 12 && p.hold == 1,
+	      "levels:4,8,12");
+	se_pattern_free(&p);
+	CHECK(se_pattern_from_spec("constant:8", 2, &p, &e) == 0 &&
+		      p.nlevels[0] == 1 && p.nlevels[1] == 1 &&
+		      p.levels[1][0] == 8 && !strcmp(p.desc, "constant"),
+	      "constant:8 holds for every service");
+	se_pattern_free(&p);
+	CHECK(se_pattern_from_spec("levels:levels=5,10;levels2=1,2,3;hold=5", 2,
+				   &p, &e) == 0 &&
+		      p.nlevels[0] == 2 && p.nlevels[1] == 3 && p.hold == 5,
+	      "levels with per-service keys and hold (%s)", e.msg);
+	se_pattern_free(&p);
+	CHECK(se_pattern_from_spec("sin:mean=8;amplitude=4;period=240;mean2=3",
+				   2, &p, &e) == 0 &&
+		      p.kind == SE_PAT_SIN && p.length == 240 && p.phase == -1 &&
+		      p.mean[0] == 8 && p.mean[1] == 3 && p.amp[1] == 4,
+	      "sin: mean2 for service 2, the rest for both");
+	se_pattern_free(&p);
+	static const struct { const char *spec, *want; int code; } bad[] = {
+		{"sin:mean=8;amplitude=4", "needs 'period' (or 'period1')", MR_EXIT_DATA},
+		{"sin:mean=8;x", "expected KIND:key=value", MR_EXIT_USAGE},
+		{"sin:mean=8;amplitude=4;period=0", "period must be > 0", MR_EXIT_DATA},
+		{"sin:mean=8;amplitude=4;period=9;phase=-1", "'phase' is 'random'", MR_EXIT_DATA},
+		{"levels:levels3=1", "unknown [load] key 'levels3'", MR_EXIT_DATA},
+		{"levels:4,-8", "strictly increasing", MR_EXIT_DATA},
+		{"levels:-8", "a load must be >= 0", MR_EXIT_DATA},
+		{"constant:value=1,2", "one value per service", MR_EXIT_DATA},
+		{"levels:hold=0;levels=1", "'hold' must be a number >= 1", MR_EXIT_DATA},
+		{"/nonexistent/seq.load", "load sequence", MR_EXIT_IO},
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		mr_err e2 = {0};
+		CHECK(se_pattern_from_spec(bad[i].spec, 2, &p, &e2) != 0 &&
+			      strstr(e2.msg, bad[i].want) && e2.code == bad[i].code,
+		      "bad pattern '%s': '%s' (got '%s')", bad[i].spec, bad[i].want,
+		      e2.msg);
+		se_pattern_free(&p);
+	}
+	/* a sequence file: levels are its distinct values per service */
+	const char *seq = write_tmp("two.load", "4, 1\n8 2 # c\n\n4,3\n");
+	CHECK(se_pattern_from_spec(seq, 2, &p, &e) == 0 && p.nsteps == 3 &&
+		      p.nlevels[0] == 2 && p.nlevels[1] == 3 &&
+		      p.seq[2 * 2 + 0] == 0 && p.seq[2 * 2 + 1] == 2,
+	      "sequence file: 3 steps, levels per service (%s)", e.msg);
+	se_pattern_free(&p);
+	write_tmp("two.load", "4, 1\n8\n");
+	CHECK(se_pattern_from_spec(seq, 2, &p, &e) != 0 &&
+		      strstr(e.msg, "two.load:2: 1 load value(s), expected 2"),
+	      "sequence file: a short line is file:line (%s)", e.msg);
+	se_pattern_free(&p);
 }
 
 /* A synthetic trace through the forest API: d1 grows with load/c. */
@@ -644,10 +772,13 @@ int main(void)
 	test_objective_errors();
 	test_delay_reward();
 	test_incremental();
+	test_objective_get();
+	test_pattern_spec();
 	test_forest_model();
 	test_protocol();
 	static const char *files[] = {"bad.load", "toy.load", "toy.obj", "inc.obj",
-				      "m.msgpack", "fd.obj", "fd2.obj", NULL};
+				      "m.msgpack", "fd.obj", "fd2.obj", "two.load",
+				      NULL};
 	for (int i = 0; files[i]; i++) {
 		char path[300];
 		snprintf(path, sizeof path, "%s/%s", tmpdir, files[i]);

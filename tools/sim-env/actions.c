@@ -2,7 +2,6 @@
  * components, their values, which one sets cores, and the conversions
  * between choice indices and text. */
 #include <errno.h>
-#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -11,7 +10,7 @@
 int mr_action_choice(const mr_action_space *as, int i, double v)
 {
 	for (int j = 0; j < as->nchoices[i]; j++)
-		if (fabs(as->values[i][j] - v) <= 1e-9 * (1 + fabs(v)))
+		if (mr_value_matches(as->values[i][j], v))
 			return j;
 	return -1;
 }
@@ -139,11 +138,11 @@ int mr_objective_action_space(const mr_objective *o, mr_action_space *as,
 		const se_action *a = &o->act[i];
 		snprintf(as->name[i], sizeof as->name[i], "%s", a->name);
 		if (o->incremental) {
-			/* sim-env's incremental choices: stay, -step, +step */
-			as->nchoices[i] = 3;
-			as->values[i][0] = 0;
-			as->values[i][1] = -1;
-			as->values[i][2] = 1;
+			/* sim-env's incremental choices: the moves, as the
+			 * steps they make (stay 0, down -1, up +1) */
+			as->nchoices[i] = MR_NMOVES;
+			for (int m = 0; m < MR_NMOVES; m++)
+				as->values[i][m] = mr_move_delta(m);
 		} else {
 			if (a->nvalues > MR_MAX_CHOICES)
 				return mr_errf(e, MR_EXIT_DATA,

@@ -7,7 +7,6 @@
  * parses the command line and writes CSV. It does not train anything.
  */
 #include <getopt.h>
-#include <math.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,7 +38,12 @@ static void usage(FILE *out)
 		"describe  what the objective is; --model-args prints the rf-fit options\n"
 		"          that fit its model (--features ... --target ...); --get KEY\n"
 		"          prints one of: name, trace, model, features, targets, fit-args,\n"
-		"          episode-length, obs-dim, actions, nchoices\n"
+		"          episode-length, obs-dim, actions, nchoices, action-kind\n"
+		"          (absolute or incremental); or SECTION.KEY, a key of a section\n"
+		"          as written (eval.unseen, 'action p.values'; .KEY at the top),\n"
+		"          but in features, targets, const, vars and reward the number\n"
+		"          it is (reward.bound1), empty when not a constant; empty when\n"
+		"          absent\n"
 		"bench     steps per second of the in-process simulator (or, with --pipe,\n"
 		"          of 'sim-env serve' driven over a pipe by the C client)\n"
 		"\n"
@@ -64,14 +68,6 @@ static void usage(FILE *out)
 		"      -o models/delay/system.msgpack traces/compute.csv\n"
 		"  sim-env optimal pipelines/objectives/delay.obj\n"
 		"  sim-env run pipelines/objectives/delay.obj --actions fixed:p=80,c=1 --eval\n");
-}
-
-static _Noreturn void usage_error(const char *fmt, const char *arg)
-{
-	fprintf(stderr, "%s: ", prog);
-	fprintf(stderr, fmt, arg);
-	fprintf(stderr, "\n(see sim-env --help)\n");
-	exit(MR_EXIT_USAGE);
 }
 
 typedef struct {
@@ -160,7 +156,7 @@ static void row_action(FILE *f, const mr_objective *o, const int32_t *a,
 	for (int c = 0; c < o->nact; c++) {
 		fputc(',', f);
 		if (o->incremental)
-			fprintf(f, "%d", a[c] == 1 ? -1 : a[c] == 2 ? 1 : 0);
+			fprintf(f, "%d", mr_move_delta(a[c]));
 		else
 			pnum(f, o->act[c].values[a[c]]);
 	}
@@ -206,8 +202,17 @@ typedef struct {
 static int match_value(const double *vals, int n, double x)
 {
 	for (int k = 0; k < n; k++)
-		if (fabs(vals[k] - x) <= 1e-9 * (1 + fabs(x)))
+		if (mr_value_matches(vals[k], x))
 			return k;
+	return -1;
+}
+
+/* The incremental move that steps by delta (-1, 0, +1), or -1. */
+static int move_of_delta(double delta)
+{
+	for (int m = 0; m < MR_NMOVES; m++)
+		if (mr_move_delta(m) == delta)
+			return m;
 	return -1;
 }
 
@@ -219,32 +224,35 @@ static void policy_fixed(policy *p, const mr_objective *o, const char *spec)
 	     it = strtok_r(NULL, ",", &save)) {
 		char *eq = strchr(it, '=');
 		if (!eq)
-			usage_error("--actions fixed: expects NAME=VALUE,... (got '%s')", it);
+			mr_usage_error(prog, "--actions fixed: expects NAME=VALUE,... (got '%s')",
+				       it);
 		*eq = 0;
 		int c = -1;
 		for (int k = 0; k < o->nact; k++)
 			if (strcmp(o->act[k].name, it) == 0)
 				c = k;
 		if (c < 0)
-			usage_error("--actions fixed: no action named '%s'", it);
+			mr_usage_error(prog, "--actions fixed: no action named '%s'", it);
 		const char *val = eq + 1;
 		if (o->incremental) {
 			if (strcmp(val, "stay") == 0 || strcmp(val, "0") == 0)
-				p->fixed[c] = 0;
+				p->fixed[c] = MR_MOVE_STAY;
 			else if (strcmp(val, "down") == 0 || strcmp(val, "-1") == 0)
-				p->fixed[c] = 1;
+				p->fixed[c] = MR_MOVE_DOWN;
 			else if (strcmp(val, "up") == 0 || strcmp(val, "+1") == 0 ||
 				 strcmp(val, "1") == 0)
-				p->fixed[c] = 2;
+				p->fixed[c] = MR_MOVE_UP;
 			else
-				usage_error("--actions fixed: an incremental move is stay, down or up (got '%s')", val);
+				mr_usage_error(prog, "--actions fixed: an incremental move is stay, down or up (got '%s')",
+					       val);
 		} else {
 			char *end;
 			double x = strtod(val, &end);
 			int k = end == val || *end ? -1
 				: match_value(o->act[c].values, o->act[c].nvalues, x);
 			if (k < 0)
-				usage_error("--actions fixed: '%s' is not one of the action's values", val);
+				mr_usage_error(prog, "--actions fixed: '%s' is not one of the action's values",
+					       val);
 			p->fixed[c] = k;
 		}
 		set[c] = 1;
@@ -252,7 +260,8 @@ static void policy_fixed(policy *p, const mr_objective *o, const char *spec)
 	free(copy);
 	for (int c = 0; c < o->nact; c++)
 		if (!set[c])
-			usage_error("--actions fixed: no value for action '%s'", o->act[c].name);
+			mr_usage_error(prog, "--actions fixed: no value for action '%s'",
+				       o->act[c].name);
 }
 
 /* Reads a table as 'sim-env optimal' writes it: state columns and action
@@ -303,12 +312,10 @@ static void policy_table(policy *p, se_sim *s, const char *path)
 					bad = k;
 		int32_t a[MR_MAX_COMPONENTS];
 		for (int c = 0; c < o->nact && bad < 0; c++, k++) {
-			if (o->incremental) {
-				double m = row[k];
-				a[c] = m == 0 ? 0 : m == -1 ? 1 : m == 1 ? 2 : -1;
-			} else {
+			if (o->incremental)
+				a[c] = move_of_delta(row[k]);
+			else
 				a[c] = match_value(o->act[c].values, o->act[c].nvalues, row[k]);
-			}
 			if (a[c] < 0)
 				bad = k;
 		}
@@ -377,10 +384,10 @@ static int cmd_run(const mr_objective *o, const cli *c)
 	se_sim *s = se_sim_of(v);
 	policy p;
 	memset(&p, 0, sizeof p);
-	mr_rng_seed(&p.rng, c->seed, 0x9a11c7);
+	mr_rng_seed(&p.rng, c->seed, MR_STREAM_SIM_RANDOM);
 	mr_err e;
 	if (!c->actions)
-		usage_error("%s", "run needs --actions fixed:...|random|optimal|table:FILE");
+		mr_usage_error(prog, "run needs --actions fixed:...|random|optimal|table:FILE");
 	if (strncmp(c->actions, "fixed:", 6) == 0) {
 		p.kind = 0;
 		policy_fixed(&p, o, c->actions + 6);
@@ -394,8 +401,8 @@ static int cmd_run(const mr_objective *o, const cli *c)
 		p.kind = 3;
 		policy_table(&p, s, c->actions + 6);
 	} else {
-		usage_error("unknown --actions '%s' (fixed:NAME=V,..., random, optimal, table:FILE)",
-			    c->actions);
+		mr_usage_error(prog, "unknown --actions '%s' (fixed:NAME=V,..., random, optimal, table:FILE)",
+			       c->actions);
 	}
 	long steps = c->steps > 0 ? c->steps : s->ep_len;
 	mr_out out;
@@ -452,6 +459,40 @@ static int cmd_run(const mr_objective *o, const cli *c)
 	return 0;
 }
 
+/* optimal: the table of every discrete state, its best action, reward
+ * (and value, incremental) and outcome. */
+static void write_optimal_table(FILE *f, se_sim *s, const se_optimum *opt)
+{
+	const mr_objective *o = s->o;
+	double y[SE_MAX_TARGETS];
+	mr_step_info inf;
+	int32_t cfg[MR_MAX_COMPONENTS];
+	header_state(f, s);
+	header_action(f, o);
+	fputs(",reward", f);
+	if (o->incremental)
+		fputs(",value", f);
+	header_info(f, o);
+	fputs(",bound_met\n", f);
+	for (size_t i = 0; i < opt->nstates; i++) {
+		se_state st;
+		se_state_decode(s, i, &st);
+		const int32_t *a = opt->best + i * (size_t)o->nact;
+		se_action_cfg(s, &st, a, cfg);
+		double r = se_outcome(s, &st, cfg, se_targets(s, &st, cfg, y), &inf);
+		row_state(f, s, &st);
+		row_action(f, o, a, cfg);
+		fputc(',', f);
+		pnum(f, r);
+		if (o->incremental) {
+			fputc(',', f);
+			pnum(f, opt->value[i]);
+		}
+		row_info(f, o, &inf);
+		fprintf(f, ",%d\n", inf.bound_met);
+	}
+}
+
 static int cmd_optimal(const mr_objective *o, const cli *c)
 {
 	mr_vecenv *v = open_env(o, c, c->envs, 1);
@@ -464,35 +505,9 @@ static int cmd_optimal(const mr_objective *o, const cli *c)
 	if (mr_out_open(&out, c->output ? c->output : "-", &e) != 0)
 		mr_die(prog, &e);
 	FILE *f = out.f;
-	double y[SE_MAX_TARGETS];
-	mr_step_info inf;
 	int32_t cfg[MR_MAX_COMPONENTS];
-	if (opt.nstates) {
-		header_state(f, s);
-		header_action(f, o);
-		fputs(",reward", f);
-		if (o->incremental)
-			fputs(",value", f);
-		header_info(f, o);
-		fputs(",bound_met\n", f);
-		for (size_t i = 0; i < opt.nstates; i++) {
-			se_state st;
-			se_state_decode(s, i, &st);
-			const int32_t *a = opt.best + i * (size_t)o->nact;
-			se_action_cfg(s, &st, a, cfg);
-			double r = se_outcome(s, &st, cfg, se_targets(s, &st, cfg, y), &inf);
-			row_state(f, s, &st);
-			row_action(f, o, a, cfg);
-			fputc(',', f);
-			pnum(f, r);
-			if (o->incremental) {
-				fputc(',', f);
-				pnum(f, opt.value[i]);
-			}
-			row_info(f, o, &inf);
-			fprintf(f, ",%d\n", inf.bound_met);
-		}
-	}
+	if (opt.nstates)
+		write_optimal_table(f, s, &opt);
 	/* the mean over the evaluation episode(s), and for continuous loads
 	 * the table of the states visited */
 	if (v->reset(v, c->seed, &e) != 0)
@@ -562,6 +577,59 @@ static void print_list(char *const *v, int n, const char *sep)
 	putchar('\n');
 }
 
+/* describe --get SECTION.KEY (k): the key as the objective parser reads
+ * it, empty when absent. */
+static void describe_get_key(const mr_objective *o, const char *k,
+			     const char *dot)
+{
+	char sec[128], num[32];
+	const char *v;
+	if ((size_t)(dot - k) >= sizeof sec)
+		mr_usage_error(prog, "--get '%s': no such section", k);
+	memcpy(sec, k, (size_t)(dot - k));
+	sec[dot - k] = 0;
+	if (se_objective_get(o, sec, dot + 1, num, &v) != 0)
+		mr_usage_error(prog, "--get '%s': '[%s]' is not a section of an objective",
+			       k, sec);
+	printf("%s\n", v ? v : "");
+}
+
+static void describe_get(const mr_objective *o, const char *k)
+{
+	const char *dot = strrchr(k, '.');
+	if (dot)
+		describe_get_key(o, k, dot);
+	else if (strcmp(k, "name") == 0)
+		printf("%s\n", o->name);
+	else if (strcmp(k, "trace") == 0)
+		printf("%s\n", o->trace ? o->trace : "");
+	else if (strcmp(k, "model") == 0)
+		printf("%s\n", o->model_file ? o->model_file : "");
+	else if (strcmp(k, "features") == 0)
+		print_list(o->feat_name, o->nfeat, ",");
+	else if (strcmp(k, "targets") == 0)
+		print_list(o->target_name, o->ntarget, ",");
+	else if (strcmp(k, "fit-args") == 0)
+		printf("%s\n", o->fit_args ? o->fit_args : "");
+	else if (strcmp(k, "episode-length") == 0)
+		printf("%d\n", mr_simenv_episode_length(o));
+	else if (strcmp(k, "obs-dim") == 0)
+		printf("%d\n", o->nserv + o->nparam + (o->incremental ? o->nact : 0));
+	else if (strcmp(k, "action-kind") == 0)
+		printf("%s\n", o->incremental ? "incremental" : "absolute");
+	else if (strcmp(k, "actions") == 0) {
+		for (int a = 0; a < o->nact; a++)
+			printf("%s%s", a ? "," : "", o->act[a].name);
+		putchar('\n');
+	} else if (strcmp(k, "nchoices") == 0) {
+		for (int a = 0; a < o->nact; a++)
+			printf("%s%d", a ? "," : "",
+			       o->incremental ? MR_NMOVES : o->act[a].nvalues);
+		putchar('\n');
+	} else
+		mr_usage_error(prog, "unknown --get key '%s'", k);
+}
+
 static int cmd_describe(const mr_objective *o, const cli *c)
 {
 	if (c->model_args) {
@@ -577,34 +645,8 @@ static int cmd_describe(const mr_objective *o, const cli *c)
 		putchar('\n');
 		return 0;
 	}
-	const char *k = c->get;
-	if (k) {
-		if (strcmp(k, "name") == 0)
-			printf("%s\n", o->name);
-		else if (strcmp(k, "trace") == 0)
-			printf("%s\n", o->trace ? o->trace : "");
-		else if (strcmp(k, "model") == 0)
-			printf("%s\n", o->model_file ? o->model_file : "");
-		else if (strcmp(k, "features") == 0)
-			print_list(o->feat_name, o->nfeat, ",");
-		else if (strcmp(k, "targets") == 0)
-			print_list(o->target_name, o->ntarget, ",");
-		else if (strcmp(k, "fit-args") == 0)
-			printf("%s\n", o->fit_args ? o->fit_args : "");
-		else if (strcmp(k, "episode-length") == 0)
-			printf("%d\n", mr_simenv_episode_length(o));
-		else if (strcmp(k, "obs-dim") == 0)
-			printf("%d\n", o->nserv + o->nparam + (o->incremental ? o->nact : 0));
-		else if (strcmp(k, "actions") == 0) {
-			for (int a = 0; a < o->nact; a++)
-				printf("%s%s", a ? "," : "", o->act[a].name);
-			putchar('\n');
-		} else if (strcmp(k, "nchoices") == 0) {
-			for (int a = 0; a < o->nact; a++)
-				printf("%s%d", a ? "," : "", o->incremental ? 3 : o->act[a].nvalues);
-			putchar('\n');
-		} else
-			usage_error("unknown --get key '%s'", k);
+	if (c->get) {
+		describe_get(o, c->get);
 		return 0;
 	}
 	char b[32];
@@ -682,7 +724,7 @@ static int cmd_bench(const mr_objective *o, const cli *c)
 	size_t per = (size_t)v->nenvs * (size_t)v->ncomp;
 	int32_t *acts = mr_xcalloc((size_t)pool * per, sizeof *acts);
 	mr_rng rng;
-	mr_rng_seed(&rng, c->seed, 77);
+	mr_rng_seed(&rng, c->seed, MR_STREAM_SIM_ACTIONS);
 	for (size_t i = 0; i < (size_t)pool * per; i++)
 		acts[i] = (int32_t)mr_rng_below(&rng, (uint64_t)v->nchoices[i % (size_t)v->ncomp]);
 	if (v->reset(v, c->seed, &e) != 0)
@@ -692,9 +734,10 @@ static int cmd_bench(const mr_objective *o, const cli *c)
 		if (o->incremental) {
 			for (int i = 0; i < v->nenvs; i++) {
 				const uint8_t *m = v->masks + (size_t)i * (size_t)v->total_choices;
-				for (int cc = 0; cc < v->ncomp; cc++, m += 3) {
-					int32_t a = (int32_t)mr_rng_below(&rng, 3);
-					v->actions[(size_t)i * (size_t)v->ncomp + (size_t)cc] = m[a] ? a : 0;
+				for (int cc = 0; cc < v->ncomp; cc++, m += MR_NMOVES) {
+					int32_t a = (int32_t)mr_rng_below(&rng, MR_NMOVES);
+					v->actions[(size_t)i * (size_t)v->ncomp + (size_t)cc] =
+						m[a] ? a : MR_MOVE_STAY;
 				}
 			}
 		} else {
@@ -812,7 +855,7 @@ int main(int argc, char **argv)
 		}
 	}
 	if (argc - optind != 2)
-		usage_error("%s", "expected a command and an objective file");
+		mr_usage_error(prog, "expected a command and an objective file");
 	c.cmd = argv[optind];
 	c.objective = argv[optind + 1];
 	static const char *cmds[] = {"serve", "optimal", "run", "describe", "bench", NULL};
@@ -820,7 +863,8 @@ int main(int argc, char **argv)
 	for (int i = 0; cmds[i]; i++)
 		known |= strcmp(cmds[i], c.cmd) == 0;
 	if (!known)
-		usage_error("unknown command '%s' (serve, optimal, run, describe, bench)", c.cmd);
+		mr_usage_error(prog, "unknown command '%s' (serve, optimal, run, describe, bench)",
+			       c.cmd);
 	if (!c.envs)
 		c.envs = strcmp(c.cmd, "bench") == 0 ? 64 : 1;
 	mr_err e;

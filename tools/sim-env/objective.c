@@ -1,12 +1,14 @@
 /*
  * objective.c - the objective file parser (format: pipelines/objectives/
- * README.md) and the load patterns it names.
+ * README.md).
  *
  * An objective is data: services, load pattern, actions, the system model
  * and how state and action map onto its features, and a reward family with
- * its constants. Every error names file:line. This file reads the objective
- * and its load sequence; it does not open the system model (simenv.c does,
- * so that a model path can be overridden).
+ * its constants. Every error names file:line. The text is split into
+ * entries (a section header, or a key = value line), then each section is
+ * read by its own function, in an order where every name is defined before
+ * an expression uses it. The load pattern is pattern.c's; the system model
+ * is opened by simenv.c (so that a model path can be overridden).
  */
 #include <ctype.h>
 #include <errno.h>
@@ -17,9 +19,9 @@
 #include "simenv_impl.h"
 
 /* ------------------------------------------------------------------------
- * Small helpers
+ * Small helpers (shared with pattern.c)
  */
-static char *trim(char *s)
+char *se_trim(char *s)
 {
 	while (isspace((unsigned char)*s))
 		s++;
@@ -29,7 +31,7 @@ static char *trim(char *s)
 	return s;
 }
 
-static int parse_num(const char *s, double *v)
+int se_parse_num(const char *s, double *v)
 {
 	char *end;
 	errno = 0;
@@ -50,10 +52,35 @@ static double tidy(double v)
 	return strtod(buf, NULL);
 }
 
-static int cmp_double(const void *a, const void *b)
+/* "lo..hi" or "lo..hi step s" (item is modified) appended to v[*cnt..]. */
+static int grid_range(char *item, char *dots, double *v, int *cnt, mr_err *e)
 {
-	double x = *(const double *)a, y = *(const double *)b;
-	return x < y ? -1 : x > y;
+	*dots = 0;
+	char *hi_s = dots + 2, *step_s = strstr(hi_s, "step");
+	double lo, hi, step = 1;
+	if (step_s) {
+		*step_s = 0;
+		if (se_parse_num(step_s + 4, &step) != 0 || step <= 0)
+			return mr_errf(e, MR_EXIT_DATA,
+				       "range step must be a number > 0");
+	}
+	if (se_parse_num(se_trim(item), &lo) != 0 ||
+	    se_parse_num(se_trim(hi_s), &hi) != 0 || hi < lo)
+		return mr_errf(e, MR_EXIT_DATA,
+			       "a range is 'lo..hi' or 'lo..hi step s' with lo <= hi");
+	double span = (hi - lo) / step;
+	long k = lround(span);
+	/* a whole number of steps, up to rounding */
+	if (!mr_value_matches((double)k, span))
+		return mr_errf(e, MR_EXIT_DATA,
+			       "range %g..%g is not a whole number of steps of %g",
+			       lo, hi, step);
+	if (k + 1 > MR_MAX_CHOICES - *cnt)
+		return mr_errf(e, MR_EXIT_DATA, "more than %d values",
+			       MR_MAX_CHOICES);
+	for (long i = 0; i <= k; i++)
+		v[(*cnt)++] = tidy(lo + (double)i * step);
+	return 0;
 }
 
 int se_parse_grid(const char *text, double **out, int *n, mr_err *e)
@@ -63,48 +90,24 @@ int se_parse_grid(const char *text, double **out, int *n, mr_err *e)
 	char *copy = mr_xstrdup(text), *save = NULL;
 	for (char *item = strtok_r(copy, ",", &save); item;
 	     item = strtok_r(NULL, ",", &save)) {
-		item = trim(item);
+		item = se_trim(item);
 		char *dots = strstr(item, "..");
-		if (!dots) {
-			double x;
-			if (parse_num(item, &x) != 0) {
-				mr_errf(e, MR_EXIT_DATA, "'%s' is not a number", item);
+		if (dots) {
+			if (grid_range(item, dots, v, &cnt, e) != 0)
 				goto bad;
-			}
-			if (cnt == MR_MAX_CHOICES)
-				goto toomany;
-			v[cnt++] = x;
 			continue;
 		}
-		*dots = 0;
-		char *hi_s = dots + 2, *step_s = strstr(hi_s, "step");
-		double lo, hi, step = 1;
-		if (step_s) {
-			*step_s = 0;
-			if (parse_num(step_s + 4, &step) != 0 || step <= 0) {
-				mr_errf(e, MR_EXIT_DATA,
-					"range step must be a number > 0");
-				goto bad;
-			}
-		}
-		if (parse_num(trim(item), &lo) != 0 ||
-		    parse_num(trim(hi_s), &hi) != 0 || hi < lo) {
-			mr_errf(e, MR_EXIT_DATA,
-				"a range is 'lo..hi' or 'lo..hi step s' with lo <= hi");
+		double x;
+		if (se_parse_num(item, &x) != 0) {
+			mr_errf(e, MR_EXIT_DATA, "'%s' is not a number", item);
 			goto bad;
 		}
-		double span = (hi - lo) / step;
-		long k = lround(span);
-		if (fabs(span - (double)k) > 1e-9 * (1 + fabs(span))) {
-			mr_errf(e, MR_EXIT_DATA,
-				"range %g..%g is not a whole number of steps of %g",
-				lo, hi, step);
+		if (cnt == MR_MAX_CHOICES) {
+			mr_errf(e, MR_EXIT_DATA, "more than %d values",
+				MR_MAX_CHOICES);
 			goto bad;
 		}
-		if (k + 1 > MR_MAX_CHOICES - cnt)
-			goto toomany;
-		for (long i = 0; i <= k; i++)
-			v[cnt++] = tidy(lo + (double)i * step);
+		v[cnt++] = x;
 	}
 	if (cnt == 0) {
 		mr_errf(e, MR_EXIT_DATA, "no values");
@@ -121,8 +124,6 @@ int se_parse_grid(const char *text, double **out, int *n, mr_err *e)
 	*out = v;
 	*n = cnt;
 	return 0;
-toomany:
-	mr_errf(e, MR_EXIT_DATA, "more than %d values", MR_MAX_CHOICES);
 bad:
 	free(copy);
 	free(v);
@@ -140,378 +141,41 @@ const char *se_family_name(int family)
 	return "?";
 }
 
-/* ------------------------------------------------------------------------
- * Load patterns
- */
-void se_pattern_free(se_pattern *p)
+static int valid_name(const char *s)
 {
-	for (int i = 0; i < MR_MAX_SERVICES; i++)
-		free(p->levels[i]);
-	free(p->seq);
-	free(p->desc);
-	memset(p, 0, sizeof *p);
-}
-
-/* Reads a sequence file: one step per line, nserv numbers per line
- * separated by commas or blanks, '#' comments. */
-static int read_sequence(se_pattern *p, int nserv, const char *path,
-			 mr_err *e)
-{
-	char *buf;
-	size_t len;
-	if (mr_read_file(path, &buf, &len, 256u << 20, e) != 0)
-		return mr_err_prefix(e, "load sequence");
-	char *text = mr_xcalloc(len + 1, 1);
-	memcpy(text, buf, len);
-	free(buf);
-	buf = text;
-	size_t cap = 1024;
-	double *vals = mr_xcalloc(cap, sizeof *vals);
-	int rows = 0, line = 0;
-	int rc = -1;
-	for (char *s = buf; s;) {
-		char *nl = strchr(s, '\n');
-		if (nl)
-			*nl = 0;
-		line++;
-		char *hash = strchr(s, '#');
-		if (hash)
-			*hash = 0;
-		char *t = trim(s);
-		if (*t) {
-			int k = 0;
-			char *q = t;
-			while (*q) {
-				while (*q == ',' || isspace((unsigned char)*q))
-					q++;
-				if (!*q)
-					break;
-				char *end;
-				errno = 0;
-				double v = strtod(q, &end);
-				if (end == q || errno || !isfinite(v) || v < 0 ||
-				    (*end && *end != ',' && !isspace((unsigned char)*end))) {
-					mr_errf(e, MR_EXIT_DATA,
-						"%s:%d: load must be a number >= 0", path, line);
-					goto out;
-				}
-				if (k == nserv) {
-					mr_errf(e, MR_EXIT_DATA,
-						"%s:%d: more than %d load values (one per service)",
-						path, line, nserv);
-					goto out;
-				}
-				if ((size_t)(rows + 1) * (size_t)nserv > cap) {
-					cap *= 2;
-					vals = mr_xrealloc(vals, cap, sizeof *vals);
-				}
-				vals[(size_t)rows * (size_t)nserv + (size_t)k++] = v;
-				q = end;
-			}
-			if (k != nserv) {
-				mr_errf(e, MR_EXIT_DATA,
-					"%s:%d: %d load value(s), expected %d (one per service)",
-					path, line, k, nserv);
-				goto out;
-			}
-			if (rows == 10000000) {
-				mr_errf(e, MR_EXIT_DATA, "%s:%d: more than 10 million steps",
-					path, line);
-				goto out;
-			}
-			rows++;
-		}
-		s = nl ? nl + 1 : NULL;
-	}
-	if (rows == 0) {
-		mr_errf(e, MR_EXIT_DATA, "%s: no load values", path);
-		goto out;
-	}
-	p->kind = SE_PAT_SEQUENCE;
-	p->nsteps = rows;
-	p->length = rows;
-	p->seq = mr_xcalloc((size_t)rows * (size_t)nserv, sizeof *p->seq);
-	double *tmp = mr_xcalloc((size_t)rows, sizeof *tmp);
-	for (int j = 0; j < nserv; j++) {
-		for (int r = 0; r < rows; r++)
-			tmp[r] = vals[(size_t)r * (size_t)nserv + (size_t)j];
-		qsort(tmp, (size_t)rows, sizeof *tmp, cmp_double);
-		int nl = 0;
-		for (int r = 0; r < rows; r++)
-			if (nl == 0 || tmp[r] != tmp[nl - 1])
-				tmp[nl++] = tmp[r];
-		p->nlevels[j] = nl;
-		p->levels[j] = mr_xcalloc((size_t)nl, sizeof(double));
-		memcpy(p->levels[j], tmp, (size_t)nl * sizeof(double));
-		/* the same parsed text gives the same double: exact match */
-		for (int r = 0; r < rows; r++) {
-			double v = vals[(size_t)r * (size_t)nserv + (size_t)j];
-			int lo = 0, hi = nl - 1;
-			while (lo < hi) {
-				int mid = (lo + hi) / 2;
-				if (p->levels[j][mid] < v)
-					lo = mid + 1;
-				else
-					hi = mid;
-			}
-			p->seq[(size_t)r * (size_t)nserv + (size_t)j] = lo;
-		}
-	}
-	free(tmp);
-	rc = 0;
-out:
-	free(vals);
-	free(buf);
-	return rc;
-}
-
-/* Index of a per-service key: "mean2" for service 2 wins over "mean",
- * which holds for every service; -1 when neither is there. k1 receives the
- * service's own key name (for messages). */
-static int find_per_service(const char *const *keys, int n, const char *base,
-			    int serv, char k1[64])
-{
-	snprintf(k1, 64, "%s%d", base, serv + 1);
-	int found = -1;
-	for (int i = 0; i < n; i++)
-		if (strcmp(keys[i], k1) == 0)
-			found = i;
-	if (found < 0)
-		for (int i = 0; i < n; i++)
-			if (strcmp(keys[i], base) == 0)
-				found = i;
-	return found;
-}
-
-/* Per-service numeric key: "mean2" or, for every service, "mean". */
-static int per_service(const char *const *keys, const char *const *vals,
-		       const int *lines, int n, const char *base, int serv,
-		       int required, double *out, const char *where,
-		       mr_err *e)
-{
-	char k1[64];
-	int found = find_per_service(keys, n, base, serv, k1);
-	if (found < 0) {
-		if (required)
-			return mr_errf(e, MR_EXIT_DATA,
-				       "%s: [load] needs '%s' (or '%s')", where,
-				       base, k1);
+	if (!isalpha((unsigned char)*s) && *s != '_')
 		return 0;
-	}
-	if (parse_num(vals[found], out) != 0)
-		return mr_errf(e, MR_EXIT_DATA, "%s:%d: '%s' must be a number",
-			       where, lines[found], keys[found]);
+	for (; *s; s++)
+		if (!isalnum((unsigned char)*s) && *s != '_')
+			return 0;
 	return 1;
 }
 
-static int per_service_grid(const char *const *keys, const char *const *vals,
-			    const int *lines, int n, const char *base,
-			    int serv, se_pattern *p, const char *where,
-			    mr_err *e)
+static char *join_path(const char *dir, const char *rel)
 {
-	char k1[64];
-	int found = find_per_service(keys, n, base, serv, k1);
-	if (found < 0)
-		return mr_errf(e, MR_EXIT_DATA, "%s: [load] needs '%s' (or '%s')",
-			       where, base, k1);
-	if (se_parse_grid(vals[found], &p->levels[serv], &p->nlevels[serv],
-			  e) != 0)
-		return mr_err_prefix(e, "%s:%d: '%s'", where, lines[found],
-				     keys[found]);
-	for (int i = 0; i < p->nlevels[serv]; i++)
-		if (p->levels[serv][i] < 0)
-			return mr_errf(e, MR_EXIT_DATA,
-				       "%s:%d: '%s': a load must be >= 0", where,
-				       lines[found], keys[found]);
-	return 0;
+	if (rel[0] == '/' || !dir || !*dir || strcmp(dir, ".") == 0)
+		return mr_xstrdup(rel);
+	size_t n = strlen(dir) + strlen(rel) + 2;
+	char *p = mr_xcalloc(n, 1);
+	snprintf(p, n, "%s/%s", dir, rel);
+	return p;
 }
 
-int se_pattern_parse_kv(se_pattern *p, int nserv, const char *const *keys,
-			const char *const *vals, const int *lines, int n,
-			const char *where, const char *dir, mr_err *e)
+/* mr_split_names on a list written by hand: blanks around names dropped. */
+static char **split_list(const char *list, size_t *n, mr_err *e)
 {
-	memset(p, 0, sizeof *p);
-	p->nserv = nserv;
-	const char *kind = NULL;
-	int kline = 0;
-	static const char *known[] = {"pattern", "file", "levels", "hold",
-				      "value", "mean", "amplitude", "period",
-				      "noise", "phase", "floor", NULL};
-	for (int i = 0; i < n; i++) {
-		int ok = 0;
-		for (int k = 0; known[k] && !ok; k++) {
-			size_t l = strlen(known[k]);
-			if (strncmp(keys[i], known[k], l) == 0) {
-				const char *rest = keys[i] + l;
-				ok = !*rest || (rest[0] >= '1' &&
-						rest[0] < '1' + nserv && !rest[1] &&
-						strcmp(known[k], "pattern") &&
-						strcmp(known[k], "file") &&
-						strcmp(known[k], "hold") &&
-						strcmp(known[k], "phase") &&
-						strcmp(known[k], "floor"));
-			}
-		}
-		if (!ok)
-			return mr_errf(e, MR_EXIT_DATA,
-				       "%s:%d: unknown [load] key '%s'", where,
-				       lines[i], keys[i]);
-		if (strcmp(keys[i], "pattern") == 0) {
-			kind = vals[i];
-			kline = lines[i];
-		}
-	}
-	if (!kind)
-		return mr_errf(e, MR_EXIT_DATA,
-			       "%s: [load] needs 'pattern = sequence|levels|sin|constant'",
-			       where);
-	char desc[4200];
-	if (strcmp(kind, "sequence") == 0) {
-		const char *file = NULL;
-		for (int i = 0; i < n; i++)
-			if (strcmp(keys[i], "file") == 0)
-				file = vals[i];
-		if (!file)
-			return mr_errf(e, MR_EXIT_DATA,
-				       "%s:%d: a sequence pattern needs 'file'",
-				       where, kline);
-		char path[4096];
-		if (file[0] == '/' || !dir)
-			snprintf(path, sizeof path, "%s", file);
-		else
-			snprintf(path, sizeof path, "%s/%s", dir, file);
-		if (read_sequence(p, nserv, path, e) != 0) {
-			for (int i = 0; i < n; i++)
-				if (strcmp(keys[i], "file") == 0 && lines[i] > 0)
-					mr_err_prefix(e, "%s:%d", where, lines[i]);
-			return -1;
-		}
-		snprintf(desc, sizeof desc, "sequence %s (%d steps)", path,
-			 p->nsteps);
-	} else if (strcmp(kind, "levels") == 0 ||
-		   strcmp(kind, "constant") == 0) {
-		int constant = kind[0] == 'c';
-		p->kind = SE_PAT_LEVELS;
-		p->hold = 1;
-		for (int j = 0; j < nserv; j++)
-			if (per_service_grid(keys, vals, lines, n,
-					     constant ? "value" : "levels", j, p,
-					     where, e) != 0)
-				return -1;
-		if (constant)
-			for (int j = 0; j < nserv; j++)
-				if (p->nlevels[j] != 1)
-					return mr_errf(e, MR_EXIT_DATA,
-						       "%s: a constant pattern has one value per service",
-						       where);
-		for (int i = 0; i < n; i++)
-			if (strcmp(keys[i], "hold") == 0 &&
-			    (parse_num(vals[i], &p->hold) != 0 || p->hold < 1))
-				return mr_errf(e, MR_EXIT_DATA,
-					       "%s:%d: 'hold' must be a number >= 1 (mean steps a level is held)",
-					       where, lines[i]);
-		snprintf(desc, sizeof desc, "%s", constant ? "constant" : "random levels");
-	} else if (strcmp(kind, "sin") == 0) {
-		p->kind = SE_PAT_SIN;
-		p->phase = -1;
-		for (int j = 0; j < nserv; j++) {
-			if (per_service(keys, vals, lines, n, "mean", j, 1,
-					&p->mean[j], where, e) < 0 ||
-			    per_service(keys, vals, lines, n, "amplitude", j, 1,
-					&p->amp[j], where, e) < 0 ||
-			    per_service(keys, vals, lines, n, "period", j, 1,
-					&p->period[j], where, e) < 0 ||
-			    per_service(keys, vals, lines, n, "noise", j, 0,
-					&p->noise[j], where, e) < 0)
-				return -1;
-			if (!(p->period[j] > 0) || p->noise[j] < 0)
-				return mr_errf(e, MR_EXIT_DATA,
-					       "%s: [load] sin: period must be > 0 and noise >= 0",
-					       where);
-		}
-		for (int i = 0; i < n; i++) {
-			if (strcmp(keys[i], "phase") == 0 &&
-			    strcmp(vals[i], "random") != 0 &&
-			    (parse_num(vals[i], &p->phase) != 0 || p->phase < 0))
-				return mr_errf(e, MR_EXIT_DATA,
-					       "%s:%d: 'phase' is 'random' or a number of steps >= 0",
-					       where, lines[i]);
-			if (strcmp(keys[i], "floor") == 0 &&
-			    (parse_num(vals[i], &p->floor_) != 0 || p->floor_ < 0))
-				return mr_errf(e, MR_EXIT_DATA,
-					       "%s:%d: 'floor' must be a number >= 0",
-					       where, lines[i]);
-		}
-		p->length = (int)lround(p->period[0]);
-		if (p->length < 1)
-			p->length = 1;
-		snprintf(desc, sizeof desc, "sin (mean %g, amplitude %g, period %g steps)",
-			 p->mean[0], p->amp[0], p->period[0]);
-	} else {
-		return mr_errf(e, MR_EXIT_DATA,
-			       "%s:%d: unknown load pattern '%s' (sequence, levels, sin, constant)",
-			       where, kline, kind);
-	}
-	p->desc = mr_xstrdup(desc);
-	return 0;
-}
-
-int se_pattern_from_spec(const char *spec, int nserv, se_pattern *p,
-			 mr_err *e)
-{
-	const char *colon = strchr(spec, ':');
-	static const char *kinds[] = {"sin", "levels", "constant", "sequence",
-				      NULL};
-	int known = -1;
-	if (colon)
-		for (int i = 0; kinds[i]; i++)
-			if ((size_t)(colon - spec) == strlen(kinds[i]) &&
-			    strncmp(spec, kinds[i], strlen(kinds[i])) == 0)
-				known = i;
-	const char *keys[32], *vals[32];
-	int lines[32], n = 0;
-	char *copy = NULL;
-	int rc;
-	if (known < 0) { /* a path: a sequence file */
-		keys[0] = "pattern"; vals[0] = "sequence";
-		keys[1] = "file"; vals[1] = spec;
-		lines[0] = lines[1] = 0;
-		rc = se_pattern_parse_kv(p, nserv, keys, vals, lines, 2,
-					 "load pattern", NULL, e);
-		return rc;
-	}
-	keys[n] = "pattern"; vals[n] = kinds[known]; lines[n++] = 0;
-	copy = mr_xstrdup(colon + 1);
-	if (!strchr(copy, '=')) {
-		/* shorthand: "levels:4,8,12", "constant:8", "sequence:FILE" */
-		keys[n] = known == 1 ? "levels" : known == 2 ? "value" : "file";
-		vals[n] = copy;
-		lines[n++] = 0;
-	} else {
-		char *save = NULL;
-		for (char *item = strtok_r(copy, ";", &save); item;
-		     item = strtok_r(NULL, ";", &save)) {
-			char *eq = strchr(item, '=');
-			if (!eq || n == 32) {
-				free(copy);
-				return mr_errf(e, MR_EXIT_USAGE,
-					       "load pattern '%s': expected KIND:key=value;key=value",
-					       spec);
-			}
-			*eq = 0;
-			keys[n] = trim(item);
-			vals[n] = trim(eq + 1);
-			lines[n++] = 0;
-		}
-	}
-	rc = se_pattern_parse_kv(p, nserv, keys, vals, lines, n,
-				 "load pattern", NULL, e);
-	free(copy);
-	return rc;
+	char *c = mr_xcalloc(strlen(list) + 1, 1), *q = c;
+	for (const char *p = list; *p; p++)
+		if (!isspace((unsigned char)*p))
+			*q++ = *p;
+	char **v = mr_split_names(c, n, e);
+	free(c);
+	return v;
 }
 
 /* ------------------------------------------------------------------------
- * The objective file
+ * The text as entries: a section header (key NULL; so that a section
+ * without keys still exists) or a key = value line of a section.
  */
 typedef struct {
 	char sec[32], secname[64];
@@ -520,9 +184,164 @@ typedef struct {
 } entry;
 
 typedef struct {
+	entry *v;
+	int n, cap;
+} entries;
+
+static entry *entry_add(entries *es, const char *sec, const char *secname,
+			int line)
+{
+	if (es->n == es->cap) {
+		es->cap = es->cap ? 2 * es->cap : 64;
+		es->v = mr_xrealloc(es->v, (size_t)es->cap, sizeof *es->v);
+	}
+	entry *en = &es->v[es->n++];
+	memset(en, 0, sizeof *en);
+	snprintf(en->sec, sizeof en->sec, "%s", sec);
+	snprintf(en->secname, sizeof en->secname, "%s", secname);
+	en->line = line;
+	return en;
+}
+
+/* "[kind name]" or "[name]" (t starts with '[') into sec and secname. */
+static int section_header(char *t, char sec[32], char secname[64])
+{
+	char *close = strchr(t, ']');
+	if (!close || se_trim(close + 1)[0])
+		return -1;
+	*close = 0;
+	char *inner = se_trim(t + 1), *sp = inner;
+	while (*sp && !isspace((unsigned char)*sp))
+		sp++;
+	char *nm = "";
+	if (*sp) {
+		*sp = 0;
+		nm = se_trim(sp + 1);
+	}
+	if (!*inner || strlen(inner) >= 32 || strlen(nm) >= 64 ||
+	    strchr(nm, ' '))
+		return -1;
+	snprintf(sec, 32, "%s", inner);
+	snprintf(secname, 64, "%s", nm);
+	return 0;
+}
+
+/* "key = value" (t, modified in place) as an entry of the section. */
+static int key_line(entries *es, char *t, const char *sec,
+		    const char *secname, const char *file, int line,
+		    mr_err *e)
+{
+	char *eq = strchr(t, '=');
+	/* '==' inside an expression is not the separator */
+	if (!eq)
+		return mr_errf(e, MR_EXIT_DATA,
+			       "%s:%d: expected 'key = value' or '[section]'",
+			       file, line);
+	*eq = 0;
+	char *key = se_trim(t), *val = se_trim(eq + 1);
+	if (!*key || !valid_name(key))
+		return mr_errf(e, MR_EXIT_DATA,
+			       "%s:%d: '%s' is not a valid key (letters, digits, _)",
+			       file, line, key);
+	if (!*val)
+		return mr_errf(e, MR_EXIT_DATA, "%s:%d: '%s' has no value",
+			       file, line, key);
+	for (int i = 0; i < es->n; i++) {
+		const entry *o = &es->v[i];
+		if (o->key && strcmp(o->sec, sec) == 0 &&
+		    strcmp(o->secname, secname) == 0 &&
+		    strcmp(o->key, key) == 0)
+			return mr_errf(e, MR_EXIT_DATA,
+				       "%s:%d: '%s' is set twice in this section (first at line %d)",
+				       file, line, key, o->line);
+	}
+	entry *en = entry_add(es, sec, secname, line);
+	en->key = key;
+	en->val = val;
+	return 0;
+}
+
+/* Splits text into entries (pointing into text); syntax errors name
+ * file:line. */
+static int tokenize(char *text, const char *file, entry **out, int *nout,
+		    mr_err *e)
+{
+	entries es = {0};
+	char sec[32] = "", secname[64] = "";
+	int line = 0;
+	for (char *s = text; *s;) {
+		char *nl = strchr(s, '\n');
+		if (nl)
+			*nl = 0;
+		line++;
+		char *hash = strchr(s, '#');
+		if (hash)
+			*hash = 0;
+		char *t = se_trim(s);
+		if (*t == ';')
+			*t = 0;
+		if (*t == '[') {
+			if (section_header(t, sec, secname) != 0) {
+				mr_errf(e, MR_EXIT_DATA,
+					"%s:%d: a section header is '[name]' or '[kind name]'",
+					file, line);
+				goto bad;
+			}
+			entry_add(&es, sec, secname, line);
+		} else if (*t && key_line(&es, t, sec, secname, file, line,
+					  e) != 0) {
+			goto bad;
+		}
+		if (!nl)
+			break;
+		s = nl + 1;
+	}
+	*out = es.v;
+	*nout = es.n;
+	return 0;
+bad:
+	free(es.v);
+	return -1;
+}
+
+static int is_sec(const entry *en, const char *s)
+{
+	return strcmp(en->sec, s) == 0;
+}
+
+/* ------------------------------------------------------------------------
+ * The parser's state, names and expressions
+ */
+typedef struct {
+	mr_objective *o;
+	const entry *en;
+	int n;
+	const char *file;
+	mr_err *e;
+	int services_line, model_line, reward_line, family_line;
+	const entry *targets; /* [model] targets */
+} parser;
+
+/* An error at a line of the file ("file:line: ..."; line 0: "file: ..."). */
+static int bad(const parser *p, int line, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static int bad(const parser *p, int line, const char *fmt, ...)
+{
+	char msg[sizeof p->e->msg];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	if (line > 0)
+		return mr_errf(p->e, MR_EXIT_DATA, "%s:%d: %s", p->file, line,
+			       msg);
+	return mr_errf(p->e, MR_EXIT_DATA, "%s: %s", p->file, msg);
+}
+
+typedef struct {
 	mr_objective *o;
 	unsigned kinds; /* bit per SE_V_* allowed */
-	const char *fname;
 } resolve_ctx;
 
 static int resolve(void *vctx, const char *name, double *k)
@@ -551,16 +370,6 @@ static int resolve_feat(void *vctx, const char *name, double *k)
 	return -1;
 }
 
-static int valid_name(const char *s)
-{
-	if (!isalpha((unsigned char)*s) && *s != '_')
-		return 0;
-	for (; *s; s++)
-		if (!isalnum((unsigned char)*s) && *s != '_')
-			return 0;
-	return 1;
-}
-
 static const char *kind_name(int k)
 {
 	static const char *n[] = {"constant", "load", "parameter", "action",
@@ -568,46 +377,651 @@ static const char *kind_name(int k)
 	return n[k];
 }
 
-static int add_var(mr_objective *o, const char *name, int kind, int line,
-		   const char *file, mr_err *e)
+/* A new name of the given kind; its slot, or -1. */
+static int add_var(parser *p, const char *name, int kind, int line)
 {
+	mr_objective *o = p->o;
 	if (!valid_name(name))
-		return mr_errf(e, MR_EXIT_DATA,
-			       "%s:%d: '%s' is not a valid name (letters, digits, _)",
-			       file, line, name);
+		return bad(p, line,
+			   "'%s' is not a valid name (letters, digits, _)",
+			   name);
 	static const char *reserved[] = {"min", "max", "abs", "exp", "log",
 					 "sqrt", "pow", "clamp", "logistic",
 					 "floor", "ceil", NULL};
 	for (int i = 0; reserved[i]; i++)
 		if (strcmp(reserved[i], name) == 0)
-			return mr_errf(e, MR_EXIT_DATA,
-				       "%s:%d: '%s' is a function name", file,
-				       line, name);
+			return bad(p, line, "'%s' is a function name", name);
 	for (int i = 0; i < o->nvars; i++)
 		if (strcmp(o->var_name[i], name) == 0)
-			return mr_errf(e, MR_EXIT_DATA,
-				       "%s:%d: '%s' is already defined as a %s (line %d)",
-				       file, line, name,
-				       kind_name(o->var_kind[i]), o->var_line[i]);
+			return bad(p, line,
+				   "'%s' is already defined as a %s (line %d)",
+				   name, kind_name(o->var_kind[i]),
+				   o->var_line[i]);
 	if (o->nvars == SE_MAX_VARS)
-		return mr_errf(e, MR_EXIT_DATA, "%s:%d: more than %d names",
-			       file, line, SE_MAX_VARS);
+		return bad(p, line, "more than %d names", SE_MAX_VARS);
 	o->var_name[o->nvars] = mr_xstrdup(name);
 	o->var_kind[o->nvars] = kind;
 	o->var_line[o->nvars] = line;
 	return o->nvars++;
 }
 
-static int compile_at(mr_objective *o, const entry *en, unsigned kinds,
-		      se_expr *x, const char *file, mr_err *e)
+/* Compiles the value of en over names of the given kinds. */
+static int compile_at(parser *p, const entry *en, unsigned kinds, se_expr *x)
 {
-	resolve_ctx c = {o, kinds, file};
-	if (se_compile(en->val, resolve, &c, x, e) != 0)
-		return mr_err_prefix(e, "%s:%d: '%s'", file, en->line, en->key);
+	resolve_ctx c = {p->o, kinds};
+	if (se_compile(en->val, resolve, &c, x, p->e) != 0)
+		return mr_err_prefix(p->e, "%s:%d: '%s'", p->file, en->line,
+				     en->key);
 	x->line = en->line;
 	return 0;
 }
 
+/* ------------------------------------------------------------------------
+ * The sections, in the order they are read
+ */
+
+/* Every key, for mr_objective_param. */
+static int collect_kv(parser *p)
+{
+	mr_objective *o = p->o;
+	o->kv = mr_xcalloc((size_t)p->n + 1, sizeof *o->kv);
+	for (int i = 0; i < p->n; i++) {
+		const entry *en = &p->en[i];
+		if (!en->key)
+			continue;
+		se_kv *kv = &o->kv[o->nkv++];
+		char sec[128];
+		if (en->secname[0])
+			snprintf(sec, sizeof sec, "%s %s", en->sec, en->secname);
+		else
+			snprintf(sec, sizeof sec, "%s", en->sec);
+		kv->section = mr_xstrdup(sec);
+		kv->key = mr_xstrdup(en->key);
+		kv->value = mr_xstrdup(en->val);
+		kv->line = en->line;
+	}
+	return 0;
+}
+
+/* Sections we know; free-form ones ([ppo], [eval], ...) are for other
+ * tools. "[action NAME]" and "[param NAME]" have a name, the others not. */
+static const char *const named_sections[] = {"action", "param", NULL};
+static const char *const plain_sections[] = {
+	"", "load", "model", "features", "targets", "const", "vars", "reward",
+	"ppo", "eval", "optimal", "pipeline", NULL};
+
+static int section_known(const char *sec, const char *secname)
+{
+	const char *const *list = secname[0] ? named_sections : plain_sections;
+	for (int k = 0; list[k]; k++)
+		if (strcmp(sec, list[k]) == 0)
+			return 1;
+	return 0;
+}
+
+static int check_sections(parser *p)
+{
+	for (int i = 0; i < p->n; i++) {
+		const entry *en = &p->en[i];
+		if (!section_known(en->sec, en->secname))
+			return bad(p, en->line,
+				   "unknown section '[%s%s%s]' (known: load, action NAME, param NAME, model, features, targets, const, vars, reward, ppo, eval, optimal, pipeline)",
+				   en->sec, en->secname[0] ? " " : "",
+				   en->secname);
+	}
+	return 0;
+}
+
+static int top_services(parser *p, const entry *en)
+{
+	mr_objective *o = p->o;
+	size_t cnt;
+	char **names = split_list(en->val, &cnt, p->e);
+	if (!names)
+		return mr_err_prefix(p->e, "%s:%d: 'services'", p->file,
+				     en->line);
+	if (cnt > MR_MAX_SERVICES) {
+		free(names);
+		return bad(p, en->line, "at most %d services",
+			   MR_MAX_SERVICES);
+	}
+	o->nserv = (int)cnt;
+	for (size_t j = 0; j < cnt; j++)
+		o->serv_names[j] = mr_xstrdup(names[j]);
+	free(names);
+	p->services_line = en->line;
+	return 0;
+}
+
+static int top_key(parser *p, const entry *en)
+{
+	mr_objective *o = p->o;
+	const char *k = en->key, *v = en->val;
+	if (strcmp(k, "name") == 0) {
+		if (!valid_name(v) && !strchr(v, '-'))
+			return bad(p, en->line, "bad name '%s'", v);
+		o->name = mr_xstrdup(v);
+	} else if (strcmp(k, "services") == 0) {
+		return top_services(p, en);
+	} else if (strcmp(k, "actions") == 0) {
+		if (strcmp(v, "absolute") == 0)
+			o->incremental = 0;
+		else if (strcmp(v, "incremental") == 0)
+			o->incremental = 1;
+		else
+			return bad(p, en->line,
+				   "'actions' is 'absolute' or 'incremental'");
+	} else if (strcmp(k, "episode_length") == 0) {
+		double x;
+		if (se_parse_num(v, &x) != 0 || x < 0 || x > 1e8 ||
+		    x != floor(x))
+			return bad(p, en->line,
+				   "'episode_length' must be a whole number >= 0");
+		o->episode_length = (int)x;
+	} else {
+		return bad(p, en->line,
+			   "unknown key '%s' (top level: name, services, actions, episode_length)",
+			   k);
+	}
+	return 0;
+}
+
+/* Keys before the first section header. */
+static int parse_top(parser *p)
+{
+	for (int i = 0; i < p->n; i++)
+		if (is_sec(&p->en[i], "") && p->en[i].key &&
+		    top_key(p, &p->en[i]) != 0)
+			return -1;
+	if (!p->o->name)
+		return bad(p, 0, "missing 'name = ...' at the top");
+	if (p->o->nserv == 0)
+		return bad(p, 0, "missing 'services = name, ...' at the top");
+	return 0;
+}
+
+/* [const], in file order; each may use earlier ones. */
+static int parse_const(parser *p)
+{
+	for (int i = 0; i < p->n; i++) {
+		const entry *en = &p->en[i];
+		if (!is_sec(en, "const") || !en->key)
+			continue;
+		se_expr x;
+		if (compile_at(p, en, 1u << SE_V_CONST, &x) != 0)
+			return -1;
+		double k;
+		int isc = se_is_const(&x, &k);
+		se_expr_free(&x);
+		if (!isc)
+			return bad(p, en->line, "'%s' is not constant", en->key);
+		int s = add_var(p, en->key, SE_V_CONST, en->line);
+		if (s < 0)
+			return -1;
+		p->o->const_val[s] = k;
+	}
+	return 0;
+}
+
+/* The loads load1..loadK (named by the services line). */
+static int add_loads(parser *p)
+{
+	for (int j = 0; j < p->o->nserv; j++) {
+		char nm[16];
+		snprintf(nm, sizeof nm, "load%d", j + 1);
+		int s = add_var(p, nm, SE_V_LOAD, p->services_line);
+		if (s < 0)
+			return -1;
+		p->o->load_slot[j] = s;
+	}
+	return 0;
+}
+
+/* The keys of [param NAME]. */
+static int param_keys(parser *p, se_param *pa)
+{
+	for (int j = 0; j < p->n; j++) {
+		const entry *en = &p->en[j];
+		if (!en->key || !is_sec(en, "param") ||
+		    strcmp(en->secname, pa->name) != 0)
+			continue;
+		if (strcmp(en->key, "levels") == 0) {
+			if (se_parse_grid(en->val, &pa->levels, &pa->nlevels,
+					  p->e) != 0)
+				return mr_err_prefix(p->e, "%s:%d: 'levels'",
+						     p->file, en->line);
+		} else if (strcmp(en->key, "change") == 0) {
+			if (strcmp(en->val, "step") == 0)
+				pa->per_episode = 0;
+			else if (strcmp(en->val, "episode") == 0)
+				pa->per_episode = 1;
+			else
+				return bad(p, en->line,
+					   "'change' is 'step' or 'episode'");
+		} else {
+			return bad(p, en->line,
+				   "unknown [param] key '%s' (levels, change)",
+				   en->key);
+		}
+	}
+	return 0;
+}
+
+/* [param NAME] sections. */
+static int parse_params(parser *p)
+{
+	mr_objective *o = p->o;
+	for (int i = 0; i < p->n; i++) {
+		const entry *en = &p->en[i];
+		if (!is_sec(en, "param") || en->key)
+			continue;
+		if (o->nparam == SE_MAX_PARAMS)
+			return bad(p, en->line, "more than %d parameters",
+				   SE_MAX_PARAMS);
+		se_param *pa = &o->param[o->nparam];
+		pa->name = mr_xstrdup(en->secname);
+		o->nparam++;
+		int s = add_var(p, pa->name, SE_V_PARAM, en->line);
+		if (s < 0)
+			return -1;
+		pa->slot = s;
+		if (param_keys(p, pa) != 0)
+			return -1;
+		if (!pa->levels)
+			return bad(p, en->line, "[param %s] needs 'levels'",
+				   pa->name);
+	}
+	return 0;
+}
+
+/* The keys of [action NAME]; *start gets its 'start' entry (or NULL). */
+static int action_keys(parser *p, se_action *a, const entry **start)
+{
+	*start = NULL;
+	for (int j = 0; j < p->n; j++) {
+		const entry *en = &p->en[j];
+		if (!en->key || !is_sec(en, "action") ||
+		    strcmp(en->secname, a->name) != 0)
+			continue;
+		if (strcmp(en->key, "values") == 0) {
+			if (se_parse_grid(en->val, &a->values, &a->nvalues,
+					  p->e) != 0)
+				return mr_err_prefix(p->e, "%s:%d: 'values'",
+						     p->file, en->line);
+		} else if (strcmp(en->key, "start") == 0) {
+			*start = en;
+		} else {
+			return bad(p, en->line,
+				   "unknown [action] key '%s' (values, start)",
+				   en->key);
+		}
+	}
+	return 0;
+}
+
+/* An incremental action's evaluation start: one of its values. */
+static int action_start(parser *p, se_action *a, const entry *start)
+{
+	double x;
+	if (!p->o->incremental)
+		return bad(p, start->line,
+			   "'start' applies to incremental actions only");
+	if (se_parse_num(start->val, &x) != 0)
+		return bad(p, start->line, "'start' must be a number");
+	for (int k = 0; k < a->nvalues; k++)
+		if (mr_value_matches(a->values[k], x))
+			a->start = k;
+	if (a->start < 0)
+		return bad(p, start->line, "'start' %g is not one of the values",
+			   x);
+	return 0;
+}
+
+/* [action NAME] sections. */
+static int parse_actions(parser *p)
+{
+	mr_objective *o = p->o;
+	for (int i = 0; i < p->n; i++) {
+		const entry *en = &p->en[i];
+		if (!is_sec(en, "action") || en->key)
+			continue;
+		if (o->nact == MR_MAX_COMPONENTS)
+			return bad(p, en->line, "more than %d actions",
+				   MR_MAX_COMPONENTS);
+		se_action *a = &o->act[o->nact++];
+		a->name = mr_xstrdup(en->secname);
+		a->start = -1;
+		int s = add_var(p, a->name, SE_V_ACTION, en->line);
+		if (s < 0)
+			return -1;
+		a->slot = s;
+		const entry *start;
+		if (action_keys(p, a, &start) != 0)
+			return -1;
+		if (!a->values)
+			return bad(p, en->line, "[action %s] needs 'values'",
+				   a->name);
+		if (o->incremental && a->nvalues < 2)
+			return bad(p, en->line,
+				   "an incremental action needs at least 2 values");
+		if (start && action_start(p, a, start) != 0)
+			return -1;
+	}
+	if (o->nact == 0)
+		return bad(p, 0, "no [action NAME] section");
+	return 0;
+}
+
+static int model_key(parser *p, const entry *en)
+{
+	mr_objective *o = p->o;
+	const char *k = en->key, *v = en->val;
+	if (strcmp(k, "kind") == 0) {
+		if (strcmp(v, "forest") == 0)
+			o->model_kind = SE_MODEL_FOREST;
+		else if (strcmp(v, "analytic") == 0)
+			o->model_kind = SE_MODEL_ANALYTIC;
+		else
+			return bad(p, en->line,
+				   "model 'kind' is 'forest' or 'analytic'");
+	} else if (strcmp(k, "file") == 0) {
+		o->model_file = join_path(o->dir, v);
+	} else if (strcmp(k, "trace") == 0) {
+		o->trace = join_path(o->dir, v);
+	} else if (strcmp(k, "fit_args") == 0) {
+		o->fit_args = mr_xstrdup(v);
+	} else if (strcmp(k, "targets") == 0) {
+		p->targets = en;
+	} else {
+		return bad(p, en->line,
+			   "unknown [model] key '%s' (kind, file, trace, targets, fit_args)",
+			   k);
+	}
+	return 0;
+}
+
+/* [model] targets: the model outputs, as names. */
+static int model_targets(parser *p)
+{
+	mr_objective *o = p->o;
+	const entry *t = p->targets;
+	size_t cnt;
+	char **names = split_list(t->val, &cnt, p->e);
+	if (!names)
+		return mr_err_prefix(p->e, "%s:%d: 'targets'", p->file, t->line);
+	int rc = 0;
+	if (cnt > SE_MAX_TARGETS)
+		rc = bad(p, t->line, "more than %d targets", SE_MAX_TARGETS);
+	for (size_t j = 0; rc == 0 && j < cnt; j++) {
+		int s = add_var(p, names[j], SE_V_TARGET, t->line);
+		if (s < 0) {
+			rc = -1;
+			break;
+		}
+		o->target_name[o->ntarget] = mr_xstrdup(names[j]);
+		o->target_slot[o->ntarget++] = s;
+	}
+	free(names);
+	return rc;
+}
+
+static int parse_model(parser *p)
+{
+	for (int i = 0; i < p->n; i++) {
+		const entry *en = &p->en[i];
+		if (!is_sec(en, "model"))
+			continue;
+		if (!en->key)
+			p->model_line = en->line;
+		else if (model_key(p, en) != 0)
+			return -1;
+	}
+	if (!p->model_line)
+		return bad(p, 0, "no [model] section");
+	if (!p->targets)
+		return bad(p, p->model_line,
+			   "[model] needs 'targets = name, ...'");
+	if (p->o->model_kind == SE_MODEL_FOREST && !p->o->model_file)
+		return bad(p, p->model_line,
+			   "[model] needs 'file' (the rf-fit model)");
+	return model_targets(p);
+}
+
+/* [features]: model inputs from state and action. */
+static int parse_features(parser *p)
+{
+	mr_objective *o = p->o;
+	unsigned state_kinds = (1u << SE_V_CONST) | (1u << SE_V_LOAD) |
+			       (1u << SE_V_PARAM) | (1u << SE_V_ACTION);
+	for (int i = 0; i < p->n; i++) {
+		const entry *en = &p->en[i];
+		if (!is_sec(en, "features") || !en->key)
+			continue;
+		if (o->nfeat == SE_MAX_FEAT)
+			return bad(p, en->line, "more than %d features",
+				   SE_MAX_FEAT);
+		if (compile_at(p, en, state_kinds, &o->feat[o->nfeat]) != 0) {
+			if (strstr(p->e->msg, "unknown name"))
+				mr_err_prefix(p->e, "(features use constants, loads, parameters and actions)");
+			return -1;
+		}
+		o->feat_name[o->nfeat++] = mr_xstrdup(en->key);
+	}
+	if (o->nfeat == 0)
+		return bad(p, 0,
+			   "no [features] section (model inputs: 'column = expression')");
+	return 0;
+}
+
+/* [targets]: the analytic model, a formula per target over features. */
+static int parse_analytic(parser *p)
+{
+	mr_objective *o = p->o;
+	int have[SE_MAX_TARGETS] = {0};
+	for (int i = 0; i < p->n; i++) {
+		const entry *en = &p->en[i];
+		if (!is_sec(en, "targets") || !en->key)
+			continue;
+		if (o->model_kind != SE_MODEL_ANALYTIC)
+			return bad(p, en->line,
+				   "[targets] is for 'kind = analytic' models");
+		int t = -1;
+		for (int j = 0; j < o->ntarget; j++)
+			if (strcmp(o->target_name[j], en->key) == 0)
+				t = j;
+		if (t < 0)
+			return bad(p, en->line,
+				   "'%s' is not one of [model] targets",
+				   en->key);
+		if (se_compile(en->val, resolve_feat, o, &o->analytic[t],
+			       p->e) != 0)
+			return mr_err_prefix(p->e,
+					     "%s:%d: '%s' (analytic targets use feature names)",
+					     p->file, en->line, en->key);
+		have[t] = 1;
+	}
+	if (o->model_kind == SE_MODEL_ANALYTIC)
+		for (int j = 0; j < o->ntarget; j++)
+			if (!have[j])
+				return bad(p, p->model_line,
+					   "analytic model: no [targets] formula for '%s'",
+					   o->target_name[j]);
+	return 0;
+}
+
+/* A [vars] or [reward] expression over every name so far, evaluated in
+ * file order; its slot, or -1. */
+static int add_derived(parser *p, const entry *en, int kind)
+{
+	mr_objective *o = p->o;
+	unsigned all_kinds = 0x7f;
+	se_expr x;
+	if (compile_at(p, en, all_kinds, &x) != 0)
+		return -1;
+	int s = add_var(p, en->key, kind, en->line);
+	if (s < 0) {
+		se_expr_free(&x);
+		return -1;
+	}
+	o->derived[o->nderived] = x;
+	o->derived_slot[o->nderived++] = s;
+	return s;
+}
+
+static int parse_vars(parser *p)
+{
+	for (int i = 0; i < p->n; i++)
+		if (is_sec(&p->en[i], "vars") && p->en[i].key &&
+		    add_derived(p, &p->en[i], SE_V_VAR) < 0)
+			return -1;
+	return 0;
+}
+
+/* Names of per-service and global reward roles. */
+static const char *per_role[SE_R_NPER] = {"delay", "offered", "carried",
+					  "bound", "width"};
+static const char *glob_role[SE_R_NGLOBAL] = {"cost", "budget", "value",
+					      "penalty", "scale",
+					      "cost_weight"};
+
+static int reward_role(const char *key, int nserv, int *per, int *serv,
+		       int *glob)
+{
+	*per = *glob = *serv = -1;
+	for (int r = 0; r < SE_R_NGLOBAL; r++)
+		if (strcmp(key, glob_role[r]) == 0) {
+			*glob = r;
+			return 0;
+		}
+	for (int r = 0; r < SE_R_NPER; r++) {
+		size_t l = strlen(per_role[r]);
+		if (strncmp(key, per_role[r], l) == 0 && key[l] >= '1' &&
+		    key[l] < '1' + nserv && !key[l + 1]) {
+			*per = r;
+			*serv = key[l] - '1';
+			return 0;
+		}
+	}
+	return -1;
+}
+
+/* One key of [reward]: the family, or an expression of a role. */
+static int reward_key(parser *p, const entry *en)
+{
+	mr_objective *o = p->o;
+	if (strcmp(en->key, "family") == 0) {
+		for (int f = 0; f <= SE_FAM_DIFFERENTIATION; f++)
+			if (strcmp(en->val, se_family_name(f)) == 0)
+				o->family = f;
+		if (o->family < 0)
+			return bad(p, en->line,
+				   "unknown reward family '%s' (delay-bound-cost, throughput-logistic, cost-incremental, differentiation)",
+				   en->val);
+		p->family_line = en->line;
+		return 0;
+	}
+	int per, serv, glob;
+	if (reward_role(en->key, o->nserv, &per, &serv, &glob) != 0)
+		return bad(p, en->line,
+			   "unknown [reward] key '%s' (delayN, offeredN, carriedN, boundN, widthN for service N; cost, budget, value, penalty, scale, cost_weight; helpers go in [vars])",
+			   en->key);
+	int s = add_derived(p, en, SE_V_REWARD);
+	if (s < 0)
+		return -1;
+	if (per >= 0)
+		o->rslot[per][serv] = s;
+	else
+		o->gslot[glob] = s;
+	return 0;
+}
+
+/* The keys the reward family needs. */
+static int check_reward(parser *p)
+{
+	mr_objective *o = p->o;
+	int nb = 0;
+	for (int j = 0; j < o->nserv; j++) {
+		if (o->rslot[SE_R_DELAY][j] < 0)
+			return bad(p, p->reward_line,
+				   "[reward] needs 'delay%d' (service %s's delay)",
+				   j + 1, o->serv_names[j]);
+		nb += o->rslot[SE_R_BOUND][j] >= 0;
+	}
+	if (nb == 0)
+		return bad(p, p->reward_line,
+			   "[reward] needs a delay bound ('bound1 = ...')");
+	const char *need = NULL;
+	switch (o->family) {
+	case SE_FAM_DELAY_BOUND_COST:
+		if (o->gslot[SE_R_BUDGET] < 0)
+			need = "budget";
+		break;
+	case SE_FAM_COST_INCREMENTAL:
+		if (o->gslot[SE_R_VALUE] < 0)
+			need = "value";
+		else if (o->gslot[SE_R_PENALTY] < 0)
+			need = "penalty";
+		break;
+	case SE_FAM_DIFFERENTIATION:
+		if (o->nserv != 2)
+			return bad(p, p->family_line,
+				   "the differentiation family has two services (premium, freemium)");
+		if (o->rslot[SE_R_BOUND][0] < 0)
+			need = "bound1";
+		break;
+	}
+	if (need)
+		return bad(p, p->family_line, "reward family %s needs '%s'",
+			   se_family_name(o->family), need);
+	return 0;
+}
+
+static int parse_reward(parser *p)
+{
+	p->o->family = -1;
+	for (int i = 0; i < p->n; i++) {
+		const entry *en = &p->en[i];
+		if (!is_sec(en, "reward"))
+			continue;
+		if (!en->key)
+			p->reward_line = en->line;
+		else if (reward_key(p, en) != 0)
+			return -1;
+	}
+	if (!p->reward_line)
+		return bad(p, 0, "no [reward] section");
+	if (p->o->family < 0)
+		return bad(p, p->reward_line, "[reward] needs 'family = ...'");
+	return check_reward(p);
+}
+
+/* [load]: the load pattern (pattern.c). */
+static int parse_load(parser *p)
+{
+	const char *keys[64], *vals[64];
+	int lines[64], cnt = 0, found = 0;
+	for (int i = 0; i < p->n; i++) {
+		const entry *en = &p->en[i];
+		if (!is_sec(en, "load"))
+			continue;
+		found = 1;
+		if (!en->key)
+			continue;
+		if (cnt == 64)
+			return bad(p, en->line, "too many [load] keys");
+		keys[cnt] = en->key;
+		vals[cnt] = en->val;
+		lines[cnt++] = en->line;
+	}
+	if (!found)
+		return bad(p, 0, "no [load] section");
+	return se_pattern_parse_kv(&p->o->pattern, p->o->nserv, keys, vals,
+				   lines, cnt, p->file, p->o->dir, p->e);
+}
+
+/* ------------------------------------------------------------------------
+ * The objective
+ */
 void mr_objective_free(mr_objective *o)
 {
 	if (!o)
@@ -650,174 +1064,16 @@ void mr_objective_free(mr_objective *o)
 	free(o);
 }
 
-static char *join_path(const char *dir, const char *rel)
-{
-	if (rel[0] == '/' || !dir || !*dir || strcmp(dir, ".") == 0)
-		return mr_xstrdup(rel);
-	size_t n = strlen(dir) + strlen(rel) + 2;
-	char *p = mr_xcalloc(n, 1);
-	snprintf(p, n, "%s/%s", dir, rel);
-	return p;
-}
-
-/* Splits text into entries; syntax errors name file:line. */
-static int tokenize(char *text, const char *file, entry **out, int *nout,
-		    mr_err *e)
-{
-	int cap = 64, n = 0, line = 0;
-	entry *v = mr_xcalloc((size_t)cap, sizeof *v);
-	char sec[32] = "", secname[64] = "";
-	char *s = text;
-	while (*s) {
-		char *nl = strchr(s, '\n');
-		if (nl)
-			*nl = 0;
-		line++;
-		char *hash = strchr(s, '#');
-		if (hash)
-			*hash = 0;
-		char *t = trim(s);
-		if (*t == ';')
-			*t = 0;
-		if (*t == '[') {
-			char *close = strchr(t, ']');
-			if (!close || trim(close + 1)[0]) {
-				mr_errf(e, MR_EXIT_DATA,
-					"%s:%d: a section header is '[name]' or '[kind name]'",
-					file, line);
-				goto bad;
-			}
-			*close = 0;
-			char *inner = trim(t + 1), *sp = inner;
-			while (*sp && !isspace((unsigned char)*sp))
-				sp++;
-			char *nm = "";
-			if (*sp) {
-				*sp = 0;
-				nm = trim(sp + 1);
-			}
-			if (!*inner || strlen(inner) >= sizeof sec ||
-			    strlen(nm) >= sizeof secname || strchr(nm, ' ')) {
-				mr_errf(e, MR_EXIT_DATA,
-					"%s:%d: a section header is '[name]' or '[kind name]'",
-					file, line);
-				goto bad;
-			}
-			snprintf(sec, sizeof sec, "%s", inner);
-			snprintf(secname, sizeof secname, "%s", nm);
-			/* a header alone is an (empty) entry so that sections
-			 * without keys still exist */
-			if (n == cap) {
-				cap *= 2;
-				v = mr_xrealloc(v, (size_t)cap, sizeof *v);
-			}
-			memset(&v[n], 0, sizeof v[n]);
-			snprintf(v[n].sec, sizeof v[n].sec, "%s", sec);
-			snprintf(v[n].secname, sizeof v[n].secname, "%s", secname);
-			v[n].line = line;
-			n++;
-		} else if (*t) {
-			char *eq = strchr(t, '=');
-			/* '==' inside an expression is not the separator */
-			if (!eq) {
-				mr_errf(e, MR_EXIT_DATA,
-					"%s:%d: expected 'key = value' or '[section]'",
-					file, line);
-				goto bad;
-			}
-			*eq = 0;
-			char *key = trim(t), *val = trim(eq + 1);
-			if (!*key || !valid_name(key)) {
-				mr_errf(e, MR_EXIT_DATA,
-					"%s:%d: '%s' is not a valid key (letters, digits, _)",
-					file, line, key);
-				goto bad;
-			}
-			if (!*val) {
-				mr_errf(e, MR_EXIT_DATA, "%s:%d: '%s' has no value",
-					file, line, key);
-				goto bad;
-			}
-			for (int i = 0; i < n; i++)
-				if (v[i].key && strcmp(v[i].sec, sec) == 0 &&
-				    strcmp(v[i].secname, secname) == 0 &&
-				    strcmp(v[i].key, key) == 0) {
-					mr_errf(e, MR_EXIT_DATA,
-						"%s:%d: '%s' is set twice in this section (first at line %d)",
-						file, line, key, v[i].line);
-					goto bad;
-				}
-			if (n == cap) {
-				cap *= 2;
-				v = mr_xrealloc(v, (size_t)cap, sizeof *v);
-			}
-			snprintf(v[n].sec, sizeof v[n].sec, "%s", sec);
-			snprintf(v[n].secname, sizeof v[n].secname, "%s", secname);
-			v[n].key = key;
-			v[n].val = val;
-			v[n].line = line;
-			n++;
-		}
-		if (!nl)
-			break;
-		s = nl + 1;
-	}
-	*out = v;
-	*nout = n;
-	return 0;
-bad:
-	free(v);
-	return -1;
-}
-
-/* mr_split_names on a list written by hand: blanks around names dropped. */
-static char **split_list(const char *list, size_t *n, mr_err *e)
-{
-	char *c = mr_xcalloc(strlen(list) + 1, 1), *q = c;
-	for (const char *p = list; *p; p++)
-		if (!isspace((unsigned char)*p))
-			*q++ = *p;
-	char **v = mr_split_names(c, n, e);
-	free(c);
-	return v;
-}
-
-static int is_sec(const entry *en, const char *s)
-{
-	return strcmp(en->sec, s) == 0;
-}
-
-/* Names of per-service and global reward roles. */
-static const char *per_role[SE_R_NPER] = {"delay", "offered", "carried",
-					  "bound", "width"};
-static const char *glob_role[SE_R_NGLOBAL] = {"cost", "budget", "value",
-					      "penalty", "scale",
-					      "cost_weight"};
-
-static int reward_role(const char *key, int nserv, int *per, int *serv,
-		       int *glob)
-{
-	*per = *glob = *serv = -1;
-	for (int r = 0; r < SE_R_NGLOBAL; r++)
-		if (strcmp(key, glob_role[r]) == 0) {
-			*glob = r;
-			return 0;
-		}
-	for (int r = 0; r < SE_R_NPER; r++) {
-		size_t l = strlen(per_role[r]);
-		if (strncmp(key, per_role[r], l) == 0 && key[l] >= '1' &&
-		    key[l] < '1' + nserv && !key[l + 1]) {
-			*per = r;
-			*serv = key[l] - '1';
-			return 0;
-		}
-	}
-	return -1;
-}
-
 mr_objective *se_objective_parse(const char *text, size_t len,
 				 const char *file, const char *dir, mr_err *e)
 {
+	/* in this order: every name is defined before an expression uses
+	 * it, and the first error is the one a reader meets first */
+	static int (*const sections[])(parser *) = {
+		collect_kv, check_sections, parse_top, parse_const, add_loads,
+		parse_params, parse_actions, parse_model, parse_features,
+		parse_analytic, parse_vars, parse_reward, parse_load,
+	};
 	if (memchr(text, 0, len)) {
 		mr_errf(e, MR_EXIT_DATA, "%s: not a text file (NUL byte)", file);
 		return NULL;
@@ -827,8 +1083,6 @@ mr_objective *se_objective_parse(const char *text, size_t len,
 	for (size_t i = 0; i < len; i++)
 		if (buf[i] == '\r')
 			buf[i] = ' ';
-	entry *en = NULL;
-	int n = 0;
 	mr_objective *o = mr_xcalloc(1, sizeof *o);
 	o->path = mr_xstrdup(file);
 	o->dir = mr_xstrdup(dir ? dir : ".");
@@ -837,575 +1091,19 @@ mr_objective *se_objective_parse(const char *text, size_t len,
 			o->rslot[r][j] = -1;
 	for (int r = 0; r < SE_R_NGLOBAL; r++)
 		o->gslot[r] = -1;
-	if (tokenize(buf, file, &en, &n, e) != 0)
-		goto bad;
-
-	/* every key, for mr_objective_param */
-	o->kv = mr_xcalloc((size_t)n + 1, sizeof *o->kv);
-	for (int i = 0; i < n; i++) {
-		if (!en[i].key)
-			continue;
-		se_kv *kv = &o->kv[o->nkv++];
-		char sec[128];
-		if (en[i].secname[0])
-			snprintf(sec, sizeof sec, "%s %s", en[i].sec, en[i].secname);
-		else
-			snprintf(sec, sizeof sec, "%s", en[i].sec);
-		kv->section = mr_xstrdup(sec);
-		kv->key = mr_xstrdup(en[i].key);
-		kv->value = mr_xstrdup(en[i].val);
-		kv->line = en[i].line;
-	}
-
-	/* sections we know; free-form ones are for other tools */
-	static const char *named[] = {"action", "param", NULL};
-	static const char *plain[] = {"", "load", "model", "features", "targets",
-				      "const", "vars", "reward", "ppo", "eval",
-				      "optimal", "pipeline", NULL};
-	for (int i = 0; i < n; i++) {
-		int ok = 0;
-		for (int k = 0; named[k]; k++)
-			if (is_sec(&en[i], named[k]) && en[i].secname[0])
-				ok = 1;
-		for (int k = 0; plain[k]; k++)
-			if (is_sec(&en[i], plain[k]) && !en[i].secname[0])
-				ok = 1;
-		if (!ok) {
-			mr_errf(e, MR_EXIT_DATA,
-				"%s:%d: unknown section '[%s%s%s]' (known: load, action NAME, param NAME, model, features, targets, const, vars, reward, ppo, eval, optimal, pipeline)",
-				file, en[i].line, en[i].sec,
-				en[i].secname[0] ? " " : "", en[i].secname);
-			goto bad;
-		}
-	}
-
-	/* top-level keys */
-	int services_line = 0;
-	for (int i = 0; i < n; i++) {
-		if (!is_sec(&en[i], "") || !en[i].key)
-			continue;
-		const char *k = en[i].key, *v = en[i].val;
-		if (strcmp(k, "name") == 0) {
-			if (!valid_name(v) && !strchr(v, '-')) {
-				mr_errf(e, MR_EXIT_DATA, "%s:%d: bad name '%s'",
-					file, en[i].line, v);
-				goto bad;
-			}
-			o->name = mr_xstrdup(v);
-		} else if (strcmp(k, "services") == 0) {
-			size_t cnt;
-			char **names = split_list(v, &cnt, e);
-			if (!names) {
-				mr_err_prefix(e, "%s:%d: 'services'", file,
-					      en[i].line);
-				goto bad;
-			}
-			if (cnt > MR_MAX_SERVICES) {
-				free(names);
-				mr_errf(e, MR_EXIT_DATA,
-					"%s:%d: at most %d services", file,
-					en[i].line, MR_MAX_SERVICES);
-				goto bad;
-			}
-			o->nserv = (int)cnt;
-			for (size_t j = 0; j < cnt; j++)
-				o->serv_names[j] = mr_xstrdup(names[j]);
-			free(names);
-			services_line = en[i].line;
-		} else if (strcmp(k, "actions") == 0) {
-			if (strcmp(v, "absolute") == 0)
-				o->incremental = 0;
-			else if (strcmp(v, "incremental") == 0)
-				o->incremental = 1;
-			else {
-				mr_errf(e, MR_EXIT_DATA,
-					"%s:%d: 'actions' is 'absolute' or 'incremental'",
-					file, en[i].line);
-				goto bad;
-			}
-		} else if (strcmp(k, "episode_length") == 0) {
-			double x;
-			if (parse_num(v, &x) != 0 || x < 0 || x > 1e8 ||
-			    x != floor(x)) {
-				mr_errf(e, MR_EXIT_DATA,
-					"%s:%d: 'episode_length' must be a whole number >= 0",
-					file, en[i].line);
-				goto bad;
-			}
-			o->episode_length = (int)x;
-		} else {
-			mr_errf(e, MR_EXIT_DATA,
-				"%s:%d: unknown key '%s' (top level: name, services, actions, episode_length)",
-				file, en[i].line, k);
-			goto bad;
-		}
-	}
-	if (!o->name) {
-		mr_errf(e, MR_EXIT_DATA, "%s: missing 'name = ...' at the top",
-			file);
-		goto bad;
-	}
-	if (o->nserv == 0) {
-		mr_errf(e, MR_EXIT_DATA,
-			"%s: missing 'services = name, ...' at the top", file);
-		goto bad;
-	}
-
-	/* [const], in file order; each may use earlier ones */
-	for (int i = 0; i < n; i++) {
-		if (!is_sec(&en[i], "const") || !en[i].key)
-			continue;
-		se_expr x;
-		if (compile_at(o, &en[i], 1u << SE_V_CONST, &x, file, e) != 0)
-			goto bad;
-		double k;
-		int isc = se_is_const(&x, &k);
-		se_expr_free(&x);
-		if (!isc) {
-			mr_errf(e, MR_EXIT_DATA, "%s:%d: '%s' is not constant",
-				file, en[i].line, en[i].key);
-			goto bad;
-		}
-		int s = add_var(o, en[i].key, SE_V_CONST, en[i].line, file, e);
-		if (s < 0)
-			goto bad;
-		o->const_val[s] = k;
-	}
-
-	/* loads load1..loadK */
-	for (int j = 0; j < o->nserv; j++) {
-		char nm[16];
-		snprintf(nm, sizeof nm, "load%d", j + 1);
-		int s = add_var(o, nm, SE_V_LOAD, services_line, file, e);
-		if (s < 0)
-			goto bad;
-		o->load_slot[j] = s;
-	}
-
-	/* [param X] */
-	for (int i = 0; i < n; i++) {
-		if (!is_sec(&en[i], "param") || en[i].key)
-			continue;
-		if (o->nparam == SE_MAX_PARAMS) {
-			mr_errf(e, MR_EXIT_DATA, "%s:%d: more than %d parameters",
-				file, en[i].line, SE_MAX_PARAMS);
-			goto bad;
-		}
-		se_param *pa = &o->param[o->nparam];
-		pa->name = mr_xstrdup(en[i].secname);
-		o->nparam++;
-		int s = add_var(o, pa->name, SE_V_PARAM, en[i].line, file, e);
-		if (s < 0)
-			goto bad;
-		pa->slot = s;
-		for (int j = 0; j < n; j++) {
-			if (!en[j].key || !is_sec(&en[j], "param") ||
-			    strcmp(en[j].secname, pa->name) != 0)
-				continue;
-			if (strcmp(en[j].key, "levels") == 0) {
-				if (se_parse_grid(en[j].val, &pa->levels,
-						  &pa->nlevels, e) != 0) {
-					mr_err_prefix(e, "%s:%d: 'levels'", file,
-						      en[j].line);
-					goto bad;
-				}
-			} else if (strcmp(en[j].key, "change") == 0) {
-				if (strcmp(en[j].val, "step") == 0)
-					pa->per_episode = 0;
-				else if (strcmp(en[j].val, "episode") == 0)
-					pa->per_episode = 1;
-				else {
-					mr_errf(e, MR_EXIT_DATA,
-						"%s:%d: 'change' is 'step' or 'episode'",
-						file, en[j].line);
-					goto bad;
-				}
-			} else {
-				mr_errf(e, MR_EXIT_DATA,
-					"%s:%d: unknown [param] key '%s' (levels, change)",
-					file, en[j].line, en[j].key);
-				goto bad;
-			}
-		}
-		if (!pa->levels) {
-			mr_errf(e, MR_EXIT_DATA, "%s:%d: [param %s] needs 'levels'",
-				file, en[i].line, pa->name);
-			goto bad;
-		}
-	}
-
-	/* [action X] */
-	for (int i = 0; i < n; i++) {
-		if (!is_sec(&en[i], "action") || en[i].key)
-			continue;
-		if (o->nact == MR_MAX_COMPONENTS) {
-			mr_errf(e, MR_EXIT_DATA, "%s:%d: more than %d actions",
-				file, en[i].line, MR_MAX_COMPONENTS);
-			goto bad;
-		}
-		se_action *a = &o->act[o->nact++];
-		a->name = mr_xstrdup(en[i].secname);
-		a->start = -1;
-		int s = add_var(o, a->name, SE_V_ACTION, en[i].line, file, e);
-		if (s < 0)
-			goto bad;
-		a->slot = s;
-		const entry *start = NULL;
-		for (int j = 0; j < n; j++) {
-			if (!en[j].key || !is_sec(&en[j], "action") ||
-			    strcmp(en[j].secname, a->name) != 0)
-				continue;
-			if (strcmp(en[j].key, "values") == 0) {
-				if (se_parse_grid(en[j].val, &a->values,
-						  &a->nvalues, e) != 0) {
-					mr_err_prefix(e, "%s:%d: 'values'", file,
-						      en[j].line);
-					goto bad;
-				}
-			} else if (strcmp(en[j].key, "start") == 0) {
-				start = &en[j];
-			} else {
-				mr_errf(e, MR_EXIT_DATA,
-					"%s:%d: unknown [action] key '%s' (values, start)",
-					file, en[j].line, en[j].key);
-				goto bad;
-			}
-		}
-		if (!a->values) {
-			mr_errf(e, MR_EXIT_DATA, "%s:%d: [action %s] needs 'values'",
-				file, en[i].line, a->name);
-			goto bad;
-		}
-		if (o->incremental && a->nvalues < 2) {
-			mr_errf(e, MR_EXIT_DATA,
-				"%s:%d: an incremental action needs at least 2 values",
-				file, en[i].line);
-			goto bad;
-		}
-		if (start) {
-			double x;
-			if (!o->incremental) {
-				mr_errf(e, MR_EXIT_DATA,
-					"%s:%d: 'start' applies to incremental actions only",
-					file, start->line);
-				goto bad;
-			}
-			if (parse_num(start->val, &x) != 0) {
-				mr_errf(e, MR_EXIT_DATA, "%s:%d: 'start' must be a number",
-					file, start->line);
-				goto bad;
-			}
-			for (int k = 0; k < a->nvalues; k++)
-				if (fabs(a->values[k] - x) <=
-				    1e-9 * (1 + fabs(x)))
-					a->start = k;
-			if (a->start < 0) {
-				mr_errf(e, MR_EXIT_DATA,
-					"%s:%d: 'start' %g is not one of the values",
-					file, start->line, x);
-				goto bad;
-			}
-		}
-	}
-	if (o->nact == 0) {
-		mr_errf(e, MR_EXIT_DATA, "%s: no [action NAME] section", file);
-		goto bad;
-	}
-
-	/* [model] */
-	int model_line = 0;
-	const entry *targets = NULL;
-	for (int i = 0; i < n; i++) {
-		if (!is_sec(&en[i], "model"))
-			continue;
-		if (!en[i].key) {
-			model_line = en[i].line;
-			continue;
-		}
-		const char *k = en[i].key, *v = en[i].val;
-		if (strcmp(k, "kind") == 0) {
-			if (strcmp(v, "forest") == 0)
-				o->model_kind = SE_MODEL_FOREST;
-			else if (strcmp(v, "analytic") == 0)
-				o->model_kind = SE_MODEL_ANALYTIC;
-			else {
-				mr_errf(e, MR_EXIT_DATA,
-					"%s:%d: model 'kind' is 'forest' or 'analytic'",
-					file, en[i].line);
-				goto bad;
-			}
-		} else if (strcmp(k, "file") == 0) {
-			o->model_file = join_path(o->dir, v);
-		} else if (strcmp(k, "trace") == 0) {
-			o->trace = join_path(o->dir, v);
-		} else if (strcmp(k, "fit_args") == 0) {
-			o->fit_args = mr_xstrdup(v);
-		} else if (strcmp(k, "targets") == 0) {
-			targets = &en[i];
-		} else {
-			mr_errf(e, MR_EXIT_DATA,
-				"%s:%d: unknown [model] key '%s' (kind, file, trace, targets, fit_args)",
-				file, en[i].line, k);
-			goto bad;
-		}
-	}
-	if (!model_line) {
-		mr_errf(e, MR_EXIT_DATA, "%s: no [model] section", file);
-		goto bad;
-	}
-	if (!targets) {
-		mr_errf(e, MR_EXIT_DATA,
-			"%s:%d: [model] needs 'targets = name, ...'", file,
-			model_line);
-		goto bad;
-	}
-	if (o->model_kind == SE_MODEL_FOREST && !o->model_file) {
-		mr_errf(e, MR_EXIT_DATA,
-			"%s:%d: [model] needs 'file' (the rf-fit model)", file,
-			model_line);
-		goto bad;
-	}
-	{
-		size_t cnt;
-		char **names = split_list(targets->val, &cnt, e);
-		if (!names) {
-			mr_err_prefix(e, "%s:%d: 'targets'", file, targets->line);
-			goto bad;
-		}
-		if (cnt > SE_MAX_TARGETS) {
-			free(names);
-			mr_errf(e, MR_EXIT_DATA, "%s:%d: more than %d targets",
-				file, targets->line, SE_MAX_TARGETS);
-			goto bad;
-		}
-		for (size_t j = 0; j < cnt; j++) {
-			int s = add_var(o, names[j], SE_V_TARGET, targets->line,
-					file, e);
-			if (s < 0) {
-				free(names);
-				goto bad;
-			}
-			o->target_name[o->ntarget] = mr_xstrdup(names[j]);
-			o->target_slot[o->ntarget++] = s;
-		}
-		free(names);
-	}
-
-	/* [features]: model inputs from state and action */
-	unsigned state_kinds = (1u << SE_V_CONST) | (1u << SE_V_LOAD) |
-			       (1u << SE_V_PARAM) | (1u << SE_V_ACTION);
-	for (int i = 0; i < n; i++) {
-		if (!is_sec(&en[i], "features") || !en[i].key)
-			continue;
-		if (o->nfeat == SE_MAX_FEAT) {
-			mr_errf(e, MR_EXIT_DATA, "%s:%d: more than %d features",
-				file, en[i].line, SE_MAX_FEAT);
-			goto bad;
-		}
-		if (compile_at(o, &en[i], state_kinds, &o->feat[o->nfeat], file,
-			       e) != 0) {
-			if (strstr(e->msg, "unknown name"))
-				mr_err_prefix(e, "(features use constants, loads, parameters and actions)");
-			goto bad;
-		}
-		o->feat_name[o->nfeat++] = mr_xstrdup(en[i].key);
-	}
-	if (o->nfeat == 0) {
-		mr_errf(e, MR_EXIT_DATA,
-			"%s: no [features] section (model inputs: 'column = expression')",
-			file);
-		goto bad;
-	}
-
-	/* [targets]: the analytic model */
-	int have_analytic[SE_MAX_TARGETS] = {0};
-	for (int i = 0; i < n; i++) {
-		if (!is_sec(&en[i], "targets") || !en[i].key)
-			continue;
-		if (o->model_kind != SE_MODEL_ANALYTIC) {
-			mr_errf(e, MR_EXIT_DATA,
-				"%s:%d: [targets] is for 'kind = analytic' models",
-				file, en[i].line);
-			goto bad;
-		}
-		int t = -1;
-		for (int j = 0; j < o->ntarget; j++)
-			if (strcmp(o->target_name[j], en[i].key) == 0)
-				t = j;
-		if (t < 0) {
-			mr_errf(e, MR_EXIT_DATA,
-				"%s:%d: '%s' is not one of [model] targets",
-				file, en[i].line, en[i].key);
-			goto bad;
-		}
-		if (se_compile(en[i].val, resolve_feat, o, &o->analytic[t], e) != 0) {
-			mr_err_prefix(e, "%s:%d: '%s' (analytic targets use feature names)",
-				      file, en[i].line, en[i].key);
-			goto bad;
-		}
-		have_analytic[t] = 1;
-	}
-	if (o->model_kind == SE_MODEL_ANALYTIC)
-		for (int j = 0; j < o->ntarget; j++)
-			if (!have_analytic[j]) {
-				mr_errf(e, MR_EXIT_DATA,
-					"%s:%d: analytic model: no [targets] formula for '%s'",
-					file, model_line, o->target_name[j]);
-				goto bad;
-			}
-
-	/* [vars] then [reward], in file order */
-	unsigned all_kinds = 0x7f;
-	for (int i = 0; i < n; i++) {
-		if (!is_sec(&en[i], "vars") || !en[i].key)
-			continue;
-		se_expr x;
-		if (compile_at(o, &en[i], all_kinds, &x, file, e) != 0)
-			goto bad;
-		int s = add_var(o, en[i].key, SE_V_VAR, en[i].line, file, e);
-		if (s < 0) {
-			se_expr_free(&x);
-			goto bad;
-		}
-		o->derived[o->nderived] = x;
-		o->derived_slot[o->nderived++] = s;
-	}
-	int family_line = 0, reward_line = 0;
-	o->family = -1;
-	for (int i = 0; i < n; i++) {
-		if (!is_sec(&en[i], "reward"))
-			continue;
-		if (!en[i].key) {
-			reward_line = en[i].line;
-			continue;
-		}
-		if (strcmp(en[i].key, "family") == 0) {
-			for (int f = 0; f <= SE_FAM_DIFFERENTIATION; f++)
-				if (strcmp(en[i].val, se_family_name(f)) == 0)
-					o->family = f;
-			if (o->family < 0) {
-				mr_errf(e, MR_EXIT_DATA,
-					"%s:%d: unknown reward family '%s' (delay-bound-cost, throughput-logistic, cost-incremental, differentiation)",
-					file, en[i].line, en[i].val);
-				goto bad;
-			}
-			family_line = en[i].line;
-			continue;
-		}
-		int per, serv, glob;
-		if (reward_role(en[i].key, o->nserv, &per, &serv, &glob) != 0) {
-			mr_errf(e, MR_EXIT_DATA,
-				"%s:%d: unknown [reward] key '%s' (delayN, offeredN, carriedN, boundN, widthN for service N; cost, budget, value, penalty, scale, cost_weight; helpers go in [vars])",
-				file, en[i].line, en[i].key);
-			goto bad;
-		}
-		se_expr x;
-		if (compile_at(o, &en[i], all_kinds, &x, file, e) != 0)
-			goto bad;
-		int s = add_var(o, en[i].key, SE_V_REWARD, en[i].line, file, e);
-		if (s < 0) {
-			se_expr_free(&x);
-			goto bad;
-		}
-		o->derived[o->nderived] = x;
-		o->derived_slot[o->nderived++] = s;
-		if (per >= 0)
-			o->rslot[per][serv] = s;
-		else
-			o->gslot[glob] = s;
-	}
-	if (!reward_line) {
-		mr_errf(e, MR_EXIT_DATA, "%s: no [reward] section", file);
-		goto bad;
-	}
-	if (o->family < 0) {
-		mr_errf(e, MR_EXIT_DATA,
-			"%s:%d: [reward] needs 'family = ...'", file, reward_line);
-		goto bad;
-	}
-	{
-		int nb = 0;
-		for (int j = 0; j < o->nserv; j++) {
-			if (o->rslot[SE_R_DELAY][j] < 0) {
-				mr_errf(e, MR_EXIT_DATA,
-					"%s:%d: [reward] needs 'delay%d' (service %s's delay)",
-					file, reward_line, j + 1, o->serv_names[j]);
-				goto bad;
-			}
-			nb += o->rslot[SE_R_BOUND][j] >= 0;
-		}
-		if (nb == 0) {
-			mr_errf(e, MR_EXIT_DATA,
-				"%s:%d: [reward] needs a delay bound ('bound1 = ...')",
-				file, reward_line);
-			goto bad;
-		}
-		const char *need = NULL;
-		switch (o->family) {
-		case SE_FAM_DELAY_BOUND_COST:
-			if (o->gslot[SE_R_BUDGET] < 0)
-				need = "budget";
-			break;
-		case SE_FAM_COST_INCREMENTAL:
-			if (o->gslot[SE_R_VALUE] < 0)
-				need = "value";
-			else if (o->gslot[SE_R_PENALTY] < 0)
-				need = "penalty";
-			break;
-		case SE_FAM_DIFFERENTIATION:
-			if (o->nserv != 2) {
-				mr_errf(e, MR_EXIT_DATA,
-					"%s:%d: the differentiation family has two services (premium, freemium)",
-					file, family_line);
-				goto bad;
-			}
-			if (o->rslot[SE_R_BOUND][0] < 0)
-				need = "bound1";
-			break;
-		}
-		if (need) {
-			mr_errf(e, MR_EXIT_DATA,
-				"%s:%d: reward family %s needs '%s'", file,
-				family_line, se_family_name(o->family), need);
-			goto bad;
-		}
-	}
-
-	/* [load] */
-	{
-		const char *keys[64], *vals[64];
-		int lines[64], cnt = 0, found = 0;
-		for (int i = 0; i < n; i++) {
-			if (!is_sec(&en[i], "load"))
-				continue;
-			found = 1;
-			if (!en[i].key)
-				continue;
-			if (cnt == 64) {
-				mr_errf(e, MR_EXIT_DATA, "%s:%d: too many [load] keys",
-					file, en[i].line);
-				goto bad;
-			}
-			keys[cnt] = en[i].key;
-			vals[cnt] = en[i].val;
-			lines[cnt++] = en[i].line;
-		}
-		if (!found) {
-			mr_errf(e, MR_EXIT_DATA, "%s: no [load] section", file);
-			goto bad;
-		}
-		if (se_pattern_parse_kv(&o->pattern, o->nserv, keys, vals, lines,
-					cnt, file, o->dir, e) != 0)
-			goto bad;
-	}
+	parser p = {.o = o, .file = file, .e = e};
+	entry *en = NULL;
+	int ok = tokenize(buf, file, &en, &p.n, e) == 0;
+	p.en = en;
+	for (size_t k = 0; ok && k < sizeof sections / sizeof *sections; k++)
+		ok = sections[k](&p) == 0;
 	free(en);
 	free(buf);
+	if (!ok) {
+		mr_objective_free(o);
+		return NULL;
+	}
 	return o;
-bad:
-	free(en);
-	free(buf);
-	mr_objective_free(o);
-	return NULL;
 }
 
 mr_objective *mr_objective_load(const char *path, mr_err *e)
@@ -1440,4 +1138,61 @@ const char *mr_objective_param(const mr_objective *o, const char *section,
 		    strcmp(o->kv[i].key, key) == 0)
 			return o->kv[i].value;
 	return NULL;
+}
+
+/* The compiled expression of key in an expression section, or NULL. */
+static const se_expr *expr_of(const mr_objective *o, const char *section,
+			      const char *key)
+{
+	if (strcmp(section, "features") == 0) {
+		for (int i = 0; i < o->nfeat; i++)
+			if (strcmp(o->feat_name[i], key) == 0)
+				return &o->feat[i];
+	} else if (strcmp(section, "targets") == 0) {
+		for (int t = 0; t < o->ntarget; t++)
+			if (strcmp(o->target_name[t], key) == 0)
+				return &o->analytic[t];
+	} else {
+		for (int d = 0; d < o->nderived; d++)
+			if (strcmp(o->var_name[o->derived_slot[d]], key) == 0)
+				return &o->derived[d];
+	}
+	return NULL;
+}
+
+int se_objective_get(const mr_objective *o, const char *section,
+		     const char *key, char num[32], const char **out)
+{
+	static const char *const expr_sections[] = {
+		"features", "targets", "const", "vars", "reward", NULL};
+	char kind[32] = "";
+	const char *name = strchr(section, ' ');
+	size_t kl = name ? (size_t)(name - section) : strlen(section);
+	if (kl < sizeof kind)
+		memcpy(kind, section, kl);
+	if (kl >= sizeof kind || !section_known(kind, name ? name + 1 : ""))
+		return -1;
+	*out = mr_objective_param(o, section, key);
+	int is_expr = 0;
+	for (int k = 0; expr_sections[k]; k++)
+		is_expr |= strcmp(section, expr_sections[k]) == 0;
+	if (!*out || !is_expr ||
+	    (strcmp(section, "reward") == 0 && strcmp(key, "family") == 0))
+		return 0;
+	double v = 0;
+	int isc;
+	if (strcmp(section, "const") == 0) {
+		isc = 0;
+		for (int i = 0; i < o->nvars; i++)
+			if (o->var_kind[i] == SE_V_CONST &&
+			    strcmp(o->var_name[i], key) == 0) {
+				v = o->const_val[i];
+				isc = 1;
+			}
+	} else {
+		const se_expr *x = expr_of(o, section, key);
+		isc = x && se_is_const(x, &v);
+	}
+	*out = isc ? mr_fmt_double(num, v) : "";
+	return 0;
 }

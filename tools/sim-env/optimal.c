@@ -198,57 +198,44 @@ static double *param_transitions(const se_sim *s, size_t nP)
 	return P;
 }
 
-static int solve_incremental(se_sim *s, se_optimum *opt, mr_err *e)
+/* R[lp * nC + c]: the reward of running configuration c in load/param
+ * state lp; NULL when one is not a number. */
+static double *config_rewards(se_sim *s, size_t nLP, size_t nC)
 {
-	const mr_objective *o = s->o;
-	size_t nL = load_count(s), nP = param_count(s), nC = cfg_count(s);
-	size_t nLP = nL * nP, nS = nLP * nC;
-	int K = o->nact;
-	size_t nM = 1;
-	for (int c = 0; c < K; c++)
-		nM *= 3;
-	double gamma = objective_gamma(o);
-	if (gamma < 0)
-		return mr_errf(e, MR_EXIT_DATA,
-			       "%s: gamma (from [optimal] or [ppo]) must be in [0, 1)",
-			       o->path);
-	opt->gamma = gamma;
-	/* R[lp][c]: reward of running configuration c in load/param state lp */
-	double *R = mr_xcalloc(nS, sizeof *R);
+	double *R = mr_xcalloc(nLP * nC, sizeof *R);
 	se_state st;
 	double y[SE_MAX_TARGETS];
 	mr_step_info inf;
 	int32_t cfg[MR_MAX_COMPONENTS];
-	for (size_t lp = 0; lp < nLP; lp++) {
-		for (size_t c = 0; c < nC; c++) {
-			se_state_decode(s, lp * nC + c, &st);
-			memcpy(cfg, st.cidx, sizeof(int32_t) * (size_t)K);
-			R[lp * nC + c] = se_outcome(s, &st, cfg,
-						    se_targets(s, &st, cfg, y), &inf);
-			if (!isfinite(R[lp * nC + c])) {
-				free(R);
-				return mr_errf(e, MR_EXIT_FAIL,
-					       "%s: a reward is not a number", o->path);
-			}
+	size_t K = (size_t)s->o->nact;
+	for (size_t i = 0; i < nLP * nC; i++) { /* i = lp * nC + c */
+		se_state_decode(s, i, &st);
+		memcpy(cfg, st.cidx, sizeof(int32_t) * K);
+		R[i] = se_outcome(s, &st, cfg, se_targets(s, &st, cfg, y), &inf);
+		if (!isfinite(R[i])) {
+			free(R);
+			return NULL;
 		}
 	}
-	double *PL = load_transitions(s, nL), *PP = param_transitions(s, nP);
-	double *V = mr_xcalloc(nS, sizeof *V), *EV = mr_xcalloc(nS, sizeof *EV);
-	double *Vn = mr_xcalloc(nS, sizeof *Vn);
-	/* next configuration of each (configuration, move); -1 when masked */
+	return R;
+}
+
+/* The next configuration of each (configuration, joint move), nC x nM;
+ * -1 when a move leaves the grid (masked). A joint move's digit k (base
+ * MR_NMOVES, component K-1 least significant) is component k's move. */
+static long *move_table(const mr_objective *o, size_t nC, size_t nM)
+{
 	long *next = mr_xcalloc(nC * nM, sizeof *next);
 	for (size_t c = 0; c < nC; c++)
 		for (size_t m = 0; m < nM; m++) {
 			size_t q = m, cc = c, stride = 1;
 			long nc = (long)c;
-			/* component K-1 is the least significant digit */
-			for (int k = K - 1; k >= 0; k--) {
-				int mv = (int)(q % 3);
-				q /= 3;
+			for (int k = o->nact - 1; k >= 0; k--) {
+				int d = mr_move_delta((int)(q % MR_NMOVES));
+				q /= MR_NMOVES;
 				size_t n = (size_t)o->act[k].nvalues;
 				int ci = (int)(cc % n);
 				cc /= n;
-				int d = mv == 1 ? -1 : mv == 2;
 				if (ci + d < 0 || ci + d >= (int)n) {
 					nc = -1;
 					break;
@@ -258,91 +245,155 @@ static int solve_incremental(se_sim *s, se_optimum *opt, mr_err *e)
 			}
 			next[c * nM + m] = nc;
 		}
-	int sweeps = 0;
-	for (; sweeps < VI_MAX_SWEEPS; sweeps++) {
-		/* EV[lp][c'] = sum over next (l', p') of V[l'p'][c'] */
-		for (size_t lp = 0; lp < nLP; lp++) {
-			size_t l = lp / nP, p = lp % nP;
-			double *ev = EV + lp * nC;
-			memset(ev, 0, nC * sizeof *ev);
-			for (size_t l2 = 0; l2 < nL; l2++) {
-				double pl = PL[l * nL + l2];
-				if (pl == 0)
+	return next;
+}
+
+/* Value iteration's arrays: rewards, transitions, values. */
+typedef struct {
+	size_t nL, nP, nC, nM, nLP, nS;
+	double gamma;
+	double *R, *PL, *PP; /* rewards; load and param transitions */
+	long *next;          /* move_table */
+	double *V, *Vn, *EV; /* values, the next sweep's, expected next */
+} vi_work;
+
+/* EV[lp][c'] = sum over next (l', p') of P(l'p' | lp) V[l'p'][c']. */
+static void vi_expect(vi_work *w)
+{
+	for (size_t lp = 0; lp < w->nLP; lp++) {
+		size_t l = lp / w->nP, p = lp % w->nP;
+		double *ev = w->EV + lp * w->nC;
+		memset(ev, 0, w->nC * sizeof *ev);
+		for (size_t l2 = 0; l2 < w->nL; l2++) {
+			double pl = w->PL[l * w->nL + l2];
+			if (pl == 0)
+				continue;
+			for (size_t p2 = 0; p2 < w->nP; p2++) {
+				double pr = pl * w->PP[p * w->nP + p2];
+				if (pr == 0)
 					continue;
-				for (size_t p2 = 0; p2 < nP; p2++) {
-					double pr = pl * PP[p * nP + p2];
-					if (pr == 0)
-						continue;
-					const double *v2 = V + (l2 * nP + p2) * nC;
-					for (size_t c = 0; c < nC; c++)
-						ev[c] += pr * v2[c];
-				}
+				const double *v2 =
+					w->V + (l2 * w->nP + p2) * w->nC;
+				for (size_t c = 0; c < w->nC; c++)
+					ev[c] += pr * v2[c];
 			}
 		}
+	}
+}
+
+/* The value of joint move m from configuration c in state lp (-INFINITY
+ * when masked). */
+static double vi_q(const vi_work *w, size_t lp, size_t c, size_t m)
+{
+	long n2 = w->next[c * w->nM + m];
+	if (n2 < 0)
+		return -INFINITY;
+	return w->R[lp * w->nC + (size_t)n2] +
+	       w->gamma * w->EV[lp * w->nC + (size_t)n2];
+}
+
+/* Sweeps until the values change by at most 1e-10 of their size; the
+ * number of sweeps. */
+static int vi_sweeps(vi_work *w)
+{
+	int sweeps = 0;
+	for (; sweeps < VI_MAX_SWEEPS; sweeps++) {
+		vi_expect(w);
 		double delta = 0, vmax = 0;
-		for (size_t lp = 0; lp < nLP; lp++)
-			for (size_t c = 0; c < nC; c++) {
+		for (size_t lp = 0; lp < w->nLP; lp++)
+			for (size_t c = 0; c < w->nC; c++) {
 				double best = -INFINITY;
-				for (size_t m = 0; m < nM; m++) {
-					long n2 = next[c * nM + m];
-					if (n2 < 0)
+				for (size_t m = 0; m < w->nM; m++) {
+					if (w->next[c * w->nM + m] < 0)
 						continue;
-					double q = R[lp * nC + (size_t)n2] +
-						   gamma * EV[lp * nC + (size_t)n2];
+					double q = vi_q(w, lp, c, m);
 					if (q > best)
 						best = q;
 				}
-				size_t si = lp * nC + c;
-				double d = fabs(best - V[si]);
+				size_t si = lp * w->nC + c;
+				double d = fabs(best - w->V[si]);
 				if (d > delta)
 					delta = d;
 				if (fabs(best) > vmax)
 					vmax = fabs(best);
-				Vn[si] = best;
+				w->Vn[si] = best;
 			}
-		double *t = V;
-		V = Vn;
-		Vn = t;
+		double *t = w->V;
+		w->V = w->Vn;
+		w->Vn = t;
 		if (delta <= 1e-10 * (vmax > 1 ? vmax : 1))
 			break;
 	}
-	opt->iterations = sweeps + 1;
-	/* the policy: best move (first of equals: lowest move index, 0 =
-	 * stay everywhere) */
-	opt->nstates = nS;
-	opt->best = mr_xcalloc(nS * (size_t)K, sizeof *opt->best);
-	opt->reward = mr_xcalloc(nS, sizeof *opt->reward);
-	opt->value = V;
-	for (size_t lp = 0; lp < nLP; lp++)
-		for (size_t c = 0; c < nC; c++) {
+	return sweeps + 1;
+}
+
+/* The policy: the best move in every state (first of equals: the lowest
+ * joint move, 0 being MR_MOVE_STAY everywhere). */
+static void vi_policy(const vi_work *w, int K, se_optimum *opt)
+{
+	opt->nstates = w->nS;
+	opt->best = mr_xcalloc(w->nS * (size_t)K, sizeof *opt->best);
+	opt->reward = mr_xcalloc(w->nS, sizeof *opt->reward);
+	for (size_t lp = 0; lp < w->nLP; lp++)
+		for (size_t c = 0; c < w->nC; c++) {
 			double best = -INFINITY;
 			size_t bm = 0;
-			for (size_t m = 0; m < nM; m++) {
-				long n2 = next[c * nM + m];
-				if (n2 < 0)
+			for (size_t m = 0; m < w->nM; m++) {
+				if (w->next[c * w->nM + m] < 0)
 					continue;
-				double q = R[lp * nC + (size_t)n2] +
-					   gamma * EV[lp * nC + (size_t)n2];
+				double q = vi_q(w, lp, c, m);
 				if (best == -INFINITY ||
 				    q > best + 1e-12 * (1 + fabs(best))) {
 					best = q;
 					bm = m;
 				}
 			}
-			size_t si = lp * nC + c;
+			size_t si = lp * w->nC + c;
 			size_t q = bm;
 			for (int k = K - 1; k >= 0; k--) {
-				opt->best[si * (size_t)K + (size_t)k] = (int32_t)(q % 3);
-				q /= 3;
+				opt->best[si * (size_t)K + (size_t)k] =
+					(int32_t)(q % MR_NMOVES);
+				q /= MR_NMOVES;
 			}
-			opt->reward[si] = R[lp * nC + (size_t)next[c * nM + bm]];
+			opt->reward[si] =
+				w->R[lp * w->nC + (size_t)w->next[c * w->nM + bm]];
 		}
-	free(R);
-	free(PL);
-	free(PP);
-	free(EV);
-	free(Vn);
-	free(next);
+}
+
+static int solve_incremental(se_sim *s, se_optimum *opt, mr_err *e)
+{
+	const mr_objective *o = s->o;
+	vi_work w = {.nL = load_count(s), .nP = param_count(s),
+		     .nC = cfg_count(s), .nM = 1};
+	w.nLP = w.nL * w.nP;
+	w.nS = w.nLP * w.nC;
+	for (int c = 0; c < o->nact; c++)
+		w.nM *= MR_NMOVES;
+	w.gamma = objective_gamma(o);
+	if (w.gamma < 0)
+		return mr_errf(e, MR_EXIT_DATA,
+			       "%s: gamma (from [optimal] or [ppo]) must be in [0, 1)",
+			       o->path);
+	opt->gamma = w.gamma;
+	w.R = config_rewards(s, w.nLP, w.nC);
+	if (!w.R)
+		return mr_errf(e, MR_EXIT_FAIL, "%s: a reward is not a number",
+			       o->path);
+	w.PL = load_transitions(s, w.nL);
+	w.PP = param_transitions(s, w.nP);
+	w.V = mr_xcalloc(w.nS, sizeof *w.V);
+	w.EV = mr_xcalloc(w.nS, sizeof *w.EV);
+	w.Vn = mr_xcalloc(w.nS, sizeof *w.Vn);
+	w.next = move_table(o, w.nC, w.nM);
+	opt->iterations = vi_sweeps(&w);
+	vi_policy(&w, o->nact, opt);
+	opt->value = w.V;
+	free(w.R);
+	free(w.PL);
+	free(w.PP);
+	free(w.EV);
+	free(w.Vn);
+	free(w.next);
 	return 0;
 }
 

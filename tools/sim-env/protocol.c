@@ -721,10 +721,11 @@ mr_vecenv *mr_pipeenv_open(char *const argv[], int nenvs, uint64_t seed,
 	for (int c = 0; c < v->ncomp; c++) {
 		const msgpack_object *x = &ch->via.array.ptr[c];
 		if (x->type != MSGPACK_OBJECT_POSITIVE_INTEGER || x->via.u64 < 1 ||
-		    x->via.u64 > 65536) {
+		    x->via.u64 > MR_MAX_CHOICES) {
 			mr_mp_doc_free(&doc);
-			mr_errf(e, MR_EXIT_REMOTE, "simulator '%s': bad nchoices[%d]",
-				p->name, c);
+			mr_errf(e, MR_EXIT_REMOTE,
+				"simulator '%s': bad nchoices[%d] (1..%d)",
+				p->name, c, MR_MAX_CHOICES);
 			goto bad;
 		}
 		v->nchoices[c] = (int)x->via.u64;

@@ -178,12 +178,23 @@ struct mr_objective {
 /* Parses objective text; dir is where relative paths point. */
 mr_objective *se_objective_parse(const char *text, size_t len,
 				 const char *name, const char *dir, mr_err *e);
+/* pattern.c: the [load] keys (parallel arrays; where and lines name them
+ * in messages) as a pattern; dir is where a sequence file is looked for. */
 int se_pattern_parse_kv(se_pattern *p, int nserv, const char *const *keys,
 			const char *const *vals, const int *lines, int n,
 			const char *where, const char *dir, mr_err *e);
 /* "0..100 step 20", "1..5", "0, 0.2, 0.4": ascending distinct values. */
 int se_parse_grid(const char *text, double **out, int *n, mr_err *e);
 const char *se_family_name(int family);
+/* Blanks trimmed (in place); a whole text that is a finite number. */
+char *se_trim(char *s);
+int se_parse_num(const char *s, double *v);
+/* KEY of [SECTION] ("eval", "action p") into *out: as written, but in the
+ * expression sections (features, targets, const, vars, reward but its
+ * family) the number the expression folds to, "" when it is no constant;
+ * NULL when absent. -1 when SECTION is not a section of the format. */
+int se_objective_get(const mr_objective *o, const char *section,
+		     const char *key, char num[32], const char **out);
 
 /* ------------------------------------------------------------------------
  * The system model behind a small interface: anything mapping a feature
