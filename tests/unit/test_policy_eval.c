@@ -1,4 +1,4 @@
-/* test_policy_eval.c - policy-eval's library (tools/policy-eval/evaluate.h)
+/* test_policy_eval.c - the evaluation module (tools/evaluate/include/evaluate.h)
  * on a toy environment whose optimum is known by hand: action parsing,
  * controllers (fixed, random, HPA, table), the step loop, the sweep (best
  * action, random mean, service time), statistics and the CSV outputs. */
