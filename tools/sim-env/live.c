@@ -172,7 +172,7 @@ void mr_simenv_live_observe(const mr_simenv_live *l, const mr_live_state *st,
 {
 	se_state s;
 	sim_state(st, &s);
-	se_obs_mask(l->o, &s, obs, mask);
+	se_obs_mask(l->o, &s, obs, mask, 1);
 }
 
 void mr_simenv_live_config(const mr_simenv_live *l, const mr_live_state *st,

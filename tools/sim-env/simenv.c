@@ -331,7 +331,7 @@ static void advance(se_sim *s, se_state *st)
 }
 
 void se_obs_mask(const mr_objective *o, const se_state *st, float *obs,
-		 uint8_t *mask)
+		 uint8_t *mask, int whole_mask)
 {
 	int k = 0;
 	for (int j = 0; j < o->nserv; j++)
@@ -339,8 +339,9 @@ void se_obs_mask(const mr_objective *o, const se_state *st, float *obs,
 	for (int q = 0; q < o->nparam; q++)
 		obs[k++] = (float)o->param[q].levels[st->pidx[q]];
 	if (!o->incremental) {
-		/* every setting is always allowed */
-		for (int c = 0; c < o->nact; c++) {
+		/* every setting is always allowed: a mask that was written
+		 * once stays right (the simulator's, from open on) */
+		for (int c = 0; whole_mask && c < o->nact; c++) {
 			memset(mask, 1, (size_t)o->act[c].nvalues);
 			mask += o->act[c].nvalues;
 		}
@@ -358,7 +359,7 @@ void se_obs_mask(const mr_objective *o, const se_state *st, float *obs,
 void se_write_obs(se_sim *s, mr_vecenv *v, int i)
 {
 	se_obs_mask(s->o, &s->st[i], v->obs + (size_t)i * (size_t)v->obs_dim,
-		    v->masks + (size_t)i * (size_t)v->total_choices);
+		    v->masks + (size_t)i * (size_t)v->total_choices, 0);
 }
 
 const char *se_obs_name(const se_sim *s, int k, char *buf, size_t size)

@@ -322,9 +322,11 @@ void se_range_report(const se_sim *s, char *buf, size_t size);
 const char *se_obs_name(const se_sim *s, int k, char *buf, size_t size);
 /* The observation (loads, params, incremental: settings) and action mask
  * (one byte per choice, 1 = allowed) of state st: what the simulator and
- * the live loop (live.c) give a policy. */
+ * the live loop (live.c) give a policy. Absolute actions' mask is all
+ * ones in every state; it is written only with whole_mask (the simulator
+ * writes it once at open and leaves it out of every step). */
 void se_obs_mask(const mr_objective *o, const se_state *st, float *obs,
-		 uint8_t *mask);
+		 uint8_t *mask, int whole_mask);
 /* Writes obs and masks of env i from its state. */
 void se_write_obs(se_sim *s, mr_vecenv *v, int i);
 
