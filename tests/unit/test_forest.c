@@ -184,6 +184,28 @@ int main(void)
 		same &= y[0] == P[i * 2] && y[1] == P[i * 2 + 1];
 	}
 	CHECK(same, "predict == predict_batch on every row");
+
+	/* --- every tree's prediction: their mean is the forest's, and the
+	 * trees disagree somewhere (bootstrap samples differ) */
+	size_t nt = mr_forest_ntrees(f);
+	double *per = calloc(nt * 2, sizeof *per);
+	double worst = 0;
+	int spread = 0;
+	for (size_t i = 0; i < NT; i++) {
+		double y[2], m[2] = {0, 0};
+		mr_forest_predict(f, Xt + i * 3, y);
+		mr_forest_predict_trees(f, Xt + i * 3, per);
+		for (size_t t = 0; t < nt; t++) {
+			m[0] += per[t * 2] / (double)nt;
+			m[1] += per[t * 2 + 1] / (double)nt;
+			spread |= per[t * 2] != per[0];
+		}
+		for (int j = 0; j < 2; j++)
+			worst = fmax(worst, fabs(m[j] - y[j]) / (1 + fabs(y[j])));
+	}
+	free(per);
+	CHECK(worst < 1e-12, "mean of per-tree predictions = predict (worst rel. %.2g)", worst);
+	CHECK(spread, "per-tree predictions differ between trees somewhere");
 	mr_forest_predict_batch(f, Xt, NT, P2, 3);
 	CHECK(memcmp(P, P2, NT * 2 * sizeof *P) == 0, "3-thread batch predict is identical");
 

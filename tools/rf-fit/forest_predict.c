@@ -59,6 +59,22 @@ void mr_forest_predict(const mr_forest *f, const double *x, double *y)
 		y[j] *= f->inv_ntrees;
 }
 
+void mr_forest_predict_trees(const mr_forest *f, const double *x, double *y)
+{
+	size_t T = f->ntarget;
+	const rf_node *nodes = f->nodes;
+	uint32_t xr[RF_MAX_FEAT];
+	rf_rank_row(f, x, xr);
+	for (size_t t = 0; t < f->ntrees; t++) {
+		uint32_t cur = f->root[t];
+		while (!(nodes[cur].child & RF_LEAF))
+			cur = rf_step(&nodes[cur], xr);
+		const double *v = f->values + (size_t)(nodes[cur].child & ~RF_LEAF) * T;
+		for (size_t j = 0; j < T; j++)
+			y[t * T + j] = v[j];
+	}
+}
+
 /* Rows [b, e) down the tree rooted at r, adding leaf values to Y (lanes
  * are rows; XR holds the rows' ranks from row b on). The loop over lanes
  * has no branch: a lane at its leaf computes a step it then discards, and

@@ -53,6 +53,10 @@ double mr_forest_feature_max(const mr_forest *f, size_t i);
 
 /* x has nfeat values, y receives ntarget values. */
 void mr_forest_predict(const mr_forest *f, const double *x, double *y);
+/* Every tree's own prediction: y receives ntrees x ntarget values, tree
+ * by tree (their mean is mr_forest_predict's answer up to rounding; their
+ * spread is how much the trees disagree). */
+void mr_forest_predict_trees(const mr_forest *f, const double *x, double *y);
 /* X is n x nfeat, Y is n x ntarget. threads <= 1: single thread. */
 void mr_forest_predict_batch(const mr_forest *f, const double *X, size_t n,
 			     double *Y, int threads);
