@@ -1,7 +1,7 @@
 # meshrl - build, test, benchmark and run the experiment pipeline.
 #
 #   make                 build every tool into build/bin
-#   make test            unit + end-to-end tests; last line "N passed, N failed"
+#   make test            unit + end-to-end tests; last line "N passed, N failed, N skipped"
 #   make asan            the same tests on an ASan+UBSan build (build/asan)
 #   make bench           benchmarks, one CSV line per figure
 #   make fuzz FUZZ=csv FUZZ_SECONDS=600   run one fuzz target (tests/fuzz)

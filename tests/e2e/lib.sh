@@ -1,5 +1,5 @@
 # lib.sh - helpers for end-to-end tests (sourced). Each check prints
-# "ok - name" or "not ok - name"; tests/run.sh counts them.
+# "ok - name", "not ok - name" or "skip - why"; tests/run.sh counts them.
 # MESHRL_BIN points at the binaries under test; TMP is a fresh directory.
 set -u
 : "${MESHRL_BIN:?run through tests/run.sh or set MESHRL_BIN}"
@@ -10,6 +10,9 @@ trap 'rm -rf "$TMP"' EXIT
 
 ok() { echo "ok - $*"; }
 notok() { echo "not ok - $*"; }
+# skip WHY: a check that could not run here; counted as skipped, never as
+# passed.
+skip() { echo "skip - $*"; }
 
 # check NAME CMD...: passes when CMD exits 0.
 check() {

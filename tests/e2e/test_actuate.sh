@@ -87,7 +87,7 @@ if command -v openssl >/dev/null 2>&1; then
 	grep -q '^OK PATCH /apis/apps/v1/namespaces/mesh/deployments/node1' "$TMP/t.log" &&
 		ok "TLS request arrived" || notok "TLS log: $(cat "$TMP/t.log")"
 else
-	ok "# skip TLS checks: no openssl"
+	skip "TLS checks: no openssl"
 fi
 
 # stdin: one vector per line, CSV form, bad lines
