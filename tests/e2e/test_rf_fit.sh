@@ -2,7 +2,8 @@
 # test_rf_fit.sh - rf-fit end to end on small synthetic traces: fit output
 # and accuracy, empty-row rule, multi-target, grouped split, determinism
 # across seeds and threads, predict (file and pipe), the model read back by
-# Python's msgpack, and every rejected input (exit code and message).
+# Python's msgpack, lost requests (--ratio, --empty-delay), grouped
+# cross-validation (--cv), and every rejected input (exit code and message).
 . "$(dirname "$0")/lib.sh"
 PY=/usr/bin/python3
 
@@ -121,6 +122,96 @@ EOF
 check "Python msgpack reads the model and recomputes a prediction" \
 	$PY "$TMP/check.py" "$TMP/m3" "$TMP/pred.csv"
 
+# --- lost requests: --ratio and --empty-delay -------------------------------
+# 27 configurations x 5 windows. One, (12, 100, 12, 1), is overloaded: of
+# its 60 requests per window only 20-32 are answered, quickly (d1 = 0.2 s
+# over the successes), and one window answers none (cl1 = 0, d1 = 0). One
+# window of (4, 0, 4, 1) offered nothing (l1 = cl1 = 0). Elsewhere every
+# request is answered and d1 grows with the load per core (up to 2.5 s).
+awk 'BEGIN {
+	print "max_l1,l1,cl1,p1,b1,c1,d1"
+	srand(2)
+	for (l = 4; l <= 12; l += 4) for (p = 0; p <= 100; p += 50)
+	for (c = 1; c <= 3; c++) for (r = 0; r < 5; r++) {
+		off = 5 * l; cl = off
+		d = 0.1 + l * (1 + p / 100) / (c * 10) + rand() * 0.01
+		if (l == 12 && p == 100 && c == 1) {
+			cl = r ? 17 + 3 * r : 0; d = r ? 0.2 : 0
+		}
+		if (l == 4 && p == 0 && c == 1 && r == 0) { off = 0; cl = 0; d = 0 }
+		printf "%d,%d,%d,%d,%d,%d,%.6f\n", l, off, cl, p, l, c, d
+	}
+}' >"$TMP/lossy.csv"
+C=max_l1,p1,b1,c1
+printf 'max_l1,p1,b1,c1\n12,100,12,1\n12,100,12,2\n12,50,12,1\n' >"$TMP/ask.csv"
+
+rf-fit fit -q --features $C --target d1 --trees 60 --test-frac 0 \
+	-o "$TMP/blind" "$TMP/lossy.csv" >/dev/null 2>&1
+rf-fit predict "$TMP/blind" "$TMP/ask.csv" >"$TMP/blind.pred"
+blind=$(awk -F, 'NR == 2 { print $5 }' "$TMP/blind.pred")
+check "without them the overloaded configuration looks fast (d1 $blind s)" \
+	awk -v d="$blind" 'BEGIN { exit !(d < 0.5) }'
+
+rf-fit fit -q --features $C --target d1,served1 --ratio served1=cl1/l1 \
+	--empty-delay 20 --trees 60 --test-frac 0 -o "$TMP/lossy.mp" \
+	"$TMP/lossy.csv" >"$TMP/lossy.out" 2>"$TMP/lossy.err"
+check "--empty-delay counts the rows it keeps" grep -q \
+	"1 of 135 rows have no successful responses (cl1 = 0): their delay targets set to 20 s (--empty-delay)" \
+	"$TMP/lossy.err"
+check "--ratio drops and counts rows whose denominator is 0" grep -q \
+	"dropped 1 of 135 rows where a --ratio denominator is 0 (l1 = 0)" "$TMP/lossy.err"
+check "a --ratio target gets its figures" grep -q '^served1,train,134,' "$TMP/lossy.out"
+rf-fit predict "$TMP/lossy.mp" "$TMP/ask.csv" >"$TMP/lossy.pred"
+check "predict names the derived target" grep -qx 'max_l1,p1,b1,c1,d1_pred,served1_pred' "$TMP/lossy.pred"
+check "the overloaded configuration: low served share, high delay" awk -F, \
+	'NR == 2 { exit !($6 < 0.6 && $5 > 2.6) }' "$TMP/lossy.pred"
+check "its healthy neighbours serve everything" awk -F, \
+	'NR > 2 && $6 < 0.99 { bad = 1 } END { exit bad }' "$TMP/lossy.pred"
+check "the share is cl1/l1 per row (mean of the overloaded windows)" awk -F, \
+	'NR == 2 { want = (0 + 20 + 23 + 26 + 29) / 300; exit !($6 > want - 0.06 && $6 < want + 0.06) }' \
+	"$TMP/lossy.pred"
+
+rf-fit fit -q --features $C --target d1,served1 --ratio served1=cl1/l1 \
+	--trees 10 --test-frac 0 -o "$TMP/lossy2.mp" "$TMP/lossy.csv" \
+	>/dev/null 2>"$TMP/lossy2.err"
+check "without --empty-delay rows with cl1 = 0 are dropped first" grep -q \
+	"dropped 2 of 135 rows with no successful responses (cl1 = 0)" "$TMP/lossy2.err"
+check "  and no row is left for the ratio rule" sh -c "! grep -q denominator '$TMP/lossy2.err'"
+rf-fit fit -q --features $C --target served1 --ratio served1=cl1/l1 \
+	--empty-delay 20 --trees 10 --test-frac 0 -o "$TMP/lossy3.mp" \
+	"$TMP/lossy.csv" >/dev/null 2>"$TMP/lossy3.err"
+check "--empty-delay without a delay target warns that it changes nothing" \
+	grep -q "warning: --empty-delay: no target is a delay" "$TMP/lossy3.err"
+
+# --- cross-validation: --cv -------------------------------------------------
+G=--group-by=$C
+rf-fit fit --features $C --target d1,served1 --ratio served1=cl1/l1 \
+	--empty-delay 20 --trees 30 --test-frac 0 --cv 3 $G --seed 2 \
+	-o "$TMP/cv.mp" "$TMP/lossy.csv" >"$TMP/cv.out" 2>"$TMP/cv.err"
+check "--cv prints a cv line per target over every row" sh -c \
+	"grep -q '^d1,cv,134,' '$TMP/cv.out' && grep -q '^served1,cv,134,' '$TMP/cv.out'"
+check "--cv says how the groups were dealt" grep -q "cv: 27 groups in 3 folds" "$TMP/cv.err"
+check "--cv comes after train and oob" sh -c \
+	"cut -d, -f2 '$TMP/cv.out' | uniq | tr '\n' ' ' | grep -qx 'split train oob cv '"
+rf-fit fit -q --features $C --target d1,served1 --ratio served1=cl1/l1 \
+	--empty-delay 20 --trees 30 --test-frac 0 $G --seed 2 \
+	-o "$TMP/nocv.mp" "$TMP/lossy.csv" >"$TMP/nocv.out" 2>/dev/null
+check "--cv leaves the model alone (fitted on every row)" cmp -s "$TMP/cv.mp" "$TMP/nocv.mp"
+check "without --cv no cv line" sh -c "! grep -q ',cv,' '$TMP/nocv.out'"
+rf-fit fit -q --features $C --target d1,served1 --ratio served1=cl1/l1 \
+	--empty-delay 20 --trees 30 --test-frac 0 --cv 3 $G --seed 2 --threads 3 \
+	-o "$TMP/cv3.mp" "$TMP/lossy.csv" >"$TMP/cv3.out" 2>/dev/null
+check "--cv figures do not depend on threads" cmp -s "$TMP/cv.out" "$TMP/cv3.out"
+rf-fit fit --features $F --target d1 --trees 20 --test-frac 0 --cv 4 \
+	-o "$TMP/cvr.mp" "$TMP/t.csv" >"$TMP/cvr.out" 2>"$TMP/cvr.err"
+check "--cv without --group-by deals single rows" sh -c \
+	"grep -q 'cv: $((rows - 3)) rows in 4 folds' '$TMP/cvr.err' && grep -q '^d1,cv,$((rows - 3)),' '$TMP/cvr.out'"
+cv_r2=$(awk -F, '$2 == "cv" { print $4 }' "$TMP/cvr.out")
+check "cv R2 > 0.9 on a learnable trace (got $cv_r2)" \
+	awk -v r="$cv_r2" 'BEGIN { exit !(r > 0.9) }'
+expect_fail "--cv with more folds than groups" 3 "lossy.csv: --cv 30: 27 groups, fewer than the 30 folds" \
+	rf-fit fit --features $C --target d1 --test-frac 0 --cv 30 $G -o "$TMP/bad" "$TMP/lossy.csv"
+
 # --- bad input: CSV --------------------------------------------------------
 expect_fail "missing feature column" 3 "t.csv:1: no column 'zz' in the header" \
 	rf-fit fit --features $F,zz --target d1 -o "$TMP/bad" "$TMP/t.csv"
@@ -145,6 +236,10 @@ expect_fail "an empty file" 3 "empty input" \
 	rf-fit fit --features $F --target d1 -o "$TMP/bad" "$TMP/empty.csv"
 expect_fail "a trace that does not exist" 4 "nosuch.csv: cannot open" \
 	rf-fit fit --features $F --target d1 -o "$TMP/bad" "$TMP/nosuch.csv"
+expect_fail "a --ratio named like a trace column" 3 "lossy.csv:1: --ratio d1=cl1/l1: the trace already has a column 'd1'" \
+	rf-fit fit --features $C --target d1 --ratio d1=cl1/l1 -o "$TMP/bad" "$TMP/lossy.csv"
+expect_fail "a --ratio of a column the trace lacks" 3 "lossy.csv:1: --ratio served1=cl1/zz: no column 'zz' in the header" \
+	rf-fit fit --features $C --target served1 --ratio served1=cl1/zz -o "$TMP/bad" "$TMP/lossy.csv"
 
 # --- bad command lines: exit 2 ---------------------------------------------
 expect_fail "empty target set" 2 "target" \
@@ -165,6 +260,26 @@ expect_fail "--test-frac 1" 2 "not in \[0,1\)" \
 	rf-fit fit --features $F --target d1 --test-frac 1 -o "$TMP/bad" "$TMP/t.csv"
 expect_fail "--seed -1" 2 "not a non-negative integer" \
 	rf-fit fit --features $F --target d1 --seed -1 -o "$TMP/bad" "$TMP/t.csv"
+expect_fail "--ratio without NUM/DEN" 2 "--ratio: 'served1=cl1': expected NAME=NUM/DEN" \
+	rf-fit fit --features $C --target served1 --ratio served1=cl1 -o "$TMP/bad" "$TMP/lossy.csv"
+expect_fail "--ratio given twice" 2 "--ratio: 'served1' given twice" \
+	rf-fit fit --features $C --target served1 --ratio served1=cl1/l1 --ratio served1=cl1/max_l1 -o "$TMP/bad" "$TMP/lossy.csv"
+expect_fail "--ratio not named as a target" 2 "--ratio: 'served1' is not among the --target columns" \
+	rf-fit fit --features $C --target d1 --ratio served1=cl1/l1 -o "$TMP/bad" "$TMP/lossy.csv"
+expect_fail "--ratio as a feature" 2 "--ratio: 'served1' is a derived target" \
+	rf-fit fit --features $C,served1 --target d1 --ratio served1=cl1/l1 -o "$TMP/bad" "$TMP/lossy.csv"
+expect_fail "--empty-delay 0" 2 "--empty-delay: '0' is not a positive number of seconds" \
+	rf-fit fit --features $C --target d1 --empty-delay 0 -o "$TMP/bad" "$TMP/lossy.csv"
+expect_fail "--empty-delay abc" 2 "--empty-delay: 'abc' is not" \
+	rf-fit fit --features $C --target d1 --empty-delay abc -o "$TMP/bad" "$TMP/lossy.csv"
+expect_fail "--empty-delay with --keep-empty" 2 "--keep-empty and --empty-delay exclude each other" \
+	rf-fit fit --features $C --target d1 --empty-delay 20 --keep-empty -o "$TMP/bad" "$TMP/lossy.csv"
+expect_fail "--cv without --test-frac 0" 2 "--cv: needs --test-frac 0" \
+	rf-fit fit --features $C --target d1 --cv 5 -o "$TMP/bad" "$TMP/lossy.csv"
+expect_fail "--cv 1" 2 "--cv: '1' is not an integer in 2..1000" \
+	rf-fit fit --features $C --target d1 --cv 1 --test-frac 0 -o "$TMP/bad" "$TMP/lossy.csv"
+check "--help describes --ratio, --empty-delay and --cv" sh -c \
+	"rf-fit --help | grep -q -- '--ratio N=A/B' && rf-fit --help | grep -q -- '--empty-delay S' && rf-fit --help | grep -q -- '--cv K'"
 expect_fail "unknown option" 2 "rf-fit --help" \
 	rf-fit fit --bogus --features $F --target d1 -o "$TMP/bad" "$TMP/t.csv"
 expect_fail "two trace files" 2 "exactly one trace file" \

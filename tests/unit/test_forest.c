@@ -1,7 +1,9 @@
 /* test_forest.c - the random forest: fitting recovers known functions,
  * multi-output, determinism across thread counts, out-of-bag predictions,
  * batch = single predictions, save/load round trip, and the model reader's
- * refusal of damaged files (each refused case checked by its message). */
+ * refusal of damaged files (each refused case checked by its message);
+ * rf-fit fit's rows: --ratio specs, the split's group count, grouped
+ * cross-validation folds and held-out predictions. */
 #include <math.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -9,6 +11,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "fit_rows.h"
 #include "forest.h"
 
 static char tmpdir[] = "/tmp/meshrl-forest-XXXXXX";
@@ -123,6 +126,163 @@ static void *pred_thread(void *arg)
 			a->bad |= y[0] != a->want[i * 2] || y[1] != a->want[i * 2 + 1];
 		}
 	return NULL;
+}
+
+/* --ratio NAME=NUM/DEN: accepted and refused specs. */
+static void test_ratio_parse(void)
+{
+	rf_ratio r;
+	mr_err e;
+	CHECK(rf_ratio_parse("served1=cl1/l1", &r, &e) == 0 &&
+		      strcmp(r.name, "served1") == 0 &&
+		      strcmp(r.num, "cl1") == 0 && strcmp(r.den, "l1") == 0,
+	      "ratio 'served1=cl1/l1' parses to its three names");
+	rf_ratio_free(&r);
+	static const char *const bad[][2] = {
+		{"served1", "expected NAME=NUM/DEN"},
+		{"served1=cl1", "expected NAME=NUM/DEN"},
+		{"=cl1/l1", "three column names"},
+		{"s=/l1", "three column names"},
+		{"s=cl1/", "three column names"},
+		{"s=cl1/l1/x", "three column names"},
+		{"s=a,b/l1", "three column names"},
+		{"s=a=b/l1", "three column names"},
+		{"l1=cl1/l1", "NAME must not be NUM or DEN"},
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		int rc = rf_ratio_parse(bad[i][0], &r, &e);
+		CHECK(rc == -1 && e.code == MR_EXIT_USAGE &&
+			      strstr(e.msg, bad[i][1]) &&
+			      strstr(e.msg, bad[i][0]) && !r.name,
+		      "ratio '%s' refused: %s", bad[i][0],
+		      rc ? e.msg : "(accepted)");
+	}
+}
+
+/* n rows in groups of `per` rows with equal keys (2 keys per row). */
+static double *group_keys(size_t n, size_t per)
+{
+	double *gk = calloc(n * 2, sizeof *gk);
+	for (size_t i = 0; i < n; i++) {
+		gk[i * 2] = (double)(i / per % 7);
+		gk[i * 2 + 1] = (double)(i / per / 7);
+	}
+	return gk;
+}
+
+/* Folds: whole groups, as many groups alike, seeded; too few groups is a
+ * data error. The split without a test side still counts groups. */
+static void test_cv_folds(void)
+{
+	enum { N = 230, PER = 5, K = 4 }; /* 46 groups */
+	double *gk = group_keys(N, PER);
+	size_t fold[N], fold2[N], ng;
+	mr_err e;
+	CHECK(rf_cv_folds(N, gk, 2, K, 1, fold, &ng, &e) == 0 && ng == 46,
+	      "cv folds over 46 groups");
+	int whole = 1, inrange = 1;
+	size_t groups_in[K] = {0};
+	for (size_t i = 0; i < N; i++) {
+		inrange &= fold[i] < K;
+		whole &= fold[i] == fold[i / PER * PER];
+		if (i % PER == 0 && fold[i] < K)
+			groups_in[fold[i]]++;
+	}
+	CHECK(inrange && whole, "every group lies in one fold");
+	size_t lo = N, hi = 0;
+	for (size_t f = 0; f < K; f++) {
+		lo = groups_in[f] < lo ? groups_in[f] : lo;
+		hi = groups_in[f] > hi ? groups_in[f] : hi;
+	}
+	CHECK(lo >= 11 && hi <= 12, "folds hold 11 or 12 groups (%zu..%zu)", lo, hi);
+	rf_cv_folds(N, gk, 2, K, 1, fold2, &ng, &e);
+	CHECK(memcmp(fold, fold2, sizeof fold) == 0, "same seed, same folds");
+	rf_cv_folds(N, gk, 2, K, 2, fold2, &ng, &e);
+	CHECK(memcmp(fold, fold2, sizeof fold) != 0, "another seed, other folds");
+	CHECK(rf_cv_folds(N, NULL, 0, K, 1, fold2, &ng, &e) == 0 && ng == N,
+	      "ungrouped: every row is a group");
+	size_t rows_in[K] = {0};
+	for (size_t i = 0; i < N; i++)
+		rows_in[fold2[i]]++;
+	CHECK(rows_in[0] >= 57 && rows_in[0] <= 58 && rows_in[3] >= 57 &&
+		      rows_in[3] <= 58,
+	      "ungrouped folds hold 57 or 58 rows");
+	CHECK(rf_cv_folds(10, gk, 2, K, 1, fold2, &ng, &e) == -1 &&
+		      e.code == MR_EXIT_DATA &&
+		      strstr(e.msg, "2 groups, fewer than the 4 folds"),
+	      "fewer groups than folds refused: %s", e.msg);
+	unsigned char is_test[N];
+	CHECK(rf_make_split(N, 0, gk, 2, 1, is_test, &ng) == 0 && ng == 46,
+	      "a split with no test side still counts the groups (%zu)", ng);
+	free(gk);
+}
+
+/* Held-out predictions: a row's prediction is that of the forest fitted
+ * without its fold, and grouped folds do not leak a group's own rows: a
+ * target that is a random constant per group (the features tell groups
+ * apart but carry nothing across them) is well predicted out of bag, not
+ * across folds. */
+static void test_cv_predict(void)
+{
+	enum { N = 300, PER = 5, K = 3 };
+	double *gk = group_keys(N, PER);
+	double X[N * 2], Y[N], P[N], oob[N];
+	mr_rng r;
+	mr_rng_seed(&r, 5, 0);
+	double y = 0;
+	for (size_t i = 0; i < N; i++) {
+		if (i % PER == 0)
+			y = mr_rng_uniform(&r);
+		X[i * 2] = gk[i * 2];
+		X[i * 2 + 1] = gk[i * 2 + 1];
+		Y[i] = y + 0.01 * mr_rng_uniform(&r);
+	}
+	size_t fold[N], ng;
+	mr_err e;
+	mr_forest_params p;
+	mr_forest_params_default(&p);
+	p.ntrees = 30;
+	p.seed = 3;
+	rf_cv_folds(N, gk, 2, K, 1, fold, &ng, &e);
+	CHECK(rf_cv_predict(X, Y, N, 2, 1, NULL, NULL, fold, K, &p, P, &e) == 0,
+	      "cv predictions over 3 folds");
+	/* fold 1 by hand */
+	double Xa[N * 2], Ya[N];
+	size_t na = 0;
+	for (size_t i = 0; i < N; i++)
+		if (fold[i] != 1) {
+			memcpy(Xa + na * 2, X + i * 2, 2 * sizeof *X);
+			Ya[na++] = Y[i];
+		}
+	mr_forest *f = mr_forest_fit(Xa, Ya, na, 2, 1, NULL, NULL, &p, NULL, &e);
+	int same = f != NULL;
+	for (size_t i = 0; f && i < N; i++) {
+		double q;
+		mr_forest_predict(f, X + i * 2, &q);
+		if (fold[i] == 1)
+			same &= q == P[i];
+	}
+	CHECK(same, "a held-out row gets the prediction of the forest fitted without its fold");
+	mr_forest_free(f);
+	f = mr_forest_fit(X, Y, N, 2, 1, NULL, NULL, &p, oob, &e);
+	double cv_r2 = r2(Y, P, N, 1);
+	size_t k = 0;
+	double oy[N], op[N];
+	for (size_t i = 0; i < N; i++)
+		if (!isnan(oob[i])) {
+			oy[k] = Y[i];
+			op[k++] = oob[i];
+		}
+	double oob_r2 = r2(oy, op, k, 1);
+	CHECK(oob_r2 > 0.9 && cv_r2 < 0.3,
+	      "a group's own rows leak out of bag (R2 %.3f), not across grouped folds (R2 %.3f)",
+	      oob_r2, cv_r2);
+	p.threads = 3;
+	double P3[N];
+	rf_cv_predict(X, Y, N, 2, 1, NULL, NULL, fold, K, &p, P3, &e);
+	CHECK(memcmp(P, P3, sizeof P) == 0, "cv predictions do not depend on threads");
+	mr_forest_free(f);
+	free(gk);
 }
 
 int main(void)
@@ -386,5 +546,8 @@ int main(void)
 	free(X); free(Y); free(Xt); free(Yt); free(P); free(P2); free(oob);
 	unlink(mp);
 	rmdir(tmpdir);
+	test_ratio_parse();
+	test_cv_folds();
+	test_cv_predict();
 	return CHECK_DONE();
 }

@@ -6,9 +6,12 @@
  *   rf-fit predict MODEL [CSV|-]
  *
  * fit drops rows with no successful responses (see empty_column) because
- * their delay of 0 is not a measurement; it splits rows into train and test
- * (at random, or whole configurations with --group-by), fits on train, and
- * prints target,split,rows,r2,nmae for train, test and out-of-bag rows.
+ * their delay of 0 is not a measurement, or with --empty-delay keeps them
+ * with the delay a client would have waited; it derives ratio columns
+ * (--ratio), splits rows into train and test (at random, or whole
+ * configurations with --group-by), fits on train, and prints
+ * target,split,rows,r2,nmae for train, test and out-of-bag rows, and with
+ * --cv for every row held out of a fold's forest.
  *
  * What this tool deliberately does not do: hyper-parameter search, feature
  * engineering, or any knowledge of objectives; those belong upstream.
@@ -22,6 +25,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fit_rows.h"
 #include "forest.h"
 #include "meshrl.h"
 
@@ -37,7 +41,8 @@ static void usage(FILE *out)
 		"fit: learn a random forest (regression, squared error; several targets\n"
 		"give one multi-output forest) from the named CSV columns, write it to\n"
 		"MODEL (msgpack, format rf-forest) and print on stdout\n"
-		"  target,split,rows,r2,nmae   (split: train, test, oob; NMAE = mean|err|/mean(y))\n"
+		"  target,split,rows,r2,nmae   (split: train, test, oob, cv;\n"
+		"                              NMAE = mean|err|/mean(y))\n"
 		"  -f, --features LIST     feature columns, comma-separated (required)\n"
 		"  -t, --target LIST       target column(s); repeat or comma-separate (required)\n"
 		"      --trees N           trees (120)\n"
@@ -56,6 +61,20 @@ static void usage(FILE *out)
 		"      --keep-empty        keep rows with no successful responses (dropped by\n"
 		"                          default: a target d<i>[<j>][_x] row is dropped when\n"
 		"                          the trace has a column cl<i> and it is 0)\n"
+		"      --empty-delay S     keep those rows and set their delay targets to S\n"
+		"                          seconds instead (a window that answered nothing:\n"
+		"                          its requests waited at least the client timeout);\n"
+		"                          the rows are counted on stderr\n"
+		"      --ratio N=A/B       a derived target column N = A / B per row (A, B\n"
+		"                          trace columns, N named in --target and not a trace\n"
+		"                          column), e.g. served1=cl1/l1; rows with B = 0 are\n"
+		"                          dropped and counted. Repeatable\n"
+		"      --cv K              grouped K-fold cross-validation: the groups of\n"
+		"                          --group-by (else single rows) are dealt to K folds\n"
+		"                          at random (--seed); K more forests are each fitted\n"
+		"                          without one fold, and their predictions of the\n"
+		"                          held-out rows, pooled, give the split cv. Needs\n"
+		"                          --test-frac 0: the model is fitted on every row\n"
 		"  -o, --output MODEL      model file to write (required; '-' writes it to\n"
 		"                          stdout and the figures to stderr)\n"
 		"\n"
@@ -75,7 +94,10 @@ static void usage(FILE *out)
 		"example:\n"
 		"  rf-fit fit --features max_l1,l1,cl1,p1,b1,c1 --target d1 --seed 1 \\\n"
 		"      -o models/delay/system.msgpack traces/delay.csv\n"
-		"  rf-fit predict models/delay/system.msgpack traces/delay.csv | head\n");
+		"  rf-fit predict models/delay/system.msgpack traces/delay.csv | head\n"
+		"  rf-fit fit --features max_l1,p1,b1,c1 --target d1,served1 \\\n"
+		"      --ratio served1=cl1/l1 --empty-delay 20 --test-frac 0 --cv 5 \\\n"
+		"      --group-by max_l1,p1,b1,c1 -o model.msgpack trace.csv\n");
 }
 
 static int resolve_threads(long n)
@@ -156,6 +178,11 @@ typedef struct {
 	char *targets; /* comma list built from every --target */
 	double test_frac;
 	int skip_bad, keep_empty, quiet;
+	int has_empty_delay;
+	double empty_delay; /* --empty-delay: a no-response window's delay */
+	size_t cv_folds;    /* --cv K, 0: none */
+	rf_ratio *ratios;   /* --ratio, in order */
+	size_t nratio;
 	const char *path, *name; /* the trace, and its name in messages */
 	char **fnames, **tnames, **gnames; /* the lists, split */
 	size_t nf, nt, ng;
@@ -169,6 +196,46 @@ static void add_targets(fit_opts *o, const char *list)
 	if (old)
 		o->targets[old++] = ',';
 	strcpy(o->targets + old, list);
+}
+
+/* Appends one --ratio. */
+static void add_ratio(fit_opts *o, const char *arg)
+{
+	mr_err e;
+	rf_ratio r;
+	if (rf_ratio_parse(arg, &r, &e) != 0)
+		mr_usage_error(prog, "--ratio: %s", e.msg);
+	for (size_t k = 0; k < o->nratio; k++)
+		if (strcmp(o->ratios[k].name, r.name) == 0)
+			mr_usage_error(prog, "--ratio: '%s' given twice", r.name);
+	o->ratios = mr_xrealloc(o->ratios, o->nratio + 1, sizeof *o->ratios);
+	o->ratios[o->nratio++] = r;
+}
+
+static int in_names(char **names, size_t n, const char *name)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(names[i], name) == 0)
+			return 1;
+	return 0;
+}
+
+/* A --ratio column is a target, and only a target (the model's features
+ * must be columns a caller of predict has). */
+static void check_ratios(const fit_opts *o)
+{
+	for (size_t k = 0; k < o->nratio; k++) {
+		const char *n = o->ratios[k].name;
+		if (in_names(o->fnames, o->nf, n) ||
+		    in_names(o->gnames, o->ng, n))
+			mr_usage_error(prog,
+				       "--ratio: '%s' is a derived target; it cannot be a feature or a --group-by column",
+				       n);
+		if (!in_names(o->tnames, o->nt, n))
+			mr_usage_error(prog,
+				       "--ratio: '%s' is not among the --target columns",
+				       n);
+	}
 }
 
 /* Splits the column lists into names; a usage error when one is bad or a
@@ -191,12 +258,14 @@ static void split_fit_lists(fit_opts *o)
 				mr_usage_error(prog,
 					       "'%s' is both a feature and a target",
 					       o->tnames[j]);
+	check_ratios(o);
 }
 
 static void parse_fit_opts(int argc, char **argv, fit_opts *o)
 {
 	enum { O_TREES = 256, O_MINLEAF, O_MAXDEPTH, O_MAXFEAT, O_SEED,
-	       O_THREADS, O_TESTFRAC, O_GROUPBY, O_SKIPBAD, O_KEEPEMPTY };
+	       O_THREADS, O_TESTFRAC, O_GROUPBY, O_SKIPBAD, O_KEEPEMPTY,
+	       O_EMPTYDELAY, O_RATIO, O_CV };
 	static const struct option opts[] = {
 		{"features", required_argument, 0, 'f'},
 		{"target", required_argument, 0, 't'},
@@ -210,6 +279,9 @@ static void parse_fit_opts(int argc, char **argv, fit_opts *o)
 		{"group-by", required_argument, 0, O_GROUPBY},
 		{"skip-bad", no_argument, 0, O_SKIPBAD},
 		{"keep-empty", no_argument, 0, O_KEEPEMPTY},
+		{"empty-delay", required_argument, 0, O_EMPTYDELAY},
+		{"ratio", required_argument, 0, O_RATIO},
+		{"cv", required_argument, 0, O_CV},
 		{"output", required_argument, 0, 'o'},
 		{"quiet", no_argument, 0, 'q'},
 		{"help", no_argument, 0, 'h'},
@@ -242,6 +314,14 @@ static void parse_fit_opts(int argc, char **argv, fit_opts *o)
 		case O_GROUPBY: o->groupby = optarg; break;
 		case O_SKIPBAD: o->skip_bad = 1; break;
 		case O_KEEPEMPTY: o->keep_empty = 1; break;
+		case O_EMPTYDELAY:
+			o->empty_delay = mr_arg_double(prog, "--empty-delay", optarg, -DBL_MAX, DBL_MAX);
+			if (!(o->empty_delay > 0))
+				mr_usage_error(prog, "--empty-delay: '%s' is not a positive number of seconds", optarg);
+			o->has_empty_delay = 1;
+			break;
+		case O_RATIO: add_ratio(o, optarg); break;
+		case O_CV: o->cv_folds = (size_t)mr_arg_int(prog, "--cv", optarg, 2, 1000); break;
 		case 'o': o->output = optarg; break;
 		case 'q': o->quiet = 1; break;
 		case 'h': usage(stdout); exit(MR_EXIT_OK);
@@ -257,6 +337,12 @@ static void parse_fit_opts(int argc, char **argv, fit_opts *o)
 		mr_usage_error(prog, "fit: -o MODEL is required");
 	if (optind != argc - 1)
 		mr_usage_error(prog, "fit: expected exactly one trace file");
+	if (o->keep_empty && o->has_empty_delay)
+		mr_usage_error(prog,
+			       "--keep-empty and --empty-delay exclude each other (d = 0 or d = S for rows with no successful responses)");
+	if (o->cv_folds && o->test_frac != 0)
+		mr_usage_error(prog,
+			       "--cv: needs --test-frac 0 (the model is fitted on every row; the folds give the held-out figures)");
 	o->path = argv[optind];
 	o->name = strcmp(o->path, "-") == 0 ? "<stdin>" : o->path;
 	split_fit_lists(o);
@@ -268,6 +354,9 @@ static void fit_opts_free(fit_opts *o)
 	free(o->tnames);
 	free(o->gnames);
 	free(o->targets);
+	for (size_t k = 0; k < o->nratio; k++)
+		rf_ratio_free(&o->ratios[k]);
+	free(o->ratios);
 }
 
 /* ------------------------------------------------------------------------
@@ -280,27 +369,71 @@ typedef struct {
 	size_t *fcol, *tcol, *gcol;
 	long *ecol;   /* per target: its empty-row column, -1: no check */
 	char **ename; /* and that column's name */
+	long *tratio; /* per target: its --ratio, -1: a trace column */
+	size_t *rnum, *rden; /* per --ratio: its columns */
 } fit_columns;
 
+/* Refuses a --ratio whose name is a trace column or whose columns are not
+ * in the trace (a data error, at the header). */
+static void check_ratio_columns(const fit_opts *o, mr_csv_reader *r)
+{
+	for (size_t k = 0; k < o->nratio; k++) {
+		const rf_ratio *q = &o->ratios[k];
+		const char *missing = !header_has(r, q->num) ? q->num
+				      : !header_has(r, q->den) ? q->den
+				      : NULL;
+		if (header_has(r, q->name))
+			mr_fatal(prog, MR_EXIT_DATA,
+				 "%s:1: --ratio %s=%s/%s: the trace already has a column '%s'",
+				 o->name, q->name, q->num, q->den, q->name);
+		if (missing)
+			mr_fatal(prog, MR_EXIT_DATA,
+				 "%s:1: --ratio %s=%s/%s: no column '%s' in the header",
+				 o->name, q->name, q->num, q->den, missing);
+	}
+}
+
+/* The --ratio a target is, or -1. */
+static long ratio_of(const fit_opts *o, const char *target)
+{
+	for (size_t k = 0; k < o->nratio; k++)
+		if (strcmp(o->ratios[k].name, target) == 0)
+			return (long)k;
+	return -1;
+}
+
 /* The columns to read, from the trace's header (which tells each target's
- * empty-row column, see empty_column). */
+ * empty-row column, see empty_column; a --ratio target has none). */
 static void plan_columns(const fit_opts *o, mr_csv_reader *r,
 			 fit_columns *c)
 {
+	check_ratio_columns(o, r);
 	*c = (fit_columns){0};
 	c->fcol = mr_xcalloc(o->nf, sizeof *c->fcol);
 	c->tcol = mr_xcalloc(o->nt, sizeof *c->tcol);
 	c->gcol = mr_xcalloc(o->ng ? o->ng : 1, sizeof *c->gcol);
 	c->ecol = mr_xcalloc(o->nt, sizeof *c->ecol);
 	c->ename = mr_xcalloc(o->nt, sizeof *c->ename);
+	c->tratio = mr_xcalloc(o->nt, sizeof *c->tratio);
+	c->rnum = mr_xcalloc(o->nratio ? o->nratio : 1, sizeof *c->rnum);
+	c->rden = mr_xcalloc(o->nratio ? o->nratio : 1, sizeof *c->rden);
 	for (size_t i = 0; i < o->nf; i++)
 		c->fcol[i] = colset_add(&c->cols, o->fnames[i]);
-	for (size_t j = 0; j < o->nt; j++)
-		c->tcol[j] = colset_add(&c->cols, o->tnames[j]);
+	for (size_t j = 0; j < o->nt; j++) {
+		c->tratio[j] = ratio_of(o, o->tnames[j]);
+		if (c->tratio[j] < 0)
+			c->tcol[j] = colset_add(&c->cols, o->tnames[j]);
+	}
+	for (size_t k = 0; k < o->nratio; k++) {
+		c->rnum[k] = colset_add(&c->cols, o->ratios[k].num);
+		c->rden[k] = colset_add(&c->cols, o->ratios[k].den);
+	}
 	for (size_t g = 0; g < o->ng; g++)
 		c->gcol[g] = colset_add(&c->cols, o->gnames[g]);
 	for (size_t j = 0; j < o->nt; j++) {
-		char *en = o->keep_empty ? NULL : empty_column(r, o->tnames[j]);
+		char *en = o->keep_empty || c->tratio[j] >= 0
+				   ? NULL
+				   : empty_column(r, o->tnames[j]);
 		c->ename[j] = en;
 		c->ecol[j] = en ? (long)colset_add(&c->cols, en) : -1;
 	}
@@ -315,6 +448,9 @@ static void fit_columns_free(fit_columns *c, size_t nt)
 	free(c->fcol);
 	free(c->tcol);
 	free(c->gcol);
+	free(c->tratio);
+	free(c->rnum);
+	free(c->rden);
 	colset_free(&c->cols);
 }
 
@@ -324,6 +460,12 @@ typedef struct {
 	double *X, *Y, *G;
 	size_t n;
 } fit_rows;
+
+/* What reading did to rows: dropped with no successful responses, dropped
+ * with a --ratio denominator of 0, kept with --empty-delay's delay. */
+typedef struct {
+	size_t empty, zero_den, empty_set;
+} row_counts;
 
 /* A reader of the trace in memory for the columns cols (none: the header
  * only); *fp is the stream to close after it. */
@@ -343,28 +485,60 @@ static mr_csv_reader *open_trace(const fit_opts *o, char *buf, size_t len,
 	return r;
 }
 
-/* Reads every row into rows but those with no successful responses (an
- * empty-row column at 0); returns how many were dropped. */
-static size_t read_rows(const fit_opts *o, mr_csv_reader *r,
-			const fit_columns *c, fit_rows *rows)
+/* Whether a trace row is learnt from: 0 when it has no successful
+ * responses (an empty-row column at 0) and --empty-delay is not given, or
+ * a --ratio denominator is 0 (counted in *n). */
+static int row_kept(const fit_opts *o, const fit_columns *c,
+		    const double *row, row_counts *n)
+{
+	for (size_t j = 0; j < o->nt; j++)
+		if (c->ecol[j] >= 0 && row[c->ecol[j]] == 0 &&
+		    !o->has_empty_delay) {
+			n->empty++;
+			return 0;
+		}
+	for (size_t k = 0; k < o->nratio; k++)
+		if (row[c->rden[k]] == 0) {
+			n->zero_den++;
+			return 0;
+		}
+	return 1;
+}
+
+/* y (nt values) from a kept trace row: a trace column, a --ratio, or
+ * --empty-delay for a delay with no successful responses. */
+static void row_targets(const fit_opts *o, const fit_columns *c,
+			const double *row, double *y, row_counts *n)
+{
+	int set = 0;
+	for (size_t j = 0; j < o->nt; j++) {
+		long k = c->tratio[j];
+		y[j] = k >= 0 ? row[c->rnum[k]] / row[c->rden[k]]
+			      : row[c->tcol[j]];
+		if (c->ecol[j] >= 0 && row[c->ecol[j]] == 0) {
+			y[j] = o->empty_delay; /* kept: --empty-delay */
+			set = 1;
+		}
+	}
+	n->empty_set += set;
+}
+
+/* Reads every row into rows but those row_kept refuses; counts in *n. */
+static void read_rows(const fit_opts *o, mr_csv_reader *r,
+		      const fit_columns *c, fit_rows *rows, row_counts *cnt)
 {
 	size_t nf = o->nf, nt = o->nt, ng = o->ng;
-	size_t cap = 1024, n = 0, dropped = 0;
+	size_t cap = 1024, n = 0;
 	double *X = mr_xcalloc(cap * nf, sizeof *X), *Y = mr_xcalloc(cap * nt, sizeof *Y);
 	double *G = mr_xcalloc(cap * (ng ? ng : 1), sizeof *G);
 	double *row = mr_xcalloc(c->cols.n, sizeof *row);
 	size_t line;
 	int rc;
 	mr_err e;
+	*cnt = (row_counts){0};
 	while ((rc = mr_csv_next(r, row, &line, &e)) == 1) {
-		int empty = 0;
-		for (size_t j = 0; j < nt; j++)
-			if (c->ecol[j] >= 0 && row[c->ecol[j]] == 0)
-				empty = 1;
-		if (empty) {
-			dropped++;
+		if (!row_kept(o, c, row, cnt))
 			continue;
-		}
 		if (n == cap) {
 			cap *= 2;
 			X = mr_xrealloc(X, cap * nf, sizeof *X);
@@ -373,8 +547,7 @@ static size_t read_rows(const fit_opts *o, mr_csv_reader *r,
 		}
 		for (size_t i = 0; i < nf; i++)
 			X[n * nf + i] = row[c->fcol[i]];
-		for (size_t j = 0; j < nt; j++)
-			Y[n * nt + j] = row[c->tcol[j]];
+		row_targets(o, c, row, Y + n * nt, cnt);
 		for (size_t g = 0; g < ng; g++)
 			G[n * ng + g] = row[c->gcol[g]];
 		n++;
@@ -383,25 +556,55 @@ static size_t read_rows(const fit_opts *o, mr_csv_reader *r,
 		mr_die(prog, &e);
 	free(row);
 	*rows = (fit_rows){X, Y, G, n};
-	return dropped;
 }
 
-/* Says how many rows were dropped for having no successful responses,
- * naming the columns that decided. */
-static void report_dropped(const fit_opts *o, const fit_columns *c,
-			   size_t dropped, size_t kept)
+/* "cl1 = 0 or cl2 = 0": the empty-row columns that decide. */
+static void empty_conditions(const fit_opts *o, const fit_columns *c,
+			     char *which, size_t size)
 {
-	char which[256] = "";
+	which[0] = 0;
 	for (size_t j = 0; j < o->nt; j++) {
 		if (!c->ename[j] || strstr(which, c->ename[j]))
 			continue;
 		size_t l = strlen(which);
+		snprintf(which + l, size - l, "%s%s = 0", l ? " or " : "",
+			 c->ename[j]);
+	}
+}
+
+/* Says how many rows were dropped or changed, and why: no successful
+ * responses (naming the columns that decided), a --ratio denominator of
+ * 0, or a delay set by --empty-delay. */
+static void report_rows(const fit_opts *o, const fit_columns *c,
+			const row_counts *n, size_t kept)
+{
+	char which[256];
+	size_t total = n->empty + n->zero_den + kept;
+	empty_conditions(o, c, which, sizeof which);
+	if (n->empty)
+		fprintf(stderr,
+			"%s: %s: dropped %zu of %zu rows with no successful responses (%s); --keep-empty keeps them\n",
+			prog, o->name, n->empty, total, which);
+	if (n->empty_set)
+		fprintf(stderr,
+			"%s: %s: %zu of %zu rows have no successful responses (%s): their delay targets set to %g s (--empty-delay)\n",
+			prog, o->name, n->empty_set, total, which,
+			o->empty_delay);
+	if (o->has_empty_delay && !which[0])
+		fprintf(stderr,
+			"%s: warning: --empty-delay: no target is a delay d<i>... with a column cl<i> in %s; it changes nothing\n",
+			prog, o->name);
+	if (!n->zero_den)
+		return;
+	which[0] = 0;
+	for (size_t k = 0; k < o->nratio; k++) {
+		size_t l = strlen(which);
 		snprintf(which + l, sizeof which - l, "%s%s = 0",
-			 l ? " or " : "", c->ename[j]);
+			 l ? " or " : "", o->ratios[k].den);
 	}
 	fprintf(stderr,
-		"%s: %s: dropped %zu of %zu rows with no successful responses (%s); --keep-empty keeps them\n",
-		prog, o->name, dropped, dropped + kept, which);
+		"%s: %s: dropped %zu of %zu rows where a --ratio denominator is 0 (%s)\n",
+		prog, o->name, n->zero_den, total, which);
 }
 
 /* The rows to learn from. The whole trace is read into memory (works for
@@ -425,7 +628,8 @@ static void load_trace(const fit_opts *o, fit_rows *rows)
 	fclose(fp);
 
 	r = open_trace(o, buf, len, &c.cols, &fp);
-	size_t dropped = read_rows(o, r, &c, rows);
+	row_counts cnt;
+	read_rows(o, r, &c, rows, &cnt);
 	size_t skipped = mr_csv_skipped(r);
 	mr_csv_close(r);
 	fclose(fp);
@@ -433,8 +637,7 @@ static void load_trace(const fit_opts *o, fit_rows *rows)
 	if (skipped)
 		fprintf(stderr, "%s: %s: skipped %zu bad row%s (--skip-bad)\n",
 			prog, o->name, skipped, skipped == 1 ? "" : "s");
-	if (dropped)
-		report_dropped(o, &c, dropped, rows->n);
+	report_rows(o, &c, &cnt, rows->n);
 	fit_columns_free(&c, o->nt);
 	if (rows->n == 0)
 		mr_fatal(prog, MR_EXIT_DATA, "%s: no rows to fit", o->name);
@@ -448,123 +651,22 @@ static void fit_rows_free(fit_rows *rows)
 }
 
 /* ------------------------------------------------------------------------
- * fit: the train/test split.
+ * fit: the train/test split (rf_make_split, fit_rows.c).
  */
-typedef struct {
-	const double *keys;
-	size_t nkeys;
-} key_order;
-
-/* Rows (indices) by their keys, then by index. */
-static int cmp_rows_ctx(const void *a, const void *b, void *ctx)
-{
-	const key_order *ko = ctx;
-	size_t k = ko->nkeys;
-	const double *ka = ko->keys + *(const size_t *)a * k;
-	const double *kb = ko->keys + *(const size_t *)b * k;
-	for (size_t i = 0; i < k; i++) {
-		if (ka[i] < kb[i])
-			return -1;
-		if (ka[i] > kb[i])
-			return 1;
-	}
-	return *(const size_t *)a < *(const size_t *)b ? -1 : 1;
-}
-
-/* 0, 1, ..., n - 1 */
-static size_t *identity(size_t n)
-{
-	size_t *v = mr_xcalloc(n, sizeof *v);
-	for (size_t i = 0; i < n; i++)
-		v[i] = i;
-	return v;
-}
-
-/* Shuffles v[0, n) (Fisher-Yates; tests/bench/rf_sklearn.py mirrors the
- * draws). */
-static void shuffle(size_t *v, size_t n, mr_rng *rng)
-{
-	for (size_t i = 0; i + 1 < n; i++) {
-		size_t j = i + (size_t)mr_rng_below(rng, n - i);
-		size_t t = v[i];
-		v[i] = v[j];
-		v[j] = t;
-	}
-}
-
-/* gid[i] = the group of row i, for n rows of ng keys gk: rows sorted by
- * key, equal keys make a group. Returns the number of groups. */
-static size_t group_ids(const double *gk, size_t ng, size_t n, size_t *gid)
-{
-	size_t *order = identity(n);
-	key_order ko = {gk, ng};
-	qsort_r(order, n, sizeof *order, cmp_rows_ctx, &ko);
-	size_t G = 0;
-	for (size_t k = 0; k < n; k++) {
-		if (k > 0 && memcmp(gk + order[k] * ng, gk + order[k - 1] * ng,
-				    ng * sizeof *gk) != 0)
-			G++;
-		gid[order[k]] = G;
-	}
-	free(order);
-	return G + 1;
-}
-
-/* Marks is_test[i]. Random: ceil(frac * n) rows. Grouped (gk != NULL, rows
- * of ng key values): ceil(frac * groups) whole groups. */
-static size_t make_split(size_t n, double frac, const double *gk, size_t ng,
-			 uint64_t seed, unsigned char *is_test,
-			 size_t *ngroups_out)
-{
-	mr_rng rng;
-	mr_rng_seed(&rng, seed, MR_STREAM_FIT_SPLIT);
-	memset(is_test, 0, n);
-	*ngroups_out = 0;
-	if (frac <= 0)
-		return 0;
-	if (!gk) {
-		size_t *order = identity(n);
-		shuffle(order, n, &rng);
-		size_t want = (size_t)ceil(frac * (double)n);
-		for (size_t i = 0; i < want && i < n; i++)
-			is_test[order[i]] = 1;
-		free(order);
-		return want < n ? want : n;
-	}
-	size_t *gid = mr_xcalloc(n, sizeof *gid);
-	size_t G = group_ids(gk, ng, n, gid);
-	size_t *gperm = identity(G);
-	shuffle(gperm, G, &rng);
-	size_t want = (size_t)ceil(frac * (double)G);
-	unsigned char *gtest = mr_xcalloc(G, 1);
-	for (size_t g = 0; g < want && g < G; g++)
-		gtest[gperm[g]] = 1;
-	size_t ntest = 0;
-	for (size_t i = 0; i < n; i++) {
-		is_test[i] = gtest[gid[i]];
-		ntest += is_test[i];
-	}
-	*ngroups_out = G;
-	free(gid);
-	free(gperm);
-	free(gtest);
-	return ntest;
-}
-
 /* Rows of features and targets: a side of the split. */
 typedef struct {
 	double *X, *Y;
 	size_t n;
 } xy_rows;
 
-/* Splits rows into train and test (make_split) and says how; a side that
+/* Splits rows into train and test (rf_make_split) and says how; a side that
  * must not be empty is an error. */
 static void split_rows(const fit_opts *o, const fit_rows *rows,
 		       xy_rows *train, xy_rows *test)
 {
 	size_t n = rows->n, nf = o->nf, nt = o->nt, ngroups;
 	unsigned char *is_test = mr_xcalloc(n, 1);
-	size_t ntest = make_split(n, o->test_frac, o->ng ? rows->G : NULL,
+	size_t ntest = rf_make_split(n, o->test_frac, o->ng ? rows->G : NULL,
 				  o->ng, o->p.seed, is_test, &ngroups);
 	size_t ntrain = n - ntest;
 	if (ntrain == 0)
@@ -679,11 +781,11 @@ static void print_metrics(FILE *out, const mr_forest *f, const char *split,
 }
 
 /* The figures: target,split,rows,r2,nmae for train, test (when there are
- * test rows) and out-of-bag rows; to stdout, or to stderr when the model
- * went there. */
+ * test rows), out-of-bag rows and held-out rows of --cv (cv, when not
+ * NULL); to stdout, or to stderr when the model went there. */
 static void print_report(const fit_opts *o, const mr_forest *f,
 			 const xy_rows *train, const xy_rows *test,
-			 const double *oob)
+			 const double *oob, const double *cv)
 {
 	FILE *fig = strcmp(o->output, "-") == 0 ? stderr : stdout;
 	size_t most = train->n > test->n ? train->n : test->n;
@@ -696,9 +798,52 @@ static void print_report(const fit_opts *o, const mr_forest *f,
 		print_metrics(fig, f, "test", test->Y, P, test->n);
 	}
 	print_metrics(fig, f, "oob", train->Y, oob, train->n);
+	if (cv)
+		print_metrics(fig, f, "cv", train->Y, cv, train->n);
 	if (fflush(fig) != 0 || ferror(fig))
 		mr_fatal(prog, MR_EXIT_IO, "stdout: write error");
 	free(P);
+}
+
+/* ------------------------------------------------------------------------
+ * fit: cross-validation (--cv).
+ */
+/* Each row's fold: whole groups of --group-by (else single rows). */
+static size_t *cv_folds(const fit_opts *o, const fit_rows *rows)
+{
+	mr_err e;
+	size_t ngroups, *fold = mr_xcalloc(rows->n, sizeof *fold);
+	if (rf_cv_folds(rows->n, o->ng ? rows->G : NULL, o->ng, o->cv_folds,
+			o->p.seed, fold, &ngroups, &e) != 0) {
+		mr_err_prefix(&e, "%s: --cv %zu", o->name, o->cv_folds);
+		mr_die(prog, &e);
+	}
+	if (!o->quiet)
+		fprintf(stderr, "%s: cv: %zu %s in %zu folds\n", prog,
+			ngroups, o->ng ? "groups" : "rows", o->cv_folds);
+	return fold;
+}
+
+/* The held-out prediction of every row (rows: all of them, in the order
+ * of fold). */
+static double *cv_predictions(const fit_opts *o, const xy_rows *rows,
+			      const size_t *fold)
+{
+	mr_err e;
+	double *P = mr_xcalloc(rows->n * o->nt, sizeof *P);
+	mr_progress bar;
+	mr_progress_init(&bar, "cv", (double)o->p.ntrees * (double)o->cv_folds,
+			 o->quiet);
+	mr_forest_params p = o->p;
+	p.progress = fit_progress;
+	p.progress_ctx = &bar;
+	if (rf_cv_predict(rows->X, rows->Y, rows->n, o->nf, o->nt,
+			  (const char *const *)o->fnames,
+			  (const char *const *)o->tnames, fold, o->cv_folds, &p,
+			  P, &e) != 0)
+		mr_die(prog, &e);
+	mr_progress_done(&bar, NULL);
+	return P;
 }
 
 /* ------------------------------------------------------------------------
@@ -710,14 +855,19 @@ static int cmd_fit(int argc, char **argv)
 	parse_fit_opts(argc, argv, &o);
 	fit_rows rows;
 	load_trace(&o, &rows);
+	/* --cv needs --test-frac 0: train is every row, in this order */
+	size_t *fold = o.cv_folds ? cv_folds(&o, &rows) : NULL;
 	xy_rows train, test;
 	split_rows(&o, &rows, &train, &test);
 	fit_rows_free(&rows);
 	double *oob = mr_xcalloc(train.n * o.nt, sizeof *oob);
 	mr_forest *f = fit_and_write(&o, &train, oob);
-	print_report(&o, f, &train, &test, oob);
+	double *cv = fold ? cv_predictions(&o, &train, fold) : NULL;
+	print_report(&o, f, &train, &test, oob, cv);
 	mr_forest_free(f);
 	free(oob);
+	free(cv);
+	free(fold);
 	xy_rows_free(&train);
 	xy_rows_free(&test);
 	fit_opts_free(&o);
