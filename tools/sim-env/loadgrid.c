@@ -21,6 +21,9 @@
  * or a feature reads two continuous loads, or the table would be too large,
  * the simulator predicts live instead (se_sim.lookup says which).
  *
+ * The same holds for discrete levels with training jitter (a level plus a
+ * uniform draw): the range is the levels' widened by the jitter.
+ *
  * Not done here: loads outside the pattern's range [lo, hi] (noise tails);
  * the caller predicts those live.
  */
@@ -168,9 +171,17 @@ static int monotone(sweep_fn *f, double lo, double hi, const double *chg,
 	return ok && !f->bad;
 }
 
-/* The range of loads the pattern produces for service j. */
-static void load_range(const se_pattern *p, int j, double *lo, double *hi)
+/* The range of loads the pattern produces for service j (jitter: the
+ * levels' range widened by it). */
+static void load_range(const se_sim *s, int j, double *lo, double *hi)
 {
+	const se_pattern *p = s->pat;
+	if (s->jitter > 0) {
+		double l = p->levels[j][0] - s->jitter;
+		*lo = l < 0 ? 0 : l;
+		*hi = p->levels[j][p->nlevels[j] - 1] + s->jitter;
+		return;
+	}
 	double a = fabs(p->amp[j]);
 	double l = p->mean[j] - a, h = p->mean[j] + a;
 	if (p->noise[j] > 0) { /* Box-Muller draws stay within 8.6 sigma */
@@ -277,7 +288,7 @@ static int feature_breaks(se_sim *s, int i, int j, double *thr, size_t nthr,
 int se_intervals_build(se_sim *s, char *why, size_t size)
 {
 	const mr_objective *o = s->o;
-	if (s->pat->kind != SE_PAT_SIN) {
+	if (s->pat->kind != SE_PAT_SIN && !(s->jitter > 0)) {
 		snprintf(why, size, "the load is discrete");
 		return 0;
 	}
@@ -294,7 +305,7 @@ int se_intervals_build(se_sim *s, char *why, size_t size)
 	dvec d = {0};
 	int ok = 1;
 	for (int j = 0; j < o->nserv && ok; j++) {
-		load_range(s->pat, j, &s->lo[j], &s->hi[j]);
+		load_range(s, j, &s->lo[j], &s->hi[j]);
 		d.n = 0;
 		int used = 0;
 		for (int i = 0; i < o->nfeat && ok; i++) {

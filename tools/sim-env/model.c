@@ -14,10 +14,54 @@
 #include "forest.h"
 #include "simenv_impl.h"
 
+/* A forest and, for [model] risk, scratch for every tree's prediction of
+ * one row (prediction runs on one thread per simulator). */
+typedef struct {
+	mr_forest *f;
+	size_t ntrees;
+	double *trees; /* ntrees x model targets */
+	double *col;   /* ntrees */
+} forest_impl;
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return (x > y) - (x < y);
+}
+
+double se_quantile(double *v, size_t n, double q)
+{
+	qsort(v, n, sizeof *v, cmp_double);
+	double h = (double)(n - 1) * q;
+	size_t k = (size_t)h;
+	if (k + 1 >= n)
+		return v[n - 1];
+	return v[k] + (h - (double)k) * (v[k + 1] - v[k]);
+}
+
+/* The robust targets of one row (model order): every tree's prediction,
+ * then the risk quantile (upper) or 1 - risk (lower) across trees. */
+static void robust_row(const se_model *m, const double *xm, double *ym)
+{
+	const forest_impl *fi = m->impl;
+	const mr_objective *o = m->o;
+	size_t mt = (size_t)m->model_ntarget;
+	mr_forest_predict_trees(fi->f, xm, fi->trees);
+	for (int j = 0; j < m->ntarget; j++) {
+		if (!o->side[j])
+			continue;
+		size_t k = (size_t)m->target_map[j];
+		for (size_t t = 0; t < fi->ntrees; t++)
+			fi->col[t] = fi->trees[t * mt + k];
+		ym[k] = se_quantile(fi->col, fi->ntrees,
+				    o->side[j] > 0 ? o->risk : 1 - o->risk);
+	}
+}
+
 static void forest_predict(const se_model *m, const double *x, size_t n,
 			   double *y, double *tmp)
 {
-	const mr_forest *f = m->impl;
+	const forest_impl *fi = m->impl;
 	size_t mf = (size_t)m->model_nfeat, mt = (size_t)m->model_ntarget;
 	double *xm = tmp, *ym = tmp + n * mf;
 	for (size_t r = 0; r < n; r++)
@@ -25,24 +69,58 @@ static void forest_predict(const se_model *m, const double *x, size_t n,
 			xm[r * mf + (size_t)m->feat_map[i]] =
 				x[r * (size_t)m->nfeat + (size_t)i];
 	if (n == 1)
-		mr_forest_predict(f, xm, ym);
+		mr_forest_predict(fi->f, xm, ym);
 	else
-		mr_forest_predict_batch(f, xm, n, ym, 1);
+		mr_forest_predict_batch(fi->f, xm, n, ym, 1);
+	if (m->o->risk > 0)
+		for (size_t r = 0; r < n; r++)
+			robust_row(m, xm + r * mf, ym + r * mt);
 	for (size_t r = 0; r < n; r++)
 		for (int j = 0; j < m->ntarget; j++)
 			y[r * (size_t)m->ntarget + (size_t)j] =
 				ym[r * mt + (size_t)m->target_map[j]];
 }
 
+/* The spread between trees at one feature row (objective order): the
+ * standard deviation of the trees' predictions per target. */
+static int forest_spread(const se_model *m, const double *x, double *sd)
+{
+	const forest_impl *fi = m->impl;
+	size_t mf = (size_t)m->model_nfeat, mt = (size_t)m->model_ntarget;
+	double xm[SE_MAX_FEAT];
+	for (int i = 0; i < m->nfeat; i++)
+		xm[m->feat_map[i]] = x[i];
+	mr_forest_predict_trees(fi->f, xm, fi->trees);
+	(void)mf;
+	for (int j = 0; j < m->ntarget; j++) {
+		size_t k = (size_t)m->target_map[j];
+		double mean = 0, ss = 0;
+		for (size_t t = 0; t < fi->ntrees; t++)
+			mean += fi->trees[t * mt + k];
+		mean /= (double)fi->ntrees;
+		for (size_t t = 0; t < fi->ntrees; t++) {
+			double dv = fi->trees[t * mt + k] - mean;
+			ss += dv * dv;
+		}
+		sd[j] = sqrt(ss / (double)fi->ntrees);
+	}
+	return 0;
+}
+
 static size_t forest_thresholds(const se_model *m, int i, double *out,
 				size_t cap)
 {
-	return mr_forest_thresholds(m->impl, (size_t)m->feat_map[i], out, cap);
+	const forest_impl *fi = m->impl;
+	return mr_forest_thresholds(fi->f, (size_t)m->feat_map[i], out, cap);
 }
 
 static void forest_free(se_model *m)
 {
-	mr_forest_free(m->impl);
+	forest_impl *fi = m->impl;
+	mr_forest_free(fi->f);
+	free(fi->trees);
+	free(fi->col);
+	free(fi);
 }
 
 static void analytic_predict(const se_model *m, const double *x, size_t n,
@@ -81,10 +159,17 @@ int se_model_open(const mr_objective *o, const char *path, se_model *m,
 	mr_forest *f = mr_forest_load(path, e);
 	if (!f)
 		return -1;
-	m->impl = f;
+	forest_impl *fi = mr_xcalloc(1, sizeof *fi);
+	fi->f = f;
+	fi->ntrees = mr_forest_ntrees(f);
+	fi->trees = mr_xcalloc(fi->ntrees * mr_forest_ntargets(f) + 1,
+			       sizeof *fi->trees);
+	fi->col = mr_xcalloc(fi->ntrees + 1, sizeof *fi->col);
+	m->impl = fi;
 	m->free = forest_free;
 	m->predict = forest_predict;
 	m->thresholds = forest_thresholds;
+	m->spread = forest_spread;
 	m->model_nfeat = (int)mr_forest_nfeatures(f);
 	m->model_ntarget = (int)mr_forest_ntargets(f);
 	if (m->model_nfeat > SE_MAX_FEAT) {

@@ -319,7 +319,10 @@ typedef struct {
 	const char *file;
 	mr_err *e;
 	int services_line, model_line, reward_line, family_line;
+	int timeout_line[MR_MAX_SERVICES], served_line[MR_MAX_SERVICES];
 	const entry *targets; /* [model] targets */
+	const entry *risk, *upper, *lower; /* [model] robust optimum */
+	const entry *fit_args;
 } parser;
 
 /* An error at a line of the file ("file:line: ..."; line 0: "file: ..."). */
@@ -730,13 +733,136 @@ static int model_key(parser *p, const entry *en)
 		o->trace = join_path(o->dir, v);
 	} else if (strcmp(k, "fit_args") == 0) {
 		o->fit_args = mr_xstrdup(v);
+		p->fit_args = en;
 	} else if (strcmp(k, "targets") == 0) {
 		p->targets = en;
+	} else if (strcmp(k, "risk") == 0) {
+		p->risk = en;
+	} else if (strcmp(k, "upper") == 0) {
+		p->upper = en;
+	} else if (strcmp(k, "lower") == 0) {
+		p->lower = en;
 	} else {
 		return bad(p, en->line,
-			   "unknown [model] key '%s' (kind, file, trace, targets, fit_args)",
+			   "unknown [model] key '%s' (kind, file, trace, targets, fit_args, risk, upper, lower)",
 			   k);
 	}
+	return 0;
+}
+
+/* [model] risk: "0.9" or "q90", a quantile in [0.5, 1]. */
+static int model_risk(parser *p, const entry *en)
+{
+	const char *v = en->val;
+	double q;
+	int pct = v[0] == 'q';
+	if (se_parse_num(v + pct, &q) != 0 || (pct && q != floor(q)))
+		q = -1;
+	else if (pct)
+		q /= 100;
+	if (!(q >= 0.5 && q <= 1))
+		return bad(p, en->line,
+			   "'risk' is a quantile across the forest's trees in 0.5..1, as 0.9 or q90 (got '%s')",
+			   v);
+	p->o->risk = q;
+	return 0;
+}
+
+/* [model] upper / lower: targets taken at the risk quantile across trees
+ * (upper: risk, lower: 1 - risk). */
+static int model_side(parser *p, const entry *en, int side)
+{
+	mr_objective *o = p->o;
+	size_t cnt;
+	char **names = split_list(en->val, &cnt, p->e);
+	if (!names)
+		return mr_err_prefix(p->e, "%s:%d: '%s'", p->file, en->line,
+				     en->key);
+	int rc = 0;
+	for (size_t i = 0; rc == 0 && i < cnt; i++) {
+		int t = -1;
+		for (int j = 0; j < o->ntarget; j++)
+			if (strcmp(o->target_name[j], names[i]) == 0)
+				t = j;
+		if (t < 0)
+			rc = bad(p, en->line, "'%s' is not one of [model] targets",
+				 names[i]);
+		else if (o->side[t])
+			rc = bad(p, en->line, "'%s' is in both 'upper' and 'lower'",
+				 names[i]);
+		else
+			o->side[t] = side;
+	}
+	free(names);
+	return rc;
+}
+
+/* One "NAME=NUM/DEN" of fit_args' --ratio: when NAME is a target, where
+ * the live loop finds it (rf-fit checks the rest when it fits). */
+static int model_ratio(parser *p, const char *def)
+{
+	mr_objective *o = p->o;
+	const char *eq = strchr(def, '='), *sl = eq ? strchr(eq, '/') : NULL;
+	if (!eq || !sl || eq == def || sl == eq + 1 || !sl[1])
+		return bad(p, p->fit_args->line,
+			   "fit_args: --ratio '%s' is not NAME=NUM/DEN", def);
+	for (int t = 0; t < o->ntarget; t++) {
+		if (strlen(o->target_name[t]) != (size_t)(eq - def) ||
+		    strncmp(o->target_name[t], def, (size_t)(eq - def)) != 0)
+			continue;
+		free(o->ratio_num[t]);
+		free(o->ratio_den[t]);
+		o->ratio_num[t] = mr_xstrdup(eq + 1);
+		o->ratio_num[t][sl - eq - 1] = 0;
+		o->ratio_den[t] = mr_xstrdup(sl + 1);
+	}
+	return 0;
+}
+
+/* The --ratio options of fit_args (words split at blanks, as the
+ * pipeline passes them to rf-fit). */
+static int model_ratios(parser *p)
+{
+	if (!p->fit_args)
+		return 0;
+	char *copy = mr_xstrdup(p->fit_args->val), *save = NULL;
+	int rc = 0, want = 0;
+	for (char *w = strtok_r(copy, " \t", &save); w && rc == 0;
+	     w = strtok_r(NULL, " \t", &save)) {
+		if (want)
+			rc = model_ratio(p, w);
+		want = strcmp(w, "--ratio") == 0;
+		if (strncmp(w, "--ratio=", 8) == 0)
+			rc = model_ratio(p, w + 8);
+	}
+	if (rc == 0 && want)
+		rc = bad(p, p->fit_args->line,
+			 "fit_args: --ratio needs NAME=NUM/DEN");
+	free(copy);
+	return rc;
+}
+
+/* The robust optimum: risk with upper and/or lower, forest models only. */
+static int model_robust(parser *p)
+{
+	if (!p->risk && !p->upper && !p->lower)
+		return 0;
+	const entry *any = p->risk ? p->risk : p->upper ? p->upper : p->lower;
+	if (p->o->model_kind != SE_MODEL_FOREST)
+		return bad(p, any->line,
+			   "'%s' needs a forest model (quantiles across its trees); an analytic model has one prediction",
+			   any->key);
+	if (!p->risk)
+		return bad(p, any->line,
+			   "'%s' needs 'risk' (the quantile, e.g. risk = 0.9)",
+			   any->key);
+	if (!p->upper && !p->lower)
+		return bad(p, p->risk->line,
+			   "'risk' needs 'upper' and/or 'lower' (the targets it applies to)");
+	if (model_risk(p, p->risk) != 0 ||
+	    (p->upper && model_side(p, p->upper, 1) != 0) ||
+	    (p->lower && model_side(p, p->lower, -1) != 0))
+		return -1;
 	return 0;
 }
 
@@ -784,7 +910,9 @@ static int parse_model(parser *p)
 	if (p->o->model_kind == SE_MODEL_FOREST && !p->o->model_file)
 		return bad(p, p->model_line,
 			   "[model] needs 'file' (the rf-fit model)");
-	return model_targets(p);
+	if (model_targets(p) != 0 || model_robust(p) != 0)
+		return -1;
+	return model_ratios(p);
 }
 
 /* [features]: model inputs from state and action. */
@@ -879,10 +1007,24 @@ static int parse_vars(parser *p)
 
 /* Names of per-service and global reward roles. */
 static const char *per_role[SE_R_NPER] = {"delay", "offered", "carried",
-					  "bound", "width"};
+					  "bound", "width", "served"};
 static const char *glob_role[SE_R_NGLOBAL] = {"cost", "budget", "value",
 					      "penalty", "scale",
 					      "cost_weight"};
+
+/* "base" or "base<i>" (i a service): 0 for base, i for base<i>, -1 when
+ * key is neither. */
+static int service_suffix(const char *key, const char *base, int nserv)
+{
+	size_t l = strlen(base);
+	if (strncmp(key, base, l) != 0)
+		return -1;
+	if (!key[l])
+		return 0;
+	if (key[l] >= '1' && key[l] < '1' + nserv && !key[l + 1])
+		return key[l] - '0';
+	return -1;
+}
 
 static int reward_role(const char *key, int nserv, int *per, int *serv,
 		       int *glob)
@@ -893,19 +1035,66 @@ static int reward_role(const char *key, int nserv, int *per, int *serv,
 			*glob = r;
 			return 0;
 		}
-	for (int r = 0; r < SE_R_NPER; r++) {
-		size_t l = strlen(per_role[r]);
-		if (strncmp(key, per_role[r], l) == 0 && key[l] >= '1' &&
-		    key[l] < '1' + nserv && !key[l + 1]) {
+	for (int r = 0; r < SE_R_NPER; r++)
+		if (service_suffix(key, per_role[r], nserv) > 0) {
 			*per = r;
-			*serv = key[l] - '1';
+			*serv = key[strlen(per_role[r])] - '1';
 			return 0;
 		}
+	return -1;
+}
+
+/* A role key whose value is exactly the model target of the same name
+ * ("served1 = served1", the share rf-fit --ratio derives): the role reads
+ * the target's slot, no new name. Returns the slot, or -1. */
+static int role_is_own_target(parser *p, const entry *en)
+{
+	mr_objective *o = p->o;
+	for (int t = 0; t < o->ntarget; t++) {
+		if (strcmp(o->target_name[t], en->key) != 0)
+			continue;
+		char *v = se_trim(mr_xstrdup(en->val)), *copy = v;
+		int same = strcmp(v, en->key) == 0;
+		free(copy);
+		return same ? o->target_slot[t] : -1;
 	}
 	return -1;
 }
 
-/* One key of [reward]: the family, or an expression of a role. */
+/* timeout, timeout<i>, min_served: constants of the served-share rule,
+ * also names later expressions may read. */
+static int reward_constant(parser *p, const entry *en, int serv)
+{
+	mr_objective *o = p->o;
+	int s = add_derived(p, en, SE_V_REWARD);
+	if (s < 0)
+		return -1;
+	double k;
+	if (!se_is_const(&o->derived[o->nderived - 1], &k))
+		return bad(p, en->line, "'%s' must be a constant", en->key);
+	if (serv < 0) {
+		if (!(k >= 0 && k <= 1))
+			return bad(p, en->line,
+				   "'min_served' is a share of the offered requests, 0..1 (got %g)",
+				   k);
+		o->min_served = k;
+		return 0;
+	}
+	if (!(k >= 0))
+		return bad(p, en->line,
+			   "'%s' is in seconds, >= 0 (got %g)", en->key, k);
+	/* timeout<i> wins over timeout whatever the order */
+	for (int j = 0; j < o->nserv; j++)
+		if (serv == j + 1 || (serv == 0 && !p->timeout_line[j])) {
+			o->timeout[j] = k;
+			if (serv)
+				p->timeout_line[j] = en->line;
+		}
+	return 0;
+}
+
+/* One key of [reward]: the family, a constant of the served-share rule,
+ * or an expression of a role. */
 static int reward_key(parser *p, const entry *en)
 {
 	mr_objective *o = p->o;
@@ -920,18 +1109,46 @@ static int reward_key(parser *p, const entry *en)
 		p->family_line = en->line;
 		return 0;
 	}
+	if (strcmp(en->key, "min_served") == 0)
+		return reward_constant(p, en, -1);
+	int ts = service_suffix(en->key, "timeout", o->nserv);
+	if (ts >= 0)
+		return reward_constant(p, en, ts);
 	int per, serv, glob;
 	if (reward_role(en->key, o->nserv, &per, &serv, &glob) != 0)
 		return bad(p, en->line,
-			   "unknown [reward] key '%s' (delayN, offeredN, carriedN, boundN, widthN for service N; cost, budget, value, penalty, scale, cost_weight; helpers go in [vars])",
+			   "unknown [reward] key '%s' (delayN, offeredN, carriedN, boundN, widthN, servedN, timeoutN for service N; cost, budget, value, penalty, scale, cost_weight, timeout, min_served; helpers go in [vars])",
 			   en->key);
-	int s = add_derived(p, en, SE_V_REWARD);
-	if (s < 0)
+	int s = role_is_own_target(p, en);
+	if (s < 0 && (s = add_derived(p, en, SE_V_REWARD)) < 0)
 		return -1;
 	if (per >= 0)
 		o->rslot[per][serv] = s;
 	else
 		o->gslot[glob] = s;
+	if (per == SE_R_SERVED) {
+		double k;
+		const se_expr *x = &o->derived[o->nderived - 1];
+		if (o->derived_slot[o->nderived - 1] == s && se_is_const(x, &k) &&
+		    !(k >= 0 && k <= 1))
+			return bad(p, en->line,
+				   "'%s' is a share of the offered requests, 0..1 (got %g)",
+				   en->key, k);
+		p->served_line[serv] = en->line;
+	}
+	return 0;
+}
+
+/* The served-share rule needs the delay an unanswered request counts:
+ * with timeout 0 a lost request would make the mean delay smaller. */
+static int check_served(parser *p)
+{
+	mr_objective *o = p->o;
+	for (int j = 0; j < o->nserv; j++)
+		if (o->rslot[SE_R_SERVED][j] >= 0 && !(o->timeout[j] > 0))
+			return bad(p, p->served_line[j],
+				   "'served%d' needs a timeout > 0: 'timeout%d' or 'timeout' (the seconds an unanswered request counts, e.g. the client's timeout)",
+				   j + 1, j + 1);
 	return 0;
 }
 
@@ -973,7 +1190,7 @@ static int check_reward(parser *p)
 	if (need)
 		return bad(p, p->family_line, "reward family %s needs '%s'",
 			   se_family_name(o->family), need);
-	return 0;
+	return check_served(p);
 }
 
 static int parse_reward(parser *p)
@@ -1051,6 +1268,8 @@ void mr_objective_free(mr_objective *o)
 	}
 	for (int i = 0; i < o->ntarget; i++) {
 		free(o->target_name[i]);
+		free(o->ratio_num[i]);
+		free(o->ratio_den[i]);
 		se_expr_free(&o->analytic[i]);
 	}
 	for (int i = 0; i < o->nderived; i++)

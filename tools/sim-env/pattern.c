@@ -251,7 +251,7 @@ static int per_service_grid(const load_kv *kv, const char *base, int serv,
 static int known_load_key(const char *key, int nserv)
 {
 	static const char *global[] = {"pattern", "file", "hold", "phase",
-				       "floor", NULL};
+				       "floor", "jitter", NULL};
 	static const char *per_serv[] = {"levels", "value", "mean",
 					 "amplitude", "period", "noise", NULL};
 	for (int k = 0; global[k]; k++)
@@ -356,6 +356,23 @@ static int pattern_sin(se_pattern *p, const load_kv *kv, char *desc,
 	return 0;
 }
 
+/* jitter = X (req/s): discrete patterns only. */
+static int pattern_jitter(se_pattern *p, const load_kv *kv, mr_err *e)
+{
+	int i = find_key(kv, "jitter");
+	if (i < 0)
+		return 0;
+	if (p->kind == SE_PAT_SIN)
+		return mr_errf(e, MR_EXIT_DATA,
+			       "%s:%d: 'jitter' applies to sequence and levels patterns (a sin pattern has 'noise')",
+			       kv->where, kv->lines[i]);
+	if (se_parse_num(kv->vals[i], &p->jitter) != 0 || p->jitter < 0)
+		return mr_errf(e, MR_EXIT_DATA,
+			       "%s:%d: 'jitter' must be a number >= 0 (req/s)",
+			       kv->where, kv->lines[i]);
+	return 0;
+}
+
 int se_pattern_parse_kv(se_pattern *p, int nserv, const char *const *keys,
 			const char *const *vals, const int *lines, int n,
 			const char *where, const char *dir, mr_err *e)
@@ -392,8 +409,13 @@ int se_pattern_parse_kv(se_pattern *p, int nserv, const char *const *keys,
 		rc = mr_errf(e, MR_EXIT_DATA,
 			     "%s:%d: unknown load pattern '%s' (sequence, levels, sin, constant)",
 			     where, kline, kind);
-	if (rc != 0)
+	if (rc != 0 || pattern_jitter(p, &kv, e) != 0)
 		return -1;
+	if (p->jitter > 0) {
+		size_t l = strlen(desc);
+		snprintf(desc + l, sizeof desc - l,
+			 ", jitter +-%g in training", p->jitter);
+	}
 	p->desc = mr_xstrdup(desc);
 	return 0;
 }

@@ -157,6 +157,62 @@ static double penalty_factor(double d, double bound, double width)
 	return 2.0 / (1.0 + exp((d - bound) / width));
 }
 
+double se_effective_delay(double delay, double served, double timeout)
+{
+	return served * delay + (1 - served) * timeout;
+}
+
+/* Per service: the delay the reward judges, the load offered and carried,
+ * the served share and whether the service met its bound. */
+typedef struct {
+	double d[MR_MAX_SERVICES], off[MR_MAX_SERVICES], car[MR_MAX_SERVICES];
+	double served[MR_MAX_SERVICES];
+	int met[MR_MAX_SERVICES], met_all;
+} se_services;
+
+/* The served-share rule: without served<i>, delay<i> and offered<i>
+ * as written (the published rewards exactly); with it, the mean over
+ * every offered request, an unanswered one counted at the timeout. */
+static void services_of(const mr_objective *o, const double *v,
+			const se_state *st, se_services *sv,
+			mr_step_info *info)
+{
+	sv->met_all = 1;
+	for (int j = 0; j < o->nserv; j++) {
+		int sl;
+		double d = v[o->rslot[SE_R_DELAY][j]], share = 1;
+		if ((sl = o->rslot[SE_R_SERVED][j]) >= 0) {
+			share = v[sl] < 0 ? 0 : v[sl] > 1 ? 1 : v[sl];
+			d = se_effective_delay(d, share, o->timeout[j]);
+		}
+		sv->d[j] = d;
+		sv->served[j] = share;
+		sv->off[j] = (sl = o->rslot[SE_R_OFFERED][j]) >= 0 ? v[sl] : st->load[j];
+		sv->car[j] = (sl = o->rslot[SE_R_CARRIED][j]) >= 0 ? v[sl]
+			     : o->rslot[SE_R_SERVED][j] >= 0 ? sv->off[j] * share
+							     : sv->off[j];
+		sv->met[j] = (sl = o->rslot[SE_R_BOUND][j]) < 0 ||
+			     (d <= v[sl] && share >= o->min_served);
+		sv->met_all &= sv->met[j];
+		info->delay[j] = d;
+		info->offered += sv->off[j];
+		info->carried += sv->car[j];
+	}
+}
+
+/* throughput-logistic's factor of service j (1 without a bound; 0 below
+ * min_served: its load is not served in any useful sense). */
+static double service_factor(const mr_objective *o, const double *v,
+			     const se_services *sv, int j)
+{
+	int b = o->rslot[SE_R_BOUND][j], w = o->rslot[SE_R_WIDTH][j];
+	if (b < 0)
+		return 1;
+	if (sv->served[j] < o->min_served)
+		return 0;
+	return penalty_factor(sv->d[j], v[b], w >= 0 ? v[w] : v[b] / 10);
+}
+
 double se_outcome(se_sim *s, const se_state *st, const int32_t *cfg,
 		  const double *targets, mr_step_info *info)
 {
@@ -168,66 +224,51 @@ double se_outcome(se_sim *s, const se_state *st, const int32_t *cfg,
 	for (int k = 0; k < o->nderived; k++)
 		v[o->derived_slot[k]] = se_eval(&o->derived[k], v);
 
-	double d[MR_MAX_SERVICES], off[MR_MAX_SERVICES], car[MR_MAX_SERVICES];
-	int met_all = 1, met[MR_MAX_SERVICES];
+	se_services sv;
 	memset(info, 0, sizeof *info);
-	for (int j = 0; j < o->nserv; j++) {
-		int sl;
-		d[j] = v[o->rslot[SE_R_DELAY][j]];
-		off[j] = (sl = o->rslot[SE_R_OFFERED][j]) >= 0 ? v[sl] : st->load[j];
-		car[j] = (sl = o->rslot[SE_R_CARRIED][j]) >= 0 ? v[sl] : off[j];
-		met[j] = (sl = o->rslot[SE_R_BOUND][j]) < 0 || d[j] <= v[sl];
-		met_all &= met[j];
-		info->delay[j] = d[j];
-		info->offered += off[j];
-		info->carried += car[j];
-	}
+	services_of(o, v, st, &sv, info);
+	const double *d = sv.d;
 	int sl = o->gslot[SE_R_COST];
 	double cost = sl >= 0 ? v[sl] : 0;
 	info->cost = cost;
+	info->bound_met = sv.met_all;
 	double r = 0;
 	switch (o->family) {
 	case SE_FAM_DELAY_BOUND_COST:
-		if (met_all) {
+		if (sv.met_all) {
 			r = v[o->gslot[SE_R_BUDGET]] - cost;
 		} else {
-			for (int j = 0; j < o->nserv; j++)
-				if (!met[j])
-					r += v[o->rslot[SE_R_BOUND][j]] - d[j];
+			/* a miss is never worth more than 0 (a service that
+			 * met its delay but not min_served adds 0); NaN
+			 * stays NaN */
+			for (int j = 0; j < o->nserv; j++) {
+				double m = v[o->rslot[SE_R_BOUND][j]] - d[j];
+				if (!sv.met[j])
+					r += m > 0 ? 0 : m;
+			}
 		}
-		info->bound_met = met_all;
 		break;
 	case SE_FAM_THROUGHPUT_LOGISTIC:
-		for (int j = 0; j < o->nserv; j++) {
-			int b = o->rslot[SE_R_BOUND][j], w = o->rslot[SE_R_WIDTH][j];
-			double f = 1;
-			if (b >= 0)
-				f = penalty_factor(d[j], v[b],
-						   w >= 0 ? v[w] : v[b] / 10);
-			r += car[j] * f;
-		}
+		for (int j = 0; j < o->nserv; j++)
+			r += sv.car[j] * service_factor(o, v, &sv, j);
 		if ((sl = o->gslot[SE_R_SCALE]) >= 0)
 			r /= v[sl];
-		info->bound_met = met_all;
 		break;
 	case SE_FAM_COST_INCREMENTAL:
-		r = met_all ? v[o->gslot[SE_R_VALUE]] : v[o->gslot[SE_R_PENALTY]];
-		info->bound_met = met_all;
+		r = sv.met_all ? v[o->gslot[SE_R_VALUE]] : v[o->gslot[SE_R_PENALTY]];
 		break;
 	case SE_FAM_DIFFERENTIATION: {
 		double b1 = v[o->rslot[SE_R_BOUND][0]];
-		if (d[0] <= b1) {
-			int b = o->rslot[SE_R_BOUND][1], w = o->rslot[SE_R_WIDTH][1];
-			double share = off[1] > 0 ? car[1] / off[1] : 1;
-			double f = b >= 0 ? penalty_factor(d[1], v[b],
-							   w >= 0 ? v[w] : v[b] / 10)
-					  : 1;
+		if (sv.met[0]) {
+			double share = sv.off[1] > 0 ? sv.car[1] / sv.off[1] : 1;
+			double f = service_factor(o, v, &sv, 1);
 			double cw = (sl = o->gslot[SE_R_COST_WEIGHT]) >= 0 ? v[sl] : 0;
 			r = 1 + share * f - cw * cost;
 		} else {
-			r = -1 - (d[0] - b1) / b1;
+			double m = d[0] - b1;
+			r = -1 - (m < 0 ? 0 : m) / b1;
 		}
-		info->bound_met = d[0] <= b1;
+		info->bound_met = sv.met[0];
 		break;
 	}
 	}
@@ -252,17 +293,37 @@ static void load_values(se_sim *s, se_state *st)
 	for (int j = 0; j < s->o->nserv; j++) {
 		if (s->discrete_load) {
 			st->load[j] = p->levels[j][st->lidx[j]];
+			continue;
+		}
+		double l;
+		if (s->jitter > 0) {
+			l = p->levels[j][st->level[j]] + st->jit[j];
+			st->load[j] = l < 0 ? 0 : l;
 		} else {
-			double l = p->mean[j] +
-				   p->amp[j] * sin(2 * M_PI * (st->t + st->phase) /
-						   p->period[j]);
+			l = p->mean[j] +
+			    p->amp[j] * sin(2 * M_PI * (st->t + st->phase) /
+					    p->period[j]);
 			if (p->noise[j] > 0)
 				l += p->noise[j] * mr_rng_normal(&st->rng);
 			st->load[j] = l < p->floor_ ? p->floor_ : l;
-			if (s->interval_load)
-				st->lidx[j] = se_interval_of(s, j, st->load[j]);
 		}
+		if (s->interval_load)
+			st->lidx[j] = se_interval_of(s, j, st->load[j]);
 	}
+}
+
+/* Where the pattern keeps each service's level index: lidx, or with
+ * jitter level (lidx is then the jittered load's interval). */
+static int32_t *level_index(const se_sim *s, se_state *st)
+{
+	return s->jitter > 0 ? st->level : st->lidx;
+}
+
+/* A new level of service j was set: with jitter, a new draw for it. */
+static void level_set(se_sim *s, se_state *st, int j)
+{
+	if (s->jitter > 0)
+		st->jit[j] = (2 * mr_rng_uniform(&st->rng) - 1) * s->jitter;
 }
 
 void se_episode_start(se_sim *s, int i)
@@ -270,6 +331,7 @@ void se_episode_start(se_sim *s, int i)
 	const mr_objective *o = s->o;
 	const se_pattern *p = s->pat;
 	se_state *st = &s->st[i];
+	int32_t *lv = level_index(s, st);
 	if (s->eval)
 		mr_rng_seed(&st->rng, s->seed,
 			    MR_STREAM_SIM_ENV_BASE + (uint64_t)i);
@@ -277,12 +339,16 @@ void se_episode_start(se_sim *s, int i)
 	switch (p->kind) {
 	case SE_PAT_SEQUENCE:
 		st->pos = s->eval ? 0 : (int32_t)mr_rng_below(&st->rng, (uint64_t)p->nsteps);
-		for (int j = 0; j < o->nserv; j++)
-			st->lidx[j] = p->seq[(size_t)st->pos * (size_t)o->nserv + (size_t)j];
+		for (int j = 0; j < o->nserv; j++) {
+			lv[j] = p->seq[(size_t)st->pos * (size_t)o->nserv + (size_t)j];
+			level_set(s, st, j);
+		}
 		break;
 	case SE_PAT_LEVELS:
-		for (int j = 0; j < o->nserv; j++)
-			st->lidx[j] = (int32_t)mr_rng_below(&st->rng, (uint64_t)p->nlevels[j]);
+		for (int j = 0; j < o->nserv; j++) {
+			lv[j] = (int32_t)mr_rng_below(&st->rng, (uint64_t)p->nlevels[j]);
+			level_set(s, st, j);
+		}
 		break;
 	case SE_PAT_SIN:
 		st->phase = p->phase >= 0 ? p->phase
@@ -306,19 +372,24 @@ static void advance(se_sim *s, se_state *st)
 {
 	const mr_objective *o = s->o;
 	const se_pattern *p = s->pat;
+	int32_t *lv = level_index(s, st);
 	st->t++;
 	switch (p->kind) {
 	case SE_PAT_SEQUENCE:
 		st->pos = st->pos + 1 == p->nsteps ? 0 : st->pos + 1;
-		for (int j = 0; j < o->nserv; j++)
-			st->lidx[j] = p->seq[(size_t)st->pos * (size_t)o->nserv + (size_t)j];
+		for (int j = 0; j < o->nserv; j++) {
+			lv[j] = p->seq[(size_t)st->pos * (size_t)o->nserv + (size_t)j];
+			level_set(s, st, j);
+		}
 		break;
 	case SE_PAT_LEVELS:
 		for (int j = 0; j < o->nserv; j++)
 			if (p->nlevels[j] > 1 &&
-			    (p->hold <= 1 || mr_rng_uniform(&st->rng) * p->hold < 1))
-				st->lidx[j] = (int32_t)mr_rng_below(
+			    (p->hold <= 1 || mr_rng_uniform(&st->rng) * p->hold < 1)) {
+				lv[j] = (int32_t)mr_rng_below(
 					&st->rng, (uint64_t)p->nlevels[j]);
+				level_set(s, st, j);
+			}
 		break;
 	case SE_PAT_SIN:
 		break;
@@ -704,7 +775,9 @@ mr_vecenv *mr_simenv_open(const mr_objective *o, const mr_simenv_opts *opts,
 			goto bad;
 		s->pat = &s->own_pat;
 	}
-	s->discrete_load = s->pat->kind != SE_PAT_SIN;
+	/* jitter is for training: evaluation walks the levels themselves */
+	s->jitter = opts->eval ? 0 : s->pat->jitter;
+	s->discrete_load = s->pat->kind != SE_PAT_SIN && !(s->jitter > 0);
 	s->nenvs = opts->nenvs;
 	s->eval = opts->eval;
 	s->seed = opts->seed;

@@ -73,6 +73,9 @@ typedef struct {
 	int32_t *seq;
 	/* levels: a new level is drawn with probability 1/hold per step */
 	double hold;
+	/* sequence, levels: training episodes add a uniform draw in
+	 * [-jitter, jitter] to each level set (floored at 0); 0: none */
+	double jitter;
 	/* sin: l(t) = mean + amplitude sin(2 pi (t + phase) / period) + noise,
 	 * floored at floor_; phase < 0 means random per training episode */
 	double mean[MR_MAX_SERVICES], amp[MR_MAX_SERVICES];
@@ -101,7 +104,7 @@ enum {
 /* Reward roles: the keys of [reward] a family reads. */
 enum {
 	SE_R_DELAY, SE_R_OFFERED, SE_R_CARRIED, SE_R_BOUND, SE_R_WIDTH,
-	SE_R_NPER /* per-service roles above */
+	SE_R_SERVED, SE_R_NPER /* per-service roles above */
 };
 enum { SE_R_COST, SE_R_BUDGET, SE_R_VALUE, SE_R_PENALTY, SE_R_SCALE,
        SE_R_COST_WEIGHT, SE_R_NGLOBAL };
@@ -169,6 +172,19 @@ struct mr_objective {
 	int family;
 	int rslot[SE_R_NPER][MR_MAX_SERVICES]; /* -1 when absent */
 	int gslot[SE_R_NGLOBAL];               /* -1 when absent */
+	/* the served-share rule (se_outcome): [reward] timeout<i> (else
+	 * timeout, else 0) and min_served, constants */
+	double timeout[MR_MAX_SERVICES];
+	double min_served;
+
+	/* [model] risk: targets with side[t] = +1 (upper) are taken at the
+	 * risk quantile across the forest's trees, -1 (lower) at 1 - risk;
+	 * risk 0: every target is the trees' mean */
+	double risk;
+	int side[SE_MAX_TARGETS];
+	/* a target rf-fit derives with --ratio NAME=NUM/DEN (fit_args): the
+	 * trace columns, for the live loop; NULL when it is a trace column */
+	char *ratio_num[SE_MAX_TARGETS], *ratio_den[SE_MAX_TARGETS];
 
 	/* every key = value, for mr_objective_param */
 	int nkv;
@@ -222,12 +238,20 @@ struct se_model {
 	 * up to cap of them and returns how many there are. */
 	size_t (*thresholds)(const se_model *m, int i, double *out,
 			     size_t cap);
+	/* Optional (NULL: one prediction, no trees): the standard deviation
+	 * across the forest's trees of each target at feature row x
+	 * (objective order). */
+	int (*spread)(const se_model *m, const double *x, double *sd);
 	void (*free)(se_model *m);
 };
 
 int se_model_open(const mr_objective *o, const char *path, se_model *m,
 		  mr_err *e);
 void se_model_close(se_model *m);
+/* The q-quantile of v[0..n) (n >= 1; v is sorted in place): linear
+ * between order statistics, v[floor(h)] + (h - floor(h)) (v[floor(h)+1] -
+ * v[floor(h)]) with h = (n - 1) q, numpy's default. */
+double se_quantile(double *v, size_t n, double q);
 
 /* ------------------------------------------------------------------------
  * The simulator (simenv.c) and what optimal.c, protocol.c and main.c need
@@ -242,13 +266,19 @@ typedef struct {
 	double load[MR_MAX_SERVICES];       /* load value */
 	int32_t pidx[SE_MAX_PARAMS];        /* parameter level */
 	int32_t cidx[MR_MAX_COMPONENTS];    /* incremental: configuration */
+	/* jittered loads (se_sim.jitter): the level index (lidx is then the
+	 * load's interval) and the draw added to that level */
+	int32_t level[MR_MAX_SERVICES];
+	double jit[MR_MAX_SERVICES];
 } se_state;
 
 typedef struct {
 	const mr_objective *o;
 	const se_pattern *pat;
 	se_pattern own_pat;
-	int discrete_load; /* the pattern has levels (sequence, levels) */
+	int discrete_load; /* the loads are the pattern's levels (sequence,
+			    * levels, not jittered) */
+	double jitter;     /* training episodes: the pattern's jitter, else 0 */
 	se_model model;
 	int nenvs, eval, ep_len, obs_dim;
 	uint64_t seed;
