@@ -630,6 +630,30 @@ static void describe_get(const mr_objective *o, const char *k)
 		mr_usage_error(prog, "unknown --get key '%s'", k);
 }
 
+/* describe's line for [model] risk: which targets at which quantile. */
+static void describe_robust(const mr_objective *o)
+{
+	if (!(o->risk > 0))
+		return;
+	printf("robust: across the trees,");
+	for (int t = 0; t < o->ntarget; t++)
+		if (o->side[t]) /* percent, rounded: 1 - 0.9 is 0.0999... */
+			printf(" %s at q%.4g", o->target_name[t],
+			       100 * (o->side[t] > 0 ? o->risk : 1 - o->risk));
+	putchar('\n');
+}
+
+/* describe's line for the served-share rule, per service that has it. */
+static void describe_served(const mr_objective *o)
+{
+	char b[32], c[32];
+	for (int j = 0; j < o->nserv; j++)
+		if (o->rslot[SE_R_SERVED][j] >= 0)
+			printf("lost requests, service %d: delay judged = served x delay + (1 - served) x %s s; bound met only when served >= %s\n",
+			       j + 1, mr_fmt_double(b, o->timeout[j]),
+			       mr_fmt_double(c, o->min_served));
+}
+
 static int cmd_describe(const mr_objective *o, const cli *c)
 {
 	if (c->model_args) {
@@ -677,6 +701,8 @@ static int cmd_describe(const mr_objective *o, const cli *c)
 		printf(" %s", o->feat_name[i]);
 	printf("\ntrace: %s\nreward: %s\n", o->trace ? o->trace : "(none)",
 	       se_family_name(o->family));
+	describe_robust(o);
+	describe_served(o);
 	return 0;
 }
 
