@@ -238,6 +238,56 @@ static void test_refusals(void)
 	mr_objective_free(o);
 }
 
+/* Lost requests live: the served share of a --ratio target is computed
+ * from its two trace columns, and the reward judges the delay over every
+ * offered request (the simulator's rule, on measured values). */
+static const char *served_obj =
+	"name = served\nservices = compute\n"
+	"[load]\npattern = constant\nvalue = 8\n"
+	"[action p]\nvalues = 0..100 step 20\n"
+	"[action c]\nvalues = 1..5\n"
+	"[model]\nkind = analytic\ntargets = d1, served1\n"
+	"fit_args = --ratio served1=cl1/l1\n"
+	"[features]\nl = load1\n[targets]\nd1 = 0.3\nserved1 = 1\n"
+	"[reward]\nfamily = delay-bound-cost\ndelay1 = d1\ncost = c\n"
+	"bound1 = 0.6\nbudget = 6\nserved1 = served1\ntimeout1 = 5\n"
+	"min_served = 0.9\n";
+
+static void test_served(void)
+{
+	mr_objective *o = load_obj("served.obj", served_obj);
+	mr_err e;
+	mr_simenv_live *l = mr_simenv_live_open(o, NULL, 20, &e);
+	CHECK(l != NULL, "served: opens (%s)", l ? "" : e.msg);
+	if (!l)
+		return;
+	const char *const *cols;
+	int n = mr_simenv_live_columns(l, &cols);
+	CHECK(n == 4 && !strcmp(cols[1], "d1") && !strcmp(cols[2], "cl1") &&
+		      !strcmp(cols[3], "l1"),
+	      "served: a ratio target reads its two columns (cl1, l1)");
+	int32_t cfg[2] = {4, 0};
+	mr_step_info info;
+	double lossy[4] = {8, 0.3, 30, 40}, whole[4] = {8, 0.3, 40, 40};
+	double r = mr_simenv_live_outcome(l, lossy, cfg, &info);
+	CHECK(fabs(info.delay[0] - (0.75 * 0.3 + 0.25 * 5)) < 1e-12 &&
+		      fabs(info.carried - 6) < 1e-12 && !info.bound_met &&
+		      fabs(r - (0.6 - 1.475)) < 1e-12,
+	      "served: 30 of 40 answered: judged delay 1.475 s, carried 6, "
+	      "missed (got %g, %g, %d, r %g)", info.delay[0], info.carried,
+	      info.bound_met, r);
+	r = mr_simenv_live_outcome(l, whole, cfg, &info);
+	CHECK(fabs(info.delay[0] - 0.3) < 1e-12 && info.bound_met && r == 5,
+	      "served: all answered: the measured delay, met, 6 - c");
+	double none[4] = {8, 0, 0, 0};
+	r = mr_simenv_live_outcome(l, none, cfg, &info);
+	CHECK(fabs(info.carried - 8) < 1e-12,
+	      "served: nothing offered: none lost (served 1, carried %g)",
+	      info.carried);
+	mr_simenv_live_free(l);
+	mr_objective_free(o);
+}
+
 int main(void)
 {
 	if (!mkdtemp(tmpdir)) {
@@ -247,6 +297,7 @@ int main(void)
 	test_absolute();
 	test_incremental();
 	test_refusals();
+	test_served();
 	rmdir(tmpdir);
 	return CHECK_DONE();
 }

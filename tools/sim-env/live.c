@@ -13,7 +13,9 @@
 
 #include "simenv_impl.h"
 
-#define LIVE_MAX_COLS (MR_MAX_SERVICES + SE_MAX_TARGETS + MR_MAX_COMPONENTS)
+/* loads, targets (a --ratio target: two columns), settings */
+#define LIVE_MAX_COLS \
+	(MR_MAX_SERVICES + 2 * SE_MAX_TARGETS + MR_MAX_COMPONENTS)
 
 struct mr_simenv_live {
 	const mr_objective *o;
@@ -26,7 +28,8 @@ struct mr_simenv_live {
 	char load_name[MR_MAX_SERVICES][24]; /* "max_l" + any int */
 	/* where each input sits in a row */
 	int load_col[MR_MAX_SERVICES];
-	int target_col[SE_MAX_TARGETS];
+	int target_col[SE_MAX_TARGETS]; /* -1: a --ratio target */
+	int num_col[SE_MAX_TARGETS], den_col[SE_MAX_TARGETS]; /* its columns */
 	int setting_col[MR_MAX_COMPONENTS];
 };
 
@@ -80,8 +83,15 @@ mr_simenv_live *mr_simenv_live_open(const mr_objective *o,
 			 j + 1);
 		l->load_col[j] = add_column(l, l->load_name[j]);
 	}
-	for (int t = 0; t < o->ntarget; t++)
-		l->target_col[t] = add_column(l, o->target_name[t]);
+	for (int t = 0; t < o->ntarget; t++) {
+		l->target_col[t] = -1;
+		if (o->ratio_num[t]) { /* e.g. served1 = cl1 / l1 */
+			l->num_col[t] = add_column(l, o->ratio_num[t]);
+			l->den_col[t] = add_column(l, o->ratio_den[t]);
+		} else {
+			l->target_col[t] = add_column(l, o->target_name[t]);
+		}
+	}
 	if (o->incremental)
 		for (int c = 0; c < o->nact; c++)
 			l->setting_col[c] = add_column(l, setting_column(o, c));
@@ -193,6 +203,11 @@ double mr_simenv_live_outcome(mr_simenv_live *l, const double *row,
 		s.load[j] = row[l->load_col[j]];
 	double targets[SE_MAX_TARGETS];
 	for (int k = 0; k < o->ntarget; k++) {
+		if (l->target_col[k] < 0) { /* a ratio: nothing offered, none lost */
+			double den = row[l->den_col[k]];
+			targets[k] = den > 0 ? row[l->num_col[k]] / den : 1;
+			continue;
+		}
 		double d = row[l->target_col[k]];
 		/* no success in the window: not a zero delay */
 		targets[k] = d > 0 ? d : l->timeout;
