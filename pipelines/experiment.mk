@@ -108,7 +108,7 @@ $(EXP_M)/system.msgpack $(EXP_R)/fit.csv &: $(EXP_TRACE) $(EXP_OBJF) $(EXP_BIN)/
 
 # 2. The exact optimum on the simulator.
 $(EXP_R)/optimal.csv: $(EXP_M)/system.msgpack $(EXP_OBJF) $(EXP_BIN)/sim-env
-	$(EXP_BIN)/sim-env optimal -q --model $< -o $@ \
+	$(EXP_BIN)/sim-env optimal -q --model $< --trace $(EXP_TRACE) -o $@ \
 		--summary $(EXP_R)/optimal-summary.csv $(EXP_OBJF)
 
 # 3. PPO on the simulator.

@@ -1,8 +1,9 @@
 #!/bin/sh
 # test_lost_requests.sh - lost requests in the system model and the reward
 # (rf-fit --ratio/--empty-delay, sim-env's served-share rule), the optimum's
-# stability over fit seeds, the robust optimum over per-tree quantiles, and
-# training jitter of discrete loads; with their bad inputs.
+# stability over fit seeds, the robust optimum over per-tree quantiles,
+# training jitter of discrete loads, and the support behind each optimal
+# choice (trace windows, spread between trees); with their bad inputs.
 . "$(dirname "$0")/lib.sh"
 
 # A synthetic compute trace (as lib.sh's synth_compute_trace) with one
@@ -193,3 +194,22 @@ expect_fail "jitter on a sin pattern" 3 "b7.obj:[0-9]+: 'jitter' applies to sequ
 cut -d, -f1,2,4- "$TMP/lossy.csv" >"$TMP/nocl.csv"
 expect_fail "a trace without the served columns names them" 3 "nocl.csv:1: --ratio served1=cl1/l1: no column 'cl1'" \
 	sh -c "rf-fit fit -q \$(sim-env describe '$TMP/lossy.obj' --model-args) -o '$TMP/x.mp' '$TMP/nocl.csv'"
+
+# --- support: the trace windows behind each choice, the spread between trees
+sim-env optimal -q --model "$TMP/m1.mp" --trace "$TMP/lossy.csv" -o "$TMP/sup.csv" "$TMP/lossy.obj" 2>"$TMP/sup.err"
+[ "$(head -n 1 "$TMP/sup.csv" | cut -d, -f10-)" = "windows,tree_sd_d1,tree_sd_served1" ] &&
+	ok "optimal --trace adds windows and tree_sd_TARGET columns" || notok "support header: $(head -n 1 "$TMP/sup.csv")"
+awk -F, 'NR > 1 && ($10 != 5 || $11 < 0 || $12 < 0) { bad = 1 } END { exit bad || NR != 4 }' "$TMP/sup.csv" &&
+	ok "every chosen configuration rests on its 5 trace windows" || notok "windows: $(cut -d, -f1-3,10- "$TMP/sup.csv" | tr '\n' ' ')"
+sim-env optimal --model "$TMP/m1.mp" --trace "$TMP/lossy.csv" --min-windows 6 -o "$TMP/sup6.csv" "$TMP/lossy.obj" 2>"$TMP/sup6.err"
+check "--min-windows: a warning counts the thin choices" grep -q \
+	"warning: 3 of 3 chosen actions rest on fewer than 6 trace windows" "$TMP/sup6.err"
+rf-fit fit -q --features max_l1,p1,b1,c1 --target d1 --trees 1 --test-frac 0 -o "$TMP/one.mp" "$TMP/lossy.csv" >/dev/null 2>&1
+sim-env optimal -q --model "$TMP/one.mp" --trace "$TMP/lossy.csv" -o "$TMP/one.csv" "$TMP/blind.obj"
+awk -F, 'NR > 1 && $11 != 0 { bad = 1 } END { exit bad || NR != 4 }' "$TMP/one.csv" &&
+	awk -F, 'NR > 1 && $3 == 12 { exit !($12 > 0) }' "$TMP/sup.csv" &&
+	ok "tree_sd: 0 with one tree; > 0 at 12 req/s with 200 trees on noisy windows" ||
+	notok "tree_sd: $(cut -d, -f11 "$TMP/one.csv" | tr '\n' ' ') / $(cut -d, -f12 "$TMP/sup.csv" | tr '\n' ' ')"
+printf 'max_l1,p1,c1\n4,0,1\n' >"$TMP/nob.csv"
+expect_fail "a support trace without a feature column names it" 3 "nob.csv.*b1" \
+	sim-env optimal -q --model "$TMP/m1.mp" --trace "$TMP/nob.csv" -o "$TMP/x.csv" "$TMP/lossy.obj"

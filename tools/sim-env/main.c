@@ -21,6 +21,7 @@ static void usage(FILE *out)
 	fprintf(out,
 		"usage: sim-env serve OBJECTIVE [--model FILE] [--load PATTERN]\n"
 		"       sim-env optimal OBJECTIVE [-o TABLE.csv] [--summary FILE] [--seed S] [--envs N]\n"
+		"                             [--trace FILE] [--min-windows K]\n"
 		"       sim-env run OBJECTIVE --actions fixed:NAME=V,...|random|optimal|table:FILE\n"
 		"                             [--steps N] [--envs N] [--seed S] [--eval] [-o OUT.csv]\n"
 		"       sim-env describe OBJECTIVE [--model-args | --get KEY]\n"
@@ -59,6 +60,13 @@ static void usage(FILE *out)
 		"                          and speed comparisons; results are the same)\n"
 		"  -o, --output FILE       output CSV (stdout)\n"
 		"      --summary FILE      optimal: also write objective,steps,envs,mean_reward,bound_met_frac\n"
+		"      --trace FILE        optimal: the trace the model was fitted on (default: the\n"
+		"                          objective's [model] trace when it exists): the table\n"
+		"                          gains 'windows' (trace rows whose feature columns all\n"
+		"                          equal the chosen action's features) and, for a forest,\n"
+		"                          tree_sd_TARGET (spread between the trees there)\n"
+		"      --min-windows K     optimal: count chosen actions resting on fewer than K\n"
+		"                          windows (3); said on stderr\n"
 		"  -q, --quiet             no notes or warnings on stderr\n"
 		"  -h, --help, -V, --version\n"
 		"exit codes: 0 ok, 1 failure, 2 usage, 3 bad objective/model/data, 4 I/O\n"
@@ -72,8 +80,8 @@ static void usage(FILE *out)
 
 typedef struct {
 	const char *cmd, *objective, *model, *load, *output, *summary;
-	const char *actions, *get;
-	int envs, eval, quiet, model_args, pipe, live;
+	const char *actions, *get, *trace;
+	int envs, eval, quiet, model_args, pipe, live, min_windows;
 	long steps;
 	uint64_t seed;
 } cli;
@@ -459,21 +467,49 @@ static int cmd_run(const mr_objective *o, const cli *c)
 	return 0;
 }
 
+/* The support columns of a chosen configuration: its trace windows and
+ * the spread between trees; counts in *thin when fewer than min windows. */
+static void row_support(FILE *f, se_sim *s, const se_support *sp,
+			const se_state *st, const int32_t *cfg, int min,
+			size_t *thin)
+{
+	double x[SE_MAX_FEAT], sd[SE_MAX_TARGETS];
+	se_feature_row(s, st, cfg, x);
+	size_t w = se_support_windows(sp, x);
+	fprintf(f, ",%zu", w);
+	*thin += w < (size_t)min;
+	if (se_tree_spread(s, x, sd) == 0)
+		for (int t = 0; t < s->o->ntarget; t++) {
+			fputc(',', f);
+			pnum(f, sd[t]);
+		}
+}
+
 /* optimal: the table of every discrete state, its best action, reward
- * (and value, incremental) and outcome. */
-static void write_optimal_table(FILE *f, se_sim *s, const se_optimum *opt)
+ * (and value, incremental), outcome and, with a trace, support. Returns
+ * how many chosen actions rest on fewer than min windows. */
+static size_t write_optimal_table(FILE *f, se_sim *s, const se_optimum *opt,
+				  const se_support *sp, int min)
 {
 	const mr_objective *o = s->o;
 	double y[SE_MAX_TARGETS];
 	mr_step_info inf;
 	int32_t cfg[MR_MAX_COMPONENTS];
+	size_t thin = 0;
 	header_state(f, s);
 	header_action(f, o);
 	fputs(",reward", f);
 	if (o->incremental)
 		fputs(",value", f);
 	header_info(f, o);
-	fputs(",bound_met\n", f);
+	fputs(",bound_met", f);
+	if (sp) {
+		fputs(",windows", f);
+		if (s->model.spread)
+			for (int t = 0; t < o->ntarget; t++)
+				fprintf(f, ",tree_sd_%s", o->target_name[t]);
+	}
+	fputc('\n', f);
 	for (size_t i = 0; i < opt->nstates; i++) {
 		se_state st;
 		se_state_decode(s, i, &st);
@@ -489,8 +525,25 @@ static void write_optimal_table(FILE *f, se_sim *s, const se_optimum *opt)
 			pnum(f, opt->value[i]);
 		}
 		row_info(f, o, &inf);
-		fprintf(f, ",%d\n", inf.bound_met);
+		fprintf(f, ",%d", inf.bound_met);
+		if (sp)
+			row_support(f, s, sp, &st, cfg, min, &thin);
+		fputc('\n', f);
 	}
+	return thin;
+}
+
+/* The support trace of optimal: --trace, else the objective's trace when
+ * it exists (a model fitted elsewhere then goes without support). */
+static int open_support(const mr_objective *o, const cli *c, se_support *sp)
+{
+	const char *path = c->trace ? c->trace : o->trace;
+	if (!path || (!c->trace && access(path, R_OK) != 0))
+		return 0;
+	mr_err e;
+	if (se_support_open(o, path, sp, &e) != 0)
+		mr_die(prog, &e);
+	return 1;
 }
 
 static int cmd_optimal(const mr_objective *o, const cli *c)
@@ -506,8 +559,12 @@ static int cmd_optimal(const mr_objective *o, const cli *c)
 		mr_die(prog, &e);
 	FILE *f = out.f;
 	int32_t cfg[MR_MAX_COMPONENTS];
+	se_support sp;
+	int has_sp = open_support(o, c, &sp);
+	int min = c->min_windows ? c->min_windows : 3;
+	size_t thin = 0;
 	if (opt.nstates)
-		write_optimal_table(f, s, &opt);
+		thin = write_optimal_table(f, s, &opt, has_sp ? &sp : NULL, min);
 	/* the mean over the evaluation episode(s), and for continuous loads
 	 * the table of the states visited */
 	if (v->reset(v, c->seed, &e) != 0)
@@ -556,6 +613,12 @@ static int cmd_optimal(const mr_objective *o, const cli *c)
 				opt.gamma, opt.iterations);
 		fputc('\n', stderr);
 	}
+	if (has_sp && opt.nstates && (!c->quiet || thin))
+		fprintf(stderr, "%s: %s%zu of %zu chosen actions rest on fewer than %d trace windows (%s)\n",
+			prog, thin ? "warning: " : "", thin, opt.nstates, min,
+			c->trace ? c->trace : o->trace);
+	if (has_sp)
+		se_support_free(&sp);
 	if (c->summary) {
 		char buf[512], a[32], b[32];
 		int len = snprintf(buf, sizeof buf,
@@ -848,6 +911,8 @@ int main(int argc, char **argv)
 		{"eval", no_argument, 0, 'E'},
 		{"output", required_argument, 0, 'o'},
 		{"summary", required_argument, 0, 'U'},
+		{"trace", required_argument, 0, 'T'},
+		{"min-windows", required_argument, 0, 'W'},
 		{"actions", required_argument, 0, 'a'},
 		{"model-args", no_argument, 0, 'M'},
 		{"get", required_argument, 0, 'g'},
@@ -869,6 +934,8 @@ int main(int argc, char **argv)
 		case 'E': c.eval = 1; break;
 		case 'o': c.output = optarg; break;
 		case 'U': c.summary = optarg; break;
+		case 'T': c.trace = optarg; break;
+		case 'W': c.min_windows = (int)mr_arg_int(prog, "--min-windows", optarg, 1, 1 << 30); break;
 		case 'a': c.actions = optarg; break;
 		case 'M': c.model_args = 1; break;
 		case 'g': c.get = optarg; break;

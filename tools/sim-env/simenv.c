@@ -133,6 +133,13 @@ static void features(se_sim *s, double *x)
 		x[i] = se_eval(&s->o->feat[i], s->vars);
 }
 
+void se_feature_row(se_sim *s, const se_state *st, const int32_t *cfg,
+		    double *x)
+{
+	se_fill_vars(s, st, cfg);
+	features(s, x);
+}
+
 const double *se_targets(se_sim *s, const se_state *st, const int32_t *cfg,
 			 double *out)
 {
@@ -142,8 +149,7 @@ const double *se_targets(se_sim *s, const se_state *st, const int32_t *cfg,
 		return s->table + r * (size_t)s->o->ntarget;
 	}
 	double x[SE_MAX_FEAT];
-	se_fill_vars(s, st, cfg);
-	features(s, x);
+	se_feature_row(s, st, cfg, x);
 	range_count(s, x);
 	s->model.predict(&s->model, x, 1, out, s->tmp);
 	return out;

@@ -340,6 +340,25 @@ void se_episode_start(se_sim *s, int i);
  * a live prediction into out). */
 const double *se_targets(se_sim *s, const se_state *st, const int32_t *cfg,
 			 double *out);
+/* The model's feature row x (nfeat values) of configuration cfg in st. */
+void se_feature_row(se_sim *s, const se_state *st, const int32_t *cfg,
+		    double *x);
+/* The standard deviation across the forest's trees of each target at
+ * feature row x (objective order); -1 when the model has no trees. */
+int se_tree_spread(se_sim *s, const double *x, double *sd);
+
+/* Support (support.c): the trace's feature columns, to count the windows
+ * behind a prediction. */
+typedef struct {
+	mr_table trace; /* the objective's feature columns, in its order */
+	int nfeat;
+} se_support;
+int se_support_open(const mr_objective *o, const char *path,
+		    se_support *sp, mr_err *e);
+/* Trace windows whose every feature equals x's (mr_value_matches). */
+size_t se_support_windows(const se_support *sp, const double *x);
+void se_support_free(se_support *sp);
+
 /* Reward and info of running configuration cfg in state st. */
 double se_outcome(se_sim *s, const se_state *st, const int32_t *cfg,
 		  const double *targets, mr_step_info *info);
