@@ -36,7 +36,7 @@ PPO_ARGS  ?=
 # the objective's full budget of timesteps.
 PPO_STOP  ?= 0.99
 
-.PHONY: experiment experiment-run experiments experiments-summary
+.PHONY: experiment experiment-run experiments experiments-summary fidelity fidelity-run
 
 EXP_BIN  := $(BUILD)/bin
 EXP_OBJF := $(OBJDIR)/$(OBJ).obj
@@ -52,20 +52,28 @@ EXP_DESCRIBE = $(shell $(EXP_BIN)/sim-env describe $(EXP_OBJF) --get $(1) 2>/dev
 # `experiment` builds the tools, checks the objective, then runs the chain
 # in a sub-make (which can ask sim-env about the objective while it reads
 # this file). Lookups happen only when an experiment is asked for.
-ifneq ($(filter experiment,$(MAKECMDGOALS)),)
+ifneq ($(filter experiment fidelity,$(MAKECMDGOALS)),)
 ifeq ($(wildcard $(EXP_OBJF)),)
 $(error unknown objective '$(OBJ)': no $(EXP_OBJF) (known: $(patsubst $(OBJDIR)/%.obj,%,$(wildcard $(OBJDIR)/*.obj))))
 endif
 endif
 # The tools are built with every core (a fresh clone builds them here).
 EXP_NPROC := $(shell nproc 2>/dev/null || echo 1)
+# make fidelity OBJ=x [TRACE=...] [SEED=s]: the model's optimal choices
+# against the trace's own windows (sim-env fidelity), CSV and plot.
+fidelity:
+	@sh pipelines/deps.sh experiment
+	@$(MAKE) -s --no-print-directory -j$(EXP_NPROC) $(EXP_TOOLS)
+	@$(EXP_BIN)/sim-env describe $(EXP_OBJF) --get name >/dev/null
+	@$(MAKE) --no-print-directory fidelity-run
+
 experiment:
 	@sh pipelines/deps.sh experiment
 	@$(MAKE) -s --no-print-directory -j$(EXP_NPROC) $(EXP_TOOLS)
 	@$(EXP_BIN)/sim-env describe $(EXP_OBJF) --get name >/dev/null
 	@$(MAKE) --no-print-directory experiment-run
 
-ifneq ($(filter experiment-run,$(MAKECMDGOALS)),)
+ifneq ($(filter experiment-run fidelity-run,$(MAKECMDGOALS)),)
 EXP_TRACE := $(or $(TRACE),$(call EXP_DESCRIBE,trace))
 ifeq ($(EXP_TRACE),)
 $(error $(EXP_OBJF): no [model] trace, and no TRACE= given)
@@ -105,6 +113,16 @@ $(EXP_M)/system.msgpack $(EXP_R)/fit.csv &: $(EXP_TRACE) $(EXP_OBJF) $(EXP_BIN)/
 		-o $(EXP_M)/system.msgpack $(EXP_TRACE) >$(EXP_R)/.fit.csv.tmp \
 		|| { rm -f $(EXP_R)/.fit.csv.tmp; $(call exp_cleanup,$(EXP_M) $(EXP_R)); }
 	@mv $(EXP_R)/.fit.csv.tmp $(EXP_R)/fit.csv
+
+# Fidelity: the optimum's choices against the trace (absolute actions).
+fidelity-run: $(EXP_R)/fidelity.csv $(EXP_R)/fidelity.png
+	@:
+$(EXP_R)/fidelity.csv: $(EXP_M)/system.msgpack $(EXP_OBJF) $(EXP_BIN)/sim-env
+	$(EXP_BIN)/sim-env fidelity --model $< --trace $(EXP_TRACE) -o $@ $(EXP_OBJF)
+$(EXP_R)/fidelity.png: $(EXP_R)/fidelity.csv pipelines/fidelity.gp
+	gnuplot -e "csv='$<'; out='$@.tmp'; title='$(OBJ)'; bound=$(EXP_BOUND); nstate=$(call EXP_DESCRIBE,obs-dim)" \
+		-e "target='$(firstword $(subst $(comma), ,$(call EXP_DESCRIBE,targets)))'" pipelines/fidelity.gp \
+		&& mv $@.tmp $@ || { rm -f $@.tmp; exit 1; }
 
 # 2. The exact optimum on the simulator.
 $(EXP_R)/optimal.csv: $(EXP_M)/system.msgpack $(EXP_OBJF) $(EXP_BIN)/sim-env

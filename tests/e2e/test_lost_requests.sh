@@ -213,3 +213,23 @@ awk -F, 'NR > 1 && $11 != 0 { bad = 1 } END { exit bad || NR != 4 }' "$TMP/one.c
 printf 'max_l1,p1,c1\n4,0,1\n' >"$TMP/nob.csv"
 expect_fail "a support trace without a feature column names it" 3 "nob.csv.*b1" \
 	sim-env optimal -q --model "$TMP/m1.mp" --trace "$TMP/nob.csv" -o "$TMP/x.csv" "$TMP/lossy.obj"
+
+# --- fidelity: the model's choices against the trace's own windows
+sim-env fidelity "$TMP/lossy.obj" --model "$TMP/m1.mp" --trace "$TMP/lossy.csv" -o "$TMP/fid.csv" 2>"$TMP/fid.err"
+check "fidelity: a header naming the chosen and runner-up columns" sh -c \
+	"head -n 1 '$TMP/fid.csv' | grep -q '^load1,p,c,model_d1,model_served1,model_reward,model_met,windows,mean_d1,p90_d1,mean_served1,p90_served1,trace_reward,trace_met,runner_p,runner_c,.*,contradicted\$'"
+awk -F, 'NR > 1 && ($8 != 5 || $NF != 0) { bad = 1 } END { exit bad || NR != 4 }' "$TMP/fid.csv" &&
+	grep -q "fidelity: 0 of 3 choices contradicted by the trace, 0 with no trace window" "$TMP/fid.err" &&
+	ok "fidelity: the served-share model's choices hold in the trace" || notok "fidelity: $(cat "$TMP/fid.err") $(cat "$TMP/fid.csv")"
+# a model fitted where the trap looked healthy, judged against the real trace
+awk -F, 'BEGIN { OFS = "," } NR > 1 && $1 == 12 && $4 == 80 && $6 == 1 { $3 = $2; $7 = 0.2; $8 = 0 } { print }' \
+	"$TMP/lossy.csv" >"$TMP/rosy.csv"
+rf-fit fit -q $(sim-env describe "$TMP/lossy.obj" --model-args) --seed 1 -o "$TMP/rosy.mp" "$TMP/rosy.csv" >/dev/null 2>&1
+sim-env fidelity "$TMP/lossy.obj" --model "$TMP/rosy.mp" --trace "$TMP/lossy.csv" -o "$TMP/fid2.csv" 2>"$TMP/fid2.err"
+awk -F, 'NR > 1 { c[$1] = $NF; if ($1 == 12) { p = $2; k = $3; tm = $14; mm = $7 } }
+  END { exit !(c[4] == 0 && c[8] == 0 && c[12] == 1 && p == 80 && k == 1 && mm == 1 && tm == 0) }' "$TMP/fid2.csv" &&
+	grep -q "1 of 3 choices contradicted" "$TMP/fid2.err" &&
+	ok "fidelity flags a choice the trace contradicts (12 req/s: the model meets, the trace's windows miss)" ||
+	notok "fidelity missed the contradiction: $(cat "$TMP/fid2.err") $(grep '^12,' "$TMP/fid2.csv")"
+expect_fail "fidelity refuses incremental actions" 2 "fidelity: .*incremental actions" \
+	sim-env fidelity "$MESHRL_ROOT/pipelines/objectives/cost.obj" --model "$TMP/m1.mp"

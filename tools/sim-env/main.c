@@ -7,6 +7,7 @@
  * parses the command line and writes CSV. It does not train anything.
  */
 #include <getopt.h>
+#include <math.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +27,7 @@ static void usage(FILE *out)
 		"                             [--steps N] [--envs N] [--seed S] [--eval] [-o OUT.csv]\n"
 		"       sim-env describe OBJECTIVE [--model-args | --get KEY]\n"
 		"       sim-env bench OBJECTIVE [--envs N] [--steps N] [--pipe] [--live]\n"
+		"       sim-env fidelity OBJECTIVE [--model FILE] [--trace FILE] [-o OUT.csv]\n"
 		"\n"
 		"serve     speak the sim-env protocol on stdin/stdout (length-delimited\n"
 		"          msgpack: reset, step, spec, close; see the README)\n"
@@ -45,6 +47,11 @@ static void usage(FILE *out)
 		"          but in features, targets, const, vars and reward the number\n"
 		"          it is (reward.bound1), empty when not a constant; empty when\n"
 		"          absent\n"
+		"fidelity  per state, the model's optimal action and its runner-up beside\n"
+		"          the trace's own windows for each (count, mean and p90 of every\n"
+		"          target, the objective's reward on the trace's means) and\n"
+		"          contradicted = 1 when the trace misses a bound the model\n"
+		"          meets there, or rewards the runner-up more (absolute actions)\n"
 		"bench     steps per second of the in-process simulator (or, with --pipe,\n"
 		"          of 'sim-env serve' driven over a pipe by the C client)\n"
 		"\n"
@@ -633,6 +640,130 @@ static int cmd_optimal(const mr_objective *o, const cli *c)
 	return 0;
 }
 
+/* ------------------------------------------------------------------------
+ * fidelity: the model's choices against the trace's own windows
+ */
+
+/* The seconds an unanswered request counts when reading the trace: the
+ * first service's timeout (0: none). */
+static double trace_timeout(const mr_objective *o)
+{
+	for (int j = 0; j < o->nserv; j++)
+		if (o->timeout[j] > 0)
+			return o->timeout[j];
+	return 0;
+}
+
+/* One choice's columns: action, model targets, reward and met, windows, the trace's
+ * mean and p90 per target, the objective's reward on the trace's means and
+ * whether it met the bound there. *trace_r: that reward (NaN: no window). */
+static void fidelity_choice(FILE *f, se_sim *s, const se_support *sp,
+			    const se_state *st, const int32_t *cfg,
+			    int *trace_met, double *trace_r, int *model_met)
+{
+	const mr_objective *o = s->o;
+	double y[SE_MAX_TARGETS], x[SE_MAX_FEAT];
+	mr_step_info inf;
+	row_action(f, o, cfg, cfg);
+	const double *pred = se_targets(s, st, cfg, y);
+	double r = se_outcome(s, st, cfg, pred, &inf);
+	*model_met = inf.bound_met;
+	for (int t = 0; t < o->ntarget; t++) {
+		fputc(',', f);
+		pnum(f, pred[t]);
+	}
+	fputc(',', f);
+	pnum(f, r);
+	fprintf(f, ",%d", inf.bound_met);
+	se_measured m;
+	se_feature_row(s, st, cfg, x);
+	se_support_measure(sp, o, x, trace_timeout(o), &m);
+	fprintf(f, ",%zu", m.n);
+	for (int t = 0; t < o->ntarget; t++) {
+		fputc(',', f);
+		pnum(f, m.mean[t]);
+		fputc(',', f);
+		pnum(f, m.p90[t]);
+	}
+	*trace_r = NAN;
+	*trace_met = 0;
+	if (m.n) {
+		*trace_r = se_outcome(s, st, cfg, m.mean, &inf);
+		*trace_met = inf.bound_met;
+	}
+	fputc(',', f);
+	pnum(f, *trace_r);
+	fprintf(f, ",%d", *trace_met);
+}
+
+static void fidelity_header(FILE *f, const mr_objective *o, const char *pre)
+{
+	for (int c = 0; c < o->nact; c++)
+		fprintf(f, ",%s%s", pre, o->act[c].name);
+	for (int t = 0; t < o->ntarget; t++)
+		fprintf(f, ",%smodel_%s", pre, o->target_name[t]);
+	fprintf(f, ",%smodel_reward,%smodel_met,%swindows", pre, pre, pre);
+	for (int t = 0; t < o->ntarget; t++)
+		fprintf(f, ",%smean_%s,%sp90_%s", pre, o->target_name[t], pre,
+			o->target_name[t]);
+	fprintf(f, ",%strace_reward,%strace_met", pre, pre);
+}
+
+static int cmd_fidelity(const mr_objective *o, const cli *c)
+{
+	if (o->incremental)
+		mr_usage_error(prog, "fidelity: %s has incremental actions; fidelity compares absolute choices per state",
+			       o->path);
+	mr_vecenv *v = open_env(o, c, 1, 1);
+	se_sim *s = se_sim_of(v);
+	size_t ns = se_state_count(s);
+	if (!ns)
+		mr_fatal(prog, MR_EXIT_DATA, "fidelity: %s: the states are not discrete (a sin load?)",
+			 o->path);
+	const char *path = c->trace ? c->trace : o->trace;
+	mr_err e;
+	se_support sp;
+	if (!path)
+		mr_usage_error(prog, "fidelity: no --trace and no [model] trace in %s", o->path);
+	if (se_support_measure_open(o, path, &sp, &e) != 0)
+		mr_die(prog, &e);
+	mr_out out;
+	if (mr_out_open(&out, c->output ? c->output : "-", &e) != 0)
+		mr_die(prog, &e);
+	FILE *f = out.f;
+	header_state(f, s);
+	fidelity_header(f, o, "");
+	fidelity_header(f, o, "runner_");
+	fputs(",contradicted\n", f);
+	size_t contra = 0, bare = 0;
+	for (size_t i = 0; i < ns; i++) {
+		se_state st;
+		int32_t best[MR_MAX_COMPONENTS], runner[MR_MAX_COMPONENTS];
+		double rr, tr, trr;
+		int met, mmet, rmet, rmmet;
+		se_state_decode(s, i, &st);
+		se_best_two(s, &st, best, NULL, runner, &rr);
+		row_state(f, s, &st);
+		fidelity_choice(f, s, &sp, &st, best, &met, &tr, &mmet);
+		fidelity_choice(f, s, &sp, &st, runner, &rmet, &trr, &rmmet);
+		/* the trace says the choice misses a bound the model says it
+		 * meets, or the runner-up did better in the trace */
+		int bad = !isnan(tr) && ((mmet && !met) ||
+					 (!isnan(trr) && trr > tr + 1e-9));
+		fprintf(f, ",%d\n", bad);
+		contra += bad;
+		bare += isnan(tr);
+	}
+	if (mr_out_commit(&out, &e) != 0)
+		mr_die(prog, &e);
+	if (!c->quiet || contra || bare)
+		fprintf(stderr, "%s: fidelity: %zu of %zu choices contradicted by the trace, %zu with no trace window (%s)\n",
+			prog, contra, ns, bare, path);
+	se_support_free(&sp);
+	close_env(v);
+	return 0;
+}
+
 static void print_list(char *const *v, int n, const char *sep)
 {
 	for (int i = 0; i < n; i++)
@@ -951,12 +1082,13 @@ int main(int argc, char **argv)
 		mr_usage_error(prog, "expected a command and an objective file");
 	c.cmd = argv[optind];
 	c.objective = argv[optind + 1];
-	static const char *cmds[] = {"serve", "optimal", "run", "describe", "bench", NULL};
+	static const char *cmds[] = {"serve", "optimal", "run", "describe", "bench",
+				     "fidelity", NULL};
 	int known = 0;
 	for (int i = 0; cmds[i]; i++)
 		known |= strcmp(cmds[i], c.cmd) == 0;
 	if (!known)
-		mr_usage_error(prog, "unknown command '%s' (serve, optimal, run, describe, bench)",
+		mr_usage_error(prog, "unknown command '%s' (serve, optimal, run, describe, bench, fidelity)",
 			       c.cmd);
 	if (!c.envs)
 		c.envs = strcmp(c.cmd, "bench") == 0 ? 64 : 1;
@@ -973,6 +1105,8 @@ int main(int argc, char **argv)
 		rc = cmd_run(o, &c);
 	else if (strcmp(c.cmd, "describe") == 0)
 		rc = cmd_describe(o, &c);
+	else if (strcmp(c.cmd, "fidelity") == 0)
+		rc = cmd_fidelity(o, &c);
 	else
 		rc = cmd_bench(o, &c);
 	mr_objective_free(o);

@@ -88,12 +88,13 @@ void se_state_decode(const se_sim *s, size_t idx, se_state *st)
 	}
 }
 
-double se_best_action(se_sim *s, const se_state *st, int32_t *action,
-		      mr_step_info *info)
+double se_best_two(se_sim *s, const se_state *st, int32_t *action,
+		   mr_step_info *info, int32_t *runner, double *runner_r)
 {
 	const mr_objective *o = s->o;
+	size_t na = (size_t)o->nact * sizeof(int32_t);
 	int32_t cfg[MR_MAX_COMPONENTS] = {0};
-	double y[SE_MAX_TARGETS], best = -INFINITY;
+	double y[SE_MAX_TARGETS], best = -INFINITY, second = -INFINITY;
 	mr_step_info inf;
 	size_t n = cfg_count(s);
 	for (size_t a = 0; a < n; a++) {
@@ -105,13 +106,28 @@ double se_best_action(se_sim *s, const se_state *st, int32_t *action,
 		const double *t = se_targets(s, st, cfg, y);
 		double r = se_outcome(s, st, cfg, t, &inf);
 		if (r > best || a == 0) { /* first of equals: lowest indices */
+			if (runner && a > 0) {
+				second = best;
+				memcpy(runner, action, na);
+			}
 			best = r;
-			memcpy(action, cfg, (size_t)o->nact * sizeof *cfg);
+			memcpy(action, cfg, na);
 			if (info)
 				*info = inf;
+		} else if (runner && (r > second || a == 1)) {
+			second = r;
+			memcpy(runner, cfg, na);
 		}
 	}
+	if (runner_r)
+		*runner_r = second;
 	return best;
+}
+
+double se_best_action(se_sim *s, const se_state *st, int32_t *action,
+		      mr_step_info *info)
+{
+	return se_best_two(s, st, action, info, NULL, NULL);
 }
 
 static double objective_gamma(const mr_objective *o)

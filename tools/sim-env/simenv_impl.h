@@ -352,11 +352,26 @@ int se_tree_spread(se_sim *s, const double *x, double *sd);
 typedef struct {
 	mr_table trace; /* the objective's feature columns, in its order */
 	int nfeat;
+	mr_table meas;  /* fidelity: the targets' columns (a --ratio: two) */
+	int has_meas;
+	int tcol[SE_MAX_TARGETS], ncol[SE_MAX_TARGETS], dcol[SE_MAX_TARGETS];
 } se_support;
 int se_support_open(const mr_objective *o, const char *path,
 		    se_support *sp, mr_err *e);
 /* Trace windows whose every feature equals x's (mr_value_matches). */
 size_t se_support_windows(const se_support *sp, const double *x);
+/* What the trace measured where the features equal x's: windows, and per
+ * target (objective order) the mean and 90th percentile over them. A delay
+ * of 0 in a window that answered nothing counts as timeout (when > 0). */
+typedef struct {
+	size_t n;
+	double mean[SE_MAX_TARGETS], p90[SE_MAX_TARGETS];
+} se_measured;
+/* Also reads the targets' columns; -1 (e says which) when one is missing. */
+int se_support_measure_open(const mr_objective *o, const char *path,
+			    se_support *sp, mr_err *e);
+void se_support_measure(const se_support *sp, const mr_objective *o,
+			const double *x, double timeout, se_measured *m);
 void se_support_free(se_support *sp);
 
 /* Reward and info of running configuration cfg in state st. */
@@ -401,6 +416,10 @@ void se_state_decode(const se_sim *s, size_t idx, se_state *st);
 /* Best action for state st by exhaustive search (absolute actions). */
 double se_best_action(se_sim *s, const se_state *st, int32_t *action,
 		      mr_step_info *info);
+/* The same, also giving the runner-up (the best of the others; first of
+ * equals) and its reward. */
+double se_best_two(se_sim *s, const se_state *st, int32_t *action,
+		   mr_step_info *info, int32_t *runner, double *runner_r);
 int se_optimum_solve(se_sim *s, se_optimum *opt, mr_err *e);
 void se_optimum_free(se_optimum *opt);
 /* The optimum's best action in the current state of env i. */
