@@ -5,8 +5,9 @@
 # same endpoint in the same run. Client pinned to CPU 0, server to CPU 1
 # when taskset is there. Bounded: ~7 steps of 3 s plus 3 s of wrk.
 #
-# Prints CSV: loadgen_max_rate (reference: wrk req/s), and at that rate the
-# p99 send lateness and the client CPU per request.
+# Prints CSV: loadgen_max_rate (reference: wrk req/s, measured here; no
+# reference when wrk is absent), and at that rate the p99 send lateness and
+# the client CPU per request (no reference).
 set -u
 BIN=${MESHRL_BIN:?}
 TMPD=$(mktemp -d)
@@ -44,6 +45,6 @@ else
 	echo "bench_loadgen: wrk not installed (pipelines/deps.sh bench)" >&2
 fi
 ratio=$(awk -v b="$best" -v w="$wrk_rate" 'BEGIN{if (w > 0) printf "%.3f", b / w}')
-echo "loadgen_max_rate,$best,req/s,$wrk_rate,$ratio"
-echo "loadgen_late_p99_at_max,$best_late,us,,"
-echo "loadgen_cpu_per_req_at_max,$best_cpu,us,,"
+echo "loadgen_max_rate,$best,req/s,$wrk_rate,$ratio,${wrk_rate:+measured}"
+echo "loadgen_late_p99_at_max,$best_late,us,,,"
+echo "loadgen_cpu_per_req_at_max,$best_cpu,us,,,"

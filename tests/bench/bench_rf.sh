@@ -1,7 +1,8 @@
 #!/bin/sh
 # bench_rf.sh - rf-fit against scikit-learn on the published traces, both
 # measured in this run, interleaved, median of 3 (lines
-# name,value,unit,reference,ratio on stdout; notes on stderr).
+# name,value,unit,reference,ratio,reference_kind on stdout, every reference
+# "measured"; notes on stderr).
 #
 #   fit (in-process, no CSV/saving inside the timing; rf_speed.c vs
 #   rf_sklearn.py, RandomForestRegressor 120 trees n_jobs=1):
@@ -48,11 +49,12 @@ note "load average at start: $(cut -d' ' -f1-3 /proc/loadavg) (timings are noisy
 median() { sort -g | sed -n 2p; }
 field() { tr ' ' '\n' | grep -A1 -x "$1" | tail -n 1; }
 # line NAME VALUE UNIT REFERENCE v/r|r/v: one CSV line; the ratio is
-# value/reference, or reference/value for a speed-up from times.
+# value/reference, or reference/value for a speed-up from times; every
+# reference here is measured in this run.
 line() {
 	awk -v n="$1" -v v="$2" -v u="$3" -v r="$4" -v k="$5" 'BEGIN {
 		ratio = (k == "r/v") ? r / v : v / r
-		printf "%s,%.6g,%s,%.6g,%.3f\n", n, v, u, r, ratio }'
+		printf "%s,%.6g,%s,%.6g,%.3f,measured\n", n, v, u, r, ratio }'
 }
 
 # --- fit timings, interleaved ---------------------------------------------

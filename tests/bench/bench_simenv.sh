@@ -8,11 +8,15 @@
 #     predicted live (batched over the environments; the same numbers);
 #   - `sim-env serve` over a pipe driven by the C client (mr_pipeenv_open,
 #     as ppo-train --env-cmd uses it), 64 environments.
-# The reference is the published simulator's way, measured here: one
-# scikit-learn predict per step on a 120-tree forest of the same trace.
-# Uses ../shared/traces/kth/data_TNSM_2024.csv when present, else a
-# synthetic trace (and says which on stderr). Each figure is the median of
-# 3 runs; the load average is printed on stderr (the machine may be shared).
+# The reference is the published simulator's way, measured here
+# (reference_kind "measured"; none without scikit-learn): one scikit-learn
+# predict per step on a 120-tree forest of the same trace.
+# The figures are of ../shared/traces/kth/data_TNSM_2024.csv (KTH_TRACES).
+# Without it they are skipped (a note on stderr says so) and the same
+# measurements run on a synthetic trace under their own names,
+# simenv_synthetic_*, never under the published trace's. Each figure is the
+# median of 3 runs; the load average is printed on stderr (the machine may
+# be shared).
 set -u
 : "${MESHRL_BIN:?}" "${MESHRL_ROOT:?}"
 PY=${PY:-/usr/bin/python3}
@@ -21,11 +25,14 @@ trap 'rm -rf "$T"' EXIT
 ODIR=$MESHRL_ROOT/pipelines/objectives
 OBJ=$ODIR/delay.obj
 SIN='sin:mean=8;amplitude=4;period=240'
-trace=${KTH_TRACES:-}/data_TNSM_2024.csv
+KTH=${KTH_TRACES:-$MESHRL_ROOT/../shared/traces/kth}
+trace=$KTH/data_TNSM_2024.csv
 if [ -f "$trace" ]; then
+	P=simenv
 	echo "bench_simenv: trace $trace (published)" >&2
 else
-	echo "bench_simenv: published trace absent; synthetic trace" >&2
+	P=simenv_synthetic
+	echo "bench_simenv: skipped simenv_delay_*, simenv_delay6_*, simenv_serve_*: $trace absent; the same on a synthetic trace as simenv_synthetic_*" >&2
 	trace=$T/synthetic.csv
 	awk 'BEGIN { srand(3); print "max_l1,l1,cl1,p1,b1,c1,d1"
 	  for (l = 4; l <= 12; l += 4) for (p = 0; p <= 100; p += 20) for (c = 1; c <= 5; c++)
@@ -65,6 +72,9 @@ PYEOF
 )
 fi
 ratio() { [ -n "$2" ] && awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", a / b }'; }
+kind=${ref:+measured}
+# fig NAME VALUE: a line against the scikit-learn reference
+fig() { echo "${P}_$1,$2,steps/s,$ref,$(ratio "$2" "$ref"),$kind"; }
 # median of 3 runs of sim-env bench ARGS (steps/s)
 med3() {
 	for k in 1 2 3; do
@@ -75,21 +85,21 @@ how() { "$MESHRL_BIN/sim-env" bench "$@" --steps 64 2>&1 >/dev/null | sed -n 's/
 echo "bench_simenv: load average before: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 
 v=$(med3 "$OBJ" --model "$T/m.msgpack" --envs 64 --steps 50000000)
-echo "simenv_delay_steps_per_s_1core,$v,steps/s,$ref,$(ratio "$v" "$ref")"
-echo "bench_simenv: goal >= 1000000 steps/s (grid table); reference = sklearn one predict per step (published simulator ~540)" >&2
+fig delay_steps_per_s_1core "$v"
+echo "bench_simenv: goal >= 1000000 steps/s (grid table); reference = sklearn one predict per step, measured now (the published simulator: ~540 steps/s, recorded, tests/bench/RECORDED.md)" >&2
 
 v=$(med3 "$OBJ" --model "$T/m.msgpack" --envs 64 --steps 50000000 --load "$SIN")
-echo "simenv_delay_sin_steps_per_s_1core,$v,steps/s,$ref,$(ratio "$v" "$ref")"
+fig delay_sin_steps_per_s_1core "$v"
 echo "bench_simenv: delay, sin load: $(how "$OBJ" --model "$T/m.msgpack" --load "$SIN"); goal >= 100000 steps/s" >&2
 
 v=$(med3 "$T/delay6.obj" --model "$T/m6.msgpack" --envs 64 --steps 50000000 --load "$SIN")
-echo "simenv_delay6_sin_table_steps_per_s_1core,$v,steps/s,$ref,$(ratio "$v" "$ref")"
+fig delay6_sin_table_steps_per_s_1core "$v"
 echo "bench_simenv: published features, sin load: $(how "$T/delay6.obj" --model "$T/m6.msgpack" --load "$SIN")" >&2
 v=$(med3 "$T/delay6.obj" --model "$T/m6.msgpack" --envs 64 --steps 1000000 --load "$SIN" --live)
-echo "simenv_delay6_sin_live_steps_per_s_1core,$v,steps/s,$ref,$(ratio "$v" "$ref")"
+fig delay6_sin_live_steps_per_s_1core "$v"
 echo "bench_simenv: the same predicted live, 64 rows per batch (mr_forest_predict_batch)" >&2
 
 v=$(med3 "$OBJ" --model "$T/m.msgpack" --envs 64 --steps 20000000 --pipe)
-echo "simenv_serve_pipe_64envs_steps_per_s,$v,steps/s,500000,$(ratio "$v" 500000)"
-echo "bench_simenv: pipe figure driven by the C client (mr_pipeenv_open, binary replies); reference column = goal" >&2
+echo "${P}_serve_pipe_64envs_steps_per_s,$v,steps/s,,,"
+echo "bench_simenv: pipe figure driven by the C client (mr_pipeenv_open, binary replies); no reference (goal >= 500000 steps/s)" >&2
 echo "bench_simenv: load average after: $(cut -d' ' -f1-3 /proc/loadavg)" >&2

@@ -1,9 +1,9 @@
 #!/bin/sh
 # test_ppo_train.sh - ppo-train end to end on the built-in contextual
 # bandit: it reaches the optimum, writes a policy Python can read and a
-# curve with the published columns, stops at --target-score, is
-# deterministic for a seed, checkpoints on SIGTERM (exit 130) and resumes,
-# and refuses nonsense with clear messages.
+# curve with the published columns, stops at --target-score (exit 1 when
+# it is not reached), is deterministic for a seed, checkpoints on SIGTERM
+# (exit 130) and resumes, and refuses nonsense with clear messages.
 . "$(dirname "$0")/lib.sh"
 PY=/usr/bin/python3
 
@@ -15,9 +15,12 @@ check "curve has the published header" \
 check "last curve row: avg_r = avg_optimal_r = 1" \
 	sh -c "tail -n 1 '$TMP/c.csv' | awk -F, '\$2 == 1 && \$6 == 1 { ok = 1 } END { exit !ok }'"
 
+# exit 0 with --target-score: the target was reached (else exit 1)
 check "factored heads: trains and reaches the target" \
 	ppo-train --env bandit --heads factored -o "$TMP/pf.msgpack" \
-	--target-score 1 --timesteps 100000 -q
+	--curve "$TMP/cf.csv" --target-score 1 --timesteps 100000 -q
+check "factored heads: last curve row avg_r = avg_optimal_r = 1" \
+	sh -c "tail -n 1 '$TMP/cf.csv' | awk -F, '\$2 == 1 && \$6 == 1 { ok = 1 } END { exit !ok }'"
 
 if [ -x "$PY" ] && "$PY" -c 'import msgpack' 2>/dev/null; then
 	for f in p pf; do
@@ -65,17 +68,31 @@ else:
 assert best == [1, 1], best
 PYEOF
 	done
+else
+	skip "policies read from Python: $PY has no msgpack (Debian python3-msgpack)"
 fi
 
-# the trap bandit: its best action needs both components changed at once
+# the trap bandit: its best action needs both components changed at once;
+# a --target-score not reached within the budget is exit 1, the policy and
+# curve still written
 ppo-train --env bandit-trap --heads factored -o "$TMP/tf.msgpack" \
-	--timesteps 40000 --seed 2 2>"$TMP/tf.err"
+	--curve "$TMP/tf.csv" --timesteps 40000 --seed 2 --target-score 1 2>"$TMP/tf.err"
+rc=$?
 ppo-train --env bandit-trap --heads joint -o "$TMP/tj.msgpack" \
 	--timesteps 40000 --seed 2 --target-score 1 2>"$TMP/tj.err"
+rcj=$?
 check "trap: factored heads stop at 0.7 of 1" \
 	grep -q 'eval avg_r 0.7, optimal 1' "$TMP/tf.err"
-check "trap: a joint head reaches 1" \
-	grep -q 'eval avg_r 1, optimal 1,.*target reached' "$TMP/tj.err"
+check "trap: target 1 not reached: exit 1 (got $rc), said so" \
+	sh -c "[ $rc -eq 1 ] && grep -q 'target score 1 not reached in 40448 timesteps' '$TMP/tf.err'"
+check "trap: target not reached: policy and curve written" \
+	sh -c "test -s '$TMP/tf.msgpack' && tail -n 1 '$TMP/tf.csv' | grep -q '^40448,0.69999'"
+check "trap: a joint head reaches 1 (exit $rcj)" \
+	sh -c "[ $rcj -eq 0 ] && grep -q 'eval avg_r 1, optimal 1,.*target reached' '$TMP/tj.err'"
+ppo-train --env bandit -o "$TMP/q.msgpack" --timesteps 1024 --target-score 1 -q 2>"$TMP/q.err"
+rc=$?
+check "target not reached with -q: exit 1 (got $rc), one line why" \
+	sh -c "[ $rc -eq 1 ] && [ \$(wc -l <'$TMP/q.err') -eq 1 ] && grep -q 'not reached' '$TMP/q.err'"
 expect_fail "unknown --heads refused" 2 "heads: 'both' is not auto, factored or joint" \
 	ppo-train --env bandit --heads both -o "$TMP/x.msgpack"
 
@@ -128,5 +145,6 @@ expect_fail "missing objective file" 4 "nope.obj" \
 	ppo-train "$TMP/nope.obj" -o "$TMP/x.msgpack"
 expect_fail "unbalanced --env-cmd quote" 2 "unbalanced" \
 	ppo-train --env-cmd "sim-env 'serve" -o "$TMP/x.msgpack"
-check "--help" ppo-train --help
+check "--help documents exit 1 for a target not reached" \
+	sh -c "ppo-train --help | grep -q '^exit: 0 done.*, 1 --target-score\$'"
 check "--version" ppo-train --version

@@ -2,7 +2,8 @@
 # test_sim_env.sh - sim-env end to end on a synthetic trace: the optimum
 # agrees with a brute force through `rf-fit predict`, run with fixed /
 # random / table policies, describe, bad objectives and models, the raw
-# protocol driven by Debian's python3 + msgpack, and the gymnasium wrapper
+# protocol driven by Debian's python3 + msgpack (each step its own check; a
+# crash fails it), the raw Python client, and the gymnasium wrapper
 # (skipped when gymnasium is absent).
 . "$(dirname "$0")/lib.sh"
 PY=/usr/bin/python3
@@ -89,65 +90,144 @@ expect_fail "missing model" 4 "nope.msgpack" sim-env optimal "$OBJ" --model "$TM
 expect_fail "fixed action not on the grid" 2 "not one of the action's values" sim-env run "$OBJ" --model "$TMP/m.msgpack" --actions fixed:p=30,c=1
 expect_fail "unknown command" 2 "unknown command" sim-env frobnicate "$OBJ"
 
+# pyrun NAME NCHECKS SCRIPT ARGS...: a Python part (tests/e2e/pysteps.py
+# numbers its checks); its lines are passed on, and a non-zero exit or a
+# count of check lines other than NCHECKS is one more failure (a crash, a
+# hang past 120 s or a lost line never passes).
+pyrun() {
+	name=$1 want=$2; shift 2
+	PYTHONPATH="$MESHRL_ROOT/tests/e2e:$MESHRL_ROOT/examples" \
+		timeout 120 $PY "$@" >"$TMP/py.out" 2>"$TMP/py.err"
+	rc=$?
+	cat "$TMP/py.out"
+	n=$(grep -Ec '^(not )?ok - ' "$TMP/py.out")
+	if [ "$rc" -ne 0 ] || [ "$n" -ne "$want" ]; then
+		notok "$name: python exited $rc after $n of $want checks"
+		tail -n 15 "$TMP/py.err" | sed 's/^/    # /'
+	fi
+}
+
 # the raw protocol from Debian's python3 + msgpack
 cat >"$TMP/proto.py" <<'PYEOF'
-import struct, subprocess, sys, msgpack
+import struct, subprocess, sys, msgpack, pysteps
 obj, model = sys.argv[1], sys.argv[2]
-p = subprocess.Popen(["sim-env", "serve", obj, "--model", model], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+srv = {}
+def start(**kw):
+    srv["p"] = subprocess.Popen(["sim-env", "serve", obj, "--model", model],
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, **kw)
+def read_reply():
+    p = srv["p"]
+    head = p.stdout.read(4)
+    if len(head) < 4:
+        raise EOFError("sim-env closed the pipe (exit %s)" % p.wait())
+    n, = struct.unpack(">I", head)
+    body = p.stdout.read(n)
+    if len(body) < n:
+        raise EOFError("short reply: %d of %d bytes" % (len(body), n))
+    return msgpack.unpackb(body, raw=False)
 def send(raw):
+    p = srv["p"]
     p.stdin.write(struct.pack(">I", len(raw)) + raw); p.stdin.flush()
-    n, = struct.unpack(">I", p.stdout.read(4)); return msgpack.unpackb(p.stdout.read(n), raw=False)
+    return read_reply()
 def req(m): return send(msgpack.packb(m))
-def ok(cond, what): print(("ok - " if cond else "not ok - ") + what)
-s = req({"cmd": "spec"})["spec"]
-ok(s["nchoices"] == [6, 5] and s["obs_dim"] == 1 and s["action_names"] == ["p", "c"], "protocol: spec")
-r = req({"cmd": "reset", "seed": 1, "n": 4, "eval": True})
-ok(r["ok"] and [o[0] for o in r["state"]["obs"]] == [4, 4, 4, 4] and len(r["state"]["masks"][0]) == 11, "protocol: reset 4 envs, eval starts at load 4")
-r = req({"cmd": "step", "actions": [[0, 0], [1, 1], [2, 2], [5, 4]]})
-st = r["state"]
-ok(r["ok"] and len(st["rewards"]) == 4 and st["info"]["cost"] == [1, 2, 3, 5] and st["dones"] == [False] * 4
-   and all(len(d) == 1 for d in st["info"]["delay"]), "protocol: step replies rewards, dones, info")
-ok(all((rw == 6 - c) == bm for rw, c, bm in zip(st["rewards"], st["info"]["cost"], st["info"]["bound_met"])), "protocol: reward 6 - c exactly when the bound is met")
-r = req({"cmd": "step", "actions": [[0, 0]]})
-ok(not r["ok"] and "array of 4 arrays" in r["error"], "protocol: wrong batch size is an error reply")
-r = req({"cmd": "step", "actions": [[6, 0], [0, 0], [0, 0], [0, 0]]})
-ok(not r["ok"] and "outside 0..5" in r["error"], "protocol: out-of-range action is an error reply")
-r = send(b"\xc1\x00")
-ok(not r["ok"] and "msgpack" in r["error"], "protocol: malformed frame is an error reply")
-r = req({"cmd": "step", "actions": [[0, 0]] * 4})
-ok(r["ok"], "protocol: the session goes on after errors")
-r = req({"cmd": "close"})
-ok(r["ok"] and p.wait() == 0, "protocol: close ends the server with status 0")
-p = subprocess.Popen(["sim-env", "serve", obj, "--model", model], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-p.stdin.write(b"\xff\xff\xff\xff"); p.stdin.flush(); p.stdin.close()
-n, = struct.unpack(">I", p.stdout.read(4)); r = msgpack.unpackb(p.stdout.read(n), raw=False)
-ok(not r["ok"] and "exceeds" in r["error"] and p.wait() == 3, "protocol: oversize frame: error reply, exit 3")
-PYEOF
-$PY "$TMP/proto.py" "$OBJ" "$TMP/m.msgpack"
 
-# the gymnasium wrapper
-if $PY -c 'import gymnasium' 2>/dev/null; then
-	PYTHONPATH="$MESHRL_ROOT/examples" $PY - "$OBJ" "$TMP/m.msgpack" <<'PYEOF'
-import sys
-from meshrl_simenv import MeshrlEnv
-env = MeshrlEnv(sys.argv[1], model=sys.argv[2])
-obs, info = env.reset(seed=1)
-total = 0
-for t in range(5):
-    obs, r, term, trunc, info = env.step(env.action_space.sample())
-    total += 1
-print(("ok - " if total == 5 and env.action_masks().shape == (11,) else "not ok - ") + "gymnasium wrapper steps")
-env.close()
+def spec():
+    start()
+    s = req({"cmd": "spec"})["spec"]
+    return s["nchoices"] == [6, 5] and s["obs_dim"] == 1 and s["action_names"] == ["p", "c"]
+def reset():
+    r = req({"cmd": "reset", "seed": 1, "n": 4, "eval": True})
+    return r["ok"] and [o[0] for o in r["state"]["obs"]] == [4, 4, 4, 4] and len(r["state"]["masks"][0]) == 11
+last = {}
+def step():
+    r = req({"cmd": "step", "actions": [[0, 0], [1, 1], [2, 2], [5, 4]]})
+    st = last["st"] = r["state"]
+    return (r["ok"] and len(st["rewards"]) == 4 and st["info"]["cost"] == [1, 2, 3, 5]
+            and st["dones"] == [False] * 4 and all(len(d) == 1 for d in st["info"]["delay"]))
+def reward():
+    st = last["st"]
+    return all((rw == 6 - c) == bm for rw, c, bm in zip(st["rewards"], st["info"]["cost"], st["info"]["bound_met"]))
+def batch():
+    r = req({"cmd": "step", "actions": [[0, 0]]})
+    return not r["ok"] and "array of 4 arrays" in r["error"]
+def out_of_range():
+    r = req({"cmd": "step", "actions": [[6, 0], [0, 0], [0, 0], [0, 0]]})
+    return not r["ok"] and "outside 0..5" in r["error"]
+def malformed():
+    r = send(b"\xc1\x00")
+    return not r["ok"] and "msgpack" in r["error"]
+def goes_on():
+    return req({"cmd": "step", "actions": [[0, 0]] * 4})["ok"]
+def close():
+    r = req({"cmd": "close"})
+    return r["ok"] and srv["p"].wait(timeout=30) == 0
+def oversize():
+    start(stderr=subprocess.DEVNULL)
+    p = srv["p"]
+    p.stdin.write(b"\xff\xff\xff\xff"); p.stdin.flush(); p.stdin.close()
+    r = read_reply()
+    return not r["ok"] and "exceeds" in r["error"] and p.wait(timeout=30) == 3
+sys.exit(pysteps.run([
+    ("protocol: spec", spec),
+    ("protocol: reset 4 envs, eval starts at load 4", reset),
+    ("protocol: step replies rewards, dones, info", step),
+    ("protocol: reward 6 - c exactly when the bound is met", reward),
+    ("protocol: wrong batch size is an error reply", batch),
+    ("protocol: out-of-range action is an error reply", out_of_range),
+    ("protocol: malformed frame is an error reply", malformed),
+    ("protocol: the session goes on after errors", goes_on),
+    ("protocol: close ends the server with status 0", close),
+    ("protocol: oversize frame: error reply, exit 3", oversize),
+]))
 PYEOF
+if $PY -c 'import msgpack' 2>/dev/null; then
+	pyrun "protocol" 10 "$TMP/proto.py" "$OBJ" "$TMP/m.msgpack"
 else
-	ok "gymnasium wrapper # SKIP gymnasium is not installed"
-	PYTHONPATH="$MESHRL_ROOT/examples" $PY - "$OBJ" "$TMP/m.msgpack" <<'PYEOF'
-import sys
+	skip "protocol from Python: $PY has no msgpack (Debian python3-msgpack)"
+fi
+
+# examples/meshrl_simenv.py: the raw client (msgpack only), and the
+# gymnasium wrapper where gymnasium is installed (Debian 12 has no
+# package for it)
+cat >"$TMP/client.py" <<'PYEOF'
+import sys, pysteps
 from meshrl_simenv import SimEnvClient
-c = SimEnvClient(sys.argv[1], model=sys.argv[2])
-st = c.reset(3, n=2, eval=True)
-st = c.step([[0, 0], [1, 1]])
-print(("ok - " if len(st["rewards"]) == 2 else "not ok - ") + "examples/meshrl_simenv.py raw client steps")
-c.close()
+c = {}
+def steps():
+    c["c"] = SimEnvClient(sys.argv[1], model=sys.argv[2])
+    c["c"].reset(3, n=2, eval=True)
+    return len(c["c"].step([[0, 0], [1, 1]])["rewards"]) == 2
+def close():
+    c["c"].close()
+    return c["c"].proc.wait(timeout=30) == 0
+sys.exit(pysteps.run([("examples/meshrl_simenv.py raw client steps", steps),
+                      ("examples/meshrl_simenv.py raw client closes (status 0)", close)]))
 PYEOF
+cat >"$TMP/gym.py" <<'PYEOF'
+import sys, pysteps
+from meshrl_simenv import MeshrlEnv
+e = {}
+def steps():
+    env = e["env"] = MeshrlEnv(sys.argv[1], model=sys.argv[2])
+    env.reset(seed=1)
+    for t in range(5):
+        obs, r, term, trunc, info = env.step(env.action_space.sample())
+        if not env.observation_space.contains(obs):
+            return False
+    return env.action_masks().shape == (11,)
+def close():
+    e["env"].close()
+    return True
+sys.exit(pysteps.run([("gymnasium wrapper steps (observations in its space, masks)", steps),
+                      ("gymnasium wrapper closes", close)]))
+PYEOF
+if $PY -c 'import msgpack' 2>/dev/null; then
+	pyrun "raw client" 2 "$TMP/client.py" "$OBJ" "$TMP/m.msgpack"
+else
+	skip "examples/meshrl_simenv.py raw client: $PY has no msgpack (Debian python3-msgpack)"
+fi
+if $PY -c 'import gymnasium, msgpack' 2>/dev/null; then
+	pyrun "gymnasium wrapper" 2 "$TMP/gym.py" "$OBJ" "$TMP/m.msgpack"
+else
+	skip "gymnasium wrapper: $PY has no gymnasium (no Debian 12 package)"
 fi

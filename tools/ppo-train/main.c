@@ -60,7 +60,9 @@ static void usage(FILE *f)
 "  --checkpoint-every K   write it every K updates (20; 0: only on signal)\n"
 "  --resume               continue from the checkpoint\n"
 "  --target-score X       stop once the deterministic policy's normalised\n"
-"                         score (R - R_random) / (R_opt - R_random) >= X\n"
+"                         score (R - R_random) / (R_opt - R_random) >= X;\n"
+"                         not reached within --timesteps: the policy and\n"
+"                         curve are still written, exit status 1\n"
 "hyper-parameters (defaults: --preset delay):\n"
 "  --preset NAME          delay ([64]x4 tanh, n_steps 1024, batch 64,\n"
 "                         10 epochs, lr 1e-4, gamma 0) or incremental\n"
@@ -99,8 +101,9 @@ static void usage(FILE *f)
 "  ppo-train pipelines/objectives/delay.obj -o policy.msgpack \\\n"
 "      --curve learning.csv --target-score 0.98 --threads 2\n"
 "\n"
-"exit: 0 done, 2 usage, 3 bad data, 4 I/O, 130 interrupted (checkpoint\n"
-"written; rerun with --resume).\n");
+"exit: 0 done (and --target-score reached, when given), 1 --target-score\n"
+"not reached within the budget (policy and curve written), 2 usage, 3 bad\n"
+"data, 4 I/O, 130 interrupted (checkpoint written; rerun with --resume).\n");
 }
 
 /* ------------------------------------------------------------------------
@@ -951,13 +954,17 @@ static int train(run *r, const options *o, mr_progress *bar)
 }
 
 /* The final policy (always evaluated, and on the curve), its file, the
- * curve, and a summary line. */
-static void finish(run *r, const options *o, mr_progress *bar, double wall,
-		   double cpu, int reached)
+ * curve, and a summary line. Returns whether the target was reached: in
+ * training, or by the final policy's evaluation. */
+static int finish(run *r, const options *o, mr_progress *bar, double wall,
+		  double cpu, int reached)
 {
 	mr_err e = {0};
-	if (r->last_eval != mr_ppo_updates(r->t))
+	if (r->last_eval != mr_ppo_updates(r->t)) {
 		evaluate_now(r, o);
+		reached = reached || target_reached(o->target, r->last_avg,
+						    r->r_opt, r->r_random);
+	}
 	char extra[160];
 	snprintf(extra, sizeof extra, "avg_r %.4g score %.3f", r->last_avg,
 		 r->score);
@@ -966,14 +973,20 @@ static void finish(run *r, const options *o, mr_progress *bar, double wall,
 		mr_die(prog, &e);
 	if (o->curve_path && curve_write(&r->cv, o->curve_path, &e))
 		mr_die(prog, &e);
-	if (o->quiet)
-		return;
 	long long ts = (long long)mr_ppo_timesteps(r->t);
-	fprintf(stderr, "%s: %lld timesteps in %.3f s (%.0f/s; %.3f CPU-s, "
-		"%.0f/CPU-s); eval avg_r %.6g, optimal %.6g, random %.6g, "
-		"score %.4f%s; policy %s\n", prog, ts, wall, ts / wall, cpu,
-		ts / cpu, r->last_avg, r->r_opt, r->r_random, r->score,
-		reached ? " (target reached)" : "", o->output);
+	if (!o->quiet)
+		fprintf(stderr, "%s: %lld timesteps in %.3f s (%.0f/s; %.3f "
+			"CPU-s, %.0f/CPU-s); eval avg_r %.6g, optimal %.6g, "
+			"random %.6g, score %.4f%s; policy %s\n", prog, ts,
+			wall, ts / wall, cpu, ts / cpu, r->last_avg, r->r_opt,
+			r->r_random, r->score,
+			reached ? " (target reached)" : "", o->output);
+	/* said even with -q: it explains the exit status */
+	if (!isnan(o->target) && !reached)
+		fprintf(stderr, "%s: target score %g not reached in %lld "
+			"timesteps (score %.4f); policy %s written, exit %d\n",
+			prog, o->target, ts, r->score, o->output, MR_EXIT_FAIL);
+	return reached;
 }
 
 static void run_free(run *r, options *o)
@@ -1018,7 +1031,8 @@ int main(int argc, char **argv)
 	double t0 = mr_now(), c0 = cpu_seconds();
 	int reached = train(&r, &o, &bar);
 	double wall = mr_now() - t0, cpu = cpu_seconds() - c0;
-	finish(&r, &o, &bar, wall, cpu, reached);
+	reached = finish(&r, &o, &bar, wall, cpu, reached);
 	run_free(&r, &o);
-	return MR_EXIT_OK;
+	/* a target that was asked for and missed is a failed run */
+	return isnan(o.target) || reached ? MR_EXIT_OK : MR_EXIT_FAIL;
 }
