@@ -51,7 +51,9 @@ EXP_DESCRIBE = $(shell $(EXP_BIN)/sim-env describe $(EXP_OBJF) --get $(1) 2>/dev
 
 # `experiment` builds the tools, checks the objective, then runs the chain
 # in a sub-make (which can ask sim-env about the objective while it reads
-# this file). Lookups happen only when an experiment is asked for.
+# this file). Lookups happen only when an experiment is asked for. An
+# objective whose trace is not shipped says why in [pipeline] trace_absent:
+# without that trace (and no TRACE=) the run is skipped with that note.
 ifneq ($(filter experiment,$(MAKECMDGOALS)),)
 ifeq ($(wildcard $(EXP_OBJF)),)
 $(error unknown objective '$(OBJ)': no $(EXP_OBJF) (known: $(patsubst $(OBJDIR)/%.obj,%,$(wildcard $(OBJDIR)/*.obj))))
@@ -63,7 +65,11 @@ experiment:
 	@sh pipelines/deps.sh experiment
 	@$(MAKE) -s --no-print-directory -j$(EXP_NPROC) $(EXP_TOOLS)
 	@$(EXP_BIN)/sim-env describe $(EXP_OBJF) --get name >/dev/null
-	@$(MAKE) --no-print-directory experiment-run
+	@t=$$($(EXP_BIN)/sim-env describe $(EXP_OBJF) --get trace); \
+	why=$$($(EXP_BIN)/sim-env describe $(EXP_OBJF) --get pipeline.trace_absent); \
+	if [ -z '$(TRACE)' ] && [ -n "$$why" ] && [ ! -e "$$t" ]; then \
+		echo "experiment $(OBJ): skipped: no $$t ($$why)"; \
+	else $(MAKE) --no-print-directory experiment-run; fi
 
 ifneq ($(filter experiment-run,$(MAKECMDGOALS)),)
 EXP_TRACE := $(or $(TRACE),$(call EXP_DESCRIBE,trace))
