@@ -5,7 +5,8 @@
 # shipped objective on a small model of its trace: ours on traces/, the
 # published ones only when ../shared/traces/kth is there. A random run is
 # checked step by step too (the reward off the optimum), and a copy of each
-# objective with one constant changed must be caught.
+# objective with one constant changed must be caught. Last, `make
+# experiment` on a published objective without its trace is a skip.
 . "$(dirname "$0")/lib.sh"
 OBJS=$MESHRL_ROOT/pipelines/objectives
 BF=$MESHRL_ROOT/tests/e2e/bruteforce.py
@@ -86,3 +87,19 @@ objective cost && {
 objective differentiation && caught differentiation cost_weight 0.021 optimum
 objective delay-tnsm && caught delay-tnsm bound1 0.59
 objective throughput-cnsm && caught throughput-cnsm mid2 0.112
+
+# `make experiment` on a published objective whose trace is absent: skipped
+# with the objective's note, exit 0, nothing written. (The objective's
+# folder sits where ../shared/traces/kth cannot be.)
+mkdir -p "$TMP/a/b/objectives"
+cp "$OBJS/delay-tnsm.obj" "$OBJS/delay.load" "$TMP/a/b/objectives/"
+check "make experiment OBJ=delay-tnsm without its trace: skipped" \
+	make -C "$MESHRL_ROOT" --no-print-directory \
+	BUILD="$(dirname "$MESHRL_BIN")" OBJDIR="$TMP/a/b/objectives" \
+	MODELS="$TMP/exp/models" RESULTS="$TMP/exp/results" \
+	experiment OBJ=delay-tnsm
+cp "$TMP/.out" "$TMP/skip.out"
+check "... with the objective's note" grep -q \
+	"experiment delay-tnsm: skipped: no .*data_TNSM_2024.csv (a published KTH trace" \
+	"$TMP/skip.out"
+check "... and nothing written" test ! -e "$TMP/exp"
