@@ -374,6 +374,8 @@ def value_iteration(o, rewards):
             shift = g / (1 - g) * (hi + lo) / 2
             V = [[v + shift for v in row] for row in V]
             break
+    else:
+        sys.exit("bruteforce: value iteration did not converge")
     return [[rewards[l][c] + g * sum(chain[l][m] * V[m][c]
                                      for m in range(nl))
              for c in range(nc)] for l in range(nl)]
