@@ -51,7 +51,9 @@ EXP_DESCRIBE = $(shell $(EXP_BIN)/sim-env describe $(EXP_OBJF) --get $(1) 2>/dev
 
 # `experiment` builds the tools, checks the objective, then runs the chain
 # in a sub-make (which can ask sim-env about the objective while it reads
-# this file). Lookups happen only when an experiment is asked for.
+# this file). Lookups happen only when an experiment is asked for. An
+# objective whose trace is not shipped says why in [pipeline] trace_absent:
+# without that trace (and no TRACE=) the run is skipped with that note.
 ifneq ($(filter experiment fidelity,$(MAKECMDGOALS)),)
 ifeq ($(wildcard $(EXP_OBJF)),)
 $(error unknown objective '$(OBJ)': no $(EXP_OBJF) (known: $(patsubst $(OBJDIR)/%.obj,%,$(wildcard $(OBJDIR)/*.obj))))
@@ -71,7 +73,15 @@ experiment:
 	@sh pipelines/deps.sh experiment
 	@$(MAKE) -s --no-print-directory -j$(EXP_NPROC) $(EXP_TOOLS)
 	@$(EXP_BIN)/sim-env describe $(EXP_OBJF) --get name >/dev/null
+ifeq ($(TRACE),)
+	@t=$$($(EXP_BIN)/sim-env describe $(EXP_OBJF) --get trace); \
+	why=$$($(EXP_BIN)/sim-env describe $(EXP_OBJF) --get pipeline.trace_absent); \
+	if [ -n "$$why" ] && [ ! -e "$$t" ]; then \
+		echo "experiment $(OBJ): skipped: no $$t ($$why)"; \
+	else $(MAKE) --no-print-directory experiment-run; fi
+else
 	@$(MAKE) --no-print-directory experiment-run
+endif
 
 ifneq ($(filter experiment-run fidelity-run,$(MAKECMDGOALS)),)
 EXP_TRACE := $(or $(TRACE),$(call EXP_DESCRIBE,trace))
@@ -129,10 +139,13 @@ $(EXP_R)/optimal.csv: $(EXP_M)/system.msgpack $(EXP_OBJF) $(EXP_BIN)/sim-env
 	$(EXP_BIN)/sim-env optimal -q --model $< --trace $(EXP_TRACE) -o $@ \
 		--summary $(EXP_R)/optimal-summary.csv $(EXP_OBJF)
 
-# 3. PPO on the simulator.
+# 3. PPO on the simulator. PPO_STOP is an early stop only: a run that does
+# not reach it has trained its whole budget and counts (ppo-train's exit 1,
+# accepted here and only for that).
 $(EXP_M)/policy.msgpack $(EXP_R)/learning.csv &: $(EXP_M)/system.msgpack $(EXP_OBJF) $(EXP_BIN)/ppo-train
 	$(EXP_BIN)/ppo-train -q --model $(EXP_M)/system.msgpack --seed $(EXP_SEED) \
-		--threads 1 $(if $(PPO_STOP),--target-score $(PPO_STOP)) $(PPO_ARGS) -o $(EXP_M)/policy.msgpack --curve $(EXP_R)/learning.csv $(EXP_OBJF)
+		--threads 1 $(if $(PPO_STOP),--target-score $(PPO_STOP)) $(PPO_ARGS) -o $(EXP_M)/policy.msgpack --curve $(EXP_R)/learning.csv $(EXP_OBJF) \
+		$(if $(PPO_STOP),|| [ $$? -eq 1 ])
 
 # 4. Evaluation on the simulator, seen and unseen load patterns.
 EXP_EVAL_IN := $(EXP_M)/policy.msgpack $(EXP_M)/system.msgpack $(EXP_OBJF) $(EXP_BIN)/policy-eval
