@@ -44,6 +44,13 @@ def logistic_factor(delay, bound, width):
     return 2.0 / (1.0 + math.exp((delay - bound) / width))
 
 
+def judged(delay, served, timeout):
+    """Lost requests: the mean over every offered request, an unanswered
+    one counted at the timeout (served clipped to 0..1)."""
+    s = min(1.0, max(0.0, served))
+    return s * delay + (1 - s) * timeout, s
+
+
 def slowest(p, via1, via2):
     """A service is as slow as the slower node it sends requests to."""
     return max(via1 if p > 0 else 0.0, via2 if p < 1 else 0.0)
@@ -75,13 +82,17 @@ def product(*lists):
 
 def obj_delay():
     o = Objective(["load1"], product([4, 8, 12]), ["p", "c"],
-                  product(grid(0, 100, 20), grid(1, 5, 1)), ["d1"])
+                  product(grid(0, 100, 20), grid(1, 5, 1)), ["d1", "served1"])
     o.features = lambda s, a: {"max_l1": s[0], "p1": a[0], "b1": s[0],
                                "c1": a[1]}
 
     def outcome(s, a, pred):
-        d = pred["d1"]
-        return (6 - a[1] if d <= 0.6 else 0.6 - d), (d,)
+        # timeout 5 s, at least 95 % answered; a miss on the share alone
+        # costs nothing beyond losing 6 - c
+        d, share = judged(pred["d1"], pred["served1"], 5)
+        if d <= 0.6 and share >= 0.95:
+            return 6 - a[1], (d,)
+        return min(0.0, 0.6 - d), (d,)
     o.outcome = outcome
     return o
 
@@ -111,16 +122,17 @@ def obj_throughput():
                           [0.110, 0.111, 0.112, 0.113]),
                   ["p11", "p21", "b1", "b2"],
                   product(*[grid(0, 0.8, 0.2)] * 4),
-                  ["d11", "d12", "d21", "d22"])
+                  ["d11", "d12", "d21", "d22", "served1", "served2"])
     o.features = lambda s, a: {"p11": a[0], "p21": a[1], "b1": a[2],
                                "b2": a[3], "c1": 1, "c2": 1,
                                "l1": s[0], "l2": s[1]}
 
     def outcome(s, a, pred):
+        # carried: the answered share of the offered load
         slow1 = slowest(a[0], pred["d11"], pred["d12"])
         slow2 = slowest(a[1], pred["d21"], pred["d22"])
-        r = (s[0] * (1 - a[2]) * logistic_factor(slow1, s[2], 0.005) +
-             s[1] * (1 - a[3]) * logistic_factor(slow2, s[3], 0.005))
+        r = (s[0] * pred["served1"] * logistic_factor(slow1, s[2], 0.005) +
+             s[1] * pred["served2"] * logistic_factor(slow2, s[3], 0.005))
         return r, (slow1, slow2)
     o.outcome = outcome
     return o
@@ -163,17 +175,20 @@ def obj_differentiation():
                   ["p1p", "p1f", "rate", "c"],
                   product([0, 50, 100], [0, 50, 100], [1, 2, 4, 8],
                           [1, 3, 5]),
-                  ["d1p", "d1f"])
+                  ["d1p", "d1f", "served1", "served2"])
     o.features = lambda s, a: {"max_l1p": s[0], "max_l1f": s[1],
                                "p1p": a[0], "p1f": a[1], "b1f": a[2],
                                "c1": a[3]}
 
     def outcome(s, a, pred):
-        d1, d2 = pred["d1p"], pred["d1f"]
-        if d1 > 0.6:
-            r = -1 - (d1 - 0.6) / 0.6
+        # premium: judged over every offered request (timeout 5 s), met
+        # only with >= 95 % answered; freemium: its answered share
+        d1, prem = judged(pred["d1p"], pred["served1"], 5)
+        d2 = pred["d1f"]
+        if d1 > 0.6 or prem < 0.95:
+            r = -1 - max(0.0, d1 - 0.6) / 0.6
         else:
-            share = min(s[1], a[2]) / s[1]
+            share = pred["served2"]
             r = 1 + share * logistic_factor(d2, 1.5, 0.3) - 0.02 * a[3]
         return r, (d1, d2)
     o.outcome = outcome
@@ -189,16 +204,20 @@ def obj_cost():
             grid(1, 5, 1)]
     o = Objective(["load1", "load2"], product(levels, levels),
                   ["p1", "p2", "c1", "c2"], product(*dims),
-                  ["d11", "d12", "d21", "d22"])
+                  ["d11", "d12", "d21", "d22", "served1", "served2"])
     o.incremental, o.dims, o.gamma, o.hold = True, dims, 0.99, 20
     o.features = lambda s, a: {"p11": a[0], "p21": a[1], "b1": 0, "b2": 0,
                                "c1": a[2], "c2": a[3],
                                "l1": s[0], "l2": s[1]}
 
     def outcome(s, a, pred):
-        slow1 = slowest(a[0], pred["d11"], pred["d12"])
-        slow2 = slowest(a[1], pred["d21"], pred["d22"])
-        if slow1 <= 0.95 and slow2 <= 0.115:
+        # judged over every offered request (timeout 5 s), bounds met
+        # only with >= 95 % answered
+        slow1, s1 = judged(slowest(a[0], pred["d11"], pred["d12"]),
+                           pred["served1"], 5)
+        slow2, s2 = judged(slowest(a[1], pred["d21"], pred["d22"]),
+                           pred["served2"], 5)
+        if slow1 <= 0.95 and slow2 <= 0.115 and min(s1, s2) >= 0.95:
             r = (1 - (a[2] + a[3]) / 10) * (1 - a[0]) * (1 - a[1])
         else:
             r = -1.0

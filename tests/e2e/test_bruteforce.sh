@@ -78,10 +78,11 @@ caught() {
 objective delay && {
 	caught delay budget 6.5 optimum
 	caught delay bound1 0.59
+	caught delay timeout1 50
 }
 objective throughput && caught throughput width1 0.0051
 objective cost && {
-	caught cost bound2 0.12 optimum
+	caught cost bound2 0.05 optimum
 	caught cost penalty -1.1
 }
 objective differentiation && caught differentiation cost_weight 0.021 optimum
