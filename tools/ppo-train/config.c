@@ -28,7 +28,7 @@ int mr_ppo_config_defaults(mr_ppo_config *c, const char *preset, mr_err *e)
 	c->max_grad_norm = 0.5;
 	c->adam_eps = 1e-5;
 	c->norm_obs = 1;
-	c->norm_adv = 1;
+	c->norm_adv = 2;
 	c->obs_clip = 10;
 	c->timesteps = 1000000;
 	c->threads = 1;
@@ -333,8 +333,8 @@ int mr_ppo_config_check(const mr_ppo_config *c, mr_err *e)
 	       "continuing: must be 0 or 1");
 	REFUSE(c->norm_obs != 0 && c->norm_obs != 1,
 	       "norm_obs: must be 0 or 1");
-	REFUSE(c->norm_adv != 0 && c->norm_adv != 1,
-	       "norm_adv: must be 0 or 1");
+	REFUSE(c->norm_adv < 0 || c->norm_adv > 2,
+	       "norm_adv: must be 0, 1 or 2");
 #undef REFUSE
 	return 0;
 }

@@ -310,6 +310,25 @@ static void draw_orders(mr_ppo *t)
 	}
 }
 
+/* Merges this rollout's advantages into the running statistics that
+ * norm_adv 2 scales by (Chan et al.: two sets' counts, means and sums of
+ * squared deviations). */
+static void merge_adv_stats(mr_ppo *t)
+{
+	double n = t->S, mean = 0, m2 = 0;
+	for (int s = 0; s < t->S; s++)
+		mean += t->adv[s];
+	mean /= n;
+	for (int s = 0; s < t->S; s++) {
+		double d = t->adv[s] - mean;
+		m2 += d * d;
+	}
+	double tot = t->adv_n + n, delta = mean - t->adv_mean;
+	t->adv_m2 += m2 + delta * delta * t->adv_n * n / tot;
+	t->adv_mean += delta * n / tot;
+	t->adv_n = tot;
+}
+
 int mr_ppo_iterate(mr_ppo *t, mr_ppo_stats *st, mr_err *e)
 {
 	const mr_ppo_config *c = &t->c;
@@ -327,6 +346,8 @@ int mr_ppo_iterate(mr_ppo *t, mr_ppo_stats *st, mr_err *e)
 	mr_gae(t->rewards, c->continuing ? NULL : t->dones, t->values,
 	       t->last_values, c->n_steps, t->N, c->gamma, c->gae_lambda,
 	       t->adv, t->ret);
+	if (c->norm_adv == 2)
+		merge_adv_stats(t);
 
 	draw_orders(t);
 	double progress = (double)(t->timesteps - t->S) / (double)c->timesteps;
@@ -363,7 +384,7 @@ int mr_ppo_iterate(mr_ppo *t, mr_ppo_stats *st, mr_err *e)
 
 void mr_ppo_pack_state(msgpack_packer *pk, const mr_ppo *t)
 {
-	msgpack_pack_map(pk, 8);
+	msgpack_pack_map(pk, 9);
 	mr_pk_kv_i64(pk, "timesteps", t->timesteps);
 	mr_pk_kv_i64(pk, "updates", t->updates);
 	mr_pk_kv_i64(pk, "adam_t", t->adam_t);
@@ -373,6 +394,8 @@ void mr_ppo_pack_state(msgpack_packer *pk, const mr_ppo *t)
 	mr_pk_kv_bin(pk, "env_rng", t->env_rng,
 		     (size_t)t->N * sizeof *t->env_rng);
 	mr_pk_kv_i64(pk, "nparams", (int64_t)t->pol->nparams);
+	double adv[3] = {t->adv_n, t->adv_mean, t->adv_m2};
+	mr_pk_kv_bin(pk, "adv_stats", adv, sizeof adv);
 }
 
 int mr_ppo_unpack_state(mr_ppo *t, const msgpack_object *map,
@@ -403,5 +426,18 @@ int mr_ppo_unpack_state(mr_ppo *t, const msgpack_object *map,
 	mr_le_f32(t->v, v, n);
 	memcpy(t->rng.s, rng, sizeof t->rng.s);
 	memcpy(t->env_rng, erng, (size_t)t->N * sizeof *t->env_rng);
+	/* a checkpoint from before norm_adv 2 has none: they start again */
+	t->adv_n = t->adv_mean = t->adv_m2 = 0;
+	if (mr_mp_get(map, "adv_stats")) {
+		const void *adv;
+		double a[3];
+		if (mr_mp_bin(map, "adv_stats", name, 3, sizeof(double), &adv,
+			      e))
+			return -1;
+		memcpy(a, adv, sizeof a);
+		t->adv_n = a[0];
+		t->adv_mean = a[1];
+		t->adv_m2 = a[2];
+	}
 	return 0;
 }

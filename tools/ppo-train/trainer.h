@@ -47,6 +47,9 @@ struct mr_ppo {
 	uint8_t *dones, *masks;
 	int32_t *actions;
 	double *ep_return;          /* (N) running return per env */
+	/* norm_adv 2: every advantage so far (count, mean, sum of squared
+	 * deviations; Chan et al. merge per rollout) */
+	double adv_n, adv_mean, adv_m2;
 	mr_rng *env_rng;            /* (N) action sampling */
 	mr_rng rng;                 /* minibatch order */
 	int *perm;                  /* (epochs, S) */

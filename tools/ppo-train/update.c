@@ -262,6 +262,11 @@ static void adv_stats(const mr_ppo *t, const int *mb, int Bm, double *mean,
 	for (int r = 0; r < Bm; r++)
 		s1 += t->adv[mb[r]];
 	*mean = s1 / Bm;
+	if (t->c.norm_adv == 2) { /* the scale of every advantage so far */
+		double var = t->adv_n > 1 ? t->adv_m2 / (t->adv_n - 1) : 0;
+		*scale = 1.0 / (sqrt(var) + 1e-8);
+		return;
+	}
 	for (int r = 0; r < Bm; r++) {
 		double d = t->adv[mb[r]] - *mean;
 		s2 += d * d;
