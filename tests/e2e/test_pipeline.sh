@@ -28,7 +28,7 @@ check "summary: on the unseen pattern ppo beats noop, hpa50, hpa80, random" sh -
 	"awk -F, '\$4 == \"ppo\" { p = \$8 } \$4 ~ /^(noop|hpa50|hpa80|random)\$/ { n++; if (\$8 > b || n == 1) b = \$8 }
 	  END { exit !(n == 4 && p > b) }' '$run/eval-unseen/summary.csv'"
 check "steps CSV header" sh -c \
-	"head -n 1 '$run/eval-seen/steps-ppo.csv' | grep -qx 'step,load,p,c,cores,d1,carried,cost,reward,bound_met'"
+	"head -n 1 '$run/eval-seen/steps-ppo.csv' | grep -qx 'step,load,p,c,cores,d1,carried,cost,reward,bound_met,episode'"
 
 # Incremental: a second run does nothing at all.
 before=$(mtimes "$TMP/results"; mtimes "$TMP/models")
