@@ -384,7 +384,8 @@ static int write_results(const mr_suite_opts *so, const mr_controller *ctl,
 				"episode%s)\n",
 			rows[i].policy, rows[i].mean_reward,
 			ne > 1 ? rows[i].episode_reward_ci95 : rows[i].ci95,
-			rows[i].norm_score, ne > 1 ? rows[i].norm_score_ci95 : 0.0,
+			rows[i].norm_score,
+			ne > 1 ? rows[i].norm_score_ci95 : 0.0,
 			rows[i].bound_met_pct, ne, ne > 1 ? "s" : "");
 	return 0;
 }

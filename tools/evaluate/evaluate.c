@@ -424,7 +424,8 @@ int mr_steps_write(const char *path, const mr_action_space *as,
 		fprintf(f, ",%s", mr_fmt_double(nb, s->carried[t]));
 		fprintf(f, ",%s", mr_fmt_double(nb, s->cost[t]));
 		fprintf(f, ",%s", mr_fmt_double(nb, s->reward[t]));
-		fprintf(f, ",%d,%d\n", s->bound_met[t], s->episode ? (int)s->episode[t] : 0);
+		fprintf(f, ",%d,%d\n", s->bound_met[t],
+			s->episode ? (int)s->episode[t] : 0);
 	}
 	if (mr_out_commit(&o, e) != 0) {
 		mr_out_abort(&o);

@@ -53,7 +53,7 @@ static void usage(FILE *out)
 "                          objective's [eval] noop, else every component's first value)\n"
 "      --episodes N        test episodes per controller (10)\n"
 "      --steps N           steps per episode (default: the episode's length)\n"
-"      --seed S            the run's seed: test episodes and the random baseline (1)\n"
+"      --seed S            the run's seed: test episodes, random baseline (1)\n"
 "\n"
 "baselines: optimal = the simulator's exact optimum in each state; noop = the\n"
 "fixed configuration; random = uniform over allowed choices; hpaNN = like\n"

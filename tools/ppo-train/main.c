@@ -58,7 +58,7 @@ static void usage(FILE *f)
 "                         deterministic policy's reward per step over the\n"
 "                         validation episodes (mean, sd and 95%% interval\n"
 "                         over their steps), the optimum's, and the\n"
-"                         normalised score (R - R_random) / (R_opt - R_random)\n"
+"                         normalised score (R - R_random)/(R_opt - R_random)\n"
 "  --eval-every K         evaluate (and write the curve) every K updates (1)\n"
 "  --val-episodes N       validation episodes per evaluation (5): seeds drawn\n"
 "                         from (--seed, validation set, k), disjoint from the\n"
@@ -66,9 +66,9 @@ static void usage(FILE *f)
 "                         episodes; a sequence's are fresh draws of its\n"
 "                         Markov chain (README, Evaluation protocol)\n"
 "  --select-best          also keep the policy with the best validation score\n"
-"                         as OUTPUT.best (written when it improves); OUTPUT is\n"
-"                         always the final policy, after the whole budget (or\n"
-"                         the --target-score stop)\n"
+"                         as OUTPUT.best (written when it improves); OUTPUT\n"
+"                         is always the final policy, after the whole budget\n"
+"                         (or the --target-score stop)\n"
 "  --checkpoint FILE      checkpoint (default OUTPUT.ckpt)\n"
 "  --checkpoint-every K   write it every K updates (20; 0: only on signal)\n"
 "  --resume               continue from the checkpoint\n"
@@ -1106,8 +1106,8 @@ static int finish(run *r, const options *o, mr_progress *bar, double wall,
 			r->r_random, r->score,
 			reached ? " (target reached)" : "", o->output);
 	if (!o->quiet && o->select_best)
-		fprintf(stderr, "%s: best validation score %.4f (avg_r %.6g) at "
-			"%.0f timesteps; policy %s\n", prog, r->best.score,
+		fprintf(stderr, "%s: best validation score %.4f (avg_r %.6g) "
+			"at %.0f timesteps; policy %s\n", prog, r->best.score,
 			r->best.avg, r->best.timesteps, o->best_buf);
 	/* said even with -q: it explains the exit status */
 	if (!isnan(o->target) && !reached)

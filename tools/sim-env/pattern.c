@@ -96,6 +96,13 @@ static int cmp_rows(const void *a, const void *b, void *arg)
 	return x < y ? -1 : x > y;
 }
 
+static int rows_differ(const se_pattern *p, int32_t x, int32_t y)
+{
+	size_t w = (size_t)p->nserv;
+	return memcmp(p->seq + (size_t)x * w, p->seq + (size_t)y * w,
+		      w * sizeof *p->seq) != 0;
+}
+
 /* The chain's tables (occ, occ_first, occ_count): positions grouped by
  * equal rows. */
 static void sequence_chain(se_pattern *p)
@@ -109,9 +116,7 @@ static void sequence_chain(se_pattern *p)
 	qsort_r(p->occ, n, sizeof *p->occ, cmp_rows, p);
 	for (size_t g = 0; g < n;) {
 		size_t end = g + 1;
-		while (end < n && memcmp(p->seq + (size_t)p->occ[g] * (size_t)p->nserv,
-					 p->seq + (size_t)p->occ[end] * (size_t)p->nserv,
-					 (size_t)p->nserv * sizeof *p->seq) == 0)
+		while (end < n && !rows_differ(p, p->occ[g], p->occ[end]))
 			end++;
 		for (size_t k = g; k < end; k++) {
 			p->occ_first[p->occ[k]] = (int32_t)g;

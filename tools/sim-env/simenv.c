@@ -340,16 +340,18 @@ void se_episode_start(se_sim *s, int i)
 	int32_t *lv = level_index(s, st);
 	/* an evaluation set's episode is its seed's alone, the same in every
 	 * environment (so a sweep of every action walks one episode) */
+	uint64_t env = s->set != MR_EPISODES_TRAIN ? 0 : (uint64_t)i;
 	if (s->eval)
-		mr_rng_seed(&st->rng, s->seed,
-			    MR_STREAM_SIM_ENV_BASE +
-				    (s->set != MR_EPISODES_TRAIN ? 0 : (uint64_t)i));
+		mr_rng_seed(&st->rng, s->seed, MR_STREAM_SIM_ENV_BASE + env);
 	st->t = 0;
 	switch (p->kind) {
 	case SE_PAT_SEQUENCE:
 		/* a chain's first row: a uniform position, so drawn from the
 		 * rows' frequencies, as a training episode's */
-		st->pos = s->eval && !s->chain ? 0 : (int32_t)mr_rng_below(&st->rng, (uint64_t)p->nsteps);
+		st->pos = s->eval && !s->chain
+				  ? 0
+				  : (int32_t)mr_rng_below(&st->rng,
+							  (uint64_t)p->nsteps);
 		for (int j = 0; j < o->nserv; j++) {
 			lv[j] = p->seq[(size_t)st->pos * (size_t)o->nserv + (size_t)j];
 			level_set(s, st, j);
@@ -387,10 +389,11 @@ static void advance(se_sim *s, se_state *st)
 	st->t++;
 	switch (p->kind) {
 	case SE_PAT_SEQUENCE:
-		if (s->chain) /* the successor of a random equal row */
+		if (s->chain) { /* the successor of a random equal row */
+			uint64_t c = (uint64_t)p->occ_count[st->pos];
 			st->pos = p->occ[p->occ_first[st->pos] +
-					 (int32_t)mr_rng_below(&st->rng,
-							       (uint64_t)p->occ_count[st->pos])];
+					 (int32_t)mr_rng_below(&st->rng, c)];
+		}
 		st->pos = st->pos + 1 == p->nsteps ? 0 : st->pos + 1;
 		for (int j = 0; j < o->nserv; j++) {
 			lv[j] = p->seq[(size_t)st->pos * (size_t)o->nserv + (size_t)j];
@@ -802,7 +805,8 @@ mr_vecenv *mr_simenv_open(const mr_objective *o, const mr_simenv_opts *opts,
 	}
 	if (opts->episodes < MR_EPISODES_TRAIN ||
 	    opts->episodes > MR_EPISODES_TEST) {
-		mr_errf(e, MR_EXIT_USAGE, "unknown episode set %d", opts->episodes);
+		mr_errf(e, MR_EXIT_USAGE, "unknown episode set %d",
+			opts->episodes);
 		goto bad;
 	}
 	/* jitter is for training: evaluation walks the levels themselves */
