@@ -20,8 +20,10 @@
 # Runs go through GNU parallel, JOBS at a time (default: the cores). Each
 # writes its row into its own folder atomically; quality.csv is rewritten
 # (temp file + rename) from the rows after every batch. Resumable: a run
-# whose row is in quality.csv or in its folder is not redone. Then a
-# summary per objective: $RESULTS/quality-summary.csv, also printed.
+# whose row is in quality.csv or in its folder is not redone, and a fitted
+# model is kept (to start afresh, remove $RESULTS/quality.csv,
+# $RESULTS/quality/ and $MODELS/quality/). Then a summary per objective:
+# $RESULTS/quality-summary.csv, also printed.
 #
 # Usage (environment, set by pipelines/quality.mk): OBJS MODEL_SEEDS
 # PPO_SEEDS JOBS MODELS RESULTS OBJDIR TRACE BIN FIT_ARGS PPO_ARGS; or, as
@@ -55,8 +57,9 @@ fit() { # fit OBJ MODEL_SEED
 	# shellcheck disable=SC2046
 	"$BIN/rf-fit" fit -q $("$BIN/sim-env" describe "$OBJDIR/$obj.obj" --model-args) \
 		$FIT_ARGS --seed "$ms" \
-		-o "$out" "$(trace_of "$obj")" >"$QM/$obj/seed-$ms/fit.csv"
+		-o "$out" "$(trace_of "$obj")" >"$QM/$obj/seed-$ms/.fit.csv.tmp"
 	set +f
+	mv "$QM/$obj/seed-$ms/.fit.csv.tmp" "$QM/$obj/seed-$ms/fit.csv"
 }
 
 # The ppo row's norm_score of a policy-eval summary.
