@@ -31,10 +31,13 @@ REMOTE_DIR ?= meshrl-remote
 # FIT_ARGS="--trees 20" PPO_ARGS="--timesteps 20000"
 FIT_ARGS  ?=
 PPO_ARGS  ?=
-# Training stops early once the deterministic policy's normalised score on
-# the evaluation episode reaches this (ppo-train --target-score); empty:
-# the objective's full budget of timesteps.
-PPO_STOP  ?= 0.99
+# An early stop: training stops once the deterministic policy's normalised
+# score on ppo-train's validation episodes reaches this (--target-score).
+# Empty (the default): the objective's whole budget of timesteps, so the
+# reported figures are the final policy's (README, Evaluation protocol).
+PPO_STOP  ?=
+# Test episodes per load pattern in policy-eval (seen and unseen).
+EVAL_EPISODES ?= 10
 
 .PHONY: experiment experiment-run experiments experiments-summary fidelity fidelity-run
 
@@ -139,27 +142,28 @@ $(EXP_R)/optimal.csv: $(EXP_M)/system.msgpack $(EXP_OBJF) $(EXP_BIN)/sim-env
 	$(EXP_BIN)/sim-env optimal -q --model $< --trace $(EXP_TRACE) -o $@ \
 		--summary $(EXP_R)/optimal-summary.csv $(EXP_OBJF)
 
-# 3. PPO on the simulator. PPO_STOP is an early stop only: a run that does
-# not reach it has trained its whole budget and counts (ppo-train's exit 1,
-# accepted here and only for that).
+# 3. PPO on the simulator, its curve on validation episodes. PPO_STOP is
+# an early stop only: a run that does not reach it has trained its whole
+# budget and counts (ppo-train's exit 1, accepted here and only for that).
 $(EXP_M)/policy.msgpack $(EXP_R)/learning.csv &: $(EXP_M)/system.msgpack $(EXP_OBJF) $(EXP_BIN)/ppo-train
 	$(EXP_BIN)/ppo-train -q --model $(EXP_M)/system.msgpack --seed $(EXP_SEED) \
 		--threads 1 $(if $(PPO_STOP),--target-score $(PPO_STOP)) $(PPO_ARGS) -o $(EXP_M)/policy.msgpack --curve $(EXP_R)/learning.csv $(EXP_OBJF) \
 		$(if $(PPO_STOP),|| [ $$? -eq 1 ])
 
-# 4. Evaluation on the simulator, seen and unseen load patterns.
+# 4. Evaluation of the final policy on the simulator's test episodes
+# (disjoint from training and validation), seen and unseen load patterns.
 EXP_EVAL_IN := $(EXP_M)/policy.msgpack $(EXP_M)/system.msgpack $(EXP_OBJF) $(EXP_BIN)/policy-eval
 $(EXP_R)/eval-seen/summary.csv: $(EXP_EVAL_IN)
 	@mkdir -p $(@D)
 	$(EXP_BIN)/policy-eval sim -q --policy $(EXP_M)/policy.msgpack \
 		--model $(EXP_M)/system.msgpack --seed $(EXP_SEED) \
-		--baselines $(BASELINES) -o $(@D) $(EXP_OBJF) \
+		--episodes $(EVAL_EPISODES) --baselines $(BASELINES) -o $(@D) $(EXP_OBJF) \
 		|| $(call exp_cleanup,$(@D))
 $(EXP_R)/eval-unseen/summary.csv: $(EXP_EVAL_IN)
 	@mkdir -p $(@D)
 	$(EXP_BIN)/policy-eval sim -q --policy $(EXP_M)/policy.msgpack \
 		--model $(EXP_M)/system.msgpack --seed $(EXP_SEED) \
-		--baselines $(BASELINES) $(if $(EXP_UNSEEN),--pattern '$(EXP_UNSEEN)') \
+		--episodes $(EVAL_EPISODES) --baselines $(BASELINES) $(if $(EXP_UNSEEN),--pattern '$(EXP_UNSEEN)') \
 		--label unseen -o $(@D) $(EXP_OBJF) \
 		|| $(call exp_cleanup,$(@D))
 

@@ -19,7 +19,7 @@ check "live: 3 periods of 1 s through the pipe" env BIN="$MESHRL_BIN" TMPDIR="$T
 	LIVE_TRACE="$TMP/live-trace.csv" \
 	sh "$MESHRL_ROOT/pipelines/live.sh" "$obj" "$TMP/policy.msgpack" "$TMP/system.msgpack" "$out"
 check "steps-ppo.csv: header and 3 periods" sh -c \
-	"head -n 1 '$out/steps-ppo.csv' | grep -qx 'step,load,p,c,cores,d1,carried,cost,reward,bound_met' && [ \$(wc -l <'$out/steps-ppo.csv') -eq 4 ]"
+	"head -n 1 '$out/steps-ppo.csv' | grep -qx 'step,load,p,c,cores,d1,carried,cost,reward,bound_met,episode' && [ \$(wc -l <'$out/steps-ppo.csv') -eq 4 ]"
 check "summary.csv: one live row over 3 steps" grep -q '^delay,live,1,ppo,3,' "$out/summary.csv"
 # The testbed ran what the policy chose: the last window measured (a
 # complete one, after the skipped settling window) reports the policy's

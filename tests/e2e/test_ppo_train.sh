@@ -10,8 +10,8 @@ PY=/usr/bin/python3
 check "bandit: trains and reaches the target" \
 	ppo-train --env bandit -o "$TMP/p.msgpack" --curve "$TMP/c.csv" \
 	--target-score 1 --timesteps 100000 -q
-check "curve has the published header" \
-	grep -qx 'timesteps,avg_r,std_r,lower_r,upper_r,avg_optimal_r' "$TMP/c.csv"
+check "curve has the published header and the score" \
+	grep -qx 'timesteps,avg_r,std_r,lower_r,upper_r,avg_optimal_r,score' "$TMP/c.csv"
 check "last curve row: avg_r = avg_optimal_r = 1" \
 	sh -c "tail -n 1 '$TMP/c.csv' | awk -F, '\$2 == 1 && \$6 == 1 { ok = 1 } END { exit !ok }'"
 

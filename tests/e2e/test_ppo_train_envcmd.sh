@@ -35,7 +35,7 @@ for s in 2 3 4 5 6 7 8; do
 		awk -F, -v s="$s" '$4 == "ppo" { print s, $14, $8 }' "$TMP/ev$s/summary.csv" >>"$TMP/ev.txt"
 done
 check "policy-eval, 7 other seeds (loads $(cut -d' ' -f2 "$TMP/ev.txt" | sort -nu | paste -sd' ' -)): the pipe-trained policy scores 1 on each" \
-	awk '$3 >= 0.999 { n++; if (!($2 in l)) nl++; l[$2] } END { exit !(n == 7 && nl == 3) }' "$TMP/ev.txt"
+	awk '$3 >= 0.999 { n++; if (!($2 in l)) nl++; l[$2] } END { exit !(n == 7 && nl >= 3) }' "$TMP/ev.txt"
 
 # the same seed and settings over the pipe and in process: one policy
 ppo-train --env-cmd "sim-env serve '$OBJ' --model '$M'" --objective "$OBJ" \

@@ -341,10 +341,11 @@ static void test_sweep_and_controllers(void)
 	CHECK(mr_steps_write(path, &as, &fx, &e) == 0, "steps CSV written");
 	mr_table tb;
 	CHECK(mr_table_read(path, NULL, 0, 0, &tb, &e) == 0 && tb.nrows == 8 &&
-		      tb.ncols == 10 && mr_table_col(&tb, "p") == 2 &&
+		      tb.ncols == 11 && mr_table_col(&tb, "p") == 2 &&
 		      mr_table_col(&tb, "cores") == 4 &&
-		      mr_table_col(&tb, "bound_met") == 9,
-	      "steps CSV: 8 rows, step,load,p,c,cores,d1,carried,cost,reward,bound_met");
+		      mr_table_col(&tb, "bound_met") == 9 &&
+		      mr_table_col(&tb, "episode") == 10,
+	      "steps CSV: 8 rows, step,load,p,c,cores,d1,carried,cost,reward,bound_met,episode");
 	if (tb.nrows == 8)
 		CHECK(tb.data[2 * tb.ncols + 2] == 100 &&
 			      tb.data[2 * tb.ncols + 5] == 5.0 && tb.data[2 * tb.ncols + 4] == 1,
@@ -395,6 +396,13 @@ static mr_vecenv *toy_opener(void *ctx, int nenvs, mr_err *e)
 	return v;
 }
 
+/* The suite's opener: every episode of the toy is the same. */
+static mr_vecenv *toy_episode_opener(void *ctx, int k, int nenvs, mr_err *e)
+{
+	(void)k;
+	return toy_opener(ctx, nenvs, e);
+}
+
 static void toy_closer(void *ctx, mr_vecenv *v)
 {
 	(void)ctx;
@@ -437,10 +445,10 @@ static void test_suite(void)
 		.nsteps = 8, .as = &as,
 		.baselines = "optimal,noop,hpa50,hpa80,random", .noop = noop,
 		.policy = hand_policy, .policy_name = "ppo",
-		.r_opt_ref = NAN, .quiet = 1};
+		.quiet = 1};
 	opener_ctx oc = {0};
 	mr_err e = {0};
-	CHECK(mr_eval_suite(&so, toy_opener, toy_closer, &oc, &e) == 0,
+	CHECK(mr_eval_suite(&so, toy_episode_opener, toy_closer, &oc, &e) == 0,
 	      "suite runs: %s", e.msg);
 	CHECK(count_files(dir) == 7, "suite: 6 step files and summary.csv");
 	char path[128];
@@ -461,19 +469,43 @@ static void test_suite(void)
 	int opens = oc.opens;
 	CHECK(opens == 7, "one sweep env set + 6 runs (%d opens)", opens);
 
+	/* Three episodes: each controller's steps of every episode, the
+	 * episode in its own column, and an interval over episodes. */
+	so.episodes = 3;
+	memset(&oc, 0, sizeof oc);
+	CHECK(mr_eval_suite(&so, toy_episode_opener, toy_closer, &oc, &e) == 0
+		      && oc.opens == 21,
+	      "3 episodes: a sweep and 6 runs each (%d opens): %s", oc.opens,
+	      e.msg);
+	const char *ecols[] = {"episodes", "norm_score", "norm_score_ci95"};
+	CHECK(mr_table_read(path, ecols, 3, 0, &t, &e) == 0 && t.nrows == 6 &&
+		      t.data[0] == 3 && fabs(t.data[1] - 1) < 1e-9 &&
+		      t.data[2] == 0,
+	      "summary: episodes 3, score 1 +- 0 (identical episodes): %s",
+	      e.msg);
+	mr_table_free(&t);
+	snprintf(path, sizeof path, "%s/steps-ppo.csv", dir);
+	const char *scols[] = {"step", "episode"};
+	CHECK(mr_table_read(path, scols, 2, 0, &t, &e) == 0 &&
+		      t.nrows == 24 && t.data[2 * 23] == 23 &&
+		      t.data[2 * 23 + 1] == 2 && t.data[2 * 8 + 1] == 1,
+	      "steps: 24 rows, step counts on, episode 0..2: %s", e.msg);
+	mr_table_free(&t);
+	so.episodes = 0;
+
 	/* A failure midway leaves nothing of this call behind. */
 	char dir2[] = "/tmp/meshrl-suite-XXXXXX";
 	CHECK(mkdtemp(dir2) != NULL, "second temp dir");
 	so.outdir = dir2;
 	memset(&oc, 0, sizeof oc);
 	oc.fail_at = 5;
-	CHECK(mr_eval_suite(&so, toy_opener, toy_closer, &oc, &e) == -1 &&
+	CHECK(mr_eval_suite(&so, toy_episode_opener, toy_closer, &oc, &e) == -1 &&
 		      strstr(e.msg, "cannot open (test)") &&
 		      count_files(dir2) == 0,
 	      "failing open: error '%s', directory left empty", e.msg);
 	so.baselines = "optimal,hpa";
 	memset(&oc, 0, sizeof oc);
-	CHECK(mr_eval_suite(&so, toy_opener, toy_closer, &oc, &e) == -1 &&
+	CHECK(mr_eval_suite(&so, toy_episode_opener, toy_closer, &oc, &e) == -1 &&
 		      e.code == MR_EXIT_USAGE && strstr(e.msg, "'hpa'") &&
 		      oc.opens == 0 && count_files(dir2) == 0,
 	      "unknown baseline refused before any work: %s", e.msg);
@@ -489,6 +521,7 @@ static void test_aggregate(void)
 	const char *hdr = "objective,pattern,seed,policy,steps,mean_reward,ci95,"
 			  "norm_score,bound_met_pct,bound_met_where_opt_pct,"
 			  "mean_cores,mean_cost,mean_carried,mean_load\n";
+	/* (older summaries without the episode columns still aggregate) */
 	char p1[128], p2[128], p3[128], out[128];
 	snprintf(p1, sizeof p1, "%s/s1.csv", dir);
 	snprintf(p2, sizeof p2, "%s/s2.csv", dir);

@@ -762,6 +762,105 @@ static void test_protocol(void)
 	mr_objective_free(o);
 }
 
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* The evaluation protocol's episode sets: their seeds are disjoint (and
+ * differ from ppo-train's training environments'); only training replays a
+ * sequence file, a set's episode is a draw of its Markov chain (the file's
+ * levels and cyclic transitions), its seed's alone in every environment. */
+static void test_episode_sets(void)
+{
+	enum { RUNS = 3, PER = 200, NSEEDS = RUNS * (2 * PER + 8) };
+	uint64_t seeds[NSEEDS];
+	int n = 0;
+	for (uint64_t r = 1; r <= RUNS; r++) {
+		for (int k = 0; k < PER; k++) {
+			seeds[n++] = mr_simenv_episode_seed(r, MR_EPISODES_VALIDATION, k);
+			seeds[n++] = mr_simenv_episode_seed(r, MR_EPISODES_TEST, k);
+		}
+		for (int g = 0; g < 8; g++) {
+			mr_rng q;
+			mr_rng_seed(&q, r, MR_STREAM_PPO_OPEN_BASE + (uint64_t)g);
+			seeds[n++] = mr_rng_u64(&q) >> 1;
+		}
+	}
+	qsort(seeds, (size_t)n, sizeof *seeds, cmp_u64);
+	int distinct = 1;
+	for (int i = 1; i < n; i++)
+		distinct &= seeds[i] != seeds[i - 1];
+	CHECK(distinct && seeds[n - 1] < (UINT64_C(1) << 63),
+	      "episode seeds: %d validation, test and training seeds of 3 runs, all distinct, below 2^63",
+	      n);
+
+	/* cyclic transitions of 4 4 8 12 12 8: 4->4, 4->8, 8->12, 12->12,
+	 * 12->8, 8->4; never 4->12 or 12->4 */
+	write_tmp("toy.load", "4\n4\n8\n12\n12\n8\n");
+	mr_objective *o = load_obj("toy.obj", toy_delay_obj);
+	mr_err e;
+	static const double file[6] = {4, 4, 8, 12, 12, 8};
+	mr_simenv_opts tr = {.nenvs = 1, .seed = 5, .eval = 1};
+	mr_vecenv *v = mr_simenv_open(o, &tr, &e);
+	int replay = v != NULL && v->reset(v, 5, &e) == 0;
+	for (int t = 0; replay && t < 6; t++) {
+		replay &= v->obs[0] == file[t];
+		v->actions[0] = v->actions[1] = 0;
+		replay &= v->step(v, &e) == 0;
+	}
+	CHECK(replay, "training set, eval: the file's sequence from its start");
+	if (v) {
+		v->close(v);
+		free(v);
+	}
+	double ep[2][20][6];
+	int same_envs = 1, allowed = 1, other = 0, sets_differ = 0;
+	for (int set = 0; set < 2; set++) {
+		int which = set ? MR_EPISODES_TEST : MR_EPISODES_VALIDATION;
+		mr_simenv_opts so = {.nenvs = 2, .seed = 5, .episodes = which};
+		v = mr_simenv_open(o, &so, &e);
+		CHECK(v != NULL, "open with an episode set: %s", v ? "" : e.msg);
+		if (!v)
+			break;
+		for (int k = 0; k < 20; k++) {
+			v->reset(v, mr_simenv_episode_seed(5, which, k), &e);
+			int differs = 0;
+			for (int t = 0; t < 6; t++) {
+				double l = v->obs[0];
+				ep[set][k][t] = l;
+				same_envs &= v->obs[1] == l;
+				if (t) {
+					double a = ep[set][k][t - 1];
+					allowed &= !((a == 4 && l == 12) ||
+						     (a == 12 && l == 4)) &&
+						   (l == 4 || l == 8 || l == 12);
+				}
+				differs |= l != file[t];
+				memset(v->actions, 0, 4 * sizeof *v->actions);
+				v->step(v, &e);
+			}
+			other += differs;
+		}
+		v->close(v);
+		free(v);
+	}
+	for (int k = 0; k < 20; k++)
+		sets_differ += memcmp(ep[0][k], ep[1][k], sizeof ep[0][k]) != 0;
+	CHECK(same_envs, "a set's episode is its seed's, the same in every environment");
+	CHECK(allowed, "set episodes use only the file's levels and transitions");
+	CHECK(other >= 30, "set episodes are other draws than the file (%d of 40 differ)",
+	      other);
+	CHECK(sets_differ >= 15, "validation and test episodes differ (%d of 20)",
+	      sets_differ);
+	mr_simenv_opts bad = {.nenvs = 1, .seed = 1, .episodes = 7};
+	v = mr_simenv_open(o, &bad, &e);
+	CHECK(!v && e.code == MR_EXIT_USAGE, "an unknown episode set is refused (%s)",
+	      e.msg);
+	mr_objective_free(o);
+}
+
 int main(void)
 {
 	if (!mkdtemp(tmpdir)) {
@@ -776,6 +875,7 @@ int main(void)
 	test_pattern_spec();
 	test_forest_model();
 	test_protocol();
+	test_episode_sets();
 	static const char *files[] = {"bad.load", "toy.load", "toy.obj", "inc.obj",
 				      "m.msgpack", "fd.obj", "fd2.obj", "two.load",
 				      NULL};

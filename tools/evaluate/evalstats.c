@@ -91,6 +91,39 @@ void mr_summarise(const mr_steps *s, const char *policy, double r_opt,
 	out->mean_cost = cost / n;
 	out->mean_carried = carried / n;
 	out->mean_load = load / n;
+	out->episodes = 1;
+	out->episode_reward_ci95 = out->norm_score_ci95 = NAN;
+}
+
+void mr_summarise_episodes(const mr_steps *s, const char *policy, int n,
+			   const double *r_opt, const double *r_random,
+			   const mr_steps *opt, mr_summary *out)
+{
+	mr_summarise(s, policy, r_opt[0], r_random[0], opt, out);
+	if (n < 2 || !s->episode)
+		return;
+	double *mean = mr_xcalloc((size_t)n, sizeof *mean);
+	double *score = mr_xcalloc((size_t)n, sizeof *score);
+	long *count = mr_xcalloc((size_t)n, sizeof *count);
+	for (long t = 0; t < s->n; t++) {
+		int k = s->episode[t];
+		if (k >= 0 && k < n) {
+			mean[k] += s->reward[t];
+			count[k]++;
+		}
+	}
+	for (int k = 0; k < n; k++) {
+		mean[k] = count[k] ? mean[k] / (double)count[k] : NAN;
+		score[k] = mr_norm_score(mean[k], r_opt[k], r_random[k]);
+	}
+	double m, h;
+	out->episodes = n;
+	mr_mean_ci(mean, n, &m, &out->episode_reward_ci95);
+	mr_mean_ci(score, n, &out->norm_score, &h);
+	out->norm_score_ci95 = h;
+	free(mean);
+	free(score);
+	free(count);
 }
 
 /* Undefined figures (NaN) are written as empty fields, which gnuplot and
@@ -114,7 +147,8 @@ int mr_summary_write(const char *path, const char *objective,
 	FILE *f = o.f;
 	fprintf(f, "objective,pattern,seed,policy,steps,mean_reward,ci95,norm_score,"
 		   "bound_met_pct,bound_met_where_opt_pct,mean_cores,mean_cost,"
-		   "mean_carried,mean_load\n");
+		   "mean_carried,mean_load,episodes,episode_reward_ci95,"
+		   "norm_score_ci95\n");
 	for (int i = 0; i < n; i++) {
 		const mr_summary *r = &rows[i];
 		fprintf(f, "%s,%s,%llu,%s,%ld", objective, pattern,
@@ -128,6 +162,9 @@ int mr_summary_write(const char *path, const char *objective,
 		put(f, r->mean_cost);
 		put(f, r->mean_carried);
 		put(f, r->mean_load);
+		fprintf(f, ",%d", r->episodes > 0 ? r->episodes : 1);
+		put(f, r->episode_reward_ci95);
+		put(f, r->norm_score_ci95);
 		fputc('\n', f);
 	}
 	if (mr_out_commit(&o, e) != 0) {

@@ -58,25 +58,50 @@ static int parse_baseline(const char *name, double *hpa_target, mr_err *e)
 		       "hpaNN with NN the utilisation target in %%)", name);
 }
 
-/* Runs one controller for nsteps steps on a fresh single environment. */
+/* Runs one controller for nsteps steps on a fresh single environment,
+ * appending to st as episode k (st is initialised on its first run: st
+ * zeroed). */
 static int run_fresh(mr_env_opener open, mr_env_closer close, void *ctx,
-		     const mr_action_space *as, long nsteps, mr_controller *c,
-		     mr_steps *st, mr_err *e)
+		     const mr_action_space *as, long nsteps, int k,
+		     mr_controller *c, mr_steps *st, mr_err *e)
 {
 	mr_vecenv *v = open(ctx, 1, e);
 	if (!v)
 		return mr_err_prefix(e, "%s", c->name);
-	mr_steps_init(st, as->ncomp, v->nservices);
+	if (!st->ncomp)
+		mr_steps_init(st, as->ncomp, v->nservices);
+	st->cur_episode = k;
 	int rc = mr_eval_run(v, as, c, nsteps, st, e);
 	close(ctx, v);
 	return rc;
 }
 
-static int run_one(const mr_suite_opts *so, mr_env_opener open,
-		   mr_env_closer close, void *ctx, mr_controller *c,
-		   mr_steps *st, mr_err *e)
+/* One evaluation episode of the suite, as the plain opener and closer
+ * that mr_random_reference and run_fresh take. */
+typedef struct {
+	mr_episode_opener open;
+	mr_env_closer close;
+	void *ctx;
+	int k;
+} episode_env;
+
+static mr_vecenv *episode_open(void *ctx, int nenvs, mr_err *e)
 {
-	return run_fresh(open, close, ctx, so->as, so->nsteps, c, st, e);
+	episode_env *ee = ctx;
+	return ee->open(ee->ctx, ee->k, nenvs, e);
+}
+
+static void episode_close(void *ctx, mr_vecenv *v)
+{
+	episode_env *ee = ctx;
+	ee->close(ee->ctx, v);
+}
+
+static int run_one(const mr_suite_opts *so, episode_env *ee,
+		   mr_controller *c, mr_steps *st, mr_err *e)
+{
+	return run_fresh(episode_open, episode_close, ee, so->as, so->nsteps,
+			 ee->k, c, st, e);
 }
 
 static void note(const mr_suite_opts *so, const char *fmt, ...)
@@ -129,8 +154,8 @@ static int fresh_episode(const mr_random_ref *r, mr_controller *c,
 {
 	mr_steps st;
 	memset(&st, 0, sizeof st);
-	int rc = run_fresh(r->open, r->close, r->ctx, r->as, r->nsteps, c,
-			   &st, e);
+	int rc = run_fresh(r->open, r->close, r->ctx, r->as, r->nsteps, 0,
+			   c, &st, e);
 	if (rc == 0) {
 		double half;
 		mr_mean_ci(st.reward, st.n, mean, &half);
@@ -177,9 +202,10 @@ int mr_random_reference(const mr_random_ref *r, mr_sweep *sw, mr_err *why,
  * The suite
  */
 
-/* What the suite knows before its runs. */
+/* What the suite knows of an episode before its runs. */
 typedef struct {
 	double r_opt, r_random;
+	double r_ext;     /* the optimum's mean from so->optimal_mean, or NaN */
 	double svc;       /* the autoscaler's service time, or NaN */
 	int32_t *table;   /* the sweep's per-step optimum, or NULL */
 	int swept;
@@ -199,20 +225,24 @@ static int check_baselines(const char *list, mr_err *e)
 	return rc;
 }
 
-/* The references: from the sweep when every environment walks the same
- * states (exact optimum, exact random mean, the autoscaler's service
- * time); with random load levels or parameters it cannot, and they come
- * from runs instead. */
-static int suite_references(const mr_suite_opts *so, mr_env_opener open,
-			    mr_env_closer close, void *ctx, suite_refs *rf,
-			    mr_err *e)
+/* Episode ee->k's references: from the sweep when every environment walks
+ * the same states (exact optimum, exact random mean, the autoscaler's
+ * service time); with random load levels or parameters it cannot, and
+ * they come from runs instead. ask_ext: ask so->optimal_mean too. */
+static int suite_references(const mr_suite_opts *so, episode_env *ee,
+			    int ask_ext, suite_refs *rf, mr_err *e)
 {
 	const mr_action_space *as = so->as;
-	rf->r_opt = so->r_opt_ref;
-	rf->svc = NAN;
+	free(rf->table);
+	memset(rf, 0, sizeof *rf);
+	rf->r_opt = rf->r_random = rf->r_ext = rf->svc = NAN;
+	if (ask_ext && so->optimal_mean &&
+	    so->optimal_mean(ee->ctx, ee->k, &rf->r_ext, e) != 0)
+		return -1;
+	rf->r_opt = rf->r_ext;
 	mr_random_ref r = {
 		.as = as, .nsteps = so->nsteps, .seed = so->seed,
-		.open = open, .close = close, .ctx = ctx,
+		.open = episode_open, .close = episode_close, .ctx = ee,
 		.episodes = so->random_episodes > 0 ? so->random_episodes : 10};
 	mr_sweep sw;
 	mr_err why = {0};
@@ -226,7 +256,7 @@ static int suite_references(const mr_suite_opts *so, mr_env_opener open,
 		rf->r_opt = mr_sweep_best(&sw, as, rf->table);
 		rf->svc = mr_sweep_service_time(&sw, as, so->noop);
 		mr_sweep_free(&sw);
-	} else if (!as->incremental) {
+	} else if (!as->incremental && ee->k == 0) {
 		note(so, "no exact sweep (%s); references from runs", why.msg);
 	}
 	return 0;
@@ -235,8 +265,8 @@ static int suite_references(const mr_suite_opts *so, mr_env_opener open,
 /* Calibration for the autoscaler without a sweep: the no-op configuration
  * with the most cores; its smallest response time is the service time of
  * one request with no queueing. */
-static int calibrate(const mr_suite_opts *so, mr_env_opener open,
-		     mr_env_closer close, void *ctx, double *svc, mr_err *e)
+static int calibrate(const mr_suite_opts *so, episode_env *ee, double *svc,
+		     mr_err *e)
 {
 	const mr_action_space *as = so->as;
 	int32_t cal[MR_MAX_COMPONENTS];
@@ -249,7 +279,7 @@ static int calibrate(const mr_suite_opts *so, mr_env_opener open,
 	mr_steps cs;
 	memset(&cs, 0, sizeof cs);
 	mr_ctl_fixed(&cc, "calibration", cal, as->ncomp);
-	if (run_one(so, open, close, ctx, &cc, &cs, e) != 0) {
+	if (run_one(so, ee, &cc, &cs, e) != 0) {
 		mr_steps_free(&cs);
 		return -1;
 	}
@@ -307,26 +337,28 @@ static int add_controllers(const mr_suite_opts *so, char *list,
 	return nctl;
 }
 
-/* The optimum's own run is the reference its steps show; the sweep's and
- * the simulator's figures are cross-checks. */
+/* The optimum's own run (its last nsteps steps, episode ee->k) is the
+ * reference its steps show; the sweep's and the simulator's figures are
+ * cross-checks. */
 static void settle_optimum(const mr_suite_opts *so, const mr_steps *opt,
-			   suite_refs *rf)
+			   long n0, suite_refs *rf)
 {
 	double m, h;
-	mr_mean_ci(opt->reward, opt->n, &m, &h);
+	mr_mean_ci(opt->reward + n0, opt->n - n0, &m, &h);
 	if (rf->swept && fabs(m - rf->r_opt) > 1e-6 * (1 + fabs(m)))
 		note(so, "warning: optimum run %.9g, sweep %.9g", m, rf->r_opt);
-	if (isfinite(so->r_opt_ref) &&
-	    fabs(m - so->r_opt_ref) > 1e-6 * (1 + fabs(m)))
+	if (isfinite(rf->r_ext) && fabs(m - rf->r_ext) > 1e-6 * (1 + fabs(m)))
 		note(so, "warning: optimum run %.9g, simulator's mean %.9g", m,
-		     so->r_opt_ref);
+		     rf->r_ext);
 	rf->r_opt = m;
 }
 
-/* The per-step CSVs and the summary (recorded in w for removal). */
+/* The per-step CSVs and the summary (recorded in w for removal); r_opt,
+ * r_random: the references of each of the ne episodes. */
 static int write_results(const mr_suite_opts *so, const mr_controller *ctl,
-			 const mr_steps *steps, int nctl, int opt_idx,
-			 const suite_refs *rf, written *w, mr_err *e)
+			 const mr_steps *steps, int nctl, int opt_idx, int ne,
+			 const double *r_opt, const double *r_random,
+			 written *w, mr_err *e)
 {
 	mr_summary rows[MAX_CTL];
 	for (int i = 0; i < nctl; i++) {
@@ -336,8 +368,10 @@ static int write_results(const mr_suite_opts *so, const mr_controller *ctl,
 		if (mr_steps_write(path, so->as, &steps[i], e) != 0)
 			return -1;
 		written_add(w, path);
-		mr_summarise(&steps[i], ctl[i].name, rf->r_opt, rf->r_random,
-			     opt_idx >= 0 ? &steps[opt_idx] : NULL, &rows[i]);
+		mr_summarise_episodes(&steps[i], ctl[i].name, ne, r_opt,
+				      r_random,
+				      opt_idx >= 0 ? &steps[opt_idx] : NULL,
+				      &rows[i]);
 	}
 	char path[4096];
 	snprintf(path, sizeof path, "%s/summary.csv", so->outdir);
@@ -346,42 +380,77 @@ static int write_results(const mr_suite_opts *so, const mr_controller *ctl,
 		return -1;
 	for (int i = 0; i < nctl && !so->quiet; i++)
 		fprintf(stderr, "policy-eval: %-8s mean reward %.4f +- %.4f, "
-				"score %.3f, bound met %.1f%%\n",
-			rows[i].policy, rows[i].mean_reward, rows[i].ci95,
-			rows[i].norm_score, rows[i].bound_met_pct);
+				"score %.3f +- %.3f, bound met %.1f%% (%d "
+				"episode%s)\n",
+			rows[i].policy, rows[i].mean_reward,
+			ne > 1 ? rows[i].episode_reward_ci95 : rows[i].ci95,
+			rows[i].norm_score,
+			ne > 1 ? rows[i].norm_score_ci95 : 0.0,
+			rows[i].bound_met_pct, ne, ne > 1 ? "s" : "");
 	return 0;
 }
 
-int mr_eval_suite(const mr_suite_opts *so, mr_env_opener open,
-		  mr_env_closer close, void *ctx, mr_err *e)
+/* Episode ee->k: its references, the controllers (made on episode 0,
+ * where the autoscaler's service time is measured), every run. */
+static int suite_episode(const mr_suite_opts *so, episode_env *ee,
+			 char *list, suite_refs *rf, mr_controller *ctl,
+			 int *nctl, int *opt_idx, mr_steps *steps,
+			 double *r_opt, double *r_random, mr_err *e)
 {
 	const mr_action_space *as = so->as;
+	/* the simulator's optimum: a cross-check on the first episode (it
+	 * may solve the whole problem again), the reference on every one
+	 * when the optimum does not run */
+	if (suite_references(so, ee, ee->k == 0 || *opt_idx < 0, rf, e))
+		return -1;
+	if (ee->k == 0) {
+		if (!isfinite(rf->svc) && as->cores >= 0 && !as->incremental &&
+		    calibrate(so, ee, &rf->svc, e))
+			return -1;
+		*nctl = add_controllers(so, list, rf, ctl, opt_idx);
+	} else if (*opt_idx >= 0 && !so->optimal) {
+		if (!rf->table)
+			return mr_errf(e, MR_EXIT_FAIL, "episode %d: no "
+				       "per-step optimum", ee->k);
+		mr_ctl_table(&ctl[*opt_idx], "optimal", rf->table, so->nsteps);
+	}
+	long n0 = *opt_idx >= 0 ? steps[*opt_idx].n : 0;
+	for (int i = 0; i < *nctl; i++)
+		if (run_one(so, ee, &ctl[i], &steps[i], e) != 0)
+			return -1;
+	if (*opt_idx >= 0)
+		settle_optimum(so, &steps[*opt_idx], n0, rf);
+	if (!isfinite(rf->r_opt))
+		return mr_errf(e, MR_EXIT_FAIL, "no optimum to normalise "
+			       "against (add 'optimal' to the baselines)");
+	r_opt[ee->k] = rf->r_opt;
+	r_random[ee->k] = rf->r_random;
+	return 0;
+}
+
+int mr_eval_suite(const mr_suite_opts *so, mr_episode_opener open,
+		  mr_env_closer close, void *ctx, mr_err *e)
+{
 	mr_controller ctl[MAX_CTL];
 	mr_steps steps[MAX_CTL];
 	int nctl = 0, rc = -1, opt_idx = -1;
+	int ne = so->episodes > 0 ? so->episodes : 1;
 	suite_refs rf = {.r_opt = NAN, .r_random = NAN, .svc = NAN};
 	written w = {0};
+	episode_env ee = {.open = open, .close = close, .ctx = ctx};
 	char *list = mr_xstrdup(so->baselines ? so->baselines : "");
+	double *r_opt = mr_xcalloc((size_t)ne, sizeof *r_opt);
+	double *r_random = mr_xcalloc((size_t)ne, sizeof *r_random);
 	memset(steps, 0, sizeof steps);
 
-	if (check_baselines(list, e) ||
-	    suite_references(so, open, close, ctx, &rf, e))
+	if (check_baselines(list, e))
 		goto out;
-	if (!isfinite(rf.svc) && as->cores >= 0 && !as->incremental &&
-	    calibrate(so, open, close, ctx, &rf.svc, e))
-		goto out;
-	nctl = add_controllers(so, list, &rf, ctl, &opt_idx);
-	for (int i = 0; i < nctl; i++)
-		if (run_one(so, open, close, ctx, &ctl[i], &steps[i], e) != 0)
+	for (ee.k = 0; ee.k < ne; ee.k++)
+		if (suite_episode(so, &ee, list, &rf, ctl, &nctl, &opt_idx,
+				  steps, r_opt, r_random, e))
 			goto out;
-	if (opt_idx >= 0)
-		settle_optimum(so, &steps[opt_idx], &rf);
-	if (!isfinite(rf.r_opt)) {
-		mr_errf(e, MR_EXIT_FAIL, "no optimum to normalise against "
-			"(add 'optimal' to the baselines)");
-		goto out;
-	}
-	if (write_results(so, ctl, steps, nctl, opt_idx, &rf, &w, e))
+	if (write_results(so, ctl, steps, nctl, opt_idx, ne, r_opt, r_random,
+			  &w, e))
 		goto out;
 	rc = 0;
 out:
@@ -389,6 +458,8 @@ out:
 	for (int i = 0; i < MAX_CTL; i++)
 		mr_steps_free(&steps[i]);
 	free(rf.table);
+	free(r_opt);
+	free(r_random);
 	free(list);
 	return rc;
 }

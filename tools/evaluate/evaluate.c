@@ -190,6 +190,7 @@ void mr_steps_add(mr_steps *s, const int32_t *action, const mr_step_info *in,
 		s->reward = mr_xrealloc(s->reward, c, sizeof *s->reward);
 		s->cores = mr_xrealloc(s->cores, c, sizeof *s->cores);
 		s->bound_met = mr_xrealloc(s->bound_met, c, sizeof *s->bound_met);
+		s->episode = mr_xrealloc(s->episode, c, sizeof *s->episode);
 		s->cap = cap;
 	}
 	long i = s->n++;
@@ -204,6 +205,7 @@ void mr_steps_add(mr_steps *s, const int32_t *action, const mr_step_info *in,
 	s->reward[i] = reward;
 	s->cores[i] = cores;
 	s->bound_met[i] = in->bound_met ? 1 : 0;
+	s->episode[i] = s->cur_episode;
 }
 
 void mr_steps_free(mr_steps *s)
@@ -216,6 +218,7 @@ void mr_steps_free(mr_steps *s)
 	free(s->reward);
 	free(s->cores);
 	free(s->bound_met);
+	free(s->episode);
 	memset(s, 0, sizeof *s);
 }
 
@@ -404,7 +407,7 @@ int mr_steps_write(const char *path, const mr_action_space *as,
 	fprintf(f, ",cores");
 	for (int k = 0; k < s->nservices; k++)
 		fprintf(f, ",d%d", k + 1);
-	fprintf(f, ",carried,cost,reward,bound_met\n");
+	fprintf(f, ",carried,cost,reward,bound_met,episode\n");
 	for (long t = 0; t < s->n; t++) {
 		char nb[32];
 		fprintf(f, "%ld,%s", t, mr_fmt_double(nb, s->load[t]));
@@ -421,7 +424,8 @@ int mr_steps_write(const char *path, const mr_action_space *as,
 		fprintf(f, ",%s", mr_fmt_double(nb, s->carried[t]));
 		fprintf(f, ",%s", mr_fmt_double(nb, s->cost[t]));
 		fprintf(f, ",%s", mr_fmt_double(nb, s->reward[t]));
-		fprintf(f, ",%d\n", s->bound_met[t]);
+		fprintf(f, ",%d,%d\n", s->bound_met[t],
+			s->episode ? (int)s->episode[t] : 0);
 	}
 	if (mr_out_commit(&o, e) != 0) {
 		mr_out_abort(&o);

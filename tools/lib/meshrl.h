@@ -121,6 +121,14 @@ void mr_rng_seed(mr_rng *r, uint64_t seed, uint64_t stream);
 						   * stream: load arrivals */
 #define MR_STREAM_FRONT_ROUTING    UINT64_C(0)    /* front's routing */
 #define MR_STREAM_NODE_DATA_BASE   UINT64_C(0)    /* + worker: node data */
+#define MR_STREAM_EPISODES_VALIDATION_BASE UINT64_C(0x76616c0000000000)
+						  /* + episode: reset seed of
+						   * a validation episode
+						   * (ppo-train's evaluation) */
+#define MR_STREAM_EPISODES_TEST_BASE UINT64_C(0x7465737400000000)
+						  /* + episode: reset seed of
+						   * a test episode
+						   * (policy-eval) */
 uint64_t mr_rng_u64(mr_rng *r);
 double mr_rng_uniform(mr_rng *r);           /* [0, 1) */
 uint64_t mr_rng_below(mr_rng *r, uint64_t n); /* [0, n), unbiased, n > 0 */

@@ -33,9 +33,15 @@ static void usage(FILE *out)
 "       policy-eval live --act POLICY [options] -o DIR OBJECTIVE  < trace rows > actions\n"
 "       policy-eval aggregate -o OUT SUMMARY.csv...\n"
 "\n"
-"sim: run the policy (if given) and the baselines for one evaluation episode\n"
-"of the objective's load pattern (or --pattern) on the simulator; write\n"
-"DIR/steps-<name>.csv per controller and DIR/summary.csv (one row each).\n"
+"sim: run the policy (if given) and the baselines on the same --episodes test\n"
+"episodes of the objective's load pattern (or --pattern) on the simulator:\n"
+"episode k is reset with a seed drawn from (--seed, test set, k), disjoint\n"
+"from ppo-train's training and validation episodes; a sequence file's test\n"
+"episodes are fresh draws of its Markov chain (README, Evaluation protocol).\n"
+"Write DIR/steps-<name>.csv per controller (one row per step, every\n"
+"episode, column episode) and DIR/summary.csv (one row each; norm_score is\n"
+"the mean of the episodes' scores, norm_score_ci95 its 95%% Student-t\n"
+"half-width over episodes).\n"
 "  -p, --policy FILE       trained policy (ppo-train's msgpack), named 'ppo'\n"
 "      --model FILE        system model (default: the objective's)\n"
 "      --pattern SPEC      load pattern override, e.g. sin:mean=8,amplitude=4,period=60\n"
@@ -45,8 +51,9 @@ static void usage(FILE *out)
 "                          (default optimal,noop,hpa50,hpa80,random)\n"
 "      --noop ACTION       the fixed configuration, e.g. p=80,c=1 (default: the\n"
 "                          objective's [eval] noop, else every component's first value)\n"
-"      --steps N           steps to run (default: one episode)\n"
-"      --seed S            seed of the simulator and the random baseline (1)\n"
+"      --episodes N        test episodes per controller (10)\n"
+"      --steps N           steps per episode (default: the episode's length)\n"
+"      --seed S            the run's seed: test episodes, random baseline (1)\n"
 "\n"
 "baselines: optimal = the simulator's exact optimum in each state; noop = the\n"
 "fixed configuration; random = uniform over allowed choices; hpaNN = like\n"
@@ -100,14 +107,22 @@ static void check_dir(const char *dir)
  */
 typedef struct {
 	const mr_objective *o;
-	mr_simenv_opts opts;
+	mr_simenv_opts opts;  /* the test set; seed: the run's */
 } sim_ctx;
 
-static mr_vecenv *sim_open(void *ctx, int nenvs, mr_err *e)
+/* Test episode k's options: its own reset seed. */
+static mr_simenv_opts episode_opts(const sim_ctx *sc, int k, int nenvs)
 {
-	sim_ctx *sc = ctx;
 	mr_simenv_opts o = sc->opts;
 	o.nenvs = nenvs;
+	o.seed = mr_simenv_episode_seed(sc->opts.seed, o.episodes, k);
+	return o;
+}
+
+static mr_vecenv *sim_open(void *ctx, int k, int nenvs, mr_err *e)
+{
+	sim_ctx *sc = ctx;
+	mr_simenv_opts o = episode_opts(sc, k, nenvs);
 	mr_vecenv *v = mr_simenv_open(sc->o, &o, e);
 	if (!v)
 		return NULL;
@@ -126,6 +141,15 @@ static void sim_close(void *ctx, mr_vecenv *v)
 	free(v);
 }
 
+/* sim-env's own figure for test episode k, a cross-check of the
+ * optimum's run. */
+static int sim_optimal_mean(void *ctx, int k, double *mean, mr_err *e)
+{
+	sim_ctx *sc = ctx;
+	mr_simenv_opts o = episode_opts(sc, k, 1);
+	return mr_simenv_optimal_mean(sc->o, &o, mean, e);
+}
+
 static void policy_act(void *ctx, const float *obs, const uint8_t *mask,
 		       int32_t *action)
 {
@@ -142,6 +166,7 @@ static int cmd_sim(int argc, char **argv)
 		{"baselines", required_argument, 0, 'b'},
 		{"noop", required_argument, 0, 'N'},
 		{"steps", required_argument, 0, 'S'},
+		{"episodes", required_argument, 0, 'E'},
 		{"seed", required_argument, 0, 's'},
 		{"output", required_argument, 0, 'o'},
 		{"quiet", no_argument, 0, 'q'},
@@ -152,6 +177,7 @@ static int cmd_sim(int argc, char **argv)
 		   *label = NULL, *noop_spec = NULL, *outdir = NULL;
 	const char *baselines = "optimal,noop,hpa50,hpa80,random";
 	long steps = 0;
+	int episodes = 10;
 	uint64_t seed = 1;
 	int quiet = 0, c;
 	optind = 1;
@@ -166,6 +192,9 @@ static int cmd_sim(int argc, char **argv)
 		case 'S': steps = (long)mr_arg_u64(prog, "--steps", optarg);
 			  if (steps < 1)
 				  mr_usage_error(prog, "--steps must be >= 1");
+			  break;
+		case 'E': episodes = (int)mr_arg_int(prog, "--episodes", optarg,
+						     1, 100000);
 			  break;
 		case 's': seed = mr_arg_u64(prog, "--seed", optarg); break;
 		case 'o': outdir = optarg; break;
@@ -205,10 +234,11 @@ static int cmd_sim(int argc, char **argv)
 	sc.opts.nenvs = 1;
 	sc.opts.seed = seed;
 	sc.opts.eval = 1;
+	sc.opts.episodes = MR_EPISODES_TEST;
 	sc.opts.load_pattern = pattern;
 	sc.opts.model_path = model;
 	if (pol) {
-		mr_vecenv *v = sim_open(&sc, 1, &e);
+		mr_vecenv *v = sim_open(&sc, 0, 1, &e);
 		if (!v)
 			mr_die(prog, &e);
 		int rc = mr_policy_check(pol, v->obs_dim, v->ncomp, v->nchoices, &e);
@@ -218,10 +248,6 @@ static int cmd_sim(int argc, char **argv)
 			mr_die(prog, &e);
 		}
 	}
-	/* sim-env's own figure, a cross-check of the optimum's run */
-	double r_opt = NAN;
-	if (mr_simenv_optimal_mean(o, &sc.opts, &r_opt, &e) != 0)
-		mr_die(prog, &e);
 	void *optimal = mr_simenv_optimal_new();
 
 	mr_suite_opts so = {
@@ -230,6 +256,7 @@ static int cmd_sim(int argc, char **argv)
 		.pattern = label ? label : pattern ? "unseen" : "seen",
 		.seed = seed,
 		.nsteps = steps ? steps : mr_simenv_episode_length(o),
+		.episodes = episodes,
 		.as = &as,
 		.baselines = baselines,
 		.noop = noop,
@@ -238,7 +265,7 @@ static int cmd_sim(int argc, char **argv)
 		.policy_name = "ppo",
 		.optimal = mr_simenv_optimal_act,
 		.optimal_ctx = optimal,
-		.r_opt_ref = r_opt,
+		.optimal_mean = sim_optimal_mean,
 		.quiet = quiet};
 	if (so.nsteps < 1)
 		mr_fatal(prog, MR_EXIT_DATA, "%s: episode length is 0; give --steps",

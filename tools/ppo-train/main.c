@@ -54,15 +54,30 @@ static void usage(FILE *f)
 "output:\n"
 "  -o, --output FILE      policy file (default policy.msgpack)\n"
 "  --curve FILE           learning curve CSV: timesteps,avg_r,std_r,\n"
-"                         lower_r,upper_r,avg_optimal_r\n"
+"                         lower_r,upper_r,avg_optimal_r,score: the\n"
+"                         deterministic policy's reward per step over the\n"
+"                         validation episodes (mean, sd and 95%% interval\n"
+"                         over their steps), the optimum's, and the\n"
+"                         normalised score (R - R_random)/(R_opt - R_random)\n"
 "  --eval-every K         evaluate (and write the curve) every K updates (1)\n"
+"  --val-episodes N       validation episodes per evaluation (5): seeds drawn\n"
+"                         from (--seed, validation set, k), disjoint from the\n"
+"                         training episodes and from policy-eval's test\n"
+"                         episodes; a sequence's are fresh draws of its\n"
+"                         Markov chain (README, Evaluation protocol)\n"
+"  --select-best          also keep the policy with the best validation score\n"
+"                         as OUTPUT.best (written when it improves); OUTPUT\n"
+"                         is always the final policy, after the whole budget\n"
+"                         (or the --target-score stop)\n"
 "  --checkpoint FILE      checkpoint (default OUTPUT.ckpt)\n"
 "  --checkpoint-every K   write it every K updates (20; 0: only on signal)\n"
 "  --resume               continue from the checkpoint\n"
-"  --target-score X       stop once the deterministic policy's normalised\n"
-"                         score (R - R_random) / (R_opt - R_random) >= X;\n"
-"                         not reached within --timesteps: the policy and\n"
-"                         curve are still written, exit status 1\n"
+"  --target-score X       early stop: once the normalised score on the\n"
+"                         validation episodes is >= X; not reached within\n"
+"                         --timesteps: the policy and curve are still\n"
+"                         written, exit status 1. A stopped run's policy is\n"
+"                         the one at the stop, selected on validation\n"
+"                         episodes: report its policy-eval test score\n"
 "hyper-parameters (defaults: --preset delay):\n"
 "  --preset NAME          delay ([64]x4 tanh, n_steps 1024, batch 64,\n"
 "                         10 epochs, lr 1e-4, gamma 0) or incremental\n"
@@ -217,15 +232,16 @@ static mr_vecenv *open_env(const env_spec *s, int nenvs, uint64_t seed,
 	return NULL;
 }
 
-/* Evaluation runs where policy-eval runs it: with an objective, its
- * in-process simulator in evaluation mode (also behind --env-cmd, whose
- * episodes are not the objective's evaluation episode); else the training
- * environment's kind. */
+/* Evaluation runs on validation episodes: with an objective, its
+ * in-process simulator's validation set (also behind --env-cmd); else the
+ * training environment's kind in evaluation mode, reset with validation
+ * seeds. */
 static mr_vecenv *open_eval_env(const env_spec *s, int nenvs, uint64_t seed,
 				mr_err *e)
 {
 	if (s->obj) {
 		mr_simenv_opts o = {.nenvs = nenvs, .seed = seed, .eval = 1,
+				    .episodes = MR_EPISODES_VALIDATION,
 				    .model_path = s->model};
 		return mr_simenv_open(s->obj, &o, e);
 	}
@@ -268,6 +284,12 @@ static void policy_act(void *ctx, const float *obs, const uint8_t *mask,
 	mr_policy_act(ctx, obs, mask, action);
 }
 
+/* The reset seed of validation episode k of a run seeded seed. */
+static uint64_t val_seed(uint64_t seed, int k)
+{
+	return mr_simenv_episode_seed(seed, MR_EPISODES_VALIDATION, k);
+}
+
 /* One evaluation episode of controller c from reset(seed), as policy-eval
  * runs one (mr_eval_run): every step the controller's action for
  * environment 0, played by every environment. Rewards of environment 0 go
@@ -279,7 +301,13 @@ static long run_episode(mr_vecenv *v, const env_spec *s, uint64_t seed,
 		return -1;
 	for (long t = 0; t < s->eval_len; t++) {
 		int32_t a[MR_MAX_COMPONENTS];
-		mr_ctl_act(c, &s->as, t, v->obs, v->masks, NULL, NULL, a);
+		if (c->kind == MR_CTL_ENV) {
+			if (c->env_fn(c->fn_ctx, v, a, e))
+				return -1;
+		} else {
+			mr_ctl_act(c, &s->as, t, v->obs, v->masks, NULL, NULL,
+				   a);
+		}
 		for (int k = 0; k < v->nenvs; k++)
 			memcpy(v->actions + (size_t)k * v->ncomp, a,
 			       (size_t)v->ncomp * sizeof *a);
@@ -297,9 +325,19 @@ static long run_episode(mr_vecenv *v, const env_spec *s, uint64_t seed,
  * the references: the optimum and the uniform random policy
  */
 
-/* The optimum's mean reward over one evaluation episode, or NAN. */
-static int optimal_mean(const env_spec *s, uint64_t seed, double *out,
-			mr_err *e)
+/* The mean of a run's rewards. */
+static double mean_of(const double *r, long n)
+{
+	double m = 0;
+	for (long i = 0; i < n; i++)
+		m += r[i];
+	return n ? m / (double)n : 0;
+}
+
+/* The optimum's mean reward per step over the nval validation episodes
+ * (played on ev, the simulator's optimum solved once), or NAN. */
+static int optimal_mean(const env_spec *s, mr_vecenv *ev, uint64_t seed,
+			int nval, double *rew, double *out, mr_err *e)
 {
 	*out = NAN;
 	if (s->kind == ENV_BANDIT) {
@@ -308,9 +346,23 @@ static int optimal_mean(const env_spec *s, uint64_t seed, double *out,
 	}
 	if (!s->obj)
 		return 0;
-	mr_simenv_opts o = {.nenvs = 1, .seed = seed, .eval = 1,
-			    .model_path = s->model};
-	return mr_simenv_optimal_mean(s->obj, &o, out, e);
+	mr_controller c;
+	void *ctx = mr_simenv_optimal_new();
+	mr_ctl_env(&c, "optimal", mr_simenv_optimal_act, ctx);
+	/* pooled as evaluate pools the policy's: the same figure at the
+	 * optimum, to the last bit */
+	long n = 0;
+	for (int k = 0; k < nval; k++) {
+		long m = run_episode(ev, s, val_seed(seed, k), &c, rew + n, e);
+		if (m < 0) {
+			mr_simenv_optimal_free(ctx);
+			return -1;
+		}
+		n += m;
+	}
+	mr_simenv_optimal_free(ctx);
+	*out = mean_of(rew, n);
+	return 0;
 }
 
 /* Where mr_random_reference measures: fresh evaluation environments reset
@@ -346,28 +398,35 @@ static int ref_episode(void *ctx, mr_controller *c, double *mean, mr_err *e)
 	long n = run_episode(rc->ev, rc->spec, rc->seed, c, rc->rew, e);
 	if (n < 0)
 		return -1;
-	double m = 0;
-	for (long i = 0; i < n; i++)
-		m += rc->rew[i];
-	*mean = n ? m / n : 0;
+	*mean = mean_of(rc->rew, n);
 	return 0;
 }
 
-/* The uniform random policy's mean reward per step, as policy-eval
- * computes it (mr_random_reference): exact from a sweep when actions are
- * settings; otherwise sampled, over 10 episodes with an objective (as
+/* The uniform random policy's mean reward per step over the nval
+ * validation episodes, each as policy-eval computes a test episode's
+ * (mr_random_reference): exact from a sweep when actions are settings;
+ * otherwise sampled, over 10 plays of the episode with an objective (as
  * policy-eval) and 20 without (a pipe's or the bandit's own episodes,
  * shorter and noisier). */
 static int random_mean(const env_spec *s, mr_vecenv *ev, uint64_t seed,
-		       double *rew, double *out, mr_err *e)
+		       int nval, double *rew, double *out, mr_err *e)
 {
-	ref_ctx rc = {.spec = s, .seed = seed, .ev = ev, .rew = rew};
-	mr_random_ref r = {
-		.as = &s->as, .nsteps = s->eval_len, .seed = seed,
-		.open = ref_open, .close = ref_close, .ctx = &rc,
-		.episode = ref_episode, .episode_ctx = &rc,
-		.episodes = s->obj ? 10 : 20};
-	return mr_random_reference(&r, NULL, NULL, out, e) < 0 ? -1 : 0;
+	double sum = 0;
+	for (int k = 0; k < nval; k++) {
+		uint64_t vs = val_seed(seed, k);
+		ref_ctx rc = {.spec = s, .seed = vs, .ev = ev, .rew = rew};
+		mr_random_ref r = {
+			.as = &s->as, .nsteps = s->eval_len, .seed = vs,
+			.open = ref_open, .close = ref_close, .ctx = &rc,
+			.episode = ref_episode, .episode_ctx = &rc,
+			.episodes = s->obj ? 10 : 20};
+		double m;
+		if (mr_random_reference(&r, NULL, NULL, &m, e) < 0)
+			return -1;
+		sum += m;
+	}
+	*out = sum / nval;
+	return 0;
 }
 
 /* --target-score X: reached once the normalised score is at least X. When
@@ -388,18 +447,23 @@ static int target_reached(double target, double avg, double r_opt,
  * the curve and the checkpoint
  */
 
+/* timesteps, avg_r, std_r, lower_r, upper_r, avg_optimal_r, score */
+#define CURVE_COLS 7
+
 typedef struct {
-	double *rows; /* n x 6 */
+	double *rows; /* n x CURVE_COLS */
 	size_t n, cap;
 } curve;
 
-static void curve_add(curve *c, const double row[6])
+static void curve_add(curve *c, const double row[CURVE_COLS])
 {
 	if (c->n == c->cap) {
 		c->cap = c->cap ? 2 * c->cap : 64;
-		c->rows = mr_xrealloc(c->rows, c->cap, 6 * sizeof(double));
+		c->rows = mr_xrealloc(c->rows, c->cap,
+				      CURVE_COLS * sizeof(double));
 	}
-	memcpy(c->rows + 6 * c->n++, row, 6 * sizeof(double));
+	memcpy(c->rows + CURVE_COLS * c->n++, row,
+	       CURVE_COLS * sizeof(double));
 }
 
 static int curve_write(const curve *c, const char *path, mr_err *e)
@@ -407,11 +471,12 @@ static int curve_write(const curve *c, const char *path, mr_err *e)
 	mr_out o;
 	if (mr_out_open(&o, path, e))
 		return -1;
-	fprintf(o.f, "timesteps,avg_r,std_r,lower_r,upper_r,avg_optimal_r\n");
+	fprintf(o.f, "timesteps,avg_r,std_r,lower_r,upper_r,avg_optimal_r,"
+		"score\n");
 	for (size_t i = 0; i < c->n; i++) {
-		for (int k = 0; k < 6; k++) {
+		for (int k = 0; k < CURVE_COLS; k++) {
 			char b[32];
-			double v = c->rows[6 * i + k];
+			double v = c->rows[CURVE_COLS * i + k];
 			fprintf(o.f, "%s%s", k ? "," : "",
 				isnan(v) ? "" : mr_fmt_double(b, v));
 		}
@@ -421,22 +486,30 @@ static int curve_write(const curve *c, const char *path, mr_err *e)
 }
 
 
-/* One evaluation episode of the deterministic policy: a curve row (mean,
- * sample std, 95% t-interval, optimum), the curve rewritten; *avg_out the
- * mean reward per step. */
+/* The deterministic policy on the nval validation episodes: a curve row
+ * (mean, sample std and 95% t-interval over their steps, the optimum's
+ * mean, the normalised score), the curve rewritten; *avg_out the mean
+ * reward per step. rew holds nval x eval_len rewards. */
 static int evaluate(mr_vecenv *ev, const env_spec *spec, uint64_t seed,
-		    mr_ppo *t, double *rew, double r_opt, curve *cv,
-		    const char *curve_path, double *avg_out, mr_err *e)
+		    int nval, mr_ppo *t, double *rew, double r_opt,
+		    double r_random, curve *cv, const char *curve_path,
+		    double *avg_out, mr_err *e)
 {
 	mr_controller c;
 	mr_ctl_func(&c, "ppo", policy_act, mr_ppo_policy(t));
-	long n = run_episode(ev, spec, seed, &c, rew, e);
-	if (n < 0)
-		return -1;
+	long n = 0;
+	for (int k = 0; k < nval; k++) {
+		long m = run_episode(ev, spec, val_seed(seed, k), &c, rew + n,
+				     e);
+		if (m < 0)
+			return -1;
+		n += m;
+	}
 	double avg, sd, half;
 	mr_mean_sd_ci(rew, n, &avg, &sd, &half);
-	double row[6] = {(double)mr_ppo_timesteps(t), avg, sd, avg - half,
-			 avg + half, r_opt};
+	double row[CURVE_COLS] = {(double)mr_ppo_timesteps(t), avg, sd,
+				  avg - half, avg + half, r_opt,
+				  mr_norm_score(avg, r_opt, r_random)};
 	curve_add(cv, row);
 	if (curve_path && curve_write(cv, curve_path, e))
 		return -1;
@@ -444,25 +517,32 @@ static int evaluate(mr_vecenv *ev, const env_spec *spec, uint64_t seed,
 	return 0;
 }
 
-static void config_id(const mr_ppo_config *c, char *buf, size_t n)
+/* The hyper-parameters a checkpoint must be resumed with, and the
+ * validation episodes (its references and curve are theirs). */
+static void config_id(const mr_ppo_config *c, int nval, char *buf, size_t n)
 {
 	char d[1024];
 	mr_ppo_config_describe(c, d, sizeof d);
-	snprintf(buf, n, "%s threads=%d seed=%llu", d, c->threads,
-		 (unsigned long long)c->seed);
+	snprintf(buf, n, "%s threads=%d seed=%llu val_episodes=%d", d,
+		 c->threads, (unsigned long long)c->seed, nval);
 }
 
+/* --select-best: the best validation evaluation so far (avg NaN: none). */
+typedef struct {
+	double avg, score, timesteps;
+} best_eval;
+
 static int checkpoint_write(const char *path, mr_ppo *t,
-			    const mr_ppo_config *c, const curve *cv,
-			    double r_random, mr_err *e)
+			    const mr_ppo_config *c, int nval, const curve *cv,
+			    double r_random, const best_eval *best, mr_err *e)
 {
 	char id[1200];
-	config_id(c, id, sizeof id);
+	config_id(c, nval, id, sizeof id);
 	msgpack_sbuffer sb;
 	msgpack_sbuffer_init(&sb);
 	msgpack_packer pk;
 	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-	msgpack_pack_map(&pk, 7);
+	msgpack_pack_map(&pk, 11);
 	mr_pk_kv_str(&pk, "format", "ppo-checkpoint");
 	mr_pk_kv_i64(&pk, "version", 1);
 	mr_pk_kv_str(&pk, "config", id);
@@ -470,8 +550,13 @@ static int checkpoint_write(const char *path, mr_ppo *t,
 	mr_policy_pack(&pk, mr_ppo_policy(t));
 	mr_pk_str(&pk, "state");
 	mr_ppo_pack_state(&pk, t);
-	mr_pk_kv_bin(&pk, "curve", cv->rows, cv->n * 6 * sizeof(double));
+	mr_pk_kv_bin(&pk, "curve", cv->rows,
+		     cv->n * CURVE_COLS * sizeof(double));
+	mr_pk_kv_i64(&pk, "curve_cols", CURVE_COLS);
 	mr_pk_kv_f64(&pk, "r_random", r_random);
+	mr_pk_kv_f64(&pk, "best_avg", best->avg);
+	mr_pk_kv_f64(&pk, "best_score", best->score);
+	mr_pk_kv_f64(&pk, "best_timesteps", best->timesteps);
 	int rc = mr_write_file_atomic(path, sb.data, sb.size, e);
 	msgpack_sbuffer_destroy(&sb);
 	return rc;
@@ -483,12 +568,13 @@ static int checkpoint_write(const char *path, mr_ppo *t,
  * + group. */
 #define RESUME_SEED_MIX 0x5eed
 
-/* --resume, before the trainer exists: the policy, the curve and the
- * random reference from the checkpoint, which must have been written
- * with the same hyper-parameters. ck stays open for resume_state. */
+/* --resume, before the trainer exists: the policy, the curve, the
+ * random reference and the best evaluation from the checkpoint, which
+ * must have been written with the same hyper-parameters and validation
+ * episodes. ck stays open for resume_state. */
 static mr_policy *resume_read(const char *path, const mr_ppo_config *cfg,
-			      mr_mp_doc *ck, char **buf, curve *cv,
-			      double *r_random)
+			      int nval, mr_mp_doc *ck, char **buf, curve *cv,
+			      double *r_random, best_eval *best)
 {
 	mr_err e = {0};
 	size_t len;
@@ -498,7 +584,7 @@ static mr_policy *resume_read(const char *path, const mr_ppo_config *cfg,
 	    mr_mp_check_header(ck->root, path, "ppo-checkpoint", 1, &e) ||
 	    mr_mp_str(ck->root, "config", path, have, sizeof have, &e))
 		mr_die(prog, &e);
-	config_id(cfg, id, sizeof id);
+	config_id(cfg, nval, id, sizeof id);
 	if (strcmp(id, have))
 		mr_fatal(prog, MR_EXIT_USAGE,
 			 "%s: written with other hyper-parameters (%s); now: "
@@ -514,20 +600,28 @@ static mr_policy *resume_read(const char *path, const mr_ppo_config *cfg,
 	if (!pol)
 		mr_die(prog, &e);
 	const void *rows;
+	const size_t rowsize = CURVE_COLS * sizeof(double);
+	int64_t cols;
+	if (mr_mp_i64(ck->root, "curve_cols", path, CURVE_COLS, CURVE_COLS,
+		      &cols, &e))
+		mr_die(prog, &e);
 	const msgpack_object *co = mr_mp_get(ck->root, "curve");
 	if (!co || co->type != MSGPACK_OBJECT_BIN ||
-	    co->via.bin.size % (6 * sizeof(double))) {
+	    co->via.bin.size % rowsize) {
 		mr_errf(&e, MR_EXIT_DATA, "%s: bad curve", path);
 		mr_die(prog, &e);
 	}
-	size_t nr = co->via.bin.size / (6 * sizeof(double));
-	if (mr_mp_bin(ck->root, "curve", path, nr * 6, sizeof(double), &rows,
-		      &e) ||
-	    mr_mp_f64(ck->root, "r_random", path, r_random, &e))
+	size_t nr = co->via.bin.size / rowsize;
+	if (mr_mp_bin(ck->root, "curve", path, nr * CURVE_COLS,
+		      sizeof(double), &rows, &e) ||
+	    mr_mp_f64(ck->root, "r_random", path, r_random, &e) ||
+	    mr_mp_f64(ck->root, "best_avg", path, &best->avg, &e) ||
+	    mr_mp_f64(ck->root, "best_score", path, &best->score, &e) ||
+	    mr_mp_f64(ck->root, "best_timesteps", path, &best->timesteps, &e))
 		mr_die(prog, &e);
 	for (size_t i = 0; i < nr; i++) {
-		double row[6];
-		mr_le_f64(row, (const char *)rows + i * 6 * sizeof(double), 6);
+		double row[CURVE_COLS];
+		mr_le_f64(row, (const char *)rows + i * rowsize, CURVE_COLS);
 		curve_add(cv, row);
 	}
 	return pol;
@@ -564,6 +658,8 @@ typedef struct {
 	const char *output, *curve_path, *ckpt_path;
 	const char *env_name, *env_cmd, *objective, *preset, *model;
 	int eval_every, ckpt_every, resume, quiet;
+	int val_episodes, select_best;
+	char best_buf[4096]; /* OUTPUT.best */
 	double target;
 	/* flags that set hyper-parameters, applied last */
 	const char **keys, **vals;
@@ -574,7 +670,7 @@ typedef struct {
 enum {
 	OPT_ENV = 1000, OPT_ENV_CMD, OPT_OBJECTIVE, OPT_CURVE, OPT_EVAL_EVERY,
 	OPT_CKPT, OPT_CKPT_EVERY, OPT_RESUME, OPT_TARGET, OPT_PRESET, OPT_SET,
-	OPT_MODEL,
+	OPT_MODEL, OPT_VAL_EPISODES, OPT_SELECT_BEST,
 	OPT_KEY /* + index into mr_ppo_config_keys */
 };
 
@@ -603,6 +699,10 @@ static void set_flag(options *o, int ch, const char *arg)
 		o->target = mr_arg_double(prog, "--target-score", arg, -1e9,
 					  1.5);
 		break;
+	case OPT_VAL_EPISODES:
+		o->val_episodes = (int)mr_arg_int(prog, "--val-episodes", arg,
+						  1, 10000);
+		break;
 	}
 }
 
@@ -614,6 +714,7 @@ static void parse_args(int argc, char **argv, options *o)
 	o->eval_every = 1;
 	o->ckpt_every = 20;
 	o->target = NAN;
+	o->val_episodes = 5;
 	o->keys = mr_xcalloc((size_t)argc + 1, sizeof *o->keys);
 	o->vals = mr_xcalloc((size_t)argc + 1, sizeof *o->vals);
 	static const struct option base[] = {
@@ -633,6 +734,8 @@ static void parse_args(int argc, char **argv, options *o)
 		{"preset", required_argument, 0, OPT_PRESET},
 		{"set", required_argument, 0, OPT_SET},
 		{"model", required_argument, 0, OPT_MODEL},
+		{"val-episodes", required_argument, 0, OPT_VAL_EPISODES},
+		{"select-best", no_argument, 0, OPT_SELECT_BEST},
 	};
 	size_t nbase = sizeof base / sizeof base[0], nkeys = 0;
 	while (mr_ppo_config_keys[nkeys])
@@ -663,10 +766,12 @@ static void parse_args(int argc, char **argv, options *o)
 		case OPT_CURVE: o->curve_path = optarg; break;
 		case OPT_CKPT: o->ckpt_path = optarg; break;
 		case OPT_RESUME: o->resume = 1; break;
+		case OPT_SELECT_BEST: o->select_best = 1; break;
 		case OPT_PRESET: o->preset = optarg; break;
 		case OPT_EVAL_EVERY:
 		case OPT_CKPT_EVERY:
 		case OPT_TARGET:
+		case OPT_VAL_EPISODES:
 			set_flag(o, ch, optarg);
 			break;
 		case OPT_SET: {
@@ -695,6 +800,7 @@ static void parse_args(int argc, char **argv, options *o)
 		snprintf(o->ckpt_buf, sizeof o->ckpt_buf, "%s.ckpt", o->output);
 		o->ckpt_path = o->ckpt_buf;
 	}
+	snprintf(o->best_buf, sizeof o->best_buf, "%s.best", o->output);
 }
 
 /* Which environment: the bandit, a pipe, or an objective's simulator
@@ -814,9 +920,10 @@ typedef struct {
 	mr_ppo *t;
 	curve cv;
 	double r_opt, r_random;
-	double *rew;                         /* an evaluation episode's */
+	double *rew;                         /* an evaluation's rewards */
 	double last_avg, score;              /* the last evaluation's */
 	int64_t last_eval;                   /* updates at it */
+	best_eval best;                      /* --select-best */
 } run;
 
 /* The training environments, one group per thread when they divide
@@ -861,9 +968,11 @@ static void start_trainer(run *r, const options *o)
 	mr_mp_doc ck = {0};
 	char *ckbuf = NULL;
 	r->r_random = NAN;
+	r->best = (best_eval){NAN, NAN, NAN};
 	if (o->resume)
-		r->pol = resume_read(o->ckpt_path, &r->cfg, &ck, &ckbuf,
-				     &r->cv, &r->r_random);
+		r->pol = resume_read(o->ckpt_path, &r->cfg, o->val_episodes,
+				     &ck, &ckbuf, &r->cv, &r->r_random,
+				     &r->best);
 	if (!(r->t = mr_ppo_new(&r->cfg, r->envs, r->nvec, r->pol, &e)))
 		mr_die(prog, &e);
 	if (o->resume)
@@ -878,12 +987,15 @@ static void start_trainer(run *r, const options *o)
 static void references(run *r, const options *o)
 {
 	mr_err e = {0};
-	if (optimal_mean(&r->spec, r->cfg.seed, &r->r_opt, &e))
+	int nval = o->val_episodes;
+	r->rew = mr_xcalloc((size_t)nval * (size_t)r->spec.eval_len,
+			    sizeof *r->rew);
+	if (optimal_mean(&r->spec, r->ev, r->cfg.seed, nval, r->rew,
+			 &r->r_opt, &e))
 		mr_die(prog, &e);
-	r->rew = mr_xcalloc((size_t)r->spec.eval_len, sizeof *r->rew);
 	if (isnan(r->r_random) &&
-	    random_mean(&r->spec, r->ev, r->cfg.seed, r->rew, &r->r_random,
-			&e))
+	    random_mean(&r->spec, r->ev, r->cfg.seed, nval, r->rew,
+			&r->r_random, &e))
 		mr_die(prog, &e);
 	if (o->quiet)
 		return;
@@ -896,27 +1008,39 @@ static void references(run *r, const options *o)
 		snprintf(heads, sizeof heads, "%d factored head%s, %d choices "
 			 "in all", pp->head_ncomp,
 			 pp->head_ncomp > 1 ? "s" : "", pp->head_total);
-	fprintf(stderr, "%s: %s: %d observations, %s; optimum %.6g, random "
-		"%.6g per step\n", prog, r->spec.name, pp->obs_dim, heads,
+	fprintf(stderr, "%s: %s: %d observations, %s; on %d validation "
+		"episode%s: optimum %.6g, random %.6g per step\n", prog,
+		r->spec.name, pp->obs_dim, heads, nval, nval > 1 ? "s" : "",
 		r->r_opt, r->r_random);
 }
 
-/* An evaluation of the current policy: the curve, the score. */
+/* An evaluation of the current policy: the curve, the score; with
+ * --select-best, a better policy than any before it is written to
+ * OUTPUT.best at once (so an interrupted run keeps it). The references
+ * are fixed, so the best mean reward is the best score. */
 static void evaluate_now(run *r, const options *o)
 {
 	mr_err e = {0};
-	if (evaluate(r->ev, &r->spec, r->cfg.seed, r->t, r->rew, r->r_opt,
-		     &r->cv, o->curve_path, &r->last_avg, &e))
+	if (evaluate(r->ev, &r->spec, r->cfg.seed, o->val_episodes, r->t,
+		     r->rew, r->r_opt, r->r_random, &r->cv, o->curve_path,
+		     &r->last_avg, &e))
 		mr_die(prog, &e);
 	r->score = mr_norm_score(r->last_avg, r->r_opt, r->r_random);
 	r->last_eval = mr_ppo_updates(r->t);
+	if (o->select_best &&
+	    (isnan(r->best.avg) || r->last_avg > r->best.avg)) {
+		r->best = (best_eval){r->last_avg, r->score,
+				      (double)mr_ppo_timesteps(r->t)};
+		if (mr_policy_save(mr_ppo_policy(r->t), o->best_buf, &e))
+			mr_die(prog, &e);
+	}
 }
 
 static void checkpoint_now(const run *r, const options *o)
 {
 	mr_err e = {0};
-	if (checkpoint_write(o->ckpt_path, r->t, &r->cfg, &r->cv, r->r_random,
-			     &e))
+	if (checkpoint_write(o->ckpt_path, r->t, &r->cfg, o->val_episodes,
+			     &r->cv, r->r_random, &r->best, &e))
 		mr_die(prog, &e);
 }
 
@@ -987,6 +1111,10 @@ static int finish(run *r, const options *o, mr_progress *bar, double wall,
 			wall, ts / wall, cpu, ts / cpu, r->last_avg, r->r_opt,
 			r->r_random, r->score,
 			reached ? " (target reached)" : "", o->output);
+	if (!o->quiet && o->select_best)
+		fprintf(stderr, "%s: best validation score %.4f (avg_r %.6g) "
+			"at %.0f timesteps; policy %s\n", prog, r->best.score,
+			r->best.avg, r->best.timesteps, o->best_buf);
 	/* said even with -q: it explains the exit status */
 	if (!isnan(o->target) && !reached)
 		fprintf(stderr, "%s: target score %g not reached in %lld "

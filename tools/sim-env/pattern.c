@@ -32,6 +32,9 @@ void se_pattern_free(se_pattern *p)
 	for (int i = 0; i < MR_MAX_SERVICES; i++)
 		free(p->levels[i]);
 	free(p->seq);
+	free(p->occ);
+	free(p->occ_first);
+	free(p->occ_count);
 	free(p->desc);
 	memset(p, 0, sizeof *p);
 }
@@ -79,6 +82,50 @@ static int sequence_row(char *t, int nserv, double *row, const char *path,
 	return 0;
 }
 
+/* Orders positions of a sequence by their row (all services' levels),
+ * then by position. */
+static int cmp_rows(const void *a, const void *b, void *arg)
+{
+	const se_pattern *p = arg;
+	int32_t x = *(const int32_t *)a, y = *(const int32_t *)b;
+	const int32_t *rx = p->seq + (size_t)x * (size_t)p->nserv;
+	const int32_t *ry = p->seq + (size_t)y * (size_t)p->nserv;
+	for (int j = 0; j < p->nserv; j++)
+		if (rx[j] != ry[j])
+			return rx[j] < ry[j] ? -1 : 1;
+	return x < y ? -1 : x > y;
+}
+
+static int rows_differ(const se_pattern *p, int32_t x, int32_t y)
+{
+	size_t w = (size_t)p->nserv;
+	return memcmp(p->seq + (size_t)x * w, p->seq + (size_t)y * w,
+		      w * sizeof *p->seq) != 0;
+}
+
+/* The chain's tables (occ, occ_first, occ_count): positions grouped by
+ * equal rows. */
+static void sequence_chain(se_pattern *p)
+{
+	size_t n = (size_t)p->nsteps;
+	p->occ = mr_xcalloc(n, sizeof *p->occ);
+	p->occ_first = mr_xcalloc(n, sizeof *p->occ_first);
+	p->occ_count = mr_xcalloc(n, sizeof *p->occ_count);
+	for (size_t i = 0; i < n; i++)
+		p->occ[i] = (int32_t)i;
+	qsort_r(p->occ, n, sizeof *p->occ, cmp_rows, p);
+	for (size_t g = 0; g < n;) {
+		size_t end = g + 1;
+		while (end < n && !rows_differ(p, p->occ[g], p->occ[end]))
+			end++;
+		for (size_t k = g; k < end; k++) {
+			p->occ_first[p->occ[k]] = (int32_t)g;
+			p->occ_count[p->occ[k]] = (int32_t)(end - g);
+		}
+		g = end;
+	}
+}
+
 /* The distinct levels of every service, ascending, and the sequence as
  * level indices (vals: rows x nserv load values). */
 static void sequence_levels(se_pattern *p, int nserv, const double *vals,
@@ -115,6 +162,7 @@ static void sequence_levels(se_pattern *p, int nserv, const double *vals,
 		}
 	}
 	free(tmp);
+	sequence_chain(p);
 }
 
 /* Reads a sequence file: one step per line, nserv numbers per line

@@ -338,13 +338,20 @@ void se_episode_start(se_sim *s, int i)
 	const se_pattern *p = s->pat;
 	se_state *st = &s->st[i];
 	int32_t *lv = level_index(s, st);
+	/* an evaluation set's episode is its seed's alone, the same in every
+	 * environment (so a sweep of every action walks one episode) */
+	uint64_t env = s->set != MR_EPISODES_TRAIN ? 0 : (uint64_t)i;
 	if (s->eval)
-		mr_rng_seed(&st->rng, s->seed,
-			    MR_STREAM_SIM_ENV_BASE + (uint64_t)i);
+		mr_rng_seed(&st->rng, s->seed, MR_STREAM_SIM_ENV_BASE + env);
 	st->t = 0;
 	switch (p->kind) {
 	case SE_PAT_SEQUENCE:
-		st->pos = s->eval ? 0 : (int32_t)mr_rng_below(&st->rng, (uint64_t)p->nsteps);
+		/* a chain's first row: a uniform position, so drawn from the
+		 * rows' frequencies, as a training episode's */
+		st->pos = s->eval && !s->chain
+				  ? 0
+				  : (int32_t)mr_rng_below(&st->rng,
+							  (uint64_t)p->nsteps);
 		for (int j = 0; j < o->nserv; j++) {
 			lv[j] = p->seq[(size_t)st->pos * (size_t)o->nserv + (size_t)j];
 			level_set(s, st, j);
@@ -382,6 +389,11 @@ static void advance(se_sim *s, se_state *st)
 	st->t++;
 	switch (p->kind) {
 	case SE_PAT_SEQUENCE:
+		if (s->chain) { /* the successor of a random equal row */
+			uint64_t c = (uint64_t)p->occ_count[st->pos];
+			st->pos = p->occ[p->occ_first[st->pos] +
+					 (int32_t)mr_rng_below(&st->rng, c)];
+		}
 		st->pos = st->pos + 1 == p->nsteps ? 0 : st->pos + 1;
 		for (int j = 0; j < o->nserv; j++) {
 			lv[j] = p->seq[(size_t)st->pos * (size_t)o->nserv + (size_t)j];
@@ -759,6 +771,16 @@ int mr_simenv_episode_length(const mr_objective *o)
 	return o->episode_length > 0 ? o->episode_length : o->pattern.length;
 }
 
+uint64_t mr_simenv_episode_seed(uint64_t seed, int episodes, long k)
+{
+	uint64_t base = episodes == MR_EPISODES_TEST
+				? MR_STREAM_EPISODES_TEST_BASE
+				: MR_STREAM_EPISODES_VALIDATION_BASE;
+	mr_rng g;
+	mr_rng_seed(&g, seed, base + (uint64_t)k);
+	return mr_rng_u64(&g) >> 1;
+}
+
 mr_vecenv *mr_simenv_open(const mr_objective *o, const mr_simenv_opts *opts,
 			  mr_err *e)
 {
@@ -781,11 +803,20 @@ mr_vecenv *mr_simenv_open(const mr_objective *o, const mr_simenv_opts *opts,
 			goto bad;
 		s->pat = &s->own_pat;
 	}
+	if (opts->episodes < MR_EPISODES_TRAIN ||
+	    opts->episodes > MR_EPISODES_TEST) {
+		mr_errf(e, MR_EXIT_USAGE, "unknown episode set %d",
+			opts->episodes);
+		goto bad;
+	}
 	/* jitter is for training: evaluation walks the levels themselves */
-	s->jitter = opts->eval ? 0 : s->pat->jitter;
+	s->eval = opts->eval || opts->episodes != MR_EPISODES_TRAIN;
+	s->set = opts->episodes;
+	s->chain = opts->episodes != MR_EPISODES_TRAIN &&
+		   s->pat->kind == SE_PAT_SEQUENCE;
+	s->jitter = s->eval ? 0 : s->pat->jitter;
 	s->discrete_load = s->pat->kind != SE_PAT_SIN && !(s->jitter > 0);
 	s->nenvs = opts->nenvs;
-	s->eval = opts->eval;
 	s->seed = opts->seed;
 	s->ep_len = o->episode_length > 0 ? o->episode_length : s->pat->length;
 	if (o->incremental && o->nact * MR_NMOVES > 4096) {

@@ -71,6 +71,12 @@ typedef struct {
 	/* sequence: nsteps x nserv level indices */
 	int nsteps;
 	int32_t *seq;
+	/* sequence, as a Markov chain (evaluation sets): the positions
+	 * grouped by their row's value, each group ascending; row p's group
+	 * is occ[occ_first[p] .. occ_first[p] + occ_count[p]). The successor
+	 * of a random member of p's group is a draw from the transition
+	 * frequencies out of p's row. */
+	int32_t *occ, *occ_first, *occ_count;
 	/* levels: a new level is drawn with probability 1/hold per step */
 	double hold;
 	/* sequence, levels: training episodes add a uniform draw in
@@ -281,6 +287,10 @@ typedef struct {
 	double jitter;     /* training episodes: the pattern's jitter, else 0 */
 	se_model model;
 	int nenvs, eval, ep_len, obs_dim;
+	int set;       /* mr_simenv_opts.episodes: with an evaluation set,
+			* every environment plays the reset seed's episode */
+	int chain;     /* a sequence walked as its Markov chain (evaluation
+			* sets) */
 	uint64_t seed;
 	se_state *st;
 	double *vars;  /* scratch for one evaluation */

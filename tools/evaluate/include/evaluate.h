@@ -91,6 +91,8 @@ typedef struct {
 	double *delay;      /* n x nservices */
 	double *carried, *cost, *reward, *cores;
 	uint8_t *bound_met;
+	int32_t *episode;   /* the evaluation episode of each step */
+	int cur_episode;    /* what mr_steps_add records (0 after init) */
 } mr_steps;
 
 void mr_steps_init(mr_steps *s, int ncomp, int nservices);
@@ -98,7 +100,8 @@ void mr_steps_add(mr_steps *s, const int32_t *action, const mr_step_info *in,
 		  double reward, double cores);
 void mr_steps_free(mr_steps *s);
 
-/* Runs c for nsteps steps on environment 0 of v (already reset). */
+/* Runs c for nsteps steps on environment 0 of v (already reset),
+ * appending to out (steps recorded with out->cur_episode). */
 int mr_eval_run(mr_vecenv *v, const mr_action_space *as, mr_controller *c,
 		long nsteps, mr_steps *out, mr_err *e);
 
@@ -133,8 +136,9 @@ double mr_sweep_service_time(const mr_sweep *s, const mr_action_space *as,
 			     const int32_t *rest);
 
 /* Writes the per-step CSV atomically:
- * step,load,<component...>,cores,d1..dS,carried,cost,reward,bound_met
- * (cores is empty when the objective sets none, or sets it incrementally) */
+ * step,load,<component...>,cores,d1..dS,carried,cost,reward,bound_met,episode
+ * (cores is empty when the objective sets none, or sets it incrementally;
+ * step counts on across episodes, episode says which one a step is of) */
 int mr_steps_write(const char *path, const mr_action_space *as,
 		   const mr_steps *s, mr_err *e);
 
@@ -163,16 +167,29 @@ typedef struct {
 				  * this run also met the bound (NaN: none) */
 	double mean_cores;       /* NaN when the space has no cores */
 	double mean_cost, mean_carried, mean_load;
+	/* over evaluation episodes (norm_score is then the mean of the
+	 * episodes' scores): their count, and the 95% half-widths of the
+	 * per-episode mean reward and score (NaN below 2 episodes) */
+	int episodes;
+	double episode_reward_ci95, norm_score_ci95;
 } mr_summary;
 
 /* r_opt, r_random: reference mean rewards; opt: the optimum's steps for
- * bound_opt_pct (NULL: NaN). */
+ * bound_opt_pct (NULL: NaN). One episode (episodes = 1). */
 void mr_summarise(const mr_steps *s, const char *policy, double r_opt,
 		  double r_random, const mr_steps *opt, mr_summary *out);
+/* The same over n equally long episodes: r_opt[k], r_random[k] are
+ * episode k's references (s->episode says which steps are whose);
+ * norm_score is the mean of the episodes' scores, with its interval. */
+void mr_summarise_episodes(const mr_steps *s, const char *policy, int n,
+			   const double *r_opt, const double *r_random,
+			   const mr_steps *opt, mr_summary *out);
 /* Summary CSV, one row per policy, written atomically:
  * objective,pattern,seed,policy,steps,mean_reward,ci95,norm_score,
  * bound_met_pct,bound_met_where_opt_pct,mean_cores,mean_cost,mean_carried,
- * mean_load (undefined figures are empty fields). */
+ * mean_load,episodes,episode_reward_ci95,norm_score_ci95 (undefined
+ * figures are empty fields; ci95 is over steps, the last two over
+ * episodes). */
 int mr_summary_write(const char *path, const char *objective,
 		     const char *pattern, uint64_t seed,
 		     const mr_summary *rows, int n, mr_err *e);
@@ -217,17 +234,26 @@ int mr_random_reference(const mr_random_ref *r, mr_sweep *sw, mr_err *why,
 			double *out, mr_err *e);
 
 /* ------------------------------------------------------------------------
- * A whole evaluation: the policy (if any) and the baselines on fresh
- * environments from an opener, into a directory:
- *   DIR/steps-<name>.csv  per controller
+ * A whole evaluation: the policy (if any) and the baselines on the same
+ * evaluation episodes, each on fresh environments from an opener, into a
+ * directory:
+ *   DIR/steps-<name>.csv  per controller, every episode
  *   DIR/summary.csv       written last
  * On failure every file this call wrote is removed again.
  */
+/* Fresh environments at the start of evaluation episode k (0, 1, ...). */
+typedef mr_vecenv *(*mr_episode_opener)(void *ctx, int k, int nenvs,
+					mr_err *e);
+/* The optimum's mean reward per step over episode k, from elsewhere. */
+typedef int (*mr_optimal_mean_fn)(void *ctx, int k, double *mean,
+				  mr_err *e);
+
 typedef struct {
 	const char *outdir;
 	const char *objective, *pattern; /* labels for the summary */
 	uint64_t seed;
-	long nsteps;
+	long nsteps;              /* steps of an episode */
+	int episodes;             /* evaluation episodes (<= 0: 1) */
 	const mr_action_space *as;
 	const char *baselines;    /* "optimal,noop,hpa50,hpa80,random" */
 	const int32_t *noop;      /* the fixed configuration */
@@ -237,13 +263,16 @@ typedef struct {
 	mr_env_act_fn optimal;    /* the optimum in the env's state, or NULL:
 				   * then the sweep's per-step table */
 	void *optimal_ctx;
-	double r_opt_ref;         /* the optimum's mean from elsewhere, or NaN */
+	mr_optimal_mean_fn optimal_mean; /* with the opener's ctx: the
+				   * optimum's mean from elsewhere (a cross-
+				   * check; the reference without an optimal
+				   * run), or NULL */
 	int random_episodes;      /* sampled random reference: episodes
 				   * (<= 0: 10) */
 	int quiet;
 } mr_suite_opts;
 
-int mr_eval_suite(const mr_suite_opts *so, mr_env_opener open,
+int mr_eval_suite(const mr_suite_opts *so, mr_episode_opener open,
 		  mr_env_closer close, void *ctx, mr_err *e);
 
 /* ------------------------------------------------------------------------

@@ -21,11 +21,22 @@ const char *mr_objective_name(const mr_objective *o);
 const char *mr_objective_param(const mr_objective *o, const char *section,
 			       const char *key);
 
+/* Which episodes an environment plays (the evaluation protocol, README):
+ * TRAIN, the load pattern itself (a sequence file as written); VALIDATION
+ * (ppo-train's in-training evaluation) and TEST (policy-eval), evaluation
+ * episodes reset with mr_simenv_episode_seed, where a sequence is a fresh
+ * draw from the file's process: a Markov chain over its rows with the
+ * transition frequencies counted in the file (cyclic), the same length, the
+ * first row drawn from the rows' frequencies. */
+enum { MR_EPISODES_TRAIN, MR_EPISODES_VALIDATION, MR_EPISODES_TEST };
+
 typedef struct {
 	int nenvs;                /* environments stepped together (>= 1) */
 	uint64_t seed;
 	int eval;                 /* 1: every episode walks the load pattern
 				   * from its start, deterministically */
+	int episodes;             /* MR_EPISODES_*: VALIDATION and TEST imply
+				   * eval (deterministic for a reset seed) */
 	const char *load_pattern; /* NULL: the objective's; else an override
 				   * (unseen patterns in policy-eval) */
 	const char *model_path;   /* NULL: the objective's system model */
@@ -41,6 +52,13 @@ mr_vecenv *mr_simenv_open(const mr_objective *o, const mr_simenv_opts *opts,
 			  mr_err *e);
 /* Steps in one episode of the objective (its load pattern's length). */
 int mr_simenv_episode_length(const mr_objective *o);
+/* The reset seed of evaluation episode k (0, 1, ...) of a set
+ * (MR_EPISODES_VALIDATION or TEST) of a run seeded seed: the first draw of
+ * stream MR_STREAM_EPISODES_<SET>_BASE + k of that seed, below 2^63 (the
+ * protocol's seeds are signed). Sets draw from streams of their own, so no
+ * two episodes of the sets, nor a training environment's seed, share a
+ * generator. */
+uint64_t mr_simenv_episode_seed(uint64_t seed, int episodes, long k);
 
 /* The exact optimum's mean reward per step over one evaluation episode of
  * the objective's load pattern (exhaustive search per state, or value

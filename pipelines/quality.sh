@@ -1,0 +1,230 @@
+#!/bin/sh
+# quality.sh - the fan-out behind `make quality`: PPO's quality over
+# objectives x model seeds x PPO seeds, one row per run of
+# $RESULTS/quality.csv:
+#
+#   objective,heads,model_seed,ppo_seed,timesteps,final_score,
+#   final_score_unseen,stable_frac,first_hit_timesteps,wall_s
+#
+# A run: the objective's model fitted with rf-fit --seed MODEL_SEED (once
+# per objective and model seed, shared by its PPO seeds), ppo-train with the
+# objective's whole budget (no early stop) and its curve on validation
+# episodes, then policy-eval of the FINAL policy on 10 test episodes of the
+# seen and the unseen load pattern (README, Evaluation protocol).
+# final_score(_unseen): the policy's normalised score there (the mean over
+# the test episodes). From the curve: first_hit_timesteps, the first
+# evaluation scoring >= 0.98, and stable_frac, the share of evaluations
+# from it to the end scoring >= 0.98 (both empty when never reached).
+# wall_s: ppo-train's wall seconds (one thread).
+#
+# Runs go through GNU parallel, JOBS at a time (default: the cores). Each
+# writes its row into its own folder atomically; quality.csv is rewritten
+# (temp file + rename) from the rows after every batch. Resumable: a run
+# whose row is in quality.csv or in its folder is not redone, and a fitted
+# model is kept (to start afresh, remove $RESULTS/quality.csv,
+# $RESULTS/quality/ and $MODELS/quality/). Then a summary per objective:
+# $RESULTS/quality-summary.csv, also printed.
+#
+# Usage (environment, set by pipelines/quality.mk): OBJS MODEL_SEEDS
+# PPO_SEEDS JOBS MODELS RESULTS OBJDIR TRACE BIN FIT_ARGS PPO_ARGS; or, as
+# GNU parallel calls it: quality.sh fit OBJ MODEL_SEED, quality.sh row OBJ
+# MODEL_SEED PPO_SEED.
+set -eu
+
+die() { echo "quality: $*" >&2; exit "${code:-2}"; }
+
+: "${MODELS:=models}" "${RESULTS:=results}" "${OBJDIR:=pipelines/objectives}"
+: "${BIN:=build/bin}" "${TRACE:=}" "${FIT_ARGS:=}" "${PPO_ARGS:=}"
+: "${MODEL_SEEDS:=1 2 3}" "${PPO_SEEDS:=1 2}" "${OBJS:=}"
+JOBS=${JOBS:-$(nproc 2>/dev/null || echo 1)}
+HEADER=objective,heads,model_seed,ppo_seed,timesteps,final_score,final_score_unseen,stable_frac,first_hit_timesteps,wall_s
+QM=$MODELS/quality
+QR=$RESULTS/quality
+THRESHOLD=0.98
+
+describe() { "$BIN/sim-env" describe "$OBJDIR/$1.obj" --get "$2"; }
+trace_of() { if [ -n "$TRACE" ]; then echo "$TRACE"; else describe "$1" trace; fi; }
+now() { date +%s.%N; }
+
+# ------------------------------------------------------------------------
+# One model: rf-fit with the objective's arguments and the model seed.
+fit() { # fit OBJ MODEL_SEED
+	obj=$1 ms=$2
+	out=$QM/$obj/seed-$ms/system.msgpack
+	[ -s "$out" ] && return 0
+	mkdir -p "$QM/$obj/seed-$ms"
+	set -f # the arguments are words, never patterns
+	# shellcheck disable=SC2046
+	"$BIN/rf-fit" fit -q $("$BIN/sim-env" describe "$OBJDIR/$obj.obj" --model-args) \
+		$FIT_ARGS --seed "$ms" \
+		-o "$out" "$(trace_of "$obj")" >"$QM/$obj/seed-$ms/.fit.csv.tmp"
+	set +f
+	mv "$QM/$obj/seed-$ms/.fit.csv.tmp" "$QM/$obj/seed-$ms/fit.csv"
+}
+
+# The ppo row's norm_score of a policy-eval summary.
+ppo_score() {
+	awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) c[$i] = i; next }
+		$c["policy"] == "ppo" { print $c["norm_score"] }' "$1"
+}
+
+# first_hit_timesteps,stable_frac of a curve (column score).
+curve_figures() {
+	awk -F, -v th="$THRESHOLD" 'NR == 1 { for (i = 1; i <= NF; i++) c[$i] = i; next }
+		{ n++; ts[n] = $c["timesteps"]; s[n] = $c["score"] }
+		END {
+			for (i = 1; i <= n; i++) if (s[i] != "" && s[i] + 0 >= th) break
+			if (i > n) { print ","; exit }
+			k = 0; for (j = i; j <= n; j++) if (s[j] != "" && s[j] + 0 >= th) k++
+			printf "%s,%.4f\n", ts[i], k / (n - i + 1)
+		}' "$1"
+}
+
+# ------------------------------------------------------------------------
+# One run: train, evaluate the final policy, write its row.
+row() { # row OBJ MODEL_SEED PPO_SEED
+	obj=$1 ms=$2 ps=$3
+	dir=$QR/$obj/m$ms-p$ps
+	model=$QM/$obj/seed-$ms/system.msgpack
+	objf=$OBJDIR/$obj.obj
+	mkdir -p "$dir/seen" "$dir/unseen"
+	t0=$(now)
+	set -f
+	# shellcheck disable=SC2086
+	"$BIN/ppo-train" --model "$model" --seed "$ps" --threads 1 $PPO_ARGS \
+		-o "$dir/policy.msgpack" --curve "$dir/learning.csv" "$objf" \
+		2>"$dir/ppo-train.log" ||
+		{ cat "$dir/ppo-train.log" >&2; code=1 die "$obj m$ms p$ps: ppo-train failed"; }
+	set +f
+	t1=$(now)
+	"$BIN/policy-eval" sim -q --policy "$dir/policy.msgpack" --model "$model" \
+		--seed "$ps" --episodes 10 -b optimal -o "$dir/seen" "$objf"
+	unseen=$(describe "$obj" eval.unseen)
+	if [ -n "$unseen" ]; then
+		"$BIN/policy-eval" sim -q --policy "$dir/policy.msgpack" --model "$model" \
+			--seed "$ps" --episodes 10 -b optimal --pattern "$unseen" \
+			--label unseen -o "$dir/unseen" "$objf"
+		su=$(ppo_score "$dir/unseen/summary.csv")
+	else
+		su=
+	fi
+	heads=$(sed -n 's/.*one joint head.*/joint/p; s/.*factored head.*/factored/p' \
+		"$dir/ppo-train.log" | head -n 1)
+	ts=$(tail -n 1 "$dir/learning.csv" | cut -d, -f1)
+	fig=$(curve_figures "$dir/learning.csv")
+	hit=${fig%,*} frac=${fig#*,}
+	wall=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }')
+	printf '%s,%s,%s,%s,%s,%s,%s,%s,%s,%s\n' "$obj" "$heads" "$ms" "$ps" \
+		"$ts" "$(ppo_score "$dir/seen/summary.csv")" "$su" "$frac" "$hit" \
+		"$wall" >"$dir/.row.tmp"
+	mv "$dir/.row.tmp" "$dir/row.csv"
+}
+
+# ------------------------------------------------------------------------
+# quality.csv from its old rows and every run's row: one row per run
+# (objective, model seed, PPO seed), sorted, written atomically.
+assemble() {
+	out=$RESULTS/quality.csv
+	{
+		[ -f "$out" ] && tail -n +2 "$out"
+		find "$QR" -name row.csv -exec cat {} + 2>/dev/null
+	} | awk -F, '!seen[$1 FS $3 FS $4]++' |
+		sort -t, -k1,1 -k3,3n -k4,4n >"$out.rows.tmp"
+	{ echo "$HEADER"; cat "$out.rows.tmp"; } >"$out.tmp"
+	rm -f "$out.rows.tmp"
+	mv "$out.tmp" "$out"
+}
+
+# The summary per objective: runs, mean and worst final score, runs >=
+# 0.98, median stable_frac (of the runs that reached 0.98), mean unseen
+# score, median wall seconds.
+summary() {
+	out=$RESULTS/quality-summary.csv
+	for o in $(tail -n +2 "$RESULTS/quality.csv" | cut -d, -f1 | sort -u); do
+		awk -F, -v o="$o" -v th="$THRESHOLD" '$1 == o {
+				n++; s = $6 + 0; sum += s; if (n == 1 || s < worst) worst = s
+				if (s >= th) good++
+				if ($7 != "") { nu++; su += $7 }
+				if ($8 != "") print "f", $8
+				print "w", $10
+				h = $2
+			}
+			END {
+				printf "S %s,%s,%d,%.4f,%.4f,%d,%s\n", o, h, n, sum / n, worst,
+					good, nu ? sprintf("%.4f", su / nu) : ""
+			}' "$RESULTS/quality.csv" >"$out.one.tmp"
+		med_f=$(awk '$1 == "f" { print $2 }' "$out.one.tmp" | sort -g | awk '{ v[NR] = $1 }
+			END { if (NR) print (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2) }')
+		med_w=$(awk '$1 == "w" { print $2 }' "$out.one.tmp" | sort -g | awk '{ v[NR] = $1 }
+			END { if (NR) print (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2) }')
+		line=$(sed -n 's/^S //p' "$out.one.tmp")
+		echo "$line,$med_f,$med_w"
+	done >"$out.rows.tmp"
+	rm -f "$out.one.tmp"
+	{
+		echo "objective,heads,runs,mean_score,worst_score,runs_ge_0.98,mean_score_unseen,median_stable_frac,median_wall_s"
+		cat "$out.rows.tmp"
+	} >"$out.tmp"
+	rm -f "$out.rows.tmp"
+	mv "$out.tmp" "$out"
+	column -s, -t "$out" 2>/dev/null || cat "$out"
+}
+
+# ------------------------------------------------------------------------
+case ${1:-} in
+fit) shift; fit "$@"; exit 0 ;;
+row) shift; row "$@"; exit 0 ;;
+'') ;;
+*) die "unknown mode '$1' (fit, row, or none)" ;;
+esac
+
+# The default objectives: the shipped ones, and the published ones whose
+# traces are here.
+if [ -z "$OBJS" ]; then
+	OBJS="delay throughput cost differentiation"
+	for o in delay-tnsm throughput-cnsm; do
+		t=$(trace_of "$o")
+		[ -n "$t" ] && [ -f "$t" ] && OBJS="$OBJS $o"
+	done
+fi
+for o in $OBJS; do
+	[ -f "$OBJDIR/$o.obj" ] || die "unknown objective '$o': no $OBJDIR/$o.obj"
+	t=$(trace_of "$o")
+	[ -n "$t" ] && [ -f "$t" ] || die "$o: trace '$t' not found (TRACE= to give one)"
+done
+for s in $MODEL_SEEDS $PPO_SEEDS; do
+	case $s in *[!0-9]*|'') die "seed '$s' is not a non-negative integer" ;; esac
+done
+[ -n "$MODEL_SEEDS" ] && [ -n "$PPO_SEEDS" ] || die "MODEL_SEEDS and PPO_SEEDS must not be empty"
+mkdir -p "$QR" "$QM"
+export MODELS RESULTS OBJDIR BIN TRACE FIT_ARGS PPO_ARGS
+
+# The runs still to do: not in quality.csv, no row of their own.
+todo=$QR/.todo
+: >"$todo"
+for o in $OBJS; do for ms in $MODEL_SEEDS; do for ps in $PPO_SEEDS; do
+	[ -f "$QR/$o/m$ms-p$ps/row.csv" ] && continue
+	[ -f "$RESULTS/quality.csv" ] &&
+		awk -F, -v o="$o" -v m="$ms" -v p="$ps" '$1 == o && $3 == m && $4 == p { f = 1 }
+			END { exit !f }' "$RESULTS/quality.csv" && continue
+	echo "$o $ms $ps" >>"$todo"
+done; done; done
+n=$(wc -l <"$todo")
+echo "quality: $n run(s) to do of $(echo $OBJS | wc -w) objective(s) x $(echo $MODEL_SEEDS | wc -w) model seed(s) x $(echo $PPO_SEEDS | wc -w) PPO seed(s), $JOBS at a time" >&2
+start=$(now)
+if [ "$n" -gt 0 ]; then
+	# models first (each shared by its PPO seeds), then the runs
+	cut -d' ' -f1,2 "$todo" | sort -u |
+		parallel --will-cite --colsep ' ' --jobs "$JOBS" --halt now,fail=1 \
+			sh "$0" fit
+	rc=0
+	parallel --will-cite --colsep ' ' --jobs "$JOBS" --halt soon,fail=1 \
+		sh "$0" row <"$todo" || rc=$?
+	assemble
+	[ "$rc" -eq 0 ] || code=1 die "a run failed (finished rows are kept; rerun to resume)"
+else
+	assemble
+fi
+rm -f "$todo"
+echo "quality: $(tail -n +2 "$RESULTS/quality.csv" | wc -l) row(s) in $RESULTS/quality.csv; $(awk -v a="$start" -v b="$(now)" 'BEGIN { printf "%.0f", b - a }') s" >&2
+summary

@@ -1,0 +1,47 @@
+#!/bin/sh
+# test_quality.sh - `make quality` on a tiny grid (delay on a synthetic
+# trace, a tiny PPO budget): quality.csv with the exact header and one row
+# per run, the summary, a resumed grid that adds runs without redoing or
+# duplicating any, and a bad objective refused.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/pipeline_lib.sh"
+
+R=$TMP/results
+qmk() {
+	make -C "$MESHRL_ROOT" --no-print-directory BUILD="$BUILD_DIR" \
+		MODELS="$TMP/models" RESULTS="$R" TRACE="$TMP/trace.csv" \
+		QUALITY_FIT_ARGS="--trees 20" QUALITY_PPO_ARGS="--timesteps 4096" \
+		JOBS=2 quality "$@"
+}
+HDR=objective,heads,model_seed,ppo_seed,timesteps,final_score,final_score_unseen,stable_frac,first_hit_timesteps,wall_s
+
+check "make quality OBJS=delay MODEL_SEEDS=1 PPO_SEEDS='1 2'" \
+	qmk OBJS=delay MODEL_SEEDS=1 PPO_SEEDS="1 2"
+check "quality.csv: the exact header" \
+	sh -c "head -n 1 '$R/quality.csv' | grep -qx '$HDR'"
+check "quality.csv: one row per run, figures filled" \
+	awk -F, 'NR > 1 { n++; if ($1 != "delay" || $2 != "joint" || $3 != 1 || $4 != n ||
+		$5 < 4096 || $6 == "" || $7 == "" || $10 == "") bad = 1
+		if (($8 == "") != ($9 == "")) bad = 1 }
+		END { exit !(n == 2 && !bad) }' "$R/quality.csv"
+check "quality-summary.csv: delay over 2 runs" \
+	awk -F, 'NR == 1 { ok = $1 == "objective" && $4 == "mean_score"; next }
+		$1 == "delay" && $3 == 2 { n++ } END { exit !(ok && n == 1) }' "$R/quality-summary.csv"
+mtimes "$R/quality" | grep -e learning.csv >"$TMP/before"
+check "a larger grid resumes: runs done are skipped" \
+	qmk OBJS=delay MODEL_SEEDS=1 PPO_SEEDS="1 2 3"
+check "quality.csv: 3 rows, none twice" \
+	sh -c "[ \$(tail -n +2 '$R/quality.csv' | wc -l) -eq 3 ] &&
+		[ \$(tail -n +2 '$R/quality.csv' | cut -d, -f1,3,4 | sort -u | wc -l) -eq 3 ]"
+mtimes "$R/quality" | grep -e learning.csv | grep -v m1-p3 >"$TMP/after"
+check "finished runs were not redone" cmp -s "$TMP/before" "$TMP/after"
+# a row only in quality.csv (its run folder gone) is not redone either
+rm -rf "$R/quality/delay/m1-p1"
+check "a row in quality.csv alone is kept, not redone" \
+	sh -c "make -C '$MESHRL_ROOT' --no-print-directory BUILD='$BUILD_DIR' \
+		MODELS='$TMP/models' RESULTS='$R' TRACE='$TMP/trace.csv' \
+		QUALITY_PPO_ARGS='--timesteps 4096' quality OBJS=delay MODEL_SEEDS=1 \
+		PPO_SEEDS='1 2 3' 2>'$TMP/q.log' && grep -q '0 run(s) to do' '$TMP/q.log' &&
+		[ \$(tail -n +2 '$R/quality.csv' | wc -l) -eq 3 ] && [ ! -d '$R/quality/delay/m1-p1' ]"
+expect_fail "an unknown objective is refused" 2 "unknown objective 'nope'" \
+	qmk OBJS=nope MODEL_SEEDS=1 PPO_SEEDS=1
