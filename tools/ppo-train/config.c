@@ -29,6 +29,7 @@ int mr_ppo_config_defaults(mr_ppo_config *c, const char *preset, mr_err *e)
 	c->adam_eps = 1e-5;
 	c->norm_obs = 1;
 	c->norm_adv = 2;
+	c->adv_floor = 0.1;
 	c->obs_clip = 10;
 	c->timesteps = 1000000;
 	c->threads = 1;
@@ -61,7 +62,7 @@ const char *const mr_ppo_config_keys[] = {
 	"net", "critic_net", "act", "shared", "n_steps", "nenvs", "batch",
 	"epochs", "lr", "lr_decay", "gamma", "gae_lambda", "clip", "clip_vf",
 	"ent_coef", "vf_coef", "max_grad_norm", "adam_eps", "norm_obs",
-	"norm_adv", "obs_clip", "continuing", "timesteps", "threads", "seed",
+	"norm_adv", "adv_floor", "obs_clip", "continuing", "timesteps", "threads", "seed",
 	"heads", NULL};
 
 void mr_ppo_policy_shape(const mr_ppo_config *c, mr_policy_shape *s)
@@ -266,6 +267,7 @@ static int set_double(mr_ppo_config *c, const char *key, const char *val,
 		{"max_grad_norm", &c->max_grad_norm},
 		{"adam_eps", &c->adam_eps},
 		{"obs_clip", &c->obs_clip},
+		{"adv_floor", &c->adv_floor},
 	};
 	for (size_t k = 0; k < sizeof dbls / sizeof dbls[0]; k++)
 		if (!strcmp(key, dbls[k].name))
@@ -335,6 +337,8 @@ int mr_ppo_config_check(const mr_ppo_config *c, mr_err *e)
 	       "norm_obs: must be 0 or 1");
 	REFUSE(c->norm_adv < 0 || c->norm_adv > 2,
 	       "norm_adv: must be 0, 1 or 2");
+	REFUSE(!(c->adv_floor >= 0 && c->adv_floor <= 1),
+	       "adv_floor %g: must be in 0..1", c->adv_floor);
 #undef REFUSE
 	return 0;
 }
@@ -357,13 +361,14 @@ void mr_ppo_config_describe(const mr_ppo_config *c, char *buf, size_t n)
 		 "net=%s critic_net=%s act=%s shared=%d n_steps=%d nenvs=%d "
 		 "batch=%d epochs=%d lr=%g lr_decay=%d gamma=%g gae_lambda=%g "
 		 "clip=%g clip_vf=%g ent_coef=%g vf_coef=%g max_grad_norm=%g "
-		 "adam_eps=%g norm_obs=%d norm_adv=%d obs_clip=%g continuing=%d "
+		 "adam_eps=%g norm_obs=%d norm_adv=%d adv_floor=%g obs_clip=%g "
+		 "continuing=%d "
 		 "heads=%s",
 		 a, c->shared ? "(shared)" : cr,
 		 c->act == MR_ACT_TANH ? "tanh" : "relu", c->shared,
 		 c->n_steps, c->nenvs, c->batch, c->epochs, c->lr, c->lr_decay,
 		 c->gamma, c->gae_lambda, c->clip, c->clip_vf, c->ent_coef,
 		 c->vf_coef, c->max_grad_norm, c->adam_eps, c->norm_obs,
-		 c->norm_adv, c->obs_clip, c->continuing,
+		 c->norm_adv, c->adv_floor, c->obs_clip, c->continuing,
 		 mr_heads_name(c->heads));
 }

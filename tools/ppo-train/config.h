@@ -34,6 +34,8 @@ typedef struct {
 	double max_grad_norm; /* <= 0: none */
 	double adam_eps;
 	int norm_obs, norm_adv;
+	double adv_floor;    /* norm_adv 2: the minibatch's spread is taken
+			      * at least adv_floor x the running spread */
 	double obs_clip;
 	int continuing;      /* 1: episode ends are time limits; returns are
 			      * not cut there (the next start does not

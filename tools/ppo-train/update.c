@@ -262,16 +262,21 @@ static void adv_stats(const mr_ppo *t, const int *mb, int Bm, double *mean,
 	for (int r = 0; r < Bm; r++)
 		s1 += t->adv[mb[r]];
 	*mean = s1 / Bm;
-	if (t->c.norm_adv == 2) { /* the scale of every advantage so far */
-		double var = t->adv_n > 1 ? t->adv_m2 / (t->adv_n - 1) : 0;
-		*scale = 1.0 / (sqrt(var) + 1e-8);
-		return;
-	}
 	for (int r = 0; r < Bm; r++) {
 		double d = t->adv[mb[r]] - *mean;
 		s2 += d * d;
 	}
-	*scale = 1.0 / (sqrt(s2 / (Bm - 1)) + 1e-8);
+	double sd = sqrt(s2 / (Bm - 1));
+	if (t->c.norm_adv == 2) {
+		/* never blow advantages up past 1 / adv_floor of the spread of
+		 * every advantage so far: a near-deterministic policy's tiny
+		 * ones are noise */
+		double var = t->adv_n > 1 ? t->adv_m2 / (t->adv_n - 1) : 0;
+		double floor = t->c.adv_floor * sqrt(var);
+		if (sd < floor)
+			sd = floor;
+	}
+	*scale = 1.0 / (sd + 1e-8);
 }
 
 /* The update by network: one worker trains both networks in turn, or (two

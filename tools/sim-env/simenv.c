@@ -364,9 +364,13 @@ void se_episode_start(se_sim *s, int i)
 		}
 		break;
 	case SE_PAT_SIN:
-		st->phase = p->phase >= 0 ? p->phase
-			    : s->eval ? 0
-				      : mr_rng_uniform(&st->rng) * p->period[0];
+		/* a validation or test episode is a new draw of the process:
+		 * its phase too (else every one would be the same) */
+		st->phase = s->set != MR_EPISODES_TRAIN
+				    ? mr_rng_uniform(&st->rng) * p->period[0]
+			    : p->phase >= 0 ? p->phase
+			    : s->eval	    ? 0
+					    : mr_rng_uniform(&st->rng) * p->period[0];
 		break;
 	}
 	for (int k = 0; k < o->nparam; k++)
