@@ -20,7 +20,8 @@ mkdir -p "$TMP/changed"
 cp "$OBJS"/*.load "$TMP/changed/"
 
 # one NAME FILE: a 10-tree model of the objective FILE's trace, its optimum
-# and a random run; bruteforce.py NAME must agree with them.
+# and a random run (evaluation episodes: training ones may jitter the loads
+# off the grid); bruteforce.py NAME must agree with them.
 one() {
 	on=$1 obj=$2
 	trace=$(sim-env describe "$OBJS/$on.obj" --get trace)
@@ -28,7 +29,7 @@ one() {
 	rf-fit fit -q $(sim-env describe "$obj" --model-args) --trees 10 \
 		--seed 1 -o "$model" "$trace" >/dev/null 2>"$TMP/fit.err" &&
 	sim-env optimal -q --model "$model" -o "$TMP/$on.opt.csv" "$obj" &&
-	sim-env run -q --model "$model" --actions random --steps 200 \
+	sim-env run -q --eval --model "$model" --actions random --steps 200 \
 		--envs 8 --seed 1 -o "$TMP/$on.run.csv" "$obj"
 }
 
@@ -64,7 +65,7 @@ caught() {
 	fi
 	sim-env optimal -q --model "$TMP/$on.msgpack" \
 		-o "$TMP/$on.opt.csv" "$copy" &&
-	sim-env run -q --model "$TMP/$on.msgpack" --actions random \
+	sim-env run -q --eval --model "$TMP/$on.msgpack" --actions random \
 		--steps 200 --envs 8 --seed 1 -o "$TMP/$on.run.csv" "$copy"
 	run=$TMP/$on.run.csv
 	[ "$what" = optimum ] && run=
