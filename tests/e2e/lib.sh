@@ -51,3 +51,20 @@ synth_compute_trace() {
       printf "%d,%d,%d,%d,%d,%d,%.6f,0,0,0,0,0,0\n", l, 5 * l, 5 * l, p, l, c, d }
 }'
 }
+
+# synth_delay SEED REPS LEVEL...: the shipped delay objective as
+# $TMP/obj/delay.obj, its load sequence the LEVELs (one step each), and a
+# 20-tree model of synth_compute_trace SEED REPS as $TMP/m.msgpack; sets
+# OBJ and M.
+synth_delay() {
+	seed=$1 reps=$2; shift 2
+	synth_compute_trace "$seed" "$reps" >"$TMP/compute.csv"
+	mkdir -p "$TMP/obj"
+	sed -e 's|^file = delay.load|file = seq.load|' \
+		"$MESHRL_ROOT/pipelines/objectives/delay.obj" >"$TMP/obj/delay.obj"
+	printf '%s\n' "$@" >"$TMP/obj/seq.load"
+	OBJ=$TMP/obj/delay.obj
+	M=$TMP/m.msgpack
+	rf-fit fit -q $(sim-env describe "$OBJ" --model-args) --test-frac 0 \
+		--trees 20 --seed 2 -o "$M" "$TMP/compute.csv" >/dev/null
+}

@@ -6,15 +6,7 @@
 # the policy on episodes other than the one that stopped training, and a missing, dying or mismatched simulator is a clear error.
 . "$(dirname "$0")/lib.sh"
 
-synth_compute_trace 5 2 >"$TMP/compute.csv"
-mkdir -p "$TMP/obj"
-sed -e 's|^file = delay.load|file = seq.load|' \
-	"$MESHRL_ROOT/pipelines/objectives/delay.obj" >"$TMP/obj/delay.obj"
-printf '4\n8\n12\n12\n8\n4\n' >"$TMP/obj/seq.load"
-OBJ=$TMP/obj/delay.obj
-M=$TMP/m.msgpack
-rf-fit fit -q $(sim-env describe "$OBJ" --model-args) --test-frac 0 \
-	--trees 20 --seed 2 -o "$M" "$TMP/compute.csv" >/dev/null
+synth_delay 5 2 4 8 12 12 8 4
 
 # small, quick settings (the published ones need ~20k steps here)
 H="--net 32,32 --n-steps 32 --nenvs 4 --batch 32 --epochs 4 --lr 3e-3 --gamma 0 -q --checkpoint-every 0"

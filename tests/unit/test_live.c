@@ -73,12 +73,23 @@ static int same_info(const mr_step_info *a, const mr_step_info *b)
 	return memcmp(a, b, sizeof *a) == 0;
 }
 
+/* The live API on objective text (timeout 20 s); NULL (a failed check)
+ * when it does not open. */
+static mr_simenv_live *open_live(const char *file, const char *text,
+				 const char *what, mr_objective **o)
+{
+	mr_err e;
+	*o = load_obj(file, text);
+	mr_simenv_live *l = mr_simenv_live_open(*o, NULL, 20, &e);
+	CHECK(l != NULL, "%s: opens (%s)", what, l ? "" : e.msg);
+	return l;
+}
+
 static void test_absolute(void)
 {
-	mr_objective *o = load_obj("abs.obj", abs_obj);
+	mr_objective *o;
 	mr_err e;
-	mr_simenv_live *l = mr_simenv_live_open(o, NULL, 20, &e);
-	CHECK(l != NULL, "absolute: opens (%s)", l ? "" : e.msg);
+	mr_simenv_live *l = open_live("abs.obj", abs_obj, "absolute", &o);
 	if (!l)
 		return;
 	const char *const *cols;
@@ -255,10 +266,8 @@ static const char *served_obj =
 
 static void test_served(void)
 {
-	mr_objective *o = load_obj("served.obj", served_obj);
-	mr_err e;
-	mr_simenv_live *l = mr_simenv_live_open(o, NULL, 20, &e);
-	CHECK(l != NULL, "served: opens (%s)", l ? "" : e.msg);
+	mr_objective *o;
+	mr_simenv_live *l = open_live("served.obj", served_obj, "served", &o);
 	if (!l)
 		return;
 	const char *const *cols;
