@@ -40,11 +40,15 @@ awk -v s="$2" 'BEGIN { exit !(s >= 0.95) }' && [ -n "$1" ] &&
 f=${3%/*} o=${3#*/}
 [ "$f" = "$o" ] && ok "  and the final policy is at the optimum ($3)" || notok "final $3"
 
-train mb --norm-adv 1
-set -- $(stable "$TMP/mb.csv")
-awk -v s="$2" 'BEGIN { exit !(s < 0.9) }' &&
-	ok "norm_adv 1 (per minibatch, published) leaves it: stable share $2 (the check above can fail)" ||
-	notok "norm_adv 1 did not drift here (stable share $2): this test no longer shows the difference"
+if [ -n "${MESHRL_ASAN:-}" ]; then
+	skip "norm_adv 1's drift: shown in the plain build (make test), not under ASan (slow)"
+else
+	train mb --norm-adv 1
+	set -- $(stable "$TMP/mb.csv")
+	awk -v s="$2" 'BEGIN { exit !(s < 0.95) }' &&
+		ok "norm_adv 1 (per minibatch, published) leaves it: stable share $2 (the check above can fail)" ||
+		notok "norm_adv 1 did not drift here (stable share $2): this test no longer shows the difference"
+fi
 
 expect_fail "--norm-adv 3 refused" 2 "norm_adv: must be 0, 1 or 2" \
 	ppo-train --env bandit --norm-adv 3 -o "$TMP/x.msgpack"
