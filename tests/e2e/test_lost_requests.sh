@@ -233,3 +233,8 @@ awk -F, 'NR > 1 { c[$1] = $NF; if ($1 == 12) { p = $2; k = $3; tm = $14; mm = $7
 	notok "fidelity missed the contradiction: $(cat "$TMP/fid2.err") $(grep '^12,' "$TMP/fid2.csv")"
 expect_fail "fidelity refuses incremental actions" 2 "fidelity: .*incremental actions" \
 	sim-env fidelity "$MESHRL_ROOT/pipelines/objectives/cost.obj" --model "$TMP/m1.mp"
+# fit_args' --ratio is parsed by rf-fit's own parser (ratio.h), with file:line
+write_obj "$TMP/b8.obj" "$SERVED" "targets = d1,served1
+fit_args = --ratio served1=cl1" ""
+expect_fail "a malformed --ratio in fit_args, refused as rf-fit would" 3 \
+	"b8.obj:[0-9]+: fit_args: --ratio 'served1=cl1': expected NAME=NUM/DEN" sim-env describe "$TMP/b8.obj"

@@ -328,6 +328,22 @@ static long run_episode(mr_vecenv *v, const env_spec *s, uint64_t seed,
  * the references: the optimum and the uniform random policy
  */
 
+/* Controller c on the nval validation episodes of a run seeded seed, one
+ * after another: their rewards into rew; the steps played, or -1. */
+static long run_val_episodes(mr_vecenv *ev, const env_spec *s, uint64_t seed,
+			     int nval, mr_controller *c, double *rew,
+			     mr_err *e)
+{
+	long n = 0;
+	for (int k = 0; k < nval; k++) {
+		long m = run_episode(ev, s, val_seed(seed, k), c, rew + n, e);
+		if (m < 0)
+			return -1;
+		n += m;
+	}
+	return n;
+}
+
 /* The mean of a run's rewards. */
 static double mean_of(const double *r, long n)
 {
@@ -354,16 +370,10 @@ static int optimal_mean(const env_spec *s, mr_vecenv *ev, uint64_t seed,
 	mr_ctl_env(&c, "optimal", mr_simenv_optimal_act, ctx);
 	/* pooled as evaluate pools the policy's: the same figure at the
 	 * optimum, to the last bit */
-	long n = 0;
-	for (int k = 0; k < nval; k++) {
-		long m = run_episode(ev, s, val_seed(seed, k), &c, rew + n, e);
-		if (m < 0) {
-			mr_simenv_optimal_free(ctx);
-			return -1;
-		}
-		n += m;
-	}
+	long n = run_val_episodes(ev, s, seed, nval, &c, rew, e);
 	mr_simenv_optimal_free(ctx);
+	if (n < 0)
+		return -1;
 	*out = mean_of(rew, n);
 	return 0;
 }
@@ -500,14 +510,9 @@ static int evaluate(mr_vecenv *ev, const env_spec *spec, uint64_t seed,
 {
 	mr_controller c;
 	mr_ctl_func(&c, "ppo", policy_act, mr_ppo_policy(t));
-	long n = 0;
-	for (int k = 0; k < nval; k++) {
-		long m = run_episode(ev, spec, val_seed(seed, k), &c, rew + n,
-				     e);
-		if (m < 0)
-			return -1;
-		n += m;
-	}
+	long n = run_val_episodes(ev, spec, seed, nval, &c, rew, e);
+	if (n < 0)
+		return -1;
 	double avg, sd, half;
 	mr_mean_sd_ci(rew, n, &avg, &sd, &half);
 	double row[CURVE_COLS] = {(double)mr_ppo_timesteps(t), avg, sd,

@@ -10,17 +10,7 @@
 #include <stdint.h>
 
 #include "forest.h"
-
-/* A derived column name = num / den (--ratio NAME=NUM/DEN); the three
- * names share one allocation, owned by name. */
-typedef struct {
-	char *name, *num, *den;
-} rf_ratio;
-
-/* Parses "NAME=NUM/DEN": three non-empty names without ',', '=' or '/',
- * NAME other than NUM and DEN. -1 (MR_EXIT_USAGE) with the reason. */
-int rf_ratio_parse(const char *arg, rf_ratio *r, mr_err *e);
-void rf_ratio_free(rf_ratio *r);
+#include "ratio.h"
 
 /* gid[i] = the group of row i, for n rows of ng keys gk: rows sorted by
  * key, equal keys make a group. Returns the number of groups. */

@@ -85,9 +85,9 @@ mr_simenv_live *mr_simenv_live_open(const mr_objective *o,
 	}
 	for (int t = 0; t < o->ntarget; t++) {
 		l->target_col[t] = -1;
-		if (o->ratio_num[t]) { /* e.g. served1 = cl1 / l1 */
-			l->num_col[t] = add_column(l, o->ratio_num[t]);
-			l->den_col[t] = add_column(l, o->ratio_den[t]);
+		if (o->ratio[t].name) { /* e.g. served1 = cl1 / l1 */
+			l->num_col[t] = add_column(l, o->ratio[t].num);
+			l->den_col[t] = add_column(l, o->ratio[t].den);
 		} else {
 			l->target_col[t] = add_column(l, o->target_name[t]);
 		}
@@ -203,9 +203,9 @@ double mr_simenv_live_outcome(mr_simenv_live *l, const double *row,
 		s.load[j] = row[l->load_col[j]];
 	double targets[SE_MAX_TARGETS];
 	for (int k = 0; k < o->ntarget; k++) {
-		if (l->target_col[k] < 0) { /* a ratio: nothing offered, none lost */
-			double den = row[l->den_col[k]];
-			targets[k] = den > 0 ? row[l->num_col[k]] / den : 1;
+		if (l->target_col[k] < 0) {
+			targets[k] = se_ratio_value(row[l->num_col[k]],
+						    row[l->den_col[k]]);
 			continue;
 		}
 		double d = row[l->target_col[k]];

@@ -86,12 +86,11 @@ static void forest_predict(const se_model *m, const double *x, size_t n,
 static int forest_spread(const se_model *m, const double *x, double *sd)
 {
 	const forest_impl *fi = m->impl;
-	size_t mf = (size_t)m->model_nfeat, mt = (size_t)m->model_ntarget;
+	size_t mt = (size_t)m->model_ntarget;
 	double xm[SE_MAX_FEAT];
 	for (int i = 0; i < m->nfeat; i++)
 		xm[m->feat_map[i]] = x[i];
 	mr_forest_predict_trees(fi->f, xm, fi->trees);
-	(void)mf;
 	for (int j = 0; j < m->ntarget; j++) {
 		size_t k = (size_t)m->target_map[j];
 		double mean = 0, ss = 0;

@@ -797,25 +797,23 @@ static int model_side(parser *p, const entry *en, int side)
 	return rc;
 }
 
-/* One "NAME=NUM/DEN" of fit_args' --ratio: when NAME is a target, where
- * the live loop finds it (rf-fit checks the rest when it fits). */
+/* One "NAME=NUM/DEN" of fit_args' --ratio, parsed as rf-fit parses it:
+ * when NAME is a target, where measured rows hold it (rf-fit checks the
+ * columns when it fits). */
 static int model_ratio(parser *p, const char *def)
 {
 	mr_objective *o = p->o;
-	const char *eq = strchr(def, '='), *sl = eq ? strchr(eq, '/') : NULL;
-	if (!eq || !sl || eq == def || sl == eq + 1 || !sl[1])
-		return bad(p, p->fit_args->line,
-			   "fit_args: --ratio '%s' is not NAME=NUM/DEN", def);
-	for (int t = 0; t < o->ntarget; t++) {
-		if (strlen(o->target_name[t]) != (size_t)(eq - def) ||
-		    strncmp(o->target_name[t], def, (size_t)(eq - def)) != 0)
-			continue;
-		free(o->ratio_num[t]);
-		free(o->ratio_den[t]);
-		o->ratio_num[t] = mr_xstrdup(eq + 1);
-		o->ratio_num[t][sl - eq - 1] = 0;
-		o->ratio_den[t] = mr_xstrdup(sl + 1);
-	}
+	rf_ratio r;
+	mr_err e;
+	if (rf_ratio_parse(def, &r, &e) != 0)
+		return bad(p, p->fit_args->line, "fit_args: --ratio %s", e.msg);
+	for (int t = 0; t < o->ntarget; t++)
+		if (strcmp(o->target_name[t], r.name) == 0) {
+			rf_ratio_free(&o->ratio[t]);
+			o->ratio[t] = r;
+			return 0;
+		}
+	rf_ratio_free(&r);
 	return 0;
 }
 
@@ -1268,8 +1266,7 @@ void mr_objective_free(mr_objective *o)
 	}
 	for (int i = 0; i < o->ntarget; i++) {
 		free(o->target_name[i]);
-		free(o->ratio_num[i]);
-		free(o->ratio_den[i]);
+		rf_ratio_free(&o->ratio[i]);
 		se_expr_free(&o->analytic[i]);
 	}
 	for (int i = 0; i < o->nderived; i++)

@@ -9,6 +9,7 @@
 #define MESHRL_SIMENV_IMPL_H
 
 #include "meshrl.h"
+#include "ratio.h"
 #include "simenv.h"
 
 #define SE_MAX_VARS 256    /* names in one objective */
@@ -188,9 +189,10 @@ struct mr_objective {
 	 * risk 0: every target is the trees' mean */
 	double risk;
 	int side[SE_MAX_TARGETS];
-	/* a target rf-fit derives with --ratio NAME=NUM/DEN (fit_args): the
-	 * trace columns, for the live loop; NULL when it is a trace column */
-	char *ratio_num[SE_MAX_TARGETS], *ratio_den[SE_MAX_TARGETS];
+	/* a target rf-fit derives with --ratio NAME=NUM/DEN (fit_args): its
+	 * trace columns, for reading measured rows (live, fidelity); name
+	 * NULL when it is a trace column */
+	rf_ratio ratio[SE_MAX_TARGETS];
 
 	/* every key = value, for mr_objective_param */
 	int nkv;
@@ -383,6 +385,12 @@ int se_support_measure_open(const mr_objective *o, const char *path,
 void se_support_measure(const se_support *sp, const mr_objective *o,
 			const double *x, double timeout, se_measured *m);
 void se_support_free(se_support *sp);
+
+/* A ratio target's value in a measured row: nothing offered, none lost. */
+static inline double se_ratio_value(double num, double den)
+{
+	return den > 0 ? num / den : 1;
+}
 
 /* Reward and info of running configuration cfg in state st. */
 double se_outcome(se_sim *s, const se_state *st, const int32_t *cfg,

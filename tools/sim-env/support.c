@@ -33,17 +33,21 @@ void se_support_free(se_support *sp)
 	memset(sp, 0, sizeof *sp);
 }
 
+/* Whether trace row r's features all equal x's. */
+static int window_matches(const se_support *sp, size_t r, const double *x)
+{
+	const double *row = sp->trace.data + r * sp->trace.ncols;
+	for (int i = 0; i < sp->nfeat; i++)
+		if (!mr_value_matches(row[i], x[i]))
+			return 0;
+	return 1;
+}
+
 size_t se_support_windows(const se_support *sp, const double *x)
 {
-	const mr_table *t = &sp->trace;
 	size_t n = 0;
-	for (size_t r = 0; r < t->nrows; r++) {
-		const double *row = t->data + r * t->ncols;
-		int i = 0;
-		while (i < sp->nfeat && mr_value_matches(row[i], x[i]))
-			i++;
-		n += i == sp->nfeat;
-	}
+	for (size_t r = 0; r < sp->trace.nrows; r++)
+		n += window_matches(sp, r, x);
 	return n;
 }
 
@@ -73,9 +77,9 @@ int se_support_measure_open(const mr_objective *o, const char *path,
 	int n = 0;
 	for (int t = 0; t < o->ntarget; t++) {
 		sp->tcol[t] = sp->ncol[t] = sp->dcol[t] = -1;
-		if (o->ratio_num[t]) {
-			sp->ncol[t] = col_of(cols, &n, o->ratio_num[t]);
-			sp->dcol[t] = col_of(cols, &n, o->ratio_den[t]);
+		if (o->ratio[t].name) {
+			sp->ncol[t] = col_of(cols, &n, o->ratio[t].num);
+			sp->dcol[t] = col_of(cols, &n, o->ratio[t].den);
 		} else {
 			sp->tcol[t] = col_of(cols, &n, o->target_name[t]);
 		}
@@ -95,10 +99,8 @@ static double measured(const se_support *sp, const mr_objective *o,
 		       size_t r, int t, double timeout)
 {
 	const double *row = sp->meas.data + r * sp->meas.ncols;
-	if (sp->tcol[t] < 0) {
-		double den = row[sp->dcol[t]];
-		return den > 0 ? row[sp->ncol[t]] / den : 1;
-	}
+	if (sp->tcol[t] < 0)
+		return se_ratio_value(row[sp->ncol[t]], row[sp->dcol[t]]);
 	double v = row[sp->tcol[t]];
 	if (v != 0 || !(timeout > 0))
 		return v;
@@ -116,14 +118,9 @@ void se_support_measure(const se_support *sp, const mr_objective *o,
 	size_t *rows = mr_xcalloc(t->nrows + 1, sizeof *rows);
 	double *v = mr_xcalloc(t->nrows + 1, sizeof *v);
 	memset(m, 0, sizeof *m);
-	for (size_t r = 0; r < t->nrows; r++) {
-		const double *row = t->data + r * t->ncols;
-		int i = 0;
-		while (i < sp->nfeat && mr_value_matches(row[i], x[i]))
-			i++;
-		if (i == sp->nfeat)
+	for (size_t r = 0; r < t->nrows; r++)
+		if (window_matches(sp, r, x))
 			rows[m->n++] = r;
-	}
 	for (int k = 0; k < o->ntarget; k++) {
 		double sum = 0;
 		for (size_t i = 0; i < m->n; i++)
