@@ -8,7 +8,9 @@
 #
 # for LIVE_PERIODS control periods, writes OUTDIR/steps-ppo.csv and
 # OUTDIR/summary.csv, and stops the testbed (by its pid files) whatever
-# happens.
+# happens. trace-collect and actuate find the front, its control API and
+# the run's control secret in the run folder's env file (--env), so the
+# secret is on no command line.
 #
 # Environment: LIVE_PERIODS (10), LIVE_WINDOW (monitoring window, s; 5),
 # LIVE_SKIP (windows discarded after each action while the system settles;
@@ -34,12 +36,11 @@ trap 'stop; exit 130' INT TERM HUP
 # shellcheck disable=SC2086
 "$BIN/testbed" up --run-dir "$run" --port 0 --control-port 0 \
 	--node1-port 0 --node2-port 0 $TB_ARGS >&2
-. "$run/env"
 mkdir -p "$out"
 # trace-collect ends on SIGPIPE once the loop has its periods.
-{ "$BIN/trace-collect" -q -u "$TB_URL" --control "$TB_CONTROL" \
+{ "$BIN/trace-collect" -q --env "$run/env" \
 	--schema "$LIVE_SCHEMA" -s "$LIVE_STREAM" -w "$LIVE_WINDOW" --follow \
 	|| true; } | tee "$LIVE_TRACE" |
 	"$BIN/policy-eval" live --act "$policy" --model "$model" \
 		--periods "$LIVE_PERIODS" --skip "$LIVE_SKIP" -o "$out" "$obj" |
-	"$BIN/actuate" --control "$TB_CONTROL" --schema "$LIVE_SCHEMA"
+	"$BIN/actuate" --env "$run/env" --schema "$LIVE_SCHEMA"

@@ -5,18 +5,23 @@
 #   make testbed-status
 #
 # Ports and run directory can be set: make testbed-up TB_PORT=9080 ...
-# (0 = any free port; the chosen ports are in $(TB_RUN)/env).
+# (0 = any free port; the chosen ports are in $(TB_RUN)/env). That env file
+# (mode 0600) also holds TB_SECRET, the run's control secret:
+#   actuate --env $(TB_RUN)/env p1=60      trace-collect --env $(TB_RUN)/env ...
+# TB_BIND=ADDR serves on another local address (the control API stays on
+# 127.0.0.1).
 TB_RUN          ?= $(BUILD)/run/testbed
 TB_PORT         ?= 8080
 TB_CONTROL_PORT ?= 8081
 TB_NODE1_PORT   ?= 8091
 TB_NODE2_PORT   ?= 8092
+TB_BIND         ?= 127.0.0.1
 TB_ARGS         ?=
 
 .PHONY: testbed-up testbed-down testbed-status
 testbed-up: $(BUILD)/bin/testbed
-	@mkdir -p $(TB_RUN)
-	$(BUILD)/bin/testbed up --run-dir $(TB_RUN) --port $(TB_PORT) \
+	@mkdir -p -m 700 $(TB_RUN)
+	$(BUILD)/bin/testbed up --run-dir $(TB_RUN) --bind $(TB_BIND) --port $(TB_PORT) \
 		--control-port $(TB_CONTROL_PORT) --node1-port $(TB_NODE1_PORT) \
 		--node2-port $(TB_NODE2_PORT) $(TB_ARGS)
 

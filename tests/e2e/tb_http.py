@@ -2,10 +2,15 @@
 """tb_http.py - tiny HTTP client for the end-to-end tests (no curl needed).
 
   tb_http.py METHOD URL [BODY] [HEADER: VALUE ...]
-prints "STATUS SERVED-BY" on the first line and the body after it.
+prints "STATUS SERVED-BY" on the first line and the body after it. A body
+goes as Content-Type: application/json unless a Content-Type header is
+given; "Authorization: Bearer $TB_SECRET" is sent when TB_SECRET is set and
+no Authorization header is given (a header given as "Name:" with no value
+is left out).
   tb_http.py count URL N [HEADER: VALUE ...]
 sends N GETs and prints "node1 K1 node2 K2 other K3".
 """
+import os
 import sys
 import urllib.request
 import urllib.error
@@ -14,9 +19,15 @@ import urllib.error
 def call(method, url, body=None, headers=()):
     req = urllib.request.Request(url, data=body.encode() if body else None,
                                  method=method)
+    given = {h.split(":", 1)[0].strip().lower() for h in headers}
+    if body and "content-type" not in given:
+        req.add_header("Content-Type", "application/json")
+    if os.environ.get("TB_SECRET") and "authorization" not in given:
+        req.add_header("Authorization", "Bearer " + os.environ["TB_SECRET"])
     for h in headers:
         k, v = h.split(":", 1)
-        req.add_header(k.strip(), v.strip())
+        if v.strip():
+            req.add_header(k.strip(), v.strip())
     try:
         with urllib.request.urlopen(req, timeout=30) as r:
             return r.status, r.headers.get("X-Served-By", "-"), r.read().decode()

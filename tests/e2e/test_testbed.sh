@@ -1,6 +1,10 @@
 # test_testbed.sh - the local testbed: up with free ports, services answer
 # and say who served them, the control API sets and refuses, a taken port
-# and a second start are clear errors, down leaves no process.
+# and a second start are clear errors, down leaves no process. The control
+# plane: the per-run secret (env file 0600, never on a command line), 401 /
+# 403 / 415 for a missing or wrong secret, a foreign Origin or a non-JSON
+# body, on the front's control port and on a node's /admin; node settings
+# through the front show in /config; --bind on another local address.
 . "$(dirname "$0")/lib.sh"
 PY=/usr/bin/python3
 H="$PY $MESHRL_ROOT/tests/e2e/tb_http.py"
@@ -12,6 +16,44 @@ check "testbed up on free ports" testbed up --run-dir "$R" --port 0 \
 . "$R/env"
 check "status says all three run" testbed status --run-dir "$R"
 PIDS=$TB_PIDS
+
+# the secret: random, in a 0600 env file, on no command line
+[ "$(stat -c %a "$R/env")" = 600 ] && ok "env file is mode 0600" ||
+	notok "env file mode $(stat -c %a "$R/env")"
+echo "$TB_SECRET" | grep -Eqx '[0-9a-f]{64}' && ok "TB_SECRET: 64 hex digits" ||
+	notok "TB_SECRET '$TB_SECRET'"
+inargs=0
+for p in $PIDS; do tr '\0' ' ' </proc/$p/cmdline | grep -q "$TB_SECRET" && inargs=1; done
+[ $inargs -eq 0 ] && ok "the secret is on no server's command line" ||
+	notok "the secret shows in ps"
+NOAUTH=Authorization:
+out=$($H GET "$TB_CONTROL/config" $NOAUTH)
+case "$out" in "401 front"*Bearer*) ok "control: no secret is 401";;
+*) notok "no secret: $out";; esac
+out=$($H GET "$TB_CONTROL/stats" "Authorization: Bearer ${TB_SECRET%?}0")
+case "$out" in "403 front"*"wrong secret"*) ok "control: a wrong secret is 403";;
+*) notok "wrong secret: $out";; esac
+out=$($H POST "$TB_CONTROL/config" '{"units.node1":5}' $NOAUTH \
+	"Content-Type: text/plain" "Origin: http://evil.example")
+case "$out" in "403 front"*Origin*) ok "control: a browser-style text/plain POST with a foreign Origin is 403";;
+*) notok "browser POST: $out";; esac
+out=$($H PUT "$TB_CONTROL/config" '{"units.node1":5}' "Origin: http://evil.example")
+case "$out" in "403 front"*Origin*) ok "control: an Origin is 403 even with the secret";;
+*) notok "Origin with secret: $out";; esac
+out=$($H PUT "$TB_CONTROL/config" '{"units.node1":5}' "Content-Type: text/plain")
+case "$out" in "415 front"*application/json*) ok "control: a text/plain body is 415";;
+*) notok "text/plain: $out";; esac
+out=$($H GET "$TB_CONTROL/health" $NOAUTH)
+case "$out" in "200 front"*) ok "control: /health needs no secret";; *) notok "health: $out";; esac
+out=$($H PUT "$TB_NODE1/admin" '{"units":5}' $NOAUTH)
+case "$out" in "401 node1"*) ok "node /admin: no secret is 401";; *) notok "admin no secret: $out";; esac
+out=$($H PUT "$TB_NODE1/admin" '{"units":5}' "Authorization: Bearer nope")
+case "$out" in "403 node1"*) ok "node /admin: a wrong secret is 403";; *) notok "admin wrong: $out";; esac
+out=$($H PUT "$TB_NODE1/admin" '{"units":5}' "Content-Type: text/plain")
+case "$out" in "415 node1"*) ok "node /admin: a text/plain body is 415";; *) notok "admin 415: $out";; esac
+out=$($H GET "$TB_NODE1/health")
+case "$out" in *'"units":1,'*) ok "refused control calls changed nothing";;
+*) notok "after refusals: $out";; esac
 
 out=$($H GET "$TB_URL/compute" "X-User-Class: premium")
 case "$out" in "200 node"[12]*) ok "compute answers 200 with X-Served-By";;
@@ -31,6 +73,10 @@ case "$out" in "200 front"*'"weight.compute.premium":100'*'"units.node1":3'*)
 *) notok "PUT config: $out";; esac
 out=$($H GET "$TB_NODE1/health")
 case "$out" in *'"units":3'*) ok "units reached node1";; *) notok "node1: $out";; esac
+check "a node change through actuate --env" actuate --env "$R/env" units.node2=4
+n2=$($H GET "$TB_NODE2/health") cfg=$($H GET "$TB_CONTROL/config")
+case "$n2$cfg" in *'"units":4,'*'"units.node2":4,'*) ok "the node runs it and /config says so";;
+*) notok "node2 / config: $n2 $cfg";; esac
 out=$($H count "$TB_URL/compute" 20 "X-User-Class: premium")
 [ "$out" = "node1 20 node2 0 other 0" ] && ok "weight 100: all to node1" ||
 	notok "weight 100: $out"
@@ -69,6 +115,27 @@ expect_fail "a taken port is a clear error" 4 "port is taken" \
 left=0
 for p in $(cat "$TMP/run2"/*.pid 2>/dev/null); do kill -0 "$p" 2>/dev/null && left=1; done
 [ $left -eq 0 ] && ok "a failed up leaves nothing running" || notok "failed up left processes"
+
+# --bind: another local address (127.0.0.2 is loopback too), and IPv6
+for addr in 127.0.0.2 ::1; do
+	B=$TMP/bind-$addr
+	if [ "$addr" = ::1 ] && ! grep -q '^0\{31\}1 ' /proc/net/if_inet6 2>/dev/null; then
+		skip "--bind ::1: no IPv6 loopback here"; continue
+	fi
+	if testbed up --run-dir "$B" --bind "$addr" --port 0 --control-port 0 \
+		--node1-port 0 --node2-port 0 --matrix 64 >"$TMP/b.out" 2>&1; then
+		out=$(. "$B/env" && $H GET "$TB_URL/compute" && actuate --env "$B/env" units.node1=2 &&
+			$H GET "$TB_NODE1/health")
+		case "$out" in "200 node"*'"units":2,'*) ok "--bind $addr: served, and node settings reach the node";;
+		*) notok "--bind $addr: $out";; esac
+		[ "$(. "$B/env"; echo "$TB_SECRET")" != "$TB_SECRET" ] &&
+			ok "--bind $addr: a run of its own has a secret of its own" ||
+			notok "two runs share a secret"
+	else
+		notok "--bind $addr: $(cat "$TMP/b.out")"
+	fi
+	testbed down --run-dir "$B" >/dev/null 2>&1
+done
 
 check "testbed down" testbed down --run-dir "$R"
 alive=0

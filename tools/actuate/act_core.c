@@ -5,13 +5,16 @@
  * Every HTTP exchange goes through http_call: transient failures (cannot
  * connect, timeouts, 5xx, 429) are retried with doubling delays; any other
  * answer is an error that names the method, URL, status and the start of
- * the body. Not here: command-line parsing (main.c).
+ * the body (credentials blanked out). Each host gets only its own
+ * credential: the API server the token, the control URL the secret.
+ * Not here: command-line parsing (main.c).
  */
 #include <ctype.h>
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include <curl/curl.h>
@@ -155,7 +158,8 @@ int act_parse_line(const char *line, act_kv *kv, size_t max, mr_err *e)
 struct act_target {
 	act_opts o;
 	CURL *h;
-	char *token; /* "Authorization: Bearer ..." */
+	char *token, *secret;     /* as read; blanked out of messages */
+	char *api_auth, *ctl_auth; /* "Authorization: Bearer ..." or NULL */
 };
 
 typedef struct {
@@ -187,21 +191,43 @@ static int transient_curl(CURLcode rc)
 	       rc == CURLE_PARTIAL_FILE;
 }
 
-/* Trims an answer for an error message: first line-ish, printable. */
-static void excerpt(const char *s, char *out, size_t n)
+#define EXCERPT_MAX 200
+
+/* The start of an answer for an error message: printable characters, at
+ * most EXCERPT_MAX of them, and the token and secret blanked out wherever
+ * they occur (a server may echo what it was sent). out holds at least
+ * EXCERPT_MAX + 4 bytes. */
+static void excerpt(const act_target *t, const char *s, char *out)
 {
-	size_t j = 0;
-	for (size_t i = 0; s && s[i] && j + 1 < n && i < 200; i++)
+	const char *cred[2] = {t->token, t->secret};
+	size_t j = 0, i = 0;
+	while (s && s[i] && j < EXCERPT_MAX) {
+		size_t skip = 0;
+		for (int k = 0; k < 2; k++)
+			if (cred[k] && strncmp(s + i, cred[k],
+					       strlen(cred[k])) == 0)
+				skip = strlen(cred[k]);
+		if (skip) {
+			for (const char *m = "***"; *m && j < EXCERPT_MAX; m++)
+				out[j++] = *m;
+			i += skip;
+			continue;
+		}
 		out[j++] = isprint((unsigned char)s[i]) ? s[i] : ' ';
+		i++;
+	}
 	while (j && out[j - 1] == ' ')
 		j--;
+	if (s && s[i])
+		out[j++] = '.', out[j++] = '.', out[j++] = '.';
 	out[j] = 0;
 }
 
-/* One request; answer body in *resp (caller frees; may be NULL). */
+/* One request, with the header auth (NULL: none); answer body in *resp
+ * (caller frees; may be NULL). */
 static int http_call(act_target *t, const char *method, const char *url,
-		     const char *ctype, const char *body, char **resp,
-		     mr_err *e)
+		     const char *auth, const char *ctype, const char *body,
+		     char **resp, mr_err *e)
 {
 	double delay = t->o.backoff;
 	for (int attempt = 0;; attempt++) {
@@ -218,8 +244,8 @@ static int http_call(act_target *t, const char *method, const char *url,
 		if (!(tmp = curl_slist_append(hdrs, "Accept: application/json")))
 			goto oom;
 		hdrs = tmp;
-		if (t->token) {
-			if (!(tmp = curl_slist_append(hdrs, t->token)))
+		if (auth) {
+			if (!(tmp = curl_slist_append(hdrs, auth)))
 				goto oom;
 			hdrs = tmp;
 		}
@@ -262,12 +288,12 @@ static int http_call(act_target *t, const char *method, const char *url,
 		}
 		int transient = rc != CURLE_OK ? transient_curl(rc)
 					       : (status >= 500 || status == 429);
-		char what[600], ex[256];
+		char what[600], ex[EXCERPT_MAX + 4];
 		if (rc != CURLE_OK) {
 			snprintf(what, sizeof what, "%s",
 				 ebuf[0] ? ebuf : curl_easy_strerror(rc));
 		} else {
-			excerpt(b.buf, ex, sizeof ex);
+			excerpt(t, b.buf, ex);
 			snprintf(what, sizeof what, "host answered %ld%s%s",
 				 status, ex[0] ? ": " : "", ex);
 		}
@@ -321,7 +347,8 @@ static int control_put(act_target *t, const act_kv *kv, size_t n, mr_err *e)
 	char url[1024];
 	snprintf(url, sizeof url, "%s/config", t->o.control);
 	char *body = flat_json(kv, n);
-	int rc = http_call(t, "PUT", url, "application/json", body, NULL, e);
+	int rc = http_call(t, "PUT", url, t->ctl_auth, "application/json", body,
+			   NULL, e);
 	free(body);
 	return rc;
 }
@@ -332,7 +359,7 @@ int act_get_config(act_target *t, act_kv *cfg, size_t max, mr_err *e)
 		return mr_errf(e, MR_EXIT_USAGE, "no control URL");
 	char url[1024], *resp = NULL;
 	snprintf(url, sizeof url, "%s/config", t->o.control);
-	if (http_call(t, "GET", url, NULL, NULL, &resp, e) != 0)
+	if (http_call(t, "GET", url, t->ctl_auth, NULL, NULL, &resp, e) != 0)
 		return -1;
 	mesh_kv *kv = mr_xcalloc(max, sizeof *kv);
 	int n = mesh_flatjson_parse(resp ? resp : "", resp ? strlen(resp) : 0,
@@ -408,8 +435,8 @@ static int k8s_weights(act_target *t, int svc, const double w[MESH_NCLASSES],
 		 "%s/apis/networking.istio.io/v1beta1/namespaces/%s/"
 		 "virtualservices/%s",
 		 t->o.api, t->o.ns, vs);
-	return http_call(t, "PATCH", url, "application/merge-patch+json", body,
-			 NULL, e);
+	return http_call(t, "PATCH", url, t->api_auth,
+			 "application/merge-patch+json", body, NULL, e);
 }
 
 static int k8s_units(act_target *t, int node, double units, mr_err *e)
@@ -429,7 +456,7 @@ static int k8s_units(act_target *t, int node, double units, mr_err *e)
 			 ctr, milli);
 		/* strategic merge: containers are merged by name, so the
 		 * other fields of the container stay */
-		return http_call(t, "PATCH", url,
+		return http_call(t, "PATCH", url, t->api_auth,
 				 "application/strategic-merge-patch+json", body,
 				 NULL, e);
 	}
@@ -439,8 +466,8 @@ static int k8s_units(act_target *t, int node, double units, mr_err *e)
 			       units);
 	snprintf(body, sizeof body, "{\"spec\":{\"replicas\":%ld}}",
 		 lround(units));
-	return http_call(t, "PATCH", url, "application/merge-patch+json", body,
-			 NULL, e);
+	return http_call(t, "PATCH", url, t->api_auth,
+			 "application/merge-patch+json", body, NULL, e);
 }
 
 static int apply_k8s(act_target *t, const act_kv *kv, size_t n, mr_err *e)
@@ -493,6 +520,99 @@ static int apply_k8s(act_target *t, const act_kv *kv, size_t n, mr_err *e)
 /* ------------------------------------------------------------------------
  * Open, apply, close
  */
+static int is_plain_http(const char *url)
+{
+	return url && strncasecmp(url, "http://", 7) == 0;
+}
+
+/* Is the URL's host a loopback address (127.x.x.x, [::1], localhost)? */
+static int is_loopback(const char *url)
+{
+	const char *h = strstr(url, "://");
+	h = h ? h + 3 : url;
+	if (strncmp(h, "[::1]", 5) == 0)
+		return 1;
+	size_t n = strcspn(h, ":/?#");
+	if (n == 9 && strncasecmp(h, "localhost", 9) == 0)
+		return 1;
+	if (n < 4 || strncmp(h, "127.", 4) != 0)
+		return 0;
+	/* "127.0.0.1@elsewhere" is elsewhere */
+	return strspn(h, "0123456789.") == n;
+}
+
+/* The token file: one line of printable characters. Returns it (caller
+ * frees) or NULL. */
+static char *read_token(const char *path, mr_err *e)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	if (mr_read_file(path, &buf, &len, 1 << 16, e) != 0)
+		return NULL;
+	while (len && isspace((unsigned char)buf[len - 1]))
+		buf[--len] = 0;
+	for (size_t i = 0; i < len; i++)
+		if (!isgraph((unsigned char)buf[i])) {
+			mr_errf(e, MR_EXIT_DATA,
+				"%s: byte %zu is %s; expected one line "
+				"holding the token",
+				path, i + 1,
+				buf[i] == 0 ? "a NUL byte"
+				: buf[i] == '\n' ? "a line break"
+						  : "not a printable character");
+			free(buf);
+			return NULL;
+		}
+	if (!len) {
+		free(buf);
+		return mr_errf(e, MR_EXIT_DATA, "%s: empty; expected one line "
+					       "holding the token",
+			       path),
+		       NULL;
+	}
+	return buf;
+}
+
+static char *bearer(const char *cred)
+{
+	size_t n = strlen(cred) + 32;
+	char *h = mr_xcalloc(n, 1);
+	snprintf(h, n, "Authorization: Bearer %s", cred);
+	return h;
+}
+
+/* Refuses credentials over plain http:// unless allowed. */
+static int check_transport(const act_opts *o, mr_err *e)
+{
+	if (o->insecure_http)
+		return 0;
+	if (o->token_file && is_plain_http(o->api))
+		return mr_errf(e, MR_EXIT_USAGE,
+			       "--api %s is plain http://: the token would "
+			       "cross the network in clear text; use https:// "
+			       "(or --insecure-http, for testing only)",
+			       o->api);
+	if (o->secret && is_plain_http(o->control) && !is_loopback(o->control))
+		return mr_errf(e, MR_EXIT_USAGE,
+			       "--control %s is plain http:// to a host that "
+			       "is not loopback: the secret would cross the "
+			       "network in clear text (--insecure-http allows "
+			       "it)",
+			       o->control);
+	return 0;
+}
+
+static void target_free(act_target *t)
+{
+	if (t->h)
+		curl_easy_cleanup(t->h);
+	free(t->token);
+	free(t->secret);
+	free(t->api_auth);
+	free(t->ctl_auth);
+	free(t);
+}
+
 act_target *act_open(const act_opts *o, mr_err *e)
 {
 	if (o->schema && !mesh_schema_get(o->schema, e))
@@ -509,6 +629,10 @@ act_target *act_open(const act_opts *o, mr_err *e)
 		return mr_errf(e, MR_EXIT_USAGE,
 			       "--scale must be replicas or cpu"),
 		       NULL;
+	if (check_transport(o, e) != 0)
+		return NULL;
+	if (o->secret && mesh_secret_check(o->secret, "control secret", e))
+		return NULL;
 	act_target *t = mr_xcalloc(1, sizeof *t);
 	t->o = *o;
 	if (t->o.timeout <= 0)
@@ -518,32 +642,35 @@ act_target *act_open(const act_opts *o, mr_err *e)
 	if (t->o.cpu_unit <= 0)
 		t->o.cpu_unit = 1;
 	if (o->token_file) {
-		char *buf = NULL;
-		size_t len = 0;
-		if (mr_read_file(o->token_file, &buf, &len, 1 << 16, e) != 0) {
-			free(t);
+		if (!(t->token = read_token(o->token_file, e))) {
+			target_free(t);
 			return NULL;
 		}
-		while (len && isspace((unsigned char)buf[len - 1]))
-			buf[--len] = 0;
-		if (!len || memchr(buf, '\n', len) || memchr(buf, '\r', len)) {
-			free(buf);
-			free(t);
-			return mr_errf(e, MR_EXIT_DATA,
-				       "%s: expected one line holding the token",
-				       o->token_file),
-			       NULL;
-		}
-		t->token = mr_xcalloc(len + 32, 1);
-		snprintf(t->token, len + 32, "Authorization: Bearer %s", buf);
-		free(buf);
+		t->api_auth = bearer(t->token);
+	}
+	if (o->secret) {
+		t->secret = mr_xstrdup(o->secret);
+		t->ctl_auth = bearer(t->secret);
 	}
 	if (!(t->h = curl_easy_init())) {
-		free(t->token);
-		free(t);
+		target_free(t);
 		return mr_errf(e, MR_EXIT_IO, "curl_easy_init failed"), NULL;
 	}
 	return t;
+}
+
+int act_env_load(const char *path, mesh_env *env, mr_err *e)
+{
+	if (path)
+		return mesh_env_read(path, env, e);
+	memset(env, 0, sizeof *env);
+	const char *s = getenv(MESH_SECRET_ENV);
+	if (!s || !*s)
+		return 0;
+	if (mesh_secret_check(s, "$" MESH_SECRET_ENV, e) != 0)
+		return -1;
+	snprintf(env->secret, sizeof env->secret, "%s", s);
+	return 0;
 }
 
 int act_apply(act_target *t, const act_kv *kv, size_t n, mr_err *e)
@@ -559,9 +686,6 @@ int act_apply(act_target *t, const act_kv *kv, size_t n, mr_err *e)
 
 void act_close(act_target *t)
 {
-	if (!t)
-		return;
-	curl_easy_cleanup(t->h);
-	free(t->token);
-	free(t);
+	if (t)
+		target_free(t);
 }

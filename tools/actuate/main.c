@@ -41,12 +41,20 @@ static void usage(FILE *f)
 "  -t, --target T        testbed (default) or k8s\n"
 "  -c, --control URL     testbed control API; on k8s the front node's\n"
 "                        control API, for rate and block keys\n"
+"  -e, --env FILE        the testbed run folder's env file (testbed up\n"
+"                        writes RUN/env): the control URL (unless -c) and\n"
+"                        the control secret; without it the secret comes\n"
+"                        from $TB_SECRET\n"
 "      --schema S        compute | info2 | classes | generic (default)\n"
 "Kubernetes:\n"
 "      --api URL         API server, e.g. https://10.0.0.1:6443\n"
 "      --namespace NS\n"
-"      --token-file F    bearer token (one line)\n"
+"      --token-file F    bearer token (one line), sent to --api only\n"
 "      --cacert F        CA bundle (TLS is always verified)\n"
+"      --insecure-http   allow credentials over plain http:// (testing\n"
+"                        only): without it a token with an http:// --api,\n"
+"                        or a secret to a non-loopback http:// --control,\n"
+"                        is refused\n"
 "      --vs SVC=NAME     VirtualService of a service (default: SVC)\n"
 "      --host SVC=HOST   route destination host (default: SVC)\n"
 "      --subset NODE=S   destination subset of a node (default: NODE)\n"
@@ -66,13 +74,15 @@ static void usage(FILE *f)
 "Exit codes: 0 applied; 2 usage (incl. an action the target cannot do);\n"
 "3 bad action data (stdin:LINE: ...); 4 I/O (token file); 5 a host was\n"
 "unreachable or answered an error (the message names the URL and the\n"
-"answer). On stdin, the first failure stops; earlier lines stay applied.\n"
+"answer, truncated, with the token and secret blanked out). On stdin, the\n"
+"first failure stops; earlier lines stay applied.\n"
 "\n"
 "examples:\n"
-"  actuate -c http://127.0.0.1:8081 --schema compute p1=60 c1=3\n"
-"  echo 'weight.compute.premium=80 rate.compute.freemium=2' | actuate -c $TB_CONTROL\n"
+"  actuate --env run/tb/env --schema compute p1=60 c1=3\n"
+"  echo 'weight.compute.premium=80 rate.compute.freemium=2' | actuate -e run/tb/env\n"
 "  actuate -t k8s --api https://k8s:6443 --namespace mesh --token-file tok \\\n"
-"     --cacert ca.crt -c http://front:8081 --schema compute p1=40 c1=2\n");
+"     --cacert ca.crt -c http://front:8081 --insecure-http --schema compute \\\n"
+"     p1=40 c1=2     (TB_SECRET exported: the front's secret, in clear)\n");
 }
 
 static void add_name(act_name *v, size_t *n, const char *opt, char *arg)
@@ -201,6 +211,8 @@ int main(int argc, char **argv)
 	static const struct option lo[] = {
 		{"target", required_argument, 0, 't'},
 		{"control", required_argument, 0, 'c'},
+		{"env", required_argument, 0, 'e'},
+		{"insecure-http", no_argument, 0, 11},
 		{"schema", required_argument, 0, 'S'},
 		{"api", required_argument, 0, 'A'},
 		{"namespace", required_argument, 0, 'N'},
@@ -222,8 +234,9 @@ int main(int argc, char **argv)
 		{0, 0, 0, 0}};
 	act_opts o = {.kind = ACT_TESTBED, .retries = 4, .backoff = 0.2,
 		      .timeout = 10, .cpu_unit = 1, .scale = "replicas"};
+	const char *env_path = NULL;
 	int c;
-	while ((c = getopt_long(argc, argv, "t:c:vhV", lo, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "t:c:e:vhV", lo, NULL)) != -1) {
 		switch (c) {
 		case 't':
 			if (strcmp(optarg, "testbed") == 0)
@@ -236,6 +249,8 @@ int main(int argc, char **argv)
 					       optarg);
 			break;
 		case 'c': o.control = optarg; break;
+		case 'e': env_path = optarg; break;
+		case 11: o.insecure_http = 1; break;
 		case 'S': o.schema = optarg; break;
 		case 'A': o.api = optarg; break;
 		case 'N': o.ns = optarg; break;
@@ -259,12 +274,19 @@ int main(int argc, char **argv)
 			return MR_EXIT_USAGE;
 		}
 	}
+	mr_err e = {0};
+	mesh_env env;
+	if (act_env_load(env_path, &env, &e) != 0)
+		mr_die(prog, &e);
+	if (!o.control && env.control[0])
+		o.control = env.control;
+	if (env.secret[0])
+		o.secret = env.secret;
 	if (o.kind == ACT_TESTBED && !o.control)
-		mr_usage_error(prog,
-			       "--control URL is required for the testbed target");
+		mr_usage_error(prog, "--control URL (or --env FILE) is required "
+				     "for the testbed target");
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0)
 		mr_fatal(prog, MR_EXIT_IO, "curl_global_init failed");
-	mr_err e = {0};
 	act_target *t = act_open(&o, &e);
 	if (!t && e.code == MR_EXIT_USAGE) /* the options do not fit */
 		mr_usage_error(prog, "%s", e.msg);

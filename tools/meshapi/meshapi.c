@@ -3,9 +3,14 @@
  * API (meshapi.h).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "meshapi.h"
 
@@ -291,4 +296,144 @@ int mesh_schema_load(const mesh_schema *s, const char *col)
 		if (strcmp(s->loads[i].col, col) == 0)
 			return (int)i;
 	return -1;
+}
+
+/* ------------------------------------------------------------------------
+ * The control API's credential and the env file
+ */
+int mesh_secret_new(char out[MESH_SECRET_LEN + 1], mr_err *e)
+{
+	unsigned char raw[MESH_SECRET_LEN / 2];
+	size_t got = 0;
+	while (got < sizeof raw) {
+		ssize_t n = getrandom(raw + got, sizeof raw - got, 0);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return mr_errf(e, MR_EXIT_IO, "getrandom: %s",
+				       n < 0 ? strerror(errno) : "no bytes");
+		got += (size_t)n;
+	}
+	static const char hex[] = "0123456789abcdef";
+	for (size_t i = 0; i < sizeof raw; i++) {
+		out[2 * i] = hex[raw[i] >> 4];
+		out[2 * i + 1] = hex[raw[i] & 15];
+	}
+	out[MESH_SECRET_LEN] = 0;
+	return 0;
+}
+
+int mesh_secret_equal(const char *got, size_t len, const char *want)
+{
+	size_t wlen = strlen(want);
+	/* every byte of want is looked at whatever got holds */
+	unsigned char diff = len != wlen;
+	for (size_t i = 0; i < wlen; i++)
+		diff |= (unsigned char)(want[i] ^ (i < len ? got[i] : 0));
+	return diff == 0 && wlen > 0;
+}
+
+int mesh_secret_check(const char *s, const char *what, mr_err *e)
+{
+	size_t n = strlen(s);
+	if (n == 0 || n > MESH_SECRET_MAX)
+		return mr_errf(e, MR_EXIT_DATA,
+			       "%s: a secret of 1..%d characters expected", what,
+			       MESH_SECRET_MAX);
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		      (c >= '0' && c <= '9') || strchr("-._~+/=", c)))
+			return mr_errf(e, MR_EXIT_DATA,
+				       "%s: character %zu of the secret is not "
+				       "one of A-Z a-z 0-9 - . _ ~ + / =",
+				       what, i + 1);
+	}
+	return 0;
+}
+
+/* One "KEY=VALUE" line of an env file into env; 0 or -1. */
+static int env_line(char *line, const char *path, size_t lineno,
+		    mesh_env *env, mr_err *e)
+{
+	char *eq = strchr(line, '=');
+	if (!eq)
+		return mr_errf(e, MR_EXIT_DATA,
+			       "%s:%zu: expected KEY=VALUE", path, lineno);
+	*eq = 0;
+	char *val = eq + 1;
+	size_t vlen = strlen(val);
+	if (vlen >= 2 && val[0] == '"' && val[vlen - 1] == '"') {
+		val[vlen - 1] = 0;
+		val++;
+		vlen -= 2;
+	}
+	char *dst = NULL;
+	size_t cap = 0;
+	if (strcmp(line, "TB_URL") == 0)
+		dst = env->url, cap = sizeof env->url;
+	else if (strcmp(line, "TB_CONTROL") == 0)
+		dst = env->control, cap = sizeof env->control;
+	else if (strcmp(line, "TB_SECRET") == 0)
+		dst = env->secret, cap = sizeof env->secret;
+	if (!dst)
+		return 0;
+	if (vlen >= cap)
+		return mr_errf(e, MR_EXIT_DATA, "%s:%zu: %s: value too long",
+			       path, lineno, line);
+	memcpy(dst, val, vlen + 1);
+	if (dst == env->secret) {
+		char what[512];
+		snprintf(what, sizeof what, "%s:%zu: TB_SECRET", path, lineno);
+		return mesh_secret_check(env->secret, what, e);
+	}
+	return 0;
+}
+
+int mesh_env_read(const char *path, mesh_env *env, mr_err *e)
+{
+	memset(env, 0, sizeof *env);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return mr_errf(e, MR_EXIT_IO, "%s: cannot open: %s", path,
+			       strerror(errno));
+	struct stat st;
+	if (fstat(fd, &st) != 0) {
+		int err = errno;
+		close(fd);
+		return mr_errf(e, MR_EXIT_IO, "%s: %s", path, strerror(err));
+	}
+	if (st.st_mode & 077) {
+		close(fd);
+		return mr_errf(e, MR_EXIT_DATA,
+			       "%s: readable by others (mode %03o); it holds "
+			       "the control secret: chmod 600 it",
+			       path, (unsigned)(st.st_mode & 0777));
+	}
+	FILE *f = fdopen(fd, "r");
+	if (!f) {
+		int err = errno;
+		close(fd);
+		return mr_errf(e, MR_EXIT_IO, "%s: %s", path, strerror(err));
+	}
+	char line[1024];
+	size_t lineno = 0;
+	int rc = 0;
+	while (rc == 0 && fgets(line, sizeof line, f)) {
+		lineno++;
+		size_t n = strlen(line);
+		if (n == sizeof line - 1 && line[n - 1] != '\n') {
+			rc = mr_errf(e, MR_EXIT_DATA, "%s:%zu: line too long",
+				     path, lineno);
+			break;
+		}
+		line[strcspn(line, "\r\n")] = 0;
+		if (!line[0] || line[0] == '#' || strncmp(line, "export ", 7) == 0)
+			continue;
+		rc = env_line(line, path, lineno, env, e);
+	}
+	if (rc == 0 && ferror(f))
+		rc = mr_errf(e, MR_EXIT_IO, "%s: read error", path);
+	fclose(f);
+	return rc;
 }

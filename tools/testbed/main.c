@@ -65,8 +65,10 @@ static void usage(FILE *f)
 "options:\n"
 "  -r, --run-dir DIR      pid, port and log files (default $TMPDIR or /tmp\n"
 "                         + /meshrl-testbed-UID)\n"
-"      --bind ADDR        service address (default 127.0.0.1; the control\n"
-"                         port is always on 127.0.0.1)\n"
+"      --bind ADDR        service address of the front and the nodes, any\n"
+"                         local IPv4 or IPv6 address (default 127.0.0.1;\n"
+"                         0.0.0.0 or :: for all); the control port is\n"
+"                         always on 127.0.0.1\n"
 "  -p, --port P           front service port (default 8080; 0 = any free)\n"
 "      --control-port P   front control API (default 8081; 0 = any free)\n"
 "      --node1-port P     (default 8091; 0 = any free)\n"
@@ -86,14 +88,27 @@ static void usage(FILE *f)
 "      --name NODE        node: node1 or node2\n"
 "  -h, --help, -V, --version\n"
 "\n"
-"Control API (front, loopback): GET /health, GET /nodes, GET /config,\n"
-"PUT /config with flat JSON, GET /stats. Keys: weight.SVC[.CLASS] (%% to\n"
-"node 1), rate.SVC[.CLASS] (req/s, -1 none), block.SVC (fraction refused),\n"
-"units.NODE, slow.NODE (factor >= 1), stopped.NODE (0|1), timeout, burst.\n"
+"Control API (front, 127.0.0.1:--control-port): GET /health (open);\n"
+"GET /nodes, GET /config, PUT /config (flat JSON), GET /stats. All but\n"
+"/health need the header 'Authorization: Bearer $TB_SECRET'; a PUT body\n"
+"must be Content-Type: application/json; a request with an Origin header\n"
+"is refused (401 no secret, 403 wrong secret or Origin, 415 content type).\n"
+"Keys: weight.SVC[.CLASS] (%% to node 1), rate.SVC[.CLASS] (req/s, -1\n"
+"none), block.SVC (fraction refused), units.NODE, slow.NODE (factor >= 1),\n"
+"stopped.NODE (0|1), timeout, burst. Node settings go through the front\n"
+"(it forwards them to the node's internal /admin), so GET /config is\n"
+"always what runs.\n"
+"\n"
+"Run folder: `up` writes DIR/env (mode 0600, shell syntax): TB_URL,\n"
+"TB_CONTROL, TB_NODE1, TB_NODE2, TB_PIDS and TB_SECRET, a random secret\n"
+"made for this run (exported when the file is sourced). actuate and\n"
+"trace-collect read it with --env DIR/env, or take TB_SECRET from the\n"
+"environment.\n"
 "\n"
 "example:\n"
 "  testbed up --run-dir run/tb --port 0 --control-port 0 --node1-port 0 \\\n"
-"             --node2-port 0 && . run/tb/env && curl -s $TB_CONTROL/config\n"
+"             --node2-port 0 && . run/tb/env &&\n"
+"  curl -s -H \"Authorization: Bearer $TB_SECRET\" $TB_CONTROL/config\n"
 "  testbed down --run-dir run/tb\n");
 }
 
@@ -129,6 +144,43 @@ static long read_num(const opts *o, const char *name, const char *ext)
 		v = -1;
 	fclose(f);
 	return v;
+}
+
+/* Writes DIR/env atomically, mode 0600 from the start (it holds the
+ * secret). */
+static void write_env(const opts *o, const char *text)
+{
+	char p[PATH_MAX + 8];
+	snprintf(p, sizeof p, "%s/env", o->run_dir);
+	mr_out out;
+	mr_err e;
+	if (mr_out_open(&out, p, &e) != 0)
+		mr_die(prog, &e);
+	size_t len = strlen(text);
+	if (fchmod(fileno(out.f), 0600) != 0 ||
+	    fwrite(text, 1, len, out.f) != len) {
+		mr_errf(&e, MR_EXIT_IO, "%s: %s", p, strerror(errno));
+		mr_out_abort(&out);
+		mr_die(prog, &e);
+	}
+	if (mr_out_commit(&out, &e) != 0)
+		mr_die(prog, &e);
+}
+
+/* The run's secret, from DIR/env (written by `up` before it starts the
+ * servers). Exits when there is none. */
+static void read_secret(const opts *o, mesh_env *env)
+{
+	char p[PATH_MAX + 8];
+	snprintf(p, sizeof p, "%s/env", o->run_dir);
+	mr_err e;
+	if (mesh_env_read(p, env, &e) != 0)
+		mr_fatal(prog, e.code, "%s (the servers take the control "
+				       "secret from there; `testbed up` "
+				       "writes it)",
+			 e.msg);
+	if (!env->secret[0])
+		mr_fatal(prog, MR_EXIT_DATA, "%s: no TB_SECRET", p);
 }
 
 static void remove_file(const opts *o, const char *name, const char *ext)
@@ -379,7 +431,7 @@ static long spawn(const opts *o, int role, const long node_ports[2])
 
 static int cmd_up(opts *o)
 {
-	if (mkdir(o->run_dir, 0755) != 0 && errno != EEXIST)
+	if (mkdir(o->run_dir, 0700) != 0 && errno != EEXIST)
 		mr_fatal(prog, MR_EXIT_IO, "cannot create %s: %s", o->run_dir,
 			 strerror(errno));
 	for (int r = 0; r < 3; r++) {
@@ -393,28 +445,32 @@ static int cmd_up(opts *o)
 	opts q = *o;
 	q.wait = 5;
 	stop_all(&q, 1); /* clears stale files */
+	char secret[MESH_SECRET_LEN + 1], env[2048];
+	mr_err e;
+	if (mesh_secret_new(secret, &e) != 0)
+		mr_die(prog, &e);
+	/* the servers read the secret from here as they start */
+	snprintf(env, sizeof env, "TB_SECRET=%s\nexport TB_SECRET\n", secret);
+	write_env(o, env);
 	long ports[3];
 	ports[0] = spawn(o, 0, NULL);
 	ports[1] = spawn(o, 1, NULL);
 	ports[2] = spawn(o, 2, ports);
 	long cport = read_num(o, "control", "port");
-	char env[1024];
+	char host[64];
+	tb_url_host(o->bind, host, sizeof host);
 	snprintf(env, sizeof env,
-		 "TB_URL=http://127.0.0.1:%ld\nTB_CONTROL=http://127.0.0.1:%ld\n"
-		 "TB_NODE1=http://127.0.0.1:%ld\nTB_NODE2=http://127.0.0.1:%ld\n"
-		 "TB_PIDS=\"%ld %ld %ld\"\n",
-		 ports[2], cport, ports[0], ports[1],
+		 "TB_URL=http://%s:%ld\nTB_CONTROL=http://127.0.0.1:%ld\n"
+		 "TB_NODE1=http://%s:%ld\nTB_NODE2=http://%s:%ld\n"
+		 "TB_PIDS=\"%ld %ld %ld\"\nTB_SECRET=%s\nexport TB_SECRET\n",
+		 host, ports[2], cport, host, ports[0], host, ports[1],
 		 read_num(o, "node1", "pid"), read_num(o, "node2", "pid"),
-		 read_num(o, "front", "pid"));
-	write_small(o, "env", "tmp", env);
-	char a[PATH_MAX + 16], b[PATH_MAX + 16];
-	run_path(a, sizeof a, o, "env", "tmp");
-	snprintf(b, sizeof b, "%s/env", o->run_dir);
-	if (rename(a, b) != 0)
-		mr_fatal(prog, MR_EXIT_IO, "rename %s: %s", a, strerror(errno));
-	printf("front http://127.0.0.1:%ld control http://127.0.0.1:%ld "
-	       "node1 :%ld node2 :%ld run-dir %s\n",
-	       ports[2], cport, ports[0], ports[1], o->run_dir);
+		 read_num(o, "front", "pid"), secret);
+	write_env(o, env);
+	printf("front http://%s:%ld control http://127.0.0.1:%ld "
+	       "node1 :%ld node2 :%ld run-dir %s (secret in %s/env)\n",
+	       host, ports[2], cport, ports[0], ports[1], o->run_dir,
+	       o->run_dir);
 	return MR_EXIT_OK;
 }
 
@@ -465,13 +521,15 @@ static int cmd_node(const opts *o)
 	int idx = o->name ? mesh_node_index(o->name, strlen(o->name)) : -1;
 	if (idx < 0)
 		mr_usage_error(prog, "node: --name node1|node2 is required");
+	mesh_env env;
+	read_secret(o, &env);
 	sigset_t s = stop_signals();
 	tb_node_opts no = {
 		.name = o->name, .bind = o->bind, .port = o->node_port[idx],
 		.workers = o->workers, .unit = o->unit, .units = o->units[idx],
 		.period = o->period_ms / 1000, .matrix = o->matrix,
 		.info_rows = o->info_rows, .info1_lookups = o->info1_lookups,
-		.max_queue = o->queue};
+		.max_queue = o->queue, .secret = env.secret};
 	mr_err e;
 	int port;
 	tb_node *n = tb_node_start(&no, &port, &e);
@@ -485,13 +543,16 @@ static int cmd_node(const opts *o)
 
 static int cmd_front(const opts *o)
 {
+	mesh_env env;
+	read_secret(o, &env);
 	sigset_t s = stop_signals();
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0)
 		mr_fatal(prog, MR_EXIT_IO, "curl_global_init failed");
 	tb_front_opts fo = {.bind = o->bind, .port = o->port,
 			    .control_port = o->control_port,
 			    .node_port = {o->node_port[0], o->node_port[1]},
-			    .upstream_timeout = o->timeout, .seed = o->seed};
+			    .upstream_timeout = o->timeout, .seed = o->seed,
+			    .secret = env.secret};
 	mr_err e;
 	int port, cport;
 	tb_front *f = tb_front_start(&fo, &port, &cport, &e);
@@ -595,7 +656,7 @@ int main(int argc, char **argv)
 	const char *cmd = argv[optind];
 	if (run_dir_arg) {
 		/* absolute, so the /proc check and the children agree */
-		if (mkdir(run_dir_arg, 0755) != 0 && errno != EEXIST)
+		if (mkdir(run_dir_arg, 0700) != 0 && errno != EEXIST)
 			mr_fatal(prog, MR_EXIT_IO, "cannot create %s: %s",
 				 run_dir_arg, strerror(errno));
 		if (!realpath(run_dir_arg, o.run_dir))

@@ -8,6 +8,7 @@
 #include <netinet/in.h>
 #include <stdarg.h>
 #include <stdlib.h>
+#include <strings.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -103,46 +104,82 @@ int tb_quota_charge(tb_quota *q, double cpu, double deadline)
 /* ------------------------------------------------------------------------
  * Listening sockets
  */
+/* addr as a socket address: an IPv4 or IPv6 literal. */
+static int parse_addr(const char *addr, int port, struct sockaddr_storage *ss,
+		      socklen_t *len)
+{
+	memset(ss, 0, sizeof *ss);
+	struct sockaddr_in *a4 = (struct sockaddr_in *)ss;
+	struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)ss;
+	if (inet_pton(AF_INET, addr, &a4->sin_addr) == 1) {
+		a4->sin_family = AF_INET;
+		a4->sin_port = htons((uint16_t)port);
+		*len = sizeof *a4;
+		return 0;
+	}
+	if (inet_pton(AF_INET6, addr, &a6->sin6_addr) == 1) {
+		a6->sin6_family = AF_INET6;
+		a6->sin6_port = htons((uint16_t)port);
+		*len = sizeof *a6;
+		return 0;
+	}
+	return -1;
+}
+
 int tb_listen(const char *addr, int port, int *bound_port, mr_err *e)
 {
-	struct sockaddr_in sa;
-	memset(&sa, 0, sizeof sa);
-	sa.sin_family = AF_INET;
-	sa.sin_port = htons((uint16_t)port);
-	if (port < 0 || port > 65535 || inet_pton(AF_INET, addr, &sa.sin_addr) != 1)
+	struct sockaddr_storage sa;
+	socklen_t sl;
+	if (port < 0 || port > 65535 || parse_addr(addr, port, &sa, &sl) != 0)
 		return mr_errf(e, MR_EXIT_USAGE,
-			       "bad listen address %s:%d (want an IPv4 "
-			       "address and a port 0..65535)",
+			       "bad listen address %s:%d (want an IPv4 or "
+			       "IPv6 address and a port 0..65535)",
 			       addr, port);
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	int fd = socket(sa.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return mr_errf(e, MR_EXIT_IO, "socket: %s", strerror(errno));
 	int one = 1;
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-	if (bind(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
+	if (bind(fd, (struct sockaddr *)&sa, sl) != 0) {
 		int err = errno;
 		close(fd);
-		return mr_errf(e, MR_EXIT_IO, "cannot listen on %s:%d: %s%s",
+		return mr_errf(e, MR_EXIT_IO, "cannot listen on %s port %d: %s%s",
 			       addr, port, strerror(err),
 			       err == EADDRINUSE ? " (the port is taken; "
 						   "choose another)"
-						 : "");
+			       : err == EADDRNOTAVAIL ? " (not an address of "
+							"this host)"
+						      : "");
 	}
 	if (listen(fd, 1024) != 0) {
 		int err = errno;
 		close(fd);
-		return mr_errf(e, MR_EXIT_IO, "listen on %s:%d: %s", addr, port,
-			       strerror(err));
+		return mr_errf(e, MR_EXIT_IO, "listen on %s port %d: %s", addr,
+			       port, strerror(err));
 	}
-	socklen_t sl = sizeof sa;
+	sl = sizeof sa;
 	if (getsockname(fd, (struct sockaddr *)&sa, &sl) != 0) {
 		int err = errno;
 		close(fd);
 		return mr_errf(e, MR_EXIT_IO, "getsockname: %s", strerror(err));
 	}
 	if (bound_port)
-		*bound_port = ntohs(sa.sin_port);
+		*bound_port = ntohs(sa.ss_family == AF_INET6
+					    ? ((struct sockaddr_in6 *)&sa)->sin6_port
+					    : ((struct sockaddr_in *)&sa)->sin_port);
 	return fd;
+}
+
+void tb_url_host(const char *bind, char *out, size_t n)
+{
+	if (strcmp(bind, "0.0.0.0") == 0)
+		snprintf(out, n, "127.0.0.1");
+	else if (strcmp(bind, "::") == 0)
+		snprintf(out, n, "[::1]");
+	else if (strchr(bind, ':'))
+		snprintf(out, n, "[%s]", bind);
+	else
+		snprintf(out, n, "%s", bind);
 }
 
 /* ------------------------------------------------------------------------
@@ -219,4 +256,80 @@ enum MHD_Result tb_respondf(struct MHD_Connection *c, unsigned status,
 		n = sizeof buf - 1;
 	return tb_respond(c, status, served_by, "application/json", buf,
 			  (size_t)n);
+}
+
+/* ------------------------------------------------------------------------
+ * The control endpoints' gate
+ */
+static enum MHD_Result refuse(struct MHD_Connection *c, unsigned status,
+			      const char *served_by, const char *msg)
+{
+	char body[256];
+	int n = snprintf(body, sizeof body, "{\"error\":\"%s\"}\n", msg);
+	struct MHD_Response *r = MHD_create_response_from_buffer(
+		(size_t)n, body, MHD_RESPMEM_MUST_COPY);
+	if (!r)
+		return MHD_NO;
+	if (served_by)
+		MHD_add_response_header(r, MESH_SERVED_HEADER, served_by);
+	MHD_add_response_header(r, "Content-Type", "application/json");
+	if (status == MHD_HTTP_UNAUTHORIZED)
+		MHD_add_response_header(r, "WWW-Authenticate",
+					"Bearer realm=\"meshrl-testbed\"");
+	enum MHD_Result rc = MHD_queue_response(c, status, r);
+	MHD_destroy_response(r);
+	return rc;
+}
+
+/* Is the request's Content-Type application/json (parameters allowed)? */
+static int is_json(const char *ct)
+{
+	static const char want[] = "application/json";
+	if (!ct)
+		return 0;
+	while (*ct == ' ')
+		ct++;
+	size_t n = sizeof want - 1;
+	if (strncasecmp(ct, want, n) != 0)
+		return 0;
+	ct += n;
+	while (*ct == ' ')
+		ct++;
+	return *ct == 0 || *ct == ';';
+}
+
+int tb_control_refused(struct MHD_Connection *c, const char *method,
+		       const char *secret, const char *served_by,
+		       enum MHD_Result *r)
+{
+	/* browsers always send Origin on cross-site writes; tools never do */
+	if (MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Origin")) {
+		*r = refuse(c, MHD_HTTP_FORBIDDEN, served_by,
+			    "requests with an Origin header (browsers) are "
+			    "refused");
+		return 1;
+	}
+	const char *auth = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+						       "Authorization");
+	static const char bearer[] = "Bearer ";
+	if (!auth || strncasecmp(auth, bearer, sizeof bearer - 1) != 0) {
+		*r = refuse(c, MHD_HTTP_UNAUTHORIZED, served_by,
+			    "Authorization: Bearer SECRET required (TB_SECRET "
+			    "in the run folder's env file)");
+		return 1;
+	}
+	const char *tok = auth + sizeof bearer - 1;
+	if (!mesh_secret_equal(tok, strlen(tok), secret)) {
+		*r = refuse(c, MHD_HTTP_FORBIDDEN, served_by, "wrong secret");
+		return 1;
+	}
+	int has_body = strcmp(method, "GET") && strcmp(method, "HEAD") &&
+		       strcmp(method, "DELETE");
+	if (has_body && !is_json(MHD_lookup_connection_value(
+				c, MHD_HEADER_KIND, "Content-Type"))) {
+		*r = refuse(c, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE, served_by,
+			    "the body must be Content-Type: application/json");
+		return 1;
+	}
+	return 0;
 }

@@ -9,9 +9,12 @@
  * weight/100 (as Istio's weighted routes do), and is forwarded over a pool
  * of kept-alive libcurl handles. The answer carries X-Served-By.
  *
- * Control port (loopback): GET /health, GET /nodes, GET /config, PUT /config
- * (flat JSON of the keys in mesh_key_parse), GET /stats. Node settings
- * (units, slow, stopped) are pushed to the node's /admin before PUT answers.
+ * Control port (loopback): GET /health (open), and with the run's secret
+ * (tb_control_refused): GET /nodes, GET /config, PUT /config (flat JSON of
+ * the keys in mesh_key_parse), GET /stats. Node settings (units, slow,
+ * stopped) are pushed to the node's /admin (which takes the same secret)
+ * before PUT answers, and /config changes only once the node took them:
+ * the front is the one way to change a node, so /config tells the truth.
  *
  * Not here: the work itself (tb_node.c), process management (main.c).
  */
@@ -38,6 +41,9 @@ typedef struct {
 
 struct tb_front {
 	tb_front_opts o;
+	char node_host[64];  /* how to reach the nodes (they listen on bind) */
+	char secret[MESH_SECRET_MAX + 1];
+	char auth[MESH_SECRET_MAX + 32]; /* "Authorization: Bearer ..." */
 	struct MHD_Daemon *svc, *ctl;
 	pthread_mutex_t mu; /* everything below except the pool */
 	double weight[MESH_NSERVICES][MESH_NCLASSES]; /* % to node 1 */
@@ -110,8 +116,8 @@ static CURLcode node_call(tb_front *f, int node, const char *method,
 			  long *status, membuf *m, char *err, size_t errlen)
 {
 	char url[128];
-	snprintf(url, sizeof url, "http://127.0.0.1:%d%s", f->o.node_port[node],
-		 path);
+	snprintf(url, sizeof url, "http://%s:%d%s", f->node_host,
+		 f->o.node_port[node], path);
 	CURL *h = pool_get(f, node);
 	*status = 0;
 	if (!h) {
@@ -365,8 +371,11 @@ static int push_node(tb_front *f, int node, double units, double slow,
 		 stopped);
 	struct curl_slist *h =
 		curl_slist_append(NULL, "Content-Type: application/json");
-	if (!h)
+	struct curl_slist *h2 = h ? curl_slist_append(h, f->auth) : NULL;
+	if (!h2) {
+		curl_slist_free_all(h);
 		return mr_errf(e, MR_EXIT_IO, "out of memory");
+	}
 	membuf m = {0};
 	long status;
 	char err[CURL_ERROR_SIZE] = "";
@@ -375,12 +384,13 @@ static int push_node(tb_front *f, int node, double units, double slow,
 	curl_slist_free_all(h);
 	int ret = 0;
 	if (rc != CURLE_OK)
-		ret = mr_errf(e, MR_EXIT_REMOTE, "%s (127.0.0.1:%d): %s",
-			      mesh_node_names[node], f->o.node_port[node], err);
+		ret = mr_errf(e, MR_EXIT_REMOTE, "%s (%s:%d): %s",
+			      mesh_node_names[node], f->node_host,
+			      f->o.node_port[node], err);
 	else if (status != 200)
-		ret = mr_errf(e, MR_EXIT_REMOTE, "%s (127.0.0.1:%d) answered %ld: %.200s",
-			      mesh_node_names[node], f->o.node_port[node], status,
-			      m.buf ? m.buf : "");
+		ret = mr_errf(e, MR_EXIT_REMOTE, "%s (%s:%d) answered %ld: %.200s",
+			      mesh_node_names[node], f->node_host,
+			      f->o.node_port[node], status, m.buf ? m.buf : "");
 	free(m.buf);
 	return ret;
 }
@@ -466,8 +476,9 @@ static int node_health(tb_front *f, int node, mesh_kv *kv, size_t max,
 				&status, &m, err, sizeof err);
 	int n;
 	if (rc != CURLE_OK)
-		n = mr_errf(e, MR_EXIT_REMOTE, "%s (127.0.0.1:%d): %s",
-			    mesh_node_names[node], f->o.node_port[node], err);
+		n = mr_errf(e, MR_EXIT_REMOTE, "%s (%s:%d): %s",
+			    mesh_node_names[node], f->node_host,
+			    f->o.node_port[node], err);
 	else if (status != 200)
 		n = mr_errf(e, MR_EXIT_REMOTE, "%s answered %ld",
 			    mesh_node_names[node], status);
@@ -490,11 +501,14 @@ static enum MHD_Result front_control(void *cls, struct MHD_Connection *c,
 		return MHD_YES;
 	char buf[8192];
 	int get = strcmp(method, "GET") == 0;
-	int put = strcmp(method, "PUT") == 0 || strcmp(method, "POST") == 0;
+	int put = strcmp(method, "PUT") == 0;
 	if (strcmp(url, "/health") == 0 && get)
 		return tb_respondf(c, 200, "front",
 				   "{\"status\":\"ok\",\"pid\":%ld}\n",
 				   (long)getpid());
+	enum MHD_Result refused;
+	if (tb_control_refused(c, method, f->secret, "front", &refused))
+		return refused;
 	if (strcmp(url, "/nodes") == 0 && get) {
 		const char *st[MESH_NNODES];
 		for (int j = 0; j < MESH_NNODES; j++) {
@@ -539,6 +553,16 @@ tb_front *tb_front_start(const tb_front_opts *o, int *bound_port,
 		       NULL;
 	tb_front *f = mr_xcalloc(1, sizeof *f);
 	f->o = *o;
+	tb_url_host(o->bind, f->node_host, sizeof f->node_host);
+	if (!o->secret || mesh_secret_check(o->secret, "front", e) != 0) {
+		if (!o->secret)
+			mr_errf(e, MR_EXIT_USAGE, "front: no control secret");
+		free(f);
+		return NULL;
+	}
+	snprintf(f->secret, sizeof f->secret, "%s", o->secret);
+	snprintf(f->auth, sizeof f->auth, "Authorization: Bearer %s", f->secret);
+	f->o.secret = f->secret;
 	pthread_mutex_init(&f->mu, NULL);
 	pthread_mutex_init(&f->ctl_mu, NULL);
 	pthread_mutex_init(&f->pool_mu, NULL);

@@ -444,6 +444,10 @@ static enum MHD_Result node_handler(void *cls, struct MHD_Connection *c,
 	if (strcmp(url, "/health") == 0)
 		return node_health(n, c);
 	if (strcmp(url, "/admin") == 0) {
+		/* internal: only the front calls it, with the run's secret */
+		enum MHD_Result refused;
+		if (tb_control_refused(c, method, n->o.secret, n->name, &refused))
+			return refused;
 		if (strcmp(method, "PUT") && strcmp(method, "POST"))
 			return tb_respondf(c, 405, n->name,
 					   "{\"error\":\"use PUT\"}\n");

@@ -8,7 +8,11 @@
  * `compute` (a matrix multiply) and `info1`/`info2` (SQLite lookups) under a
  * CPU quota of c units, enforced CFS-style by its own workers.
  *
- * What is deliberately not here: TLS, authentication, more than two
+ * The control endpoints (the front's control port, a node's /admin)
+ * answer only requests that carry the run's secret (meshapi.h), have no
+ * Origin header and send JSON bodies.
+ *
+ * What is deliberately not here: TLS, user accounts, more than two
  * processing nodes, persistence of configuration across restarts.
  */
 #ifndef TESTBED_H
@@ -57,6 +61,9 @@ double tb_thread_cpu(void);
  * clear error and port 0 yields the chosen port.
  */
 int tb_listen(const char *addr, int port, int *bound_port, mr_err *e);
+/* The host part of a URL that reaches a server listening on bind: the
+ * loopback address for a wildcard, IPv6 in brackets. */
+void tb_url_host(const char *bind, char *out, size_t n);
 
 /* ------------------------------------------------------------------------
  * libmicrohttpd glue shared by both servers: a request body collected
@@ -84,6 +91,13 @@ enum MHD_Result tb_respond(struct MHD_Connection *c, unsigned status,
 enum MHD_Result tb_respondf(struct MHD_Connection *c, unsigned status,
 			    const char *served_by, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
+/* The control endpoints' gate: refuses (403) any request with an Origin
+ * header, (401) one without "Authorization: Bearer ...", (403) a wrong
+ * secret, and (415) a body that is not application/json. Returns 1 when
+ * the request is refused (*r holds the queued answer), else 0. */
+int tb_control_refused(struct MHD_Connection *c, const char *method,
+		       const char *secret, const char *served_by,
+		       enum MHD_Result *r);
 
 /* ------------------------------------------------------------------------
  * Servers. Each runs until *stop becomes non-zero (checked by the caller's
@@ -102,6 +116,7 @@ typedef struct {
 	int info_rows;         /* rows in the info table */
 	int info1_lookups;     /* point lookups per info1 request */
 	int max_queue;         /* waiting requests beyond this get 503 */
+	const char *secret;    /* required by /admin (must outlive the node) */
 } tb_node_opts;
 
 tb_node *tb_node_start(const tb_node_opts *o, int *bound_port, mr_err *e);
@@ -117,12 +132,14 @@ int tb_info_cost(int which, int rows, int lookups, int reps, double *cost,
 
 typedef struct tb_front tb_front;
 typedef struct {
-	const char *bind;
+	const char *bind;      /* service address; the nodes listen there too */
 	int port;              /* service port, 0 = any */
 	int control_port;      /* control API port (always on loopback) */
 	int node_port[MESH_NNODES];
 	double upstream_timeout; /* s */
 	uint64_t seed;
+	const char *secret;    /* required by the control port and sent to
+				  the nodes' /admin */
 } tb_front_opts;
 
 tb_front *tb_front_start(const tb_front_opts *o, int *bound_port,

@@ -47,12 +47,18 @@ static void usage(FILE *f)
 "                         (Poisson, rate L0 + A sin(2 pi t/T)) |\n"
 "                         file:PATH[,STEP] (a rate per line, STEP s each,\n"
 "                         default the window)\n"
-"      --timeout S        per request (default 10)\n"
+"      --timeout S        per request, from its due time (default 10): a\n"
+"                         request not sent by then (waiting for a\n"
+"                         connection) or not answered by then is a drop\n"
 "      --max-inflight N   requests out at once; beyond: counted as drops\n"
 "                         and reported (default 4096)\n"
 "      --connections N    TCP connections at most, kept alive; requests\n"
 "                         beyond wait for one, inside their latency\n"
 "                         (default 256)\n"
+"      --give-up N        exit 5 after N windows in a row in which the\n"
+"                         target could not be reached (connections\n"
+"                         refused, host unknown; default 3; 0 = keep\n"
+"                         going, such windows are rows of drops)\n"
 "      --seed S           random arrivals and grid samples (default 1)\n"
 "windows and output:\n"
 "      --schema NAME      compute | info2 | classes | generic (default)\n"
@@ -73,6 +79,12 @@ static void usage(FILE *f)
 "      --control URL      the testbed control API: plain mode reads the\n"
 "                         configuration columns from it at each window;\n"
 "                         grid mode applies configurations through it\n"
+"      --env FILE         the testbed run folder's env file (testbed up\n"
+"                         writes RUN/env): --url and --control (unless\n"
+"                         given) and the control secret; without it the\n"
+"                         secret comes from $TB_SECRET\n"
+"      --insecure-http    allow the secret over plain http:// to a control\n"
+"                         host that is not loopback\n"
 "grid:\n"
 "      --grid SPEC        KEY=VALUES[;KEY=VALUES...], repeatable; VALUES a\n"
 "                         comma list or LO:HI[:STEP] ranges; KEYs are the\n"
@@ -83,12 +95,13 @@ static void usage(FILE *f)
 "  -q, --quiet            no progress or summary on stderr\n"
 "  -h, --help, -V, --version\n"
 "\n"
-"Exit: 0 done, 2 usage, 3 bad trace file, 4 I/O, 5 the control API failed,\n"
+"Exit: 0 done, 2 usage, 3 bad trace file, 4 I/O, 5 the control API failed\n"
+"or the target could not be reached (--give-up),\n"
 "130 interrupted (rows already written stay whole; a grid resumes).\n"
 "\n"
 "examples:\n"
 "  trace-collect -u $TB_URL -s compute:premium=poisson:8 -w 1 -d 10\n"
-"  trace-collect -u $TB_URL --control $TB_CONTROL --schema compute \\\n"
+"  trace-collect --env run/tb/env --schema compute \\\n"
 "    --grid 'max_l1=4,8,12;p1=0:100:20;c1=1:5' -w 2 -n 3 --settle 4 \\\n"
 "    -o traces/compute.csv\n");
 }
@@ -105,6 +118,8 @@ static _Noreturn void die(const mr_err *e)
 
 typedef struct {
 	const char *url, *control, *out, *raw, *schema;
+	const char *secret; /* of the control API, or NULL */
+	int insecure_http, give_up;
 	double window, settle, timeout, duration;
 	int64_t nwin;
 	uint64_t seed, sample;
@@ -240,7 +255,8 @@ static tc_engine *open_engine(const opts *o, const tc_stream *streams,
 	tc_engine_opts eo = {.url = o->url, .timeout = o->timeout,
 			     .max_inflight = o->max_inflight, .seed = o->seed,
 			     .rawlog = *raw, .quiet = o->quiet,
-			     .connections = o->connections};
+			     .connections = o->connections,
+			     .give_up = o->give_up};
 	mr_err e = {0};
 	tc_engine *g = tc_engine_new(&eo, streams, n, &e);
 	if (!g)
@@ -432,8 +448,9 @@ static int run_grid(const opts *o, tc_grid *grid)
 	grid_check(o, grid, &sc);
 	mr_err e = {0};
 	act_opts ao = {.kind = ACT_TESTBED, .schema = o->schema,
-		       .control = o->control, .retries = 4, .backoff = 0.2,
-		       .timeout = 10};
+		       .control = o->control, .secret = o->secret,
+		       .insecure_http = o->insecure_http, .retries = 4,
+		       .backoff = 0.2, .timeout = 10};
 	act_target *act = act_open(&ao, &e);
 	if (!act)
 		die(&e);
@@ -462,11 +479,13 @@ static int run_grid(const opts *o, tc_grid *grid)
 	/* finish the configurations whose windows are complete; an
 	 * interrupted one is dropped whole */
 	mr_err de = {0};
-	if (rc == MR_EXIT_INTR)
-		tc_engine_drain(g, NULL, NULL, 1, &de);
-	else if (tc_engine_drain(g, on_grid_window, &c, 0, &de) != 0 &&
-		 rc == MR_EXIT_OK)
-		rc = c.failed ? e.code : MR_EXIT_INTR;
+	int d = rc == MR_EXIT_INTR ? tc_engine_drain(g, NULL, NULL, 1, &de)
+				   : tc_engine_drain(g, on_grid_window, &c, 0, &de);
+	if (d != 0 && rc == MR_EXIT_OK) {
+		if (d < 0 && !c.failed)
+			e = de; /* the engine's own failure (--give-up) */
+		rc = c.failed || d < 0 ? e.code : MR_EXIT_INTR;
+	}
 	mr_progress_done(&c.prog, NULL);
 	if (!o->quiet)
 		tc_engine_summary(g, stderr);
@@ -523,8 +542,9 @@ static void plain_live(const opts *o, run_ctx *c, tc_segment *seg)
 			       c->schema->name);
 	mr_err e = {0};
 	act_opts ao = {.kind = ACT_TESTBED, .schema = o->schema,
-		       .control = o->control, .retries = 2, .backoff = 0.1,
-		       .timeout = 2};
+		       .control = o->control, .secret = o->secret,
+		       .insecure_http = o->insecure_http, .retries = 2,
+		       .backoff = 0.1, .timeout = 2};
 	if (!(c->act = act_open(&ao, &e)))
 		die(&e);
 	/* fail early, and clearly, when the control API is not there */
@@ -673,6 +693,9 @@ int main(int argc, char **argv)
 		{"raw", required_argument, 0, 'r'},
 		{"set", required_argument, 0, 'x'},
 		{"control", required_argument, 0, 'c'},
+		{"env", required_argument, 0, 'E'},
+		{"insecure-http", no_argument, 0, 'I'},
+		{"give-up", required_argument, 0, 'G'},
 		{"grid", required_argument, 0, 'g'},
 		{"apply", required_argument, 0, 'a'},
 		{"sample", required_argument, 0, 'm'},
@@ -684,7 +707,9 @@ int main(int argc, char **argv)
 	opts o = {.url = "http://127.0.0.1:8080", .out = "-",
 		  .schema = "generic", .window = 5, .settle = -1, .timeout = 10,
 		  .nwin = 0, .seed = 1, .max_inflight = 4096,
-		  .connections = 256};
+		  .connections = 256, .give_up = 3};
+	const char *env_path = NULL;
+	int url_given = 0;
 	char *stream_specs[TC_MAX_STREAMS];
 	size_t nstreams = 0;
 	int c;
@@ -692,7 +717,10 @@ int main(int argc, char **argv)
 	mr_err e = {0};
 	while ((c = getopt_long(argc, argv, "u:s:w:d:n:o:qhV", lo, NULL)) != -1) {
 		switch (c) {
-		case 'u': o.url = optarg; break;
+		case 'u': o.url = optarg, url_given = 1; break;
+		case 'E': env_path = optarg; break;
+		case 'I': o.insecure_http = 1; break;
+		case 'G': o.give_up = (int)mr_arg_int(prog, "--give-up", optarg, 0, 1000000); break;
 		case 's':
 			if (nstreams == TC_MAX_STREAMS)
 				mr_usage_error(prog, "at most %d streams",
@@ -736,6 +764,14 @@ int main(int argc, char **argv)
 		mr_usage_error(prog, "unexpected argument '%s'", argv[optind]);
 	if (!mesh_schema_get(o.schema, &e))
 		die(&e);
+	mesh_env env;
+	if (act_env_load(env_path, &env, &e) != 0)
+		die(&e);
+	if (!url_given && env.url[0])
+		o.url = env.url;
+	if (!o.control && env.control[0])
+		o.control = env.control;
+	o.secret = env.secret[0] ? env.secret : NULL;
 	/* a finer timer slack: sends wake within microseconds of due */
 	prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0);
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0)

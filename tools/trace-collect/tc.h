@@ -90,6 +90,8 @@ typedef struct tc_window {
 	double target[TC_MAX_STREAMS]; /* mean target rate over the window */
 	tc_wstats s[TC_MAX_STREAMS];
 	uint64_t pending;
+	uint64_t answered;    /* requests that got an HTTP answer */
+	uint64_t unreachable; /* requests that could not connect */
 	double cfg[TC_MAX_CFG]; /* the segment's configuration columns */
 	int64_t tag;            /* caller's (grid configuration index) */
 	int last;               /* last window of its segment */
@@ -107,10 +109,15 @@ typedef struct tc_engine tc_engine;
 
 typedef struct {
 	const char *url;      /* base, e.g. http://127.0.0.1:8080 */
-	double timeout;       /* per request, s */
+	double timeout;       /* per request from its due time, s: a request
+				 not sent by then, or answered later, is a
+				 drop */
 	size_t max_inflight;  /* beyond: counted as failed, not sent */
 	long connections;     /* TCP connections at most; requests beyond wait
-				 in curl's queue (their latency includes it) */
+				 in line (their latency includes it) */
+	int give_up;          /* stop with MR_EXIT_REMOTE after this many
+				 windows in a row in which requests could not
+				 connect and none was answered; 0 = never */
 	uint64_t seed;
 	FILE *rawlog;         /* msgpack per-request log, or NULL */
 	int quiet;

@@ -12,6 +12,11 @@
  * Easy handles are pooled and reused, so curl's connection cache keeps the
  * TCP connections alive across requests. Nothing is allocated per request
  * once the pool is warm (window latency arrays grow geometrically).
+ *
+ * --timeout bounds a request's whole latency, counted from its due time:
+ * curl gets only what is left of it when the request starts, a request
+ * still waiting for a connection when it runs out is dropped unsent, and
+ * an answer later than the timeout is a drop, never a recorded latency.
  */
 #include <errno.h>
 #include <math.h>
@@ -74,7 +79,8 @@ struct tc_engine {
 	int64_t segments;
 	/* summary */
 	double t_start, send_time, expected;
-	uint64_t sent, ok, refused, failed_n, skipped;
+	uint64_t sent, ok, refused, failed_n, skipped, expired;
+	int down_run; /* windows in a row in which no connection was made */
 	uint64_t late[LATE_BUCKETS];
 	double late_max;
 	struct rusage ru0;
@@ -278,9 +284,6 @@ static tc_req *req_get(tc_engine *g)
 	r->h = h;
 	curl_easy_setopt(h, CURLOPT_PRIVATE, r);
 	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)(g->o.timeout * 1000));
-	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS,
-			 (long)(fmin(g->o.timeout, 5) * 1000));
 	curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, header_cb);
 	curl_easy_setopt(h, CURLOPT_HEADERDATA, r);
 	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, body_cb);
@@ -333,6 +336,13 @@ static void raw_record(tc_engine *g, const tc_req *r, double now, long status,
 
 static void pump(tc_engine *g);
 
+/* Could the request not reach the target at all (no connection)? */
+static int unreachable(CURLcode rc)
+{
+	return rc == CURLE_COULDNT_CONNECT || rc == CURLE_COULDNT_RESOLVE_HOST ||
+	       rc == CURLE_COULDNT_RESOLVE_PROXY;
+}
+
 static void finish(tc_engine *g, tc_req *r, CURLcode rc)
 {
 	double now = mr_now();
@@ -342,6 +352,12 @@ static void finish(tc_engine *g, tc_req *r, CURLcode rc)
 	int outcome = rc == CURLE_OK && status == 200   ? 0
 		      : rc == CURLE_OK && status == 429 ? 1
 							: 2;
+	if (outcome == 0 && lat > g->o.timeout)
+		outcome = 2; /* past the timeout (curl's clock is coarser) */
+	if (r->w) {
+		r->w->answered += status > 0;
+		r->w->unreachable += status == 0 && unreachable(rc);
+	}
 	if (outcome != 0 && !g->first_error[0]) {
 		char *url = NULL;
 		curl_easy_getinfo(r->h, CURLINFO_EFFECTIVE_URL, &url);
@@ -407,9 +423,31 @@ static tc_window *window_at(tc_engine *g, double t)
 	return NULL;
 }
 
-/* Hands r to curl. */
+/* A request that ran out of time before it could be sent: a drop. */
+static void expire(tc_engine *g, tc_req *r, double now)
+{
+	g->expired++;
+	g->failed_n++;
+	if (r->w)
+		r->w->pending--, r->w->s[r->stream].failed++;
+	raw_record(g, r, now, 0, CURLE_OPERATION_TIMEDOUT);
+	r->next_free = g->free_reqs;
+	g->free_reqs = r;
+}
+
+/* Hands r to curl with what is left of its time, or drops it when none is
+ * left. */
 static void start(tc_engine *g, tc_req *r)
 {
+	double now = mr_now();
+	long left_ms = (long)((g->o.timeout - (now - r->intended)) * 1000);
+	if (left_ms < 1) {
+		expire(g, r, now);
+		return;
+	}
+	curl_easy_setopt(r->h, CURLOPT_TIMEOUT_MS, left_ms);
+	curl_easy_setopt(r->h, CURLOPT_CONNECTTIMEOUT_MS,
+			 left_ms < 5000 ? left_ms : 5000L);
 	curl_easy_setopt(r->h, CURLOPT_URL, g->urls[r->stream]);
 	curl_easy_setopt(r->h, CURLOPT_HTTPHEADER, g->hdrs[r->stream]);
 	CURLMcode mc = curl_multi_add_handle(g->m, r->h);
@@ -431,18 +469,28 @@ static void start(tc_engine *g, tc_req *r)
 	g->active = r;
 }
 
-/* Starts waiting requests while connections are free. The connection limit
- * is ours, not curl's (CURLMOPT_MAX_TOTAL_CONNECTIONS): curl 7.88's queue
- * of pending transfers could stall under the multi socket interface. */
+/* When the oldest waiting request runs out of time (INFINITY: none). */
+static double wait_due(const tc_engine *g)
+{
+	return g->wait_head ? g->wait_head->intended + g->o.timeout : INFINITY;
+}
+
+/* Drops waiting requests whose time is up (the line is in due order, so
+ * they are at its head), then starts waiting requests while connections
+ * are free. The connection limit is ours, not curl's
+ * (CURLMOPT_MAX_TOTAL_CONNECTIONS): curl 7.88's queue of pending transfers
+ * could stall under the multi socket interface. */
 static void pump(tc_engine *g)
 {
-	while (g->wait_head && (long)g->inflight < g->conns) {
+	double now = mr_now();
+	while (g->wait_head &&
+	       ((long)g->inflight < g->conns || wait_due(g) <= now)) {
 		tc_req *r = g->wait_head;
 		g->wait_head = r->next_free;
 		if (!g->wait_head)
 			g->wait_tail = NULL;
 		g->nwait--;
-		start(g, r);
+		start(g, r); /* drops it when its time is up */
 	}
 }
 
@@ -494,6 +542,24 @@ static void launch(tc_engine *g, int stream, double intended, double now)
 	g->nwait++;
 }
 
+/* Counts windows in a row in which the target could not be reached (some
+ * request failed to connect, none got an HTTP answer); 1 when there have
+ * been --give-up of them (g->failed is then set). */
+static int gave_up(tc_engine *g, const tc_window *w)
+{
+	if (w->answered)
+		g->down_run = 0;
+	else if (w->unreachable)
+		g->down_run++; /* (a window without requests says nothing) */
+	if (!g->o.give_up || g->down_run < g->o.give_up)
+		return 0;
+	g->failed = mr_errf(g->err, MR_EXIT_REMOTE,
+			    "the target could not be reached in %d window(s) "
+			    "in a row (%s); giving up (--give-up 0 keeps going)",
+			    g->down_run, g->first_error);
+	return 1;
+}
+
 /* Hands finished windows (end passed, no answer out) to the caller. */
 static void deliver(tc_engine *g, double now, tc_window_cb cb, void *ud)
 {
@@ -505,7 +571,11 @@ static void deliver(tc_engine *g, double now, tc_window_cb cb, void *ud)
 		g->head = w->next;
 		if (!g->head)
 			g->tail = NULL;
-		if (!g->stop && cb && cb(ud, w) != 0)
+		if (!g->failed && w->index >= 0 && gave_up(g, w)) {
+			window_free(w);
+			break;
+		}
+		if (!g->stop && !g->failed && cb && cb(ud, w) != 0)
 			g->stop = 1;
 		window_free(w);
 	}
@@ -559,6 +629,7 @@ static void poll_once(tc_engine *g, double wake)
 		curl_multi_socket_action(g->m, CURL_SOCKET_TIMEOUT, 0, &running);
 	}
 	reap(g);
+	pump(g); /* waiting requests whose time ran out */
 }
 
 int tc_engine_run(tc_engine *g, tc_segment *seg, tc_window_cb cb, void *ud,
@@ -652,7 +723,7 @@ int tc_engine_run(tc_engine *g, tc_segment *seg, tc_window_cb cb, void *ud,
 			wake = fmin(wake, ws + (double)k_next * seg->window);
 		if (g->head && g->head->pending == 0 && g->head->t1 > now)
 			wake = fmin(wake, g->head->t1);
-		poll_once(g, wake);
+		poll_once(g, fmin(wake, wait_due(g)));
 	}
 	g->launched_upto = INFINITY; /* this segment sends no more */
 	double stop_t = fmin(mr_now(), send_end);
@@ -700,8 +771,9 @@ int tc_engine_drain(tc_engine *g, tc_window_cb cb, void *ud, int discard,
 			return -1;
 		if (g->stop && g->stop != stop_before)
 			return 1; /* interrupted while draining */
-		poll_once(g, g->head && g->head->pending == 0 ? g->head->t1
-							     : INFINITY);
+		poll_once(g, fmin(wait_due(g), g->head && g->head->pending == 0
+						       ? g->head->t1
+						       : INFINITY));
 	}
 	return g->failed ? -1 : 0;
 }
@@ -803,13 +875,14 @@ void tc_engine_summary(tc_engine *g, FILE *f)
 		"trace-collect: summary duration_s=%.3f target_rate=%.1f "
 		"achieved_rate=%.1f sent=%llu ok=%llu refused=%llu failed=%llu "
 		"skipped=%llu late_p50_us=%.0f late_p99_us=%.0f "
-		"late_max_us=%.0f cpu_us_per_req=%.2f\n",
+		"late_max_us=%.0f cpu_us_per_req=%.2f expired=%llu\n",
 		g->send_time, g->expected / dur, (double)g->sent / dur,
 		(unsigned long long)g->sent, (unsigned long long)g->ok,
 		(unsigned long long)g->refused, (unsigned long long)g->failed_n,
 		(unsigned long long)g->skipped, late_pct(g, 0.5),
 		late_pct(g, 0.99), g->late_max * 1e6,
-		g->sent ? cpu * 1e6 / (double)g->sent : 0);
+		g->sent ? cpu * 1e6 / (double)g->sent : 0,
+		(unsigned long long)g->expired);
 }
 
 void tc_engine_counts(const tc_engine *g, uint64_t *sent, uint64_t *ok,

@@ -22,6 +22,7 @@
 
 #include <stddef.h>
 
+#include "meshapi.h"
 #include "meshrl.h"
 
 typedef struct {
@@ -66,10 +67,13 @@ typedef struct {
 				   NULL = generic */
 	const char *control;    /* testbed control URL, or the front node's
 				   control URL on Kubernetes (rate/block) */
+	const char *secret;     /* the control API's secret (sent to the
+				   control URL only); NULL = none */
 	/* Kubernetes */
 	const char *api;        /* https://host:6443 */
 	const char *ns;         /* namespace */
-	const char *token_file; /* bearer token; NULL = none */
+	const char *token_file; /* bearer token, sent to the API server only;
+				   NULL = none */
 	const char *cacert;     /* CA bundle; NULL = system store */
 	const char *scale;      /* "replicas" (default) or "cpu" */
 	double cpu_unit;        /* cores per unit for scale=cpu */
@@ -82,19 +86,32 @@ typedef struct {
 	double backoff;         /* first retry delay, s (doubles each time) */
 	double timeout;         /* per request, s */
 	int verbose;            /* print each request on stderr */
+	int insecure_http;      /* allow credentials over plain http:// (the
+				   token to any host, the secret to a host
+				   that is not loopback) */
 } act_opts;
 
 typedef struct act_target act_target;
 
+/* Checks the options and reads the token file (one line of printable
+ * characters). A credential over plain http:// is refused
+ * (MR_EXIT_USAGE) unless o->insecure_http: the API token always, the
+ * control secret unless the control host is loopback. */
 act_target *act_open(const act_opts *o, mr_err *e);
 /* Applies one action vector. Returns 0, or -1 with e: MR_EXIT_DATA for a
  * bad action, MR_EXIT_REMOTE when a host failed (the message names the
- * host and what it answered), MR_EXIT_USAGE for an action the target
- * cannot do. */
+ * host and the start of its answer, with the token and secret blanked
+ * out), MR_EXIT_USAGE for an action the target cannot do. */
 int act_apply(act_target *t, const act_kv *kv, size_t n, mr_err *e);
 /* GET the testbed configuration (control URL) into cfg; returns count. */
 int act_get_config(act_target *t, act_kv *cfg, size_t max, mr_err *e);
 void act_close(act_target *t);
+
+/* The testbed's URLs and control secret for a client tool: the env file
+ * `testbed up` wrote (path, e.g. RUN/env), or with path NULL only the
+ * secret, from $TB_SECRET (empty when unset). Returns 0 or -1 (e names
+ * the file). URLs given on a command line win over the file's. */
+int act_env_load(const char *path, mesh_env *env, mr_err *e);
 
 /* Parses "k=v k=v" or "k=v,k=v" into kv; returns count or -1. */
 int act_parse_line(const char *line, act_kv *kv, size_t max, mr_err *e);

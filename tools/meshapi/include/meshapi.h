@@ -5,6 +5,9 @@
  * headers requests carry, the configuration keys of the control API and
  * the flat JSON it speaks.
  *
+ * Also the control API's credential: a per-run secret, and the run
+ * folder's env file that carries it to the tools.
+ *
  * What is deliberately not here: HTTP (servers or clients), Kubernetes.
  */
 #ifndef MESHRL_MESHAPI_H
@@ -133,5 +136,38 @@ const mesh_action_col *mesh_schema_action(const mesh_schema *s,
 					  const char *col);
 /* The index of the load column col of s, or -1. */
 int mesh_schema_load(const mesh_schema *s, const char *col);
+
+/* ------------------------------------------------------------------------
+ * The control API's credential. `testbed up` makes a random secret per run
+ * and writes it, with the URLs, into the run folder's env file (mode 0600,
+ * shell syntax: KEY=VALUE lines). Clients send it as
+ * "Authorization: Bearer SECRET"; servers compare it in constant time.
+ */
+#define MESH_SECRET_LEN 64 /* hex characters (32 random bytes) */
+#define MESH_SECRET_MAX 256
+/* Where the tools look for the secret when no env file is given. */
+#define MESH_SECRET_ENV "TB_SECRET"
+
+/* A new secret from getrandom(2) as hex; 0 or -1 (MR_EXIT_IO). */
+int mesh_secret_new(char out[MESH_SECRET_LEN + 1], mr_err *e);
+/* 1 when got[0..len) equals want; the time depends only on want's
+ * length, never on where the first difference is. */
+int mesh_secret_equal(const char *got, size_t len, const char *want);
+/* 0 when s is usable as a bearer secret (1..MESH_SECRET_MAX characters
+ * of A-Z a-z 0-9 - . _ ~ + / =), else -1 (MR_EXIT_DATA) naming what. */
+int mesh_secret_check(const char *s, const char *what, mr_err *e);
+
+typedef struct {
+	char url[256];     /* TB_URL: the front's service URL */
+	char control[256]; /* TB_CONTROL: the front's control API */
+	char secret[MESH_SECRET_MAX + 1]; /* TB_SECRET */
+} mesh_env;
+
+/* Reads an env file as `testbed up` writes it (KEY=VALUE lines, values
+ * optionally in double quotes, `export NAME` lines and #-comments
+ * skipped; other keys ignored). A key it does not hold is left "". The
+ * file must not be readable by group or others (it holds the secret).
+ * Returns 0 or -1 (MR_EXIT_IO, MR_EXIT_DATA naming file and line). */
+int mesh_env_read(const char *path, mesh_env *env, mr_err *e);
 
 #endif
