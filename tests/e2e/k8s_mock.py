@@ -7,21 +7,30 @@ path, Authorization, Content-Type, body) and logged as one line:
   BAD METHOD PATH why
 
 Options: --port-file F (the chosen port is written there), --log F,
---token T (required bearer token), --ns NS, --fail-all CODE (answer CODE to
-everything), --fail-first N (answer 503 to the first N requests),
---tls CERT KEY (serve HTTPS).
+--token T (bearer token required on API paths; a request to /config that
+carries it is BAD: the token leaked to the control URL), --secret S (bearer
+required on /config), --ns NS, --fail-all CODE (answer CODE to everything),
+--fail-first N (answer 503 to the first N requests), --echo-auth CODE
+(answer CODE with a long body that echoes the Authorization header, as a
+careless server might), --delay S (answer every GET 200 after S seconds,
+one request at a time: a slow service for trace-collect), --tls CERT KEY
+(serve HTTPS).
 """
 import argparse
 import json
 import re
 import ssl
 import sys
+import time
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
 ap = argparse.ArgumentParser()
 ap.add_argument("--port-file", required=True)
 ap.add_argument("--log", required=True)
 ap.add_argument("--token")
+ap.add_argument("--secret")
+ap.add_argument("--echo-auth", type=int)
+ap.add_argument("--delay", type=float)
 ap.add_argument("--ns", default="mesh")
 ap.add_argument("--fail-all", type=int)
 ap.add_argument("--fail-first", type=int, default=0)
@@ -78,14 +87,27 @@ class H(BaseHTTPRequestHandler):
         raw = self.rfile.read(n) if n else b""
         state["n"] += 1
         ctype = self.headers.get("Content-Type", "-")
+        auth = self.headers.get("Authorization")
+        if args.delay is not None and self.command == "GET":
+            time.sleep(args.delay)
+            return self.answer(200, {"served": self.path})
+        if args.echo_auth:
+            logf.write("ECHO %s %s\n" % (self.command, self.path))
+            return self.answer(args.echo_auth, {
+                "message": "denied: you sent " + str(auth) + " " + "x" * 5000})
         if args.fail_all:
             logf.write("%s %s\n" % (self.command, self.path))
             return self.answer(args.fail_all, {"message": "failing on purpose"})
         if state["n"] <= args.fail_first:
             logf.write("RETRY %s %s\n" % (self.command, self.path))
             return self.answer(503, {"message": "try again"})
-        if args.token and self.headers.get("Authorization") != \
-                "Bearer " + args.token:
+        control = self.path == "/config"
+        if control and args.token and auth == "Bearer " + args.token:
+            logf.write("BAD %s %s the API token reached the control URL\n"
+                       % (self.command, self.path))
+            return self.answer(403, {"message": "token leaked"})
+        want = args.secret if control else args.token
+        if want and auth != "Bearer " + want:
             logf.write("BAD %s %s unauthorized\n" % (self.command, self.path))
             return self.answer(401, {"kind": "Status", "message": "Unauthorized"})
         try:

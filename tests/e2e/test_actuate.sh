@@ -2,8 +2,13 @@
 # server (k8s_mock.py) for method, path, Authorization, Content-Type and
 # body; retries on 503; errors name the host and its answer; TLS is
 # verified (a self-signed server is refused unless its CA is given); stdin
-# vectors, CSV form and bad lines.
+# vectors, CSV form and bad lines. Credentials: the token goes to the API
+# server only and never over plain http:// without --insecure-http, the
+# control secret to the control URL only; an answer that echoes them is
+# shown truncated with them blanked out; a token file with a NUL byte is
+# refused.
 . "$(dirname "$0")/lib.sh"
+unset TB_SECRET
 PY=/usr/bin/python3
 MOCK="$MESHRL_ROOT/tests/e2e/k8s_mock.py"
 PIDS=
@@ -19,8 +24,11 @@ start_mock() { # NAME ARGS... -> sets PORT
 	PORT=$(cat "$TMP/$name.port")
 }
 
-start_mock k --token s3cret-token --ns mesh
-K="actuate -t k8s --api http://127.0.0.1:$PORT --namespace mesh --token-file $TMP/token -c http://127.0.0.1:$PORT"
+SECRET=c0ntrol-secret-0123456789
+start_mock k --token s3cret-token --secret $SECRET --ns mesh
+KPORT=$PORT
+K="actuate -t k8s --insecure-http --api http://127.0.0.1:$PORT --namespace mesh --token-file $TMP/token -c http://127.0.0.1:$PORT"
+export TB_SECRET=$SECRET
 
 check "k8s: compute vector applied" $K --schema compute max_l1=12 p1=60 c1=3 b1=8
 grep -qx 'OK PATCH /apis/networking.istio.io/v1beta1/namespaces/mesh/virtualservices/compute application/merge-patch+json {"spec":{"http":\[{"route":\[{"destination":{"host":"compute","subset":"node1"},"weight":60},{"destination":{"host":"compute","subset":"node2"},"weight":40}\]}\]}}' "$TMP/k.log" &&
@@ -30,7 +38,7 @@ grep -qx 'OK PATCH /apis/apps/v1/namespaces/mesh/deployments/node1 application/m
 	ok "Deployment replicas by merge patch" ||
 	notok "replicas: $(grep deployments "$TMP/k.log")"
 grep -qx 'OK PUT /config application/json {"rate.compute":8}' "$TMP/k.log" &&
-	ok "rate limit to the front node's control API" ||
+	ok "rate limit to the front node's control API, with the secret and not the token" ||
 	notok "rate: $(grep config "$TMP/k.log")"
 ! grep -q '^BAD' "$TMP/k.log" && ok "every request passed the server's checks" ||
 	notok "$(grep BAD "$TMP/k.log")"
@@ -51,21 +59,56 @@ grep -qx 'OK PATCH /apis/apps/v1/namespaces/mesh/deployments/worker-a applicatio
 
 expect_fail "k8s: fault injection is refused" 2 "only on the local testbed" \
 	$K stopped.node1=1
+
 echo "wrong-token" >"$TMP/bad-token"
 expect_fail "k8s: 401 named with the URL, not retried" 5 \
 	"PATCH http://127.0.0.1:$PORT/apis/apps/v1/namespaces/mesh/deployments/node2: host answered 401: .*Unauthorized" \
-	actuate -t k8s --api "http://127.0.0.1:$PORT" --namespace mesh \
+	actuate -t k8s --insecure-http --api "http://127.0.0.1:$PORT" --namespace mesh \
 	--token-file "$TMP/bad-token" units.node2=2
 [ "$(grep -c unauthorized "$TMP/k.log")" -eq 1 ] && ok "401: one attempt only" ||
 	notok "401 attempts: $(grep -c unauthorized "$TMP/k.log")"
 expect_fail "k8s: missing token file" 4 "nonexistent" \
-	actuate -t k8s --api http://127.0.0.1:1 --namespace mesh \
+	actuate -t k8s --api https://127.0.0.1:1 --namespace mesh \
 	--token-file "$TMP/nonexistent" units.node1=1
 expect_fail "k8s: fractional replicas refused" 3 "replicas must be whole" \
 	$K units.node1=1.5
 expect_fail "k8s: needs --api and --namespace" 2 "needs --api" \
 	actuate -t k8s units.node1=1
 
+# credentials and plain http
+: >"$TMP/k.log"
+expect_fail "k8s: a token with an http:// API is refused" 2 \
+	"plain http://.*clear text.*--insecure-http" actuate -t k8s \
+	--api "http://127.0.0.1:$PORT" --namespace mesh --token-file "$TMP/token" \
+	units.node1=1
+[ ! -s "$TMP/k.log" ] && ok "refused before any request" ||
+	notok "requests made: $(cat "$TMP/k.log")"
+# 0.0.0.0 reaches the mock on loopback, but is not a loopback name
+expect_fail "the secret is not sent over http:// to a host that is not loopback" 5 \
+	"answered 401.*secret was not sent.*--insecure-http sends it" \
+	actuate --retries 0 -c "http://0.0.0.0:$KPORT" weight.compute=1
+check "... and is with --insecure-http" actuate --insecure-http \
+	-c "http://0.0.0.0:$KPORT" weight.compute=1
+printf 'abc\000def\n' >"$TMP/nul-token"
+expect_fail "k8s: a token file with a NUL byte is refused" 3 \
+	"nul-token: byte 4 is a NUL byte" $K --token-file "$TMP/nul-token" units.node1=1
+echo "$SECRET" >"$TMP/env-open" && chmod 644 "$TMP/env-open"
+expect_fail "--env: an env file others can read is refused" 3 \
+	"readable by others.*chmod 600" actuate --env "$TMP/env-open" p1=1
+start_mock echo --echo-auth 403
+expect_fail "an answer echoing the credentials: exit 5" 5 \
+	"host answered 403: .*denied: you sent Bearer \*\*\* x+\.\.\.$" \
+	actuate -t k8s --insecure-http --retries 0 --api "http://127.0.0.1:$PORT" \
+	--namespace mesh --token-file "$TMP/token" units.node1=1
+! grep -q s3cret-token "$TMP/.err" && [ "$(wc -c <"$TMP/.err")" -lt 600 ] &&
+	ok "the token is not in the message, and the answer is cut short" ||
+	notok "echo: $(wc -c <"$TMP/.err") bytes: $(head -c 300 "$TMP/.err")"
+actuate --retries 0 -c "http://127.0.0.1:$PORT" weight.compute=1 2>"$TMP/e2"
+! grep -q "$SECRET" "$TMP/e2" && grep -q 'Bearer \*\*\*' "$TMP/e2" &&
+	ok "the control secret is blanked out the same way" ||
+	notok "secret echo: $(head -c 300 "$TMP/e2")"
+
+unset TB_SECRET
 start_mock r --fail-first 2
 check "503 twice, then applied (retries with backoff)" actuate --backoff 0.01 \
 	-c "http://127.0.0.1:$PORT" weight.info1=30

@@ -1,7 +1,10 @@
 /* test_testbed.c - the testbed's pieces that need no server: flat JSON,
- * configuration keys, the CFS-style CPU quota, listening sockets. */
+ * configuration keys, the control secret and env file, the CFS-style CPU
+ * quota, listening sockets. */
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "check.h"
@@ -140,6 +143,70 @@ static void test_listen(void)
 	      "a bad address is a usage error");
 	if (fd >= 0)
 		close(fd);
+	char host[64];
+	tb_url_host("0.0.0.0", host, sizeof host);
+	CHECK(strcmp(host, "127.0.0.1") == 0, "bind 0.0.0.0 is reached on 127.0.0.1");
+	tb_url_host("::1", host, sizeof host);
+	CHECK(strcmp(host, "[::1]") == 0, "an IPv6 bind goes in brackets");
+}
+
+/* The control secret: random hex, compared whole, and the env file. */
+static void test_secret(void)
+{
+	mr_err e = {0};
+	char a[MESH_SECRET_LEN + 1], b[MESH_SECRET_LEN + 1];
+	CHECK(mesh_secret_new(a, &e) == 0 && mesh_secret_new(b, &e) == 0 &&
+		      strlen(a) == MESH_SECRET_LEN &&
+		      strspn(a, "0123456789abcdef") == MESH_SECRET_LEN &&
+		      strcmp(a, b) != 0,
+	      "two secrets: 64 hex digits each, different");
+	CHECK(mesh_secret_equal(a, strlen(a), a), "a secret equals itself");
+	char c[MESH_SECRET_LEN + 1];
+	memcpy(c, a, sizeof c);
+	c[MESH_SECRET_LEN - 1] ^= 1;
+	CHECK(!mesh_secret_equal(c, strlen(c), a) &&
+		      !mesh_secret_equal(a, MESH_SECRET_LEN - 1, a) &&
+		      !mesh_secret_equal("", 0, a) && !mesh_secret_equal("", 0, ""),
+	      "a last byte changed, a prefix, or nothing is not the secret");
+	CHECK(mesh_secret_check("ab\r\nX-Evil: 1", "s", &e) != 0 &&
+		      mesh_secret_check("", "s", &e) != 0 &&
+		      mesh_secret_check(a, "s", &e) == 0,
+	      "a secret with a line break (header injection) is refused");
+
+	char dir[] = "/tmp/meshrl-test-env.XXXXXX";
+	CHECK(mkdtemp(dir) != NULL, "temp dir");
+	char path[64];
+	snprintf(path, sizeof path, "%s/env", dir);
+	char text[256];
+	snprintf(text, sizeof text,
+		 "TB_URL=http://127.0.0.2:1\nTB_PIDS=\"1 2 3\"\n"
+		 "TB_CONTROL=http://127.0.0.1:2\nTB_SECRET=%s\nexport "
+		 "TB_SECRET\n",
+		 a);
+	FILE *f = fopen(path, "w");
+	if (f) {
+		fputs(text, f);
+		fclose(f);
+	}
+	mesh_env env;
+	chmod(path, 0644);
+	CHECK(mesh_env_read(path, &env, &e) != 0 && strstr(e.msg, "chmod 600"),
+	      "an env file others can read is refused: %s", e.msg);
+	chmod(path, 0600);
+	CHECK(mesh_env_read(path, &env, &e) == 0 &&
+		      strcmp(env.url, "http://127.0.0.2:1") == 0 &&
+		      strcmp(env.control, "http://127.0.0.1:2") == 0 &&
+		      strcmp(env.secret, a) == 0,
+	      "the env file's URLs and secret are read");
+	f = fopen(path, "w");
+	if (f) {
+		fputs("TB_URL=x\nTB_SECRET=a b\n", f);
+		fclose(f);
+	}
+	CHECK(mesh_env_read(path, &env, &e) != 0 && strstr(e.msg, "env:2"),
+	      "a bad secret names file and line: %s", e.msg);
+	unlink(path);
+	rmdir(dir);
 }
 
 static void test_costs(void)
@@ -156,6 +223,7 @@ int main(void)
 {
 	test_flatjson();
 	test_keys();
+	test_secret();
 	test_quota();
 	test_listen();
 	test_costs();

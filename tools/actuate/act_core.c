@@ -223,6 +223,100 @@ static void excerpt(const act_target *t, const char *s, char *out)
 	out[j] = 0;
 }
 
+static int is_plain_http(const char *url)
+{
+	return url && strncasecmp(url, "http://", 7) == 0;
+}
+
+/* Is the URL's host a loopback address (127.x.x.x, [::1], localhost)? */
+static int is_loopback(const char *url)
+{
+	const char *h = strstr(url, "://");
+	h = h ? h + 3 : url;
+	if (strncmp(h, "[::1]", 5) == 0)
+		return 1;
+	size_t n = strcspn(h, ":/?#");
+	if (n == 9 && strncasecmp(h, "localhost", 9) == 0)
+		return 1;
+	if (n < 4 || strncmp(h, "127.", 4) != 0)
+		return 0;
+	/* "127.0.0.1@elsewhere" is elsewhere */
+	return strspn(h, "0123456789.") == n;
+}
+
+/* The secret goes over plain http:// only to loopback (where the testbed's
+ * control port is) unless allowed. */
+static int secret_withheld(const act_opts *o)
+{
+	return o->secret && !o->insecure_http && is_plain_http(o->control) &&
+	       !is_loopback(o->control);
+}
+
+/* The request headers; NULL when out of memory. */
+static struct curl_slist *request_headers(const char *ctype, const char *auth)
+{
+	struct curl_slist *hdrs = NULL, *tmp;
+	char ct[128];
+	if (ctype) {
+		snprintf(ct, sizeof ct, "Content-Type: %s", ctype);
+		if (!(hdrs = curl_slist_append(NULL, ct)))
+			return NULL;
+	}
+	if (!(tmp = curl_slist_append(hdrs, "Accept: application/json")))
+		goto oom;
+	hdrs = tmp;
+	if (auth && !(tmp = curl_slist_append(hdrs, auth)))
+		goto oom;
+	return tmp;
+oom:
+	curl_slist_free_all(hdrs);
+	return NULL;
+}
+
+static void setup_handle(act_target *t, const char *method, const char *url,
+			 struct curl_slist *hdrs, const char *body, abuf *b,
+			 char *ebuf)
+{
+	CURL *h = t->h;
+	curl_easy_reset(h);
+	curl_easy_setopt(h, CURLOPT_URL, url);
+	curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
+	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
+	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)(t->o.timeout * 1000));
+	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS,
+			 (long)(fmin(t->o.timeout, 5) * 1000));
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, abuf_write);
+	curl_easy_setopt(h, CURLOPT_WRITEDATA, b);
+	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, ebuf);
+	/* TLS is verified unless the caller gives another CA file;
+	 * there is no switch to turn verification off. */
+	curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
+	curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
+	if (t->o.cacert)
+		curl_easy_setopt(h, CURLOPT_CAINFO, t->o.cacert);
+	if (body) {
+		curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
+		curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
+	}
+}
+
+/* What went wrong, for a message: curl's error, or the status and the
+ * start of the answer (credentials blanked out). */
+static void describe_failure(const act_target *t, CURLcode rc, long status,
+			     const char *ebuf, const char *answer,
+			     char *what, size_t n)
+{
+	char ex[EXCERPT_MAX + 4];
+	if (rc != CURLE_OK) {
+		snprintf(what, n, "%s", ebuf[0] ? ebuf : curl_easy_strerror(rc));
+		return;
+	}
+	excerpt(t, answer, ex);
+	snprintf(what, n, "host answered %ld%s%s", status, ex[0] ? ": " : "",
+		 ex);
+}
+
 /* One request, with the header auth (NULL: none); answer body in *resp
  * (caller frees; may be NULL). */
 static int http_call(act_target *t, const char *method, const char *url,
@@ -233,53 +327,18 @@ static int http_call(act_target *t, const char *method, const char *url,
 	for (int attempt = 0;; attempt++) {
 		abuf b = {0};
 		char ebuf[CURL_ERROR_SIZE] = "";
-		struct curl_slist *hdrs = NULL, *tmp;
-		char ct[128];
-		if (ctype) {
-			snprintf(ct, sizeof ct, "Content-Type: %s", ctype);
-			if (!(tmp = curl_slist_append(hdrs, ct)))
-				goto oom;
-			hdrs = tmp;
-		}
-		if (!(tmp = curl_slist_append(hdrs, "Accept: application/json")))
-			goto oom;
-		hdrs = tmp;
-		if (auth) {
-			if (!(tmp = curl_slist_append(hdrs, auth)))
-				goto oom;
-			hdrs = tmp;
-		}
-		CURL *h = t->h;
-		curl_easy_reset(h);
-		curl_easy_setopt(h, CURLOPT_URL, url);
-		curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
-		curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
-		curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-		curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)(t->o.timeout * 1000));
-		curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS,
-				 (long)(fmin(t->o.timeout, 5) * 1000));
-		curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, abuf_write);
-		curl_easy_setopt(h, CURLOPT_WRITEDATA, &b);
-		curl_easy_setopt(h, CURLOPT_ERRORBUFFER, ebuf);
-		/* TLS is verified unless the caller gives another CA file;
-		 * there is no switch to turn verification off. */
-		curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
-		curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
-		if (t->o.cacert)
-			curl_easy_setopt(h, CURLOPT_CAINFO, t->o.cacert);
-		if (body) {
-			curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
-			curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
-		}
+		struct curl_slist *hdrs = request_headers(ctype, auth);
+		if (!hdrs)
+			return mr_errf(e, MR_EXIT_IO, "out of memory");
+		setup_handle(t, method, url, hdrs, body, &b, ebuf);
 		if (t->o.verbose)
 			fprintf(stderr, "actuate: %s %s %s\n", method, url,
 				body ? body : "");
-		CURLcode rc = curl_easy_perform(h);
+		CURLcode rc = curl_easy_perform(t->h);
 		long status = 0;
-		curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+		curl_easy_getinfo(t->h, CURLINFO_RESPONSE_CODE, &status);
 		curl_slist_free_all(hdrs);
-		int ok = rc == CURLE_OK && status >= 200 && status < 300;
-		if (ok) {
+		if (rc == CURLE_OK && status >= 200 && status < 300) {
 			if (resp)
 				*resp = b.buf;
 			else
@@ -288,22 +347,23 @@ static int http_call(act_target *t, const char *method, const char *url,
 		}
 		int transient = rc != CURLE_OK ? transient_curl(rc)
 					       : (status >= 500 || status == 429);
-		char what[600], ex[EXCERPT_MAX + 4];
-		if (rc != CURLE_OK) {
-			snprintf(what, sizeof what, "%s",
-				 ebuf[0] ? ebuf : curl_easy_strerror(rc));
-		} else {
-			excerpt(t, b.buf, ex);
-			snprintf(what, sizeof what, "host answered %ld%s%s",
-				 status, ex[0] ? ": " : "", ex);
-		}
+		char what[600];
+		describe_failure(t, rc, status, ebuf, b.buf, what, sizeof what);
 		free(b.buf);
+		int withheld = status == 401 && secret_withheld(&t->o) &&
+			       strncmp(url, t->o.control,
+				       strlen(t->o.control)) == 0;
 		if (!transient || attempt >= t->o.retries)
-			return mr_errf(e, MR_EXIT_REMOTE, "%s %s: %s%s", method,
-				       url, what,
+			return mr_errf(e, MR_EXIT_REMOTE, "%s %s: %s%s%s",
+				       method, url, what,
 				       transient && attempt
 					       ? " (gave up after retries)"
-					       : "");
+					       : "",
+				       withheld ? " (the control secret was not "
+						  "sent: plain http:// to a "
+						  "host that is not loopback; "
+						  "--insecure-http sends it)"
+						: "");
 		if (t->o.verbose)
 			fprintf(stderr, "actuate: %s; retrying in %.2f s\n",
 				what, delay);
@@ -311,10 +371,6 @@ static int http_call(act_target *t, const char *method, const char *url,
 				      (long)((delay - (time_t)delay) * 1e9)};
 		nanosleep(&ts, NULL);
 		delay = fmin(delay * 2, 10);
-		continue;
-oom:
-		curl_slist_free_all(hdrs);
-		return mr_errf(e, MR_EXIT_IO, "out of memory");
 	}
 }
 
@@ -520,27 +576,6 @@ static int apply_k8s(act_target *t, const act_kv *kv, size_t n, mr_err *e)
 /* ------------------------------------------------------------------------
  * Open, apply, close
  */
-static int is_plain_http(const char *url)
-{
-	return url && strncasecmp(url, "http://", 7) == 0;
-}
-
-/* Is the URL's host a loopback address (127.x.x.x, [::1], localhost)? */
-static int is_loopback(const char *url)
-{
-	const char *h = strstr(url, "://");
-	h = h ? h + 3 : url;
-	if (strncmp(h, "[::1]", 5) == 0)
-		return 1;
-	size_t n = strcspn(h, ":/?#");
-	if (n == 9 && strncasecmp(h, "localhost", 9) == 0)
-		return 1;
-	if (n < 4 || strncmp(h, "127.", 4) != 0)
-		return 0;
-	/* "127.0.0.1@elsewhere" is elsewhere */
-	return strspn(h, "0123456789.") == n;
-}
-
 /* The token file: one line of printable characters. Returns it (caller
  * frees) or NULL. */
 static char *read_token(const char *path, mr_err *e)
@@ -581,7 +616,7 @@ static char *bearer(const char *cred)
 	return h;
 }
 
-/* Refuses credentials over plain http:// unless allowed. */
+/* Refuses the token over plain http:// unless allowed. */
 static int check_transport(const act_opts *o, mr_err *e)
 {
 	if (o->insecure_http)
@@ -592,13 +627,6 @@ static int check_transport(const act_opts *o, mr_err *e)
 			       "cross the network in clear text; use https:// "
 			       "(or --insecure-http, for testing only)",
 			       o->api);
-	if (o->secret && is_plain_http(o->control) && !is_loopback(o->control))
-		return mr_errf(e, MR_EXIT_USAGE,
-			       "--control %s is plain http:// to a host that "
-			       "is not loopback: the secret would cross the "
-			       "network in clear text (--insecure-http allows "
-			       "it)",
-			       o->control);
 	return 0;
 }
 
@@ -650,7 +678,8 @@ act_target *act_open(const act_opts *o, mr_err *e)
 	}
 	if (o->secret) {
 		t->secret = mr_xstrdup(o->secret);
-		t->ctl_auth = bearer(t->secret);
+		if (!secret_withheld(o))
+			t->ctl_auth = bearer(t->secret);
 	}
 	if (!(t->h = curl_easy_init())) {
 		target_free(t);

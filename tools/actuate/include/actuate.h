@@ -86,17 +86,17 @@ typedef struct {
 	double backoff;         /* first retry delay, s (doubles each time) */
 	double timeout;         /* per request, s */
 	int verbose;            /* print each request on stderr */
-	int insecure_http;      /* allow credentials over plain http:// (the
-				   token to any host, the secret to a host
-				   that is not loopback) */
+	int insecure_http;      /* credentials over plain http:// (the token
+				   to any host, the secret to a host that is
+				   not loopback) */
 } act_opts;
 
 typedef struct act_target act_target;
 
 /* Checks the options and reads the token file (one line of printable
- * characters). A credential over plain http:// is refused
- * (MR_EXIT_USAGE) unless o->insecure_http: the API token always, the
- * control secret unless the control host is loopback. */
+ * characters). Unless o->insecure_http, the API token over plain http://
+ * is refused (MR_EXIT_USAGE), and the control secret is sent over plain
+ * http:// only to a loopback host (a 401 from another says so). */
 act_target *act_open(const act_opts *o, mr_err *e);
 /* Applies one action vector. Returns 0, or -1 with e: MR_EXIT_DATA for a
  * bad action, MR_EXIT_REMOTE when a host failed (the message names the
