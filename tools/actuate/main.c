@@ -79,7 +79,8 @@ static void usage(FILE *f)
 "\n"
 "examples:\n"
 "  actuate --env run/tb/env --schema compute p1=60 c1=3\n"
-"  echo 'weight.compute.premium=80 rate.compute.freemium=2' | actuate -e run/tb/env\n"
+"  echo 'weight.compute.premium=80 rate.compute.freemium=2' |\n"
+"     actuate -e run/tb/env\n"
 "  actuate -t k8s --api https://k8s:6443 --namespace mesh --token-file tok \\\n"
 "     --cacert ca.crt -c http://front:8081 --insecure-http --schema compute \\\n"
 "     p1=40 c1=2     (TB_SECRET exported: the front's secret, in clear)\n");

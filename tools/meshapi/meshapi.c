@@ -428,7 +428,8 @@ int mesh_env_read(const char *path, mesh_env *env, mr_err *e)
 			break;
 		}
 		line[strcspn(line, "\r\n")] = 0;
-		if (!line[0] || line[0] == '#' || strncmp(line, "export ", 7) == 0)
+		if (!line[0] || line[0] == '#' ||
+		    strncmp(line, "export ", 7) == 0)
 			continue;
 		rc = env_line(line, path, lineno, env, e);
 	}

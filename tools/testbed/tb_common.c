@@ -163,10 +163,11 @@ int tb_listen(const char *addr, int port, int *bound_port, mr_err *e)
 		close(fd);
 		return mr_errf(e, MR_EXIT_IO, "getsockname: %s", strerror(err));
 	}
+	struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)&sa;
+	struct sockaddr_in *a4 = (struct sockaddr_in *)&sa;
 	if (bound_port)
-		*bound_port = ntohs(sa.ss_family == AF_INET6
-					    ? ((struct sockaddr_in6 *)&sa)->sin6_port
-					    : ((struct sockaddr_in *)&sa)->sin_port);
+		*bound_port = ntohs(sa.ss_family == AF_INET6 ? a6->sin6_port
+							     : a4->sin_port);
 	return fd;
 }
 

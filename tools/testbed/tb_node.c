@@ -445,9 +445,9 @@ static enum MHD_Result node_handler(void *cls, struct MHD_Connection *c,
 		return node_health(n, c);
 	if (strcmp(url, "/admin") == 0) {
 		/* internal: only the front calls it, with the run's secret */
-		enum MHD_Result refused;
-		if (tb_control_refused(c, method, n->o.secret, n->name, &refused))
-			return refused;
+		enum MHD_Result r;
+		if (tb_control_refused(c, method, n->o.secret, n->name, &r))
+			return r;
 		if (strcmp(method, "PUT") && strcmp(method, "POST"))
 			return tb_respondf(c, 405, n->name,
 					   "{\"error\":\"use PUT\"}\n");
