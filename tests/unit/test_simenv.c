@@ -104,7 +104,8 @@ static void test_grid_and_expr(void)
 
 	/* expressions through a tiny objective */
 	const char *txt =
-		"name = x\nservices = s\n[load]\npattern = constant\nvalue = 8\n"
+		"name = x\nservices = s\nepisode_length = 10\n"
+		"[load]\npattern = constant\nvalue = 8\n"
 		"[action c]\nvalues = 1..5\n[const]\nw = 5\nw2 = w * 2\n"
 		"[model]\nkind = analytic\ntargets = d\n[features]\nf = load1\n"
 		"[targets]\nd = f\n[vars]\n"
@@ -402,7 +403,7 @@ static void test_incremental(void)
 static void test_objective_get(void)
 {
 	const char *txt =
-		"name = g\nservices = s, t\nactions = incremental\n"
+		"name = g\nservices = s, t\nactions = incremental\nepisode_length = 10\n"
 		"[load]\npattern = constant\nvalue = 8\n"
 		"[param B]\nlevels = 0.5, 1\n"
 		"[action p]\nvalues = 0..100 step 20\nstart = 100\n"
@@ -541,7 +542,7 @@ static void test_forest_model(void)
 	mr_forest *f = mr_forest_fit(X, Y, n, 6, 1, fn, tn, &fp, NULL, &e);
 	CHECK(f && mr_forest_save(f, write_tmp("m.msgpack", ""), &e) == 0, "synthetic forest saved");
 	const char *obj =
-		"name = fd\nservices = compute\n"
+		"name = fd\nservices = compute\nepisode_length = 10\n"
 		"[load]\npattern = levels\nlevels = 4, 8, 12, 16\n"
 		"[action p]\nvalues = 0..100 step 20\n[action c]\nvalues = 1..5\n"
 		"[model]\nfile = m.msgpack\ntargets = d1\n"
@@ -620,7 +621,7 @@ static void test_forest_model(void)
 
 	/* a model whose features do not match */
 	const char *obj2 =
-		"name = fd2\nservices = compute\n"
+		"name = fd2\nservices = compute\nepisode_length = 10\n"
 		"[load]\npattern = levels\nlevels = 4\n[action c]\nvalues = 1..5\n"
 		"[model]\nfile = m.msgpack\ntargets = d1\n"
 		"[features]\nmax_l1 = load1\nl1 = load1 * 5\ncl1 = load1 * 5\np = 0\nb1 = load1\nc1 = c\n"

@@ -743,6 +743,11 @@ static int cmd_fidelity(const mr_objective *o, const cli *c)
 		int met, mmet, rmet, rmmet;
 		se_state_decode(s, i, &st);
 		se_best_two(s, &st, best, NULL, runner, &rr);
+		if (s->nonfinite[0]) {
+			se_nonfinite_error(s, &e);
+			mr_out_abort(&out);
+			mr_die(prog, &e);
+		}
 		row_state(f, s, &st);
 		fidelity_choice(f, s, &sp, &st, best, &met, &tr, &mmet);
 		fidelity_choice(f, s, &sp, &st, runner, &rmet, &trr, &rmmet);
@@ -850,6 +855,12 @@ static void describe_served(const mr_objective *o)
 
 static int cmd_describe(const mr_objective *o, const cli *c)
 {
+	mr_err e;
+	/* what describe prints goes into make recipes and shell lines: the
+	 * values are checked first (objective.c, "Values handed to
+	 * pipelines"), whatever is asked */
+	if (se_objective_check_values(o, &e) != 0)
+		mr_die(prog, &e);
 	if (c->model_args) {
 		/* one line of rf-fit options, for $(...) in a Makefile */
 		printf("--features ");
