@@ -134,7 +134,8 @@ static int put(cc *c, int op, int slot, double k)
 	if (c->depth > c->maxdepth)
 		c->maxdepth = c->depth;
 	if (c->maxdepth > SE_STACK)
-		return fail(c, "expression too deeply nested");
+		return fail(c, "expression too deeply nested (more than "
+			       SE_STR(SE_STACK) " values held at once)");
 	return 0;
 }
 

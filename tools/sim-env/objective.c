@@ -151,8 +151,9 @@ static int valid_name(const char *s)
 	return 1;
 }
 
-/* An objective's name: it goes into file names and CSV rows. */
-static int valid_objective_name(const char *s)
+/* An objective's or a service's name: they go into file names, CSV rows
+ * and messages. */
+static int valid_label(const char *s)
 {
 	if (!isalnum((unsigned char)*s) && *s != '_')
 		return 0;
@@ -534,6 +535,14 @@ static int top_services(parser *p, const entry *en)
 		return bad(p, en->line, "at most %d services",
 			   MR_MAX_SERVICES);
 	}
+	for (size_t j = 0; j < cnt; j++)
+		if (!valid_label(names[j])) {
+			int rc = bad(p, en->line,
+				     "bad service name '%s' (letters, digits, _ and -, not first)",
+				     names[j]);
+			free(names);
+			return rc;
+		}
 	o->nserv = (int)cnt;
 	for (size_t j = 0; j < cnt; j++)
 		o->serv_names[j] = mr_xstrdup(names[j]);
@@ -547,7 +556,7 @@ static int top_key(parser *p, const entry *en)
 	mr_objective *o = p->o;
 	const char *k = en->key, *v = en->val;
 	if (strcmp(k, "name") == 0) {
-		if (!valid_objective_name(v))
+		if (!valid_label(v))
 			return bad(p, en->line,
 				   "bad name '%s' (letters, digits, _ and -, not first)",
 				   v);
