@@ -4,7 +4,7 @@
  *   that does not exist);
  * - the nesting generator: the first bytes choose a depth (up to 131070,
  *   or up to 119 around the limit) and, per level, a construct (a
- *   parenthesis, unary - ! +, ^, ?:, a call), nested around one operand,
+ *   parenthesis, unary - ! +, ^, ?:, a call), each inside the one before,
  *   placed in one of the expression sections of a small objective. Beyond
  *   SE_MAX_NEST levels the parser must refuse it (checked: a parse is a
  *   crash here); below, the expression runs.
@@ -96,13 +96,15 @@ static void append(char *x, size_t *n, const char *s)
 
 static void nesting(const uint8_t *data, size_t size)
 {
-	/* "@": the place's operand ("p^p^...", "p>1?p>1?...") */
+	/* "@": the place's operand ("p^p^...", "(p>1?(p>1?..."). Each
+	 * construct holds the next one whole (?: binds loosest, so it is in
+	 * parentheses): every construct is at least one level. */
 	static const char *const open[] = {
-		"(", "-", "!", "+", "abs(", "min(1,", "@^", "@>1?", "clamp(",
+		"(", "-", "!", "+", "abs(", "min(1,", "@^", "(@>1?", "clamp(",
 		"pow(2,", "(1+",
 	};
 	static const char *const close[] = {
-		")", "", "", "", ")", ")", "", ":0", ",0,1)", ")", ")",
+		")", "", "", "", ")", ")", "", ":0)", ",0,1)", ")", ")",
 	};
 	const size_t nshape = sizeof open / sizeof *open;
 	if (size < 4)

@@ -174,7 +174,7 @@ static int nested(char *t, const char *open, const char *close, int d,
 static void test_expr_limits(void)
 {
 	size_t big = 200000;
-	char *t = malloc(6 * big + 8);
+	char *t = malloc(8 * big + 8); /* up to 7 characters a level */
 	if (!t)
 		abort();
 	se_expr x;

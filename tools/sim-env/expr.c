@@ -25,7 +25,7 @@ typedef struct {
 	void *ctx;
 	se_ins *ins;
 	int n, cap, depth, maxdepth;
-	int nest; /* recursion level of parse_unary */
+	int nest; /* recursion level (parse_unary, ?: branches) */
 	mr_err *e;
 	int failed;
 } cc;
@@ -260,14 +260,23 @@ static int parse_unary_in(cc *c)
 	return 0;
 }
 
-/* Every recursion of the grammar (a unary operator, ^, parentheses, a
- * call's arguments, ?:) passes here: one level counter bounds them all. */
-static int parse_unary(cc *c)
+/* One level deeper (a failure ends the compilation: no way back up). */
+static int deeper(cc *c)
 {
 	if (c->nest >= SE_MAX_NEST)
 		return fail(c, "expression nested too deeply (more than "
 			       SE_STR(SE_MAX_NEST) " levels)");
 	c->nest++;
+	return 0;
+}
+
+/* Every recursion of the grammar but ?:'s (a unary operator, ^,
+ * parentheses, a call's arguments) passes here: with parse_ternary's, one
+ * level counter bounds them all. */
+static int parse_unary(cc *c)
+{
+	if (deeper(c) != 0)
+		return -1;
 	int rc = parse_unary_in(c);
 	c->nest--;
 	return rc;
@@ -356,6 +365,8 @@ static int parse_or(cc *c)
 	}
 }
 
+/* The branches of c ? a : b are a level deeper (they recurse here, not
+ * through parse_unary). */
 static int parse_ternary(cc *c)
 {
 	if (parse_or(c) != 0)
@@ -364,7 +375,7 @@ static int parse_ternary(cc *c)
 	if (*c->p != '?')
 		return 0;
 	c->p++;
-	if (parse_ternary(c) != 0)
+	if (deeper(c) != 0 || parse_ternary(c) != 0)
 		return -1;
 	skip_ws(c);
 	if (*c->p != ':')
@@ -372,6 +383,7 @@ static int parse_ternary(cc *c)
 	c->p++;
 	if (parse_ternary(c) != 0)
 		return -1;
+	c->nest--;
 	return put(c, SE_SEL, 0, 0);
 }
 

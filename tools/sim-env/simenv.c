@@ -149,11 +149,12 @@ static void note_nonfinite(se_sim *s, int line, double v)
 				     mr_fmt_double(b, v));
 	for (int i = 0; i < o->nvars && l < size; i++) {
 		int k = o->var_kind[i];
-		if (k == SE_V_LOAD || k == SE_V_PARAM || k == SE_V_ACTION)
-			l += (size_t)snprintf(m + l, size - l, "%s %s = %s",
-					      sep, o->var_name[i],
-					      mr_fmt_double(b, s->vars[i])),
-			sep = ",";
+		if (k != SE_V_LOAD && k != SE_V_PARAM && k != SE_V_ACTION)
+			continue;
+		l += (size_t)snprintf(m + l, size - l, "%s %s = %s", sep,
+				      o->var_name[i],
+				      mr_fmt_double(b, s->vars[i]));
+		sep = ",";
 	}
 }
 
