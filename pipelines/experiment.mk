@@ -13,6 +13,17 @@
 # sim-env's parser reads them: this file asks `sim-env describe` for
 # [model] trace, rf-fit's arguments, [eval] unseen (the unseen load
 # pattern), whether actions are incremental, and [reward] bound1.
+#
+# An objective is data, and its values never reach a shell as code.
+# `sim-env describe` refuses (exit 3, file:line) an objective with a value
+# make or sh could interpret: paths are letters, digits and ._/+-, fit_args
+# words of those and ,=%@, other values also : ; and blanks; expressions
+# are handed out only as the numbers they fold to. `experiment` and
+# `fidelity` run that check first, with its message shown, before any
+# value is looked up ($(shell ... 2>/dev/null) below). A value that may hold
+# ';' or blanks (eval.unseen) is passed in single quotes, which no value
+# can hold. tests/e2e/test_objective_safety.sh puts $(touch F), backticks
+# and ;touch F into every field of an objective and runs this pipeline.
 
 OBJ       ?= delay
 OBJS      ?= delay throughput cost differentiation

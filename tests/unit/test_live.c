@@ -24,7 +24,7 @@ static char tmpdir[] = "/tmp/meshrl-live-XXXXXX";
 	"(1 - p1/100) * (l*(1-p1/100) < 6 ? 1/(6 - l*(1-p1/100)) : 20)\n"
 
 static const char *abs_obj =
-	"name = toy-delay\nservices = compute\n"
+	"name = toy-delay\nservices = compute\nepisode_length = 10\n"
 	"[load]\npattern = constant\nvalue = 8\n"
 	"[action p]\nvalues = 0..100 step 20\n"
 	"[action c]\nvalues = 1..5\n" TOY_MODEL
@@ -41,7 +41,7 @@ static const char *inc_obj =
 	"bound1 = 0.6\nvalue = 1 - c / 10\npenalty = -1\n";
 
 static const char *param_obj =
-	"name = par\nservices = compute\n"
+	"name = par\nservices = compute\nepisode_length = 10\n"
 	"[load]\npattern = constant\nvalue = 8\n"
 	"[param B]\nlevels = 0.5, 0.6\n"
 	"[action p]\nvalues = 0..100 step 20\n"
@@ -253,7 +253,7 @@ static void test_refusals(void)
  * from its two trace columns, and the reward judges the delay over every
  * offered request (the simulator's rule, on measured values). */
 static const char *served_obj =
-	"name = served\nservices = compute\n"
+	"name = served\nservices = compute\nepisode_length = 10\n"
 	"[load]\npattern = constant\nvalue = 8\n"
 	"[action p]\nvalues = 0..100 step 20\n"
 	"[action c]\nvalues = 1..5\n"

@@ -104,7 +104,8 @@ static void test_grid_and_expr(void)
 
 	/* expressions through a tiny objective */
 	const char *txt =
-		"name = x\nservices = s\n[load]\npattern = constant\nvalue = 8\n"
+		"name = x\nservices = s\nepisode_length = 10\n"
+		"[load]\npattern = constant\nvalue = 8\n"
 		"[action c]\nvalues = 1..5\n[const]\nw = 5\nw2 = w * 2\n"
 		"[model]\nkind = analytic\ntargets = d\n[features]\nf = load1\n"
 		"[targets]\nd = f\n[vars]\n"
@@ -134,6 +135,152 @@ static void test_grid_and_expr(void)
 	CHECK(o->derived[0].n == 1, "constant expression folded to one instruction");
 	(void)sa; (void)sb; (void)sm;
 	mr_objective_free(o);
+}
+
+/* The expression reader's limits and non-finite constants. */
+static int never(void *ctx, const char *name, double *k)
+{
+	(void)ctx;
+	(void)name;
+	(void)k;
+	return -1;
+}
+
+static int one_var(void *ctx, const char *name, double *k)
+{
+	(void)ctx;
+	(void)k;
+	return strcmp(name, "p") == 0 ? 0 : -1;
+}
+
+/* d times open, "1", d times close: compiled, 0 when it compiles. */
+static int nested(char *t, const char *open, const char *close, int d,
+		  mr_err *e)
+{
+	size_t lo = strlen(open), lc = strlen(close), n = 0;
+	for (int k = 0; k < d; k++, n += lo)
+		memcpy(t + n, open, lo);
+	t[n++] = '1';
+	for (int k = 0; k < d; k++, n += lc)
+		memcpy(t + n, close, lc);
+	t[n] = 0;
+	se_expr x;
+	int rc = se_compile(t, one_var, NULL, &x, e);
+	if (rc == 0)
+		se_expr_free(&x);
+	return rc;
+}
+
+static void test_expr_limits(void)
+{
+	size_t big = 200000;
+	char *t = malloc(8 * big + 8); /* up to 7 characters a level */
+	if (!t)
+		abort();
+	se_expr x;
+	mr_err e = {0};
+	/* each way the grammar recurses: fine just below the limit, refused
+	 * just past it, and far past it without a stack overflow */
+	static const struct { const char *open, *close; } way[] = {
+		{"(", ")"}, {"-", ""}, {"!", ""}, {"+", ""}, {"abs(", ")"},
+	};
+	for (size_t w = 0; w < sizeof way / sizeof *way; w++) {
+		int below = nested(t, way[w].open, way[w].close, SE_MAX_NEST - 1, &e);
+		int past = nested(t, way[w].open, way[w].close, SE_MAX_NEST, &e);
+		CHECK(below == 0 && past != 0 && strstr(e.msg, "nested too deeply"),
+		      "'%s' nested %d deep compiles, %d deep is refused (%s)",
+		      way[w].open, SE_MAX_NEST - 1, SE_MAX_NEST, e.msg);
+		CHECK(nested(t, way[w].open, way[w].close, (int)big, &e) != 0 &&
+			      strstr(e.msg, "more than 100 levels"),
+		      "'%s' nested %zu deep is refused (%s)", way[w].open, big,
+		      e.msg);
+	}
+	/* these hold a value per level: the evaluation stack's limit */
+	static const struct { const char *open, *close; } held[] = {
+		{"p^", ""}, {"p>1?", ":0"}, {"(1+", ")"}, {"min(1,", ")"},
+	};
+	for (size_t w = 0; w < sizeof held / sizeof *held; w++)
+		CHECK(nested(t, held[w].open, held[w].close, (int)big, &e) != 0 &&
+			      strstr(e.msg, "nested"),
+		      "'%s' nested %zu deep is refused (%s)", held[w].open, big,
+		      e.msg);
+	/* size: 4096 operations */
+	size_t n = 0;
+	for (int k = 0; k < 2100; k++, n += 4)
+		memcpy(t + n, "p + ", 4);
+	strcpy(t + n, "p");
+	CHECK(se_compile(t, one_var, NULL, &x, &e) != 0 &&
+		      strstr(e.msg, "too long"),
+	      "4201 operations refused (%s)", e.msg);
+	free(t);
+	/* constants that are not finite numbers; a guard is fine */
+	static const char *inf[] = {"1/0", "log(0)", "sqrt(-1)", "exp(1000)",
+				    "-1/0 + 0", NULL};
+	for (int i = 0; inf[i]; i++)
+		CHECK(se_compile(inf[i], never, NULL, &x, &e) != 0 &&
+			      strstr(e.msg, "not a finite number"),
+		      "'%s' refused (%s)", inf[i], e.msg);
+	double k = -1;
+	CHECK(se_compile("0 > 0 ? 1/0 : 2", never, NULL, &x, &e) == 0 &&
+		      se_eval(&x, NULL) == 2,
+	      "a guarded division by zero is a number");
+	se_expr_free(&x);
+	CHECK(se_compile("2 * 3 + 1", never, NULL, &x, &e) == 0 &&
+		      se_is_const(&x, &k) && k == 7,
+	      "constants still fold");
+	se_expr_free(&x);
+}
+
+/* Values handed to pipelines, names, repeated keys, episode length. */
+static void test_objective_safety(void)
+{
+	static const char *head =
+		"name = a\nservices = s\nepisode_length = 4\n[load]\npattern = constant\n"
+		"value = 1\n[action p]\nvalues = 1\n[model]\nkind = analytic\n"
+		"targets = d\n%s\n[features]\nf = load1\n[targets]\nd = f\n"
+		"[reward]\nfamily = delay-bound-cost\ndelay1 = d\nbound1 = 1\n"
+		"budget = 1\n%s\n";
+	static const struct { const char *model, *tail, *want; } v[] = {
+		{"fit_args = --trees 5", "[eval]\nunseen = sin:mean=1;amplitude=1;period=4", NULL},
+		{"fit_args = --trees 5 $(touch x)", "", "x.obj:12: [model] fit_args: '$'"},
+		{"fit_args = --trees 5;touch x", "", "x.obj:12: [model] fit_args: ';'"},
+		{"trace = a b.csv", "", "x.obj:12: [model] trace: 0x20"},
+		{"trace = `x`.csv", "", "x.obj:12: [model] trace: '`'"},
+		{"#", "[eval]\nunseen = sin:mean=1'", "x.obj:23: [eval] unseen: '''"},
+		{"#", "[ppo]\nlr = \"1\"", "x.obj:23: [ppo] lr: '\"'"},
+		{"#", "[pipeline]\ntrace_absent = see (README)", "x.obj:23: [pipeline] trace_absent: '('"},
+	};
+	char t[2048];
+	for (size_t i = 0; i < sizeof v / sizeof *v; i++) {
+		snprintf(t, sizeof t, head, v[i].model, v[i].tail);
+		mr_err e = {0};
+		mr_objective *o = se_objective_parse(t, strlen(t), "x.obj", tmpdir, &e);
+		int rc = o ? se_objective_check_values(o, &e) : -2;
+		CHECK(v[i].want ? rc == -1 && strstr(e.msg, v[i].want) : rc == 0,
+		      "value check %zu: %s (%s)", i, v[i].want ? v[i].want : "passes",
+		      rc ? e.msg : "ok");
+		mr_objective_free(o);
+	}
+	static const struct { const char *text, *want; } bad[] = {
+		{"name = a-$(x)\n", "x.obj:1: bad name"},
+		{"name = -a\n", "x.obj:1: bad name"},
+		{"name = a\nservices = s;t\n", "x.obj:2: bad service name 's;t'"},
+		{"name = a\nservices = s\n[ppo]\nk = 1\nj = 2\n[eval]\nk = 1\n[ppo]\nj = 3\nk = 4\n",
+		 "x.obj:9: 'j' is set twice in this section (first at line 5)"},
+		{"name = a\nservices = s\n[load]\npattern = constant\nvalue = 1\n"
+		 "[action p]\nvalues = 1\n[model]\nkind = analytic\ntargets = d\n"
+		 "[features]\nf = load1\n[targets]\nd = f\n[reward]\nfamily = delay-bound-cost\n"
+		 "delay1 = d\nbound1 = 1\nbudget = 1\n",
+		 "x.obj:3: this load pattern has no length of its own"},
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+		mr_err e = {0};
+		mr_objective *o = se_objective_parse(bad[i].text, strlen(bad[i].text),
+						     "x.obj", tmpdir, &e);
+		CHECK(!o && strstr(e.msg, bad[i].want), "bad objective: '%s' (got '%s')",
+		      bad[i].want, e.msg);
+		mr_objective_free(o);
+	}
 }
 
 static void test_objective_errors(void)
@@ -402,7 +549,7 @@ static void test_incremental(void)
 static void test_objective_get(void)
 {
 	const char *txt =
-		"name = g\nservices = s, t\nactions = incremental\n"
+		"name = g\nservices = s, t\nactions = incremental\nepisode_length = 10\n"
 		"[load]\npattern = constant\nvalue = 8\n"
 		"[param B]\nlevels = 0.5, 1\n"
 		"[action p]\nvalues = 0..100 step 20\nstart = 100\n"
@@ -541,7 +688,7 @@ static void test_forest_model(void)
 	mr_forest *f = mr_forest_fit(X, Y, n, 6, 1, fn, tn, &fp, NULL, &e);
 	CHECK(f && mr_forest_save(f, write_tmp("m.msgpack", ""), &e) == 0, "synthetic forest saved");
 	const char *obj =
-		"name = fd\nservices = compute\n"
+		"name = fd\nservices = compute\nepisode_length = 10\n"
 		"[load]\npattern = levels\nlevels = 4, 8, 12, 16\n"
 		"[action p]\nvalues = 0..100 step 20\n[action c]\nvalues = 1..5\n"
 		"[model]\nfile = m.msgpack\ntargets = d1\n"
@@ -620,7 +767,7 @@ static void test_forest_model(void)
 
 	/* a model whose features do not match */
 	const char *obj2 =
-		"name = fd2\nservices = compute\n"
+		"name = fd2\nservices = compute\nepisode_length = 10\n"
 		"[load]\npattern = levels\nlevels = 4\n[action c]\nvalues = 1..5\n"
 		"[model]\nfile = m.msgpack\ntargets = d1\n"
 		"[features]\nmax_l1 = load1\nl1 = load1 * 5\ncl1 = load1 * 5\np = 0\nb1 = load1\nc1 = c\n"
@@ -869,6 +1016,8 @@ int main(void)
 	}
 	test_grid_and_expr();
 	test_objective_errors();
+	test_expr_limits();
+	test_objective_safety();
 	test_delay_reward();
 	test_incremental();
 	test_objective_get();

@@ -524,7 +524,8 @@ char **mr_split_names(const char *list, size_t *n, mr_err *e)
 
 char *mr_fmt_double(char buf[32], double v)
 {
-	if (v == (double)(long long)v && fabs(v) < 1e15) {
+	/* the range first: converting inf or NaN to an integer is undefined */
+	if (fabs(v) < 1e15 && v == (double)(long long)v) {
 		snprintf(buf, 32, "%lld", (long long)v);
 		return buf;
 	}

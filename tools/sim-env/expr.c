@@ -3,8 +3,11 @@
  * compiler to stack code, with constant folding, and its evaluator.
  *
  * Evaluation allocates nothing and cannot fail (IEEE arithmetic: a division
- * by zero gives inf; callers check results they depend on). There are no
+ * by zero gives inf; the simulator checks every value it evaluates and
+ * names the expression's line when one is not finite). There are no
  * user-defined functions, loops or assignments: an expression is a formula.
+ * The compiler bounds its recursion (SE_MAX_NEST) and output (SE_MAX_INS),
+ * so no text can exhaust the C stack or memory.
  */
 #include <ctype.h>
 #include <math.h>
@@ -13,12 +16,16 @@
 
 #include "simenv_impl.h"
 
+#define SE_STR_(x) #x
+#define SE_STR(x) SE_STR_(x)
+
 typedef struct {
 	const char *s, *p;
 	se_resolver res;
 	void *ctx;
 	se_ins *ins;
 	int n, cap, depth, maxdepth;
+	int nest; /* recursion level (parse_unary, ?: branches) */
 	mr_err *e;
 	int failed;
 } cc;
@@ -102,16 +109,22 @@ static int put(cc *c, int op, int slot, double k)
 		int all = 1;
 		for (int i = c->n - na; i < c->n; i++)
 			all &= c->ins[i].op == SE_CONST;
-		if (all) {
-			double a[3];
-			for (int i = 0; i < na; i++)
-				a[i] = c->ins[c->n - na + i].k;
+		double a[3];
+		for (int i = 0; all && i < na; i++)
+			a[i] = c->ins[c->n - na + i].k;
+		/* a fold that is not a number stays code: "k > 0 ? 1/k : 0"
+		 * with k = 0 is fine; se_compile checks the whole */
+		if (all && isfinite(k = apply(op, a))) {
 			c->n -= na;
 			c->depth -= na;
-			k = apply(op, a);
 			op = SE_CONST;
+		} else {
+			k = 0;
 		}
 	}
+	if (c->n >= SE_MAX_INS)
+		return fail(c, "expression too long (more than "
+			       SE_STR(SE_MAX_INS) " operations)");
 	if (c->n == c->cap) {
 		c->cap = c->cap ? 2 * c->cap : 16;
 		c->ins = mr_xrealloc(c->ins, (size_t)c->cap, sizeof *c->ins);
@@ -121,11 +134,13 @@ static int put(cc *c, int op, int slot, double k)
 	if (c->depth > c->maxdepth)
 		c->maxdepth = c->depth;
 	if (c->maxdepth > SE_STACK)
-		return fail(c, "expression too deeply nested");
+		return fail(c, "expression too deeply nested (more than "
+			       SE_STR(SE_STACK) " values held at once)");
 	return 0;
 }
 
 static int parse_ternary(cc *c);
+static int parse_unary(cc *c);
 
 static int parse_primary(cc *c)
 {
@@ -224,7 +239,7 @@ static int parse_primary(cc *c)
 	return fail(c, "expected a number, a name or '('");
 }
 
-static int parse_unary(cc *c)
+static int parse_unary_in(cc *c)
 {
 	skip_ws(c);
 	if (*c->p == '-' || *c->p == '!' || *c->p == '+') {
@@ -243,6 +258,28 @@ static int parse_unary(cc *c)
 		return put(c, SE_POW, 0, 0);
 	}
 	return 0;
+}
+
+/* One level deeper (a failure ends the compilation: no way back up). */
+static int deeper(cc *c)
+{
+	if (c->nest >= SE_MAX_NEST)
+		return fail(c, "expression nested too deeply (more than "
+			       SE_STR(SE_MAX_NEST) " levels)");
+	c->nest++;
+	return 0;
+}
+
+/* Every recursion of the grammar but ?:'s (a unary operator, ^,
+ * parentheses, a call's arguments) passes here: with parse_ternary's, one
+ * level counter bounds them all. */
+static int parse_unary(cc *c)
+{
+	if (deeper(c) != 0)
+		return -1;
+	int rc = parse_unary_in(c);
+	c->nest--;
+	return rc;
 }
 
 static int parse_mul(cc *c)
@@ -328,6 +365,8 @@ static int parse_or(cc *c)
 	}
 }
 
+/* The branches of c ? a : b are a level deeper (they recurse here, not
+ * through parse_unary). */
 static int parse_ternary(cc *c)
 {
 	if (parse_or(c) != 0)
@@ -336,7 +375,7 @@ static int parse_ternary(cc *c)
 	if (*c->p != '?')
 		return 0;
 	c->p++;
-	if (parse_ternary(c) != 0)
+	if (deeper(c) != 0 || parse_ternary(c) != 0)
 		return -1;
 	skip_ws(c);
 	if (*c->p != ':')
@@ -344,7 +383,16 @@ static int parse_ternary(cc *c)
 	c->p++;
 	if (parse_ternary(c) != 0)
 		return -1;
+	c->nest--;
 	return put(c, SE_SEL, 0, 0);
+}
+
+static int reads_names(const se_ins *ins, int n)
+{
+	for (int i = 0; i < n; i++)
+		if (ins[i].op == SE_VAR)
+			return 1;
+	return 0;
 }
 
 int se_compile(const char *text, se_resolver res, void *ctx, se_expr *x,
@@ -356,6 +404,16 @@ int se_compile(const char *text, se_resolver res, void *ctx, se_expr *x,
 		skip_ws(&c);
 		if (*c.p)
 			fail(&c, "unexpected text");
+	}
+	if (!c.failed && !reads_names(c.ins, c.n)) {
+		se_expr k = {.ins = c.ins, .n = c.n};
+		double v = se_eval(&k, NULL);
+		if (!isfinite(v)) {
+			char b[32];
+			mr_errf(e, MR_EXIT_DATA, "gives %s, not a finite number, in every state",
+				mr_fmt_double(b, v));
+			c.failed = 1;
+		}
 	}
 	if (c.failed) {
 		free(c.ins);

@@ -212,5 +212,8 @@ double mr_simenv_live_outcome(mr_simenv_live *l, const double *row,
 		/* no success in the window: not a zero delay */
 		targets[k] = d > 0 ? d : l->timeout;
 	}
+	/* a measured row that makes an expression non-finite gives a NaN
+	 * reward for that row only */
+	l->sim->nonfinite[0] = 0;
 	return se_outcome(l->sim, &s, cfg, targets, info);
 }

@@ -46,7 +46,10 @@ static void usage(FILE *out)
 		"          as written (eval.unseen, 'action p.values'; .KEY at the top),\n"
 		"          but in features, targets, const, vars and reward the number\n"
 		"          it is (reward.bound1), empty when not a constant; empty when\n"
-		"          absent\n"
+		"          absent. Whatever is asked, describe first refuses (exit 3,\n"
+		"          file:line) an objective with a value make or sh would\n"
+		"          interpret: paths are letters, digits and ._/+-, fit_args adds\n"
+		"          ,=%%@, other values also :; and blanks (pipelines paste them)\n"
 		"fidelity  per state, the model's optimal action and its runner-up beside\n"
 		"          the trace's own windows for each (count, mean and p90 of every\n"
 		"          target, the objective's reward on the trace's means) and\n"
@@ -743,6 +746,11 @@ static int cmd_fidelity(const mr_objective *o, const cli *c)
 		int met, mmet, rmet, rmmet;
 		se_state_decode(s, i, &st);
 		se_best_two(s, &st, best, NULL, runner, &rr);
+		if (s->nonfinite[0]) {
+			se_nonfinite_error(s, &e);
+			mr_out_abort(&out);
+			mr_die(prog, &e);
+		}
 		row_state(f, s, &st);
 		fidelity_choice(f, s, &sp, &st, best, &met, &tr, &mmet);
 		fidelity_choice(f, s, &sp, &st, runner, &rmet, &trr, &rmmet);
@@ -850,6 +858,12 @@ static void describe_served(const mr_objective *o)
 
 static int cmd_describe(const mr_objective *o, const cli *c)
 {
+	mr_err e;
+	/* what describe prints goes into make recipes and shell lines: the
+	 * values are checked first (objective.c, "Values handed to
+	 * pipelines"), whatever is asked */
+	if (se_objective_check_values(o, &e) != 0)
+		mr_die(prog, &e);
 	if (c->model_args) {
 		/* one line of rf-fit options, for $(...) in a Makefile */
 		printf("--features ");

@@ -151,6 +151,18 @@ static int valid_name(const char *s)
 	return 1;
 }
 
+/* An objective's or a service's name: they go into file names, CSV rows
+ * and messages. */
+static int valid_label(const char *s)
+{
+	if (!isalnum((unsigned char)*s) && *s != '_')
+		return 0;
+	for (; *s; s++)
+		if (!isalnum((unsigned char)*s) && *s != '_' && *s != '-')
+			return 0;
+	return 1;
+}
+
 static char *join_path(const char *dir, const char *rel)
 {
 	if (rel[0] == '/' || !dir || !*dir || strcmp(dir, ".") == 0)
@@ -246,18 +258,50 @@ static int key_line(entries *es, char *t, const char *sec,
 	if (!*val)
 		return mr_errf(e, MR_EXIT_DATA, "%s:%d: '%s' has no value",
 			       file, line, key);
-	for (int i = 0; i < es->n; i++) {
-		const entry *o = &es->v[i];
-		if (o->key && strcmp(o->sec, sec) == 0 &&
-		    strcmp(o->secname, secname) == 0 &&
-		    strcmp(o->key, key) == 0)
-			return mr_errf(e, MR_EXIT_DATA,
-				       "%s:%d: '%s' is set twice in this section (first at line %d)",
-				       file, line, key, o->line);
-	}
 	entry *en = entry_add(es, sec, secname, line);
 	en->key = key;
 	en->val = val;
+	return 0;
+}
+
+/* Key entries by section, section name and key, then line. */
+static int cmp_keys(const void *a, const void *b)
+{
+	const entry *x = *(const entry *const *)a, *y = *(const entry *const *)b;
+	int c = strcmp(x->sec, y->sec);
+	if (!c)
+		c = strcmp(x->secname, y->secname);
+	if (!c)
+		c = strcmp(x->key, y->key);
+	return c ? c : (x->line > y->line) - (x->line < y->line);
+}
+
+/* A key set twice in one section: the repeat that comes first in the
+ * file. Sorted, so that a file of many keys takes n log n, not n^2. */
+static int check_repeats(const entry *v, int n, const char *file, mr_err *e)
+{
+	const entry **k = mr_xcalloc((size_t)n + 1, sizeof *k);
+	const entry *again = NULL, *first = NULL;
+	int nk = 0;
+	for (int i = 0; i < n; i++)
+		if (v[i].key)
+			k[nk++] = &v[i];
+	qsort(k, (size_t)nk, sizeof *k, cmp_keys);
+	for (int i = 1, g = 0; i < nk; i++) {
+		const entry *a = k[i - 1], *b = k[i];
+		if (strcmp(a->sec, b->sec) || strcmp(a->secname, b->secname) ||
+		    strcmp(a->key, b->key))
+			g = i;
+		else if (!again || b->line < again->line) {
+			again = b;
+			first = k[g];
+		}
+	}
+	free(k);
+	if (again)
+		return mr_errf(e, MR_EXIT_DATA,
+			       "%s:%d: '%s' is set twice in this section (first at line %d)",
+			       file, again->line, again->key, first->line);
 	return 0;
 }
 
@@ -296,6 +340,8 @@ static int tokenize(char *text, const char *file, entry **out, int *nout,
 			break;
 		s = nl + 1;
 	}
+	if (check_repeats(es.v, es.n, file, e) != 0)
+		goto bad;
 	*out = es.v;
 	*nout = es.n;
 	return 0;
@@ -319,6 +365,7 @@ typedef struct {
 	const char *file;
 	mr_err *e;
 	int services_line, model_line, reward_line, family_line;
+	int episode_line, load_line;
 	int timeout_line[MR_MAX_SERVICES], served_line[MR_MAX_SERVICES];
 	const entry *targets; /* [model] targets */
 	const entry *risk, *upper, *lower; /* [model] robust optimum */
@@ -488,6 +535,14 @@ static int top_services(parser *p, const entry *en)
 		return bad(p, en->line, "at most %d services",
 			   MR_MAX_SERVICES);
 	}
+	for (size_t j = 0; j < cnt; j++)
+		if (!valid_label(names[j])) {
+			int rc = bad(p, en->line,
+				     "bad service name '%s' (letters, digits, _ and -, not first)",
+				     names[j]);
+			free(names);
+			return rc;
+		}
 	o->nserv = (int)cnt;
 	for (size_t j = 0; j < cnt; j++)
 		o->serv_names[j] = mr_xstrdup(names[j]);
@@ -501,8 +556,10 @@ static int top_key(parser *p, const entry *en)
 	mr_objective *o = p->o;
 	const char *k = en->key, *v = en->val;
 	if (strcmp(k, "name") == 0) {
-		if (!valid_name(v) && !strchr(v, '-'))
-			return bad(p, en->line, "bad name '%s'", v);
+		if (!valid_label(v))
+			return bad(p, en->line,
+				   "bad name '%s' (letters, digits, _ and -, not first)",
+				   v);
 		o->name = mr_xstrdup(v);
 	} else if (strcmp(k, "services") == 0) {
 		return top_services(p, en);
@@ -521,6 +578,7 @@ static int top_key(parser *p, const entry *en)
 			return bad(p, en->line,
 				   "'episode_length' must be a whole number >= 0");
 		o->episode_length = (int)x;
+		p->episode_line = en->line;
 	} else {
 		return bad(p, en->line,
 			   "unknown key '%s' (top level: name, services, actions, episode_length)",
@@ -964,6 +1022,7 @@ static int parse_analytic(parser *p)
 			return mr_err_prefix(p->e,
 					     "%s:%d: '%s' (analytic targets use feature names)",
 					     p->file, en->line, en->key);
+		o->analytic[t].line = en->line;
 		have[t] = 1;
 	}
 	if (o->model_kind == SE_MODEL_ANALYTIC)
@@ -1220,8 +1279,10 @@ static int parse_load(parser *p)
 		if (!is_sec(en, "load"))
 			continue;
 		found = 1;
-		if (!en->key)
+		if (!en->key) {
+			p->load_line = en->line;
 			continue;
+		}
 		if (cnt == 64)
 			return bad(p, en->line, "too many [load] keys");
 		keys[cnt] = en->key;
@@ -1230,8 +1291,17 @@ static int parse_load(parser *p)
 	}
 	if (!found)
 		return bad(p, 0, "no [load] section");
-	return se_pattern_parse_kv(&p->o->pattern, p->o->nserv, keys, vals,
-				   lines, cnt, p->file, p->o->dir, p->e);
+	if (se_pattern_parse_kv(&p->o->pattern, p->o->nserv, keys, vals,
+				lines, cnt, p->file, p->o->dir, p->e) != 0)
+		return -1;
+	/* an episode of no steps has no mean reward */
+	if (mr_simenv_episode_length(p->o) >= 1)
+		return 0;
+	if (p->episode_line)
+		return bad(p, p->episode_line,
+			   "'episode_length' is 0 (the load pattern's length), but this load pattern has none: give the number of steps, >= 1");
+	return bad(p, p->load_line,
+		   "this load pattern has no length of its own: set 'episode_length = N' (steps, >= 1) at the top");
 }
 
 /* ------------------------------------------------------------------------
@@ -1410,5 +1480,85 @@ int se_objective_get(const mr_objective *o, const char *section,
 		isc = x && se_is_const(x, &v);
 	}
 	*out = isc ? mr_fmt_double(num, v) : "";
+	return 0;
+}
+
+const se_kv *se_objective_kv_at(const mr_objective *o, int line)
+{
+	for (int i = 0; i < o->nkv; i++)
+		if (o->kv[i].line == line)
+			return &o->kv[i];
+	return NULL;
+}
+
+/* ------------------------------------------------------------------------
+ * Values handed to pipelines. An objective is data: make and sh get its
+ * values only from `sim-env describe`, which refuses the whole file when a
+ * value outside the expression sections holds a character either could
+ * interpret. So no quoting in a recipe can go wrong: paths are words of
+ * PATH_CHARS, [model] fit_args words of WORD_CHARS separated by blanks,
+ * anything else text of TEXT_CHARS and blanks (';' of a pattern spec
+ * such as [eval] unseen is passed in single quotes). Expressions are
+ * never handed out as written, only as the numbers they fold to.
+ */
+#define PATH_CHARS "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._/+-"
+#define WORD_CHARS PATH_CHARS ",=%@"
+#define TEXT_CHARS WORD_CHARS ":;"
+
+typedef struct {
+	const char *section, *key; /* NULL: any other value */
+	const char *chars;
+	int blanks;
+	const char *what;
+} value_rule;
+
+static const value_rule value_rules[] = {
+	{"model", "file", PATH_CHARS, 0, "a path: letters, digits and ._/+-"},
+	{"model", "trace", PATH_CHARS, 0, "a path: letters, digits and ._/+-"},
+	{"load", "file", PATH_CHARS, 0, "a path: letters, digits and ._/+-"},
+	{"model", "fit_args", WORD_CHARS, 1,
+	 "words of letters, digits and ._/+-,=%@"},
+	{NULL, NULL, TEXT_CHARS, 1,
+	 "letters, digits, blanks and ._/+-,=%@:;"},
+};
+
+static const value_rule *rule_of(const se_kv *kv)
+{
+	const value_rule *r = value_rules;
+	while (r->section && (strcmp(kv->section, r->section) != 0 ||
+			      strcmp(kv->key, r->key) != 0))
+		r++;
+	return r;
+}
+
+int se_objective_check_values(const mr_objective *o, mr_err *e)
+{
+	static const char *const expr_sections[] = {
+		"features", "targets", "const", "vars", "reward", NULL};
+	for (int i = 0; i < o->nkv; i++) {
+		const se_kv *kv = &o->kv[i];
+		int is_expr = 0;
+		for (int k = 0; expr_sections[k]; k++)
+			is_expr |= strcmp(kv->section, expr_sections[k]) == 0;
+		if (is_expr)
+			continue;
+		const value_rule *r = rule_of(kv);
+		const char *c = kv->value;
+		while (*c && (strchr(r->chars, *c) ||
+			      (r->blanks && (*c == ' ' || *c == '\t'))))
+			c++;
+		if (!*c)
+			continue;
+		char shown[8];
+		if (isgraph((unsigned char)*c))
+			snprintf(shown, sizeof shown, "'%c'", *c);
+		else
+			snprintf(shown, sizeof shown, "0x%02x", (unsigned char)*c);
+		return mr_errf(e, MR_EXIT_DATA,
+			       "%s:%d: [%s] %s: %s: a value handed to pipelines is %s",
+			       o->path, kv->line,
+			       kv->section[0] ? kv->section : "top", kv->key,
+			       shown, r->what);
+	}
 	return 0;
 }

@@ -393,8 +393,7 @@ static int solve_incremental(se_sim *s, se_optimum *opt, mr_err *e)
 	opt->gamma = w.gamma;
 	w.R = config_rewards(s, w.nLP, w.nC);
 	if (!w.R)
-		return mr_errf(e, MR_EXIT_FAIL, "%s: a reward is not a number",
-			       o->path);
+		return se_nonfinite_error(s, e);
 	w.PL = load_transitions(s, w.nL);
 	w.PP = param_transitions(s, w.nP);
 	w.V = mr_xcalloc(w.nS, sizeof *w.V);
@@ -441,6 +440,12 @@ int se_optimum_solve(se_sim *s, se_optimum *opt, mr_err *e)
 		opt->reward[i] = se_best_action(s, &st,
 						opt->best + i * (size_t)o->nact, NULL);
 	}
+	/* every action of every state was evaluated: any value that was
+	 * not a finite number is an error (se_outcome is NaN from then) */
+	if (s->nonfinite[0]) {
+		se_optimum_free(opt);
+		return se_nonfinite_error(s, e);
+	}
 	return 0;
 }
 
@@ -461,7 +466,7 @@ int se_optimum_act(se_sim *s, const se_optimum *opt, int i, int32_t *action,
 		if (opt->incremental)
 			return mr_errf(e, MR_EXIT_FAIL, "no optimum for continuous loads");
 		se_best_action(s, st, action, NULL);
-		return 0;
+		return s->nonfinite[0] ? se_nonfinite_error(s, e) : 0;
 	}
 	memcpy(action, opt->best + (size_t)idx * (size_t)s->o->nact,
 	       (size_t)s->o->nact * sizeof *action);

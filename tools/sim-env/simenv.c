@@ -127,10 +127,58 @@ static size_t row_of(const se_sim *s, const se_state *st, const int32_t *cfg)
 	return r;
 }
 
-static void features(se_sim *s, double *x)
+/* Notes the first value that is not a finite number, with the state in
+ * s->vars: the expression written at line (0: the reward family's
+ * formula). */
+static void note_nonfinite(se_sim *s, int line, double v)
 {
-	for (int i = 0; i < s->o->nfeat; i++)
+	const mr_objective *o = s->o;
+	char *m = s->nonfinite, b[32];
+	const char *sep = "";
+	size_t size = sizeof s->nonfinite, l;
+	if (m[0])
+		return;
+	const se_kv *kv = line > 0 ? se_objective_kv_at(o, line) : NULL;
+	if (kv)
+		l = (size_t)snprintf(m, size, "%s:%d: [%s] %s = %s gives %s, not a finite number, at",
+				     o->path, line, kv->section, kv->key,
+				     kv->value, mr_fmt_double(b, v));
+	else
+		l = (size_t)snprintf(m, size, "%s: the reward (%s) is %s, not a finite number, at",
+				     o->path, se_family_name(o->family),
+				     mr_fmt_double(b, v));
+	for (int i = 0; i < o->nvars && l < size; i++) {
+		int k = o->var_kind[i];
+		if (k != SE_V_LOAD && k != SE_V_PARAM && k != SE_V_ACTION)
+			continue;
+		l += (size_t)snprintf(m + l, size - l, "%s %s = %s", sep,
+				      o->var_name[i],
+				      mr_fmt_double(b, s->vars[i]));
+		sep = ",";
+	}
+}
+
+int se_nonfinite_error(const se_sim *s, mr_err *e)
+{
+	if (s->nonfinite[0])
+		return mr_errf(e, MR_EXIT_DATA, "%s", s->nonfinite);
+	return mr_errf(e, MR_EXIT_DATA, "%s: a reward is not a number",
+		       s->o->path);
+}
+
+/* The feature row of the state in s->vars; -1 when a value is not a
+ * finite number (noted). */
+static int features(se_sim *s, double *x)
+{
+	int rc = 0;
+	for (int i = 0; i < s->o->nfeat; i++) {
 		x[i] = se_eval(&s->o->feat[i], s->vars);
+		if (!isfinite(x[i])) {
+			note_nonfinite(s, s->o->feat[i].line, x[i]);
+			rc = -1;
+		}
+	}
+	return rc;
 }
 
 void se_feature_row(se_sim *s, const se_state *st, const int32_t *cfg,
@@ -225,10 +273,17 @@ double se_outcome(se_sim *s, const se_state *st, const int32_t *cfg,
 	const mr_objective *o = s->o;
 	double *v = s->vars;
 	se_fill_vars(s, st, cfg);
-	for (int j = 0; j < o->ntarget; j++)
+	for (int j = 0; j < o->ntarget; j++) {
 		v[o->target_slot[j]] = targets[j];
-	for (int k = 0; k < o->nderived; k++)
-		v[o->derived_slot[k]] = se_eval(&o->derived[k], v);
+		if (o->model_kind == SE_MODEL_ANALYTIC && !isfinite(targets[j]))
+			note_nonfinite(s, o->analytic[j].line, targets[j]);
+	}
+	for (int k = 0; k < o->nderived; k++) {
+		double x = se_eval(&o->derived[k], v);
+		v[o->derived_slot[k]] = x;
+		if (!isfinite(x))
+			note_nonfinite(s, o->derived[k].line, x);
+	}
 
 	se_services sv;
 	memset(info, 0, sizeof *info);
@@ -278,7 +333,9 @@ double se_outcome(se_sim *s, const se_state *st, const int32_t *cfg,
 		break;
 	}
 	}
-	return r;
+	if (!isfinite(r))
+		note_nonfinite(s, 0, r);
+	return s->nonfinite[0] ? NAN : r;
 }
 
 void se_action_cfg(const se_sim *s, const se_state *st,
@@ -539,7 +596,8 @@ static int sim_step(mr_vecenv *v, mr_err *e)
 			}
 			double *x = s->X + nlive * (size_t)o->nfeat;
 			se_fill_vars(s, &s->st[i], s->cfg + (size_t)i * (size_t)nc);
-			features(s, x);
+			if (features(s, x) != 0)
+				return se_nonfinite_error(s, e);
 			range_count(s, x);
 			s->live_env[i] = (int32_t)nlive++;
 		}
@@ -561,9 +619,7 @@ static int sim_step(mr_vecenv *v, mr_err *e)
 		}
 		double r = se_outcome(s, &s->st[i], cfg, y, &v->info[i]);
 		if (!isfinite(r))
-			return mr_errf(e, MR_EXIT_FAIL,
-				       "env %d: the reward is not a number (delay1 %g); check the objective's expressions",
-				       i, v->info[i].delay[0]);
+			return se_nonfinite_error(s, e);
 		v->rewards[i] = (float)r;
 	}
 	for (int i = 0; i < s->nenvs; i++) {
@@ -604,6 +660,27 @@ static void sim_close(mr_vecenv *v)
 	}
 	mr_vecenv_free_buffers(v);
 	v->impl = NULL;
+}
+
+/* The state of tabulation row r (s->vars, and st and cfg). */
+static void grid_row_vars(se_sim *s, size_t r, se_state *st, int32_t *cfg)
+{
+	const mr_objective *o = s->o;
+	for (int j = 0; j < o->nserv; j++) {
+		st->lidx[j] = s->lstride[j]
+				      ? (int32_t)(r / s->lstride[j] % (size_t)s->nlev[j])
+				      : 0;
+		st->load[j] = s->lev[j] ? s->lev[j][st->lidx[j]] : 0;
+	}
+	for (int k = 0; k < o->nparam; k++)
+		st->pidx[k] = s->pstride[k]
+				      ? (int32_t)(r / s->pstride[k] % (size_t)o->param[k].nlevels)
+				      : 0;
+	for (int c = 0; c < o->nact; c++)
+		cfg[c] = s->astride[c]
+				 ? (int32_t)(r / s->astride[c] % (size_t)o->act[c].nvalues)
+				 : 0;
+	se_fill_vars(s, st, cfg);
 }
 
 /* Evaluates the model over the grid of every discrete input the features
@@ -673,21 +750,7 @@ static int tabulate(se_sim *s, size_t max_rows, mr_err *e)
 		size_t n = rows - r0 < chunk ? rows - r0 : chunk;
 		for (size_t q = 0; q < n; q++) {
 			size_t r = r0 + q;
-			for (int j = 0; j < o->nserv; j++) {
-				st.lidx[j] = s->lstride[j]
-						     ? (int32_t)(r / s->lstride[j] % (size_t)s->nlev[j])
-						     : 0;
-				st.load[j] = s->lev[j] ? s->lev[j][st.lidx[j]] : 0;
-			}
-			for (int k = 0; k < o->nparam; k++)
-				st.pidx[k] = s->pstride[k]
-						     ? (int32_t)(r / s->pstride[k] % (size_t)o->param[k].nlevels)
-						     : 0;
-			for (int c = 0; c < o->nact; c++)
-				cfg[c] = s->astride[c]
-						 ? (int32_t)(r / s->astride[c] % (size_t)o->act[c].nvalues)
-						 : 0;
-			se_fill_vars(s, &st, cfg);
+			grid_row_vars(s, r, &st, cfg);
 			features(s, X + q * nf);
 			for (size_t i = 0; i < nf; i++) {
 				double x = X[q * nf + i];
@@ -704,17 +767,26 @@ static int tabulate(se_sim *s, size_t max_rows, mr_err *e)
 	}
 	free(X);
 	free(tmp);
-	for (size_t i = 0; i < rows * nt; i++)
-		if (!isfinite(s->table[i])) {
-			free(s->table);
-			s->table = NULL;
-			free(s->row_below);
-			free(s->row_above);
-			s->row_below = s->row_above = NULL;
-			return mr_errf(e, MR_EXIT_DATA,
-				       "%s: the model gives a non-number for target '%s' (grid row %zu)",
-				       o->path, o->target_name[i % nt], i / nt);
-		}
+	size_t bad = rows * nt;
+	for (size_t i = 0; i < rows * nt && bad == rows * nt; i++)
+		if (!isfinite(s->table[i]))
+			bad = i;
+	if (bad < rows * nt || s->nonfinite[0]) {
+		double v = bad < rows * nt ? s->table[bad] : 0;
+		free(s->table);
+		s->table = NULL;
+		free(s->row_below);
+		free(s->row_above);
+		s->row_below = s->row_above = NULL;
+		if (s->nonfinite[0] || o->model_kind != SE_MODEL_ANALYTIC)
+			return s->nonfinite[0] ? se_nonfinite_error(s, e) :
+				mr_errf(e, MR_EXIT_DATA,
+					"%s: the model gives a non-number for target '%s' (grid row %zu)",
+					o->path, o->target_name[bad % nt], bad / nt);
+		grid_row_vars(s, bad / nt, &st, cfg);
+		note_nonfinite(s, o->analytic[bad % nt].line, v);
+		return se_nonfinite_error(s, e);
+	}
 	s->nrows = rows;
 	s->tabulated = 1;
 	s->has_span = 1;
@@ -822,7 +894,11 @@ mr_vecenv *mr_simenv_open(const mr_objective *o, const mr_simenv_opts *opts,
 	s->discrete_load = s->pat->kind != SE_PAT_SIN && !(s->jitter > 0);
 	s->nenvs = opts->nenvs;
 	s->seed = opts->seed;
-	s->ep_len = o->episode_length > 0 ? o->episode_length : s->pat->length;
+	/* an override without a length of its own (levels, constant) plays
+	 * the objective's episodes (never 0 steps: the parser checks) */
+	s->ep_len = o->episode_length > 0 ? o->episode_length
+		    : s->pat->length > 0 ? s->pat->length
+					 : mr_simenv_episode_length(o);
 	if (o->incremental && o->nact * MR_NMOVES > 4096) {
 		mr_errf(e, MR_EXIT_DATA, "too many actions");
 		goto bad;

@@ -17,6 +17,12 @@
 #define SE_MAX_FEAT 64     /* model features */
 #define SE_MAX_TARGETS 16  /* model targets */
 #define SE_STACK 32        /* expression evaluation stack */
+/* The compiler's limits: nesting of parentheses, calls, unary operators,
+ * ^ and ?: (each level is a few frames of the recursive descent, so a
+ * deep text cannot overflow the C stack), and instructions after
+ * constant folding (an expression is a formula, not a program). */
+#define SE_MAX_NEST 100
+#define SE_MAX_INS 4096
 
 /* ------------------------------------------------------------------------
  * Expressions: a tiny arithmetic language compiled to stack code.
@@ -47,7 +53,9 @@ typedef struct {
 typedef int (*se_resolver)(void *ctx, const char *name, double *k);
 
 /* Compiles text; errors are "reason at 'rest of text'" in e (the caller
- * prefixes file:line). */
+ * prefixes file:line). An expression that reads no name must give a
+ * finite number (1/0, log(0) are errors); one that reads names is
+ * checked where it is evaluated (se_sim's nonfinite). */
 int se_compile(const char *text, se_resolver res, void *ctx, se_expr *x,
 	       mr_err *e);
 double se_eval(const se_expr *x, const double *vars);
@@ -219,6 +227,12 @@ int se_parse_num(const char *s, double *v);
  * NULL when absent. -1 when SECTION is not a section of the format. */
 int se_objective_get(const mr_objective *o, const char *section,
 		     const char *key, char num[32], const char **out);
+/* The key = value written at line (for messages), or NULL. */
+const se_kv *se_objective_kv_at(const mr_objective *o, int line);
+/* Every value a pipeline may be handed (all but the expression sections)
+ * is made of characters no shell or make interprets; else an error naming
+ * file:line and the character (objective.c says which). */
+int se_objective_check_values(const mr_objective *o, mr_err *e);
 
 /* ------------------------------------------------------------------------
  * The system model behind a small interface: anything mapping a feature
@@ -296,6 +310,11 @@ typedef struct {
 	uint64_t seed;
 	se_state *st;
 	double *vars;  /* scratch for one evaluation */
+	/* the first value an expression gave that is not a finite number,
+	 * as an error naming the objective's file:line and the state; ""
+	 * while there is none. Sticky: se_outcome is NaN from then on, and
+	 * a caller that meets a NaN reports it (se_nonfinite_error). */
+	char nonfinite[512];
 	/* tabulation: the model over every (load, param, action) the
 	 * features read; row = sum of index * stride. A load's index is its
 	 * level (discrete patterns) or its interval (continuous loads,
@@ -346,6 +365,9 @@ void se_intervals_free(se_sim *s);
 int32_t se_interval_of(const se_sim *s, int j, double x);
 
 se_sim *se_sim_of(mr_vecenv *v);
+/* The error of a NaN result: the non-finite value noted (file:line of its
+ * expression, MR_EXIT_DATA), else a reward that is not a number. */
+int se_nonfinite_error(const se_sim *s, mr_err *e);
 /* Starts an episode for env i (state only; obs are written by callers). */
 void se_episode_start(se_sim *s, int i);
 /* Target values of running configuration cfg in state st (a table row, or
@@ -392,7 +414,9 @@ static inline double se_ratio_value(double num, double den)
 	return den > 0 ? num / den : 1;
 }
 
-/* Reward and info of running configuration cfg in state st. */
+/* Reward and info of running configuration cfg in state st; NaN when an
+ * expression gave a value that is not a finite number (now or before:
+ * se_sim.nonfinite). */
 double se_outcome(se_sim *s, const se_state *st, const int32_t *cfg,
 		  const double *targets, mr_step_info *info);
 /* cfg of an action (absolute: the indices; incremental: moved state). */
