@@ -66,8 +66,9 @@ if [ -n "$TRACE" ] && [ ! -f "$TRACE" ]; then
 	die "trace '$TRACE' not found"
 fi
 
-# The joblog depends on what is being run: resuming another set of runs
-# from it would skip the wrong ones (GNU parallel matches by job number).
+# The joblog (and the remote stage) depends on what is being run: resuming
+# another set of runs from it would skip the wrong ones (GNU parallel
+# matches by job number).
 key=$(printf '%s|%s|%s|%s|%s|%s|%s|%s|%s' "$OBJS" "$SEEDS" "$HOSTS" \
 	"$MODELS" "$RESULTS" "$TRACE" "$FIT_ARGS" "$PPO_ARGS" "$BASELINES" |
 	cksum | cut -d' ' -f1)
