@@ -245,14 +245,16 @@ else
 	if [ -s "$stage/runs" ] && [ "$RETRIES" -gt 0 ] && up=$(hosts_up) &&
 	   [ -n "$up" ]; then
 		echo "experiments: results lost in transit, running again:" \
-			"$(sed 's/ / seed /' "$stage/runs" | paste -sd, - | sed 's/,/, /g')" >&2
+			"$(awk '{ printf "%s%s seed %s", (NR > 1 ? ", " : ""), $1, $2 }' \
+			"$stage/runs")" >&2
 		printf '%s\n' "$up" >"$stage/hosts"
 		remote_pass
 		collect "$stage/runs" "$stage/pass.joblog"
 	fi
 	pending >"$stage/runs"
 	if [ -s "$stage/runs" ]; then
-		echo "experiments: some runs are not done (joblog $joblog; rerun the same command to resume):" >&2
+		echo "experiments: some runs are not done (joblog $joblog;" \
+			"rerun the same command to resume):" >&2
 		while read -r o s; do
 			printf '  %s seed %s: %s\n' "$o" "$s" \
 				"$(cat "$stage/why/$o.$s" 2>/dev/null || echo 'did not run')"
@@ -294,7 +296,8 @@ else
 	rm -f "$RESULTS/summary.csv"
 fi
 if [ -n "$missing" ]; then
-	echo "experiments: no results (no $RESULTS/OBJ/seed-S/eval-*/summary.csv) for: ${missing#, }" >&2
+	echo "experiments: no results (no $RESULTS/OBJ/seed-S/eval-*/summary.csv)" \
+		"for: ${missing#, }" >&2
 	if [ $# -gt 0 ]; then
 		echo "experiments: $RESULTS/summary.csv has the other runs only" >&2
 	else
