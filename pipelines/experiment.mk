@@ -6,6 +6,7 @@
 #       $(MODELS)/OBJ[/seed-S]/ and $(RESULTS)/OBJ[/seed-S]/. Incremental:
 #       every step is a file with its real inputs as prerequisites.
 #   make experiments OBJS="delay throughput" SEEDS="1 2 3" [JOBS=n] [HOSTS=file]
+#       [RETRIES=n]
 #       one `make experiment` per objective x seed with GNU parallel (here,
 #       or over ssh hosts), resumable, then $(RESULTS)/summary.csv.
 #
@@ -36,6 +37,12 @@ TRACE     ?=
 LIVE      ?=
 JOBS      ?=
 HOSTS     ?=
+# Remote runs: a failed run is tried again this many times, on another host
+# where there is one (pipelines/experiments.sh).
+RETRIES   ?= 2
+# 0: `make experiment` does not check the Debian packages (a Slurm task:
+# the nodes need only the build and gnuplot, whatever their distribution).
+CHECK_DEPS ?= 1
 BASELINES ?= optimal,noop,hpa50,hpa80,random
 REMOTE_DIR ?= meshrl-remote
 # Extra arguments for the tools, e.g. quick runs in tests:
@@ -50,7 +57,8 @@ PPO_STOP  ?=
 # Test episodes per load pattern in policy-eval (seen and unseen).
 EVAL_EPISODES ?= 10
 
-.PHONY: experiment experiment-run experiments experiments-summary fidelity fidelity-run
+.PHONY: experiment experiment-run experiment-tools experiments experiments-summary \
+	fidelity fidelity-run
 
 EXP_BIN  := $(BUILD)/bin
 EXP_OBJF := $(OBJDIR)/$(OBJ).obj
@@ -74,17 +82,19 @@ $(error unknown objective '$(OBJ)': no $(EXP_OBJF) (known: $(patsubst $(OBJDIR)/
 endif
 endif
 # The tools are built with every core (a fresh clone builds them here).
+# One run needs gnuplot besides the build (deps.sh run).
+EXP_DEPS := $(if $(filter 0,$(CHECK_DEPS)),:,sh pipelines/deps.sh run)
 EXP_NPROC := $(shell nproc 2>/dev/null || echo 1)
 # make fidelity OBJ=x [TRACE=...] [SEED=s]: the model's optimal choices
 # against the trace's own windows (sim-env fidelity), CSV and plot.
 fidelity:
-	@sh pipelines/deps.sh experiment
+	@$(EXP_DEPS)
 	@$(MAKE) -s --no-print-directory -j$(EXP_NPROC) $(EXP_TOOLS)
 	@$(EXP_BIN)/sim-env describe $(EXP_OBJF) --get name >/dev/null
 	@$(MAKE) --no-print-directory fidelity-run
 
 experiment:
-	@sh pipelines/deps.sh experiment
+	@$(EXP_DEPS)
 	@$(MAKE) -s --no-print-directory -j$(EXP_NPROC) $(EXP_TOOLS)
 	@$(EXP_BIN)/sim-env describe $(EXP_OBJF) --get name >/dev/null
 ifeq ($(TRACE),)
@@ -128,6 +138,10 @@ EXP_OUTPUTS := $(EXP_M)/system.msgpack $(EXP_R)/fit.csv $(EXP_R)/optimal.csv \
 	$(if $(LIVE),$(EXP_R)/live/summary.csv)
 
 experiment-run: $(EXP_OUTPUTS)
+	@:
+
+# The tools a run needs, all a remote host builds (pipelines/remote-run.sh).
+experiment-tools: $(EXP_TOOLS)
 	@:
 
 # 1. System model. rf-fit's report (R2, NMAE per split) is kept beside.
@@ -210,7 +224,8 @@ experiments: $(EXP_TOOLS)
 	@MAKE="$(MAKE)" OBJS="$(OBJS)" SEEDS="$(SEEDS)" JOBS="$(JOBS)" \
 		HOSTS="$(HOSTS)" MODELS="$(MODELS)" RESULTS="$(RESULTS)" \
 		OBJDIR="$(OBJDIR)" TRACE="$(TRACE)" BIN="$(EXP_BIN)" \
-		REMOTE_DIR="$(REMOTE_DIR)" FIT_ARGS="$(FIT_ARGS)" \
+		REMOTE_DIR="$(REMOTE_DIR)" RETRIES="$(RETRIES)" \
+		FIT_ARGS="$(FIT_ARGS)" \
 		PPO_ARGS="$(PPO_ARGS)" BASELINES="$(BASELINES)" \
 		sh pipelines/experiments.sh
 

@@ -1,7 +1,8 @@
 #!/bin/sh
 # test_pipeline_fanout.sh - `make experiments`: the GNU parallel fan-out
 # over seeds, killed midway and resumed without redoing finished runs, the
-# aggregation into summary.csv, and an unknown objective refused up front.
+# aggregation into summary.csv (also alone, with a run missing), and an
+# unknown objective refused up front.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/pipeline_lib.sh"
 
@@ -48,6 +49,15 @@ for seq in $done_first; do mtimes "$R/delay/seed-$seq" >>"$after"; done
 check "finished runs were not redone (their files untouched)" cmp -s "$snap" "$after"
 check "summary.csv: delay ppo over 4 runs" grep -q '^delay,seen,ppo,4,' "$R/summary.csv"
 check "summary.csv: header" sh -c "head -n 1 '$R/summary.csv' | grep -q '^objective,pattern,policy,runs,norm_score_mean,norm_score_ci95,bound_met_pct_mean'"
+
+# Only the aggregation (as the Slurm summary job runs it): a run without
+# results is named, the others are aggregated, and the exit status says the
+# summary is partial.
+expect_fail "experiments-summary names a run without results" 2 \
+	"no results .* for: delay seed 9" \
+	mk experiments-summary OBJS=delay SEEDS="1 2 3 4 9"
+check "experiments-summary aggregates the runs with results" \
+	grep -q '^delay,seen,ppo,4,' "$R/summary.csv"
 
 R=$TMP/bad/results M=$TMP/bad/models
 expect_fail "unknown objective in OBJS" 2 "unknown objective 'nosuch'" \
