@@ -5,7 +5,7 @@
 set -eu
 case "${1:-build}" in
 build)      pkgs="gcc make libcsv-dev libmsgpack-dev libcurl4-openssl-dev libmicrohttpd-dev libsqlite3-dev" ;;
-test)       pkgs="python3 python3-msgpack parallel rsync gnuplot-nox openssh-server openssh-client iproute2 procps util-linux" ;;
+test)       pkgs="python3 python3-msgpack parallel rsync gnuplot-nox openssh-server openssh-client iproute2 procps util-linux slurm-wlm munge" ;;
 run)        pkgs="gnuplot-nox" ;; # one `make experiment`
 experiment) pkgs="parallel rsync gnuplot-nox openssh-client" ;; # the fan-outs
 bench)      pkgs="python3 python3-sklearn python3-numpy wrk libopenblas-dev bc" ;;
