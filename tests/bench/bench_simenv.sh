@@ -45,9 +45,12 @@ fi
 # the published feature set: per-window counts with the trace's 5 s window
 sed -e "s|^file = delay.load|file = $ODIR/delay.load|" \
 	-e 's|^max_l1 = load1 .*|max_l1 = load1\nl1 = load1 * 5\ncl1 = load1 * 5|' \
-	-e 's|^fit_args = .*|fit_args = --group-by max_l1,p1,b1,c1|' "$OBJ" >"$T/delay6.obj"
+	"$OBJ" >"$T/delay6.obj"
+# the objective's own fit options (its derived targets among them), but
+# 120 trees and no cross-validation
 fit() {
-	"$MESHRL_BIN/rf-fit" fit -q $("$MESHRL_BIN/sim-env" describe "$1" --model-args) \
+	"$MESHRL_BIN/rf-fit" fit -q $("$MESHRL_BIN/sim-env" describe "$1" --model-args |
+		sed -e 's/--cv [0-9]*//' -e 's/--trees [0-9]*//') \
 		--trees 120 --test-frac 0 --seed 1 -o "$2" "$trace" >/dev/null 2>&1
 }
 fit "$OBJ" "$T/m.msgpack" || exit 1

@@ -123,21 +123,25 @@ void rf_run_threads(void *(*fn)(void *), void *jobs, size_t jobsize,
  * Walking trees (prediction, and out-of-bag rows while fitting).
  */
 /* xr[j] = number of feature j's cuts below x[j]. A NaN ranks 0 and goes
- * left everywhere, as "x > threshold" being false sends it left too. */
+ * left everywhere, as "x > threshold" being false sends it left too. The
+ * search has no branch on the data (a mispredicted one costs more than
+ * the comparison). */
 static inline void rf_rank_row(const mr_forest *f, const double *x,
 			       uint32_t *xr)
 {
 	for (size_t j = 0; j < f->nfeat; j++) {
-		const double *c = f->cuts + f->cut0[j];
-		uint32_t lo = 0, hi = f->cut0[j + 1] - f->cut0[j];
-		while (lo < hi) { /* first cut >= x */
-			uint32_t mid = (lo + hi) / 2;
-			if (c[mid] < x[j])
-				lo = mid + 1;
-			else
-				hi = mid;
+		const double *c = f->cuts + f->cut0[j], *b = c;
+		uint32_t len = f->cut0[j + 1] - f->cut0[j];
+		if (len == 0) {
+			xr[j] = 0;
+			continue;
 		}
-		xr[j] = lo;
+		while (len > 1) { /* the answer is in [b, b + len] */
+			uint32_t half = len / 2;
+			b = b[half - 1] < x[j] ? b + half : b;
+			len -= half;
+		}
+		xr[j] = (uint32_t)(b - c) + (b[0] < x[j]);
 	}
 }
 

@@ -360,15 +360,20 @@ static void walk_chunks(const mr_forest *f, lane_shape sh,
  * From leaf tables to answers.
  */
 #if RF_SIMD
-/* One target: 8 rows at a time, tree by tree (each lane sums its row in
- * tree order); a gather finds the rows' leaf rows, another their values. */
-static void sum_one_target(const mr_forest *f, lane_shape sh,
-			   const uint32_t *L, size_t nch, size_t n, double *Y)
+/* Yc[j * n8 + r] = the sum over trees, in order, of row r's values of
+ * target j: 8 rows at a time, tree by tree (a lane sums its row), a gather
+ * finding the rows' leaf rows, another each target's values. Yc has n8 >=
+ * n rounded up to 8 for each target. */
+static void sum_columns(const mr_forest *f, lane_shape sh, const uint32_t *L,
+			size_t nch, size_t n, double *Yc, size_t n8)
 {
+	size_t T = f->ntarget;
 	uint32_t d[8];
 	for (unsigned i = 0; i < 8; i++)
 		d[i] = (uint32_t)leaf_at(sh, nch, i, 0);
 	const __m256i delta = _mm256_loadu_si256((const __m256i *)d);
+	const __m256i vT = _mm256_set1_epi32((int)T);
+	memset(Yc, 0, T * n8 * sizeof *Yc);
 	for (size_t t = 0; t < f->ntrees; t++) {
 		size_t base = leaf_at(sh, nch, 0, t);
 		for (size_t r0 = 0; r0 < n; r0 += 8) {
@@ -376,36 +381,50 @@ static void sum_one_target(const mr_forest *f, lane_shape sh,
 				(__mmask8)((1u << (n - r0)) - 1);
 			__m256i at = _mm256_add_epi32(delta, _mm256_set1_epi32(
 				(int)(base + leaf_at(sh, nch, r0, 0))));
-			__m256i leaf = _mm256_mmask_i32gather_epi32(
+			__m256i row = _mm256_mmask_i32gather_epi32(
 				_mm256_setzero_si256(), m, at, (const int *)L, 4);
-			__m512d v = _mm512_mask_i32gather_pd(
-				_mm512_setzero_pd(), m, leaf, f->values, 8);
-			__m512d y = _mm512_maskz_loadu_pd(m, Y + r0);
-			_mm512_mask_storeu_pd(Y + r0, m, _mm512_add_pd(y, v));
+			if (T > 1)
+				row = _mm256_mullo_epi32(row, vT);
+			for (size_t j = 0; j < T; j++) {
+				__m512d v = _mm512_mask_i32gather_pd(
+					_mm512_setzero_pd(), m, row,
+					f->values + j, 8);
+				double *y = Yc + j * n8 + r0;
+				_mm512_storeu_pd(y, _mm512_add_pd(
+					_mm512_loadu_pd(y), v));
+			}
 		}
 	}
 }
 #endif
 
 /* Y[r] = mean over trees of row r's leaf values, summed in tree order;
- * trees outermost, so a tree's values are read while cached (with many
- * leaves they are not: loads start early). */
+ * trees outermost, so a tree's values are read while cached. Yc: scratch
+ * of ntarget x (n rounded up to 8) doubles. */
 #define PREFETCH 16
 static void mean_from_leaves(const mr_forest *f, lane_shape sh,
 			     const uint32_t *L, size_t nch, size_t n,
-			     double *Y)
+			     double *Y, double *Yc)
 {
 	size_t T = f->ntarget;
 	const double *val = f->values;
-	memset(Y, 0, n * T * sizeof *Y);
 #if RF_SIMD
-	if (T == 1)
-		sum_one_target(f, sh, L, nch, n, Y);
-	else
+	if (f->cnodes && f->nleaves * T < INT32_MAX) {
+		size_t n8 = (n + 7) & ~(size_t)7;
+		sum_columns(f, sh, L, nch, n, Yc, n8);
+		for (size_t r = 0; r < n; r++)
+			for (size_t j = 0; j < T; j++)
+				Y[r * T + j] = Yc[j * n8 + r] * f->inv_ntrees;
+		return;
+	}
 #endif
+	(void)Yc;
+	memset(Y, 0, n * T * sizeof *Y);
 	for (size_t t = 0; t < f->ntrees; t++) {
 		const uint32_t *Lt = L + leaf_at(sh, nch, 0, t);
 		for (size_t c = 0, r = 0; c < nch; c++, Lt += 16) {
+			/* with many leaves, loads of values miss cache:
+			 * start them early */
 			if (c + PREFETCH < nch)
 				for (unsigned i = 0; i < sh.R; i++)
 					__builtin_prefetch(val + (size_t)Lt[PREFETCH * 16 + (i << sh.lgK)] * T);
@@ -484,14 +503,15 @@ double mr_quantile(double *v, size_t n, double q)
  * their mean where q[j] is NaN. tmp: ntrees doubles. */
 static void quantile_from_leaves(const mr_forest *f, lane_shape sh,
 				 const uint32_t *L, size_t nch, size_t n,
-				 const double *q, double *Y, double *tmp)
+				 const double *q, double *Y, double *Yc,
+				 double *tmp)
 {
 	size_t T = f->ntarget, NT = f->ntrees;
 	int any_mean = 0;
 	for (size_t j = 0; j < T; j++)
 		any_mean |= isnan(q[j]);
 	if (any_mean)
-		mean_from_leaves(f, sh, L, nch, n, Y);
+		mean_from_leaves(f, sh, L, nch, n, Y, Yc);
 	for (size_t r = 0; r < n; r++)
 		for (size_t j = 0; j < T; j++) {
 			if (isnan(q[j]))
@@ -575,10 +595,12 @@ static void predict_rows_leaves(const mr_forest *f, const double *X,
 	size_t rows = hi - lo < LEAF_BLOCK ? hi - lo : LEAF_BLOCK;
 	size_t nch = (rows + sh.R - 1) / sh.R;
 	size_t G = (f->ntrees + sh.K - 1) / sh.K;
-	uint32_t *XC = mr_xcalloc(nch * sh.C, sizeof *XC);
-	uint32_t *roots = mr_xcalloc(G * 16, sizeof *roots);
-	uint32_t *L = mr_xcalloc(G * nch * 16, sizeof *L);
-	double *tmp = q ? mr_xcalloc(f->ntrees, sizeof *tmp) : NULL;
+	/* scratch, all of it written before it is read */
+	uint32_t *XC = mr_xrealloc(NULL, nch * sh.C, sizeof *XC);
+	uint32_t *roots = mr_xrealloc(NULL, G * 16, sizeof *roots);
+	uint32_t *L = mr_xrealloc(NULL, G * nch * 16, sizeof *L);
+	double *Yc = mr_xrealloc(NULL, T * (rows + 7), sizeof *Yc);
+	double *tmp = q ? mr_xrealloc(NULL, f->ntrees, sizeof *tmp) : NULL;
 	group_roots(f, sh, 0, f->ntrees, roots);
 	for (size_t b = lo; b < hi; b += LEAF_BLOCK) {
 		size_t n = hi - b < LEAF_BLOCK ? hi - b : LEAF_BLOCK;
@@ -586,13 +608,15 @@ static void predict_rows_leaves(const mr_forest *f, const double *X,
 		rank_chunks(f, sh, X + b * F, n, XC);
 		walk_chunks(f, sh, XC, c, 0, f->ntrees, roots, L);
 		if (q)
-			quantile_from_leaves(f, sh, L, c, n, q, Y + b * T, tmp);
+			quantile_from_leaves(f, sh, L, c, n, q, Y + b * T, Yc,
+					     tmp);
 		else
-			mean_from_leaves(f, sh, L, c, n, Y + b * T);
+			mean_from_leaves(f, sh, L, c, n, Y + b * T, Yc);
 	}
 	free(XC);
 	free(roots);
 	free(L);
+	free(Yc);
 	free(tmp);
 }
 
