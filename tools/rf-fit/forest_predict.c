@@ -486,6 +486,7 @@ static void select_kth(double *v, size_t n, size_t k)
  * statistics around (n - 1) q, as numpy's default and se_quantile. */
 double mr_quantile(double *v, size_t n, double q)
 {
+	q = q < 0 ? 0 : q > 1 ? 1 : q;
 	double h = (double)(n - 1) * q;
 	size_t k = (size_t)h;
 	if (k + 1 >= n) {
@@ -499,27 +500,142 @@ double mr_quantile(double *v, size_t n, double q)
 	return v[k] + (h - (double)k) * (next - v[k]);
 }
 
+#if RF_SIMD
+/* The k-th smallest of v[0, n), v unchanged: three-way partitions around
+ * a median of three, 8 values a step (compress, no branch per value); buf
+ * has 3 (n + 8) doubles. */
+static double kth_simd(const double *v, size_t n, size_t k, double *buf)
+{
+	double *b[3] = {buf, buf + n + 8, buf + 2 * (n + 8)};
+	const double *src = v;
+	int si = -1;
+	while (n > 16) {
+		double x0 = src[0], x1 = src[n / 2], x2 = src[n - 1];
+		double p = x0 < x1 ? (x1 < x2 ? x1 : x0 < x2 ? x2 : x0) :
+				     (x0 < x2 ? x0 : x1 < x2 ? x2 : x1);
+		int li = si == 0 ? 1 : 0, gi = si == 2 ? 1 : 2;
+		double *lt = b[li], *gt = b[gi];
+		const __m512d vp = _mm512_set1_pd(p);
+		size_t nl = 0, ng = 0;
+		for (size_t i = 0; i < n; i += 8) {
+			__mmask8 live = n - i >= 8 ? 0xff :
+				(__mmask8)((1u << (n - i)) - 1);
+			__m512d x = _mm512_maskz_loadu_pd(live, src + i);
+			__mmask8 ml = _mm512_mask_cmp_pd_mask(live, x, vp,
+							      _CMP_LT_OQ);
+			__mmask8 mg = _mm512_mask_cmp_pd_mask(live, x, vp,
+							      _CMP_GT_OQ);
+			_mm512_storeu_pd(lt + nl, _mm512_maskz_compress_pd(ml, x));
+			_mm512_storeu_pd(gt + ng, _mm512_maskz_compress_pd(mg, x));
+			nl += (size_t)__builtin_popcount(ml);
+			ng += (size_t)__builtin_popcount(mg);
+		}
+		if (k < nl) {
+			src = lt, n = nl, si = li;
+		} else if (k < n - ng) {
+			return p;
+		} else {
+			k -= n - ng;
+			src = gt, n = ng, si = gi;
+		}
+	}
+	double w[16];
+	memcpy(w, src, n * sizeof *w);
+	select_kth(w, n, k);
+	return w[k];
+}
+
+/* The q-quantile of v[0, n) (as mr_quantile, v unchanged): the k-th
+ * smallest, then the next one up from one pass over v. */
+static double quantile_simd(const double *v, size_t n, double q, double *buf)
+{
+	q = q < 0 ? 0 : q > 1 ? 1 : q;
+	double h = (double)(n - 1) * q;
+	size_t k = (size_t)h;
+	if (k >= n - 1)
+		k = n - 1;
+	double a = kth_simd(v, n, k, buf);
+	if (k + 1 >= n)
+		return a;
+	/* the (k+1)-th is a again when more than k + 1 values are <= a */
+	const __m512d va = _mm512_set1_pd(a);
+	__m512d up = _mm512_set1_pd(INFINITY);
+	size_t le = 0;
+	for (size_t i = 0; i < n; i += 8) {
+		__mmask8 live = n - i >= 8 ? 0xff :
+			(__mmask8)((1u << (n - i)) - 1);
+		__m512d x = _mm512_maskz_loadu_pd(live, v + i);
+		le += (size_t)__builtin_popcount(
+			_mm512_mask_cmp_pd_mask(live, x, va, _CMP_LE_OQ));
+		up = _mm512_mask_min_pd(up, _mm512_mask_cmp_pd_mask(
+			live, x, va, _CMP_GT_OQ), x, up);
+	}
+	double next = le > k + 1 ? a : _mm512_reduce_min_pd(up);
+	return a + (h - (double)k) * (next - a);
+}
+#endif
+
+/* Row r's leaf rows in tree order into leaf[0, ntrees). */
+static void row_leaves(const mr_forest *f, lane_shape sh, const uint32_t *L,
+		       size_t nch, size_t r, uint32_t *leaf)
+{
+	for (size_t t0 = 0; t0 < f->ntrees; t0 += sh.K) {
+		const uint32_t *p = L + leaf_at(sh, nch, r, t0);
+		size_t kn = f->ntrees - t0 < sh.K ? f->ntrees - t0 : sh.K;
+		memcpy(leaf + t0, p, kn * sizeof *leaf);
+	}
+}
+
+/* Scratch doubles quantile_from_leaves needs. */
+static size_t quantile_scratch(const mr_forest *f)
+{
+	return (f->ntarget + 4) * (f->ntrees + 8);
+}
+
 /* Y[r, j] = the q[j]-quantile of row r's trees' values of target j, or
- * their mean where q[j] is NaN. tmp: ntrees doubles. */
+ * their mean where q[j] is NaN. Row by row, each leaf's values read once
+ * for every target, the next row's leaves fetched early (with many leaves
+ * they are not in cache). tmp: quantile_scratch doubles. */
 static void quantile_from_leaves(const mr_forest *f, lane_shape sh,
 				 const uint32_t *L, size_t nch, size_t n,
 				 const double *q, double *Y, double *Yc,
 				 double *tmp)
 {
-	size_t T = f->ntarget, NT = f->ntrees;
+	size_t T = f->ntarget, NT = f->ntrees, W = NT + 8;
 	int any_mean = 0;
 	for (size_t j = 0; j < T; j++)
 		any_mean |= isnan(q[j]);
 	if (any_mean)
 		mean_from_leaves(f, sh, L, nch, n, Y, Yc);
-	for (size_t r = 0; r < n; r++)
+	uint32_t *leaf = (uint32_t *)(tmp + (T + 3) * W);
+	uint32_t *next = leaf + W;
+	if (n)
+		row_leaves(f, sh, L, nch, 0, next);
+	for (size_t r = 0; r < n; r++) {
+		uint32_t *sw = leaf;
+		leaf = next;
+		next = sw;
+		if (r + 1 < n) {
+			row_leaves(f, sh, L, nch, r + 1, next);
+			for (size_t t = 0; t < NT; t++)
+				__builtin_prefetch(f->values + (size_t)next[t] * T);
+		}
+		for (size_t t = 0; t < NT; t++) {
+			const double *v = f->values + (size_t)leaf[t] * T;
+			for (size_t j = 0; j < T; j++)
+				tmp[j * W + t] = v[j];
+		}
 		for (size_t j = 0; j < T; j++) {
 			if (isnan(q[j]))
 				continue;
-			for (size_t t = 0; t < NT; t++)
-				tmp[t] = f->values[(size_t)L[leaf_at(sh, nch, r, t)] * T + j];
-			Y[r * T + j] = mr_quantile(tmp, NT, q[j]);
+#if RF_SIMD
+			Y[r * T + j] = quantile_simd(tmp + j * W, NT, q[j],
+						     tmp + T * W);
+#else
+			Y[r * T + j] = mr_quantile(tmp + j * W, NT, q[j]);
+#endif
 		}
+	}
 }
 
 /* ------------------------------------------------------------------------
@@ -600,7 +716,8 @@ static void predict_rows_leaves(const mr_forest *f, const double *X,
 	uint32_t *roots = mr_xrealloc(NULL, G * 16, sizeof *roots);
 	uint32_t *L = mr_xrealloc(NULL, G * nch * 16, sizeof *L);
 	double *Yc = mr_xrealloc(NULL, T * (rows + 7), sizeof *Yc);
-	double *tmp = q ? mr_xrealloc(NULL, f->ntrees, sizeof *tmp) : NULL;
+	double *tmp = q ? mr_xrealloc(NULL, quantile_scratch(f), sizeof *tmp) :
+			  NULL;
 	group_roots(f, sh, 0, f->ntrees, roots);
 	for (size_t b = lo; b < hi; b += LEAF_BLOCK) {
 		size_t n = hi - b < LEAF_BLOCK ? hi - b : LEAF_BLOCK;
