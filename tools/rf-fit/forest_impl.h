@@ -130,18 +130,19 @@ static inline void rf_rank_row(const mr_forest *f, const double *x,
 			       uint32_t *xr)
 {
 	for (size_t j = 0; j < f->nfeat; j++) {
-		const double *c = f->cuts + f->cut0[j], *b = c;
-		uint32_t len = f->cut0[j + 1] - f->cut0[j];
+		const double *c = f->cuts + f->cut0[j];
+		uint32_t len = f->cut0[j + 1] - f->cut0[j], lo = 0;
 		if (len == 0) {
 			xr[j] = 0;
 			continue;
 		}
-		while (len > 1) { /* the answer is in [b, b + len] */
+		while (len > 1) { /* the answer is in [lo, lo + len] */
 			uint32_t half = len / 2;
-			b = b[half - 1] < x[j] ? b + half : b;
+			/* a mask, not ?:, which compilers turn into a branch */
+			lo += half & (0u - (uint32_t)(c[lo + half - 1] < x[j]));
 			len -= half;
 		}
-		xr[j] = (uint32_t)(b - c) + (b[0] < x[j]);
+		xr[j] = lo + (c[lo] < x[j]);
 	}
 }
 
