@@ -200,8 +200,11 @@ static lane_shape batch_shape(const mr_forest *f, size_t n)
 		return (lane_shape){1, 16, (unsigned)f->nfeat, 0, 4, f->nfeat};
 	size_t tree_bytes = f->max_tree * sizeof *f->cnodes;
 	unsigned K = 16;
-	while (K > 1 && n >= 16 && K * tree_bytes > (1u << 20) &&
-	       32 / (16 / (K / 2)) >= f->nfeat)
+	/* fewer trees per vector while they do not fit in cache, or while
+	 * the last group has empty lanes (120 trees: 8 groups of 16 carry
+	 * 8 empty lanes, 15 groups of 8 none) */
+	while (K > 1 && n >= 16 && 32 / (16 / (K / 2)) >= f->nfeat &&
+	       (K * tree_bytes > (1u << 20) || f->ntrees % K))
 		K /= 2;
 	unsigned lgK = (unsigned)__builtin_ctz(K);
 	return (lane_shape){16 / K, K, 32 / (16 / K), 4 - lgK, lgK, 32};
