@@ -589,6 +589,31 @@ static void row_leaves(const mr_forest *f, lane_shape sh, const uint32_t *L,
 	}
 }
 
+/* col[j * W + t] = value of target j at leaf[t], every tree t. */
+static void row_values(const mr_forest *f, const uint32_t *leaf, double *col,
+		       size_t W)
+{
+	size_t T = f->ntarget, NT = f->ntrees, t = 0;
+#if RF_SIMD
+	if (f->nleaves * T < INT32_MAX) {
+		const __m256i vT = _mm256_set1_epi32((int)T);
+		for (; t + 8 <= NT; t += 8) {
+			__m256i row = _mm256_loadu_si256((const __m256i *)(leaf + t));
+			if (T > 1)
+				row = _mm256_mullo_epi32(row, vT);
+			for (size_t j = 0; j < T; j++)
+				_mm512_storeu_pd(col + j * W + t,
+					_mm512_i32gather_pd(row, f->values + j, 8));
+		}
+	}
+#endif
+	for (; t < NT; t++) {
+		const double *v = f->values + (size_t)leaf[t] * T;
+		for (size_t j = 0; j < T; j++)
+			col[j * W + t] = v[j];
+	}
+}
+
 /* Scratch doubles quantile_from_leaves needs. */
 static size_t quantile_scratch(const mr_forest *f)
 {
@@ -612,6 +637,8 @@ static void quantile_from_leaves(const mr_forest *f, lane_shape sh,
 		mean_from_leaves(f, sh, L, nch, n, Y, Yc);
 	uint32_t *leaf = (uint32_t *)(tmp + (T + 3) * W);
 	uint32_t *next = leaf + W;
+	/* values beyond L2: fetch the next row's early */
+	int big = f->nleaves * T * sizeof *f->values > (4u << 20);
 	if (n)
 		row_leaves(f, sh, L, nch, 0, next);
 	for (size_t r = 0; r < n; r++) {
@@ -620,14 +647,11 @@ static void quantile_from_leaves(const mr_forest *f, lane_shape sh,
 		next = sw;
 		if (r + 1 < n) {
 			row_leaves(f, sh, L, nch, r + 1, next);
-			for (size_t t = 0; t < NT; t++)
-				__builtin_prefetch(f->values + (size_t)next[t] * T);
+			if (big)
+				for (size_t t = 0; t < NT; t++)
+					__builtin_prefetch(f->values + (size_t)next[t] * T);
 		}
-		for (size_t t = 0; t < NT; t++) {
-			const double *v = f->values + (size_t)leaf[t] * T;
-			for (size_t j = 0; j < T; j++)
-				tmp[j * W + t] = v[j];
-		}
+		row_values(f, leaf, tmp, W);
 		for (size_t j = 0; j < T; j++) {
 			if (isnan(q[j]))
 				continue;
