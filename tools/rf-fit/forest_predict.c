@@ -250,7 +250,7 @@ typedef struct {
 /* VEC tasks' walks to their leaves. A lane at its leaf keeps reloading it
  * until every lane is at one (lockstep: no branch per lane). */
 static void walk_vectors(const mr_forest *f, const walk_task *tk,
-			 __m512i laneoff)
+			 __m512i laneoff, int fetch_values)
 {
 	const int *cn = (const int *)f->cnodes;
 	const __m512i low5 = _mm512_set1_epi32(31), one = _mm512_set1_epi32(1);
@@ -289,13 +289,21 @@ static void walk_vectors(const mr_forest *f, const walk_task *tk,
 	for (int v = 0; v < VEC; v++)
 		_mm512_storeu_si512(tk[v].leaf,
 				    _mm512_and_si512(node[v], row_bits));
+	/* in a small batch the leaves' values are read soon after, and
+	 * are seldom in cache: start loading them */
+	if (!fetch_values)
+		return;
+	for (int v = 0; v < VEC; v++)
+		for (int l = 0; l < 16; l++)
+			__builtin_prefetch(f->values + (size_t)tk[v].leaf[l] *
+						       f->ntarget);
 }
 
 /* Walks queued tasks VEC at a time; a short last batch repeats its last
  * task (same leaves written twice). */
 typedef struct {
 	walk_task tk[VEC];
-	int n;
+	int n, fetch_values;
 	__m512i laneoff;
 } task_queue;
 
@@ -314,7 +322,7 @@ static void queue_flush(const mr_forest *f, task_queue *q)
 		return;
 	for (int v = q->n; v < VEC; v++)
 		q->tk[v] = q->tk[q->n - 1];
-	walk_vectors(f, q->tk, q->laneoff);
+	walk_vectors(f, q->tk, q->laneoff, q->fetch_values);
 	q->n = 0;
 }
 
@@ -339,6 +347,7 @@ static void walk_chunks(const mr_forest *f, lane_shape sh,
 	if (f->cnodes) {
 		task_queue q;
 		queue_init(&q, sh);
+		q.fetch_values = nch <= 64;
 		for (size_t g = 0; g < G; g++)
 			for (size_t c = 0; c < nch; c++)
 				queue_add(f, &q, XC + c * 32, roots + g * 16,
