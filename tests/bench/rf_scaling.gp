@@ -12,11 +12,12 @@ if (!exists("csv") || !exists("out")) {
 }
 set datafile separator ","
 set datafile columnheaders
-set terminal pngcairo size 1100,460 font ",10"
+set terminal pngcairo size 1100,460 font ",10" noenhanced
 set output out
 set multiplot layout 1,2 title "rf-fit prediction, one thread (make bench)"
 set logscale xy
 set xtics (30, 60, 120, 240, 480)
+set xrange [25:560]
 set grid xtics ytics mytics
 set key bottom left
 set xlabel "trees"
