@@ -219,7 +219,8 @@ static void rank_chunks(const mr_forest *f, lane_shape sh, const double *X,
 	memset(XC, 0, nch * sh.C * sizeof *XC);
 	for (size_t r = 0; r < n; r++)
 		rf_rank_row(f, X + r * f->nfeat,
-			    XC + (r >> sh.lgR) * sh.C + (r & (sh.R - 1)) * sh.S);
+			    XC + (r >> sh.lgR) * sh.C +
+				    (r & (sh.R - 1)) * sh.S);
 }
 
 /* Group g's tree roots, lane by lane (16 per group); lanes past the last
@@ -276,8 +277,8 @@ static void walk_vectors(const mr_forest *f, const walk_task *tk,
 			__m512i cut = _mm512_and_si512(
 				_mm512_srli_epi32(node[v], 5), cmask);
 			__mmask16 right = _mm512_cmpgt_epu32_mask(rank, cut);
-			__m512i next = _mm512_add_epi32(
-				base[v], _mm512_srl_epi32(node[v], child_shift));
+			__m512i child = _mm512_srl_epi32(node[v], child_shift);
+			__m512i next = _mm512_add_epi32(base[v], child);
 			next = _mm512_mask_add_epi32(next, right, next, one);
 			__mmask16 in = _mm512_cmpge_epi32_mask(
 				node[v], _mm512_setzero_si512());
@@ -394,7 +395,8 @@ static void sum_columns(const mr_forest *f, lane_shape sh, const uint32_t *L,
 			__m256i at = _mm256_add_epi32(delta, _mm256_set1_epi32(
 				(int)(base + leaf_at(sh, nch, r0, 0))));
 			__m256i row = _mm256_mmask_i32gather_epi32(
-				_mm256_setzero_si256(), m, at, (const int *)L, 4);
+				_mm256_setzero_si256(), m, at,
+				(const int *)L, 4);
 			if (T > 1)
 				row = _mm256_mullo_epi32(row, vT);
 			for (size_t j = 0; j < T; j++) {
@@ -437,12 +439,15 @@ static void mean_from_leaves(const mr_forest *f, lane_shape sh,
 		for (size_t c = 0, r = 0; c < nch; c++, Lt += 16) {
 			/* with many leaves, loads of values miss cache:
 			 * start them early */
+			const uint32_t *ahead = Lt + PREFETCH * 16;
 			if (c + PREFETCH < nch)
 				for (unsigned i = 0; i < sh.R; i++)
-					__builtin_prefetch(val + (size_t)Lt[PREFETCH * 16 + (i << sh.lgK)] * T);
+					__builtin_prefetch(
+						val + (size_t)ahead[i << sh.lgK] * T);
 			for (unsigned i = 0; i < sh.R && r < n; i++, r++)
 				add_values(Y + r * T,
-					   val + (size_t)Lt[i << sh.lgK] * T, T);
+					   val + (size_t)Lt[i << sh.lgK] * T,
+					   T);
 		}
 	}
 	for (size_t i = 0; i < n * T; i++)
@@ -537,8 +542,10 @@ static double kth_simd(const double *v, size_t n, size_t k, double *buf)
 							      _CMP_LT_OQ);
 			__mmask8 mg = _mm512_mask_cmp_pd_mask(live, x, vp,
 							      _CMP_GT_OQ);
-			_mm512_storeu_pd(lt + nl, _mm512_maskz_compress_pd(ml, x));
-			_mm512_storeu_pd(gt + ng, _mm512_maskz_compress_pd(mg, x));
+			_mm512_storeu_pd(lt + nl,
+					 _mm512_maskz_compress_pd(ml, x));
+			_mm512_storeu_pd(gt + ng,
+					 _mm512_maskz_compress_pd(mg, x));
 			nl += (size_t)__builtin_popcount(ml);
 			ng += (size_t)__builtin_popcount(mg);
 		}
@@ -607,12 +614,14 @@ static void row_values(const mr_forest *f, const uint32_t *leaf, double *col,
 	if (f->nleaves * T < INT32_MAX) {
 		const __m256i vT = _mm256_set1_epi32((int)T);
 		for (; t + 8 <= NT; t += 8) {
-			__m256i row = _mm256_loadu_si256((const __m256i *)(leaf + t));
+			__m256i row = _mm256_loadu_si256(
+				(const __m256i *)(leaf + t));
 			if (T > 1)
 				row = _mm256_mullo_epi32(row, vT);
 			for (size_t j = 0; j < T; j++)
 				_mm512_storeu_pd(col + j * W + t,
-					_mm512_i32gather_pd(row, f->values + j, 8));
+						 _mm512_i32gather_pd(
+							 row, f->values + j, 8));
 		}
 	}
 #endif
@@ -658,7 +667,8 @@ static void quantile_from_leaves(const mr_forest *f, lane_shape sh,
 			row_leaves(f, sh, L, nch, r + 1, next);
 			if (big)
 				for (size_t t = 0; t < NT; t++)
-					__builtin_prefetch(f->values + (size_t)next[t] * T);
+					__builtin_prefetch(f->values +
+							   (size_t)next[t] * T);
 		}
 		row_values(f, leaf, tmp, W);
 		for (size_t j = 0; j < T; j++) {
