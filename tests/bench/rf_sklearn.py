@@ -13,7 +13,9 @@ otherwise default settings), timed the way rf_speed.c times our forest.
         and shuffle are mirrored below)
 
 EMPTY=<column> in the environment drops rows where that column is 0, the
-same rows rf-fit drops by default. Run with Debian's /usr/bin/python3
+same rows rf-fit drops by default. CPUTIME=1 times with this thread's CPU
+time instead of wall time (as rf_speed.c does; steadier on a shared
+machine). Run with Debian's /usr/bin/python3
 (python3-sklearn, python3-numpy).
 """
 import os
@@ -40,6 +42,8 @@ def load(path, feats, targs):
 
 
 M64 = (1 << 64) - 1
+
+now = time.thread_time if os.environ.get("CPUTIME") else time.perf_counter
 
 
 class MeshrlRng:
@@ -117,9 +121,9 @@ def main():
     data, col, X, Y = load(path, feats, targs)
     if cmd == "fit":
         m = model(int(sys.argv[5]))
-        t0 = time.perf_counter()
+        t0 = now()
         m.fit(X, Y)
-        print("fit_s %.4f rows %d" % (time.perf_counter() - t0, len(X)))
+        print("fit_s %.4f rows %d" % (now() - t0, len(X)))
     elif cmd == "predict":
         rows = int(sys.argv[5])
         m = model(0).fit(X, Y)
@@ -127,15 +131,15 @@ def main():
         m.predict(B[:1000])  # warm-up
         runs = []
         for _ in range(3):
-            t0 = time.perf_counter()
+            t0 = now()
             m.predict(B)
-            runs.append(time.perf_counter() - t0)
+            runs.append(now() - t0)
         batch = sorted(runs)[1]
         calls = 300
-        t0 = time.perf_counter()
+        t0 = now()
         for i in range(calls):
             m.predict(X[i % len(X)].reshape(1, -1))
-        single = (time.perf_counter() - t0) / calls
+        single = (now() - t0) / calls
         print("batch_rows_per_s %.0f single_us %.1f" % (rows / batch, single * 1e6))
     elif cmd == "accuracy":
         seed, frac = int(sys.argv[5]), float(sys.argv[6])

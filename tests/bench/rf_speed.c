@@ -6,7 +6,11 @@
  *   rf_speed predict TRACE FEATURES TARGETS ROWS       -> single-row latency
  *        (mean over 20000 calls) and batch throughput (median of 3 batches of
  *        ROWS rows, the trace's rows repeated) of a 120-tree forest fitted on
- *        all rows, one thread
+ *        all rows, one thread; the same for the 0.9-quantile across trees
+ *        of every target (mr_forest_predict_quantile_batch)
+ *   rf_speed scale TRACE FEATURES TARGETS ROWS         -> CSV lines
+ *        trees,max_depth,nodes,batch_rows_per_s,quantile_rows_per_s,single_us
+ *        for 30..480 trees and max_depth 8, 16, unlimited (0)
  *
  * Rows with no successful responses are dropped by the same rule as rf-fit
  * only when asked (EMPTY env var naming the cl column), so the bench can
@@ -69,10 +73,59 @@ static void load(const char *path, const char *feats, const char *targs,
 	free(tn);
 }
 
+static double median3(double a, double b, double c)
+{
+	return a + b + c - fmin(a, fmin(b, c)) - fmax(a, fmax(b, c));
+}
+
+typedef struct {
+	double batch, quantile, single_us, sink;
+} speeds;
+
+/* Batch rows/s (mean and quantiles, median of 3) and single-row latency
+ * of f on `rows` rows: the trace's rows X (n of them) repeated. */
+static speeds time_predict(const mr_forest *f, const double *X, size_t n,
+			   size_t rows)
+{
+	size_t nf = mr_forest_nfeatures(f), nt = mr_forest_ntargets(f);
+	double *B = mr_xcalloc(rows * nf, sizeof *B);
+	double *P = mr_xcalloc(rows * nt, sizeof *P);
+	double *q = mr_xcalloc(nt, sizeof *q);
+	for (size_t j = 0; j < nt; j++)
+		q[j] = 0.9;
+	for (size_t i = 0; i < rows; i++)
+		memcpy(B + i * nf, X + (i % n) * nf, nf * sizeof *B);
+	mr_forest_predict_batch(f, B, rows < 1000 ? rows : 1000, P, 1);
+	double dt[3], dq[3];
+	for (int rep = 0; rep < 3; rep++) {
+		double t0 = now();
+		mr_forest_predict_batch(f, B, rows, P, 1);
+		dt[rep] = now() - t0;
+		t0 = now();
+		mr_forest_predict_quantile_batch(f, B, rows, q, P, 1);
+		dq[rep] = now() - t0;
+	}
+	speeds s = {(double)rows / median3(dt[0], dt[1], dt[2]),
+		    (double)rows / median3(dq[0], dq[1], dq[2]), 0, 0};
+	/* single row: distinct rows in turn, as a simulator would */
+	size_t calls = 20000;
+	double y[64];
+	double t0 = now();
+	for (size_t i = 0; i < calls; i++) {
+		mr_forest_predict(f, X + (i % n) * nf, y);
+		s.sink += y[0];
+	}
+	s.single_us = (now() - t0) / (double)calls * 1e6;
+	free(B);
+	free(P);
+	free(q);
+	return s;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 6) {
-		fprintf(stderr, "usage: rf_speed fit|predict TRACE FEATURES TARGETS N [SEED]\n");
+		fprintf(stderr, "usage: rf_speed fit|predict|scale TRACE FEATURES TARGETS N [SEED]\n");
 		return 2;
 	}
 	double *X, *Y;
@@ -93,41 +146,36 @@ int main(int argc, char **argv)
 		printf("fit_s %.4f rows %zu nodes %zu\n", dt, n,
 		       mr_forest_nnodes(f));
 		mr_forest_free(f);
-	} else {
+	} else if (strcmp(argv[1], "predict") == 0) {
 		size_t rows = (size_t)atol(argv[5]);
 		mr_forest *f = mr_forest_fit(X, Y, n, nf, nt, NULL, NULL, &p,
 					     NULL, &e);
 		if (!f)
 			mr_die("rf_speed", &e);
-		/* batch input: the trace's rows repeated up to `rows` */
-		double *B = mr_xcalloc(rows * nf, sizeof *B);
-		double *P = mr_xcalloc(rows * nt, sizeof *P);
-		for (size_t i = 0; i < rows; i++)
-			memcpy(B + i * nf, X + (i % n) * nf, nf * sizeof *B);
-		mr_forest_predict_batch(f, B, rows < 1000 ? rows : 1000, P, 1);
-		double dt[3];
-		for (int rep = 0; rep < 3; rep++) {
-			double t0 = now();
-			mr_forest_predict_batch(f, B, rows, P, 1);
-			dt[rep] = now() - t0;
-		}
-		/* median of the three */
-		double med = dt[0] + dt[1] + dt[2] - fmin(dt[0], fmin(dt[1], dt[2])) -
-			     fmax(dt[0], fmax(dt[1], dt[2]));
-		/* single row: distinct rows in turn, as a simulator would */
-		size_t calls = 20000;
-		double y[64], sink = 0;
-		double t0 = now();
-		for (size_t i = 0; i < calls; i++) {
-			mr_forest_predict(f, X + (i % n) * nf, y);
-			sink += y[0];
-		}
-		double single = (now() - t0) / (double)calls;
-		printf("batch_rows_per_s %.0f single_us %.3f sink %g\n",
-		       (double)rows / med, single * 1e6, sink);
+		speeds s = time_predict(f, X, n, rows);
+		printf("batch_rows_per_s %.0f quantile_rows_per_s %.0f single_us %.3f sink %g\n",
+		       s.batch, s.quantile, s.single_us, s.sink);
 		mr_forest_free(f);
-		free(B);
-		free(P);
+	} else {
+		size_t rows = (size_t)atol(argv[5]);
+		static const int trees[] = {30, 60, 120, 240, 480};
+		static const int depths[] = {8, 16, 0};
+		printf("trees,max_depth,nodes,batch_rows_per_s,quantile_rows_per_s,single_us\n");
+		for (size_t d = 0; d < 3; d++)
+			for (size_t k = 0; k < 5; k++) {
+				p.ntrees = trees[k];
+				p.max_depth = depths[d];
+				mr_forest *f = mr_forest_fit(X, Y, n, nf, nt, NULL,
+							     NULL, &p, NULL, &e);
+				if (!f)
+					mr_die("rf_speed", &e);
+				speeds s = time_predict(f, X, n, rows);
+				printf("%d,%d,%zu,%.0f,%.0f,%.3f\n", trees[k],
+				       depths[d], mr_forest_nnodes(f), s.batch,
+				       s.quantile, s.single_us);
+				fflush(stdout);
+				mr_forest_free(f);
+			}
 	}
 	free(X);
 	free(Y);

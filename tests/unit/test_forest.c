@@ -3,7 +3,10 @@
  * batch = single predictions, save/load round trip, and the model reader's
  * refusal of damaged files (each refused case checked by its message);
  * rf-fit fit's rows: --ratio specs, the split's group count, grouped
- * cross-validation folds and held-out predictions. */
+ * cross-validation folds and held-out predictions; every prediction path
+ * (vector walks on the compact layout, scalar walks) against a plain
+ * reference walk on thresholds, bit for bit, and quantiles across trees
+ * against sorting. */
 #include <math.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -13,6 +16,7 @@
 #include "check.h"
 #include "fit_rows.h"
 #include "forest.h"
+#include "forest_impl.h"
 
 static char tmpdir[] = "/tmp/meshrl-forest-XXXXXX";
 
@@ -285,6 +289,164 @@ static void test_cv_predict(void)
 	free(gk);
 }
 
+/* ------------------------------------------------------------------------
+ * Prediction against a reference: one walk at a time on the thresholds
+ * themselves (x > threshold goes right), tree values summed in tree order
+ * and scaled by 1/ntrees, as predictions have always been made.
+ */
+static const double *ref_leaf(const mr_forest *f, size_t t, const double *x)
+{
+	uint32_t i = f->root[t];
+	while (!(f->nodes[i].child & RF_LEAF)) {
+		uint32_t j = f->nodes[i].meta & 0xff, k = f->nodes[i].meta >> 8;
+		i = f->nodes[i].child + (x[j] > f->cuts[f->cut0[j] + k]);
+	}
+	return f->values + (size_t)(f->nodes[i].child & ~RF_LEAF) * f->ntarget;
+}
+
+static void ref_predict(const mr_forest *f, const double *x, double *y)
+{
+	size_t T = f->ntarget;
+	for (size_t j = 0; j < T; j++)
+		y[j] = 0;
+	for (size_t t = 0; t < f->ntrees; t++) {
+		const double *v = ref_leaf(f, t, x);
+		for (size_t j = 0; j < T; j++)
+			y[j] += v[j];
+	}
+	for (size_t j = 0; j < T; j++)
+		y[j] *= f->inv_ntrees;
+}
+
+/* numpy's default quantile, by sorting */
+static double ref_quantile(double *v, size_t n, double q)
+{
+	for (size_t i = 1; i < n; i++)
+		for (size_t k = i; k > 0 && v[k] < v[k - 1]; k--) {
+			double s = v[k];
+			v[k] = v[k - 1];
+			v[k - 1] = s;
+		}
+	double h = (double)(n - 1) * q;
+	size_t k = (size_t)h;
+	return k + 1 >= n ? v[n - 1] : v[k] + (h - (double)k) * (v[k + 1] - v[k]);
+}
+
+/* Features on small grids (so rows hit thresholds exactly and trees
+ * repeat values), some continuous; NaN and infinities now and then. */
+static double rand_feature(mr_rng *r, size_t j)
+{
+	uint64_t u = mr_rng_below(r, 50);
+	if (u == 0)
+		return NAN;
+	if (u == 1)
+		return u % 2 ? INFINITY : -INFINITY;
+	if (j % 2)
+		return (double)mr_rng_below(r, 3 + 5 * j);
+	return mr_rng_uniform(r) * 10 - 5;
+}
+
+/* One random forest: every path agrees with the reference on n rows.
+ * Returns the number of rows that disagree. */
+static size_t check_paths(mr_rng *r, size_t F, size_t T, int ntrees,
+			  int depth, size_t n, int *compact)
+{
+	size_t N = 300;
+	double *X = mr_xcalloc(N * F, sizeof *X), *Y = mr_xcalloc(N * T, sizeof *Y);
+	for (size_t i = 0; i < N * F; i++) {
+		X[i] = rand_feature(r, i % F);
+		if (isnan(X[i]) || isinf(X[i]))
+			X[i] = 0; /* training rows are finite */
+	}
+	for (size_t i = 0; i < N * T; i++)
+		Y[i] = X[(i / T) * F + i % F % F] * (double)(i % T + 1) +
+		       mr_rng_uniform(r);
+	mr_forest_params p;
+	mr_forest_params_default(&p);
+	p.ntrees = ntrees;
+	p.max_depth = depth;
+	p.max_features = 0.7;
+	p.seed = mr_rng_u64(r);
+	mr_err e;
+	mr_forest *f = mr_forest_fit(X, Y, N, F, T, NULL, NULL, &p, NULL, &e);
+	if (!f)
+		return n;
+	*compact = f->cnodes != NULL;
+	double *Xq = mr_xcalloc(n * F, sizeof *Xq);
+	for (size_t i = 0; i < n * F; i++)
+		Xq[i] = rand_feature(r, i % F);
+	double *P = mr_xcalloc(n * T, sizeof *P), *Q = mr_xcalloc(n * T, sizeof *Q);
+	double *M = mr_xcalloc(n * T, sizeof *M);
+	double *y = mr_xcalloc(T, sizeof *y), *ref = mr_xcalloc(T, sizeof *ref);
+	double *per = mr_xcalloc((size_t)ntrees * T, sizeof *per);
+	double *col = mr_xcalloc((size_t)ntrees, sizeof *col);
+	double *q = mr_xcalloc(T, sizeof *q);
+	for (size_t j = 0; j < T; j++)
+		q[j] = j == 1 ? NAN : (double)mr_rng_below(r, 11) / 10;
+	mr_forest_predict_batch(f, Xq, n, P, 1);
+	mr_forest_predict_quantile_batch(f, Xq, n, q, Q, 1);
+	size_t bad = 0;
+	for (size_t i = 0; i < n; i++) {
+		const double *x = Xq + i * F;
+		ref_predict(f, x, ref);
+		mr_forest_predict(f, x, y);
+		mr_forest_predict_trees(f, x, per);
+		int ok = memcmp(ref, y, T * sizeof *y) == 0 &&
+			 memcmp(ref, P + i * T, T * sizeof *y) == 0;
+		for (size_t t = 0; t < (size_t)ntrees; t++)
+			ok &= memcmp(per + t * T, ref_leaf(f, t, x),
+				     T * sizeof *per) == 0;
+		for (size_t j = 0; j < T; j++) {
+			double want = ref[j];
+			if (!isnan(q[j])) {
+				for (size_t t = 0; t < (size_t)ntrees; t++)
+					col[t] = per[t * T + j];
+				want = ref_quantile(col, (size_t)ntrees, q[j]);
+			}
+			ok &= memcmp(&want, Q + i * T + j, sizeof want) == 0;
+		}
+		bad += !ok;
+	}
+	free(X); free(Y); free(Xq); free(P); free(Q); free(M); free(y);
+	free(ref); free(per); free(col); free(q);
+	mr_forest_free(f);
+	return bad;
+}
+
+static void test_predict_paths(void)
+{
+	mr_rng r;
+	mr_rng_seed(&r, 17, 0);
+	/* trees not a multiple of 16, one row, odd batch sizes, depths */
+	static const struct { size_t F, T; int trees, depth; size_t n; } c[] = {
+		{1, 1, 1, 0, 1},     {3, 1, 7, 0, 37},   {6, 1, 120, 0, 600},
+		{6, 4, 33, 0, 1100}, {12, 2, 16, 3, 17}, {32, 1, 20, 0, 64},
+		{5, 3, 300, 6, 200}, {2, 1, 65, 0, 4100},
+	};
+	size_t bad = 0, ncompact = 0, nc = sizeof c / sizeof c[0];
+	for (size_t k = 0; k < nc; k++) {
+		int compact = 0;
+		bad += check_paths(&r, c[k].F, c[k].T, c[k].trees, c[k].depth,
+				   c[k].n, &compact);
+		ncompact += (size_t)compact;
+	}
+	CHECK(bad == 0, "predict, predict_batch, predict_trees and quantiles = the reference walk, bit for bit, on %zu forests (%zu rows differ)", nc, bad);
+	CHECK(ncompact == nc, "those forests use the compact layout");
+	/* more features than the compact layout holds: the scalar walk */
+	int compact = 1;
+	bad = check_paths(&r, 40, 2, 24, 0, 300, &compact);
+	CHECK(bad == 0 && !compact, "40 features: the scalar walk = the reference (%zu rows differ)", bad);
+	double v[7] = {5, 1, 4, 1, 3, 9, 2}, w[7];
+	int qok = 1;
+	for (int k = 0; k <= 20; k++) {
+		memcpy(w, v, sizeof v);
+		double a = mr_quantile(w, 7, k / 20.0);
+		memcpy(w, v, sizeof v);
+		qok &= a == ref_quantile(w, 7, k / 20.0);
+	}
+	CHECK(qok, "mr_quantile = sorting, q from 0 to 1");
+}
+
 int main(void)
 {
 	if (!mkdtemp(tmpdir)) {
@@ -549,5 +711,6 @@ int main(void)
 	test_ratio_parse();
 	test_cv_folds();
 	test_cv_predict();
+	test_predict_paths();
 	return CHECK_DONE();
 }

@@ -40,6 +40,7 @@ void mr_forest_free(mr_forest *f)
 	free(f->cut0);
 	free(f->root);
 	free(f->values);
+	free(f->cnodes);
 	free(f);
 }
 
@@ -223,6 +224,51 @@ void rf_convert_nodes(const cut_table *c, const grow_node *src, size_t n,
 		uint32_t idx = cut_find(c, src[i].feat, thr_bits(src[i].thr))->idx;
 		dst[i] = (rf_node){src[i].child + node_add, src[i].feat | idx << 8};
 	}
+}
+
+/* ------------------------------------------------------------------------
+ * The compact layout (see forest_impl.h).
+ */
+void rf_compact_build(mr_forest *f)
+{
+	free(f->cnodes);
+	f->cnodes = NULL;
+	f->max_tree = 0;
+	uint32_t maxcut = 1;
+	for (size_t j = 0; j < f->nfeat; j++)
+		if (f->cut0[j + 1] - f->cut0[j] > maxcut)
+			maxcut = f->cut0[j + 1] - f->cut0[j];
+	uint32_t cb = 1;
+	while (cb < 26 && (maxcut - 1) >> cb)
+		cb++;
+	for (size_t t = 0; t < f->ntrees; t++)
+		if (f->root[t + 1] - f->root[t] > f->max_tree)
+			f->max_tree = f->root[t + 1] - f->root[t];
+	if (f->nfeat > RF_CFEAT || cb >= 26 ||
+	    f->max_tree > (1u << (26 - cb)) || f->nnodes >= INT32_MAX)
+		return;
+	uint32_t *cn = mr_xcalloc(f->nnodes + 1, sizeof *cn);
+	for (size_t t = 0; t < f->ntrees; t++)
+		for (uint32_t i = f->root[t]; i < f->root[t + 1]; i++) {
+			rf_node nd = f->nodes[i];
+			if (nd.child & RF_LEAF) {
+				cn[i] = nd.child;
+				continue;
+			}
+			uint32_t rel = nd.child - f->root[t];
+			/* loaded trees are checked, but a child must stay in
+			 * its tree for the walk to stay in bounds */
+			if (nd.child < f->root[t] ||
+			    rel + 1 >= f->root[t + 1] - f->root[t]) {
+				free(cn);
+				return;
+			}
+			cn[i] = (nd.meta & 0xff) | (nd.meta >> 8) << 5 |
+				rel << (5 + cb);
+		}
+	cn[f->nnodes] = RF_LEAF;
+	f->cnodes = cn;
+	f->cut_bits = cb;
 }
 
 /* ------------------------------------------------------------------------

@@ -360,6 +360,7 @@ static int build_trees(mr_forest *f, const file_nodes *fn, const char *name,
 		if (rc == 0) {
 			f->nodes = mr_xcalloc(f->nnodes, sizeof *f->nodes);
 			rf_convert_nodes(&ct, gn, f->nnodes, f->nodes, 0, 0);
+			rf_compact_build(f);
 		}
 		rf_cut_table_free(&ct);
 	}

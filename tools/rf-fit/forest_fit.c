@@ -880,6 +880,7 @@ static mr_forest *merge_trees(const fit_data *d, const fit_shared *fs,
 		mr_forest_free(f);
 		return NULL;
 	}
+	rf_compact_build(f);
 	return f;
 }
 

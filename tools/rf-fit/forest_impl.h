@@ -57,6 +57,11 @@ struct mr_forest {
 	uint32_t *root;      /* ntrees + 1: tree t owns nodes [root[t], root[t+1]) */
 	double *values;      /* nleaves * ntarget */
 	double inv_ntrees;
+	/* The compact layout prediction walks (see below); NULL when the
+	 * forest does not fit it, and the walks use nodes. */
+	uint32_t *cnodes; /* nnodes + 1: the last a leaf for padding lanes */
+	uint32_t cut_bits;
+	size_t max_tree;  /* nodes of the largest tree */
 	mr_forest_params params; /* as fitted (informational once loaded) */
 	size_t nrows;            /* training rows */
 };
@@ -95,6 +100,18 @@ int rf_cut_table_finish(mr_forest *f, cut_table *c, const char *name,
 void rf_convert_nodes(const cut_table *c, const grow_node *src, size_t n,
 		      rf_node *dst, uint32_t node_add, uint32_t leaf_add);
 
+/* ------------------------------------------------------------------------
+ * The compact layout: a node in 4 bytes, so twice the trees fit in cache.
+ * An internal node is feature | cut << 5 | child << (5 + cut_bits), its
+ * child counted from its tree's root (bit 31 clear); a leaf is RF_LEAF |
+ * its row in values. It exists when the forest fits: at most RF_CFEAT
+ * features, and cut and child fields that fit 26 bits together.
+ */
+#define RF_CFEAT 32u
+/* Sets f->cnodes, cut_bits and max_tree when the forest fits the layout;
+ * leaves cnodes NULL otherwise (not an error: walks then use nodes). */
+void rf_compact_build(mr_forest *f);
+
 /* qsort order of doubles, ascending. */
 int rf_cmp_double(const void *a, const void *b);
 
@@ -106,21 +123,26 @@ void rf_run_threads(void *(*fn)(void *), void *jobs, size_t jobsize,
  * Walking trees (prediction, and out-of-bag rows while fitting).
  */
 /* xr[j] = number of feature j's cuts below x[j]. A NaN ranks 0 and goes
- * left everywhere, as "x > threshold" being false sends it left too. */
+ * left everywhere, as "x > threshold" being false sends it left too. The
+ * search has no branch on the data (a mispredicted one costs more than
+ * the comparison). */
 static inline void rf_rank_row(const mr_forest *f, const double *x,
 			       uint32_t *xr)
 {
 	for (size_t j = 0; j < f->nfeat; j++) {
 		const double *c = f->cuts + f->cut0[j];
-		uint32_t lo = 0, hi = f->cut0[j + 1] - f->cut0[j];
-		while (lo < hi) { /* first cut >= x */
-			uint32_t mid = (lo + hi) / 2;
-			if (c[mid] < x[j])
-				lo = mid + 1;
-			else
-				hi = mid;
+		uint32_t len = f->cut0[j + 1] - f->cut0[j], lo = 0;
+		if (len == 0) {
+			xr[j] = 0;
+			continue;
 		}
-		xr[j] = lo;
+		while (len > 1) { /* the answer is in [lo, lo + len] */
+			uint32_t half = len / 2;
+			/* a mask, not ?:, which compilers turn into a branch */
+			lo += half & (0u - (uint32_t)(c[lo + half - 1] < x[j]));
+			len -= half;
+		}
+		xr[j] = lo + (c[lo] < x[j]);
 	}
 }
 

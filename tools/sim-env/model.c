@@ -14,48 +14,20 @@
 #include "forest.h"
 #include "simenv_impl.h"
 
-/* A forest and, for [model] risk, scratch for every tree's prediction of
- * one row (prediction runs on one thread per simulator). */
+/* A forest, the quantile each model target is predicted at ([model]
+ * risk; NaN: the trees' mean), and scratch for every tree's prediction of
+ * one row (spread; prediction runs on one thread per simulator). */
 typedef struct {
 	mr_forest *f;
 	size_t ntrees;
+	double *q;     /* model targets */
 	double *trees; /* ntrees x model targets */
-	double *col;   /* ntrees */
 } forest_impl;
 
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return (x > y) - (x < y);
-}
-
+/* numpy's default quantile, as the forest's quantiles across trees */
 double se_quantile(double *v, size_t n, double q)
 {
-	qsort(v, n, sizeof *v, cmp_double);
-	double h = (double)(n - 1) * q;
-	size_t k = (size_t)h;
-	if (k + 1 >= n)
-		return v[n - 1];
-	return v[k] + (h - (double)k) * (v[k + 1] - v[k]);
-}
-
-/* The robust targets of one row (model order): every tree's prediction,
- * then the risk quantile (upper) or 1 - risk (lower) across trees. */
-static void robust_row(const se_model *m, const double *xm, double *ym)
-{
-	const forest_impl *fi = m->impl;
-	const mr_objective *o = m->o;
-	size_t mt = (size_t)m->model_ntarget;
-	mr_forest_predict_trees(fi->f, xm, fi->trees);
-	for (int j = 0; j < m->ntarget; j++) {
-		if (!o->side[j])
-			continue;
-		size_t k = (size_t)m->target_map[j];
-		for (size_t t = 0; t < fi->ntrees; t++)
-			fi->col[t] = fi->trees[t * mt + k];
-		ym[k] = se_quantile(fi->col, fi->ntrees,
-				    o->side[j] > 0 ? o->risk : 1 - o->risk);
-	}
+	return mr_quantile(v, n, q);
 }
 
 static void forest_predict(const se_model *m, const double *x, size_t n,
@@ -68,13 +40,14 @@ static void forest_predict(const se_model *m, const double *x, size_t n,
 		for (int i = 0; i < m->nfeat; i++)
 			xm[r * mf + (size_t)m->feat_map[i]] =
 				x[r * (size_t)m->nfeat + (size_t)i];
-	if (n == 1)
+	/* robust targets: the risk quantile across trees, every row in one
+	 * batch as the mean is */
+	if (m->o->risk > 0)
+		mr_forest_predict_quantile_batch(fi->f, xm, n, fi->q, ym, 1);
+	else if (n == 1)
 		mr_forest_predict(fi->f, xm, ym);
 	else
 		mr_forest_predict_batch(fi->f, xm, n, ym, 1);
-	if (m->o->risk > 0)
-		for (size_t r = 0; r < n; r++)
-			robust_row(m, xm + r * mf, ym + r * mt);
 	for (size_t r = 0; r < n; r++)
 		for (int j = 0; j < m->ntarget; j++)
 			y[r * (size_t)m->ntarget + (size_t)j] =
@@ -117,8 +90,8 @@ static void forest_free(se_model *m)
 {
 	forest_impl *fi = m->impl;
 	mr_forest_free(fi->f);
+	free(fi->q);
 	free(fi->trees);
-	free(fi->col);
 	free(fi);
 }
 
@@ -163,7 +136,9 @@ int se_model_open(const mr_objective *o, const char *path, se_model *m,
 	fi->ntrees = mr_forest_ntrees(f);
 	fi->trees = mr_xcalloc(fi->ntrees * mr_forest_ntargets(f) + 1,
 			       sizeof *fi->trees);
-	fi->col = mr_xcalloc(fi->ntrees + 1, sizeof *fi->col);
+	fi->q = mr_xcalloc(mr_forest_ntargets(f), sizeof *fi->q);
+	for (size_t k = 0; k < mr_forest_ntargets(f); k++)
+		fi->q[k] = NAN;
 	m->impl = fi;
 	m->free = forest_free;
 	m->predict = forest_predict;
@@ -213,6 +188,8 @@ int se_model_open(const mr_objective *o, const char *path, se_model *m,
 				       path, o->target_name[j], o->path);
 		}
 		m->target_map[j] = k;
+		if (o->risk > 0 && o->side[j])
+			fi->q[k] = o->side[j] > 0 ? o->risk : 1 - o->risk;
 	}
 	m->has_range = 1;
 	return 0;

@@ -270,7 +270,7 @@ struct se_model {
 int se_model_open(const mr_objective *o, const char *path, se_model *m,
 		  mr_err *e);
 void se_model_close(se_model *m);
-/* The q-quantile of v[0..n) (n >= 1; v is sorted in place): linear
+/* The q-quantile of v[0..n) (n >= 1; v is reordered): linear
  * between order statistics, v[floor(h)] + (h - floor(h)) (v[floor(h)+1] -
  * v[floor(h)]) with h = (n - 1) q, numpy's default. */
 double se_quantile(double *v, size_t n, double q);

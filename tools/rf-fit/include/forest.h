@@ -60,6 +60,17 @@ void mr_forest_predict_trees(const mr_forest *f, const double *x, double *y);
 /* X is n x nfeat, Y is n x ntarget. threads <= 1: single thread. */
 void mr_forest_predict_batch(const mr_forest *f, const double *X, size_t n,
 			     double *Y, int threads);
+/* Like mr_forest_predict_batch, but target j's value is the q[j]-quantile
+ * of the trees' predictions (linear between the order statistics around
+ * (ntrees - 1) q[j], as numpy's default; q[j] in [0, 1]), or their mean
+ * (the same bits as mr_forest_predict_batch) where q[j] is NaN. q has
+ * ntarget values. For robust optima: about 1.3x the time of the mean
+ * with one target. */
+void mr_forest_predict_quantile_batch(const mr_forest *f, const double *X,
+				      size_t n, const double *q, double *Y,
+				      int threads);
+/* The q-quantile of v[0, n), n >= 1, as above; reorders v. */
+double mr_quantile(double *v, size_t n, double q);
 
 /* msgpack file, format "rf-forest" (schema in README). */
 int mr_forest_save(const mr_forest *f, const char *path, mr_err *e);
