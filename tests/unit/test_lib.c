@@ -57,6 +57,22 @@ static void test_csv_accepts(void)
 		mr_table_free(&t);
 }
 
+static void test_csv_bom(void)
+{
+	mr_table t;
+	mr_err e = {0};
+	int rc = read_text("\xef\xbb\xbfmax_l1,d1\n4,0.1\n", "max_l1,d1", 0,
+			   &t, &e);
+	CHECK(rc == 0 && t.nrows == 1 && t.data[0] == 4,
+	      "a UTF-8 byte order mark before the header is skipped: %s",
+	      rc ? e.msg : "read");
+	if (rc == 0)
+		mr_table_free(&t);
+	rc = read_text("a,b\n\xef\xbb\xbf" "1,2\n", NULL, 0, &t, &e);
+	CHECK(rc == -1 && e.code == MR_EXIT_DATA && strstr(e.msg, ":2:"),
+	      "one anywhere else is bad data");
+}
+
 static void expect_reject(const char *text, const char *cols,
 			  const char *want, const char *what)
 {
@@ -182,6 +198,43 @@ static void test_out(void)
 	      "unwritable target named in the error");
 }
 
+static void test_out_distinct(void)
+{
+	char a[256], b[256], l[256];
+	snprintf(a, sizeof a, "%s/out.txt", tmpdir);
+	snprintf(b, sizeof b, "%s/t.csv", tmpdir);
+	snprintf(l, sizeof l, "%s/link", tmpdir);
+	mr_err e;
+	CHECK(mr_out_check_distinct(a, b, &e) == 0, "two files are distinct");
+	CHECK(mr_out_check_distinct(a, a, &e) == -1 &&
+		      e.code == MR_EXIT_USAGE && strstr(e.msg, "same file"),
+	      "an output that is its input is refused");
+	CHECK(symlink("out.txt", l) == 0 &&
+		      mr_out_check_distinct(l, a, &e) == -1,
+	      "... also through a link");
+	unlink(l);
+	CHECK(mr_out_check_distinct("-", a, &e) == 0 &&
+		      mr_out_check_distinct(l, a, &e) == 0,
+	      "stdout and a file to be made pass");
+}
+
+static void test_hash(void)
+{
+	CHECK(mr_hash64("", 0, MR_HASH_INIT) == UINT64_C(0xcbf29ce484222325) &&
+		      mr_hash64("a", 1, MR_HASH_INIT) ==
+			      UINT64_C(0xaf63dc4c8601ec8c),
+	      "FNV-1a 64 test vectors");
+	uint64_t h1, h2;
+	mr_err e;
+	const char *p = write_tmp("t.csv", "abc");
+	CHECK(mr_hash_file(p, &h1, &e) == 0 &&
+		      h1 == mr_hash64("abc", 3, MR_HASH_INIT),
+	      "a file's hash is its bytes'");
+	p = write_tmp("t.csv", "abd");
+	CHECK(mr_hash_file(p, &h2, &e) == 0 && h2 != h1,
+	      "another content, another hash");
+}
+
 static void test_mp(void)
 {
 	msgpack_sbuffer sb;
@@ -280,11 +333,14 @@ int main(void)
 		return 1;
 	}
 	test_csv_accepts();
+	test_csv_bom();
 	test_csv_rejects();
 	test_csv_skip();
 	test_fmt();
 	test_rng();
 	test_out();
+	test_out_distinct();
+	test_hash();
 	test_mp();
 	test_frames();
 	char cmd[300];

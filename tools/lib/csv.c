@@ -1,7 +1,8 @@
 /* csv.c - CSV reading with columns chosen by header name, on libcsv.
  *
  * Input is fed to libcsv one line at a time so that the reader works on
- * pipes and knows the line number of every row. Values of the selected
+ * pipes and knows the line number of every row. A UTF-8 byte order mark
+ * before the header is skipped. Values of the selected
  * columns are validated as they arrive; the first problem of a row becomes
  * that row's error message. */
 #include <ctype.h>
@@ -283,8 +284,14 @@ mr_csv_reader *mr_csv_open_stream(FILE *f, const char *name,
 			break;
 		}
 		r->line++;
-		before = csv_parse(&r->p, r->linebuf, (size_t)n, on_field,
-				   on_row, r);
+		/* a UTF-8 byte order mark (spreadsheet exports) is not part
+		 * of the first column's name */
+		size_t bom = r->line == 1 && n >= 3 &&
+			     memcmp(r->linebuf, "\xef\xbb\xbf", 3) == 0
+				     ? 3 : 0;
+		n -= (ssize_t)bom;
+		before = csv_parse(&r->p, r->linebuf + bom, (size_t)n,
+				   on_field, on_row, r);
 		if (before != (size_t)n) {
 			mr_errf(e, MR_EXIT_DATA, "%s:%zu: malformed CSV (%s)",
 				name, r->line, csv_strerror(csv_error(&r->p)));
