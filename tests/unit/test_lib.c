@@ -128,6 +128,56 @@ static void test_fmt(void)
 		      0.7999999999999998,
 	      "round trip");
 	CHECK(strcmp(mr_fmt_double(b, 0.1), "0.1") == 0, "shortest form");
+	CHECK(strcmp(mr_fmt_double(b, 0.1 + 0.2), "0.30000000000000004") == 0,
+	      "a sum's artefact is kept: 0.3 would read back as another double");
+	/* shortest: every value reads back, and one digit less would not */
+	mr_rng r;
+	mr_rng_seed(&r, 5, 0);
+	int back = 1, shortest = 1, fback = 1, fshortest = 1;
+	for (int i = 0; i < 20000; i++) {
+		double v = mr_rng_uniform(&r) * pow(10, (int)mr_rng_below(&r, 30) - 15);
+		float fv = (float)v;
+		char c[320];
+		mr_fmt_double(b, v);
+		back &= strtod(b, NULL) == v;
+		int digits = 0;
+		for (const char *q = b; *q && *q != 'e'; q++)
+			digits += *q >= '0' && *q <= '9';
+		for (const char *q = b; *q == '0' || *q == '.'; q++)
+			digits -= *q == '0'; /* leading zeros of 0.00x */
+		snprintf(c, sizeof c, "%.*g", digits - 1, v);
+		/* (integers print bare: fewer characters than an exponent) */
+		shortest &= digits <= 1 || !strpbrk(b, ".e") ||
+			    strtod(c, NULL) != v;
+		mr_fmt_float(b, fv);
+		fback &= strtof(b, NULL) == fv;
+		digits = 0;
+		for (const char *q = b; *q && *q != 'e'; q++)
+			digits += *q >= '0' && *q <= '9';
+		for (const char *q = b; *q == '0' || *q == '.'; q++)
+			digits -= *q == '0';
+		snprintf(c, sizeof c, "%.*g", digits - 1, (double)fv);
+		fshortest &= digits <= 1 || !strpbrk(b, ".e") ||
+			     strtof(c, NULL) != fv;
+	}
+	CHECK(back && shortest, "20000 doubles: read back, none shorter would");
+	CHECK(fback && fshortest, "20000 float32: read back (strtof), none shorter would");
+	CHECK(strcmp(mr_fmt_float(b, 0.016f), "0.016") == 0 &&
+		      strcmp(mr_fmt_double(b, (double)0.016f),
+			     "0.01600000075995922") == 0,
+	      "a float32 prints as one, not as its double");
+	CHECK(strcmp(mr_fmt_float(b, 3.0f), "3") == 0 &&
+		      strcmp(mr_fmt_float(b, -1.2168357f), "-1.2168357") == 0,
+	      "float32: integers bare, 8 digits where needed");
+	double x[60];
+	for (int t = 0; t < 60; t++)
+		x[t] = 8 + 4 * sin(2 * M_PI * t / 60);
+	double naive = 0;
+	for (int t = 0; t < 60; t++)
+		naive += x[t];
+	CHECK(naive / 60 != 8 && mr_sum(x, 60) / 60 == 8,
+	      "mr_sum: a sine's 60 loads around 8 average to 8 (naive: %s)",
+	      mr_fmt_double(b, naive / 60));
 }
 
 static void test_rng(void)

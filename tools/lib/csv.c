@@ -529,16 +529,50 @@ char **mr_split_names(const char *list, size_t *n, mr_err *e)
 	return v;
 }
 
+/* %.15g keeps every value whose shortest form has at most 15 digits
+ * (DBL_DIG; %g drops trailing zeros), so only 16 and 17 need trying
+ * after it. */
 char *mr_fmt_double(char buf[32], double v)
 {
-	if (v == (double)(long long)v && fabs(v) < 1e15) {
+	if (!isfinite(v)) {
+		snprintf(buf, 32, "%g", v);
+		return buf;
+	}
+	if (fabs(v) < 1e15 && v == (double)(long long)v) {
 		snprintf(buf, 32, "%lld", (long long)v);
 		return buf;
 	}
-	for (int prec = 6; prec <= 17; prec++) {
+	for (int prec = 15; prec <= 17; prec++) {
 		snprintf(buf, 32, "%.*g", prec, v);
 		if (strtod(buf, NULL) == v)
 			break;
 	}
 	return buf;
+}
+
+/* The same for float32, read back with strtof: 6 digits keep every
+ * value whose shortest form has at most 6 (FLT_DIG), 9 always suffice. */
+char *mr_fmt_float(char buf[32], float v)
+{
+	if (isfinite(v) && fabsf(v) < 1e7f && v == (float)(long long)v) {
+		snprintf(buf, 32, "%lld", (long long)v);
+		return buf;
+	}
+	for (int prec = 6; prec <= 9; prec++) {
+		snprintf(buf, 32, "%.*g", prec, (double)v);
+		if (!isfinite(v) || strtof(buf, NULL) == v)
+			break;
+	}
+	return buf;
+}
+
+double mr_sum(const double *x, size_t n)
+{
+	double s = 0, c = 0; /* c: what s lost to rounding (Neumaier) */
+	for (size_t i = 0; i < n; i++) {
+		double t = s + x[i];
+		c += fabs(s) >= fabs(x[i]) ? (s - t) + x[i] : (x[i] - t) + s;
+		s = t;
+	}
+	return s + c;
 }

@@ -185,8 +185,18 @@ int mr_table_col(const mr_table *t, const char *name);
  * free with free()). Empty names and duplicates are an error. */
 char **mr_split_names(const char *list, size_t *n, mr_err *e);
 
-/* Shortest text that reads back to exactly v ("4", "0.7999999999999998"). */
+/* Shortest text that reads back to exactly v ("4", "0.7999999999999998"):
+ * the numbers of every CSV a tool writes. A value that is float32 in
+ * memory (rewards and observations of a vecenv) goes through
+ * mr_fmt_float, so that 0.016f prints 0.016, not 0.01600000075995922
+ * (its double); it reads back exactly as a float32. */
 char *mr_fmt_double(char buf[32], double v);
+char *mr_fmt_float(char buf[32], float v);
+
+/* The sum of x with compensation for rounding (Neumaier): a mean of many
+ * values is then the mean of the numbers given, e.g. 8, not
+ * 7.999999999999999, for a sine's loads around 8. */
+double mr_sum(const double *x, size_t n);
 
 /* ------------------------------------------------------------------------
  * Atomic output: data goes to a temp file beside the target and is renamed
