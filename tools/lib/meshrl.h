@@ -248,8 +248,9 @@ int mr_hash_file(const char *path, uint64_t *h, mr_err *e);
  * it is called (a background job of a non-interactive shell, nohup) stays
  * ignored.
  *
- * An exit() while an output is open (mr_die after mr_out_open) removes its
- * temp file too: the first mr_out_open registers that with atexit.
+ * A process that exits while an output is open (mr_die after mr_out_open)
+ * removes its temp file too: the first mr_out_open registers that with
+ * atexit.
  *
  * mr_exit_on_signal: end at once with MR_EXIT_INTR, after removing the
  * temp files of the outputs still open (their targets stay as they were).

@@ -86,8 +86,9 @@ static void exit_on_signal(int sig)
 	_exit(MR_EXIT_INTR);
 }
 
-/* An exit() while an output is open (mr_die after mr_out_open) abandons
- * it: the first open registers remove_open_temps with atexit. */
+/* A process that exits while an output is open (mr_die after
+ * mr_out_open) abandons it: the first open registers remove_open_temps
+ * with atexit. */
 static atomic_flag exit_hook = ATOMIC_FLAG_INIT;
 
 /* handler for SIGINT and SIGTERM, unless the signal is ignored: a
