@@ -13,9 +13,9 @@
 #include "meshrl.h"
 
 /* ------------------------------------------------------------------------
- * The temp files of open outputs, for a signal handler: the library's one
- * piece of global mutable state, because a handler can reach nothing
- * else. A slot is claimed (FREE -> CLAIMED) with an atomic exchange, its
+ * The temp files of open outputs, for a signal handler: with the atexit
+ * flag below, the library's only global mutable state, because a handler
+ * can reach nothing else. A slot is claimed (FREE -> CLAIMED) with an atomic exchange, its
  * path copied, then published (READY); the handler unlinks READY paths
  * only, and the buffers are never freed. Outputs are opened and committed
  * by one thread at a time in every tool, so a slot does not change while a
@@ -39,8 +39,9 @@ static void block_signals(sigset_t *old)
 	pthread_sigmask(SIG_BLOCK, &ss, old);
 }
 
-/* Claims a slot for a temp path (-1: none free, or the path too long:
- * the file is then not removed on a signal). */
+/* Claims a slot for a temp path (-1: none free; tmp_publish frees it
+ * when the path is too long: that file is then not removed on a
+ * signal). */
 static int tmp_claim(void)
 {
 	for (int i = 0; i < TMP_SLOTS; i++) {
