@@ -170,10 +170,20 @@ $(EXP_R)/optimal.csv: $(EXP_M)/system.msgpack $(EXP_OBJF) $(EXP_BIN)/sim-env
 # 3. PPO on the simulator, its curve on validation episodes. PPO_STOP is
 # an early stop only: a run that does not reach it has trained its whole
 # budget and counts (ppo-train's exit 1, accepted here and only for that).
+# An interrupted run (Ctrl-C, a killed job) leaves its checkpoint beside
+# the policy; the next run resumes from it when it is newer than the model
+# and the objective, else drops it (ppo-train itself refuses a checkpoint
+# of another model, objective or hyper-parameters). A finished run removes
+# it.
+EXP_CKPT := $(EXP_M)/policy.msgpack.ckpt
 $(EXP_M)/policy.msgpack $(EXP_R)/learning.csv &: $(EXP_M)/system.msgpack $(EXP_OBJF) $(EXP_BIN)/ppo-train
+	@if [ -f $(EXP_CKPT) ] && [ $(EXP_CKPT) -nt $(EXP_M)/system.msgpack ] && \
+		[ $(EXP_CKPT) -nt $(EXP_OBJF) ]; then echo "resuming from $(EXP_CKPT)"; \
+	else rm -f $(EXP_CKPT); fi
 	$(EXP_BIN)/ppo-train -q --model $(EXP_M)/system.msgpack --seed $(EXP_SEED) \
-		--threads 1 $(if $(PPO_STOP),--target-score $(PPO_STOP)) $(PPO_ARGS) -o $(EXP_M)/policy.msgpack --curve $(EXP_R)/learning.csv $(EXP_OBJF) \
-		$(if $(PPO_STOP),|| [ $$? -eq 1 ])
+		--threads 1 $(if $(PPO_STOP),--target-score $(PPO_STOP)) $(PPO_ARGS) -o $(EXP_M)/policy.msgpack --curve $(EXP_R)/learning.csv \
+		$$([ -f $(EXP_CKPT) ] && echo --resume) $(EXP_OBJF) $(if $(PPO_STOP),|| [ $$? -eq 1 ])
+	@rm -f $(EXP_CKPT)
 
 # 4. Evaluation of the final policy on the simulator's test episodes
 # (disjoint from training and validation), seen and unseen load patterns.

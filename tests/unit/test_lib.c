@@ -57,6 +57,22 @@ static void test_csv_accepts(void)
 		mr_table_free(&t);
 }
 
+static void test_csv_bom(void)
+{
+	mr_table t;
+	mr_err e = {0};
+	int rc = read_text("\xef\xbb\xbfmax_l1,d1\n4,0.1\n", "max_l1,d1", 0,
+			   &t, &e);
+	CHECK(rc == 0 && t.nrows == 1 && t.data[0] == 4,
+	      "a UTF-8 byte order mark before the header is skipped: %s",
+	      rc ? e.msg : "read");
+	if (rc == 0)
+		mr_table_free(&t);
+	rc = read_text("a,b\n\xef\xbb\xbf" "1,2\n", NULL, 0, &t, &e);
+	CHECK(rc == -1 && e.code == MR_EXIT_DATA && strstr(e.msg, ":2:"),
+	      "one anywhere else is bad data");
+}
+
 static void expect_reject(const char *text, const char *cols,
 			  const char *want, const char *what)
 {
@@ -112,6 +128,56 @@ static void test_fmt(void)
 		      0.7999999999999998,
 	      "round trip");
 	CHECK(strcmp(mr_fmt_double(b, 0.1), "0.1") == 0, "shortest form");
+	CHECK(strcmp(mr_fmt_double(b, 0.1 + 0.2), "0.30000000000000004") == 0,
+	      "a sum's artefact is kept: 0.3 would read back as another double");
+	/* shortest: every value reads back, and one digit less would not */
+	mr_rng r;
+	mr_rng_seed(&r, 5, 0);
+	int back = 1, shortest = 1, fback = 1, fshortest = 1;
+	for (int i = 0; i < 20000; i++) {
+		double v = mr_rng_uniform(&r) * pow(10, (int)mr_rng_below(&r, 30) - 15);
+		float fv = (float)v;
+		char c[320];
+		mr_fmt_double(b, v);
+		back &= strtod(b, NULL) == v;
+		int digits = 0;
+		for (const char *q = b; *q && *q != 'e'; q++)
+			digits += *q >= '0' && *q <= '9';
+		for (const char *q = b; *q == '0' || *q == '.'; q++)
+			digits -= *q == '0'; /* leading zeros of 0.00x */
+		snprintf(c, sizeof c, "%.*g", digits - 1, v);
+		/* (integers print bare: fewer characters than an exponent) */
+		shortest &= digits <= 1 || !strpbrk(b, ".e") ||
+			    strtod(c, NULL) != v;
+		mr_fmt_float(b, fv);
+		fback &= strtof(b, NULL) == fv;
+		digits = 0;
+		for (const char *q = b; *q && *q != 'e'; q++)
+			digits += *q >= '0' && *q <= '9';
+		for (const char *q = b; *q == '0' || *q == '.'; q++)
+			digits -= *q == '0';
+		snprintf(c, sizeof c, "%.*g", digits - 1, (double)fv);
+		fshortest &= digits <= 1 || !strpbrk(b, ".e") ||
+			     strtof(c, NULL) != fv;
+	}
+	CHECK(back && shortest, "20000 doubles: read back, none shorter would");
+	CHECK(fback && fshortest, "20000 float32: read back (strtof), none shorter would");
+	CHECK(strcmp(mr_fmt_float(b, 0.016f), "0.016") == 0 &&
+		      strcmp(mr_fmt_double(b, (double)0.016f),
+			     "0.01600000075995922") == 0,
+	      "a float32 prints as one, not as its double");
+	CHECK(strcmp(mr_fmt_float(b, 3.0f), "3") == 0 &&
+		      strcmp(mr_fmt_float(b, -1.2168357f), "-1.2168357") == 0,
+	      "float32: integers bare, 8 digits where needed");
+	double x[60];
+	for (int t = 0; t < 60; t++)
+		x[t] = 8 + 4 * sin(2 * M_PI * t / 60);
+	double naive = 0;
+	for (int t = 0; t < 60; t++)
+		naive += x[t];
+	CHECK(naive / 60 != 8 && mr_sum(x, 60) / 60 == 8,
+	      "mr_sum: a sine's 60 loads around 8 average to 8 (naive: %s)",
+	      mr_fmt_double(b, naive / 60));
 }
 
 static void test_rng(void)
@@ -180,6 +246,43 @@ static void test_out(void)
 	CHECK(mr_out_open(&o, path, &e) == -1 && e.code == MR_EXIT_IO &&
 		      strstr(e.msg, "no/such/dir/x"),
 	      "unwritable target named in the error");
+}
+
+static void test_out_distinct(void)
+{
+	char a[256], b[256], l[256];
+	snprintf(a, sizeof a, "%s/out.txt", tmpdir);
+	snprintf(b, sizeof b, "%s/t.csv", tmpdir);
+	snprintf(l, sizeof l, "%s/link", tmpdir);
+	mr_err e;
+	CHECK(mr_out_check_distinct(a, b, &e) == 0, "two files are distinct");
+	CHECK(mr_out_check_distinct(a, a, &e) == -1 &&
+		      e.code == MR_EXIT_USAGE && strstr(e.msg, "same file"),
+	      "an output that is its input is refused");
+	CHECK(symlink("out.txt", l) == 0 &&
+		      mr_out_check_distinct(l, a, &e) == -1,
+	      "... also through a link");
+	unlink(l);
+	CHECK(mr_out_check_distinct("-", a, &e) == 0 &&
+		      mr_out_check_distinct(l, a, &e) == 0,
+	      "stdout and a file to be made pass");
+}
+
+static void test_hash(void)
+{
+	CHECK(mr_hash64("", 0, MR_HASH_INIT) == UINT64_C(0xcbf29ce484222325) &&
+		      mr_hash64("a", 1, MR_HASH_INIT) ==
+			      UINT64_C(0xaf63dc4c8601ec8c),
+	      "FNV-1a 64 test vectors");
+	uint64_t h1, h2;
+	mr_err e;
+	const char *p = write_tmp("t.csv", "abc");
+	CHECK(mr_hash_file(p, &h1, &e) == 0 &&
+		      h1 == mr_hash64("abc", 3, MR_HASH_INIT),
+	      "a file's hash is its bytes'");
+	p = write_tmp("t.csv", "abd");
+	CHECK(mr_hash_file(p, &h2, &e) == 0 && h2 != h1,
+	      "another content, another hash");
 }
 
 static void test_mp(void)
@@ -280,11 +383,14 @@ int main(void)
 		return 1;
 	}
 	test_csv_accepts();
+	test_csv_bom();
 	test_csv_rejects();
 	test_csv_skip();
 	test_fmt();
 	test_rng();
 	test_out();
+	test_out_distinct();
+	test_hash();
 	test_mp();
 	test_frames();
 	char cmd[300];

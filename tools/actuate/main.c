@@ -209,6 +209,7 @@ static int run_stdin(act_target *t)
 
 int main(int argc, char **argv)
 {
+	mr_exit_on_signal(); /* a signal: exit 130 */
 	static const struct option lo[] = {
 		{"target", required_argument, 0, 't'},
 		{"control", required_argument, 0, 'c'},

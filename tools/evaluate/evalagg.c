@@ -167,22 +167,51 @@ out:
 	return rc;
 }
 
-/* Mean and interval over the defined values; empty fields when none. */
-static void put_stat(FILE *f, const double *x, long n)
+/* The range of each metric (F_SCORE..): an interval is clipped to it. */
+static const double range_lo[NMETRIC] = {-INFINITY, 0, 0, -INFINITY, 0};
+static const double range_hi[NMETRIC] = {INFINITY, 100, 100, INFINITY,
+					 INFINITY};
+
+/* Mean and half-width of the interval over the defined values (k of
+ * them); NaN when none. */
+static long stat_of(const double *x, long n, double *m, double *h)
 {
 	double *d = mr_xcalloc((size_t)n + 1, sizeof *d);
 	long k = 0;
 	for (long i = 0; i < n; i++)
 		if (isfinite(x[i]))
 			d[k++] = x[i];
-	double m, h;
-	mr_mean_ci(d, k, &m, &h);
-	char a[32], b[32];
+	mr_mean_ci(d, k, m, h);
+	free(d);
+	return k;
+}
+
+/* Two fields: a and b, or empty when undefined. */
+static void put_pair(FILE *f, long k, double a, double b)
+{
+	char x[32], y[32];
 	if (k)
-		fprintf(f, ",%s,%s", mr_fmt_double(a, m), mr_fmt_double(b, h));
+		fprintf(f, ",%s,%s", mr_fmt_double(x, a), mr_fmt_double(y, b));
 	else
 		fputs(",,", f);
-	free(d);
+}
+
+/* A group's row: per metric its mean and the interval's half-width, then
+ * per metric the interval's ends clipped to the metric's range (a t
+ * interval over 2 runs may reach 222 % either side of a share). */
+static void put_group(FILE *f, const group *g)
+{
+	double m[NMETRIC], h[NMETRIC];
+	long k[NMETRIC];
+	fprintf(f, "%s,%s,%s,%ld", g->obj, g->pat, g->pol, g->nruns);
+	for (int j = 0; j < NMETRIC; j++) {
+		k[j] = stat_of(g->x[j], g->nruns, &m[j], &h[j]);
+		put_pair(f, k[j], m[j], h[j]);
+	}
+	for (int j = 0; j < NMETRIC; j++)
+		put_pair(f, k[j], fmax(m[j] - h[j], range_lo[j]),
+			 fmin(m[j] + h[j], range_hi[j]));
+	fputc('\n', f);
 }
 
 int mr_eval_aggregate(const char *const *paths, int npaths,
@@ -200,14 +229,12 @@ int mr_eval_aggregate(const char *const *paths, int npaths,
 	for (int m = 0; m < NMETRIC; m++)
 		fprintf(o.f, ",%s_mean,%s_ci95", fname[F_SCORE + m],
 			fname[F_SCORE + m]);
+	for (int m = 0; m < NMETRIC; m++)
+		fprintf(o.f, ",%s_lo,%s_hi", fname[F_SCORE + m],
+			fname[F_SCORE + m]);
 	fputc('\n', o.f);
-	for (int i = 0; i < gs.n; i++) {
-		group *g = &gs.g[i];
-		fprintf(o.f, "%s,%s,%s,%ld", g->obj, g->pat, g->pol, g->nruns);
-		for (int m = 0; m < NMETRIC; m++)
-			put_stat(o.f, g->x[m], g->nruns);
-		fputc('\n', o.f);
-	}
+	for (int i = 0; i < gs.n; i++)
+		put_group(o.f, &gs.g[i]);
 	if (mr_out_commit(&o, e) != 0) {
 		mr_out_abort(&o);
 		goto out;

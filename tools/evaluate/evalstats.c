@@ -72,13 +72,12 @@ void mr_summarise(const mr_steps *s, const char *policy, double r_opt,
 	mr_mean_ci(s->reward, s->n, &out->mean_reward, &out->ci95);
 	out->norm_score = mr_norm_score(out->mean_reward, r_opt, r_random);
 	long met = 0, optmet = 0, both = 0;
-	double cores = 0, cost = 0, carried = 0, load = 0;
+	size_t ns = (size_t)s->n;
+	/* compensated sums: a sine's loads around 8 average to 8 */
+	double cores = mr_sum(s->cores, ns), cost = mr_sum(s->cost, ns);
+	double carried = mr_sum(s->carried, ns), load = mr_sum(s->load, ns);
 	for (long t = 0; t < s->n; t++) {
 		met += s->bound_met[t];
-		cores += s->cores[t];
-		cost += s->cost[t];
-		carried += s->carried[t];
-		load += s->load[t];
 		if (opt && t < opt->n && opt->bound_met[t]) {
 			optmet++;
 			both += s->bound_met[t];

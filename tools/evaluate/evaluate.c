@@ -238,6 +238,7 @@ int mr_eval_run(mr_vecenv *v, const mr_action_space *as, mr_controller *c,
 			       "objective %d", c->name, v->ncomp, as->ncomp);
 	int32_t prev_action[MR_MAX_COMPONENTS];
 	mr_step_info prev;
+	out->reward_f32 = 1; /* v->rewards are float32 */
 	for (long t = 0; t < nsteps; t++) {
 		int32_t a[MR_MAX_COMPONENTS];
 		if (c->kind == MR_CTL_ENV) {
@@ -401,10 +402,14 @@ int mr_steps_write(const char *path, const mr_action_space *as,
 	if (mr_out_open(&o, path, e) != 0)
 		return -1;
 	FILE *f = o.f;
+	/* cores: the setting of the cores component; no column when the
+	 * space has none (or its actions are moves) */
+	int has_cores = as->cores >= 0 && !as->incremental;
 	fprintf(f, "step,load");
 	for (int i = 0; i < as->ncomp; i++)
 		fprintf(f, ",%s", as->name[i]);
-	fprintf(f, ",cores");
+	if (has_cores)
+		fprintf(f, ",cores");
 	for (int k = 0; k < s->nservices; k++)
 		fprintf(f, ",d%d", k + 1);
 	fprintf(f, ",carried,cost,reward,bound_met,episode\n");
@@ -414,16 +419,16 @@ int mr_steps_write(const char *path, const mr_action_space *as,
 		for (int i = 0; i < as->ncomp; i++)
 			fprintf(f, ",%s", mr_fmt_double(nb,
 				as->values[i][s->action[t * s->ncomp + i]]));
-		if (isfinite(s->cores[t])) /* empty when the space has none */
+		if (has_cores)
 			fprintf(f, ",%s", mr_fmt_double(nb, s->cores[t]));
-		else
-			fputc(',', f);
 		for (int k = 0; k < s->nservices; k++)
 			fprintf(f, ",%s",
 				mr_fmt_double(nb, s->delay[t * s->nservices + k]));
 		fprintf(f, ",%s", mr_fmt_double(nb, s->carried[t]));
 		fprintf(f, ",%s", mr_fmt_double(nb, s->cost[t]));
-		fprintf(f, ",%s", mr_fmt_double(nb, s->reward[t]));
+		fprintf(f, ",%s", s->reward_f32
+			? mr_fmt_float(nb, (float)s->reward[t])
+			: mr_fmt_double(nb, s->reward[t]));
 		fprintf(f, ",%d,%d\n", s->bound_met[t],
 			s->episode ? (int)s->episode[t] : 0);
 	}

@@ -1,7 +1,8 @@
 /* csv.c - CSV reading with columns chosen by header name, on libcsv.
  *
  * Input is fed to libcsv one line at a time so that the reader works on
- * pipes and knows the line number of every row. Values of the selected
+ * pipes and knows the line number of every row. A UTF-8 byte order mark
+ * before the header is skipped. Values of the selected
  * columns are validated as they arrive; the first problem of a row becomes
  * that row's error message. */
 #include <ctype.h>
@@ -283,8 +284,14 @@ mr_csv_reader *mr_csv_open_stream(FILE *f, const char *name,
 			break;
 		}
 		r->line++;
-		before = csv_parse(&r->p, r->linebuf, (size_t)n, on_field,
-				   on_row, r);
+		/* a UTF-8 byte order mark (spreadsheet exports) is not part
+		 * of the first column's name */
+		size_t bom = r->line == 1 && n >= 3 &&
+			     memcmp(r->linebuf, "\xef\xbb\xbf", 3) == 0
+				     ? 3 : 0;
+		n -= (ssize_t)bom;
+		before = csv_parse(&r->p, r->linebuf + bom, (size_t)n,
+				   on_field, on_row, r);
 		if (before != (size_t)n) {
 			mr_errf(e, MR_EXIT_DATA, "%s:%zu: malformed CSV (%s)",
 				name, r->line, csv_strerror(csv_error(&r->p)));
@@ -522,17 +529,51 @@ char **mr_split_names(const char *list, size_t *n, mr_err *e)
 	return v;
 }
 
+/* %.15g keeps every value whose shortest form has at most 15 digits
+ * (DBL_DIG; %g drops trailing zeros), so only 16 and 17 need trying
+ * after it. */
 char *mr_fmt_double(char buf[32], double v)
 {
-	/* the range first: converting inf or NaN to an integer is undefined */
+	if (!isfinite(v)) {
+		snprintf(buf, 32, "%g", v);
+		return buf;
+	}
+	/* the range first: converting a huge value to an integer is undefined */
 	if (fabs(v) < 1e15 && v == (double)(long long)v) {
 		snprintf(buf, 32, "%lld", (long long)v);
 		return buf;
 	}
-	for (int prec = 6; prec <= 17; prec++) {
+	for (int prec = 15; prec <= 17; prec++) {
 		snprintf(buf, 32, "%.*g", prec, v);
 		if (strtod(buf, NULL) == v)
 			break;
 	}
 	return buf;
+}
+
+/* The same for float32, read back with strtof: 6 digits keep every
+ * value whose shortest form has at most 6 (FLT_DIG), 9 always suffice. */
+char *mr_fmt_float(char buf[32], float v)
+{
+	if (isfinite(v) && fabsf(v) < 1e7f && v == (float)(long long)v) {
+		snprintf(buf, 32, "%lld", (long long)v);
+		return buf;
+	}
+	for (int prec = 6; prec <= 9; prec++) {
+		snprintf(buf, 32, "%.*g", prec, (double)v);
+		if (!isfinite(v) || strtof(buf, NULL) == v)
+			break;
+	}
+	return buf;
+}
+
+double mr_sum(const double *x, size_t n)
+{
+	double s = 0, c = 0; /* c: what s lost to rounding (Neumaier) */
+	for (size_t i = 0; i < n; i++) {
+		double t = s + x[i];
+		c += fabs(s) >= fabs(x[i]) ? (s - t) + x[i] : (x[i] - t) + s;
+		s = t;
+	}
+	return s + c;
 }

@@ -137,7 +137,7 @@ double mr_rng_exp(mr_rng *r, double rate);  /* exponential inter-arrival */
 
 /* ------------------------------------------------------------------------
  * CSV reading. Columns are chosen by header name. Accepts LF/CRLF, a missing
- * final newline, quoted fields, integers and floats mixed, scientific
+ * final newline, a UTF-8 byte order mark before the header, quoted fields, integers and floats mixed, scientific
  * notation. Rejects (with "file:line: column 'x': reason") empty fields,
  * non-numeric text, NaN/inf, ragged rows, and missing/duplicate header names.
  * With skip_bad, rows with bad values are skipped and counted instead; header
@@ -185,8 +185,18 @@ int mr_table_col(const mr_table *t, const char *name);
  * free with free()). Empty names and duplicates are an error. */
 char **mr_split_names(const char *list, size_t *n, mr_err *e);
 
-/* Shortest text that reads back to exactly v ("4", "0.7999999999999998"). */
+/* Shortest text that reads back to exactly v ("4", "0.7999999999999998"):
+ * the numbers of every CSV a tool writes. A value that is float32 in
+ * memory (rewards and observations of a vecenv) goes through
+ * mr_fmt_float, so that 0.016f prints 0.016, not 0.01600000075995922
+ * (its double); it reads back exactly as a float32. */
 char *mr_fmt_double(char buf[32], double v);
+char *mr_fmt_float(char buf[32], float v);
+
+/* The sum of x with compensation for rounding (Neumaier): a mean of many
+ * values is then the mean of the numbers given, e.g. 8, not
+ * 7.999999999999999, for a sine's loads around 8. */
+double mr_sum(const double *x, size_t n);
 
 /* ------------------------------------------------------------------------
  * Atomic output: data goes to a temp file beside the target and is renamed
@@ -199,6 +209,7 @@ typedef struct {
 	char *path; /* target */
 	char *tmp;  /* temp path, NULL for stdout or a device */
 	int direct; /* 1: a device or FIFO, written in place */
+	int slot;   /* where a signal finds tmp (see below), -1: nowhere */
 } mr_out;
 
 int mr_out_open(mr_out *o, const char *path, mr_err *e);
@@ -213,6 +224,44 @@ int mr_write_file_atomic(const char *path, const void *buf, size_t len,
  * size (0: 1 GiB). */
 int mr_read_file(const char *path, char **buf, size_t *len, size_t max,
 		 mr_err *e);
+
+/* Refuses (MR_EXIT_USAGE, "OUT: is the input IN ...") an output path that
+ * names the same file as an input (same device and inode, through any
+ * link or spelling), which writing would replace. "-" and paths that do
+ * not exist yet pass. */
+int mr_out_check_distinct(const char *out, const char *in, mr_err *e);
+
+/* A 64-bit FNV-1a hash of n bytes, continuing from h (start with
+ * MR_HASH_INIT): a fingerprint that tells files apart, not a defence
+ * against forgery. */
+#define MR_HASH_INIT UINT64_C(0xcbf29ce484222325)
+uint64_t mr_hash64(const void *p, size_t n, uint64_t h);
+/* The hash of a whole file's bytes. */
+int mr_hash_file(const char *path, uint64_t *h, mr_err *e);
+
+/* ------------------------------------------------------------------------
+ * Interruption by SIGINT or SIGTERM. The temp file of every open mr_out is
+ * tracked (a fixed table of 32, claimed and released atomically, that a
+ * signal handler reads: the library's one piece of global mutable state,
+ * unavoidable because a handler can reach nothing else). A tool chooses
+ * what a signal does, at the start of main; a signal that is ignored when
+ * it is called (a background job of a non-interactive shell, nohup) stays
+ * ignored.
+ *
+ * A process that exits while an output is open (mr_die after mr_out_open)
+ * removes its temp file too: the first mr_out_open registers that with
+ * atexit.
+ *
+ * mr_exit_on_signal: end at once with MR_EXIT_INTR, after removing the
+ * temp files of the outputs still open (their targets stay as they were).
+ * For work that may stop anywhere: every tool that writes files calls it,
+ * or mr_catch_signals.
+ */
+void mr_exit_on_signal(void);
+/* Calls handler(sig) instead, for a tool that must finish a step first:
+ * the handler sets the tool's flag (volatile sig_atomic_t in its main.c),
+ * its loops check it, write what must survive and exit MR_EXIT_INTR. */
+void mr_catch_signals(void (*handler)(int));
 
 /* ------------------------------------------------------------------------
  * msgpack helpers.

@@ -316,6 +316,7 @@ static int cmd_aggregate(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
+	mr_exit_on_signal(); /* exit 130, no temp files left */
 	if (argc < 2) {
 		usage(stderr);
 		return MR_EXIT_USAGE;

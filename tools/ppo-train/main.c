@@ -24,6 +24,9 @@
 #include "simenv.h"
 
 static const char *prog = "ppo-train";
+/* Set by SIGINT/SIGTERM during training (mr_catch_signals): the loop
+ * writes a checkpoint at the end of the iteration, then exits 130. Before
+ * and after training a signal ends the run at once (mr_exit_on_signal). */
 static volatile sig_atomic_t interrupted;
 
 static void on_signal(int sig)
@@ -71,7 +74,9 @@ static void usage(FILE *f)
 "                         (or the --target-score stop)\n"
 "  --checkpoint FILE      checkpoint (default OUTPUT.ckpt)\n"
 "  --checkpoint-every K   write it every K updates (20; 0: only on signal)\n"
-"  --resume               continue from the checkpoint\n"
+"  --resume               continue from the checkpoint; refused when it\n"
+"                         was made with another objective file, system\n"
+"                         model (or --env-cmd) or hyper-parameters\n"
 "  --target-score X       early stop: once the normalised score on the\n"
 "                         validation episodes is >= X; not reached within\n"
 "                         --timesteps: the policy and curve are still\n"
@@ -540,9 +545,74 @@ typedef struct {
 	double avg, score, timesteps;
 } best_eval;
 
+/* What a run trains on, as hashes of file contents (16 hex digits, ""
+ * when there is none): the objective file, and the system model the
+ * simulator loads (with --env-cmd, the command line: the simulator is
+ * the model). A checkpoint carries them; --resume refuses others. */
+typedef struct {
+	char objective[24], model[24];
+} env_hashes;
+
+static void hash_text(const char *path, char out[24])
+{
+	mr_err e = {0};
+	uint64_t h;
+	if (mr_hash_file(path, &h, &e))
+		mr_die(prog, &e);
+	snprintf(out, 24, "%016llx", (unsigned long long)h);
+}
+
+/* objective: its path (NULL: none); env_cmd: --env-cmd's text. */
+static void env_hashes_of(const env_spec *s, const char *objective,
+			  const char *env_cmd, env_hashes *h)
+{
+	*h = (env_hashes){{0}, {0}};
+	if (objective)
+		hash_text(objective, h->objective);
+	if (s->kind == ENV_PIPE) {
+		uint64_t v = mr_hash64(env_cmd, strlen(env_cmd),
+				       MR_HASH_INIT);
+		snprintf(h->model, sizeof h->model, "%016llx",
+			 (unsigned long long)v);
+	} else if (s->obj) {
+		const char *m = mr_objective_model_file(s->obj, s->model);
+		if (m)
+			hash_text(m, h->model);
+	}
+}
+
+/* --resume: the checkpoint's hashes must be this run's. */
+static void check_hashes(const char *path, const msgpack_object *root,
+			 const env_hashes *now, const env_spec *s)
+{
+	mr_err e = {0};
+	char have[2][64];
+	const char *keys[2] = {"objective_hash", "model_hash"};
+	const char *now_h[2] = {now->objective, now->model};
+	const char *what[2] = {"objective file", s->kind == ENV_PIPE
+		? "simulator command (--env-cmd)" : "system model"};
+	for (int k = 0; k < 2; k++) {
+		if (mr_mp_str(root, keys[k], path, have[k], sizeof have[k],
+			      &e)) {
+			mr_err_prefix(&e, "cannot tell what the checkpoint "
+				      "was trained on (written before "
+				      "checkpoints carried hashes?); "
+				      "start afresh without --resume");
+			mr_die(prog, &e);
+		}
+		if (strcmp(have[k], now_h[k]))
+			mr_fatal(prog, MR_EXIT_DATA,
+				 "%s: made with another %s (hash %s; now "
+				 "%s); remove it or train without --resume",
+				 path, what[k], have[k][0] ? have[k] : "none",
+				 now_h[k][0] ? now_h[k] : "none");
+	}
+}
+
 static int checkpoint_write(const char *path, mr_ppo *t,
 			    const mr_ppo_config *c, int nval, const curve *cv,
-			    double r_random, const best_eval *best, mr_err *e)
+			    double r_random, const best_eval *best,
+			    const env_hashes *h, mr_err *e)
 {
 	char id[1200];
 	config_id(c, nval, id, sizeof id);
@@ -550,10 +620,12 @@ static int checkpoint_write(const char *path, mr_ppo *t,
 	msgpack_sbuffer_init(&sb);
 	msgpack_packer pk;
 	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-	msgpack_pack_map(&pk, 11);
+	msgpack_pack_map(&pk, 13);
 	mr_pk_kv_str(&pk, "format", "ppo-checkpoint");
 	mr_pk_kv_i64(&pk, "version", 1);
 	mr_pk_kv_str(&pk, "config", id);
+	mr_pk_kv_str(&pk, "objective_hash", h->objective);
+	mr_pk_kv_str(&pk, "model_hash", h->model);
 	mr_pk_str(&pk, "policy");
 	mr_policy_pack(&pk, mr_ppo_policy(t));
 	mr_pk_str(&pk, "state");
@@ -581,8 +653,9 @@ static int checkpoint_write(const char *path, mr_ppo *t,
  * must have been written with the same hyper-parameters and validation
  * episodes. ck stays open for resume_state. */
 static mr_policy *resume_read(const char *path, const mr_ppo_config *cfg,
-			      int nval, mr_mp_doc *ck, char **buf, curve *cv,
-			      double *r_random, best_eval *best)
+			      int nval, const env_spec *s,
+			      const env_hashes *h, mr_mp_doc *ck, char **buf,
+			      curve *cv, double *r_random, best_eval *best)
 {
 	mr_err e = {0};
 	size_t len;
@@ -592,11 +665,13 @@ static mr_policy *resume_read(const char *path, const mr_ppo_config *cfg,
 	    mr_mp_check_header(ck->root, path, "ppo-checkpoint", 1, &e) ||
 	    mr_mp_str(ck->root, "config", path, have, sizeof have, &e))
 		mr_die(prog, &e);
+	check_hashes(path, ck->root, h, s);
 	config_id(cfg, nval, id, sizeof id);
 	if (strcmp(id, have))
 		mr_fatal(prog, MR_EXIT_USAGE,
 			 "%s: written with other hyper-parameters (%s); now: "
-			 "%s", path, have, id);
+			 "%s; remove it or train without --resume", path,
+			 have, id);
 	const msgpack_object *po = mr_mp_get(ck->root, "policy");
 	if (!po) {
 		mr_errf(&e, MR_EXIT_DATA, "%s: no policy", path);
@@ -932,6 +1007,7 @@ typedef struct {
 	double last_avg, score;              /* the last evaluation's */
 	int64_t last_eval;                   /* updates at it */
 	best_eval best;                      /* --select-best */
+	env_hashes hashes;                   /* what it trains on */
 } run;
 
 /* The training environments, one group per thread when they divide
@@ -977,10 +1053,11 @@ static void start_trainer(run *r, const options *o)
 	char *ckbuf = NULL;
 	r->r_random = NAN;
 	r->best = (best_eval){NAN, NAN, NAN};
+	env_hashes_of(&r->spec, o->objective, o->env_cmd, &r->hashes);
 	if (o->resume)
 		r->pol = resume_read(o->ckpt_path, &r->cfg, o->val_episodes,
-				     &ck, &ckbuf, &r->cv, &r->r_random,
-				     &r->best);
+				     &r->spec, &r->hashes, &ck, &ckbuf,
+				     &r->cv, &r->r_random, &r->best);
 	if (!(r->t = mr_ppo_new(&r->cfg, r->envs, r->nvec, r->pol, &e)))
 		mr_die(prog, &e);
 	if (o->resume)
@@ -1048,7 +1125,7 @@ static void checkpoint_now(const run *r, const options *o)
 {
 	mr_err e = {0};
 	if (checkpoint_write(o->ckpt_path, r->t, &r->cfg, o->val_episodes,
-			     &r->cv, r->r_random, &r->best, &e))
+			     &r->cv, r->r_random, &r->best, &r->hashes, &e))
 		mr_die(prog, &e);
 }
 
@@ -1155,6 +1232,7 @@ int main(int argc, char **argv)
 	options o;
 	run r;
 	memset(&r, 0, sizeof r);
+	mr_exit_on_signal();
 	parse_args(argc, argv, &o);
 	choose_env(&o, argc - optind, argv + optind, &r.spec);
 	configure(&o, &r.spec, &r.cfg);
@@ -1162,16 +1240,12 @@ int main(int argc, char **argv)
 	start_trainer(&r, &o);
 	references(&r, &o);
 
-	struct sigaction sa = {0};
-	sa.sa_handler = on_signal;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-
+	mr_catch_signals(on_signal);
 	mr_progress bar;
 	mr_progress_init(&bar, prog, (double)r.cfg.timesteps, o.quiet);
 	double t0 = mr_now(), c0 = cpu_seconds();
 	int reached = train(&r, &o, &bar);
+	mr_exit_on_signal();
 	double wall = mr_now() - t0, cpu = cpu_seconds() - c0;
 	reached = finish(&r, &o, &bar, wall, cpu, reached);
 	run_free(&r, &o);

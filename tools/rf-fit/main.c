@@ -58,6 +58,8 @@ static void usage(FILE *out)
 		"                          on one side of the split (a configuration)\n"
 		"      --skip-bad          skip rows with bad values (and count them) instead\n"
 		"                          of stopping at the first\n"
+		"      --allow-negative    keep negative delay targets (d<i>...); by default\n"
+		"                          one is bad data (file:line: column)\n"
 		"      --keep-empty        keep rows with no successful responses (dropped by\n"
 		"                          default: a target d<i>[<j>][_x] row is dropped when\n"
 		"                          the trace has a column cl<i> and it is 0)\n"
@@ -89,7 +91,10 @@ static void usage(FILE *out)
 		"\n"
 		"common: -q, --quiet (no progress; counts of dropped or skipped rows still\n"
 		"        print), -h, --help, -V, --version\n"
-		"exit codes: 0 ok, 1 failure, 2 usage, 3 bad data, 4 I/O\n"
+		"The output may not be an input file (refused, exit 2). A target whose\n"
+		"squared values overflow double arithmetic is bad data.\n"
+		"exit codes: 0 ok, 1 failure, 2 usage, 3 bad data, 4 I/O, 130 interrupted\n"
+		"(the output is left as it was)\n"
 		"\n"
 		"example:\n"
 		"  rf-fit fit --features max_l1,l1,cl1,p1,b1,c1 --target d1 --seed 1 \\\n"
@@ -178,6 +183,7 @@ typedef struct {
 	char *targets; /* comma list built from every --target */
 	double test_frac;
 	int skip_bad, keep_empty, quiet;
+	int allow_negative; /* --allow-negative: negative delays are data */
 	int has_empty_delay;
 	double empty_delay; /* --empty-delay: a no-response window's delay */
 	size_t cv_folds;    /* --cv K, 0: none */
@@ -265,7 +271,7 @@ static void parse_fit_opts(int argc, char **argv, fit_opts *o)
 {
 	enum { O_TREES = 256, O_MINLEAF, O_MAXDEPTH, O_MAXFEAT, O_SEED,
 	       O_THREADS, O_TESTFRAC, O_GROUPBY, O_SKIPBAD, O_KEEPEMPTY,
-	       O_EMPTYDELAY, O_RATIO, O_CV };
+	       O_EMPTYDELAY, O_RATIO, O_CV, O_ALLOWNEG };
 	static const struct option opts[] = {
 		{"features", required_argument, 0, 'f'},
 		{"target", required_argument, 0, 't'},
@@ -279,6 +285,7 @@ static void parse_fit_opts(int argc, char **argv, fit_opts *o)
 		{"group-by", required_argument, 0, O_GROUPBY},
 		{"skip-bad", no_argument, 0, O_SKIPBAD},
 		{"keep-empty", no_argument, 0, O_KEEPEMPTY},
+		{"allow-negative", no_argument, 0, O_ALLOWNEG},
 		{"empty-delay", required_argument, 0, O_EMPTYDELAY},
 		{"ratio", required_argument, 0, O_RATIO},
 		{"cv", required_argument, 0, O_CV},
@@ -314,6 +321,7 @@ static void parse_fit_opts(int argc, char **argv, fit_opts *o)
 		case O_GROUPBY: o->groupby = optarg; break;
 		case O_SKIPBAD: o->skip_bad = 1; break;
 		case O_KEEPEMPTY: o->keep_empty = 1; break;
+		case O_ALLOWNEG: o->allow_negative = 1; break;
 		case O_EMPTYDELAY:
 			o->empty_delay = mr_arg_double(prog, "--empty-delay", optarg, -DBL_MAX, DBL_MAX);
 			if (!(o->empty_delay > 0))
@@ -345,6 +353,9 @@ static void parse_fit_opts(int argc, char **argv, fit_opts *o)
 			       "--cv: needs --test-frac 0 (the model is fitted on every row; the folds give the held-out figures)");
 	o->path = argv[optind];
 	o->name = strcmp(o->path, "-") == 0 ? "<stdin>" : o->path;
+	mr_err e;
+	if (mr_out_check_distinct(o->output, o->path, &e) != 0)
+		mr_usage_error(prog, "-o %s", e.msg);
 	split_fit_lists(o);
 }
 
@@ -462,10 +473,18 @@ typedef struct {
 } fit_rows;
 
 /* What reading did to rows: dropped with no successful responses, dropped
- * with a --ratio denominator of 0, kept with --empty-delay's delay. */
+ * with a --ratio denominator of 0, kept with --empty-delay's delay,
+ * skipped with a negative delay (--skip-bad). */
 typedef struct {
-	size_t empty, zero_den, empty_set;
+	size_t empty, zero_den, empty_set, negative;
 } row_counts;
+
+/* Per target, what its statistics need to stay finite: the sum of the
+ * squares of its values, and where the largest value is. */
+typedef struct {
+	double sumsq, max_abs;
+	size_t max_line;
+} target_scale;
 
 /* A reader of the trace in memory for the columns cols (none: the header
  * only); *fp is the stream to close after it. */
@@ -506,9 +525,10 @@ static int row_kept(const fit_opts *o, const fit_columns *c,
 }
 
 /* y (nt values) from a kept trace row: a trace column, a --ratio, or
- * --empty-delay for a delay with no successful responses. */
-static void row_targets(const fit_opts *o, const fit_columns *c,
-			const double *row, double *y, row_counts *n)
+ * --empty-delay for a delay with no successful responses. Returns 1 when
+ * --empty-delay set one. */
+static int row_targets(const fit_opts *o, const fit_columns *c,
+		       const double *row, double *y)
 {
 	int set = 0;
 	for (size_t j = 0; j < o->nt; j++) {
@@ -520,7 +540,66 @@ static void row_targets(const fit_opts *o, const fit_columns *c,
 			set = 1;
 		}
 	}
-	n->empty_set += set;
+	return set;
+}
+
+/* A delay target: d<digits>..., as empty_column reads names. */
+static int is_delay(const char *name)
+{
+	return name[0] == 'd' && name[1] >= '0' && name[1] <= '9';
+}
+
+/* A delay cannot be negative (a clock or a collector's bug): a row with
+ * one is bad data, or skipped with --skip-bad (returns 1, counted), or
+ * kept with --allow-negative. */
+static int negative_delay(const fit_opts *o, const fit_columns *c,
+			  const double *y, size_t line, row_counts *n)
+{
+	if (o->allow_negative)
+		return 0;
+	for (size_t j = 0; j < o->nt; j++) {
+		if (c->tratio[j] >= 0 || !is_delay(o->tnames[j]) ||
+		    !(y[j] < 0))
+			continue;
+		if (o->skip_bad) {
+			n->negative++;
+			return 1;
+		}
+		char b[32];
+		mr_fatal(prog, MR_EXIT_DATA,
+			 "%s:%zu: column '%s': negative delay %s (--allow-negative keeps such rows)",
+			 o->name, line, o->tnames[j], mr_fmt_double(b, y[j]));
+	}
+	return 0;
+}
+
+static void track_scale(size_t nt, const double *y, size_t line,
+			target_scale *sc)
+{
+	for (size_t j = 0; j < nt; j++) {
+		sc[j].sumsq += y[j] * y[j];
+		if (fabs(y[j]) > sc[j].max_abs) {
+			sc[j].max_abs = fabs(y[j]);
+			sc[j].max_line = line;
+		}
+	}
+}
+
+/* The statistics square the targets: (y - p)^2 <= 2 y^2 + 2 p^2 for any
+ * prediction p, a mean of targets, so every sum of them stays finite
+ * when 4 sum(y^2) does. A target beyond that is bad data, at its largest
+ * value. */
+static void check_scale(const fit_opts *o, const target_scale *sc)
+{
+	for (size_t j = 0; j < o->nt; j++) {
+		if (isfinite(4 * sc[j].sumsq))
+			continue;
+		char b[32];
+		mr_fatal(prog, MR_EXIT_DATA,
+			 "%s:%zu: column '%s': %s is too large: the squares of the target's values overflow double arithmetic (r2, nmae and the forest's split criterion would not be finite)",
+			 o->name, sc[j].max_line, o->tnames[j],
+			 mr_fmt_double(b, sc[j].max_abs));
+	}
 }
 
 /* Reads every row into rows but those row_kept refuses; counts in *n. */
@@ -532,6 +611,8 @@ static void read_rows(const fit_opts *o, mr_csv_reader *r,
 	double *X = mr_xcalloc(cap * nf, sizeof *X), *Y = mr_xcalloc(cap * nt, sizeof *Y);
 	double *G = mr_xcalloc(cap * (ng ? ng : 1), sizeof *G);
 	double *row = mr_xcalloc(c->cols.n, sizeof *row);
+	double *y = mr_xcalloc(nt, sizeof *y);
+	target_scale *sc = mr_xcalloc(nt, sizeof *sc);
 	size_t line;
 	int rc;
 	mr_err e;
@@ -539,6 +620,11 @@ static void read_rows(const fit_opts *o, mr_csv_reader *r,
 	while ((rc = mr_csv_next(r, row, &line, &e)) == 1) {
 		if (!row_kept(o, c, row, cnt))
 			continue;
+		int set = row_targets(o, c, row, y);
+		if (negative_delay(o, c, y, line, cnt))
+			continue;
+		cnt->empty_set += set;
+		track_scale(nt, y, line, sc);
 		if (n == cap) {
 			cap *= 2;
 			X = mr_xrealloc(X, cap * nf, sizeof *X);
@@ -547,14 +633,17 @@ static void read_rows(const fit_opts *o, mr_csv_reader *r,
 		}
 		for (size_t i = 0; i < nf; i++)
 			X[n * nf + i] = row[c->fcol[i]];
-		row_targets(o, c, row, Y + n * nt, cnt);
+		memcpy(Y + n * nt, y, nt * sizeof *y);
 		for (size_t g = 0; g < ng; g++)
 			G[n * ng + g] = row[c->gcol[g]];
 		n++;
 	}
 	if (rc < 0)
 		mr_die(prog, &e);
+	check_scale(o, sc);
 	free(row);
+	free(y);
+	free(sc);
 	*rows = (fit_rows){X, Y, G, n};
 }
 
@@ -579,7 +668,7 @@ static void report_rows(const fit_opts *o, const fit_columns *c,
 			const row_counts *n, size_t kept)
 {
 	char which[256];
-	size_t total = n->empty + n->zero_den + kept;
+	size_t total = n->empty + n->zero_den + n->negative + kept;
 	empty_conditions(o, c, which, sizeof which);
 	if (n->empty)
 		fprintf(stderr,
@@ -637,6 +726,11 @@ static void load_trace(const fit_opts *o, fit_rows *rows)
 	if (skipped)
 		fprintf(stderr, "%s: %s: skipped %zu bad row%s (--skip-bad)\n",
 			prog, o->name, skipped, skipped == 1 ? "" : "s");
+	if (cnt.negative)
+		fprintf(stderr,
+			"%s: %s: skipped %zu row%s with a negative delay (--skip-bad)\n",
+			prog, o->name, cnt.negative,
+			cnt.negative == 1 ? "" : "s");
 	report_rows(o, &c, &cnt, rows->n);
 	fit_columns_free(&c, o->nt);
 	if (rows->n == 0)
@@ -713,15 +807,14 @@ static void fit_progress(void *ctx, int done, int total)
 	mr_progress_update(ctx, done, NULL);
 }
 
-/* Fits the forest on train (oob gets the out-of-bag predictions) and
- * writes it to the model file, opened first so that a bad path fails
- * before a long fit. */
-static mr_forest *fit_and_write(const fit_opts *o, const xy_rows *train,
-				double *oob)
+/* Fits the forest on train (oob gets the out-of-bag predictions). The
+ * model file is opened first, so that a bad path fails before a long fit;
+ * write_model fills it once the figures are known. */
+static mr_forest *fit_forest(const fit_opts *o, const xy_rows *train,
+			     double *oob, mr_out *model_out)
 {
 	mr_err e;
-	mr_out model_out;
-	if (mr_out_open(&model_out, o->output, &e) != 0)
+	if (mr_out_open(model_out, o->output, &e) != 0)
 		mr_die(prog, &e);
 	mr_progress bar;
 	mr_progress_init(&bar, "fit", o->p.ntrees, o->quiet);
@@ -734,23 +827,30 @@ static mr_forest *fit_and_write(const fit_opts *o, const xy_rows *train,
 				     (const char *const *)o->tnames, &p, oob,
 				     &e);
 	if (!f) {
-		mr_out_abort(&model_out);
+		mr_out_abort(model_out);
 		mr_die(prog, &e);
 	}
 	char extra[64];
 	snprintf(extra, sizeof extra, "%zu nodes in %.2f s",
 		 mr_forest_nnodes(f), mr_now() - t0);
 	mr_progress_done(&bar, extra);
-	if (mr_forest_write(f, model_out.f, &e) != 0) {
-		mr_out_abort(&model_out);
-		mr_die(prog, &e);
-	}
-	if (mr_out_commit(&model_out, &e) != 0)
-		mr_die(prog, &e);
 	return f;
 }
 
-/* Prints one line per target for rows where pred is not NaN. */
+static void write_model(const mr_forest *f, mr_out *model_out)
+{
+	mr_err e;
+	if (mr_forest_write(f, model_out->f, &e) != 0) {
+		mr_out_abort(model_out);
+		mr_die(prog, &e);
+	}
+	if (mr_out_commit(model_out, &e) != 0)
+		mr_die(prog, &e);
+}
+
+/* Prints one line per target for rows where pred is not NaN. r2 is
+ * undefined (nan) for a constant target, nmae for a mean of 0; a sum that
+ * is not finite is an error (check_scale keeps the targets' from it). */
 static void print_metrics(FILE *out, const mr_forest *f, const char *split,
 			  const double *Y, const double *P, size_t n)
 {
@@ -773,6 +873,11 @@ static void print_metrics(FILE *out, const mr_forest *f, const char *split,
 			sst += (y - mean) * (y - mean);
 			sae += fabs(y - p);
 		}
+		if (!isfinite(sse) || !isfinite(sst) || !isfinite(sae) ||
+		    (cnt && !isfinite(mean)))
+			mr_fatal(prog, MR_EXIT_FAIL,
+				 "target '%s', split %s: the sums of errors are not finite (a prediction or value overflows); no model written",
+				 mr_forest_target_name(f, j), split);
 		double r2 = sst > 0 ? 1 - sse / sst : NAN;
 		double nmae = cnt && mean != 0 ? sae / (double)cnt / mean : NAN;
 		fprintf(out, "%s,%s,%zu,%.6f,%.6f\n", mr_forest_target_name(f, j),
@@ -782,12 +887,11 @@ static void print_metrics(FILE *out, const mr_forest *f, const char *split,
 
 /* The figures: target,split,rows,r2,nmae for train, test (when there are
  * test rows), out-of-bag rows and held-out rows of --cv (cv, when not
- * NULL); to stdout, or to stderr when the model went there. */
-static void print_report(const fit_opts *o, const mr_forest *f,
+ * NULL), into fig. */
+static void print_report(FILE *fig, const fit_opts *o, const mr_forest *f,
 			 const xy_rows *train, const xy_rows *test,
 			 const double *oob, const double *cv)
 {
-	FILE *fig = strcmp(o->output, "-") == 0 ? stderr : stdout;
 	size_t most = train->n > test->n ? train->n : test->n;
 	double *P = mr_xcalloc(most * o->nt, sizeof *P);
 	fprintf(fig, "target,split,rows,r2,nmae\n");
@@ -800,9 +904,30 @@ static void print_report(const fit_opts *o, const mr_forest *f,
 	print_metrics(fig, f, "oob", train->Y, oob, train->n);
 	if (cv)
 		print_metrics(fig, f, "cv", train->Y, cv, train->n);
-	if (fflush(fig) != 0 || ferror(fig))
-		mr_fatal(prog, MR_EXIT_IO, "stdout: write error");
 	free(P);
+}
+
+/* The model file, once its figures are computed (an error in them leaves
+ * no model), then the figures: to stdout, or to stderr when the model
+ * went to stdout. */
+static void finish_fit(const fit_opts *o, const mr_forest *f,
+		       mr_out *model_out, const xy_rows *train,
+		       const xy_rows *test, const double *oob, const double *cv)
+{
+	char *text = NULL;
+	size_t len = 0;
+	FILE *mem = open_memstream(&text, &len);
+	if (!mem)
+		mr_fatal(prog, MR_EXIT_IO, "cannot allocate the report");
+	print_report(mem, o, f, train, test, oob, cv);
+	if (fclose(mem) != 0)
+		mr_fatal(prog, MR_EXIT_IO, "cannot allocate the report");
+	write_model(f, model_out);
+	FILE *fig = strcmp(o->output, "-") == 0 ? stderr : stdout;
+	if (fwrite(text, 1, len, fig) != len || fflush(fig) != 0 ||
+	    ferror(fig))
+		mr_fatal(prog, MR_EXIT_IO, "stdout: write error");
+	free(text);
 }
 
 /* ------------------------------------------------------------------------
@@ -861,9 +986,10 @@ static int cmd_fit(int argc, char **argv)
 	split_rows(&o, &rows, &train, &test);
 	fit_rows_free(&rows);
 	double *oob = mr_xcalloc(train.n * o.nt, sizeof *oob);
-	mr_forest *f = fit_and_write(&o, &train, oob);
+	mr_out model_out;
+	mr_forest *f = fit_forest(&o, &train, oob, &model_out);
 	double *cv = fold ? cv_predictions(&o, &train, fold) : NULL;
-	print_report(&o, f, &train, &test, oob, cv);
+	finish_fit(&o, f, &model_out, &train, &test, oob, cv);
 	mr_forest_free(f);
 	free(oob);
 	free(cv);
@@ -913,6 +1039,10 @@ static void parse_predict_opts(int argc, char **argv, predict_opts *o)
 		mr_usage_error(prog, "predict: expected MODEL [CSV|-]");
 	o->model = argv[optind];
 	o->in = optind == argc - 2 ? argv[optind + 1] : "-";
+	mr_err e;
+	if (mr_out_check_distinct(o->output, o->model, &e) != 0 ||
+	    mr_out_check_distinct(o->output, o->in, &e) != 0)
+		mr_usage_error(prog, "-o %s", e.msg);
 }
 
 /* The input column of each of the model's features, found by name. */
@@ -1080,6 +1210,7 @@ static int cmd_info(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
+	mr_exit_on_signal();
 	if (argc < 2) {
 		usage(stderr);
 		return MR_EXIT_USAGE;

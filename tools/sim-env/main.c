@@ -1046,6 +1046,7 @@ static int cmd_serve(const mr_objective *o, const cli *c)
 
 int main(int argc, char **argv)
 {
+	mr_exit_on_signal(); /* exit 130, no temp files left */
 	cli c = {.envs = 0, .seed = 1};
 	static const struct option longopts[] = {
 		{"model", required_argument, 0, 'm'},

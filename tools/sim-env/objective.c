@@ -1416,6 +1416,14 @@ const char *mr_objective_name(const mr_objective *o)
 	return o->name;
 }
 
+const char *mr_objective_model_file(const mr_objective *o,
+				    const char *model_path)
+{
+	if (model_path)
+		return model_path;
+	return o->model_kind == SE_MODEL_FOREST ? o->model_file : NULL;
+}
+
 const char *mr_objective_param(const mr_objective *o, const char *section,
 			       const char *key)
 {

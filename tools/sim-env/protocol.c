@@ -104,12 +104,75 @@ static void pack_spec(msgpack_packer *pk, const mr_objective *o,
 		mr_pk_str(pk, se_obs_name(s, k, b, sizeof b));
 }
 
-static void pack_state(msgpack_packer *pk, const mr_vecenv *v, int binary)
+/* Final observations: an environment whose episode ends at a step is
+ * reset within it, so the step's obs is the next episode's first. A
+ * client that bootstraps a truncated episode's value needs the state the
+ * last action led to: its configuration (incremental actions) with the
+ * load of the last step (a load pattern has no step past its episode).
+ * states_ending copies the states before a step when some episode ends in
+ * it (else NULL); final_obs_of gives, after the step, n x obs_dim floats:
+ * that observation for an ended episode, obs for the others. */
+static se_state *states_ending(const se_sim *s)
+{
+	for (int i = 0; i < s->nenvs; i++)
+		if (s->st[i].t + 1 >= s->ep_len) {
+			se_state *c = mr_xcalloc((size_t)s->nenvs, sizeof *c);
+			memcpy(c, s->st, (size_t)s->nenvs * sizeof *c);
+			return c;
+		}
+	return NULL;
+}
+
+static float *final_obs_of(mr_vecenv *v, const se_state *before)
+{
+	se_sim *s = se_sim_of(v);
+	const mr_objective *o = s->o;
+	size_t w = (size_t)v->obs_dim, nc = (size_t)o->nact;
+	float *fin = mr_xcalloc((size_t)v->nenvs * w, sizeof *fin);
+	uint8_t *mask = mr_xcalloc((size_t)v->total_choices + 1, 1);
+	memcpy(fin, v->obs, (size_t)v->nenvs * w * sizeof *fin);
+	for (int i = 0; i < v->nenvs; i++) {
+		if (!v->dones[i])
+			continue;
+		se_state st = before[i];
+		if (o->incremental)
+			memcpy(st.cidx, s->cfg + (size_t)i * nc,
+			       nc * sizeof *st.cidx);
+		st.t++;
+		se_obs_mask(o, &st, fin + (size_t)i * w, mask, 0);
+	}
+	free(mask);
+	return fin;
+}
+
+/* Floats as an array of n rows of w. */
+static void pack_rows(msgpack_packer *pk, const float *x, size_t n, size_t w)
+{
+	msgpack_pack_array(pk, n);
+	for (size_t i = 0; i < n; i++) {
+		msgpack_pack_array(pk, w);
+		for (size_t k = 0; k < w; k++)
+			msgpack_pack_float(pk, x[i * w + k]);
+	}
+}
+
+/* final_obs (NULL: none): the step's final observations (final_obs_of). */
+static void pack_state(msgpack_packer *pk, const mr_vecenv *v, int binary,
+		       const float *final_obs)
 {
 	size_t n = (size_t)v->nenvs;
 	int ns = v->nservices;
-	msgpack_pack_map(pk, 6);
+	msgpack_pack_map(pk, final_obs ? 7 : 6);
 	mr_pk_kv_i64(pk, "n", v->nenvs);
+	if (final_obs) {
+		size_t w = (size_t)v->obs_dim;
+		mr_pk_str(pk, "final_obs");
+		if (binary)
+			msgpack_pack_bin_with_body(pk, final_obs,
+						   n * w * sizeof(float));
+		else
+			pack_rows(pk, final_obs, n, w);
+	}
 	if (binary) {
 		mr_pk_kv_bin(pk, "obs", v->obs, n * (size_t)v->obs_dim * sizeof(float));
 		mr_pk_kv_bin(pk, "masks", v->masks, n * (size_t)v->total_choices);
@@ -148,12 +211,7 @@ static void pack_state(msgpack_packer *pk, const mr_vecenv *v, int binary)
 		return;
 	}
 	mr_pk_str(pk, "obs");
-	msgpack_pack_array(pk, n);
-	for (size_t i = 0; i < n; i++) {
-		msgpack_pack_array(pk, (size_t)v->obs_dim);
-		for (int k = 0; k < v->obs_dim; k++)
-			msgpack_pack_float(pk, v->obs[i * (size_t)v->obs_dim + (size_t)k]);
-	}
+	pack_rows(pk, v->obs, n, (size_t)v->obs_dim);
 	mr_pk_str(pk, "masks");
 	msgpack_pack_array(pk, n);
 	for (size_t i = 0; i < n; i++) {
@@ -343,22 +401,31 @@ int se_server_handle(se_server *s, const char *req, size_t len,
 		if (warn[0])
 			mr_pk_kv_str(&pk, "warning", warn);
 		mr_pk_str(&pk, "state");
-		pack_state(&pk, s->v, s->binary);
+		pack_state(&pk, s->v, s->binary, NULL);
 	} else if (strcmp(cmd, "step") == 0) {
 		if (!s->v || !se_sim_of(s->v)->has_reset) {
 			reply_error(out, "step before reset");
 			goto done;
 		}
 		/* keep the actions of a failed request from reaching step */
-		if (read_actions(s->v, root, &e) != 0 || s->v->step(s->v, &e) != 0) {
+		if (read_actions(s->v, root, &e) != 0) {
 			reply_error(out, e.msg);
 			goto done;
 		}
+		se_state *before = states_ending(se_sim_of(s->v));
+		if (s->v->step(s->v, &e) != 0) {
+			free(before);
+			reply_error(out, e.msg);
+			goto done;
+		}
+		float *fin = before ? final_obs_of(s->v, before) : NULL;
 		msgpack_pack_map(&pk, 2);
 		mr_pk_str(&pk, "ok");
 		msgpack_pack_true(&pk);
 		mr_pk_str(&pk, "state");
-		pack_state(&pk, s->v, s->binary);
+		pack_state(&pk, s->v, s->binary, fin);
+		free(before);
+		free(fin);
 	} else if (strcmp(cmd, "close") == 0) {
 		msgpack_pack_map(&pk, 1);
 		mr_pk_str(&pk, "ok");

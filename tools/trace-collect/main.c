@@ -676,6 +676,7 @@ static void add_kv(int c, const char *arg, opts *o)
 
 int main(int argc, char **argv)
 {
+	mr_exit_on_signal(); /* exit 130, no temp files left */
 	static const struct option lo[] = {
 		{"url", required_argument, 0, 'u'},
 		{"stream", required_argument, 0, 's'},

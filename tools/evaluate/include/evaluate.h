@@ -93,6 +93,8 @@ typedef struct {
 	uint8_t *bound_met;
 	int32_t *episode;   /* the evaluation episode of each step */
 	int cur_episode;    /* what mr_steps_add records (0 after init) */
+	int reward_f32;     /* 1: rewards are a vecenv's float32 values
+			     * (mr_eval_run), written as such */
 } mr_steps;
 
 void mr_steps_init(mr_steps *s, int ncomp, int nservices);

@@ -17,6 +17,10 @@ typedef struct mr_objective mr_objective;
 mr_objective *mr_objective_load(const char *path, mr_err *e);
 void mr_objective_free(mr_objective *o);
 const char *mr_objective_name(const mr_objective *o);
+/* The system model file the simulator loads: model_path (a --model) when
+ * given, else the objective's [model] file; NULL for an analytic model. */
+const char *mr_objective_model_file(const mr_objective *o,
+				    const char *model_path);
 /* A free-form key of a section, e.g. ("ppo", "lr"), or NULL when absent. */
 const char *mr_objective_param(const mr_objective *o, const char *section,
 			       const char *key);
