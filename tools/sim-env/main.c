@@ -130,6 +130,13 @@ static void pnum(FILE *f, double x)
 	fputs(mr_fmt_double(b, x), f);
 }
 
+/* rewards are float32 in the protocol: printed as float32 */
+static void pnum_f32(FILE *f, float x)
+{
+	char b[32];
+	fputs(mr_fmt_float(b, x), f);
+}
+
 /* ------------------------------------------------------------------------
  * CSV pieces shared by optimal and run
  */
@@ -456,7 +463,7 @@ static int cmd_run(const mr_objective *o, const cli *c)
 				   cfg + (size_t)i * (size_t)o->nact);
 			row_info(f, o, &v->info[i]);
 			fputc(',', f);
-			pnum(f, v->rewards[i]);
+			pnum_f32(f, v->rewards[i]);
 			fprintf(f, ",%d,%d\n", v->info[i].bound_met, v->dones[i]);
 			sum += v->rewards[i];
 			met += v->info[i].bound_met;
@@ -607,7 +614,7 @@ static int cmd_optimal(const mr_objective *o, const cli *c)
 			se_action_cfg(s, &st0, v->actions, cfg);
 			row_action(f, o, v->actions, cfg);
 			fputc(',', f);
-			pnum(f, v->rewards[0]);
+			pnum_f32(f, v->rewards[0]);
 			row_info(f, o, &v->info[0]);
 			fprintf(f, ",%d\n", v->info[0].bound_met);
 		}

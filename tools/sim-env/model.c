@@ -112,6 +112,7 @@ int se_model_open(const mr_objective *o, const char *path, se_model *m,
 	m->o = o;
 	m->nfeat = o->nfeat;
 	m->ntarget = o->ntarget;
+	path = mr_objective_model_file(o, path);
 	if (o->model_kind == SE_MODEL_ANALYTIC && !path) {
 		m->model_nfeat = o->nfeat;
 		m->model_ntarget = o->ntarget;
@@ -122,8 +123,6 @@ int se_model_open(const mr_objective *o, const char *path, se_model *m,
 		m->predict = analytic_predict;
 		return 0;
 	}
-	if (!path)
-		path = o->model_file;
 	if (!path)
 		return mr_errf(e, MR_EXIT_USAGE,
 			       "%s: no model file (set [model] file or --model)",

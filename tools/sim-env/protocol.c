@@ -731,8 +731,11 @@ mr_vecenv *mr_pipeenv_open(char *const argv[], int nenvs, uint64_t seed,
 		return NULL;
 	}
 	if (pid == 0) {
-		/* child: the socket is its stdin and stdout; stderr stays */
-		if (dup2(sv[1], 0) < 0 || dup2(sv[1], 1) < 0)
+		/* child: the socket is its stdin and stdout; stderr stays. Its
+		 * own process group: a Ctrl-C meant for the trainer must not
+		 * kill the simulator before the trainer writes its checkpoint
+		 * (the child ends on EOF when the trainer goes). */
+		if (setpgid(0, 0) != 0 || dup2(sv[1], 0) < 0 || dup2(sv[1], 1) < 0)
 			_exit(127);
 		execvp(argv[0], argv);
 		fprintf(stderr, "cannot run simulator '%s': %s\n", argv[0],
