@@ -10,9 +10,11 @@
 # under a watcher that tells an exit from a death by a signal (the shell's
 # $? says 130 for both); PID is CMD's process id. stdin is start's (fd 4:
 # a background job's own stdin is /dev/null); stderr goes to $TMP/sig.err.
-WATCH='import signal, subprocess, sys
-p = subprocess.Popen(sys.argv[3:], preexec_fn=lambda:
-                     signal.signal(signal.SIGINT, signal.SIG_DFL))
+WATCH='import os, signal, subprocess, sys
+def child():
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    os.setpgid(0, 0)  # a group of its own, like a terminal job
+p = subprocess.Popen(sys.argv[3:], preexec_fn=child)
 open(sys.argv[2], "w").write(str(p.pid))
 rc = p.wait()
 open(sys.argv[1], "w").write("signal %d" % -rc if rc < 0 else "exit %d" % rc)'
@@ -43,7 +45,7 @@ has_temp() { ls -a "$1" | grep -q '\.tmp\.'; }
 # no temp file in DIR, and that OLD still holds "old".
 stop_and_check() {
 	name=$1 sig=$2 dir=$3 old=$4
-	kill -s "$sig" "$PID"
+	kill -s "$sig" -- "$PID"
 	wait "$WATCHER"
 	why=
 	status=$(cat "$TMP/status")
@@ -117,6 +119,21 @@ expect_fail "ppo-train --resume with another objective file: refused" 3 \
 	"made with another objective file" \
 	timeout 60 ppo-train --model "$M" $ck_args --resume "$TMP/obj/other.obj"
 
+# ppo-train --env-cmd, Ctrl-C as a terminal sends it (to the whole process
+# group): the simulator child must outlive the signal long enough for the
+# trainer to write its checkpoint.
+echo old >"$TMP/ppo/p.msgpack"
+rm -f "$TMP/ppo/learn.csv" "$TMP/ppo/p.msgpack.ckpt"
+start ppo-train --env-cmd "sim-env serve '$OBJ' --model '$M'" --objective "$OBJ" \
+	--model "$M" --timesteps 100000000 --n-steps 64 --checkpoint-every 0 \
+	-o "$TMP/ppo/p.msgpack" --curve "$TMP/ppo/learn.csv"
+settle "[ -s '$TMP/ppo/learn.csv' ]"
+PGID=$PID
+PID=-$PGID # stop_and_check's kill goes to the group
+stop_and_check "ppo-train --env-cmd (group)" INT "$TMP/ppo" "$TMP/ppo/p.msgpack"
+check "ppo-train --env-cmd: INT to the group: checkpoint written" \
+	test -s "$TMP/ppo/p.msgpack.ckpt"
+
 # policy-eval sim: many test episodes; the old summary untouched.
 mkdir -p "$TMP/eval"
 for sig in INT TERM; do
@@ -172,3 +189,4 @@ check "make experiment again: finishes" test -s "$mod/policy.msgpack"
 check "make experiment again: resumed from the checkpoint" \
 	grep -q "^resuming from $mod/policy.msgpack.ckpt" "$TMP/second.log"
 check "make experiment again: the checkpoint removed" test ! -e "$mod/policy.msgpack.ckpt"
+
