@@ -134,8 +134,13 @@ static int compare_service(const char *text, int svc, const tb_calib *c,
 	double t = meta_num(text, key);
 	if (isnan(t))
 		return -1;
-	if (!differs(t, c->charged_ms))
+	if (!differs(t, c->charged_ms)) {
+		fprintf(f, "testbed: note: %s: %s: only `testbed calibrate`'s "
+			   "figure when the trace was made is known (%.3g ms "
+			   "per request; this testbed charges %.3g ms)\n",
+			path, sv, t, c->charged_ms);
 		return 0;
+	}
 	fprintf(f, "testbed: warning: %s: %s: `testbed calibrate` said %.3g "
 		   "ms per request when the trace was made (what its nodes "
 		   "charged is unknown), this testbed charges %.3g ms (%+.0f "
