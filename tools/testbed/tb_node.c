@@ -67,7 +67,9 @@ struct tb_node {
 /* Fixed seeds, not options: every run, node and slot multiplies the same
  * matrices (a slot's on stream MR_STREAM_NODE_DATA_BASE + its index) and
  * holds the same info table, so a request costs the same wherever it
- * lands. */
+ * lands; the slot's stream then draws the demands, so slot k of any node
+ * serves the same sequence of demands in every run (which request gets
+ * which slot depends on timing). */
 #define MATRIX_SEED UINT64_C(12345)
 #define INFO_TABLE_SEED UINT64_C(777)
 
