@@ -250,7 +250,7 @@ static void slot_release(tb_node *n, int idx, int service, double cpu,
 typedef struct {
 	tb_node *node;
 	double deadline, last_cpu;
-	double cpu_end; /* thread CPU time that meets the demand; 0: fixed work */
+	double cpu_end; /* thread CPU time meeting the demand; 0: fixed work */
 	int abandoned;
 } work_ctx;
 

@@ -312,6 +312,25 @@ static const char *const node_settings[] = {
 	"unit", "period", "workers", "slow", "demand_ms_compute",
 	"demand_ms_info1", "demand_ms_info2", "demand_cv"};
 
+/* Does the trace hold a row after its header? (When not, a sidecar left
+ * from an earlier file of that name describes nothing in it.) */
+static int trace_has_rows(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	char buf[4096];
+	ssize_t n = pread(fd, buf, sizeof buf, 0);
+	struct stat st;
+	int rows = 0;
+	if (n > 0 && fstat(fd, &st) == 0) {
+		char *nl = memchr(buf, '\n', (size_t)n);
+		rows = !nl || (off_t)(nl - buf) + 1 < st.st_size;
+	}
+	close(fd);
+	return rows;
+}
+
 int tc_meta_begin(tc_meta *m, const char *trace_path, char *const *nodes,
 		  size_t nnodes, int argc, char *const *argv, mr_err *e)
 {
@@ -324,7 +343,8 @@ int tc_meta_begin(tc_meta *m, const char *trace_path, char *const *nodes,
 	char *old;
 	size_t len;
 	mr_err re;
-	if (mr_read_file(m->path, &old, &len, 1 << 20, &re) == 0) {
+	if (trace_has_rows(trace_path) &&
+	    mr_read_file(m->path, &old, &len, 1 << 20, &re) == 0) {
 		m->prior = mr_xcalloc(len + 2, 1);
 		memcpy(m->prior, old, len);
 		if (len && m->prior[len - 1] != '\n')
@@ -362,7 +382,8 @@ int tc_meta_begin(tc_meta *m, const char *trace_path, char *const *nodes,
 	for (size_t j = 0; j < nnodes; j++) {
 		char nm[64];
 		node_name(m, j, nm, sizeof nm);
-		for (size_t k = 0; k < sizeof node_settings / sizeof *node_settings; k++) {
+		size_t ns = sizeof node_settings / sizeof *node_settings;
+		for (size_t k = 0; k < ns; k++) {
 			double v = kv_num(m->start[j], m->nstart[j],
 					  node_settings[k]);
 			if (isnan(v))
@@ -413,7 +434,8 @@ static void meta_charges(const tc_meta *m, char **s)
 				continue;
 			meta_cat(s, "%s.served_%s=%.0f\n", nm, sv, ds);
 			if (isnan(dc))
-				meta_cat(s, "%s.charged_ms_%s=unknown\n", nm, sv);
+				meta_cat(s, "%s.charged_ms_%s=unknown\n", nm,
+					 sv);
 			else
 				meta_cat(s, "%s.charged_ms_%s=%.4g\n", nm, sv,
 					 dc / ds * 1e3);
