@@ -220,9 +220,15 @@ $(EXP_R)/eval-%.png: $(EXP_R)/eval-%/summary.csv pipelines/eval.gp
 
 # 6. Live evaluation on the local testbed (LIVE=1).
 # LIVE_PERIODS, LIVE_WINDOW, LIVE_SKIP, LIVE_STREAM: see pipelines/live.sh.
+# First a warning when the live testbed (TB_ARGS) would charge other CPU per
+# request than the trace's nodes did (its sidecar, TRACE.meta): then the
+# model's delays describe another system.
 $(EXP_R)/live/summary.csv: $(EXP_M)/policy.msgpack $(EXP_M)/system.msgpack $(EXP_OBJF) \
 		pipelines/live.sh $(EXP_BIN)/policy-eval $(EXP_BIN)/testbed \
 		$(EXP_BIN)/trace-collect $(EXP_BIN)/actuate
+	@if [ -f $(EXP_TRACE).meta ]; then \
+		$(EXP_BIN)/testbed calibrate $(TB_ARGS) --compare $(EXP_TRACE).meta >/dev/null || true; \
+	else echo "experiment $(OBJ): warning: no $(EXP_TRACE).meta: how the trace was made is unknown, so the live testbed's calibration cannot be checked against it" >&2; fi
 	@mkdir -p $(@D)
 	BIN=$(EXP_BIN) sh pipelines/live.sh $(EXP_OBJF) $(EXP_M)/policy.msgpack \
 		$(EXP_M)/system.msgpack $(@D) || $(call exp_cleanup,$(@D))

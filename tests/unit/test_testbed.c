@@ -1,6 +1,7 @@
 /* test_testbed.c - the testbed's pieces that need no server: flat JSON,
  * configuration keys, the control secret and env file, the CFS-style CPU
- * quota, listening sockets. */
+ * quota, listening sockets, the demand draw, calibration and its
+ * comparison with a trace's sidecar. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -209,14 +210,99 @@ static void test_secret(void)
 	rmdir(dir);
 }
 
-static void test_costs(void)
+static void test_demand_draw(void)
+{
+	static const double cvs[] = {0, 0.3, 1, 2};
+	for (size_t k = 0; k < sizeof cvs / sizeof cvs[0]; k++) {
+		mr_rng r, r2;
+		mr_rng_seed(&r, 5, 0);
+		mr_rng_seed(&r2, 5, 0);
+		int n = 40000, pos = 1, same = 1;
+		double sum = 0, sum2 = 0;
+		for (int i = 0; i < n; i++) {
+			double d = tb_demand_draw(&r, 0.018, cvs[k]);
+			pos &= d > 0 || cvs[k] > 1;
+			same &= d == tb_demand_draw(&r2, 0.018, cvs[k]);
+			sum += d;
+			sum2 += d * d;
+		}
+		double m = sum / n, cv = sqrt(sum2 / n - m * m) / m;
+		/* standard error of the mean: cv / sqrt(n) <= 1 % */
+		CHECK(fabs(m - 0.018) < 0.018 * 0.03,
+		      "demand cv %g: mean %.5f s (want 0.018)", cvs[k], m);
+		CHECK(fabs(cv - cvs[k]) < 0.05 + 0.05 * cvs[k],
+		      "demand cv %g: measured cv %.3f", cvs[k], cv);
+		CHECK(pos && same, "demand cv %g: positive, the same draws from "
+				   "the same seed", cvs[k]);
+	}
+}
+
+static void test_calibrate(void)
 {
 	mr_err e = {0};
-	double c = 0, i = 0;
-	CHECK(tb_compute_cost(64, 3, &c, &e) == 0 && c > 0 && c < 0.5,
-	      "compute cost is measured (%.6f s)", c);
-	CHECK(tb_info_cost(2, 2000, 10, 3, &i, &e) == 0 && i > 0 && i < 0.5,
-	      "info2 cost is measured (%.6f s)", i);
+	tb_node_opts o = {.unit = 0.1, .units = 1, .period = 0.02,
+			  .matrix = 64, .info_rows = 2000, .info1_lookups = 10,
+			  .max_queue = 10, .demand_ms = {5, 1, 2},
+			  .demand_cv = 0.3};
+	tb_calib c[MESH_NSERVICES];
+	CHECK(tb_calibrate(&o, 20, c, &e) == 0, "calibrate runs (%s)", e.msg);
+	for (int i = 0; i < MESH_NSERVICES; i++)
+		CHECK(fabs(c[i].charged_ms - o.demand_ms[i]) <
+			      TB_CALIB_TOLERANCE * o.demand_ms[i] &&
+		      c[i].cv > 0.1 && c[i].cv < 0.6,
+		      "%s: charged %.3f ms per request (set %g), cv %.2f",
+		      mesh_service_names[i], c[i].charged_ms, o.demand_ms[i],
+		      c[i].cv);
+	tb_node_opts fixed = o;
+	memset(fixed.demand_ms, 0, sizeof fixed.demand_ms);
+	tb_calib f[MESH_NSERVICES];
+	CHECK(tb_calibrate(&fixed, 3, f, &e) == 0 && f[0].charged_ms > 0 &&
+		      f[0].charged_ms < 50 && f[2].charged_ms > 0,
+	      "demand 0: the fixed work's CPU is measured (%.3f ms)",
+	      f[0].charged_ms);
+
+	/* against sidecars */
+	char path[] = "/tmp/test_testbed_meta.XXXXXX";
+	int fd = mkstemp(path);
+	CHECK(fd >= 0, "a temporary sidecar");
+	if (fd < 0)
+		return;
+	close(fd);
+	struct {
+		const char *text, *want; /* want: NULL = no warning */
+	} cases[] = {
+		{"node1.unit=0.1\nnode1.charged_ms_compute=5.1\n", NULL},
+		{"node1.charged_ms_compute=9\n# run 2\n"
+		 "node1.charged_ms_compute=5\n", NULL},
+		{"node1.charged_ms_compute=5\nnode2.charged_ms_compute=7\n",
+		 "compute: the trace's node2 charged 7"},
+		{"calibrate_ms_info2=3\nnode1.charged_ms_compute=unknown\n",
+		 "info2: `testbed calibrate` said 3"},
+		{"node1.unit=0.2\nnode1.charged_ms_compute=5\n",
+		 "node1.unit was 0.2"},
+		{"tool=x\n", "no calibration figures"},
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		if (mr_write_file_atomic(path, cases[i].text,
+					 strlen(cases[i].text), &e) != 0)
+			break;
+		char *out = NULL;
+		size_t len = 0;
+		FILE *f = open_memstream(&out, &len);
+		int n = tb_calib_compare(&o, c, path, f, &e);
+		fclose(f);
+		if (cases[i].want)
+			CHECK(n == 1 && strstr(out, cases[i].want),
+			      "sidecar %zu: one warning '%s' (%d: %s)", i,
+			      cases[i].want, n, out);
+		else
+			CHECK(n == 0, "sidecar %zu: agrees (%d: %s)", i, n, out);
+		free(out);
+	}
+	unlink(path);
+	CHECK(tb_calib_compare(&o, c, path, stderr, &e) < 0 &&
+		      strstr(e.msg, path),
+	      "a missing sidecar is an error naming it (%s)", e.msg);
 }
 
 int main(void)
@@ -226,6 +312,7 @@ int main(void)
 	test_secret();
 	test_quota();
 	test_listen();
-	test_costs();
+	test_demand_draw();
+	test_calibrate();
 	return CHECK_DONE();
 }

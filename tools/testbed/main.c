@@ -7,7 +7,7 @@
  *   testbed down    stops them by pid file (TERM, then KILL), nothing left
  *   testbed status  says what runs where
  *   testbed node | front   one server in the foreground (what `up` runs)
- *   testbed calibrate      CPU cost of one request of each service
+ *   testbed calibrate      CPU a node charges per request of each service
  *
  * Processes are found only through their pid files, and a pid is signalled
  * only after /proc says it is our process for this run dir: never by name.
@@ -16,6 +16,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
+#include <math.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,8 +38,10 @@ typedef struct {
 	int port, control_port, node_port[MESH_NNODES];
 	double unit, period_ms, units[MESH_NNODES], timeout, wait;
 	int workers, matrix, info_rows, info1_lookups, queue;
+	double demand_ms[MESH_NSERVICES], demand_cv;
 	uint64_t seed;
 	const char *name; /* node: node1 | node2 */
+	const char *compare; /* calibrate: a trace's sidecar */
 } opts;
 
 static void usage(FILE *f)
@@ -52,7 +55,9 @@ static void usage(FILE *f)
 "weight, admits up to a rate limit (429 beyond), and answers with\n"
 "X-Served-By. Each processing node gets c CPU units of --unit cores each,\n"
 "enforced CFS-style per --period. Services: /compute (matrix multiply),\n"
-"/info1 (point lookups) and /info2 (range aggregate) in SQLite.\n"
+"/info1 (point lookups) and /info2 (range aggregate) in SQLite. Each\n"
+"request uses a drawn amount of thread CPU time (gamma, mean --SVC-cpu-ms,\n"
+"spread --demand-cv), so c units carry the same load on any CPU.\n"
 "\n"
 "commands:\n"
 "  up         start node1, node2, front in the background; wait until ready\n"
@@ -60,7 +65,9 @@ static void usage(FILE *f)
 "  status     show pids and ports; exit 0 when all three run\n"
 "  node       run one processing node in the foreground (--name node1|2)\n"
 "  front      run the front node in the foreground\n"
-"  calibrate  print the CPU cost of one request of each service\n"
+"  calibrate  print the CPU a node charges per request of each service\n"
+"             (mean of 30 served here); warns when it differs from the\n"
+"             setting, or with --compare from a trace's sidecar, by > 10 %%\n"
 "\n"
 "options:\n"
 "  -r, --run-dir DIR      pid, port and log files (default $TMPDIR or /tmp\n"
@@ -78,9 +85,17 @@ static void usage(FILE *f)
 "      --units1 C         initial units of node 1 (default 1)\n"
 "      --units2 C         units of node 2 (default 1)\n"
 "      --workers W        requests in service at once per node (default 2)\n"
-"      --matrix N         compute: N x N times N x N (default 440)\n"
+"      --compute-cpu-ms MS  CPU per compute request, mean (default 18;\n"
+"                         0: one fixed multiply, CPU time host-dependent)\n"
+"      --info1-cpu-ms MS  per info1 request (default 1.9; 0: fixed work)\n"
+"      --info2-cpu-ms MS  per info2 request (default 6.6; 0: fixed work)\n"
+"      --demand-cv X      coefficient of variation of the demand (default\n"
+"                         0.3; 0 constant, 1 exponential)\n"
+"      --matrix N         compute: N x N matrices (default 440)\n"
 "      --info-rows N      rows of the info table (default 20000)\n"
-"      --info1-lookups K  point lookups per info1 request (default 4000)\n"
+"      --info1-lookups K  point lookups per info1 request when its demand\n"
+"                         is 0 (default 4000)\n"
+"      --compare FILE     calibrate: a trace's sidecar (TRACE.csv.meta)\n"
 "      --queue N          waiting requests per node before 503 (default 2000)\n"
 "      --timeout S        front node's wait for a node (default 5)\n"
 "      --wait S           up: readiness wait; down: wait before KILL (10)\n"
@@ -354,6 +369,10 @@ static long spawn(const opts *o, int role, const long node_ports[2])
 		add_arg(argv, &argc, "--info-rows=%d", o->info_rows);
 		add_arg(argv, &argc, "--info1-lookups=%d", o->info1_lookups);
 		add_arg(argv, &argc, "--queue=%d", o->queue);
+		add_arg(argv, &argc, "--compute-cpu-ms=%.17g", o->demand_ms[0]);
+		add_arg(argv, &argc, "--info1-cpu-ms=%.17g", o->demand_ms[1]);
+		add_arg(argv, &argc, "--info2-cpu-ms=%.17g", o->demand_ms[2]);
+		add_arg(argv, &argc, "--demand-cv=%.17g", o->demand_cv);
 	} else {
 		add_arg(argv, &argc, "--port=%d", o->port);
 		add_arg(argv, &argc, "--control-port=%d", o->control_port);
@@ -516,6 +535,18 @@ static void wait_and_clean(const opts *o, const char *name, sigset_t s)
 		remove_file(o, name, "pid");
 }
 
+static tb_node_opts node_opts(const opts *o, int idx)
+{
+	tb_node_opts no = {
+		.name = o->name, .bind = o->bind, .port = o->node_port[idx],
+		.workers = o->workers, .unit = o->unit, .units = o->units[idx],
+		.period = o->period_ms / 1000, .matrix = o->matrix,
+		.info_rows = o->info_rows, .info1_lookups = o->info1_lookups,
+		.max_queue = o->queue, .demand_cv = o->demand_cv};
+	memcpy(no.demand_ms, o->demand_ms, sizeof no.demand_ms);
+	return no;
+}
+
 static int cmd_node(const opts *o)
 {
 	int idx = o->name ? mesh_node_index(o->name, strlen(o->name)) : -1;
@@ -524,12 +555,8 @@ static int cmd_node(const opts *o)
 	mesh_env env;
 	read_secret(o, &env);
 	sigset_t s = stop_signals();
-	tb_node_opts no = {
-		.name = o->name, .bind = o->bind, .port = o->node_port[idx],
-		.workers = o->workers, .unit = o->unit, .units = o->units[idx],
-		.period = o->period_ms / 1000, .matrix = o->matrix,
-		.info_rows = o->info_rows, .info1_lookups = o->info1_lookups,
-		.max_queue = o->queue, .secret = env.secret};
+	tb_node_opts no = node_opts(o, idx);
+	no.secret = env.secret;
 	mr_err e;
 	int port;
 	tb_node *n = tb_node_start(&no, &port, &e);
@@ -566,18 +593,30 @@ static int cmd_front(const opts *o)
 	return MR_EXIT_OK;
 }
 
+/* Prints what a node charges per request (stdout, CSV) and warns (stderr)
+ * where that differs from the setting or from a trace's sidecar. */
 static int cmd_calibrate(const opts *o)
 {
 	mr_err e = {0};
-	double c, i1, i2;
-	if (tb_compute_cost(o->matrix, 5, &c, &e) != 0 ||
-	    tb_info_cost(1, o->info_rows, o->info1_lookups, 20, &i1, &e) != 0 ||
-	    tb_info_cost(2, o->info_rows, o->info1_lookups, 20, &i2, &e) != 0)
+	tb_node_opts no = node_opts(o, 0);
+	tb_calib c[MESH_NSERVICES];
+	if (tb_calibrate(&no, 30, c, &e) != 0)
 		mr_die(prog, &e);
-	printf("service,cpu_ms,req_per_s_per_unit\n");
-	printf("compute,%.3f,%.3f\n", c * 1e3, o->unit / c);
-	printf("info1,%.3f,%.3f\n", i1 * 1e3, o->unit / i1);
-	printf("info2,%.3f,%.3f\n", i2 * 1e3, o->unit / i2);
+	printf("service,cpu_ms,req_per_s_per_unit,setting_ms,cv\n");
+	for (int i = 0; i < MESH_NSERVICES; i++) {
+		printf("%s,%.3f,%.3f,%g,%.3f\n", mesh_service_names[i],
+		       c[i].charged_ms, o->unit / c[i].charged_ms * 1e3,
+		       c[i].setting_ms, c[i].cv);
+		double s = c[i].setting_ms;
+		if (s > 0 && fabs(c[i].charged_ms - s) > TB_CALIB_TOLERANCE * s)
+			fprintf(stderr,
+				"%s: warning: %s: charged %.3f ms per request, "
+				"set %g ms (%+.0f %%)\n",
+				prog, mesh_service_names[i], c[i].charged_ms,
+				s, 100 * (c[i].charged_ms - s) / s);
+	}
+	if (o->compare && tb_calib_compare(&no, c, o->compare, stderr, &e) < 0)
+		mr_die(prog, &e);
 	return MR_EXIT_OK;
 }
 
@@ -606,6 +645,11 @@ int main(int argc, char **argv)
 		{"wait", required_argument, 0, 'W'},
 		{"seed", required_argument, 0, 's'},
 		{"name", required_argument, 0, 'n'},
+		{"compute-cpu-ms", required_argument, 0, 'D'},
+		{"info1-cpu-ms", required_argument, 0, 'E'},
+		{"info2-cpu-ms", required_argument, 0, 'F'},
+		{"demand-cv", required_argument, 0, 'v'},
+		{"compare", required_argument, 0, 'c'},
 		{"help", no_argument, 0, 'h'},
 		{"version", no_argument, 0, 'V'},
 		{0, 0, 0, 0}};
@@ -613,7 +657,9 @@ int main(int argc, char **argv)
 		  .node_port = {8091, 8092}, .unit = 0.1, .period_ms = 20,
 		  .units = {1, 1}, .timeout = 5, .wait = 10, .workers = 2,
 		  .matrix = 440, .info_rows = 20000, .info1_lookups = 4000,
-		  .queue = 2000, .seed = 1};
+		  .queue = 2000, .seed = 1,
+		  /* 18 ms: the trace's compute delays fit it (traces/README) */
+		  .demand_ms = {18, 1.9, 6.6}, .demand_cv = 0.3};
 	const char *tmp = getenv("TMPDIR");
 	snprintf(o.run_dir, sizeof o.run_dir, "%s/meshrl-testbed-%ld",
 		 tmp && *tmp ? tmp : "/tmp", (long)getuid());
@@ -640,6 +686,11 @@ int main(int argc, char **argv)
 		case 'W': o.wait = mr_arg_double(prog, "--wait", optarg, 0.1, 3600); break;
 		case 's': o.seed = mr_arg_u64(prog, "--seed", optarg); break;
 		case 'n': o.name = optarg; break;
+		case 'D': o.demand_ms[0] = mr_arg_double(prog, "--compute-cpu-ms", optarg, 0, 1e5); break;
+		case 'E': o.demand_ms[1] = mr_arg_double(prog, "--info1-cpu-ms", optarg, 0, 1e5); break;
+		case 'F': o.demand_ms[2] = mr_arg_double(prog, "--info2-cpu-ms", optarg, 0, 1e5); break;
+		case 'v': o.demand_cv = mr_arg_double(prog, "--demand-cv", optarg, 0, 4); break;
+		case 'c': o.compare = optarg; break;
 		case 'h': usage(stdout); return MR_EXIT_OK;
 		case 'V': mr_print_version(prog); return MR_EXIT_OK;
 		default: /* getopt said what is wrong */

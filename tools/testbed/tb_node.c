@@ -9,11 +9,21 @@
  * (tb_quota), sleeping when the budget of the period is spent: the node
  * gets c x unit cores, as a Kubernetes CPU limit would give it.
  *
+ * Service demand is CPU time: each request draws its demand (gamma around
+ * the service's mean, coefficient of variation demand_cv, from its slot's
+ * seeded stream) and repeats its service's work until its thread has used
+ * that much CPU (CLOCK_THREAD_CPUTIME_ID). Time that other processes take
+ * from the node is not charged, so c units carry the same load on any host
+ * that has the cores to give. A mean of 0 keeps the old fixed work (one
+ * multiply; info1_lookups lookups; one scan), whose CPU time depends on the
+ * host's CPU.
+ *
  * Requests whose deadline (X-Deadline-Ms from the front node) passes while
  * they wait or work are abandoned with 504 so a backlog cannot outlive the
  * front node's timeout. Not here: routing, admission (the front node's job).
  */
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,6 +57,8 @@ struct tb_node {
 	int nwait, busy, paused, stopping;
 	slot *slots;
 	uint64_t served[MESH_NSERVICES], expired, refused;
+	double served_cpu[MESH_NSERVICES]; /* s of thread CPU, served only */
+	double served_drawn[MESH_NSERVICES]; /* s of demand drawn for them */
 };
 
 /* Default deadline for requests that come without one (direct calls). */
@@ -55,7 +67,9 @@ struct tb_node {
 /* Fixed seeds, not options: every run, node and slot multiplies the same
  * matrices (a slot's on stream MR_STREAM_NODE_DATA_BASE + its index) and
  * holds the same info table, so a request costs the same wherever it
- * lands. */
+ * lands; the slot's stream then draws the demands, so slot k of any node
+ * serves the same sequence of demands in every run (which request gets
+ * which slot depends on timing). */
 #define MATRIX_SEED UINT64_C(12345)
 #define INFO_TABLE_SEED UINT64_C(777)
 
@@ -212,13 +226,20 @@ static int slot_acquire(tb_node *n, double deadline)
 	return idx;
 }
 
-static void slot_release(tb_node *n, int idx, int service)
+/* service < 0: the request was abandoned (cpu is not counted then). */
+static void slot_release(tb_node *n, int idx, int service, double cpu,
+			 double drawn)
 {
 	pthread_mutex_lock(&n->mu);
 	n->slots[idx].in_use = 0;
 	n->busy--;
-	if (service >= 0)
+	if (service >= 0) {
 		n->served[service]++;
+		n->served_cpu[service] += cpu;
+		n->served_drawn[service] += drawn;
+	} else {
+		n->expired++;
+	}
 	pthread_cond_broadcast(&n->cv);
 	pthread_mutex_unlock(&n->mu);
 }
@@ -229,6 +250,7 @@ static void slot_release(tb_node *n, int idx, int service)
 typedef struct {
 	tb_node *node;
 	double deadline, last_cpu;
+	double cpu_end; /* thread CPU time meeting the demand; 0: fixed work */
 	int abandoned;
 } work_ctx;
 
@@ -245,118 +267,153 @@ static int work_tick(work_ctx *w)
 	return w->abandoned;
 }
 
+/* As of the last tick, has the request used its drawn CPU time? */
+static int demand_met(const work_ctx *w)
+{
+	return w->cpu_end > 0 && w->last_cpu >= w->cpu_end;
+}
+
+/* Marsaglia and Tsang's gamma draw, scaled to the mean; shape 1/cv^2 (cv 1
+ * is exponential), shapes below 1 through the u^(1/k) boost. */
+double tb_demand_draw(mr_rng *r, double mean, double cv)
+{
+	if (cv <= 0)
+		return mean;
+	double k = 1 / (cv * cv), boost = 1;
+	if (k < 1) {
+		boost = pow(1 - mr_rng_uniform(r), 1 / k);
+		k += 1;
+	}
+	double d = k - 1.0 / 3, c = 1 / sqrt(9 * d);
+	for (;;) {
+		double x, v;
+		do {
+			x = mr_rng_normal(r);
+			v = 1 + c * x;
+		} while (v <= 0);
+		v = v * v * v;
+		double u = mr_rng_uniform(r);
+		if (u < 1 - 0.0331 * x * x * x * x ||
+		    log(u) < 0.5 * x * x + d * (1 - v + log(v)))
+			return mean * cv * cv * d * v * boost;
+	}
+}
+
+/* Row i of c = a x b. i-k-j order: the inner loop runs along rows of b and
+ * c, which the compiler vectorizes. */
+static void matrix_row(slot *s, int n, int i)
+{
+	double *ci = s->c + (size_t)i * n;
+	for (int j = 0; j < n; j++)
+		ci[j] = 0;
+	for (int k = 0; k < n; k++) {
+		double aik = s->a[(size_t)i * n + k];
+		const double *bk = s->b + (size_t)k * n;
+		for (int j = 0; j < n; j++)
+			ci[j] += aik * bk[j];
+	}
+}
+
+/* Fixed work: one multiply. A demand: rows, round and round, until it is
+ * met. A tick every few rows keeps chunks short (well under the quota of
+ * one unit per period, and a small overshoot of the demand). */
 static int do_compute(slot *s, int n, work_ctx *w, double *result)
 {
-	const double *a = s->a, *b = s->b;
-	double *c = s->c;
-	/* i-k-j order: the inner loop runs along rows of b and c, which the
-	 * compiler vectorizes; a tick every few rows keeps chunks short
-	 * (well under the quota of one unit per period). */
 	int rows_per_tick = n >= 256 ? 2 : 8;
-	for (int i = 0; i < n; i++) {
-		double *ci = c + (size_t)i * n;
-		for (int j = 0; j < n; j++)
-			ci[j] = 0;
-		for (int k = 0; k < n; k++) {
-			double aik = a[(size_t)i * n + k];
-			const double *bk = b + (size_t)k * n;
-			for (int j = 0; j < n; j++)
-				ci[j] += aik * bk[j];
+	int demand = w->cpu_end > 0;
+	for (long r = 0; demand || r < n; r++) {
+		matrix_row(s, n, (int)(r % n));
+		if ((r + 1) % rows_per_tick == 0 || r + 1 == n) {
+			if (work_tick(w))
+				return 1;
+			if (demand_met(w))
+				break;
 		}
-		if ((i + 1) % rows_per_tick == 0 && w && work_tick(w))
-			return 1;
 	}
 	double tr = 0;
 	for (int i = 0; i < n; i++)
-		tr += c[(size_t)i * n + i];
+		tr += s->c[(size_t)i * n + i];
 	*result = tr;
 	return 0;
 }
 
-int tb_compute_cost(int matrix, int reps, double *cost, mr_err *e)
-{
-	tb_node_opts o = {.matrix = matrix, .info_rows = 1};
-	slot s;
-	memset(&s, 0, sizeof s);
-	if (slot_init(&s, &o, 0, e) != 0) {
-		slot_free(&s);
-		return -1;
-	}
-	double r = 0, t0 = tb_thread_cpu();
-	for (int i = 0; i < reps; i++)
-		do_compute(&s, matrix, NULL, &r);
-	*cost = (tb_thread_cpu() - t0) / reps;
-	slot_free(&s);
-	(void)r;
-	return 0;
-}
-
-static int do_info(slot *s, int which, int lookups, work_ctx *w,
-		   double *result);
-
-int tb_info_cost(int which, int rows, int lookups, int reps, double *cost,
-		 mr_err *e)
-{
-	tb_node_opts o = {.matrix = 8, .info_rows = rows};
-	slot s;
-	memset(&s, 0, sizeof s);
-	if (slot_init(&s, &o, 0, e) != 0) {
-		slot_free(&s);
-		return -1;
-	}
-	/* an unlimited quota: only the cost is measured */
-	tb_node n;
-	memset(&n, 0, sizeof n);
-	tb_quota_init(&n.quota, 1, 1e6, 1);
-	work_ctx w = {.node = &n, .deadline = mr_now() + 3600,
-		      .last_cpu = tb_thread_cpu()};
-	double r = 0, t0 = tb_thread_cpu();
-	for (int i = 0; i < reps; i++)
-		do_info(&s, which, lookups, &w, &r);
-	*cost = (tb_thread_cpu() - t0) / reps;
-	tb_quota_destroy(&n.quota);
-	slot_free(&s);
-	return 0;
-}
-
+/* SQLite calls this every 2000 virtual machine steps: non-zero interrupts
+ * the query (abandoned, or the demand is met). */
 static int progress_cb(void *p)
 {
-	return work_tick(p);
+	work_ctx *w = p;
+	return work_tick(w) || demand_met(w);
 }
 
+/* One query: a point lookup (info1) or a range aggregate (info2). Returns
+ * the sqlite3_step code that ended it. */
+static int info_query(slot *s, int which, double *acc)
+{
+	sqlite3_stmt *st = which == 1 ? s->lookup : s->scan;
+	if (which == 1) {
+		sqlite3_bind_int(st, 1, (int)mr_rng_below(&s->rng, 1u << 30));
+	} else {
+		double lo = 100 * mr_rng_uniform(&s->rng);
+		sqlite3_bind_double(st, 1, lo);
+		sqlite3_bind_double(st, 2, lo + 800);
+	}
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		*acc += sqlite3_column_double(st, which == 1 ? 1 : 2);
+	sqlite3_reset(st);
+	return rc;
+}
+
+/* Fixed work: `lookups` lookups (info1) or one scan (info2). A demand:
+ * queries until it is met (the last one interrupted there). */
 static int do_info(slot *s, int which, int lookups, work_ctx *w,
 		   double *result)
 {
+	long count = w->cpu_end > 0 ? LONG_MAX : which == 1 ? lookups : 1;
 	sqlite3_progress_handler(s->db, 2000, progress_cb, w);
 	double acc = 0;
-	int rc = 0;
-	if (which == 1) {
-		for (int i = 0; i < lookups && !rc; i++) {
-			sqlite3_bind_int(s->lookup, 1,
-					 (int)mr_rng_below(&s->rng, 1u << 30));
-			int st;
-			while ((st = sqlite3_step(s->lookup)) == SQLITE_ROW)
-				acc += sqlite3_column_double(s->lookup, 1);
-			if (st != SQLITE_DONE)
-				rc = 1;
-			sqlite3_reset(s->lookup);
-		}
-	} else {
-		double lo = 100 * mr_rng_uniform(&s->rng);
-		sqlite3_bind_double(s->scan, 1, lo);
-		sqlite3_bind_double(s->scan, 2, lo + 800);
-		int st;
-		while ((st = sqlite3_step(s->scan)) == SQLITE_ROW)
-			acc += sqlite3_column_double(s->scan, 2);
-		if (st != SQLITE_DONE)
-			rc = 1;
-		sqlite3_reset(s->scan);
-	}
+	int failed = 0;
+	for (long i = 0; i < count && !w->abandoned && !demand_met(w); i++)
+		if (info_query(s, which, &acc) != SQLITE_DONE &&
+		    !w->abandoned && !demand_met(w))
+			failed = 1;
 	sqlite3_progress_handler(s->db, 0, NULL, NULL);
-	if (!rc)
+	if (!failed && !w->abandoned)
 		work_tick(w);
 	*result = acc;
-	return rc || w->abandoned;
+	return failed || w->abandoned;
+}
+
+int tb_node_serve(tb_node *n, int svc, double deadline, double *result)
+{
+	int idx = slot_acquire(n, deadline);
+	if (idx < 0)
+		return idx;
+	slot *s = &n->slots[idx];
+	double t0 = tb_thread_cpu(), mean = n->o.demand_ms[svc] / 1000;
+	work_ctx w = {.node = n, .deadline = deadline, .last_cpu = t0};
+	double drawn = 0;
+	if (mean > 0) {
+		drawn = tb_demand_draw(&s->rng, mean, n->o.demand_cv);
+		w.cpu_end = t0 + drawn;
+	}
+	*result = 0;
+	int abandoned = svc == 0 ? do_compute(s, n->o.matrix, &w, result)
+				 : do_info(s, svc, n->o.info1_lookups, &w,
+					   result);
+	slot_release(n, idx, abandoned ? -1 : svc, w.last_cpu - t0, drawn);
+	return abandoned;
+}
+
+void tb_node_usage_get(tb_node *n, tb_node_usage *u)
+{
+	pthread_mutex_lock(&n->mu);
+	for (int i = 0; i < MESH_NSERVICES; i++) {
+		u->served[i] = n->served[i];
+		u->cpu[i] = n->served_cpu[i];
+		u->drawn[i] = n->served_drawn[i];
+	}
+	pthread_mutex_unlock(&n->mu);
 }
 
 /* ------------------------------------------------------------------------
@@ -368,7 +425,10 @@ static enum MHD_Result node_health(tb_node *n, struct MHD_Connection *c)
 	int busy = n->busy, nwait = n->nwait, paused = n->paused;
 	uint64_t s0 = n->served[0], s1 = n->served[1], s2 = n->served[2];
 	uint64_t ex = n->expired, rf = n->refused;
+	double sc[MESH_NSERVICES];
+	memcpy(sc, n->served_cpu, sizeof sc);
 	pthread_mutex_unlock(&n->mu);
+	const double *dm = n->o.demand_ms;
 	pthread_mutex_lock(&n->quota.mu);
 	double units = n->quota.units, slow = n->quota.slow;
 	double cpu = n->quota.total, thr = n->quota.throttled;
@@ -379,12 +439,17 @@ static enum MHD_Result node_health(tb_node *n, struct MHD_Connection *c)
 		"\"period\":%.17g,\"workers\":%d,\"slow\":%.17g,\"paused\":%d,"
 		"\"busy\":%d,\"waiting\":%d,\"served_compute\":%llu,"
 		"\"served_info1\":%llu,\"served_info2\":%llu,\"expired\":%llu,"
-		"\"refused\":%llu,\"cpu_s\":%.6f,\"throttled_s\":%.6f}\n",
+		"\"refused\":%llu,\"cpu_s\":%.6f,\"throttled_s\":%.6f,"
+		"\"demand_ms_compute\":%.17g,\"demand_ms_info1\":%.17g,"
+		"\"demand_ms_info2\":%.17g,\"demand_cv\":%.17g,"
+		"\"cpu_s_compute\":%.6f,\"cpu_s_info1\":%.6f,"
+		"\"cpu_s_info2\":%.6f}\n",
 		n->name, (long)getpid(), units, n->o.unit, n->o.period,
 		n->o.workers, slow, paused, busy, nwait,
 		(unsigned long long)s0, (unsigned long long)s1,
 		(unsigned long long)s2, (unsigned long long)ex,
-		(unsigned long long)rf, cpu, thr);
+		(unsigned long long)rf, cpu, thr, dm[0], dm[1], dm[2],
+		n->o.demand_cv, sc[0], sc[1], sc[2]);
 }
 
 static enum MHD_Result node_admin(tb_node *n, struct MHD_Connection *c,
@@ -468,29 +533,18 @@ static enum MHD_Result node_handler(void *cls, struct MHD_Connection *c,
 		if (end != dl && isfinite(ms) && ms >= 0)
 			deadline = mr_now() + ms / 1000;
 	}
-	int idx = slot_acquire(n, deadline);
-	if (idx == -1)
+	double result;
+	int rc = tb_node_serve(n, svc, deadline, &result);
+	if (rc == -1)
 		return tb_respondf(c, 504, n->name,
 				   "{\"error\":\"deadline passed in line\"}\n");
-	if (idx < 0)
+	if (rc < 0)
 		return tb_respondf(c, 503, n->name,
 				   "{\"error\":\"%s\"}\n",
-				   idx == -2 ? "line full" : "stopping");
-	work_ctx w = {.node = n, .deadline = deadline,
-		      .last_cpu = tb_thread_cpu()};
-	double result = 0;
-	int abandoned = svc == 0 ? do_compute(&n->slots[idx], n->o.matrix, &w,
-					      &result)
-				 : do_info(&n->slots[idx], svc, n->o.info1_lookups,
-					   &w, &result);
-	slot_release(n, idx, abandoned ? -1 : svc);
-	if (abandoned) {
-		pthread_mutex_lock(&n->mu);
-		n->expired++;
-		pthread_mutex_unlock(&n->mu);
+				   rc == -2 ? "line full" : "stopping");
+	if (rc)
 		return tb_respondf(c, 504, n->name,
 				   "{\"error\":\"deadline passed in service\"}\n");
-	}
 	return tb_respondf(c, 200, n->name,
 			   "{\"node\":\"%s\",\"service\":\"%s\",\"result\":%.6g}\n",
 			   n->name, mesh_service_names[svc], result);
@@ -501,13 +555,17 @@ static enum MHD_Result node_handler(void *cls, struct MHD_Connection *c,
  */
 tb_node *tb_node_start(const tb_node_opts *o, int *bound_port, mr_err *e)
 {
+	int bad_demand = !(o->demand_cv >= 0 && o->demand_cv <= 4);
+	for (int i = 0; i < MESH_NSERVICES; i++)
+		bad_demand |= !(o->demand_ms[i] >= 0 && o->demand_ms[i] <= 1e5);
 	if (o->workers < 1 || o->unit <= 0 || o->units <= 0 ||
 	    o->period <= 0 || o->matrix < 8 || o->info_rows < 1 ||
-	    o->max_queue < 1)
+	    o->max_queue < 1 || bad_demand)
 		return mr_errf(e, MR_EXIT_USAGE,
 			       "node %s: bad options (workers >= 1, unit > 0, "
 			       "units > 0, period > 0, matrix >= 8, "
-			       "info rows >= 1, queue >= 1)",
+			       "info rows >= 1, queue >= 1, demand 0..1e5 ms, "
+			       "demand cv 0..4)",
 			       o->name),
 		       NULL;
 	tb_node *n = mr_xcalloc(1, sizeof *n);

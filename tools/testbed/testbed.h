@@ -5,8 +5,10 @@
  * The front node admits (token bucket per service and per class, random
  * blocking fraction), routes per service and class to node 1 or 2 by weight,
  * and forwards over kept-alive libcurl connections. A processing node serves
- * `compute` (a matrix multiply) and `info1`/`info2` (SQLite lookups) under a
- * CPU quota of c units, enforced CFS-style by its own workers.
+ * `compute` (matrix multiplication) and `info1`/`info2` (SQLite lookups)
+ * under a CPU quota of c units, enforced CFS-style by its own workers. A
+ * request's demand is thread CPU time (drawn per request), so the units
+ * carry the same load on any host.
  *
  * The control endpoints (the front's control port, a node's /admin)
  * answer only requests that carry the run's secret (meshapi.h), have no
@@ -20,6 +22,7 @@
 
 #include <pthread.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdint.h>
 
 #include <microhttpd.h>
@@ -114,21 +117,57 @@ typedef struct {
 	double period;         /* quota period, s */
 	int matrix;            /* compute: n x n times n x n */
 	int info_rows;         /* rows in the info table */
-	int info1_lookups;     /* point lookups per info1 request */
+	int info1_lookups;     /* point lookups per info1 request (fixed work) */
 	int max_queue;         /* waiting requests beyond this get 503 */
 	const char *secret;    /* required by /admin (must outlive the node) */
+	/* mean thread CPU per request, ms, per service (mesh_service_names
+	 * order); 0: fixed work, whose CPU time depends on the host */
+	double demand_ms[MESH_NSERVICES];
+	double demand_cv;      /* spread of the gamma draw (0 = constant) */
 } tb_node_opts;
 
 tb_node *tb_node_start(const tb_node_opts *o, int *bound_port, mr_err *e);
 void tb_node_stop(tb_node *n);
 
-/* Runs one compute request's work without a quota (for calibration):
- * *cost = CPU seconds used per request. Returns 0, or -1 when the slot
- * cannot be built (e says why). */
-int tb_compute_cost(int matrix, int reps, double *cost, mr_err *e);
-/* Same for info1 (which = 1) or info2 (which = 2). */
-int tb_info_cost(int which, int rows, int lookups, int reps, double *cost,
+/* One request of service svc, as the HTTP handler serves it (waits in
+ * line, works under the quota). Returns 0 served, 1 abandoned in service,
+ * -1 deadline passed in line, -2 line full, -3 stopping. */
+int tb_node_serve(tb_node *n, int svc, double deadline, double *result);
+
+/* Served requests, the thread CPU they used and the demand drawn for them
+ * (s), per service. */
+typedef struct {
+	uint64_t served[MESH_NSERVICES];
+	double cpu[MESH_NSERVICES], drawn[MESH_NSERVICES];
+} tb_node_usage;
+void tb_node_usage_get(tb_node *n, tb_node_usage *u);
+
+/* A request's CPU demand: gamma with this mean and coefficient of
+ * variation (cv 0: the mean itself; cv 1: exponential). */
+double tb_demand_draw(mr_rng *r, double mean, double cv);
+
+/* ------------------------------------------------------------------------
+ * Calibration (tb_calib.c): what a node with these options charges per
+ * request of each service, from reps requests served in this process at
+ * full speed (a whole core), against the setting. With a demand, the mean
+ * charge is the setting times charged / drawn CPU over the reps, so the
+ * draws' sampling noise does not enter; with fixed work, the mean itself.
+ */
+typedef struct {
+	double setting_ms;  /* o->demand_ms (0: fixed work) */
+	double charged_ms;  /* mean thread CPU per request */
+	double cv;          /* coefficient of variation of the requests' CPU */
+} tb_calib;
+#define TB_CALIB_TOLERANCE 0.10
+int tb_calibrate(const tb_node_opts *o, int reps, tb_calib out[MESH_NSERVICES],
 		 mr_err *e);
+/* Compares a calibration with a trace's sidecar (trace-collect's TRACE.meta,
+ * key=value, the last value of a key wins): prints a warning line on f for
+ * each figure that differs by more than TB_CALIB_TOLERANCE or is unknown
+ * there. Returns the number of warnings, or -1 when the file cannot be read
+ * (e says why). */
+int tb_calib_compare(const tb_node_opts *o, const tb_calib c[MESH_NSERVICES],
+		     const char *meta_path, FILE *f, mr_err *e);
 
 typedef struct tb_front tb_front;
 typedef struct {

@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 
 #include <curl/curl.h>
 
@@ -70,7 +71,13 @@ static void usage(FILE *f)
 "      --settle S         seconds of load before the first recorded window\n"
 "                         (default 0 plain, 5 grid)\n"
 "  -o, --output FILE      trace, appended; header written once and checked\n"
-"                         (default -: stdout)\n"
+"                         (default -: stdout). Beside a file, FILE.meta\n"
+"                         (key=value) says how it was made: command,\n"
+"                         version, host, and with --node the nodes'\n"
+"                         settings and CPU charged per request\n"
+"      --node URL         a processing node (testbed's $TB_NODE1, $TB_NODE2;\n"
+"                         repeatable, up to 2): its /health goes into\n"
+"                         FILE.meta at the start and end of the run\n"
 "      --follow           plain: rows to stdout as windows finish, until\n"
 "                         SIGINT/SIGTERM (exit 0)\n"
 "      --raw FILE         per-request log (msgpack: a header map, then one\n"
@@ -103,7 +110,7 @@ static void usage(FILE *f)
 "  trace-collect -u $TB_URL -s compute:premium=poisson:8 -w 1 -d 10\n"
 "  trace-collect --env run/tb/env --schema compute \\\n"
 "    --grid 'max_l1=4,8,12;p1=0:100:20;c1=1:5' -w 2 -n 3 --settle 4 \\\n"
-"    -o traces/compute.csv\n");
+"    --node $TB_NODE1 --node $TB_NODE2 -o traces/compute.csv\n");
 }
 
 
@@ -128,6 +135,10 @@ typedef struct {
 	int quiet, constant, follow;
 	act_kv set[ACT_MAX_KV], apply[ACT_MAX_KV];
 	size_t nset, napply;
+	char *nodes[TC_MAX_NODES]; /* --node: recorded in the sidecar */
+	size_t nnodes;
+	int argc;
+	char **argv;
 } opts;
 
 typedef struct {
@@ -442,6 +453,45 @@ static int grid_sweep(const opts *o, const tc_grid *grid, const tc_schema *sc,
 	return rc;
 }
 
+/* Starts the sidecar of a trace written to a regular file; returns 0 when
+ * there is none (stdout, a device). */
+static int meta_open(const opts *o, tc_meta *m)
+{
+	struct stat st;
+	if (o->follow || strcmp(o->out, "-") == 0 || stat(o->out, &st) != 0 ||
+	    !S_ISREG(st.st_mode))
+		return 0;
+	mr_err e = {0};
+	if (tc_meta_begin(m, o->out, o->nodes, o->nnodes, o->argc, o->argv,
+			  &e) != 0)
+		die(&e);
+	tc_meta_add(m, "schema", "%s", o->schema);
+	tc_meta_add(m, "url", "%s", o->url);
+	tc_meta_add(m, "window_s", "%g", o->window);
+	tc_meta_add(m, "windows", "%lld", (long long)o->nwin);
+	tc_meta_add(m, "settle_s", "%g", o->settle);
+	tc_meta_add(m, "timeout_s", "%g", o->timeout);
+	tc_meta_add(m, "seed", "%llu", (unsigned long long)o->seed);
+	if (tc_meta_write(m, "running", &e) != 0)
+		die(&e);
+	return 1;
+}
+
+static int meta_close(tc_meta *m, int rc)
+{
+	mr_err e = {0};
+	const char *st = rc == MR_EXIT_OK     ? "done"
+			 : rc == MR_EXIT_INTR ? "interrupted"
+					      : "failed";
+	if (tc_meta_write(m, st, &e) != 0) {
+		fprintf(stderr, "%s: %s\n", prog, e.msg);
+		if (rc == MR_EXIT_OK)
+			rc = e.code;
+	}
+	tc_meta_free(m);
+	return rc;
+}
+
 static int run_grid(const opts *o, tc_grid *grid)
 {
 	tc_schema sc;
@@ -461,6 +511,8 @@ static int run_grid(const opts *o, tc_grid *grid)
 	tc_trace tr;
 	if (tc_trace_open(&tr, o->out, sc.names, sc.ncols, o->quiet, &e) != 0)
 		die(&e);
+	tc_meta meta;
+	int has_meta = meta_open(o, &meta);
 	uint64_t ntodo;
 	uint64_t *todo = grid_todo(o, grid, &ntodo);
 	/* engine on the schema's streams (class "any" = premium) */
@@ -500,6 +552,8 @@ static int run_grid(const opts *o, tc_grid *grid)
 	if (raw && fclose(raw) != 0 && rc == MR_EXIT_OK)
 		rc = MR_EXIT_IO;
 	tc_trace_close(&tr);
+	if (has_meta)
+		rc = meta_close(&meta, rc);
 	act_close(act);
 	free(c.buf);
 	free(todo);
@@ -603,6 +657,8 @@ static int run_plain(const opts *o, tc_stream *streams, tc_pattern *pats,
 			  o->quiet, &e) != 0)
 		die(&e);
 	c.trace = &tr;
+	tc_meta meta;
+	int has_meta = meta_open(o, &meta);
 	FILE *raw;
 	tc_engine *g = open_engine(o, streams, n, &raw);
 	int rc = plain_record(g, &seg, &c, &e);
@@ -622,6 +678,8 @@ static int run_plain(const opts *o, tc_stream *streams, tc_pattern *pats,
 	if (raw && fclose(raw) != 0 && rc == MR_EXIT_OK)
 		rc = MR_EXIT_IO;
 	tc_trace_close(&tr);
+	if (has_meta)
+		rc = meta_close(&meta, rc);
 	act_close(c.act);
 	if (o->follow && rc == MR_EXIT_INTR)
 		rc = MR_EXIT_OK;
@@ -701,6 +759,7 @@ int main(int argc, char **argv)
 		{"apply", required_argument, 0, 'a'},
 		{"sample", required_argument, 0, 'm'},
 		{"grid-pattern", required_argument, 0, 'P'},
+		{"node", required_argument, 0, 'N'},
 		{"quiet", no_argument, 0, 'q'},
 		{"help", no_argument, 0, 'h'},
 		{"version", no_argument, 0, 'V'},
@@ -708,7 +767,7 @@ int main(int argc, char **argv)
 	opts o = {.url = "http://127.0.0.1:8080", .out = "-",
 		  .schema = "generic", .window = 5, .settle = -1, .timeout = 10,
 		  .nwin = 0, .seed = 1, .max_inflight = 4096,
-		  .connections = 256, .give_up = 3};
+		  .connections = 256, .give_up = 3, .argc = argc, .argv = argv};
 	const char *env_path = NULL;
 	int url_given = 0;
 	char *stream_specs[TC_MAX_STREAMS];
@@ -752,6 +811,12 @@ int main(int argc, char **argv)
 			if (strcmp(optarg, "poisson") && strcmp(optarg, "constant"))
 				mr_usage_error(prog, "--grid-pattern poisson|constant");
 			o.constant = strcmp(optarg, "constant") == 0;
+			break;
+		case 'N':
+			if (o.nnodes == TC_MAX_NODES)
+				mr_usage_error(prog, "at most %d --node",
+					       TC_MAX_NODES);
+			o.nodes[o.nnodes++] = optarg;
 			break;
 		case 'q': o.quiet = 1; break;
 		case 'h': usage(stdout); return MR_EXIT_OK;

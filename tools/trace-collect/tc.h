@@ -217,6 +217,38 @@ int tc_trace_write(tc_trace *t, const char *buf, size_t len, int sync,
 void tc_trace_close(tc_trace *t);
 
 /* ------------------------------------------------------------------------
+ * Sidecars: TRACE.meta beside a trace file says how its rows were made,
+ * as key=value lines. A run adds its block after the blocks already there
+ * (a resumed trace keeps every run's; the last value of a key is the
+ * newest) and writes the whole file atomically, at its start (status
+ * running) and at its end (with the CPU the nodes charged per request over
+ * the run, read from their /health).
+ */
+#define TC_MAX_NODES 2
+typedef struct {
+	char *path;   /* TRACE.meta */
+	char *prior;  /* blocks of earlier runs */
+	char *head;   /* this run's block so far */
+	size_t nnodes;
+	const char *node_url[TC_MAX_NODES];
+	mesh_kv start[TC_MAX_NODES][32]; /* the nodes' /health at the start */
+	int nstart[TC_MAX_NODES];
+} tc_meta;
+
+/* Reads the nodes' /health (nodes: their base URLs; none: the testbed is
+ * recorded as unknown) and starts this run's block with the command, tool
+ * version and host. */
+int tc_meta_begin(tc_meta *m, const char *trace_path, char *const *nodes,
+		  size_t nnodes, int argc, char *const *argv, mr_err *e);
+/* Adds key=value (printf-formatted value) to this run's block. */
+void tc_meta_add(tc_meta *m, const char *key, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/* Writes the sidecar; status "running", "done", "interrupted", "failed".
+ * Anything but running also records the end and the nodes' charges. */
+int tc_meta_write(tc_meta *m, const char *status, mr_err *e);
+void tc_meta_free(tc_meta *m);
+
+/* ------------------------------------------------------------------------
  * Grids: KEY=VALUES;KEY=VALUES with VALUES a comma list of numbers and
  * LO:HI[:STEP] ranges (inclusive).
  */
