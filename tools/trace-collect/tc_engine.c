@@ -44,6 +44,7 @@ typedef struct tc_req {
 	struct tc_engine *g;
 	tc_window *w; /* NULL while settling */
 	int stream;
+	int url_stream; /* stream whose URL the handle holds, -1 none */
 	double intended;
 	int node; /* 0 node1, 1 node2, -1 unknown */
 } tc_req;
@@ -214,8 +215,20 @@ static int sock_cb(CURL *easy, curl_socket_t s, int what, void *userp,
 	if (f->reg && f->ev == want)
 		return 0;
 	struct epoll_event ev = {.events = want, .data.fd = s};
-	if (epoll_ctl(g->ep, f->reg ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, s, &ev) != 0)
+	int op = f->reg ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
+	int rc = epoll_ctl(g->ep, op, s, &ev);
+	/* curl closes some sockets without the close callback (a kept-alive
+	 * connection it drops while idle): the number may come back as a new
+	 * socket our state still calls registered, or the reverse */
+	if (rc != 0 && (errno == ENOENT || errno == EEXIST)) {
+		op = errno == ENOENT ? EPOLL_CTL_ADD : EPOLL_CTL_MOD;
+		rc = epoll_ctl(g->ep, op, s, &ev);
+	}
+	if (rc != 0) {
+		g->failed = mr_errf(g->err, MR_EXIT_IO, "epoll_ctl(fd %d): %s",
+				    (int)s, strerror(errno));
 		return -1;
+	}
 	f->reg = 1;
 	f->ev = want;
 	return 0;
@@ -282,6 +295,7 @@ static tc_req *req_get(tc_engine *g)
 	r = mr_xcalloc(1, sizeof *r);
 	r->g = g;
 	r->h = h;
+	r->url_stream = -1;
 	curl_easy_setopt(h, CURLOPT_PRIVATE, r);
 	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, header_cb);
@@ -334,7 +348,7 @@ static void raw_record(tc_engine *g, const tc_req *r, double now, long status,
 	}
 }
 
-static void pump(tc_engine *g);
+static void pump(tc_engine *g, double now);
 
 /* Could the request not reach the target at all (no connection)? */
 static int unreachable(CURLcode rc)
@@ -398,7 +412,7 @@ static void finish(tc_engine *g, tc_req *r, CURLcode rc)
 	}
 	raw_record(g, r, now, status, rc);
 	req_release(g, r);
-	pump(g);
+	pump(g, now);
 }
 
 static void reap(tc_engine *g)
@@ -436,10 +450,10 @@ static void expire(tc_engine *g, tc_req *r, double now)
 }
 
 /* Hands r to curl with what is left of its time, or drops it when none is
- * left. */
-static void start(tc_engine *g, tc_req *r)
+ * left. A pooled handle keeps its URL and headers from its last request:
+ * setting them again would copy and parse the URL for nothing. */
+static void start(tc_engine *g, tc_req *r, double now)
 {
-	double now = mr_now();
 	long left_ms = (long)((g->o.timeout - (now - r->intended)) * 1000);
 	if (left_ms < 1) {
 		expire(g, r, now);
@@ -448,13 +462,17 @@ static void start(tc_engine *g, tc_req *r)
 	curl_easy_setopt(r->h, CURLOPT_TIMEOUT_MS, left_ms);
 	curl_easy_setopt(r->h, CURLOPT_CONNECTTIMEOUT_MS,
 			 left_ms < 5000 ? left_ms : 5000L);
-	curl_easy_setopt(r->h, CURLOPT_URL, g->urls[r->stream]);
-	curl_easy_setopt(r->h, CURLOPT_HTTPHEADER, g->hdrs[r->stream]);
+	if (r->url_stream != r->stream) {
+		curl_easy_setopt(r->h, CURLOPT_URL, g->urls[r->stream]);
+		curl_easy_setopt(r->h, CURLOPT_HTTPHEADER, g->hdrs[r->stream]);
+		r->url_stream = r->stream;
+	}
 	CURLMcode mc = curl_multi_add_handle(g->m, r->h);
 	if (mc != CURLM_OK) {
-		g->failed = mr_errf(g->err, MR_EXIT_IO,
-				    "curl_multi_add_handle: %s",
-				    curl_multi_strerror(mc));
+		if (!g->failed) /* else the callback's own error stands */
+			g->failed = mr_errf(g->err, MR_EXIT_IO,
+					    "curl_multi_add_handle: %s",
+					    curl_multi_strerror(mc));
 		if (r->w)
 			r->w->pending--, r->w->s[r->stream].failed++;
 		r->next_free = g->free_reqs;
@@ -480,9 +498,8 @@ static double wait_due(const tc_engine *g)
  * are free. The connection limit is ours, not curl's
  * (CURLMOPT_MAX_TOTAL_CONNECTIONS): curl 7.88's queue of pending transfers
  * could stall under the multi socket interface. */
-static void pump(tc_engine *g)
+static void pump(tc_engine *g, double now)
 {
-	double now = mr_now();
 	while (g->wait_head &&
 	       ((long)g->inflight < g->conns || wait_due(g) <= now)) {
 		tc_req *r = g->wait_head;
@@ -490,7 +507,7 @@ static void pump(tc_engine *g)
 		if (!g->wait_head)
 			g->wait_tail = NULL;
 		g->nwait--;
-		start(g, r); /* drops it when its time is up */
+		start(g, r, now); /* drops it when its time is up */
 	}
 }
 
@@ -529,7 +546,7 @@ static void launch(tc_engine *g, int stream, double intended, double now)
 	if (w)
 		w->pending++;
 	if ((long)g->inflight < g->conns) {
-		start(g, r);
+		start(g, r, now);
 		return;
 	}
 	/* every connection is busy: wait in line (latency runs meanwhile) */
@@ -629,7 +646,16 @@ static void poll_once(tc_engine *g, double wake)
 		curl_multi_socket_action(g->m, CURL_SOCKET_TIMEOUT, 0, &running);
 	}
 	reap(g);
-	pump(g); /* waiting requests whose time ran out */
+	pump(g, mr_now()); /* waiting requests whose time ran out */
+}
+
+/* The end of the send tick holding t (ticks counted from t0): the loop
+ * sleeps until then and sends everything due by then in one go. */
+static double tick_end(const tc_engine *g, double t0, double t)
+{
+	if (g->o.tick <= 0 || !isfinite(t))
+		return t;
+	return t0 + ceil((t - t0) / g->o.tick) * g->o.tick;
 }
 
 int tc_engine_run(tc_engine *g, tc_segment *seg, tc_window_cb cb, void *ud,
@@ -718,7 +744,7 @@ int tc_engine_run(tc_engine *g, tc_segment *seg, tc_window_cb cb, void *ud,
 		}
 		double wake = send_end;
 		for (size_t i = 0; i < g->n; i++)
-			wake = fmin(wake, next[i]);
+			wake = fmin(wake, tick_end(g, T0, next[i]));
 		if (seg->nwin < 0 || k_next < seg->nwin)
 			wake = fmin(wake, ws + (double)k_next * seg->window);
 		if (g->head && g->head->pending == 0 && g->head->t1 > now)
