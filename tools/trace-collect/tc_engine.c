@@ -714,9 +714,8 @@ int tc_engine_run(tc_engine *g, tc_segment *seg, tc_window_cb cb, void *ud,
 			g->tail = w;
 			k_next++;
 		}
-		if (now >= send_end)
-			break;
-		/* launch what is due, oldest first */
+		/* launch what is due, oldest first (after the end too: what was
+		 * due before it, in the last tick or while we slept) */
 		int launched = 0;
 		while (launched < SEND_BATCH) {
 			size_t best = 0;
@@ -737,6 +736,8 @@ int tc_engine_run(tc_engine *g, tc_segment *seg, tc_window_cb cb, void *ud,
 						 &running);
 		reap(g);
 		deliver(g, now, cb, ud);
+		if (now >= send_end && launched < SEND_BATCH)
+			break;
 		if (launched == SEND_BATCH) {
 			/* behind schedule: look at sockets, then go on */
 			poll_once(g, now);
