@@ -57,7 +57,7 @@ static void usage(FILE *f)
 "                         (default 256)\n"
 "      --send-tick US     sends due within one tick go out together at its\n"
 "                         end: fewer wake-ups, under US of lateness (default\n"
-"                         100; 0: each at its own time)\n"
+"                         250; 0: each at its own time)\n"
 "      --give-up N        exit 5 after N windows in a row in which the\n"
 "                         target could not be reached (connections\n"
 "                         refused, host unknown; default 3; 0 = keep\n"

@@ -36,15 +36,21 @@
 #define SEND_BATCH 256
 #define LATE_BUCKETS 2800
 
+/* A curl easy handle, pooled: only requests handed to curl hold one (at
+ * most --connections), not those waiting in line. */
+typedef struct tc_easy {
+	struct tc_easy *next_free;
+	CURL *h;
+	int url_stream; /* stream whose URL the handle holds, -1 none */
+} tc_easy;
+
 typedef struct tc_req {
 	struct tc_req *next_free;        /* in the pool, or in the wait line */
 	struct tc_req *prev_act, *next_act; /* while out */
 	int64_t tag;
-	CURL *h;
-	struct tc_engine *g;
+	tc_easy *ez; /* while handed to curl */
 	tc_window *w; /* NULL while settling */
 	int stream;
-	int url_stream; /* stream whose URL the handle holds, -1 none */
 	double intended;
 	int node; /* 0 node1, 1 node2, -1 unknown */
 } tc_req;
@@ -67,6 +73,7 @@ struct tc_engine {
 	size_t nfds;
 	double curl_due; /* when curl wants CURL_SOCKET_TIMEOUT; INFINITY none */
 	tc_req *free_reqs;
+	tc_easy *free_easy;
 	tc_req *active; /* requests out, for abandoning them */
 	size_t inflight;  /* handed to curl */
 	tc_req *wait_head, *wait_tail; /* due, waiting for a connection */
@@ -280,8 +287,7 @@ static size_t body_cb(char *buf, size_t sz, size_t n, void *ud)
 /* ------------------------------------------------------------------------
  * Requests
  */
-/* A request from the pool, or a new one; NULL when curl cannot make a
- * handle. */
+/* A request from the pool, or a new one. */
 static tc_req *req_get(tc_engine *g)
 {
 	tc_req *r = g->free_reqs;
@@ -289,28 +295,51 @@ static tc_req *req_get(tc_engine *g)
 		g->free_reqs = r->next_free;
 		return r;
 	}
+	return mr_xcalloc(1, sizeof *r);
+}
+
+static void req_put(tc_engine *g, tc_req *r)
+{
+	r->next_free = g->free_reqs;
+	g->free_reqs = r;
+}
+
+/* An easy handle from the pool, or a new one; NULL when curl cannot make
+ * one. */
+static tc_easy *easy_get(tc_engine *g)
+{
+	tc_easy *ez = g->free_easy;
+	if (ez) {
+		g->free_easy = ez->next_free;
+		return ez;
+	}
 	CURL *h = curl_easy_init();
 	if (!h)
 		return NULL;
-	r = mr_xcalloc(1, sizeof *r);
-	r->g = g;
-	r->h = h;
-	r->url_stream = -1;
-	curl_easy_setopt(h, CURLOPT_PRIVATE, r);
+	ez = mr_xcalloc(1, sizeof *ez);
+	ez->h = h;
+	ez->url_stream = -1;
 	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, header_cb);
-	curl_easy_setopt(h, CURLOPT_HEADERDATA, r);
 	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, body_cb);
 	curl_easy_setopt(h, CURLOPT_TCP_NODELAY, 1L);
 	curl_easy_setopt(h, CURLOPT_CLOSESOCKETFUNCTION, close_cb);
 	curl_easy_setopt(h, CURLOPT_CLOSESOCKETDATA, g);
-	return r;
+	return ez;
 }
 
-/* Takes r out of curl and back to the pool. */
+static void easy_put(tc_engine *g, tc_easy *ez)
+{
+	ez->next_free = g->free_easy;
+	g->free_easy = ez;
+}
+
+/* Takes r out of curl and back to the pool, its handle too. */
 static void req_release(tc_engine *g, tc_req *r)
 {
-	curl_multi_remove_handle(g->m, r->h);
+	curl_multi_remove_handle(g->m, r->ez->h);
+	easy_put(g, r->ez);
+	r->ez = NULL;
 	if (r->prev_act)
 		r->prev_act->next_act = r->next_act;
 	else
@@ -319,8 +348,7 @@ static void req_release(tc_engine *g, tc_req *r)
 		r->next_act->prev_act = r->prev_act;
 	r->prev_act = r->next_act = NULL;
 	g->inflight--;
-	r->next_free = g->free_reqs;
-	g->free_reqs = r;
+	req_put(g, r);
 }
 
 static void raw_record(tc_engine *g, const tc_req *r, double now, long status,
@@ -361,7 +389,7 @@ static void finish(tc_engine *g, tc_req *r, CURLcode rc)
 {
 	double now = mr_now();
 	long status = 0;
-	curl_easy_getinfo(r->h, CURLINFO_RESPONSE_CODE, &status);
+	curl_easy_getinfo(r->ez->h, CURLINFO_RESPONSE_CODE, &status);
 	double lat = now - r->intended;
 	int outcome = rc == CURLE_OK && status == 200   ? 0
 		      : rc == CURLE_OK && status == 429 ? 1
@@ -374,7 +402,7 @@ static void finish(tc_engine *g, tc_req *r, CURLcode rc)
 	}
 	if (outcome != 0 && !g->first_error[0]) {
 		char *url = NULL;
-		curl_easy_getinfo(r->h, CURLINFO_EFFECTIVE_URL, &url);
+		curl_easy_getinfo(r->ez->h, CURLINFO_EFFECTIVE_URL, &url);
 		if (rc != CURLE_OK)
 			snprintf(g->first_error, sizeof g->first_error,
 				 "%s: %s", url ? url : "?", curl_easy_strerror(rc));
@@ -445,8 +473,7 @@ static void expire(tc_engine *g, tc_req *r, double now)
 	if (r->w)
 		r->w->pending--, r->w->s[r->stream].failed++;
 	raw_record(g, r, now, 0, CURLE_OPERATION_TIMEDOUT);
-	r->next_free = g->free_reqs;
-	g->free_reqs = r;
+	req_put(g, r);
 }
 
 /* Hands r to curl with what is left of its time, or drops it when none is
@@ -459,26 +486,38 @@ static void start(tc_engine *g, tc_req *r, double now)
 		expire(g, r, now);
 		return;
 	}
-	curl_easy_setopt(r->h, CURLOPT_TIMEOUT_MS, left_ms);
-	curl_easy_setopt(r->h, CURLOPT_CONNECTTIMEOUT_MS,
-			 left_ms < 5000 ? left_ms : 5000L);
-	if (r->url_stream != r->stream) {
-		curl_easy_setopt(r->h, CURLOPT_URL, g->urls[r->stream]);
-		curl_easy_setopt(r->h, CURLOPT_HTTPHEADER, g->hdrs[r->stream]);
-		r->url_stream = r->stream;
+	tc_easy *ez = easy_get(g);
+	CURLMcode mc = CURLM_OUT_OF_MEMORY;
+	if (ez) {
+		CURL *h = ez->h;
+		curl_easy_setopt(h, CURLOPT_PRIVATE, r);
+		curl_easy_setopt(h, CURLOPT_HEADERDATA, r);
+		curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, left_ms);
+		curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS,
+				 left_ms < 5000 ? left_ms : 5000L);
+		if (ez->url_stream != r->stream) {
+			curl_easy_setopt(h, CURLOPT_URL, g->urls[r->stream]);
+			curl_easy_setopt(h, CURLOPT_HTTPHEADER,
+					 g->hdrs[r->stream]);
+			ez->url_stream = r->stream;
+		}
+		mc = curl_multi_add_handle(g->m, h);
 	}
-	CURLMcode mc = curl_multi_add_handle(g->m, r->h);
 	if (mc != CURLM_OK) {
-		if (!g->failed) /* else the callback's own error stands */
-			g->failed = mr_errf(g->err, MR_EXIT_IO,
-					    "curl_multi_add_handle: %s",
-					    curl_multi_strerror(mc));
+		/* the run stops with this error (else the callback's own) */
+		if (!g->failed)
+			g->failed = mr_errf(g->err, MR_EXIT_IO, "curl: %s",
+					    ez ? curl_multi_strerror(mc)
+					       : "curl_easy_init failed");
+		if (ez)
+			easy_put(g, ez);
+		g->failed_n++;
 		if (r->w)
 			r->w->pending--, r->w->s[r->stream].failed++;
-		r->next_free = g->free_reqs;
-		g->free_reqs = r;
+		req_put(g, r);
 		return;
 	}
+	r->ez = ez;
 	g->inflight++;
 	r->prev_act = NULL;
 	r->next_act = g->active;
@@ -530,14 +569,6 @@ static void launch(tc_engine *g, int stream, double intended, double now)
 		return;
 	}
 	tc_req *r = req_get(g);
-	if (!r) {
-		/* the run stops with this error */
-		g->failed = mr_errf(g->err, MR_EXIT_IO, "curl_easy_init failed");
-		g->failed_n++;
-		if (w)
-			w->s[stream].failed++;
-		return;
-	}
 	r->w = w;
 	r->tag = g->cur_tag;
 	r->stream = stream;
@@ -931,8 +962,13 @@ void tc_engine_free(tc_engine *g)
 	while (g->free_reqs) {
 		tc_req *r = g->free_reqs;
 		g->free_reqs = r->next_free;
-		curl_easy_cleanup(r->h);
 		free(r);
+	}
+	while (g->free_easy) {
+		tc_easy *ez = g->free_easy;
+		g->free_easy = ez->next_free;
+		curl_easy_cleanup(ez->h);
+		free(ez);
 	}
 	if (g->m)
 		curl_multi_cleanup(g->m);
