@@ -8,14 +8,15 @@ set output "loadgen_scaling.png"
 set multiplot layout 1,2
 set logscale x 2
 set xlabel "connections"
-set key top left
 set grid
-set title "requests per second"
+set key bottom left
+set title "highest rate held (trace-collect) / closed-loop rate (wrk)"
 set ylabel "req/s"
 set yrange [0:*]
 plot "loadgen_scaling.csv" skip 1 using 1:2 with linespoints title "trace-collect (open loop)", \
      "" skip 1 using 1:5 with linespoints title "wrk (closed loop)"
-set title "client CPU per request"
+set key top left
+set title "client CPU per request at that rate"
 set ylabel "us"
 plot "loadgen_scaling.csv" skip 1 using 1:3 with linespoints title "trace-collect", \
      "" skip 1 using 1:6 with linespoints title "wrk"

@@ -4,11 +4,11 @@
  *
  * The engine is one thread: epoll over libcurl's sockets (multi socket
  * interface) and a signalfd, waiting in epoll_pwait2 with a nanosecond
- * timeout for the next due send or curl timeout (finer than
- * curl_multi_poll's milliseconds). A request is launched when it comes due,
- * never scheduled up front; its latency is counted from its intended send
- * time (no coordinated omission) and it belongs to the window in which it
- * was intended to be sent.
+ * timeout for the end of the send tick holding the next due send, or a curl
+ * timeout (finer than curl_multi_poll's milliseconds). A request is
+ * launched when its tick ends, never scheduled up front; its latency is
+ * counted from its intended send time (no coordinated omission) and it
+ * belongs to the window in which it was intended to be sent.
  *
  * What is deliberately not here: deciding configurations (the caller, via
  * actuate), HTTP/2, TLS client certificates.

@@ -4,14 +4,21 @@
  * Loop: create the windows whose start has come, launch every request that
  * is due (oldest first, a bounded batch so answers are never starved), let
  * curl act, hand finished windows to the caller, then sleep in epoll_pwait2
- * (a nanosecond timeout, not epoll_wait's milliseconds) until the next of: a
- * due send, curl's own timeout, socket activity, a signal (signalfd). No
- * timer file descriptors: re-arming one costs a system call per request,
- * and in a VM a costly one.
+ * (a nanosecond timeout, not epoll_wait's milliseconds) until the next of:
+ * the end of the send tick holding the next due send, curl's own timeout,
+ * socket activity, a signal (signalfd). No timer file descriptors:
+ * re-arming one costs a system call per request, and in a VM a costly one.
+ *
+ * The send tick is the main lever on client CPU (bench_loadgen.sh, perf):
+ * a wake-up costs more than a request in a VM, and on loopback the client's
+ * send pays for waking the idle server, once per batch instead of once per
+ * request. The rest is libcurl's own work per transfer (URL parse, request
+ * formatting, its allocations), which no option removes.
  *
  * Easy handles are pooled and reused, so curl's connection cache keeps the
- * TCP connections alive across requests. Nothing is allocated per request
- * once the pool is warm (window latency arrays grow geometrically).
+ * TCP connections alive across requests; only requests handed to curl hold
+ * one. Nothing is allocated per request once the pools are warm (window
+ * latency arrays grow geometrically).
  *
  * --timeout bounds a request's whole latency, counted from its due time:
  * curl gets only what is left of it when the request starts, a request
