@@ -1,15 +1,26 @@
-# bench_loadgen.sh - the highest open-loop rate trace-collect sustains on
-# loopback against a trivial endpoint (the front node's /health on its
-# control port: a libmicrohttpd event loop) with the achieved rate within 1%
-# of target and >= 99% answered, beside wrk (closed loop, no rate) on the
-# same endpoint in the same run. Client pinned to CPU 0, server to CPU 1
-# when taskset is there. Bounded: ~7 steps of 3 s plus 3 s of wrk.
+# bench_loadgen.sh - trace-collect's open-loop load on loopback against a
+# trivial endpoint (the front node's /health on its control port: one
+# libmicrohttpd thread), beside wrk (closed loop, no rate) on the same
+# endpoint in the same run. Client pinned to CPU 0, server to CPU 1 when
+# taskset is there.
 #
-# Prints CSV: loadgen_max_rate (reference: wrk req/s, measured here; no
-# reference when wrk is absent), and at that rate the p99 send lateness and
-# the client CPU per request (no reference).
+# For each connection count (4, 16, 64, 256): the highest rate of a ladder
+# that trace-collect holds for 2 s within 1 % of its target with >= 99 %
+# answered, its client CPU per request (getrusage) and p99 send lateness
+# there, and wrk's req/s and CPU per request (/usr/bin/time) with as many
+# connections. Then 3 s at 20,000 req/s on 16 connections. Bounded: at most
+# ~2 min.
+#
+# Prints CSV: loadgen_max_rate (best over the connection counts; reference
+# wrk's req/s with the same connections), loadgen_late_p99_at_20k,
+# loadgen_cpu_per_req_at_20k (reference: wrk's CPU per request on 16
+# connections, closed loop). Writes the scaling table
+# $MESHRL_BENCH_OUT/loadgen_scaling.csv (default results/bench) and, with
+# gnuplot, loadgen_scaling.png (tests/bench/loadgen_scaling.gp).
 set -u
 BIN=${MESHRL_BIN:?}
+ROOT=${MESHRL_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
+OUT=${MESHRL_BENCH_OUT:-$ROOT/results/bench}
 TMPD=$(mktemp -d)
 R=$TMPD/run
 trap '"$BIN/testbed" down --run-dir "$R" >/dev/null 2>&1; rm -rf "$TMPD"' EXIT
@@ -22,29 +33,78 @@ $PIN_S "$BIN/testbed" up --run-dir "$R" --port 0 --control-port 0 \
 	echo "bench_loadgen: testbed would not start" >&2; exit 1; }
 . "$R/env"
 URL=$TB_CONTROL
-best=0 best_late= best_cpu=
-for rate in 2000 5000 10000 15000 20000 25000 30000 40000; do
-	$PIN_C "$BIN/trace-collect" -u "$URL" -s "health=constant:$rate" -w 1 \
-		-d 3 --timeout 2 -o /dev/null 2>"$TMPD/s" || true
+mkdir -p "$OUT" || exit 1
+echo "bench_loadgen: also running: $(uptime | sed 's/.*load/load/')" >&2
+
+# tc RATE CONNS SECONDS: one trace-collect run; sets ach sent okn late cpu
+tc() {
+	$PIN_C "$BIN/trace-collect" -u "$URL" -s "health=constant:$1" -w 1 \
+		-d "$3" --timeout 2 --connections "$2" -o /dev/null \
+		2>"$TMPD/s" || true
 	line=$(grep "summary" "$TMPD/s")
-	get() { echo "$line" | tr ' ' '\n' | sed -n "s/^$1=//p"; }
 	ach=$(get achieved_rate) sent=$(get sent) okn=$(get ok)
 	late=$(get late_p99_us) cpu=$(get cpu_us_per_req)
-	echo "bench_loadgen: target $rate achieved $ach ok $okn/$sent late_p99 ${late}us cpu ${cpu}us/req" >&2
-	good=$(awk -v a="$ach" -v r="$rate" -v s="$sent" -v o="$okn" \
-		'BEGIN{print (a >= 0.99 * r && a <= 1.01 * r && o >= 0.99 * s) ? 1 : 0}')
-	[ "$good" = 1 ] || break
-	best=$rate best_late=$late best_cpu=$cpu
-done
-wrk_rate=
-if command -v wrk >/dev/null 2>&1; then
-	wrk_rate=$($PIN_C wrk -t1 -c16 -d3s "$URL/health" 2>/dev/null |
-		awk '/Requests\/sec/{print $2}')
-	echo "bench_loadgen: wrk -t1 -c16 -d3s: $wrk_rate req/s" >&2
-else
+	echo "bench_loadgen: c=$2 target $1 achieved $ach ok $okn/$sent late_p99 ${late}us cpu ${cpu}us/req" >&2
+}
+get() { echo "$line" | tr ' ' '\n' | sed -n "s/^$1=//p"; }
+held() {
+	awk -v a="$ach" -v r="$1" -v s="$sent" -v o="$okn" 'BEGIN{
+		print (a >= 0.99 * r && a <= 1.01 * r && o >= 0.99 * s) ? 1 : 0}'
+}
+
+# wrk CONNS: sets wrk_rate wrk_cpu (us of CPU per request; empty without
+# /usr/bin/time)
+HAVE_WRK=0
+command -v wrk >/dev/null 2>&1 && HAVE_WRK=1
+[ "$HAVE_WRK" = 1 ] ||
 	echo "bench_loadgen: wrk not installed (pipelines/deps.sh bench)" >&2
+wrkrun() {
+	wrk_rate= wrk_cpu=
+	[ "$HAVE_WRK" = 1 ] || return 0
+	if [ -x /usr/bin/time ]; then
+		/usr/bin/time -f "%U %S" -o "$TMPD/t" $PIN_C wrk -t1 -c"$1" \
+			-d2s "$URL/health" >"$TMPD/w" 2>/dev/null
+	else
+		$PIN_C wrk -t1 -c"$1" -d2s "$URL/health" >"$TMPD/w" 2>/dev/null
+	fi
+	wrk_rate=$(awk '/Requests\/sec/{print $2}' "$TMPD/w")
+	n=$(awk '/requests in/{print $1}' "$TMPD/w")
+	[ -s "$TMPD/t" ] && wrk_cpu=$(awk -v n="$n" 'NF == 2 && n > 0 {
+		printf "%.2f", ($1 + $2) * 1e6 / n}' "$TMPD/t")
+	echo "bench_loadgen: wrk -t1 -c$1 -d2s: $wrk_rate req/s, ${wrk_cpu}us CPU/req" >&2
+}
+
+CSV=$TMPD/scaling.csv
+echo "connections,tc_max_rate,tc_cpu_us_per_req,tc_late_p99_us,wrk_rate,wrk_cpu_us_per_req" >"$CSV"
+best=0 best_wrk=
+for c in 4 16 64 256; do
+	max=0 mcpu= mlate=
+	for rate in 5000 10000 15000 20000 25000 30000 35000 40000 50000 60000; do
+		tc "$rate" "$c" 2
+		[ "$(held "$rate")" = 1 ] || break
+		max=$rate mcpu=$cpu mlate=$late
+	done
+	wrkrun "$c"
+	echo "$c,$max,$mcpu,$mlate,$wrk_rate,$wrk_cpu" >>"$CSV"
+	if [ "$max" -gt "$best" ]; then
+		best=$max best_wrk=$wrk_rate
+	fi
+done
+mv "$CSV" "$OUT/loadgen_scaling.csv" || exit 1
+echo "bench_loadgen: wrote $OUT/loadgen_scaling.csv" >&2
+if command -v gnuplot >/dev/null 2>&1; then
+	(cd "$OUT" && gnuplot "$ROOT/tests/bench/loadgen_scaling.gp") &&
+		echo "bench_loadgen: wrote $OUT/loadgen_scaling.png" >&2
 fi
-ratio=$(awk -v b="$best" -v w="$wrk_rate" 'BEGIN{if (w > 0) printf "%.3f", b / w}')
-echo "loadgen_max_rate,$best,req/s,$wrk_rate,$ratio,${wrk_rate:+measured}"
-echo "loadgen_late_p99_at_max,$best_late,us,,,"
-echo "loadgen_cpu_per_req_at_max,$best_cpu,us,,,"
+
+tc 20000 16 3
+late20=$late cpu20=$cpu
+[ "$(held 20000)" = 1 ] ||
+	echo "bench_loadgen: 20000 req/s not held on 16 connections" >&2
+wrkrun 16
+
+ratio=$(awk -v b="$best" -v w="$best_wrk" 'BEGIN{if (w > 0) printf "%.3f", b / w}')
+cratio=$(awk -v a="$cpu20" -v w="$wrk_cpu" 'BEGIN{if (w > 0) printf "%.3f", a / w}')
+echo "loadgen_max_rate,$best,req/s,$best_wrk,$ratio,${best_wrk:+measured}"
+echo "loadgen_late_p99_at_20k,$late20,us,,,"
+echo "loadgen_cpu_per_req_at_20k,$cpu20,us,$wrk_cpu,$cratio,${wrk_cpu:+measured}"

@@ -1,7 +1,11 @@
 /* test_trace_collect.c - trace-collect's parts without a network: load
- * patterns, grids and samples, schemas and rows, trace files. */
+ * patterns, grids and samples, schemas and rows, trace files, and the
+ * engine's send tick (against a loopback port that refuses). */
+#include <arpa/inet.h>
 #include <fcntl.h>
 #include <math.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -333,6 +337,86 @@ static void test_trace_file(void)
 	free(s);
 }
 
+/* A loopback port that refuses connections (bound, not listening) while
+ * *fd stays open; 0 when none could be had. */
+static int refusing_port(int *fd)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET,
+				.sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t len = sizeof a;
+	*fd = socket(AF_INET, SOCK_STREAM, 0);
+	if (*fd < 0 || bind(*fd, (struct sockaddr *)&a, sizeof a) != 0 ||
+	    getsockname(*fd, (struct sockaddr *)&a, &len) != 0)
+		return 0;
+	return ntohs(a.sin_port);
+}
+
+/* Sends 0.6 s of 500 req/s with the given tick; returns the summary's
+ * median send lateness in us (-1 on failure) and the requests sent. */
+static double run_tick(const char *url, double tick, uint64_t *sent)
+{
+	mr_err e = {0};
+	tc_stream st;
+	tc_pattern pat;
+	*sent = 0;
+	if (tc_stream_parse("health=constant:500", 1, &st, &pat, &e) != 0)
+		return -1;
+	tc_engine_opts o = {.url = url, .timeout = 1, .max_inflight = 4096,
+			    .connections = 16, .tick = tick, .seed = 1,
+			    .quiet = 1};
+	tc_engine *g = tc_engine_new(&o, &st, 1, &e);
+	if (!g)
+		return -1;
+	tc_segment seg = {.window = 0.2, .nwin = 3, .pats = &pat, .tag = 0};
+	double p50 = -1;
+	char *buf = NULL;
+	size_t n = 0;
+	FILE *f = open_memstream(&buf, &n);
+	if (f && tc_engine_run(g, &seg, NULL, NULL, &e) == 0 &&
+	    tc_engine_drain(g, NULL, NULL, 0, &e) == 0) {
+		tc_engine_summary(g, f);
+		fflush(f);
+		const char *v = strstr(buf, "late_p50_us=");
+		if (v)
+			p50 = atof(v + strlen("late_p50_us="));
+		uint64_t ok;
+		const char *err;
+		tc_engine_counts(g, sent, &ok, &err);
+	}
+	if (f)
+		fclose(f);
+	free(buf);
+	tc_engine_free(g);
+	tc_pattern_free(&pat);
+	return p50;
+}
+
+static void test_send_tick(void)
+{
+	int fd;
+	int port = refusing_port(&fd);
+	if (!port) {
+		printf("skip - send tick: no loopback port\n");
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	char url[64];
+	snprintf(url, sizeof url, "http://127.0.0.1:%d", port);
+	uint64_t sent0, sent20;
+	double exact = run_tick(url, 0, &sent0);
+	/* 20 ms ticks at one send per 2 ms: ten sends per tick, their
+	 * lateness spread over the tick (median ~10 ms) */
+	double ticked = run_tick(url, 0.02, &sent20);
+	CHECK(sent0 == 300 && sent20 == 300, "every due send is sent, tick "
+	      "or not (%llu, %llu of 300)", (unsigned long long)sent0,
+	      (unsigned long long)sent20);
+	CHECK(ticked >= 5000 && ticked > exact,
+	      "a 20 ms send tick batches sends: median lateness %.0f us "
+	      "(%.0f us without)", ticked, exact);
+	close(fd);
+}
+
 int main(void)
 {
 	if (!mkdtemp(dir))
@@ -341,6 +425,7 @@ int main(void)
 	test_grid();
 	test_schema();
 	test_trace_file();
+	test_send_tick();
 	static const char *files[] = {"rates.txt", "bad.txt", "t.csv"};
 	for (size_t i = 0; i < 3; i++)
 		unlink(path_of(files[i]));

@@ -56,6 +56,9 @@ static void usage(FILE *f)
 "      --connections N    TCP connections at most, kept alive; requests\n"
 "                         beyond wait for one, inside their latency\n"
 "                         (default 256)\n"
+"      --send-tick US     sends due within one tick go out together at its\n"
+"                         end: fewer wake-ups, under US of lateness (default\n"
+"                         250; 0: each at its own time)\n"
 "      --give-up N        exit 5 after N windows in a row in which the\n"
 "                         target could not be reached (connections\n"
 "                         refused, host unknown; default 3; 0 = keep\n"
@@ -127,7 +130,7 @@ typedef struct {
 	const char *url, *control, *out, *raw, *schema;
 	const char *secret; /* of the control API, or NULL */
 	int insecure_http, give_up;
-	double window, settle, timeout, duration;
+	double window, settle, timeout, duration, send_tick;
 	int64_t nwin;
 	uint64_t seed, sample;
 	size_t max_inflight;
@@ -267,7 +270,7 @@ static tc_engine *open_engine(const opts *o, const tc_stream *streams,
 			     .max_inflight = o->max_inflight, .seed = o->seed,
 			     .rawlog = *raw, .quiet = o->quiet,
 			     .connections = o->connections,
-			     .give_up = o->give_up};
+			     .give_up = o->give_up, .tick = o->send_tick};
 	mr_err e = {0};
 	tc_engine *g = tc_engine_new(&eo, streams, n, &e);
 	if (!g)
@@ -746,6 +749,7 @@ int main(int argc, char **argv)
 		{"timeout", required_argument, 0, 't'},
 		{"max-inflight", required_argument, 0, 'M'},
 		{"connections", required_argument, 0, 'K'},
+		{"send-tick", required_argument, 0, 'k'},
 		{"seed", required_argument, 0, 'e'},
 		{"output", required_argument, 0, 'o'},
 		{"follow", no_argument, 0, 'f'},
@@ -767,7 +771,8 @@ int main(int argc, char **argv)
 	opts o = {.url = "http://127.0.0.1:8080", .out = "-",
 		  .schema = "generic", .window = 5, .settle = -1, .timeout = 10,
 		  .nwin = 0, .seed = 1, .max_inflight = 4096,
-		  .connections = 256, .give_up = 3, .argc = argc, .argv = argv};
+		  .connections = 256, .give_up = 3, .send_tick = TC_SEND_TICK,
+		  .argc = argc, .argv = argv};
 	const char *env_path = NULL;
 	int url_given = 0;
 	char *stream_specs[TC_MAX_STREAMS];
@@ -795,6 +800,7 @@ int main(int argc, char **argv)
 		case 't': o.timeout = mr_arg_double(prog, "--timeout", optarg, 0.001, 3600); break;
 		case 'M': o.max_inflight = (size_t)mr_arg_int(prog, "--max-inflight", optarg, 1, 1000000); break;
 		case 'K': o.connections = (long)mr_arg_int(prog, "--connections", optarg, 1, 100000); break;
+		case 'k': o.send_tick = mr_arg_double(prog, "--send-tick", optarg, 0, 1e6) * 1e-6; break;
 		case 'e': o.seed = mr_arg_u64(prog, "--seed", optarg); break;
 		case 'o': o.out = optarg; break;
 		case 'f': o.follow = 1; break;

@@ -4,14 +4,21 @@
  * Loop: create the windows whose start has come, launch every request that
  * is due (oldest first, a bounded batch so answers are never starved), let
  * curl act, hand finished windows to the caller, then sleep in epoll_pwait2
- * (a nanosecond timeout, not epoll_wait's milliseconds) until the next of: a
- * due send, curl's own timeout, socket activity, a signal (signalfd). No
- * timer file descriptors: re-arming one costs a system call per request,
- * and in a VM a costly one.
+ * (a nanosecond timeout, not epoll_wait's milliseconds) until the next of:
+ * the end of the send tick holding the next due send, curl's own timeout,
+ * socket activity, a signal (signalfd). No timer file descriptors:
+ * re-arming one costs a system call per request, and in a VM a costly one.
+ *
+ * The send tick is the main lever on client CPU (bench_loadgen.sh, perf):
+ * a wake-up costs more than a request in a VM, and on loopback the client's
+ * send pays for waking the idle server, once per batch instead of once per
+ * request. The rest is libcurl's own work per transfer (URL parse, request
+ * formatting, its allocations), which no option removes.
  *
  * Easy handles are pooled and reused, so curl's connection cache keeps the
- * TCP connections alive across requests. Nothing is allocated per request
- * once the pool is warm (window latency arrays grow geometrically).
+ * TCP connections alive across requests; only requests handed to curl hold
+ * one. Nothing is allocated per request once the pools are warm (window
+ * latency arrays grow geometrically).
  *
  * --timeout bounds a request's whole latency, counted from its due time:
  * curl gets only what is left of it when the request starts, a request
@@ -36,12 +43,19 @@
 #define SEND_BATCH 256
 #define LATE_BUCKETS 2800
 
+/* A curl easy handle, pooled: only requests handed to curl hold one (at
+ * most --connections), not those waiting in line. */
+typedef struct tc_easy {
+	struct tc_easy *next_free;
+	CURL *h;
+	int url_stream; /* stream whose URL the handle holds, -1 none */
+} tc_easy;
+
 typedef struct tc_req {
 	struct tc_req *next_free;        /* in the pool, or in the wait line */
 	struct tc_req *prev_act, *next_act; /* while out */
 	int64_t tag;
-	CURL *h;
-	struct tc_engine *g;
+	tc_easy *ez; /* while handed to curl */
 	tc_window *w; /* NULL while settling */
 	int stream;
 	double intended;
@@ -66,6 +80,7 @@ struct tc_engine {
 	size_t nfds;
 	double curl_due; /* when curl wants CURL_SOCKET_TIMEOUT; INFINITY none */
 	tc_req *free_reqs;
+	tc_easy *free_easy;
 	tc_req *active; /* requests out, for abandoning them */
 	size_t inflight;  /* handed to curl */
 	tc_req *wait_head, *wait_tail; /* due, waiting for a connection */
@@ -214,8 +229,20 @@ static int sock_cb(CURL *easy, curl_socket_t s, int what, void *userp,
 	if (f->reg && f->ev == want)
 		return 0;
 	struct epoll_event ev = {.events = want, .data.fd = s};
-	if (epoll_ctl(g->ep, f->reg ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, s, &ev) != 0)
+	int op = f->reg ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
+	int rc = epoll_ctl(g->ep, op, s, &ev);
+	/* curl closes some sockets without the close callback (a kept-alive
+	 * connection it drops while idle): the number may come back as a new
+	 * socket our state still calls registered, or the reverse */
+	if (rc != 0 && (errno == ENOENT || errno == EEXIST)) {
+		op = errno == ENOENT ? EPOLL_CTL_ADD : EPOLL_CTL_MOD;
+		rc = epoll_ctl(g->ep, op, s, &ev);
+	}
+	if (rc != 0) {
+		g->failed = mr_errf(g->err, MR_EXIT_IO, "epoll_ctl(fd %d): %s",
+				    (int)s, strerror(errno));
 		return -1;
+	}
 	f->reg = 1;
 	f->ev = want;
 	return 0;
@@ -267,8 +294,7 @@ static size_t body_cb(char *buf, size_t sz, size_t n, void *ud)
 /* ------------------------------------------------------------------------
  * Requests
  */
-/* A request from the pool, or a new one; NULL when curl cannot make a
- * handle. */
+/* A request from the pool, or a new one. */
 static tc_req *req_get(tc_engine *g)
 {
 	tc_req *r = g->free_reqs;
@@ -276,27 +302,51 @@ static tc_req *req_get(tc_engine *g)
 		g->free_reqs = r->next_free;
 		return r;
 	}
+	return mr_xcalloc(1, sizeof *r);
+}
+
+static void req_put(tc_engine *g, tc_req *r)
+{
+	r->next_free = g->free_reqs;
+	g->free_reqs = r;
+}
+
+/* An easy handle from the pool, or a new one; NULL when curl cannot make
+ * one. */
+static tc_easy *easy_get(tc_engine *g)
+{
+	tc_easy *ez = g->free_easy;
+	if (ez) {
+		g->free_easy = ez->next_free;
+		return ez;
+	}
 	CURL *h = curl_easy_init();
 	if (!h)
 		return NULL;
-	r = mr_xcalloc(1, sizeof *r);
-	r->g = g;
-	r->h = h;
-	curl_easy_setopt(h, CURLOPT_PRIVATE, r);
+	ez = mr_xcalloc(1, sizeof *ez);
+	ez->h = h;
+	ez->url_stream = -1;
 	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, header_cb);
-	curl_easy_setopt(h, CURLOPT_HEADERDATA, r);
 	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, body_cb);
 	curl_easy_setopt(h, CURLOPT_TCP_NODELAY, 1L);
 	curl_easy_setopt(h, CURLOPT_CLOSESOCKETFUNCTION, close_cb);
 	curl_easy_setopt(h, CURLOPT_CLOSESOCKETDATA, g);
-	return r;
+	return ez;
 }
 
-/* Takes r out of curl and back to the pool. */
+static void easy_put(tc_engine *g, tc_easy *ez)
+{
+	ez->next_free = g->free_easy;
+	g->free_easy = ez;
+}
+
+/* Takes r out of curl and back to the pool, its handle too. */
 static void req_release(tc_engine *g, tc_req *r)
 {
-	curl_multi_remove_handle(g->m, r->h);
+	curl_multi_remove_handle(g->m, r->ez->h);
+	easy_put(g, r->ez);
+	r->ez = NULL;
 	if (r->prev_act)
 		r->prev_act->next_act = r->next_act;
 	else
@@ -305,8 +355,7 @@ static void req_release(tc_engine *g, tc_req *r)
 		r->next_act->prev_act = r->prev_act;
 	r->prev_act = r->next_act = NULL;
 	g->inflight--;
-	r->next_free = g->free_reqs;
-	g->free_reqs = r;
+	req_put(g, r);
 }
 
 static void raw_record(tc_engine *g, const tc_req *r, double now, long status,
@@ -334,7 +383,7 @@ static void raw_record(tc_engine *g, const tc_req *r, double now, long status,
 	}
 }
 
-static void pump(tc_engine *g);
+static void pump(tc_engine *g, double now);
 
 /* Could the request not reach the target at all (no connection)? */
 static int unreachable(CURLcode rc)
@@ -347,7 +396,7 @@ static void finish(tc_engine *g, tc_req *r, CURLcode rc)
 {
 	double now = mr_now();
 	long status = 0;
-	curl_easy_getinfo(r->h, CURLINFO_RESPONSE_CODE, &status);
+	curl_easy_getinfo(r->ez->h, CURLINFO_RESPONSE_CODE, &status);
 	double lat = now - r->intended;
 	int outcome = rc == CURLE_OK && status == 200   ? 0
 		      : rc == CURLE_OK && status == 429 ? 1
@@ -360,7 +409,7 @@ static void finish(tc_engine *g, tc_req *r, CURLcode rc)
 	}
 	if (outcome != 0 && !g->first_error[0]) {
 		char *url = NULL;
-		curl_easy_getinfo(r->h, CURLINFO_EFFECTIVE_URL, &url);
+		curl_easy_getinfo(r->ez->h, CURLINFO_EFFECTIVE_URL, &url);
 		if (rc != CURLE_OK)
 			snprintf(g->first_error, sizeof g->first_error,
 				 "%s: %s", url ? url : "?", curl_easy_strerror(rc));
@@ -398,7 +447,7 @@ static void finish(tc_engine *g, tc_req *r, CURLcode rc)
 	}
 	raw_record(g, r, now, status, rc);
 	req_release(g, r);
-	pump(g);
+	pump(g, now);
 }
 
 static void reap(tc_engine *g)
@@ -431,36 +480,51 @@ static void expire(tc_engine *g, tc_req *r, double now)
 	if (r->w)
 		r->w->pending--, r->w->s[r->stream].failed++;
 	raw_record(g, r, now, 0, CURLE_OPERATION_TIMEDOUT);
-	r->next_free = g->free_reqs;
-	g->free_reqs = r;
+	req_put(g, r);
 }
 
 /* Hands r to curl with what is left of its time, or drops it when none is
- * left. */
-static void start(tc_engine *g, tc_req *r)
+ * left. A pooled handle keeps its URL and headers from its last request:
+ * setting them again would copy and parse the URL for nothing. */
+static void start(tc_engine *g, tc_req *r, double now)
 {
-	double now = mr_now();
 	long left_ms = (long)((g->o.timeout - (now - r->intended)) * 1000);
 	if (left_ms < 1) {
 		expire(g, r, now);
 		return;
 	}
-	curl_easy_setopt(r->h, CURLOPT_TIMEOUT_MS, left_ms);
-	curl_easy_setopt(r->h, CURLOPT_CONNECTTIMEOUT_MS,
-			 left_ms < 5000 ? left_ms : 5000L);
-	curl_easy_setopt(r->h, CURLOPT_URL, g->urls[r->stream]);
-	curl_easy_setopt(r->h, CURLOPT_HTTPHEADER, g->hdrs[r->stream]);
-	CURLMcode mc = curl_multi_add_handle(g->m, r->h);
+	tc_easy *ez = easy_get(g);
+	CURLMcode mc = CURLM_OUT_OF_MEMORY;
+	if (ez) {
+		CURL *h = ez->h;
+		curl_easy_setopt(h, CURLOPT_PRIVATE, r);
+		curl_easy_setopt(h, CURLOPT_HEADERDATA, r);
+		curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, left_ms);
+		curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS,
+				 left_ms < 5000 ? left_ms : 5000L);
+		if (ez->url_stream != r->stream) {
+			curl_easy_setopt(h, CURLOPT_URL, g->urls[r->stream]);
+			curl_easy_setopt(h, CURLOPT_HTTPHEADER,
+					 g->hdrs[r->stream]);
+			ez->url_stream = r->stream;
+		}
+		mc = curl_multi_add_handle(g->m, h);
+	}
 	if (mc != CURLM_OK) {
-		g->failed = mr_errf(g->err, MR_EXIT_IO,
-				    "curl_multi_add_handle: %s",
-				    curl_multi_strerror(mc));
+		/* the run stops with this error (else the callback's own) */
+		if (!g->failed)
+			g->failed = mr_errf(g->err, MR_EXIT_IO, "curl: %s",
+					    ez ? curl_multi_strerror(mc)
+					       : "curl_easy_init failed");
+		if (ez)
+			easy_put(g, ez);
+		g->failed_n++;
 		if (r->w)
 			r->w->pending--, r->w->s[r->stream].failed++;
-		r->next_free = g->free_reqs;
-		g->free_reqs = r;
+		req_put(g, r);
 		return;
 	}
+	r->ez = ez;
 	g->inflight++;
 	r->prev_act = NULL;
 	r->next_act = g->active;
@@ -480,9 +544,8 @@ static double wait_due(const tc_engine *g)
  * are free. The connection limit is ours, not curl's
  * (CURLMOPT_MAX_TOTAL_CONNECTIONS): curl 7.88's queue of pending transfers
  * could stall under the multi socket interface. */
-static void pump(tc_engine *g)
+static void pump(tc_engine *g, double now)
 {
-	double now = mr_now();
 	while (g->wait_head &&
 	       ((long)g->inflight < g->conns || wait_due(g) <= now)) {
 		tc_req *r = g->wait_head;
@@ -490,7 +553,7 @@ static void pump(tc_engine *g)
 		if (!g->wait_head)
 			g->wait_tail = NULL;
 		g->nwait--;
-		start(g, r); /* drops it when its time is up */
+		start(g, r, now); /* drops it when its time is up */
 	}
 }
 
@@ -513,14 +576,6 @@ static void launch(tc_engine *g, int stream, double intended, double now)
 		return;
 	}
 	tc_req *r = req_get(g);
-	if (!r) {
-		/* the run stops with this error */
-		g->failed = mr_errf(g->err, MR_EXIT_IO, "curl_easy_init failed");
-		g->failed_n++;
-		if (w)
-			w->s[stream].failed++;
-		return;
-	}
 	r->w = w;
 	r->tag = g->cur_tag;
 	r->stream = stream;
@@ -529,7 +584,7 @@ static void launch(tc_engine *g, int stream, double intended, double now)
 	if (w)
 		w->pending++;
 	if ((long)g->inflight < g->conns) {
-		start(g, r);
+		start(g, r, now);
 		return;
 	}
 	/* every connection is busy: wait in line (latency runs meanwhile) */
@@ -629,7 +684,16 @@ static void poll_once(tc_engine *g, double wake)
 		curl_multi_socket_action(g->m, CURL_SOCKET_TIMEOUT, 0, &running);
 	}
 	reap(g);
-	pump(g); /* waiting requests whose time ran out */
+	pump(g, mr_now()); /* waiting requests whose time ran out */
+}
+
+/* The end of the send tick holding t (ticks counted from t0): the loop
+ * sleeps until then and sends everything due by then in one go. */
+static double tick_end(const tc_engine *g, double t0, double t)
+{
+	if (g->o.tick <= 0 || !isfinite(t))
+		return t;
+	return t0 + ceil((t - t0) / g->o.tick) * g->o.tick;
 }
 
 int tc_engine_run(tc_engine *g, tc_segment *seg, tc_window_cb cb, void *ud,
@@ -688,9 +752,8 @@ int tc_engine_run(tc_engine *g, tc_segment *seg, tc_window_cb cb, void *ud,
 			g->tail = w;
 			k_next++;
 		}
-		if (now >= send_end)
-			break;
-		/* launch what is due, oldest first */
+		/* launch what is due, oldest first (after the end too: what was
+		 * due before it, in the last tick or while we slept) */
 		int launched = 0;
 		while (launched < SEND_BATCH) {
 			size_t best = 0;
@@ -711,6 +774,8 @@ int tc_engine_run(tc_engine *g, tc_segment *seg, tc_window_cb cb, void *ud,
 						 &running);
 		reap(g);
 		deliver(g, now, cb, ud);
+		if (now >= send_end && launched < SEND_BATCH)
+			break;
 		if (launched == SEND_BATCH) {
 			/* behind schedule: look at sockets, then go on */
 			poll_once(g, now);
@@ -718,7 +783,7 @@ int tc_engine_run(tc_engine *g, tc_segment *seg, tc_window_cb cb, void *ud,
 		}
 		double wake = send_end;
 		for (size_t i = 0; i < g->n; i++)
-			wake = fmin(wake, next[i]);
+			wake = fmin(wake, tick_end(g, T0, next[i]));
 		if (seg->nwin < 0 || k_next < seg->nwin)
 			wake = fmin(wake, ws + (double)k_next * seg->window);
 		if (g->head && g->head->pending == 0 && g->head->t1 > now)
@@ -904,8 +969,13 @@ void tc_engine_free(tc_engine *g)
 	while (g->free_reqs) {
 		tc_req *r = g->free_reqs;
 		g->free_reqs = r->next_free;
-		curl_easy_cleanup(r->h);
 		free(r);
+	}
+	while (g->free_easy) {
+		tc_easy *ez = g->free_easy;
+		g->free_easy = ez->next_free;
+		curl_easy_cleanup(ez->h);
+		free(ez);
 	}
 	if (g->m)
 		curl_multi_cleanup(g->m);
