@@ -148,3 +148,28 @@ expect_fail "unbalanced --env-cmd quote" 2 "unbalanced" \
 check "--help documents exit 1 for a target not reached" \
 	sh -c "ppo-train --help | grep -q '^exit: 0 done.*, 1 --target-score\$'"
 check "--version" ppo-train --version
+
+# --stats: a row per update; the entropy coefficient's schedule
+check "--stats: a row per update with the update's figures" \
+	sh -c "ppo-train --env bandit --timesteps 5120 --ent-coef 0.04 --lr-decay 1 \
+		--ent-decay 1 -q -o '$TMP/s.msgpack' --stats '$TMP/s.csv' &&
+	awk -F, 'NR == 1 { ok = \$0 == \"timesteps,lr,ent_coef,pg_loss,v_loss,entropy,approx_kl,clip_frac,grad_norm,adv_sd\"; next }
+		{ n++; if (\$1 != n * 512 || \$10 <= 0 || \$6 <= 0) bad = 1 }
+		END { exit !(ok && n == 10 && !bad) }' '$TMP/s.csv'"
+check "--ent-decay 1: ent_coef falls linearly from 0.04, as lr does" \
+	awk -F, 'NR > 1 { k = NR - 2
+		if ($3 < 0.04 * (1 - k / 10) - 1e-12 || $3 > 0.04 * (1 - k / 10) + 1e-12) bad = 1
+		if ($2 < 3e-3 * (1 - k / 10) - 1e-9 || $2 > 3e-3 * (1 - k / 10) + 1e-9) bad = 1 }
+		END { exit !(NR == 11 && !bad) }' "$TMP/s.csv"
+check "--ent-decay 0 (default): ent_coef stays" \
+	sh -c "ppo-train --env bandit --timesteps 2048 --ent-coef 0.04 -q \
+		-o '$TMP/s0.msgpack' --stats '$TMP/s0.csv' &&
+	awk -F, 'NR > 1 && \$3 != 0.04 { bad = 1 } END { exit !(NR == 5 && !bad) }' '$TMP/s0.csv'"
+check "--ent-decay 1 without an entropy bonus trains the same policy" \
+	sh -c "ppo-train --env bandit --timesteps 2048 -q -o '$TMP/d0.msgpack' &&
+		ppo-train --env bandit --timesteps 2048 -q --ent-decay 1 -o '$TMP/d1.msgpack' &&
+		cmp -s '$TMP/d0.msgpack' '$TMP/d1.msgpack'"
+expect_fail "ent_decay 2 refused" 2 "ent_decay: must be 0 or 1" \
+	ppo-train --env bandit --ent-decay 2 -o "$TMP/x.msgpack"
+expect_fail "--stats into a missing folder: an I/O error" 4 "no/such/s.csv" \
+	ppo-train --env bandit --timesteps 1024 -q -o "$TMP/y.msgpack" --stats "$TMP/no/such/s.csv"

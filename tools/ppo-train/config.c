@@ -60,7 +60,7 @@ int mr_ppo_config_defaults(mr_ppo_config *c, const char *preset, mr_err *e)
 
 const char *const mr_ppo_config_keys[] = {
 	"net", "critic_net", "act", "shared", "n_steps", "nenvs", "batch",
-	"epochs", "lr", "lr_decay", "gamma", "gae_lambda", "clip", "clip_vf",
+	"epochs", "lr", "lr_decay", "ent_decay", "gamma", "gae_lambda", "clip", "clip_vf",
 	"ent_coef", "vf_coef", "max_grad_norm", "adam_eps", "norm_obs",
 	"norm_adv", "adv_floor", "obs_clip", "continuing", "timesteps", "threads", "seed",
 	"heads", NULL};
@@ -218,6 +218,7 @@ static int set_int(mr_ppo_config *c, const char *key, const char *val,
 		{"batch", &c->batch, NULL, NULL},
 		{"epochs", &c->epochs, NULL, NULL},
 		{"lr_decay", &c->lr_decay, NULL, NULL},
+		{"ent_decay", &c->ent_decay, NULL, NULL},
 		{"continuing", &c->continuing, NULL, NULL},
 		{"norm_obs", &c->norm_obs, NULL, NULL},
 		{"norm_adv", &c->norm_adv, NULL, NULL},
@@ -331,6 +332,8 @@ int mr_ppo_config_check(const mr_ppo_config *c, mr_err *e)
 	REFUSE(c->shared != 0 && c->shared != 1, "shared: must be 0 or 1");
 	REFUSE(c->lr_decay != 0 && c->lr_decay != 1,
 	       "lr_decay: must be 0 or 1");
+	REFUSE(c->ent_decay != 0 && c->ent_decay != 1,
+	       "ent_decay: must be 0 or 1");
 	REFUSE(c->continuing != 0 && c->continuing != 1,
 	       "continuing: must be 0 or 1");
 	REFUSE(c->norm_obs != 0 && c->norm_obs != 1,
@@ -360,7 +363,7 @@ void mr_ppo_config_describe(const mr_ppo_config *c, char *buf, size_t n)
 	snprintf(buf, n,
 		 "net=%s critic_net=%s act=%s shared=%d n_steps=%d nenvs=%d "
 		 "batch=%d epochs=%d lr=%g lr_decay=%d gamma=%g gae_lambda=%g "
-		 "clip=%g clip_vf=%g ent_coef=%g vf_coef=%g max_grad_norm=%g "
+		 "clip=%g clip_vf=%g ent_coef=%g ent_decay=%d vf_coef=%g max_grad_norm=%g "
 		 "adam_eps=%g norm_obs=%d norm_adv=%d adv_floor=%g obs_clip=%g "
 		 "continuing=%d "
 		 "heads=%s",
@@ -368,6 +371,7 @@ void mr_ppo_config_describe(const mr_ppo_config *c, char *buf, size_t n)
 		 c->act == MR_ACT_TANH ? "tanh" : "relu", c->shared,
 		 c->n_steps, c->nenvs, c->batch, c->epochs, c->lr, c->lr_decay,
 		 c->gamma, c->gae_lambda, c->clip, c->clip_vf, c->ent_coef,
+		 c->ent_decay,
 		 c->vf_coef, c->max_grad_norm, c->adam_eps, c->norm_obs,
 		 c->norm_adv, c->adv_floor, c->obs_clip, c->continuing,
 		 mr_heads_name(c->heads));

@@ -27,6 +27,7 @@ typedef struct {
 	int epochs;
 	double lr;
 	int lr_decay;        /* 1: linear to 0 over timesteps */
+	int ent_decay;       /* 1: ent_coef linear to 0 over timesteps */
 	double gamma, gae_lambda;
 	double clip;         /* policy ratio clip */
 	double clip_vf;      /* value clip, <= 0: none */

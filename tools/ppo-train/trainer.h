@@ -58,7 +58,7 @@ struct mr_ppo {
 	float *G, *m, *v;
 	double net_ss[2][2];
 	int64_t adam_t;
-	double lr_now;
+	double lr_now, ent_now;     /* this update's lr and ent_coef */
 	/* counters */
 	int64_t timesteps, updates;
 	mr_pool pool;

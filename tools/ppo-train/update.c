@@ -55,7 +55,7 @@ static void policy_loss_rows(mr_ppo *t, worker *w, const int *mb, int Bm,
 		double a = (t->adv[s] - adv_mean) * adv_scale;
 		mr_ppo_sample_out o;
 		mr_ppo_policy_loss(z, mask, p->head_ncomp, p->head_nchoices, act,
-				   t->logp[s], a, c->clip, c->ent_coef, inv,
+				   t->logp[s], a, c->clip, t->ent_now, inv,
 				   w->logp, w->p, w->d[0] + (size_t)r * A, &o);
 		w->st.pg_loss += o.pg_loss * inv;
 		w->st.clip_frac += o.clipped * inv;
