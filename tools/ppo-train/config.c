@@ -60,7 +60,7 @@ int mr_ppo_config_defaults(mr_ppo_config *c, const char *preset, mr_err *e)
 
 const char *const mr_ppo_config_keys[] = {
 	"net", "critic_net", "act", "shared", "n_steps", "nenvs", "batch",
-	"epochs", "lr", "lr_decay", "ent_decay", "gamma", "gae_lambda", "clip", "clip_vf",
+	"epochs", "lr", "lr_decay", "ent_decay", "gamma", "gae_lambda", "clip", "clip_vf", "target_kl",
 	"ent_coef", "vf_coef", "max_grad_norm", "adam_eps", "norm_obs",
 	"norm_adv", "adv_floor", "obs_clip", "continuing", "timesteps", "threads", "seed",
 	"heads", NULL};
@@ -263,6 +263,7 @@ static int set_double(mr_ppo_config *c, const char *key, const char *val,
 		{"gae_lambda", &c->gae_lambda},
 		{"clip", &c->clip},
 		{"clip_vf", &c->clip_vf},
+		{"target_kl", &c->target_kl},
 		{"ent_coef", &c->ent_coef},
 		{"vf_coef", &c->vf_coef},
 		{"max_grad_norm", &c->max_grad_norm},
@@ -363,14 +364,15 @@ void mr_ppo_config_describe(const mr_ppo_config *c, char *buf, size_t n)
 	snprintf(buf, n,
 		 "net=%s critic_net=%s act=%s shared=%d n_steps=%d nenvs=%d "
 		 "batch=%d epochs=%d lr=%g lr_decay=%d gamma=%g gae_lambda=%g "
-		 "clip=%g clip_vf=%g ent_coef=%g ent_decay=%d vf_coef=%g max_grad_norm=%g "
+		 "clip=%g clip_vf=%g target_kl=%g ent_coef=%g ent_decay=%d vf_coef=%g max_grad_norm=%g "
 		 "adam_eps=%g norm_obs=%d norm_adv=%d adv_floor=%g obs_clip=%g "
 		 "continuing=%d "
 		 "heads=%s",
 		 a, c->shared ? "(shared)" : cr,
 		 c->act == MR_ACT_TANH ? "tanh" : "relu", c->shared,
 		 c->n_steps, c->nenvs, c->batch, c->epochs, c->lr, c->lr_decay,
-		 c->gamma, c->gae_lambda, c->clip, c->clip_vf, c->ent_coef,
+		 c->gamma, c->gae_lambda, c->clip, c->clip_vf, c->target_kl,
+		 c->ent_coef,
 		 c->ent_decay,
 		 c->vf_coef, c->max_grad_norm, c->adam_eps, c->norm_obs,
 		 c->norm_adv, c->adv_floor, c->obs_clip, c->continuing,

@@ -61,11 +61,12 @@ static void usage(FILE *f)
 "                         normalised score (R - R_random)/(R_opt - R_random)\n"
 "  --stats FILE           per-update training statistics CSV: timesteps,lr,\n"
 "                         ent_coef,pg_loss,v_loss,entropy,approx_kl,\n"
-"                         clip_frac,grad_norm,adv_sd (the update's lr and\n"
+"                         clip_frac,grad_norm,adv_sd,steps (the update's lr and\n"
 "                         entropy coefficient, minibatch means of the\n"
 "                         losses, the policy's entropy, the KL estimate\n"
 "                         and clipped share; adv_sd: the rollout's\n"
-"                         advantage spread before scaling); written when\n"
+"                         advantage spread before scaling; steps: the\n"
+"                         minibatch steps taken); written when\n"
 "                         training ends (after --resume: from there on)\n"
 "  --eval-every K         evaluate (and write the curve) every K updates (1)\n"
 "  --val-episodes N       validation episodes per evaluation (5): seeds drawn\n"
@@ -97,6 +98,10 @@ static void usage(FILE *f)
 "  --n-steps N (per env)  --nenvs N  --batch N  --epochs N\n"
 "  --lr X  --lr-decay 0|1  --gamma X  --gae-lambda X  --clip X\n"
 "  --clip-vf X (<= 0: off)  --ent-coef X  --vf-coef X\n"
+"  --target-kl X          (<= 0: off, the default) an update's epochs stop\n"
+"                         at the first minibatch whose policy is more than\n"
+"                         1.5 X (approximate KL) from the rollout's, before\n"
+"                         its step (stable-baselines3's target_kl)\n"
 "  --max-grad-norm X (<= 0: off)  --adam-eps X  --norm-obs 0|1\n"
 "  --obs-clip X  --timesteps N\n"
 "  --lr-decay 1, --ent-decay 1: the learning rate, the entropy coefficient\n"
@@ -518,7 +523,7 @@ static int stats_open(mr_out *o, const char *path, mr_err *e)
 	if (mr_out_open(o, path, e))
 		return -1;
 	fprintf(o->f, "timesteps,lr,ent_coef,pg_loss,v_loss,entropy,"
-		"approx_kl,clip_frac,grad_norm,adv_sd\n");
+		"approx_kl,clip_frac,grad_norm,adv_sd,steps\n");
 	return 0;
 }
 
@@ -533,7 +538,7 @@ static int stats_row(mr_out *o, const mr_ppo *t, const mr_ppo_stats *st,
 		char b[32];
 		fprintf(o->f, ",%s", mr_fmt_double(b, v[k]));
 	}
-	if (fputc('\n', o->f) == EOF)
+	if (fprintf(o->f, ",%lld\n", (long long)st->steps) < 0)
 		return mr_errf(e, MR_EXIT_IO, "%s: write failed", o->path);
 	return 0;
 }

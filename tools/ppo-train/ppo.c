@@ -367,7 +367,8 @@ int mr_ppo_iterate(mr_ppo *t, mr_ppo_stats *st, mr_err *e)
 			     ? c->ent_coef * (1 - (progress < 1 ? progress : 1))
 			     : c->ent_coef;
 	mr_pool_run(&t->pool, ppo_update_job, t);
-	t->adam_t += (int64_t)c->epochs * ((t->S + c->batch - 1) / c->batch);
+	/* the minibatch steps taken (fewer when target_kl stopped them) */
+	t->adam_t += t->w[0].nmb;
 	/* normalisation statistics changed: refresh what is applied */
 	mr_policy_refresh(t->pol);
 	mr_ppo_stats s = {0};
@@ -385,6 +386,7 @@ int mr_ppo_iterate(mr_ppo *t, mr_ppo_stats *st, mr_err *e)
 	st->approx_kl = s.approx_kl;
 	st->clip_frac = s.clip_frac;
 	st->grad_norm = s.grad_norm;
+	st->steps = t->w[0].nmb;
 	st->lr = t->lr_now;
 	st->ent_coef = t->ent_now;
 	st->adv_sd = t->S > 1 ? sqrt(adv_m2 / (t->S - 1)) : 0;
