@@ -178,8 +178,9 @@ $(EXP_R)/eval-unseen/summary.csv: $(EXP_EVAL_IN)
 
 # The selected policy (PPO_SELECT=1) on the seen pattern's test episodes.
 $(EXP_R)/eval-selected/summary.csv: $(EXP_EVAL_IN)
-	@test -f $(EXP_M)/policy.msgpack.best || { echo "no $(EXP_M)/policy.msgpack.best:" \
-		"trained without PPO_SELECT=1 (remove policy.msgpack to retrain)" >&2; exit 1; }
+	@test -f $(EXP_M)/policy.msgpack.best || { \
+		echo "no $(EXP_M)/policy.msgpack.best: trained without" \
+		"PPO_SELECT=1 (remove policy.msgpack to retrain)" >&2; exit 1; }
 	@mkdir -p $(@D)
 	$(EXP_BIN)/policy-eval sim -q --policy $(EXP_M)/policy.msgpack.best \
 		--model $(EXP_M)/system.msgpack --seed $(EXP_SEED) \

@@ -49,7 +49,10 @@ done
 for s in $SEEDS; do
 	case $s in *[!0-9]*|'') die "seed '$s' is not a non-negative integer" ;; esac
 done
-case $PPO_SELECT in ''|0|1) ;; *) die "PPO_SELECT '$PPO_SELECT': 1 or empty" ;; esac
+case $PPO_SELECT in
+''|0|1) ;;
+*) die "PPO_SELECT '$PPO_SELECT': 1 or empty" ;;
+esac
 # remote-run.sh takes a fixed list of arguments, without it
 [ -z "$HOSTS" ] || [ "$PPO_SELECT" != 1 ] ||
 	die "PPO_SELECT=1 runs here only (not over HOSTS)"

@@ -208,7 +208,8 @@ summary() {
 	done >"$out.rows.tmp"
 	rm -f "$out.one.tmp"
 	{
-		echo "objective,heads,runs,mean_score,worst_score,runs_ge_0.98,mean_score_unseen,median_stable_frac,median_wall_s,runs_stable_ge_0.95,mean_selected_score,runs_selected_ge_0.98"
+		printf '%s,%s\n' "objective,heads,runs,mean_score,worst_score,runs_ge_0.98,mean_score_unseen,median_stable_frac,median_wall_s" \
+			"runs_stable_ge_0.95,mean_selected_score,runs_selected_ge_0.98"
 		cat "$out.rows.tmp"
 	} >"$out.tmp"
 	rm -f "$out.rows.tmp"
@@ -243,7 +244,10 @@ for s in $MODEL_SEEDS $PPO_SEEDS; do
 done
 [ -n "$MODEL_SEEDS" ] && [ -n "$PPO_SEEDS" ] || die "MODEL_SEEDS and PPO_SEEDS must not be empty"
 mkdir -p "$QR" "$QM"
-case $PPO_SELECT in ''|0|1) ;; *) die "PPO_SELECT '$PPO_SELECT': 1 or empty" ;; esac
+case $PPO_SELECT in
+''|0|1) ;;
+*) die "PPO_SELECT '$PPO_SELECT': 1 or empty" ;;
+esac
 export MODELS RESULTS OBJDIR BIN TRACE FIT_ARGS PPO_ARGS PPO_SELECT
 
 # The runs still to do: not in quality.csv, no row of their own (with

@@ -60,10 +60,11 @@ int mr_ppo_config_defaults(mr_ppo_config *c, const char *preset, mr_err *e)
 
 const char *const mr_ppo_config_keys[] = {
 	"net", "critic_net", "act", "shared", "n_steps", "nenvs", "batch",
-	"epochs", "lr", "lr_decay", "ent_decay", "gamma", "gae_lambda", "clip", "clip_vf", "target_kl",
-	"ent_coef", "vf_coef", "max_grad_norm", "adam_eps", "norm_obs",
-	"norm_adv", "adv_floor", "obs_clip", "continuing", "timesteps", "threads", "seed",
-	"heads", NULL};
+	"epochs", "lr", "lr_decay", "ent_decay", "gamma", "gae_lambda",
+	"clip", "clip_vf", "target_kl", "ent_coef", "vf_coef",
+	"max_grad_norm", "adam_eps", "norm_obs", "norm_adv", "adv_floor",
+	"obs_clip", "continuing", "timesteps", "threads", "seed", "heads",
+	NULL};
 
 void mr_ppo_policy_shape(const mr_ppo_config *c, mr_policy_shape *s)
 {
@@ -364,7 +365,8 @@ void mr_ppo_config_describe(const mr_ppo_config *c, char *buf, size_t n)
 	snprintf(buf, n,
 		 "net=%s critic_net=%s act=%s shared=%d n_steps=%d nenvs=%d "
 		 "batch=%d epochs=%d lr=%g lr_decay=%d gamma=%g gae_lambda=%g "
-		 "clip=%g clip_vf=%g target_kl=%g ent_coef=%g ent_decay=%d vf_coef=%g max_grad_norm=%g "
+		 "clip=%g clip_vf=%g target_kl=%g ent_coef=%g ent_decay=%d "
+		 "vf_coef=%g max_grad_norm=%g "
 		 "adam_eps=%g norm_obs=%d norm_adv=%d adv_floor=%g obs_clip=%g "
 		 "continuing=%d "
 		 "heads=%s",
