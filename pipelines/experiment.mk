@@ -54,6 +54,12 @@ PPO_ARGS  ?=
 # Empty (the default): the objective's whole budget of timesteps, so the
 # reported figures are the final policy's (README, Evaluation protocol).
 PPO_STOP  ?=
+# Checkpoint selection (PPO_SELECT=1): ppo-train also keeps the policy
+# with the best score on its validation episodes (--select-best), and
+# policy-eval scores it on the same test episodes as the final one, in
+# eval-selected/ (pattern seen-selected in summary.csv). The final
+# policy's figures stay the ones reported.
+PPO_SELECT ?=
 # Test episodes per load pattern in policy-eval (seen and unseen).
 EVAL_EPISODES ?= 10
 
@@ -135,7 +141,8 @@ EXP_OUTPUTS := $(EXP_M)/system.msgpack $(EXP_R)/fit.csv $(EXP_R)/optimal.csv \
 	$(EXP_M)/policy.msgpack $(EXP_R)/learning.csv \
 	$(EXP_R)/eval-seen/summary.csv $(EXP_R)/eval-unseen/summary.csv \
 	$(EXP_R)/learning.png $(EXP_R)/eval-seen.png $(EXP_R)/eval-unseen.png \
-	$(if $(LIVE),$(EXP_R)/live/summary.csv)
+	$(if $(LIVE),$(EXP_R)/live/summary.csv) \
+	$(if $(filter 1,$(PPO_SELECT)),$(EXP_R)/eval-selected/summary.csv)
 
 experiment-run: $(EXP_OUTPUTS)
 	@:
@@ -181,8 +188,11 @@ $(EXP_M)/policy.msgpack $(EXP_R)/learning.csv &: $(EXP_M)/system.msgpack $(EXP_O
 		[ $(EXP_CKPT) -nt $(EXP_OBJF) ]; then echo "resuming from $(EXP_CKPT)"; \
 	else rm -f $(EXP_CKPT); fi
 	$(EXP_BIN)/ppo-train -q --model $(EXP_M)/system.msgpack --seed $(EXP_SEED) \
-		--threads 1 $(if $(PPO_STOP),--target-score $(PPO_STOP)) $(PPO_ARGS) -o $(EXP_M)/policy.msgpack --curve $(EXP_R)/learning.csv \
-		$$([ -f $(EXP_CKPT) ] && echo --resume) $(EXP_OBJF) $(if $(PPO_STOP),|| [ $$? -eq 1 ])
+		--threads 1 $(if $(PPO_STOP),--target-score $(PPO_STOP)) \
+		$(if $(filter 1,$(PPO_SELECT)),--select-best) $(PPO_ARGS) \
+		-o $(EXP_M)/policy.msgpack --curve $(EXP_R)/learning.csv \
+		$$([ -f $(EXP_CKPT) ] && echo --resume) $(EXP_OBJF) \
+		$(if $(PPO_STOP),|| [ $$? -eq 1 ])
 	@rm -f $(EXP_CKPT)
 
 # 4. Evaluation of the final policy on the simulator's test episodes
@@ -202,13 +212,23 @@ $(EXP_R)/eval-unseen/summary.csv: $(EXP_EVAL_IN)
 		--label unseen -o $(@D) $(EXP_OBJF) \
 		|| $(call exp_cleanup,$(@D))
 
+# The selected policy (PPO_SELECT=1) on the seen pattern's test episodes.
+$(EXP_R)/eval-selected/summary.csv: $(EXP_EVAL_IN)
+	@test -f $(EXP_M)/policy.msgpack.best || { \
+		echo "no $(EXP_M)/policy.msgpack.best: trained without" \
+		"PPO_SELECT=1 (remove policy.msgpack to retrain)" >&2; exit 1; }
+	@mkdir -p $(@D)
+	$(EXP_BIN)/policy-eval sim -q --policy $(EXP_M)/policy.msgpack.best \
+		--model $(EXP_M)/system.msgpack --seed $(EXP_SEED) \
+		--episodes $(EVAL_EPISODES) --baselines optimal \
+		--label seen-selected -o $(@D) $(EXP_OBJF) \
+		|| $(call exp_cleanup,$(@D))
+
 # 5. Plots (gnuplot writes a temporary file that is renamed into place).
-# $(call EXP_COL,FILE,COLUMN): the column's value in the CSV's first row.
-EXP_COL = $$(awk -F, -v c=$(2) 'NR == 1 { for (i = 1; i <= NF; i++) if ($$i == c) k = i } \
-	NR == 2 && k { print $$k }' $(1))
-$(EXP_R)/learning.png: $(EXP_R)/learning.csv $(EXP_R)/optimal.csv pipelines/learning.gp
+# The optimum's line is the curve's avg_optimal_r: the optimum on the same
+# validation episodes, the one the score is normalised by.
+$(EXP_R)/learning.png: $(EXP_R)/learning.csv pipelines/learning.gp
 	gnuplot -e "curve='$<'; out='$@.tmp'; title='$(OBJ)$(if $(SEED), seed $(SEED)): PPO learning curve'" \
-		-e "optimal=$(call EXP_COL,$(EXP_R)/optimal-summary.csv,mean_reward)+0" \
 		pipelines/learning.gp && mv $@.tmp $@ || { rm -f $@.tmp; exit 1; }
 $(EXP_R)/eval-%.png: $(EXP_R)/eval-%/summary.csv pipelines/eval.gp
 	@pols=$$(for p in ppo optimal noop hpa50 hpa80; do \
@@ -243,7 +263,7 @@ experiments: $(EXP_TOOLS)
 		REMOTE_DIR="$(REMOTE_DIR)" RETRIES="$(RETRIES)" \
 		FIT_ARGS="$(FIT_ARGS)" \
 		PPO_ARGS="$(PPO_ARGS)" BASELINES="$(BASELINES)" \
-		sh pipelines/experiments.sh
+		PPO_SELECT="$(PPO_SELECT)" sh pipelines/experiments.sh
 
 # Only the aggregation of finished runs (after a Slurm array, for example).
 experiments-summary: $(EXP_BIN)/policy-eval

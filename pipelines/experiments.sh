@@ -37,7 +37,7 @@
 #
 # Environment (set by pipelines/experiment.mk): MAKE OBJS SEEDS JOBS HOSTS
 # RETRIES MODELS RESULTS OBJDIR TRACE BIN REMOTE_DIR FIT_ARGS PPO_ARGS
-# BASELINES
+# BASELINES PPO_SELECT (checkpoint selection too: here only, not over HOSTS)
 set -eu
 
 die() { echo "experiments: $*" >&2; exit "${code:-2}"; }
@@ -46,6 +46,8 @@ die() { echo "experiments: $*" >&2; exit "${code:-2}"; }
 : "${RESULTS:=results}" "${OBJDIR:=pipelines/objectives}" "${BIN:=build/bin}"
 : "${REMOTE_DIR:=meshrl-remote}" "${HOSTS:=}" "${TRACE:=}" "${RETRIES:=2}"
 : "${FIT_ARGS:=}" "${PPO_ARGS:=}" "${BASELINES:=optimal,noop,hpa50,hpa80,random}"
+: "${PPO_SELECT:=}"
+export PPO_SELECT # make experiment reads it from the environment
 JOBS=${JOBS:-$(nproc 2>/dev/null || echo 1)}
 MODE=${MODE:-run} # aggregate: only the summary of finished runs
 
@@ -62,6 +64,13 @@ for s in $SEEDS; do
 	case $s in *[!0-9]*|'') die "seed '$s' is not a non-negative integer" ;; esac
 done
 case $RETRIES in *[!0-9]*|'') die "RETRIES '$RETRIES' is not a non-negative integer" ;; esac
+case $PPO_SELECT in
+''|0|1) ;;
+*) die "PPO_SELECT '$PPO_SELECT': 1 or empty" ;;
+esac
+# remote-run.sh takes a fixed list of arguments, without it
+[ -z "$HOSTS" ] || [ "$PPO_SELECT" != 1 ] ||
+	die "PPO_SELECT=1 runs here only (not over HOSTS)"
 if [ -n "$TRACE" ] && [ ! -f "$TRACE" ]; then
 	die "trace '$TRACE' not found"
 fi
@@ -69,8 +78,9 @@ fi
 # The joblog (and the remote stage) depends on what is being run: resuming
 # another set of runs from it would skip the wrong ones (GNU parallel
 # matches by job number).
-key=$(printf '%s|%s|%s|%s|%s|%s|%s|%s|%s' "$OBJS" "$SEEDS" "$HOSTS" \
-	"$MODELS" "$RESULTS" "$TRACE" "$FIT_ARGS" "$PPO_ARGS" "$BASELINES" |
+key=$(printf '%s|%s|%s|%s|%s|%s|%s|%s|%s|%s' "$OBJS" "$SEEDS" "$HOSTS" \
+	"$MODELS" "$RESULTS" "$TRACE" "$FIT_ARGS" "$PPO_ARGS" "$BASELINES" \
+	"$PPO_SELECT" |
 	cksum | cut -d' ' -f1)
 joblog="$RESULTS/.experiments-$key.joblog"
 

@@ -3,6 +3,7 @@
 # model seed x PPO seed) and $(RESULTS)/quality-summary.csv.
 #
 #   make quality [OBJS="delay cost"] [MODEL_SEEDS="1 2 3"] [PPO_SEEDS="1 2"] [JOBS=n]
+#                [PPO_SELECT=1]
 #
 # Every run trains the objective's whole budget (no early stop) and reports
 # the final policy on policy-eval's test episodes (README, Evaluation
@@ -12,6 +13,9 @@
 # their traces are here. TRACE= replaces every objective's trace (tests);
 # QUALITY_FIT_ARGS and QUALITY_PPO_ARGS are added to rf-fit's and
 # ppo-train's arguments (e.g. QUALITY_PPO_ARGS="--timesteps 20000").
+# PPO_SELECT=1 adds checkpoint selection on the validation episodes
+# (ppo-train --select-best): the selected policy's test scores and
+# timesteps in three more columns, beside the final policy's.
 #
 # The default grid fits 30 minutes on 2 free cores: 3 model seeds x 2 PPO
 # seeds. One run of each of the six objectives took 434 CPU-seconds
@@ -24,6 +28,7 @@ MODEL_SEEDS      ?= 1 2 3
 PPO_SEEDS        ?= 1 2
 QUALITY_FIT_ARGS ?=
 QUALITY_PPO_ARGS ?=
+PPO_SELECT       ?=
 
 .PHONY: quality
 
@@ -40,6 +45,7 @@ quality: export TRACE := $(TRACE)
 quality: export BIN := $(BUILD)/bin
 quality: export FIT_ARGS := $(QUALITY_FIT_ARGS)
 quality: export PPO_ARGS := $(QUALITY_PPO_ARGS)
+quality: export PPO_SELECT := $(PPO_SELECT)
 quality: $(addprefix $(BUILD)/bin/,rf-fit sim-env ppo-train policy-eval)
 	@sh pipelines/deps.sh experiment
 	@sh pipelines/quality.sh

@@ -17,6 +17,14 @@
 # from it to the end scoring >= 0.98 (both empty when never reached).
 # wall_s: ppo-train's wall seconds (one thread).
 #
+# PPO_SELECT=1 also asks for checkpoint selection (ppo-train --select-best:
+# the policy with the best score on the validation episodes, never on test
+# ones) and adds three columns after those, beside the final policy's:
+# selected_score, selected_score_unseen (that policy on the same 10 test
+# episodes) and selected_timesteps (where it was trained to). A run done
+# without selection is redone when selection is asked for; quality.csv has
+# the three columns when any of its rows has them (empty in the others).
+#
 # Runs go through GNU parallel, JOBS at a time (default: the cores). Each
 # writes its row into its own folder atomically; quality.csv is rewritten
 # (temp file + rename) from the rows after every batch. Resumable: a run
@@ -26,7 +34,8 @@
 # $RESULTS/quality-summary.csv, also printed.
 #
 # Usage (environment, set by pipelines/quality.mk): OBJS MODEL_SEEDS
-# PPO_SEEDS JOBS MODELS RESULTS OBJDIR TRACE BIN FIT_ARGS PPO_ARGS; or, as
+# PPO_SEEDS JOBS MODELS RESULTS OBJDIR TRACE BIN FIT_ARGS PPO_ARGS
+# PPO_SELECT; or, as
 # GNU parallel calls it: quality.sh fit OBJ MODEL_SEED, quality.sh row OBJ
 # MODEL_SEED PPO_SEED.
 set -eu
@@ -35,9 +44,10 @@ die() { echo "quality: $*" >&2; exit "${code:-2}"; }
 
 : "${MODELS:=models}" "${RESULTS:=results}" "${OBJDIR:=pipelines/objectives}"
 : "${BIN:=build/bin}" "${TRACE:=}" "${FIT_ARGS:=}" "${PPO_ARGS:=}"
-: "${MODEL_SEEDS:=1 2 3}" "${PPO_SEEDS:=1 2}" "${OBJS:=}"
+: "${MODEL_SEEDS:=1 2 3}" "${PPO_SEEDS:=1 2}" "${OBJS:=}" "${PPO_SELECT:=}"
 JOBS=${JOBS:-$(nproc 2>/dev/null || echo 1)}
 HEADER=objective,heads,model_seed,ppo_seed,timesteps,final_score,final_score_unseen,stable_frac,first_hit_timesteps,wall_s
+SELECTED=selected_score,selected_score_unseen,selected_timesteps
 QM=$MODELS/quality
 QR=$RESULTS/quality
 THRESHOLD=0.98
@@ -80,33 +90,54 @@ curve_figures() {
 		}' "$1"
 }
 
+# A policy's normalised scores on 10 test episodes of the seen and the
+# unseen load pattern (empty when the objective has none), into $scores
+# as "seen,unseen"; policy-eval's outputs go to DIR/seen and DIR/unseen.
+test_scores() { # test_scores POLICY DIR
+	mkdir -p "$2/seen"
+	"$BIN/policy-eval" sim -q --policy "$1" --model "$model" \
+		--seed "$ps" --episodes 10 -b optimal -o "$2/seen" "$objf"
+	unseen=$(describe "$obj" eval.unseen)
+	su=
+	if [ -n "$unseen" ]; then
+		mkdir -p "$2/unseen"
+		"$BIN/policy-eval" sim -q --policy "$1" --model "$model" \
+			--seed "$ps" --episodes 10 -b optimal --pattern "$unseen" \
+			--label unseen -o "$2/unseen" "$objf"
+		su=$(ppo_score "$2/unseen/summary.csv")
+	fi
+	scores=$(ppo_score "$2/seen/summary.csv"),$su
+}
+
 # ------------------------------------------------------------------------
-# One run: train, evaluate the final policy, write its row.
+# One run: train, evaluate the final policy (and with PPO_SELECT=1 the
+# selected one), write its row.
 row() { # row OBJ MODEL_SEED PPO_SEED
 	obj=$1 ms=$2 ps=$3
 	dir=$QR/$obj/m$ms-p$ps
 	model=$QM/$obj/seed-$ms/system.msgpack
 	objf=$OBJDIR/$obj.obj
-	mkdir -p "$dir/seen" "$dir/unseen"
+	select=
+	[ "$PPO_SELECT" = 1 ] && select=1
+	mkdir -p "$dir"
 	t0=$(now)
 	set -f
 	# shellcheck disable=SC2086
 	"$BIN/ppo-train" --model "$model" --seed "$ps" --threads 1 $PPO_ARGS \
+		${select:+--select-best} \
 		-o "$dir/policy.msgpack" --curve "$dir/learning.csv" "$objf" \
 		2>"$dir/ppo-train.log" ||
 		{ cat "$dir/ppo-train.log" >&2; code=1 die "$obj m$ms p$ps: ppo-train failed"; }
 	set +f
 	t1=$(now)
-	"$BIN/policy-eval" sim -q --policy "$dir/policy.msgpack" --model "$model" \
-		--seed "$ps" --episodes 10 -b optimal -o "$dir/seen" "$objf"
-	unseen=$(describe "$obj" eval.unseen)
-	if [ -n "$unseen" ]; then
-		"$BIN/policy-eval" sim -q --policy "$dir/policy.msgpack" --model "$model" \
-			--seed "$ps" --episodes 10 -b optimal --pattern "$unseen" \
-			--label unseen -o "$dir/unseen" "$objf"
-		su=$(ppo_score "$dir/unseen/summary.csv")
-	else
-		su=
+	test_scores "$dir/policy.msgpack" "$dir"
+	fin=$scores
+	sel=
+	if [ -n "$select" ]; then
+		test_scores "$dir/policy.msgpack.best" "$dir/selected"
+		at=$(sed -n 's/.*best validation score .* at \([0-9]*\) timesteps.*/\1/p' \
+			"$dir/ppo-train.log" | tail -n 1)
+		sel=,$scores,$at
 	fi
 	heads=$(sed -n 's/.*one joint head.*/joint/p; s/.*factored head.*/factored/p' \
 		"$dir/ppo-train.log" | head -n 1)
@@ -114,30 +145,40 @@ row() { # row OBJ MODEL_SEED PPO_SEED
 	fig=$(curve_figures "$dir/learning.csv")
 	hit=${fig%,*} frac=${fig#*,}
 	wall=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }')
-	printf '%s,%s,%s,%s,%s,%s,%s,%s,%s,%s\n' "$obj" "$heads" "$ms" "$ps" \
-		"$ts" "$(ppo_score "$dir/seen/summary.csv")" "$su" "$frac" "$hit" \
-		"$wall" >"$dir/.row.tmp"
+	printf '%s,%s,%s,%s,%s,%s,%s,%s,%s%s\n' "$obj" "$heads" "$ms" "$ps" \
+		"$ts" "$fin" "$frac" "$hit" "$wall" "$sel" >"$dir/.row.tmp"
 	mv "$dir/.row.tmp" "$dir/row.csv"
 }
 
 # ------------------------------------------------------------------------
-# quality.csv from its old rows and every run's row: one row per run
-# (objective, model seed, PPO seed), sorted, written atomically.
+# quality.csv from every run's row and its old rows (a run's own row
+# first: it may have been redone with selection): one row per run
+# (objective, model seed, PPO seed), sorted, written atomically; with the
+# selection columns when a row has them, empty in the rows without.
 assemble() {
 	out=$RESULTS/quality.csv
 	{
-		[ -f "$out" ] && tail -n +2 "$out"
 		find "$QR" -name row.csv -exec cat {} + 2>/dev/null
+		[ -f "$out" ] && tail -n +2 "$out"
 	} | awk -F, '!seen[$1 FS $3 FS $4]++' |
 		sort -t, -k1,1 -k3,3n -k4,4n >"$out.rows.tmp"
-	{ echo "$HEADER"; cat "$out.rows.tmp"; } >"$out.tmp"
+	hdr=$HEADER
+	if awk -F, 'NF > 10 { f = 1 } END { exit !f }' "$out.rows.tmp"; then
+		hdr=$HEADER,$SELECTED
+		awk -F, -v OFS=, '{ while (NF < 13) $(NF + 1) = "" } 1' \
+			"$out.rows.tmp" >"$out.pad.tmp"
+		mv "$out.pad.tmp" "$out.rows.tmp"
+	fi
+	{ echo "$hdr"; cat "$out.rows.tmp"; } >"$out.tmp"
 	rm -f "$out.rows.tmp"
 	mv "$out.tmp" "$out"
 }
 
 # The summary per objective: runs, mean and worst final score, runs >=
 # 0.98, median stable_frac (of the runs that reached 0.98), mean unseen
-# score, median wall seconds.
+# score, median wall seconds; then the runs whose stable_frac is >= 0.95
+# (issue 12's bar), and with selection the mean selected score and the
+# runs whose selected score is >= 0.98 (empty without).
 summary() {
 	out=$RESULTS/quality-summary.csv
 	for o in $(tail -n +2 "$RESULTS/quality.csv" | cut -d, -f1 | sort -u); do
@@ -146,23 +187,29 @@ summary() {
 				if (s >= th) good++
 				if ($7 != "") { nu++; su += $7 }
 				if ($8 != "") print "f", $8
+				if ($8 != "" && $8 + 0 >= 0.95) stable++
+				if ($11 != "") { ns++; ss += $11; if ($11 + 0 >= th) sgood++ }
 				print "w", $10
 				h = $2
 			}
 			END {
 				printf "S %s,%s,%d,%.4f,%.4f,%d,%s\n", o, h, n, sum / n, worst,
 					good, nu ? sprintf("%.4f", su / nu) : ""
+				printf "T %d,%s,%s\n", stable, ns ? sprintf("%.4f", ss / ns) : "",
+					ns ? sgood + 0 : ""
 			}' "$RESULTS/quality.csv" >"$out.one.tmp"
 		med_f=$(awk '$1 == "f" { print $2 }' "$out.one.tmp" | sort -g | awk '{ v[NR] = $1 }
 			END { if (NR) print (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2) }')
 		med_w=$(awk '$1 == "w" { print $2 }' "$out.one.tmp" | sort -g | awk '{ v[NR] = $1 }
 			END { if (NR) print (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2) }')
 		line=$(sed -n 's/^S //p' "$out.one.tmp")
-		echo "$line,$med_f,$med_w"
+		tail=$(sed -n 's/^T //p' "$out.one.tmp")
+		echo "$line,$med_f,$med_w,$tail"
 	done >"$out.rows.tmp"
 	rm -f "$out.one.tmp"
 	{
-		echo "objective,heads,runs,mean_score,worst_score,runs_ge_0.98,mean_score_unseen,median_stable_frac,median_wall_s"
+		printf '%s,%s\n' "objective,heads,runs,mean_score,worst_score,runs_ge_0.98,mean_score_unseen,median_stable_frac,median_wall_s" \
+			"runs_stable_ge_0.95,mean_selected_score,runs_selected_ge_0.98"
 		cat "$out.rows.tmp"
 	} >"$out.tmp"
 	rm -f "$out.rows.tmp"
@@ -197,16 +244,24 @@ for s in $MODEL_SEEDS $PPO_SEEDS; do
 done
 [ -n "$MODEL_SEEDS" ] && [ -n "$PPO_SEEDS" ] || die "MODEL_SEEDS and PPO_SEEDS must not be empty"
 mkdir -p "$QR" "$QM"
-export MODELS RESULTS OBJDIR BIN TRACE FIT_ARGS PPO_ARGS
+case $PPO_SELECT in
+''|0|1) ;;
+*) die "PPO_SELECT '$PPO_SELECT': 1 or empty" ;;
+esac
+export MODELS RESULTS OBJDIR BIN TRACE FIT_ARGS PPO_ARGS PPO_SELECT
 
-# The runs still to do: not in quality.csv, no row of their own.
+# The runs still to do: not in quality.csv, no row of their own (with
+# PPO_SELECT=1: none with a selected score).
 todo=$QR/.todo
 : >"$todo"
+done_row() { # done_row FILE OBJ MODEL_SEED PPO_SEED
+	[ -f "$1" ] && awk -F, -v o="$2" -v m="$3" -v p="$4" -v sel="$PPO_SELECT" \
+		'$1 == o && $3 == m && $4 == p && (sel != 1 || $11 != "") { f = 1 }
+		END { exit !f }' "$1"
+}
 for o in $OBJS; do for ms in $MODEL_SEEDS; do for ps in $PPO_SEEDS; do
-	[ -f "$QR/$o/m$ms-p$ps/row.csv" ] && continue
-	[ -f "$RESULTS/quality.csv" ] &&
-		awk -F, -v o="$o" -v m="$ms" -v p="$ps" '$1 == o && $3 == m && $4 == p { f = 1 }
-			END { exit !f }' "$RESULTS/quality.csv" && continue
+	done_row "$QR/$o/m$ms-p$ps/row.csv" "$o" "$ms" "$ps" && continue
+	done_row "$RESULTS/quality.csv" "$o" "$ms" "$ps" && continue
 	echo "$o $ms $ps" >>"$todo"
 done; done; done
 n=$(wc -l <"$todo")

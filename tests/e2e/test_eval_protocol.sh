@@ -63,3 +63,27 @@ check "--val-episodes changes the validation references, not training" \
 expect_fail "ppo-train --val-episodes 0 is refused" 2 "val-episodes" \
 	ppo-train "$OBJ" --model "$M" --val-episodes 0 -o "$TMP/x.msgpack"
 check "nothing written for a refused run" test ! -e "$TMP/x.msgpack"
+
+# --- make experiment PPO_SELECT=1: the selected policy on the same test
+# episodes as the final one, reported beside it; the plot's optimum is
+# the curve's own (validation episodes)
+. "$(dirname "$0")/pipeline_lib.sh"
+run=$TMP/results/delay/seed-1
+check "make experiment PPO_SELECT=1" \
+	sh -c "make -C '$MESHRL_ROOT' --no-print-directory BUILD='$BUILD_DIR' \
+		MODELS='$TMP/models' RESULTS='$TMP/results' TRACE='$TMP/trace.csv' \
+		FIT_ARGS='--trees 20' PPO_ARGS='--timesteps 8192' \
+		experiment OBJ=delay SEED=1 PPO_SELECT=1 >'$TMP/mk.log' 2>&1"
+check "eval-selected: the selected policy, pattern seen-selected" \
+	awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) c[$i] = i; next }
+		$c["policy"] == "ppo" && $c["pattern"] == "seen-selected" &&
+		$c["episodes"] == 10 && $c["norm_score"] != "" { n++ }
+		END { exit !(n == 1) }' "$run/eval-selected/summary.csv"
+check "the final policy's figures are still eval-seen's" \
+	awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) c[$i] = i; next }
+		$c["policy"] == "ppo" && $c["pattern"] == "seen" { n++ }
+		END { exit !(n == 1) }' "$run/eval-seen/summary.csv"
+check "the selected policy is not the final one's file" \
+	test -s "$TMP/models/delay/seed-1/policy.msgpack.best"
+check "learning.png drawn from the curve alone" \
+	sh -c "head -c 8 '$run/learning.png' | od -An -c | grep -q 'P   N   G'"

@@ -148,3 +148,47 @@ expect_fail "unbalanced --env-cmd quote" 2 "unbalanced" \
 check "--help documents exit 1 for a target not reached" \
 	sh -c "ppo-train --help | grep -q '^exit: 0 done.*, 1 --target-score\$'"
 check "--version" ppo-train --version
+
+# --stats: a row per update; the entropy coefficient's schedule
+check "--stats: a row per update with the update's figures" \
+	sh -c "ppo-train --env bandit --timesteps 5120 --ent-coef 0.04 --lr-decay 1 \
+		--ent-decay 1 -q -o '$TMP/s.msgpack' --stats '$TMP/s.csv' &&
+	awk -F, 'NR == 1 { ok = \$0 == \"timesteps,lr,ent_coef,pg_loss,v_loss,entropy,approx_kl,clip_frac,grad_norm,adv_sd,steps\"; next }
+		{ n++; if (\$1 != n * 512 || \$10 <= 0 || \$6 <= 0 || \$11 != 32) bad = 1 }
+		END { exit !(ok && n == 10 && !bad) }' '$TMP/s.csv'"
+check "--ent-decay 1: ent_coef falls linearly from 0.04, as lr does" \
+	awk -F, 'NR > 1 { k = NR - 2
+		if ($3 < 0.04 * (1 - k / 10) - 1e-12 || $3 > 0.04 * (1 - k / 10) + 1e-12) bad = 1
+		if ($2 < 3e-3 * (1 - k / 10) - 1e-9 || $2 > 3e-3 * (1 - k / 10) + 1e-9) bad = 1 }
+		END { exit !(NR == 11 && !bad) }' "$TMP/s.csv"
+check "--ent-decay 0 (default): ent_coef stays" \
+	sh -c "ppo-train --env bandit --timesteps 2048 --ent-coef 0.04 -q \
+		-o '$TMP/s0.msgpack' --stats '$TMP/s0.csv' &&
+	awk -F, 'NR > 1 && \$3 != 0.04 { bad = 1 } END { exit !(NR == 5 && !bad) }' '$TMP/s0.csv'"
+check "--ent-decay 1 without an entropy bonus trains the same policy" \
+	sh -c "ppo-train --env bandit --timesteps 2048 -q -o '$TMP/d0.msgpack' &&
+		ppo-train --env bandit --timesteps 2048 -q --ent-decay 1 -o '$TMP/d1.msgpack' &&
+		cmp -s '$TMP/d0.msgpack' '$TMP/d1.msgpack'"
+expect_fail "ent_decay 2 refused" 2 "ent_decay: must be 0 or 1" \
+	ppo-train --env bandit --ent-decay 2 -o "$TMP/x.msgpack"
+expect_fail "--stats into a missing folder: an I/O error" 4 "no/such/s.csv" \
+	ppo-train --env bandit --timesteps 1024 -q -o "$TMP/y.msgpack" --stats "$TMP/no/such/s.csv"
+
+# --target-kl: the epochs stop at the first minibatch past 1.5 x the
+# target (the first one is at the rollout's policy, KL 0: it steps)
+for th in 1 2; do
+check "--target-kl 1e-12, $th thread(s): one minibatch step per update" \
+	sh -c "ppo-train --env bandit --timesteps 2048 --target-kl 1e-12 --threads $th -q \
+		-o '$TMP/k.msgpack' --stats '$TMP/k$th.csv' &&
+	awk -F, 'NR > 1 && \$11 != 1 { bad = 1 } END { exit !(NR == 5 && !bad) }' '$TMP/k$th.csv'"
+done
+check "--target-kl: 1 and 2 threads stop alike (separate networks)" \
+	sh -c "cut -d, -f1,11 '$TMP/k2.csv' >'$TMP/k2.f' &&
+		cut -d, -f1,11 '$TMP/k1.csv' | cmp -s - '$TMP/k2.f'"
+check "--target-kl 0.05: some updates stop early, none takes more than 32" \
+	sh -c "ppo-train --env bandit --timesteps 20480 --target-kl 0.05 -q \
+		-o '$TMP/k.msgpack' --stats '$TMP/k5.csv' &&
+	awk -F, 'NR > 1 { if (\$11 < 32) short++; if (\$11 > 32 || \$11 < 1) bad = 1 }
+		END { exit !(short > 0 && !bad) }' '$TMP/k5.csv'"
+check "--target-kl 0 (default): every update takes its 32 steps" \
+	awk -F, 'NR > 1 && $11 != 32 { bad = 1 } END { exit !(NR > 1 && !bad) }' "$TMP/s0.csv"

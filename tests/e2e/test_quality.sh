@@ -45,3 +45,24 @@ check "a row in quality.csv alone is kept, not redone" \
 		[ \$(tail -n +2 '$R/quality.csv' | wc -l) -eq 3 ] && [ ! -d '$R/quality/delay/m1-p1' ]"
 expect_fail "an unknown objective is refused" 2 "unknown objective 'nope'" \
 	qmk OBJS=nope MODEL_SEEDS=1 PPO_SEEDS=1
+# checkpoint selection: the same runs redone with the selected policy's
+# columns beside the final one's; a selected score is a test-episode
+# score like the final one, and the selected policy was trained at most
+# as long
+check "PPO_SELECT=1 redoes the runs with selection" \
+	qmk OBJS=delay MODEL_SEEDS=1 PPO_SEEDS="1 2 3" PPO_SELECT=1
+check "quality.csv: the required columns, then the selection's" \
+	sh -c "head -n 1 '$R/quality.csv' | grep -qx '$HDR,selected_score,selected_score_unseen,selected_timesteps'"
+check "quality.csv: every run selected, its figures filled" \
+	awk -F, 'NR > 1 { n++; if (NF != 13 || $11 == "" || $12 == "" ||
+		$13 == "" || $13 + 0 > $5 + 0 || $11 + 0 > 1.0001) bad = 1 }
+		END { exit !(n == 3 && !bad) }' "$R/quality.csv"
+check "the selected policy was evaluated on test episodes" \
+	test -s "$R/quality/delay/m1-p2/selected/seen/summary.csv"
+check "quality-summary.csv: the selected mean" \
+	awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) c[$i] = i; next }
+		$1 == "delay" && $c["mean_selected_score"] != "" &&
+		$c["runs_selected_ge_0.98"] != "" { n++ } END { exit !(n == 1) }' \
+		"$R/quality-summary.csv"
+expect_fail "PPO_SELECT must be 1 or empty" 2 "PPO_SELECT 'yes'" \
+	qmk OBJS=delay MODEL_SEEDS=1 PPO_SEEDS=1 PPO_SELECT=yes

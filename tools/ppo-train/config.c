@@ -60,10 +60,11 @@ int mr_ppo_config_defaults(mr_ppo_config *c, const char *preset, mr_err *e)
 
 const char *const mr_ppo_config_keys[] = {
 	"net", "critic_net", "act", "shared", "n_steps", "nenvs", "batch",
-	"epochs", "lr", "lr_decay", "gamma", "gae_lambda", "clip", "clip_vf",
-	"ent_coef", "vf_coef", "max_grad_norm", "adam_eps", "norm_obs",
-	"norm_adv", "adv_floor", "obs_clip", "continuing", "timesteps", "threads", "seed",
-	"heads", NULL};
+	"epochs", "lr", "lr_decay", "ent_decay", "gamma", "gae_lambda",
+	"clip", "clip_vf", "target_kl", "ent_coef", "vf_coef",
+	"max_grad_norm", "adam_eps", "norm_obs", "norm_adv", "adv_floor",
+	"obs_clip", "continuing", "timesteps", "threads", "seed", "heads",
+	NULL};
 
 void mr_ppo_policy_shape(const mr_ppo_config *c, mr_policy_shape *s)
 {
@@ -218,6 +219,7 @@ static int set_int(mr_ppo_config *c, const char *key, const char *val,
 		{"batch", &c->batch, NULL, NULL},
 		{"epochs", &c->epochs, NULL, NULL},
 		{"lr_decay", &c->lr_decay, NULL, NULL},
+		{"ent_decay", &c->ent_decay, NULL, NULL},
 		{"continuing", &c->continuing, NULL, NULL},
 		{"norm_obs", &c->norm_obs, NULL, NULL},
 		{"norm_adv", &c->norm_adv, NULL, NULL},
@@ -262,6 +264,7 @@ static int set_double(mr_ppo_config *c, const char *key, const char *val,
 		{"gae_lambda", &c->gae_lambda},
 		{"clip", &c->clip},
 		{"clip_vf", &c->clip_vf},
+		{"target_kl", &c->target_kl},
 		{"ent_coef", &c->ent_coef},
 		{"vf_coef", &c->vf_coef},
 		{"max_grad_norm", &c->max_grad_norm},
@@ -331,6 +334,8 @@ int mr_ppo_config_check(const mr_ppo_config *c, mr_err *e)
 	REFUSE(c->shared != 0 && c->shared != 1, "shared: must be 0 or 1");
 	REFUSE(c->lr_decay != 0 && c->lr_decay != 1,
 	       "lr_decay: must be 0 or 1");
+	REFUSE(c->ent_decay != 0 && c->ent_decay != 1,
+	       "ent_decay: must be 0 or 1");
 	REFUSE(c->continuing != 0 && c->continuing != 1,
 	       "continuing: must be 0 or 1");
 	REFUSE(c->norm_obs != 0 && c->norm_obs != 1,
@@ -360,14 +365,17 @@ void mr_ppo_config_describe(const mr_ppo_config *c, char *buf, size_t n)
 	snprintf(buf, n,
 		 "net=%s critic_net=%s act=%s shared=%d n_steps=%d nenvs=%d "
 		 "batch=%d epochs=%d lr=%g lr_decay=%d gamma=%g gae_lambda=%g "
-		 "clip=%g clip_vf=%g ent_coef=%g vf_coef=%g max_grad_norm=%g "
+		 "clip=%g clip_vf=%g target_kl=%g ent_coef=%g ent_decay=%d "
+		 "vf_coef=%g max_grad_norm=%g "
 		 "adam_eps=%g norm_obs=%d norm_adv=%d adv_floor=%g obs_clip=%g "
 		 "continuing=%d "
 		 "heads=%s",
 		 a, c->shared ? "(shared)" : cr,
 		 c->act == MR_ACT_TANH ? "tanh" : "relu", c->shared,
 		 c->n_steps, c->nenvs, c->batch, c->epochs, c->lr, c->lr_decay,
-		 c->gamma, c->gae_lambda, c->clip, c->clip_vf, c->ent_coef,
+		 c->gamma, c->gae_lambda, c->clip, c->clip_vf, c->target_kl,
+		 c->ent_coef,
+		 c->ent_decay,
 		 c->vf_coef, c->max_grad_norm, c->adam_eps, c->norm_obs,
 		 c->norm_adv, c->adv_floor, c->obs_clip, c->continuing,
 		 mr_heads_name(c->heads));

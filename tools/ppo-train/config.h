@@ -27,9 +27,12 @@ typedef struct {
 	int epochs;
 	double lr;
 	int lr_decay;        /* 1: linear to 0 over timesteps */
+	int ent_decay;       /* 1: ent_coef linear to 0 over timesteps */
 	double gamma, gae_lambda;
 	double clip;         /* policy ratio clip */
 	double clip_vf;      /* value clip, <= 0: none */
+	double target_kl;    /* > 0: an update's epochs stop once the policy
+			      * is 1.5 x this from the rollout's (KL) */
 	double ent_coef, vf_coef;
 	double max_grad_norm; /* <= 0: none */
 	double adam_eps;

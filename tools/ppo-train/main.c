@@ -62,6 +62,15 @@ static void usage(FILE *f)
 "                         validation episodes (mean, sd and 95%% interval\n"
 "                         over their steps), the optimum's, and the\n"
 "                         normalised score (R - R_random)/(R_opt - R_random)\n"
+"  --stats FILE           per-update training statistics CSV: timesteps,lr,\n"
+"                         ent_coef,pg_loss,v_loss,entropy,approx_kl,\n"
+"                         clip_frac,grad_norm,adv_sd,steps (the update's\n"
+"                         lr and entropy coefficient, minibatch means of the\n"
+"                         losses, the policy's entropy, the KL estimate\n"
+"                         and clipped share; adv_sd: the rollout's\n"
+"                         advantage spread before scaling; steps: the\n"
+"                         minibatch steps taken); written when\n"
+"                         training ends (after --resume: from there on)\n"
 "  --eval-every K         evaluate (and write the curve) every K updates (1)\n"
 "  --val-episodes N       validation episodes per evaluation (5): seeds drawn\n"
 "                         from (--seed, validation set, k), disjoint from the\n"
@@ -94,9 +103,18 @@ static void usage(FILE *f)
 "  --n-steps N (per env)  --nenvs N  --batch N  --epochs N\n"
 "  --lr X  --lr-decay 0|1  --gamma X  --gae-lambda X  --clip X\n"
 "  --clip-vf X (<= 0: off)  --ent-coef X  --vf-coef X\n"
+"  --target-kl X          (<= 0: off, the default) an update's epochs stop\n"
+"                         at the first minibatch whose policy is more than\n"
+"                         1.5 X (approximate KL) from the rollout's, before\n"
+"                         its step (stable-baselines3's target_kl)\n"
 "  --max-grad-norm X (<= 0: off)  --adam-eps X  --norm-obs 0|1\n"
 "  --obs-clip X  --timesteps N\n"
-"  --norm-adv 0|1|2       advantages: 0 raw; 1 scaled per minibatch to unit\n"
+"  --lr-decay 1, --ent-decay 1: the learning rate, the entropy coefficient\n"
+"                         fall linearly to 0 over --timesteps. An entropy\n"
+"                         bonus held to the end keeps the policy spread\n"
+"                         out, and its greedy action then flips between\n"
+"                         near-equal choices; decayed, it explores early\n"
+"                         and settles\n""  --norm-adv 0|1|2       advantages: 0 raw; 1 scaled per minibatch to unit\n"
 "                         spread (stable-baselines3, the published setting);\n"
 "                         2 (default) the same, but the minibatch's spread\n"
 "                         is taken at least --adv-floor (0.1) x the spread\n"
@@ -504,6 +522,32 @@ static int curve_write(const curve *c, const char *path, mr_err *e)
 }
 
 
+/* --stats: the header, then a row per update (stats_row). */
+static int stats_open(mr_out *o, const char *path, mr_err *e)
+{
+	if (mr_out_open(o, path, e))
+		return -1;
+	fprintf(o->f, "timesteps,lr,ent_coef,pg_loss,v_loss,entropy,"
+		"approx_kl,clip_frac,grad_norm,adv_sd,steps\n");
+	return 0;
+}
+
+static int stats_row(mr_out *o, const mr_ppo *t, const mr_ppo_stats *st,
+		     mr_err *e)
+{
+	double v[] = {st->lr, st->ent_coef, st->pg_loss, st->v_loss,
+		      st->entropy, st->approx_kl, st->clip_frac,
+		      st->grad_norm, st->adv_sd};
+	fprintf(o->f, "%lld", (long long)mr_ppo_timesteps(t));
+	for (size_t k = 0; k < sizeof v / sizeof v[0]; k++) {
+		char b[32];
+		fprintf(o->f, ",%s", mr_fmt_double(b, v[k]));
+	}
+	if (fprintf(o->f, ",%lld\n", (long long)st->steps) < 0)
+		return mr_errf(e, MR_EXIT_IO, "%s: write failed", o->path);
+	return 0;
+}
+
 /* The deterministic policy on the nval validation episodes: a curve row
  * (mean, sample std and 95% t-interval over their steps, the optimum's
  * mean, the normalised score), the curve rewritten; *avg_out the mean
@@ -738,7 +782,7 @@ static void resume_state(const char *path, const mr_ppo_config *cfg,
  */
 
 typedef struct {
-	const char *output, *curve_path, *ckpt_path;
+	const char *output, *curve_path, *ckpt_path, *stats_path;
 	const char *env_name, *env_cmd, *objective, *preset, *model;
 	int eval_every, ckpt_every, resume, quiet;
 	int val_episodes, select_best;
@@ -753,7 +797,7 @@ typedef struct {
 enum {
 	OPT_ENV = 1000, OPT_ENV_CMD, OPT_OBJECTIVE, OPT_CURVE, OPT_EVAL_EVERY,
 	OPT_CKPT, OPT_CKPT_EVERY, OPT_RESUME, OPT_TARGET, OPT_PRESET, OPT_SET,
-	OPT_MODEL, OPT_VAL_EPISODES, OPT_SELECT_BEST,
+	OPT_MODEL, OPT_VAL_EPISODES, OPT_SELECT_BEST, OPT_STATS,
 	OPT_KEY /* + index into mr_ppo_config_keys */
 };
 
@@ -819,6 +863,7 @@ static void parse_args(int argc, char **argv, options *o)
 		{"model", required_argument, 0, OPT_MODEL},
 		{"val-episodes", required_argument, 0, OPT_VAL_EPISODES},
 		{"select-best", no_argument, 0, OPT_SELECT_BEST},
+		{"stats", required_argument, 0, OPT_STATS},
 	};
 	size_t nbase = sizeof base / sizeof base[0], nkeys = 0;
 	while (mr_ppo_config_keys[nkeys])
@@ -847,6 +892,7 @@ static void parse_args(int argc, char **argv, options *o)
 		case OPT_OBJECTIVE: o->objective = optarg; break;
 		case OPT_MODEL: o->model = optarg; break;
 		case OPT_CURVE: o->curve_path = optarg; break;
+		case OPT_STATS: o->stats_path = optarg; break;
 		case OPT_CKPT: o->ckpt_path = optarg; break;
 		case OPT_RESUME: o->resume = 1; break;
 		case OPT_SELECT_BEST: o->select_best = 1; break;
@@ -1008,6 +1054,7 @@ typedef struct {
 	int64_t last_eval;                   /* updates at it */
 	best_eval best;                      /* --select-best */
 	env_hashes hashes;                   /* what it trains on */
+	mr_out stats;                        /* --stats (f NULL: none) */
 } run;
 
 /* The training environments, one group per thread when they divide
@@ -1142,6 +1189,8 @@ static int train(run *r, const options *o, mr_progress *bar)
 		if (mr_ppo_iterate(r->t, &st, &e))
 			mr_die(prog, &e);
 		int64_t up = mr_ppo_updates(r->t);
+		if (r->stats.f && stats_row(&r->stats, r->t, &st, &e))
+			mr_die(prog, &e);
 		if (up % o->eval_every == 0) {
 			evaluate_now(r, o);
 			if (target_reached(o->target, r->last_avg, r->r_opt,
@@ -1160,6 +1209,8 @@ static int train(run *r, const options *o, mr_progress *bar)
 				(long long)mr_ppo_timesteps(r->t),
 				o->ckpt_path);
 			/* the checkpoint is all that counts */
+			if (r->stats.f)
+				mr_out_abort(&r->stats);
 			exit(MR_EXIT_INTR);
 		}
 		if (o->ckpt_every > 0 && up % o->ckpt_every == 0)
@@ -1187,6 +1238,8 @@ static int finish(run *r, const options *o, mr_progress *bar, double wall,
 	if (mr_policy_save(mr_ppo_policy(r->t), o->output, &e))
 		mr_die(prog, &e);
 	if (o->curve_path && curve_write(&r->cv, o->curve_path, &e))
+		mr_die(prog, &e);
+	if (r->stats.f && mr_out_commit(&r->stats, &e))
 		mr_die(prog, &e);
 	long long ts = (long long)mr_ppo_timesteps(r->t);
 	if (!o->quiet)
@@ -1241,6 +1294,10 @@ int main(int argc, char **argv)
 	references(&r, &o);
 
 	mr_catch_signals(on_signal);
+
+	mr_err e = {0};
+	if (o.stats_path && stats_open(&r.stats, o.stats_path, &e))
+		mr_die(prog, &e);
 	mr_progress bar;
 	mr_progress_init(&bar, prog, (double)r.cfg.timesteps, o.quiet);
 	double t0 = mr_now(), c0 = cpu_seconds();

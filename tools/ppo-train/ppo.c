@@ -310,19 +310,25 @@ static void draw_orders(mr_ppo *t)
 	}
 }
 
-/* Merges this rollout's advantages into the running statistics that
- * norm_adv 2 scales by (Chan et al.: two sets' counts, means and sums of
- * squared deviations). */
-static void merge_adv_stats(mr_ppo *t)
+/* This rollout's advantages: their mean and sum of squared deviations. */
+static void rollout_adv_stats(const mr_ppo *t, double *mean, double *m2)
 {
-	double n = t->S, mean = 0, m2 = 0;
+	double n = t->S;
+	*mean = *m2 = 0;
 	for (int s = 0; s < t->S; s++)
-		mean += t->adv[s];
-	mean /= n;
+		*mean += t->adv[s];
+	*mean /= n;
 	for (int s = 0; s < t->S; s++) {
-		double d = t->adv[s] - mean;
-		m2 += d * d;
+		double d = t->adv[s] - *mean;
+		*m2 += d * d;
 	}
+}
+
+/* Merges this rollout's advantages (n, mean, m2) into the running
+ * statistics that norm_adv 2 scales by (Chan et al.: two sets' counts,
+ * means and sums of squared deviations). */
+static void merge_adv_stats(mr_ppo *t, double n, double mean, double m2)
+{
 	double tot = t->adv_n + n, delta = mean - t->adv_mean;
 	t->adv_m2 += m2 + delta * delta * t->adv_n * n / tot;
 	t->adv_mean += delta * n / tot;
@@ -346,8 +352,10 @@ int mr_ppo_iterate(mr_ppo *t, mr_ppo_stats *st, mr_err *e)
 	mr_gae(t->rewards, c->continuing ? NULL : t->dones, t->values,
 	       t->last_values, c->n_steps, t->N, c->gamma, c->gae_lambda,
 	       t->adv, t->ret);
+	double adv_mean, adv_m2;
+	rollout_adv_stats(t, &adv_mean, &adv_m2);
 	if (c->norm_adv == 2)
-		merge_adv_stats(t);
+		merge_adv_stats(t, t->S, adv_mean, adv_m2);
 
 	draw_orders(t);
 	double progress = (double)(t->timesteps - t->S) / (double)c->timesteps;
@@ -355,8 +363,12 @@ int mr_ppo_iterate(mr_ppo *t, mr_ppo_stats *st, mr_err *e)
 				: c->lr;
 	if (!(t->lr_now > 0))
 		t->lr_now = c->lr * 1e-3; /* past the end: keep moving a bit */
+	t->ent_now = c->ent_decay
+			     ? c->ent_coef * (1 - (progress < 1 ? progress : 1))
+			     : c->ent_coef;
 	mr_pool_run(&t->pool, ppo_update_job, t);
-	t->adam_t += (int64_t)c->epochs * ((t->S + c->batch - 1) / c->batch);
+	/* the minibatch steps taken (fewer when target_kl stopped them) */
+	t->adam_t += t->w[0].nmb;
 	/* normalisation statistics changed: refresh what is applied */
 	mr_policy_refresh(t->pol);
 	mr_ppo_stats s = {0};
@@ -374,6 +386,10 @@ int mr_ppo_iterate(mr_ppo *t, mr_ppo_stats *st, mr_err *e)
 	st->approx_kl = s.approx_kl;
 	st->clip_frac = s.clip_frac;
 	st->grad_norm = s.grad_norm;
+	st->steps = t->w[0].nmb;
+	st->lr = t->lr_now;
+	st->ent_coef = t->ent_now;
+	st->adv_sd = t->S > 1 ? sqrt(adv_m2 / (t->S - 1)) : 0;
 	t->updates++;
 	return 0;
 }

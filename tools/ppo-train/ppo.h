@@ -21,6 +21,9 @@ typedef struct mr_ppo mr_ppo;
 
 typedef struct {
 	double pg_loss, v_loss, entropy, approx_kl, clip_frac, grad_norm;
+	double lr, ent_coef; /* the update's (after their schedules) */
+	double adv_sd;       /* the rollout's advantages' spread, unscaled */
+	int64_t steps;       /* minibatch steps taken (target_kl: fewer) */
 	double ep_return; /* mean return of episodes finished in the rollout */
 	int episodes;
 } mr_ppo_stats;

@@ -25,7 +25,9 @@ typedef struct {
 	/* results of a job */
 	mr_ppo_stats st;
 	double sumsq;
-	int64_t nmb;
+	int64_t nmb;                /* minibatch steps taken */
+	int stopped;                /* 1: target_kl stopped the epochs */
+	double mb_kl;               /* this minibatch's KL (its rows) */
 	double ep_sum;
 	int ep_count;
 	int failed;
@@ -57,8 +59,10 @@ struct mr_ppo {
 	 * net_ss: each network's squared gradient norm (split by network) */
 	float *G, *m, *v;
 	double net_ss[2][2];
+	double mb_kl[2];            /* by network: the actor's minibatch KL,
+				     * double-buffered as net_ss */
 	int64_t adam_t;
-	double lr_now;
+	double lr_now, ent_now;     /* this update's lr and ent_coef */
 	/* counters */
 	int64_t timesteps, updates;
 	mr_pool pool;

@@ -55,13 +55,14 @@ static void policy_loss_rows(mr_ppo *t, worker *w, const int *mb, int Bm,
 		double a = (t->adv[s] - adv_mean) * adv_scale;
 		mr_ppo_sample_out o;
 		mr_ppo_policy_loss(z, mask, p->head_ncomp, p->head_nchoices, act,
-				   t->logp[s], a, c->clip, c->ent_coef, inv,
+				   t->logp[s], a, c->clip, t->ent_now, inv,
 				   w->logp, w->p, w->d[0] + (size_t)r * A, &o);
 		w->st.pg_loss += o.pg_loss * inv;
 		w->st.clip_frac += o.clipped * inv;
 		/* (r - 1) - log r: the low-variance KL estimate SB3 logs */
 		double lr = o.logp - t->logp[s];
 		w->st.approx_kl += (exp(lr) - 1 - lr) * inv;
+		w->mb_kl += (exp(lr) - 1 - lr) * inv;
 		w->st.entropy += o.entropy * inv;
 	}
 }
@@ -279,6 +280,15 @@ static void adv_stats(const mr_ppo *t, const int *mb, int Bm, double *mean,
 	*scale = 1.0 / (sd + 1e-8);
 }
 
+/* target_kl: the epochs stop at the first minibatch whose policy is
+ * further than 1.5 x target_kl (approximate KL) from the rollout's, before
+ * its step (as stable-baselines3 does): an update that has moved the
+ * policy that far already would mostly move it on noise. */
+static int kl_stop(const mr_ppo_config *c, double kl)
+{
+	return c->target_kl > 0 && kl > 1.5 * c->target_kl;
+}
+
 /* The update by network: one worker trains both networks in turn, or (two
  * workers, separate networks) worker 0 the actor and worker 1 the critic,
  * each on the whole minibatch, with its own parameters, gradients and
@@ -294,7 +304,8 @@ static void update_by_net(mr_ppo *t, int tid)
 	const mr_mlp *nets[2] = {&p->actor, &p->critic};
 	int n0 = t->T == 1 ? 0 : tid, n1 = t->T == 1 ? 1 : tid;
 	int64_t step = t->adam_t, nmb = 0;
-	for (int ep = 0; ep < c->epochs; ep++) {
+	int stop = 0;
+	for (int ep = 0; ep < c->epochs && !stop; ep++) {
 		const int *perm = t->perm + (size_t)ep * t->S;
 		for (int start = 0; start < t->S; start += c->batch, nmb++) {
 			int Bm = t->S - start < c->batch ? t->S - start : c->batch;
@@ -302,6 +313,7 @@ static void update_by_net(mr_ppo *t, int tid)
 			double mean, scale;
 			adv_stats(t, mb, Bm, &mean, &scale);
 			gather_obs(t, w, mb, 0, Bm);
+			w->mb_kl = 0;
 			/* the halves of the norm, double-buffered: a worker
 			 * writes minibatch k+1's only after the barrier of
 			 * minibatch k, when the other has read minibatch k-1's */
@@ -310,7 +322,12 @@ static void update_by_net(mr_ppo *t, int tid)
 				net_grad(t, w, n, mb, Bm, 0, Bm, mean, scale);
 				ss[n] = net_sumsq(nets[n], w->grads);
 			}
+			/* the actor's worker (0) has the minibatch's KL */
+			if (tid == 0)
+				t->mb_kl[nmb & 1] = w->mb_kl;
 			mr_pool_barrier(&t->pool);
+			if ((stop = kl_stop(c, t->mb_kl[nmb & 1])))
+				break;
 			double norm = sqrt(ss[0] + ss[1]);
 			if (tid == 0)
 				w->st.grad_norm += norm;
@@ -323,6 +340,7 @@ static void update_by_net(mr_ppo *t, int tid)
 		}
 	}
 	t->w[tid].nmb = nmb;
+	t->w[tid].stopped = stop;
 }
 
 /* The update split by rows (three or more workers, or a shared trunk):
@@ -339,7 +357,8 @@ static void update_by_rows(mr_ppo *t, int tid)
 	worker *w = &t->w[tid];
 	int T = t->T;
 	int64_t step = t->adam_t, nmb = 0;
-	for (int ep = 0; ep < c->epochs; ep++) {
+	int stop = 0;
+	for (int ep = 0; ep < c->epochs && !stop; ep++) {
 		const int *perm = t->perm + (size_t)ep * t->S;
 		for (int start = 0; start < t->S; start += c->batch, nmb++) {
 			int Bm = t->S - start < c->batch ? t->S - start : c->batch;
@@ -348,8 +367,16 @@ static void update_by_rows(mr_ppo *t, int tid)
 			adv_stats(t, mb, Bm, &mean, &scale);
 			int r0 = (int)((int64_t)Bm * tid / T),
 			    r1 = (int)((int64_t)Bm * (tid + 1) / T);
+			w->mb_kl = 0;
 			minibatch_grad(t, w, mb, Bm, r0, r1, mean, scale);
 			mr_pool_barrier(&t->pool);
+			/* every worker sums the same partial KLs in the
+			 * same order: all stop together */
+			double kl = 0;
+			for (int u = 0; u < T; u++)
+				kl += t->w[u].mb_kl;
+			if ((stop = kl_stop(c, kl)))
+				break;
 
 			double ss8[8] = {0};
 			for_my_columns(t, &p->actor, tid, reduce_span, ss8);
@@ -374,6 +401,7 @@ static void update_by_rows(mr_ppo *t, int tid)
 		}
 	}
 	t->w[tid].nmb = nmb;
+	t->w[tid].stopped = stop;
 }
 
 void ppo_update_job(void *arg, int tid)
@@ -385,8 +413,10 @@ void ppo_update_job(void *arg, int tid)
 		update_by_net(t, tid);
 	else
 		update_by_rows(t, tid);
-	/* per-minibatch means */
-	double k = 1.0 / (w->nmb ? (double)w->nmb : 1);
+	/* per-minibatch means (a minibatch target_kl stopped counts: its
+	 * losses were computed) */
+	int64_t seen = w->nmb + w->stopped;
+	double k = 1.0 / (seen ? (double)seen : 1);
 	w->st.pg_loss *= k;
 	w->st.v_loss *= k;
 	w->st.entropy *= k;
