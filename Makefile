@@ -32,7 +32,7 @@ SAN     ?=
 # fails the build. UNITS is ordered by pipeline stage, lowest first; a unit
 # may only use units before it (checked below), so there are no cycles.
 UNITS := meshapi testbed actuate trace-collect rf-fit sim-env policy \
-	evaluate ppo-train policy-eval
+	evaluate ppo-train adapt policy-eval
 USES_meshapi       :=
 USES_testbed       := meshapi
 USES_actuate       := meshapi
@@ -42,6 +42,7 @@ USES_sim-env       := rf-fit
 USES_policy        :=
 USES_evaluate      := sim-env
 USES_ppo-train     := policy evaluate sim-env
+USES_adapt         :=
 USES_policy-eval   := policy evaluate sim-env
 
 # Every module a unit needs at link time (its uses, theirs, and so on).
