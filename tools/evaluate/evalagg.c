@@ -13,12 +13,14 @@
 
 #include "evaluate.h"
 
+/* The cost figure is mean_cost, which every summary has (mean_cores only
+ * where an action sets cores). */
 enum { F_OBJ, F_PAT, F_SEED, F_POL, F_SCORE, F_BOUND, F_BOPT, F_REWARD,
-       F_CORES, NF };
+       F_COST, NF };
 static const char *const fname[NF] = {
 	"objective", "pattern", "seed", "policy", "norm_score",
 	"bound_met_pct", "bound_met_where_opt_pct", "mean_reward",
-	"mean_cores"};
+	"mean_cost"};
 #define NMETRIC 5 /* F_SCORE.. */
 
 typedef struct {
@@ -168,7 +170,8 @@ out:
 }
 
 /* The range of each metric (F_SCORE..): an interval is clipped to it. */
-static const double range_lo[NMETRIC] = {-INFINITY, 0, 0, -INFINITY, 0};
+static const double range_lo[NMETRIC] = {-INFINITY, 0, 0, -INFINITY,
+					 -INFINITY};
 static const double range_hi[NMETRIC] = {INFINITY, 100, 100, INFINITY,
 					 INFINITY};
 

@@ -144,10 +144,15 @@ int mr_summary_write(const char *path, const char *objective,
 	if (mr_out_open(&o, path, e) != 0)
 		return -1;
 	FILE *f = o.f;
+	/* mean_cores only where an action sets cores: a column no row can
+	 * fill would be empty fields (mean_cost is always there) */
+	int has_cores = 0;
+	for (int i = 0; i < n; i++)
+		has_cores |= isfinite(rows[i].mean_cores);
 	fprintf(f, "objective,pattern,seed,policy,steps,mean_reward,ci95,norm_score,"
-		   "bound_met_pct,bound_met_where_opt_pct,mean_cores,mean_cost,"
+		   "bound_met_pct,bound_met_where_opt_pct,%smean_cost,"
 		   "mean_carried,mean_load,episodes,episode_reward_ci95,"
-		   "norm_score_ci95\n");
+		   "norm_score_ci95\n", has_cores ? "mean_cores," : "");
 	for (int i = 0; i < n; i++) {
 		const mr_summary *r = &rows[i];
 		fprintf(f, "%s,%s,%llu,%s,%ld", objective, pattern,
@@ -157,7 +162,8 @@ int mr_summary_write(const char *path, const char *objective,
 		put(f, r->norm_score);
 		put(f, r->bound_met_pct);
 		put(f, r->bound_opt_pct);
-		put(f, r->mean_cores);
+		if (has_cores)
+			put(f, r->mean_cores);
 		put(f, r->mean_cost);
 		put(f, r->mean_carried);
 		put(f, r->mean_load);

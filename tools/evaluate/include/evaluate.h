@@ -138,8 +138,8 @@ double mr_sweep_service_time(const mr_sweep *s, const mr_action_space *as,
 			     const int32_t *rest);
 
 /* Writes the per-step CSV atomically:
- * step,load,<component...>,cores,d1..dS,carried,cost,reward,bound_met,episode
- * (cores is empty when the objective sets none, or sets it incrementally;
+ * step,load,<component...>,[cores,]d1..dS,carried,cost,reward,bound_met,
+ * episode (cores only when an action sets it as an absolute value;
  * step counts on across episodes, episode says which one a step is of) */
 int mr_steps_write(const char *path, const mr_action_space *as,
 		   const mr_steps *s, mr_err *e);
@@ -188,10 +188,11 @@ void mr_summarise_episodes(const mr_steps *s, const char *policy, int n,
 			   const mr_steps *opt, mr_summary *out);
 /* Summary CSV, one row per policy, written atomically:
  * objective,pattern,seed,policy,steps,mean_reward,ci95,norm_score,
- * bound_met_pct,bound_met_where_opt_pct,mean_cores,mean_cost,mean_carried,
- * mean_load,episodes,episode_reward_ci95,norm_score_ci95 (undefined
- * figures are empty fields; ci95 is over steps, the last two over
- * episodes). */
+ * bound_met_pct,bound_met_where_opt_pct,[mean_cores,]mean_cost,
+ * mean_carried,mean_load,episodes,episode_reward_ci95,norm_score_ci95
+ * (mean_cores only when an action sets cores; a figure a row cannot have,
+ * such as the score without an optimum, is an empty field; ci95 is over
+ * steps, the last two over episodes). */
 int mr_summary_write(const char *path, const char *objective,
 		     const char *pattern, uint64_t seed,
 		     const mr_summary *rows, int n, mr_err *e);
@@ -281,7 +282,8 @@ int mr_eval_suite(const mr_suite_opts *so, mr_episode_opener open,
  * Aggregation across runs (seeds): reads summary.csv files and writes, per
  * objective, pattern and policy, "runs" and the mean and 95% half-width of
  * norm_score, bound_met_pct, bound_met_where_opt_pct, mean_reward and
- * mean_cores (columns <name>_mean, <name>_ci95), atomically. A run given
+ * mean_cost (columns <name>_mean, <name>_ci95, then <name>_lo, <name>_hi:
+ * the interval clipped to the figure's range), atomically. A run given
  * twice (same objective, pattern, policy and seed) is an error.
  */
 int mr_eval_aggregate(const char *const *paths, int npaths,
