@@ -285,9 +285,20 @@ static void test_served(void)
 	      "served: 30 of 40 answered: judged delay 1.475 s, carried 6, "
 	      "missed (got %g, %g, %d, r %g)", info.delay[0], info.carried,
 	      info.bound_met, r);
+	CHECK(fabs(info.dropped - 0.25) < 1e-12 && info.served_short,
+	      "served: 30 of 40: 25 %% dropped, below min_served (got %g, %d)",
+	      info.dropped, info.served_short);
 	r = mr_simenv_live_outcome(l, whole, cfg, &info);
-	CHECK(fabs(info.delay[0] - 0.3) < 1e-12 && info.bound_met && r == 5,
+	CHECK(fabs(info.delay[0] - 0.3) < 1e-12 && info.bound_met && r == 5 &&
+		      info.dropped == 0 && !info.served_short,
 	      "served: all answered: the measured delay, met, 6 - c");
+	double silent[4] = {8, 0, 0, 40}; /* d1 0: no request answered */
+	r = mr_simenv_live_outcome(l, silent, cfg, &info);
+	CHECK(info.delay[0] == 5 && !info.bound_met && info.dropped == 1 &&
+		      info.served_short && r < 0,
+	      "served: none of 40 answered: the timeout (5 s), missed, all "
+	      "dropped (got %g, %d, %g, r %g)", info.delay[0],
+	      info.bound_met, info.dropped, r);
 	double none[4] = {8, 0, 0, 0};
 	r = mr_simenv_live_outcome(l, none, cfg, &info);
 	CHECK(fabs(info.carried - 8) < 1e-12,

@@ -663,11 +663,87 @@ static void test_random_reference(void)
 	      "failed sweep: sampled instead (%s)", why.msg);
 }
 
+/* The HPA step by hand on a five-core space: desired = ceil(cores * util
+ * / target), 10 % tolerance, scale-up at once, scale-down held at the
+ * highest desired value of the window; a measured util wins over the
+ * carried load. */
+static void test_hpa(void)
+{
+	mr_action_space as;
+	memset(&as, 0, sizeof as);
+	as.ncomp = 1;
+	strcpy(as.name[0], "c");
+	as.nchoices[0] = 5;
+	for (int j = 0; j < 5; j++)
+		as.values[0][j] = j + 1;
+	as.cores = 0;
+	mr_err e = {0};
+	mr_controller c;
+	int32_t start = 1, a = -1, prev = 1; /* 2 cores */
+	CHECK(mr_ctl_hpa(&c, "hpa50", &as, &start, 0.5, 0.1, &e) == 0 &&
+		      mr_ctl_hpa_window(&c, 3, &e) == 0,
+	      "hpa with a 3-period window");
+	CHECK(mr_ctl_hpa_window(&c, 0, &e) == -1 &&
+		      mr_ctl_hpa_window(&c, MR_HPA_MAX_WINDOW + 1, &e) == -1,
+	      "window outside 1..%d refused", MR_HPA_MAX_WINDOW);
+	mr_ctl_act(&c, &as, 0, NULL, NULL, NULL, NULL, &a);
+	CHECK(a == 1, "first period: the starting cores");
+	/* carried load per period; util = load * 0.1 / cores, target 0.5 */
+	/* 16 on 2: util 0.8 -> ceil(3.2) = 4 at once; 9.6 on 4: desired 2,
+	 * held at 4 while 4 is in the window; then 2 (9.6 on 2: ratio 0.96,
+	 * within 10 %); 2 on 2: desired 1, held at 2; 30 on 2: 6 -> 5, the
+	 * most allowed */
+	static const double load[] = {16, 9.6, 9.6, 9.6, 9.6, 2, 30};
+	static const int want[] = {4, 4, 4, 2, 2, 2, 5};
+	int ok = 1;
+	for (int t = 0; t < 7; t++) {
+		mr_step_info in = {.carried = load[t]};
+		mr_ctl_act(&c, &as, t + 1, NULL, NULL, &in, &prev, &a);
+		ok &= a + 1 == want[t];
+		if (a + 1 != want[t])
+			fprintf(stderr, "# period %d: %d cores, want %d\n", t,
+				a + 1, want[t]);
+		prev = a;
+	}
+	CHECK(ok, "hpa: up at once, down after the window, tolerance kept");
+	c.hpa_util = 0.5 * 1.05; /* within the tolerance: stay */
+	prev = 2;
+	mr_step_info in = {.carried = 1000};
+	mr_ctl_act(&c, &as, 9, NULL, NULL, &in, &prev, &a);
+	CHECK(a == 2, "a measured util within 10 %% of the target keeps 3 "
+		      "cores (got %d)", a + 1);
+}
+
+/* Drops in the summary: the mean share served and the periods below
+ * min_served, from the step infos. */
+static void test_drops(void)
+{
+	mr_steps st;
+	mr_steps_init(&st, 1, 1);
+	int32_t a = 0;
+	mr_step_info ok = {.delay = {0.2}}, lost = {.delay = {4.04}};
+	lost.dropped = 0.8;
+	lost.served_short = 1;
+	mr_steps_add(&st, &a, &ok, 5, 1);
+	mr_steps_add(&st, &a, &lost, -3.44, 1);
+	mr_steps_add(&st, &a, &lost, -3.44, 1);
+	mr_steps_add(&st, &a, &ok, 5, 1);
+	mr_summary sum;
+	mr_summarise(&st, "x", NAN, NAN, NULL, &sum);
+	CHECK(fabs(sum.mean_served - 0.6) < 1e-12 &&
+		      sum.served_short_pct == 50,
+	      "summary: served %g (0.6), %g %% short (50)", sum.mean_served,
+	      sum.served_short_pct);
+	mr_steps_free(&st);
+}
+
 int main(void)
 {
 	test_actions();
 	test_stats();
 	test_sweep_and_controllers();
+	test_hpa();
+	test_drops();
 	test_suite();
 	test_random_reference();
 	test_aggregate();

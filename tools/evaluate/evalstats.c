@@ -63,6 +63,21 @@ double mr_norm_score(double r, double r_opt, double r_random)
 	return span > 1e-12 ? (r - r_random) / span : NAN;
 }
 
+/* The served-share rule's figures: mean share served (of the service
+ * that dropped most) and the % of steps below min_served. */
+static void summarise_drops(const mr_steps *s, mr_summary *out)
+{
+	double dropped = 0;
+	long shorts = 0;
+	for (long t = 0; t < s->n; t++) {
+		dropped += s->dropped[t];
+		shorts += s->served_short[t];
+	}
+	double n = s->n ? (double)s->n : NAN;
+	out->mean_served = 1 - dropped / n;
+	out->served_short_pct = 100.0 * (double)shorts / n;
+}
+
 void mr_summarise(const mr_steps *s, const char *policy, double r_opt,
 		  double r_random, const mr_steps *opt, mr_summary *out)
 {
@@ -92,6 +107,7 @@ void mr_summarise(const mr_steps *s, const char *policy, double r_opt,
 	out->mean_load = load / n;
 	out->episodes = 1;
 	out->episode_reward_ci95 = out->norm_score_ci95 = NAN;
+	summarise_drops(s, out);
 }
 
 void mr_summarise_episodes(const mr_steps *s, const char *policy, int n,
@@ -152,7 +168,8 @@ int mr_summary_write(const char *path, const char *objective,
 	fprintf(f, "objective,pattern,seed,policy,steps,mean_reward,ci95,norm_score,"
 		   "bound_met_pct,bound_met_where_opt_pct,%smean_cost,"
 		   "mean_carried,mean_load,episodes,episode_reward_ci95,"
-		   "norm_score_ci95\n", has_cores ? "mean_cores," : "");
+		   "norm_score_ci95,mean_served,served_short_pct\n",
+		   has_cores ? "mean_cores," : "");
 	for (int i = 0; i < n; i++) {
 		const mr_summary *r = &rows[i];
 		fprintf(f, "%s,%s,%llu,%s,%ld", objective, pattern,
@@ -170,6 +187,8 @@ int mr_summary_write(const char *path, const char *objective,
 		fprintf(f, ",%d", r->episodes > 0 ? r->episodes : 1);
 		put(f, r->episode_reward_ci95);
 		put(f, r->norm_score_ci95);
+		put(f, r->mean_served);
+		put(f, r->served_short_pct);
 		fputc('\n', f);
 	}
 	if (mr_out_commit(&o, e) != 0) {

@@ -327,7 +327,10 @@ static int add_controllers(const mr_suite_opts *so, char *list,
 		} else {
 			mr_err he;
 			if (mr_ctl_hpa(c, b, so->as, so->noop, target, rf->svc,
-				       &he) != 0) {
+				       &he) != 0 ||
+			    mr_ctl_hpa_window(c, so->hpa_window > 0
+						      ? so->hpa_window : 1,
+					      &he) != 0) {
 				note(so, "%s; skipped", he.msg);
 				continue;
 			}
@@ -363,8 +366,8 @@ static int write_results(const mr_suite_opts *so, const mr_controller *ctl,
 	mr_summary rows[MAX_CTL];
 	for (int i = 0; i < nctl; i++) {
 		char path[4096];
-		snprintf(path, sizeof path, "%s/steps-%s.csv", so->outdir,
-			 ctl[i].name);
+		snprintf(path, sizeof path, "%s/steps-%.*s.csv", so->outdir,
+			 (int)sizeof ctl[i].name, ctl[i].name);
 		if (mr_steps_write(path, so->as, &steps[i], e) != 0)
 			return -1;
 		written_add(w, path);

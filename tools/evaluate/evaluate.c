@@ -52,6 +52,19 @@ int mr_ctl_hpa(mr_controller *c, const char *name, const mr_action_space *as,
 	c->hpa_target = target;
 	c->hpa_tolerance = 0.1; /* Kubernetes' default */
 	c->hpa_service_time = service_time;
+	c->hpa_util = NAN;
+	c->hpa_window = 1;
+	return 0;
+}
+
+int mr_ctl_hpa_window(mr_controller *c, long periods, mr_err *e)
+{
+	if (periods < 1 || periods > MR_HPA_MAX_WINDOW)
+		return mr_errf(e, MR_EXIT_USAGE,
+			       "%s: stabilisation window %ld outside 1..%d "
+			       "periods", c->name, periods, MR_HPA_MAX_WINDOW);
+	c->hpa_window = (int)periods;
+	c->hpa_nrecent = 0;
 	return 0;
 }
 
@@ -116,6 +129,32 @@ static int nearest_allowed_cores(const mr_action_space *as,
 	return best < 0 ? 0 : best;
 }
 
+/* Kubernetes' HPA step on cores (its replicas): the desired count, then
+ * its scale-down stabilisation over the last hpa_window periods. */
+static double hpa_desired(mr_controller *c, const mr_action_space *as,
+			  const mr_step_info *prev, const int32_t *prev_action)
+{
+	double cores = as->values[as->cores][prev_action[as->cores]];
+	double util = isfinite(c->hpa_util)
+			      ? c->hpa_util
+			      : prev->carried * c->hpa_service_time / cores;
+	double ratio = util / c->hpa_target;
+	double want = cores;
+	if (fabs(ratio - 1) > c->hpa_tolerance)
+		want = ceil(cores * ratio - 1e-9);
+	if (c->hpa_nrecent == c->hpa_window) { /* drop the oldest */
+		memmove(c->hpa_recent, c->hpa_recent + 1,
+			(size_t)(c->hpa_window - 1) * sizeof *c->hpa_recent);
+		c->hpa_nrecent--;
+	}
+	c->hpa_recent[c->hpa_nrecent++] = want;
+	double highest = want;
+	for (int k = 0; k < c->hpa_nrecent; k++)
+		highest = fmax(highest, c->hpa_recent[k]);
+	/* up at once; down no lower than the window's highest */
+	return want > cores ? want : fmin(cores, highest);
+}
+
 void mr_ctl_act(mr_controller *c, const mr_action_space *as, long t,
 		const float *obs, const uint8_t *mask,
 		const mr_step_info *prev, const int32_t *prev_action,
@@ -134,20 +173,15 @@ void mr_ctl_act(mr_controller *c, const mr_action_space *as, long t,
 			action[i] = n ? ok[mr_rng_below(&c->rng, (uint64_t)n)] : 0;
 		}
 		break;
-	case MR_CTL_HPA: {
+	case MR_CTL_HPA:
 		memcpy(action, c->fixed, (size_t)as->ncomp * sizeof *action);
-		if (!prev || !prev_action) /* first period: starting cores */
+		if (!prev || !prev_action) { /* first period: starting cores */
+			c->hpa_nrecent = 0; /* a new episode's history */
 			break;
-		int ci = as->cores;
-		double cores = as->values[ci][prev_action[ci]];
-		double util = prev->carried * c->hpa_service_time / cores;
-		double ratio = util / c->hpa_target;
-		double want = cores;
-		if (fabs(ratio - 1) > c->hpa_tolerance)
-			want = ceil(cores * ratio - 1e-9);
-		action[ci] = nearest_allowed_cores(as, mask, want);
+		}
+		action[as->cores] = nearest_allowed_cores(
+			as, mask, hpa_desired(c, as, prev, prev_action));
 		break;
-	}
 	case MR_CTL_TABLE: {
 		long row = t < c->table_steps ? t : c->table_steps - 1;
 		memcpy(action, c->table + row * as->ncomp,
@@ -190,6 +224,9 @@ void mr_steps_add(mr_steps *s, const int32_t *action, const mr_step_info *in,
 		s->reward = mr_xrealloc(s->reward, c, sizeof *s->reward);
 		s->cores = mr_xrealloc(s->cores, c, sizeof *s->cores);
 		s->bound_met = mr_xrealloc(s->bound_met, c, sizeof *s->bound_met);
+		s->dropped = mr_xrealloc(s->dropped, c, sizeof *s->dropped);
+		s->served_short = mr_xrealloc(s->served_short, c,
+					      sizeof *s->served_short);
 		s->episode = mr_xrealloc(s->episode, c, sizeof *s->episode);
 		s->cap = cap;
 	}
@@ -205,6 +242,8 @@ void mr_steps_add(mr_steps *s, const int32_t *action, const mr_step_info *in,
 	s->reward[i] = reward;
 	s->cores[i] = cores;
 	s->bound_met[i] = in->bound_met ? 1 : 0;
+	s->dropped[i] = in->dropped;
+	s->served_short[i] = in->served_short ? 1 : 0;
 	s->episode[i] = s->cur_episode;
 }
 
@@ -218,6 +257,8 @@ void mr_steps_free(mr_steps *s)
 	free(s->reward);
 	free(s->cores);
 	free(s->bound_met);
+	free(s->dropped);
+	free(s->served_short);
 	free(s->episode);
 	memset(s, 0, sizeof *s);
 }

@@ -31,6 +31,11 @@ typedef struct {
 	double carried;                /* carried load summed over services */
 	double cost;                   /* objective's cost term (e.g. cores) */
 	int bound_met;                 /* 1 when every delay bound held */
+	/* the served-share rule (objective's served<i>): the largest share
+	 * of offered requests not answered over the services that have it
+	 * (0 when none has), and 1 when a share served is below min_served */
+	double dropped;
+	int served_short;
 } mr_step_info;
 
 typedef struct mr_vecenv mr_vecenv;

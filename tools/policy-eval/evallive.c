@@ -13,6 +13,12 @@
  * (d1, ...) go through the objective's own reward (sim-env's live API,
  * mr_simenv_live_*), so live and simulated rewards are the same function.
  *
+ * Nothing measured is lost: after every period DIR/steps-<name>.csv and
+ * DIR/summary.csv are rewritten whole (temp file and rename), so a crash
+ * or a kill leaves every finished period on disk. When actuate goes away
+ * (EPIPE on stdout) the loop stops reading and exits 5 with those files
+ * in place.
+ *
  * What it does not do: talk HTTP (trace-collect and actuate do), or run
  * baselines side by side (a testbed runs one controller at a time: run the
  * loop once per controller with --baseline).
@@ -43,7 +49,9 @@ static void on_signal(int sig)
 typedef struct {
 	const char *pol_path, *baseline, *name, *model, *noop_spec, *outdir;
 	const char *objective;
+	const char *util_column; /* hpaNN: measured utilisation, or NULL */
 	long periods, skip; /* periods < 0: until end of input */
+	long hpa_window;
 	double svc, timeout;
 	uint64_t seed;
 	int quiet;
@@ -56,6 +64,7 @@ typedef struct {
 	const mr_action_space *as;
 	mr_controller ctl;
 	mr_policy *pol;
+	int util_col; /* hpaNN: the row's utilisation column, or -1 */
 } live_run;
 
 /* What the loop carries from one row to the next. */
@@ -81,13 +90,16 @@ static int parse_options(const char *prog, int argc, char **argv,
 		{"model", required_argument, 0, 'M'},
 		{"noop", required_argument, 0, 'O'},
 		{"service-time", required_argument, 0, 'T'},
+		{"util-column", required_argument, 0, 'U'},
+		{"hpa-window", required_argument, 0, 'W'},
 		{"timeout", required_argument, 0, 't'},
 		{"seed", required_argument, 0, 's'},
 		{"output", required_argument, 0, 'o'},
 		{"quiet", no_argument, 0, 'q'},
 		{"help", no_argument, 0, 'h'},
 		{0, 0, 0, 0}};
-	*op = (live_opts){.periods = -1, .svc = NAN, .timeout = 20, .seed = 1};
+	*op = (live_opts){.periods = -1, .svc = NAN, .timeout = NAN,
+			  .seed = 1, .hpa_window = 1};
 	int c;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "a:n:o:qh", lo, NULL)) != -1) {
@@ -112,6 +124,14 @@ static int parse_options(const char *prog, int argc, char **argv,
 			op->svc = strtod(optarg, &end);
 			if (*end || !(op->svc > 0))
 				mr_usage_error(prog, "live: --service-time must be > 0");
+			break;
+		case 'U': op->util_column = optarg; break;
+		case 'W':
+			op->hpa_window = strtol(optarg, &end, 10);
+			if (*end || op->hpa_window < 1 ||
+			    op->hpa_window > MR_HPA_MAX_WINDOW)
+				mr_usage_error(prog, "live: --hpa-window must be "
+					       "1..%d periods", MR_HPA_MAX_WINDOW);
 			break;
 		case 't':
 			op->timeout = strtod(optarg, &end);
@@ -138,6 +158,11 @@ static int parse_options(const char *prog, int argc, char **argv,
 	if (!op->pol_path == !op->baseline)
 		mr_usage_error(prog, "live: needs exactly one of --act POLICY "
 			       "and --baseline NAME");
+	int hpa = op->baseline && !strncmp(op->baseline, "hpa", 3);
+	if (!hpa && (op->util_column || op->hpa_window != 1 ||
+		     isfinite(op->svc)))
+		mr_usage_error(prog, "live: --util-column, --hpa-window and "
+			       "--service-time are for --baseline hpaNN");
 	op->objective = argv[optind];
 	return 0;
 }
@@ -146,6 +171,41 @@ static void policy_act(void *ctx, const float *obs, const uint8_t *mask,
 		       int32_t *action)
 {
 	mr_policy_act(ctx, obs, mask, action);
+}
+
+/* The autoscaler's service time when --service-time is not given: the
+ * same estimate as policy-eval sim's for its first test episode with the
+ * run's seed (mr_sweep_service_time: the smallest delay the model gives
+ * with the most cores, the rest as in noop). */
+static double model_service_time(const char *prog, const live_opts *op,
+				 const live_run *r, const int32_t *noop)
+{
+	mr_err e = {0};
+	long nj = mr_action_joint_count(r->as, 1L << 20);
+	long steps = mr_simenv_episode_length(r->o);
+	mr_simenv_opts so = {.nenvs = (int)nj, .eval = 1,
+			     .episodes = MR_EPISODES_TEST,
+			     .model_path = op->model};
+	so.seed = mr_simenv_episode_seed(op->seed, so.episodes, 0);
+	if (nj < 1 || nj > 4096 || steps < 1)
+		mr_fatal(prog, MR_EXIT_USAGE, "live: %s: cannot sweep the "
+			 "model for a service time; give --service-time",
+			 op->objective);
+	mr_vecenv *v = mr_simenv_open(r->o, &so, &e);
+	if (!v)
+		mr_die(prog, &e);
+	mr_sweep sw;
+	if (v->reset(v, so.seed, &e) != 0 ||
+	    mr_eval_sweep(v, r->as, steps, &sw, &e) != 0)
+		mr_die(prog, &e);
+	double svc = mr_sweep_service_time(&sw, r->as, noop);
+	mr_sweep_free(&sw);
+	v->close(v);
+	free(v);
+	if (!op->quiet)
+		fprintf(stderr, "%s: live: service time %.4g s from the model\n",
+			prog, svc);
+	return svc;
 }
 
 /* The controller of --act or --baseline. */
@@ -182,17 +242,33 @@ static void setup_controller(const char *prog, const live_opts *op,
 		if (*end || pct < 1 || pct > 150)
 			mr_usage_error(prog, "live: --baseline hpaNN needs NN "
 				       "in 1..150");
-		if (!isfinite(op->svc))
-			mr_usage_error(prog, "live: --baseline hpaNN needs "
-				       "--service-time S (policy-eval sim "
-				       "estimates it from the model)");
+		double svc = op->svc;
+		if (!isfinite(svc) && !op->util_column)
+			svc = model_service_time(prog, op, r, noop);
+		else if (!isfinite(svc)) /* unused: util is measured */
+			svc = 1;
 		if (mr_ctl_hpa(&r->ctl, name, as, noop, (double)pct / 100,
-			       op->svc, &e) != 0)
+			       svc, &e) != 0 ||
+		    mr_ctl_hpa_window(&r->ctl, op->hpa_window, &e) != 0)
 			mr_die(prog, &e);
 	} else {
 		mr_usage_error(prog, "live: --baseline is noop, random or "
 			       "hpaNN");
 	}
+}
+
+/* The delay a window without a success counts: --timeout, else the
+ * objective's timeout1 or timeout (the served-share rule's), else 20 s. */
+static double window_timeout(const live_opts *op, const mr_objective *o)
+{
+	if (isfinite(op->timeout))
+		return op->timeout;
+	const char *v = mr_objective_param(o, "reward", "timeout1");
+	if (!v)
+		v = mr_objective_param(o, "reward", "timeout");
+	char *end;
+	double t = v ? strtod(v, &end) : NAN;
+	return t > 0 && isfinite(t) ? t : 20;
 }
 
 /* The objective, its live side and the controller. */
@@ -206,9 +282,15 @@ static void setup(const char *prog, const live_opts *op, live_run *r)
 	r->o = mr_objective_load(op->objective, &e);
 	if (!r->o)
 		mr_die(prog, &e);
-	r->l = mr_simenv_live_open(r->o, op->model, op->timeout, &e);
+	r->l = mr_simenv_live_open(r->o, op->model, window_timeout(op, r->o),
+				   &e);
 	if (!r->l)
 		mr_die(prog, &e);
+	if (!op->quiet && !mr_objective_param(r->o, "reward", "served1"))
+		fprintf(stderr, "%s: live: warning: %s has no served-share "
+				"rule ([reward] served1): dropped requests do "
+				"not count against the bound\n",
+			prog, op->objective);
 	r->as = mr_simenv_live_actions(r->l);
 	setup_controller(prog, op, r);
 }
@@ -229,18 +311,22 @@ static void measure(const char *prog, const live_opts *op, live_run *r,
 	lp->t++;
 	if (!op->quiet)
 		fprintf(stderr, "%s: period %ld: reward %.4g, d1 %.4g s, "
-				"bound %s\n",
+				"served %.0f%%, bound %s\n",
 			prog, lp->t, rew, info.delay[0],
+			100 * (1 - info.dropped),
 			info.bound_met ? "met" : "missed");
 }
 
-/* Chooses the action in state now and prints it for actuate. */
-static void act(const char *prog, live_run *r, live_loop *lp,
-		const mr_live_state *now)
+/* Chooses the action in state now and prints it for actuate. Returns -1
+ * when actuate has gone (EPIPE); other write errors are fatal. */
+static int act(const char *prog, live_run *r, live_loop *lp,
+	       const mr_live_state *now, const double *row)
 {
 	float obs[64];
 	uint8_t mask[MR_MAX_COMPONENTS * MR_MAX_CHOICES];
 	mr_simenv_live_observe(r->l, now, obs, mask);
+	if (r->util_col >= 0) /* the window just measured */
+		r->ctl.hpa_util = row[r->util_col];
 	mr_ctl_act(&r->ctl, r->as, lp->t, obs, mask,
 		   lp->have_prev ? &lp->prev_info : NULL,
 		   lp->have_prev ? lp->prev_a : NULL, lp->a);
@@ -252,20 +338,66 @@ static void act(const char *prog, live_run *r, live_loop *lp,
 								lp->cfg[c])));
 	}
 	putchar('\n');
-	if (fflush(stdout) != 0 || ferror(stdout))
-		mr_fatal(prog, MR_EXIT_IO, "stdout: %s (is actuate running?)",
-			 strerror(errno));
+	errno = 0;
+	if (fflush(stdout) != 0 || ferror(stdout)) {
+		if (errno == EPIPE)
+			return -1;
+		mr_fatal(prog, MR_EXIT_IO, "stdout: %s", strerror(errno));
+	}
 	lp->have_prev = 1;
+	return 0;
 }
 
-/* Reads rows until end of input, a signal or --periods periods; the first
- * row is the state before any action. Returns the periods measured. */
-static long run_loop(const char *prog, const live_opts *op, live_run *r,
-		     mr_steps *st)
+/* The same files as sim, for one controller, rewritten whole after
+ * every period: a crash leaves every finished period on disk. */
+static void write_outputs(const char *prog, const live_opts *op,
+			  const live_run *r, const mr_steps *st)
 {
 	mr_err e = {0};
-	const char *const *cols;
-	int ncols = mr_simenv_live_columns(r->l, &cols);
+	const char *name = r->ctl.name;
+	char path[4096];
+	snprintf(path, sizeof path, "%s/steps-%s.csv", op->outdir, name);
+	if (mr_steps_write(path, r->as, st, &e) != 0)
+		mr_die(prog, &e);
+	mr_summary sum;
+	mr_summarise(st, name, NAN, NAN, NULL, &sum);
+	snprintf(path, sizeof path, "%s/summary.csv", op->outdir);
+	if (mr_summary_write(path, mr_objective_name(r->o), "live", op->seed,
+			     &sum, 1, &e) != 0)
+		mr_die(prog, &e);
+}
+
+/* The run's last words on stderr. */
+static void report(const char *prog, const mr_steps *st)
+{
+	mr_summary sum;
+	mr_summarise(st, "", NAN, NAN, NULL, &sum);
+	fprintf(stderr, "%s: live: %ld periods, mean reward %.4f +- %.4f, "
+			"bound met %.1f%%, served %.1f%%, %.1f%% of periods "
+			"below min_served\n",
+		prog, st->n, sum.mean_reward, sum.ci95, sum.bound_met_pct,
+		100 * sum.mean_served, sum.served_short_pct);
+}
+
+/* Reads rows until end of input, a signal, --periods periods or actuate's
+ * end (*gone); the first row is the state before any action. Returns the
+ * periods measured. */
+static long run_loop(const char *prog, const live_opts *op, live_run *r,
+		     mr_steps *st, int *gone)
+{
+	mr_err e = {0};
+	const char *const *lcols, *cols[64];
+	int ncols = mr_simenv_live_columns(r->l, &lcols); /* < 40 */
+	memcpy(cols, lcols, (size_t)ncols * sizeof *cols);
+	r->util_col = -1;
+	if (r->ctl.kind == MR_CTL_HPA && op->util_column) {
+		r->util_col = ncols;
+		for (int i = 0; i < ncols; i++)
+			if (!strcmp(cols[i], op->util_column))
+				r->util_col = i;
+		if (r->util_col == ncols)
+			cols[ncols++] = op->util_column;
+	}
 	mr_csv_reader *rd = mr_csv_open_stream(stdin, "stdin", cols,
 					       (size_t)ncols, 0, &e);
 	if (!rd)
@@ -287,42 +419,20 @@ static long run_loop(const char *prog, const live_opts *op, live_run *r,
 		}
 		if (lp.have_prev) {
 			measure(prog, op, r, &lp, row, st);
+			write_outputs(prog, op, r, st);
 			if (op->periods > 0 && lp.t >= op->periods)
 				break;
 		}
-		act(prog, r, &lp, &now);
+		if (act(prog, r, &lp, &now, row) != 0) {
+			*gone = 1;
+			break;
+		}
 		skipped = 0;
 	}
 	if (rc == -1)
 		mr_die(prog, &e);
 	mr_csv_close(rd);
 	return lp.t;
-}
-
-/* The same files as sim, for one controller. */
-static void write_outputs(const char *prog, const live_opts *op,
-			  const live_run *r, const mr_steps *st)
-{
-	mr_err e = {0};
-	const char *name = r->ctl.name;
-	char path[4096];
-	snprintf(path, sizeof path, "%s/steps-%s.csv", op->outdir, name);
-	if (mr_steps_write(path, r->as, st, &e) != 0)
-		mr_die(prog, &e);
-	mr_summary sum;
-	mr_summarise(st, name, NAN, NAN, NULL, &sum);
-	char sp[4096];
-	snprintf(sp, sizeof sp, "%s/summary.csv", op->outdir);
-	if (mr_summary_write(sp, mr_objective_name(r->o), "live", op->seed,
-			     &sum, 1, &e) != 0) {
-		unlink(path);
-		mr_die(prog, &e);
-	}
-	if (!op->quiet)
-		fprintf(stderr, "%s: live: %ld periods, mean reward %.4f "
-				"+- %.4f, bound met %.1f%%\n",
-			prog, st->n, sum.mean_reward, sum.ci95,
-			sum.bound_met_pct);
 }
 
 int mr_eval_live_main(const char *prog, int argc, char **argv)
@@ -334,16 +444,23 @@ int mr_eval_live_main(const char *prog, int argc, char **argv)
 	setup(prog, &op, &r);
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
-	signal(SIGPIPE, SIG_IGN);
+	signal(SIGPIPE, SIG_IGN); /* actuate's end is EPIPE, handled */
 	mr_steps st;
 	mr_steps_init(&st, r.as->ncomp, mr_simenv_live_nservices(r.l));
-	long t = run_loop(prog, &op, &r, &st);
+	int gone = 0;
+	long t = run_loop(prog, &op, &r, &st, &gone);
+	if (gone)
+		mr_fatal(prog, MR_EXIT_REMOTE, "stdout: actuate stopped reading "
+			 "(broken pipe) after %ld period%s%s", t,
+			 t == 1 ? "" : "s",
+			 t ? "; steps and summary written" : "");
 	if (st.n == 0)
 		mr_fatal(prog, stop_flag ? MR_EXIT_INTR : MR_EXIT_DATA,
 			 "no complete control period (need at least 2 rows "
 			 "on stdin%s)",
 			 op.skip ? " plus the skipped ones" : "");
-	write_outputs(prog, &op, &r, &st);
+	if (!op.quiet)
+		report(prog, &st);
 	mr_steps_free(&st);
 	if (r.pol)
 		mr_policy_free(r.pol);

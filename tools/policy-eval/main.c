@@ -54,29 +54,41 @@ static void usage(FILE *out)
 "      --episodes N        test episodes per controller (10)\n"
 "      --steps N           steps per episode (default: the episode's length)\n"
 "      --seed S            the run's seed: test episodes, random baseline (1)\n"
+"      --hpa-window N      hpaNN's scale-down stabilisation window, in steps (1)\n"
 "\n"
 "baselines: optimal = the simulator's exact optimum in each state; noop = the\n"
-"fixed configuration; random = uniform over allowed choices; hpaNN = like\n"
-"Kubernetes' HPA: cores = ceil(cores * util / NN%%), kept within 10%%, from\n"
-"the previous period's util = carried load * service time / cores, where the\n"
-"service time is the smallest response time the model gives with the most\n"
-"cores (no queueing); other components stay at the no-op configuration.\n"
+"fixed configuration; random = uniform over allowed choices; hpaNN =\n"
+"Kubernetes' HPA algorithm on cores (its replicas): desired = ceil(cores *\n"
+"util / NN%%), cores kept when |util / NN%% - 1| <= 0.1, scale-up at once,\n"
+"scale-down no lower than the highest desired value of the last\n"
+"--hpa-window periods; util is the previous period's carried load *\n"
+"service time / cores, where the service time is the smallest response\n"
+"time the model gives with the most cores over the test episode (no\n"
+"queueing); other components stay at the no-op configuration.\n"
 "\n"
 "live: read trace rows (trace-collect --follow) on stdin; the first is the\n"
 "state; for each period print the action on stdout as one line\n"
 "col=value,... in trace column names (p1=80,c1=1) for actuate, skip --skip\n"
 "rows while the system settles, and take the next row as its outcome: the\n"
-"objective's reward of the measured targets (d1...). After --periods\n"
-"periods (or at end of input) write DIR/steps-<name>.csv and\n"
-"DIR/summary.csv like sim (pattern 'live').\n"
+"objective's reward of the measured targets (d1...), with its served-share\n"
+"rule (a window that answered less than min_served of its requests misses\n"
+"the bound). After every period DIR/steps-<name>.csv and DIR/summary.csv\n"
+"(pattern 'live', with mean_served and served_short_pct) are rewritten\n"
+"whole, so a crash loses no finished period. Ends after --periods periods,\n"
+"at end of input (exit 0), or when actuate stops reading (exit 5).\n"
 "  -a, --act FILE          the policy to run\n"
 "      --baseline NAME     a baseline instead (noop, random, hpaNN)\n"
 "  -n, --periods N         control periods (default: until end of input)\n"
 "      --skip N            rows discarded after each action (0)\n"
 "      --model FILE        system model (the simulator's reward code needs one)\n"
 "      --noop ACTION       as in sim\n"
-"      --service-time S    hpaNN: seconds per request on one core\n"
-"      --timeout S         delay counted for a window with no success (20)\n"
+"      --util-column COL   hpaNN: util is the trace column COL (CPU used /\n"
+"                          CPU allotted in the window, 0..)\n"
+"      --service-time S    hpaNN without --util-column: util = carried load * S /\n"
+"                          cores (default: S from the model, as in sim)\n"
+"      --hpa-window N      hpaNN: scale-down stabilisation window, periods (1)\n"
+"      --timeout S         delay counted for a window with no success (the\n"
+"                          objective's timeout1 or timeout, else 20)\n"
 "      --name NAME         controller name in the outputs (ppo)\n"
 "\n"
 "aggregate: per objective, pattern and policy, the mean and 95%% interval\n"
@@ -84,7 +96,8 @@ static void usage(FILE *out)
 "reward and cores, into OUT.\n"
 "\n"
 "common: -o, --output DIR|FILE, -q, --quiet, -h, --help, -V, --version\n"
-"exit codes: 0 ok, 1 failure, 2 usage, 3 bad data, 4 I/O, 130 interrupted\n"
+"exit codes: 0 ok, 1 failure, 2 usage, 3 bad data, 4 I/O, 5 actuate gone\n"
+"(live), 130 interrupted\n"
 "\n"
 "example:\n"
 "  policy-eval sim --policy models/delay/policy.msgpack \\\n"
@@ -168,6 +181,7 @@ static int cmd_sim(int argc, char **argv)
 		{"steps", required_argument, 0, 'S'},
 		{"episodes", required_argument, 0, 'E'},
 		{"seed", required_argument, 0, 's'},
+		{"hpa-window", required_argument, 0, 'W'},
 		{"output", required_argument, 0, 'o'},
 		{"quiet", no_argument, 0, 'q'},
 		{"help", no_argument, 0, 'h'},
@@ -177,7 +191,7 @@ static int cmd_sim(int argc, char **argv)
 		   *label = NULL, *noop_spec = NULL, *outdir = NULL;
 	const char *baselines = "optimal,noop,hpa50,hpa80,random";
 	long steps = 0;
-	int episodes = 10;
+	int episodes = 10, hpa_window = 1;
 	uint64_t seed = 1;
 	int quiet = 0, c;
 	optind = 1;
@@ -197,6 +211,10 @@ static int cmd_sim(int argc, char **argv)
 						     1, 100000);
 			  break;
 		case 's': seed = mr_arg_u64(prog, "--seed", optarg); break;
+		case 'W': hpa_window = (int)mr_arg_int(prog, "--hpa-window",
+						       optarg, 1,
+						       MR_HPA_MAX_WINDOW);
+			  break;
 		case 'o': outdir = optarg; break;
 		case 'q': quiet = 1; break;
 		case 'h': usage(stdout); return MR_EXIT_OK;
@@ -266,6 +284,7 @@ static int cmd_sim(int argc, char **argv)
 		.optimal = mr_simenv_optimal_act,
 		.optimal_ctx = optimal,
 		.optimal_mean = sim_optimal_mean,
+		.hpa_window = hpa_window,
 		.quiet = quiet};
 	if (so.nsteps < 1)
 		mr_fatal(prog, MR_EXIT_DATA, "%s: episode length is 0; give --steps",

@@ -238,6 +238,8 @@ static void services_of(const mr_objective *o, const double *v,
 		if ((sl = o->rslot[SE_R_SERVED][j]) >= 0) {
 			share = v[sl] < 0 ? 0 : v[sl] > 1 ? 1 : v[sl];
 			d = se_effective_delay(d, share, o->timeout[j]);
+			info->dropped = fmax(info->dropped, 1 - share);
+			info->served_short |= share < o->min_served;
 		}
 		sv->d[j] = d;
 		sv->served[j] = share;

@@ -148,7 +148,7 @@ typedef struct {
 	const tc_schema *schema;
 	tc_trace *trace;
 	double window;
-	int quiet;
+	int quiet, follow;
 	/* grid: rows of the configuration being finished */
 	char *buf;
 	size_t len, cap;
@@ -177,6 +177,10 @@ static int on_plain_window(void *ud, tc_window *w)
 	char row[4096];
 	size_t n = tc_schema_row(c->schema, w, w->t1 - w->t0, row, sizeof row);
 	if (tc_trace_write(c->trace, row, n, 0, c->err) != 0) {
+		/* --follow: the reader closed the pipe, it has what it
+		 * wanted; stop like an interrupt (exit 0), not an error */
+		if (c->follow && errno == EPIPE)
+			return 1;
 		c->failed = 1;
 		return 1;
 	}
@@ -652,7 +656,7 @@ static int run_plain(const opts *o, tc_stream *streams, tc_pattern *pats,
 		seg.nwin = o->nwin;
 	}
 	run_ctx c = {.schema = &sc, .window = o->window, .quiet = o->quiet,
-		     .err = &e};
+		     .follow = o->follow, .err = &e};
 	if (plain_config(o, &sc, &seg))
 		plain_live(o, &c, &seg);
 	tc_trace tr;

@@ -42,15 +42,25 @@ typedef void (*mr_act_fn)(void *ctx, const float *obs, const uint8_t *mask,
 typedef int (*mr_env_act_fn)(void *ctx, mr_vecenv *v, int32_t *action,
 			     mr_err *e);
 
+#define MR_HPA_MAX_WINDOW 256 /* stabilisation window, periods */
+
 typedef struct {
 	char name[32];
 	mr_ctl_kind kind;
 	int32_t fixed[MR_MAX_COMPONENTS]; /* FIXED; HPA: the non-core parts */
 	mr_rng rng;                       /* RANDOM */
-	/* HPA: desired = ceil(cores * util / target), kept when
-	 * |util/target - 1| <= tolerance, like Kubernetes' HPA; util is the
-	 * previous period's carried load * service_time / cores. */
-	double hpa_target, hpa_tolerance, hpa_service_time;
+	/* HPA, Kubernetes' algorithm on cores: desired = ceil(cores * util /
+	 * target), cores kept when |util/target - 1| <= tolerance (0.1);
+	 * scale-up at once, scale-down only to the highest desired value of
+	 * the last hpa_window periods (the stabilisation window, this one
+	 * included). util is hpa_util when finite (a measured utilisation,
+	 * e.g. CPU used / CPU allotted; the caller sets it before each
+	 * mr_ctl_act), else the previous period's carried load *
+	 * service_time / cores. */
+	double hpa_target, hpa_tolerance, hpa_service_time, hpa_util;
+	int hpa_window;
+	double hpa_recent[MR_HPA_MAX_WINDOW]; /* desired, newest last */
+	int hpa_nrecent;
 	const int32_t *table; /* TABLE: steps x ncomp */
 	long table_steps;
 	mr_act_fn fn;         /* FUNC */
@@ -67,6 +77,9 @@ void mr_ctl_random(mr_controller *c, const char *name, uint64_t seed);
 int mr_ctl_hpa(mr_controller *c, const char *name, const mr_action_space *as,
 	       const int32_t *rest, double target, double service_time,
 	       mr_err *e);
+/* The HPA's scale-down stabilisation window in periods (1..
+ * MR_HPA_MAX_WINDOW; mr_ctl_hpa sets 1: no stabilisation). */
+int mr_ctl_hpa_window(mr_controller *c, long periods, mr_err *e);
 void mr_ctl_table(mr_controller *c, const char *name, const int32_t *table,
 		  long steps);
 void mr_ctl_func(mr_controller *c, const char *name, mr_act_fn fn, void *ctx);
@@ -91,6 +104,8 @@ typedef struct {
 	double *delay;      /* n x nservices */
 	double *carried, *cost, *reward, *cores;
 	uint8_t *bound_met;
+	double *dropped;       /* mr_step_info's, per step */
+	uint8_t *served_short;
 	int32_t *episode;   /* the evaluation episode of each step */
 	int cur_episode;    /* what mr_steps_add records (0 after init) */
 	int reward_f32;     /* 1: rewards are a vecenv's float32 values
@@ -174,6 +189,10 @@ typedef struct {
 	 * per-episode mean reward and score (NaN below 2 episodes) */
 	int episodes;
 	double episode_reward_ci95, norm_score_ci95;
+	/* the served-share rule: the mean share of offered requests served
+	 * (1 - mr_step_info.dropped; 1 without the rule) and the % of steps
+	 * where a service's share was below min_served */
+	double mean_served, served_short_pct;
 } mr_summary;
 
 /* r_opt, r_random: reference mean rewards; opt: the optimum's steps for
@@ -189,10 +208,10 @@ void mr_summarise_episodes(const mr_steps *s, const char *policy, int n,
 /* Summary CSV, one row per policy, written atomically:
  * objective,pattern,seed,policy,steps,mean_reward,ci95,norm_score,
  * bound_met_pct,bound_met_where_opt_pct,[mean_cores,]mean_cost,
- * mean_carried,mean_load,episodes,episode_reward_ci95,norm_score_ci95
- * (mean_cores only when an action sets cores; a figure a row cannot have,
- * such as the score without an optimum, is an empty field; ci95 is over
- * steps, the last two over episodes). */
+ * mean_carried,mean_load,episodes,episode_reward_ci95,norm_score_ci95,
+ * mean_served,served_short_pct (mean_cores only when an action sets cores;
+ * a figure a row cannot have, such as the score without an optimum, is an
+ * empty field; ci95 is over steps, the last two over episodes). */
 int mr_summary_write(const char *path, const char *objective,
 		     const char *pattern, uint64_t seed,
 		     const mr_summary *rows, int n, mr_err *e);
@@ -270,6 +289,8 @@ typedef struct {
 				   * optimum's mean from elsewhere (a cross-
 				   * check; the reference without an optimal
 				   * run), or NULL */
+	int hpa_window;           /* hpaNN: stabilisation window, periods
+				   * (<= 0: 1) */
 	int random_episodes;      /* sampled random reference: episodes
 				   * (<= 0: 10) */
 	int quiet;
