@@ -64,7 +64,7 @@ PartitionName=test Nodes=localhost Default=YES MaxTime=INFINITE State=UP
 CONF
 
 stop_slurm() {
-	ids=$(squeue -h -o %A 2>/dev/null)
+	ids=$(timeout 10 squeue -h -o %A 2>/dev/null)
 	[ -n "$ids" ] && scancel $ids 2>/dev/null
 	for f in "$D/slurmd.pid" "$D/slurmctld.pid" "$D/munge/munged.pid"; do
 		[ -s "$f" ] || continue
@@ -80,17 +80,20 @@ stop_slurm() {
 trap stop_slurm EXIT
 trap 'stop_slurm; exit 1' INT TERM HUP PIPE
 
-# wait_for SECONDS CMD...: until CMD succeeds; fails after SECONDS.
+# wait_for SECONDS CMD...: until CMD succeeds; fails after SECONDS of wall
+# time (a deadline, not a count of tries: a Slurm command that hangs for
+# seconds must not stretch the wait).
 wait_for() {
-	n=$(($1 * 10)); shift
-	i=0
+	deadline=$(($(date +%s) + $1)); shift
 	until "$@" >/dev/null 2>&1; do
-		[ $i -ge $n ] && return 1
-		sleep 0.1; i=$((i + 1))
+		[ "$(date +%s)" -ge "$deadline" ] && return 1
+		sleep 0.1
 	done
 }
-node_idle() { [ "$(sinfo -h -n localhost -o %t 2>/dev/null)" = idle ]; }
-queue_empty() { [ -z "$(squeue -h -o %A 2>/dev/null)" ]; }
+node_idle() { [ "$(timeout 10 sinfo -h -n localhost -o %t 2>/dev/null)" = idle ]; }
+# empty only when squeue answered (a squeue that hangs or fails is not an
+# empty queue)
+queue_empty() { q=$(timeout 10 squeue -h -o %A 2>/dev/null) && [ -z "$q" ]; }
 
 check "munged starts" munged -f --socket="$D/munge/munge.socket" \
 	--key-file="$D/munge/munge.key" --pid-file="$D/munge/munged.pid" \
