@@ -16,7 +16,8 @@ case $name in
 csv) units= ;;
 forest) units=rf-fit ;;
 objective|protocol) units="rf-fit sim-env" ;;
-*) echo "run.sh: unknown fuzz target '$name' (csv, forest, objective, protocol)" >&2; exit 2 ;;
+control) units=meshapi ;;
+*) echo "run.sh: unknown fuzz target '$name' (control, csv, forest, objective, protocol)" >&2; exit 2 ;;
 esac
 src=$(ls tools/lib/*.c)
 incs=" -Itools/lib"
