@@ -94,7 +94,7 @@ static atomic_flag exit_hook = ATOMIC_FLAG_INIT;
 
 /* handler for SIGINT and SIGTERM, unless the signal is ignored: a
  * background job of a non-interactive shell (or nohup) keeps it so. */
-static void install(void (*handler)(int))
+static void install(void (*handler)(int), int flags)
 {
 	static const int sigs[] = {SIGINT, SIGTERM};
 	for (size_t k = 0; k < sizeof sigs / sizeof sigs[0]; k++) {
@@ -103,6 +103,7 @@ static void install(void (*handler)(int))
 		    old.sa_handler == SIG_IGN)
 			continue;
 		sa.sa_handler = handler;
+		sa.sa_flags = flags;
 		sigemptyset(&sa.sa_mask);
 		sigaddset(&sa.sa_mask, SIGINT);
 		sigaddset(&sa.sa_mask, SIGTERM);
@@ -112,12 +113,15 @@ static void install(void (*handler)(int))
 
 void mr_exit_on_signal(void)
 {
-	install(exit_on_signal);
+	install(exit_on_signal, 0);
 }
 
+/* SA_RESTART: the tool finishes its step before it looks at the flag, so
+ * a read in that step (a simulator's reply on a pipe) must not fail with
+ * EINTR because the signal came in the middle of it. */
 void mr_catch_signals(void (*handler)(int))
 {
-	install(handler);
+	install(handler, SA_RESTART);
 }
 
 /* ------------------------------------------------------------------------
