@@ -552,8 +552,10 @@ static int is_delay(const char *name)
 /* A delay cannot be negative (a clock or a collector's bug): a row with
  * one is bad data, or skipped with --skip-bad (returns 1, counted), or
  * kept with --allow-negative. */
+/* 1: the row is skipped (--skip-bad), -1: bad data (e set), 0: fine. */
 static int negative_delay(const fit_opts *o, const fit_columns *c,
-			  const double *y, size_t line, row_counts *n)
+			  const double *y, size_t line, row_counts *n,
+			  mr_err *e)
 {
 	if (o->allow_negative)
 		return 0;
@@ -566,9 +568,10 @@ static int negative_delay(const fit_opts *o, const fit_columns *c,
 			return 1;
 		}
 		char b[32];
-		mr_fatal(prog, MR_EXIT_DATA,
-			 "%s:%zu: column '%s': negative delay %s (--allow-negative keeps such rows)",
-			 o->name, line, o->tnames[j], mr_fmt_double(b, y[j]));
+		return mr_errf(e, MR_EXIT_DATA,
+			       "%s:%zu: column '%s': negative delay %s (--allow-negative keeps such rows)",
+			       o->name, line, o->tnames[j],
+			       mr_fmt_double(b, y[j]));
 	}
 	return 0;
 }
@@ -589,17 +592,18 @@ static void track_scale(size_t nt, const double *y, size_t line,
  * prediction p, a mean of targets, so every sum of them stays finite
  * when 4 sum(y^2) does. A target beyond that is bad data, at its largest
  * value. */
-static void check_scale(const fit_opts *o, const target_scale *sc)
+static int check_scale(const fit_opts *o, const target_scale *sc, mr_err *e)
 {
 	for (size_t j = 0; j < o->nt; j++) {
 		if (isfinite(4 * sc[j].sumsq))
 			continue;
 		char b[32];
-		mr_fatal(prog, MR_EXIT_DATA,
-			 "%s:%zu: column '%s': %s is too large: the squares of the target's values overflow double arithmetic (r2, nmae and the forest's split criterion would not be finite)",
-			 o->name, sc[j].max_line, o->tnames[j],
-			 mr_fmt_double(b, sc[j].max_abs));
+		return mr_errf(e, MR_EXIT_DATA,
+			       "%s:%zu: column '%s': %s is too large: the squares of the target's values overflow double arithmetic (r2, nmae and the forest's split criterion would not be finite)",
+			       o->name, sc[j].max_line, o->tnames[j],
+			       mr_fmt_double(b, sc[j].max_abs));
 	}
+	return 0;
 }
 
 /* Reads every row into rows but those row_kept refuses; counts in *n. */
@@ -621,7 +625,10 @@ static void read_rows(const fit_opts *o, mr_csv_reader *r,
 		if (!row_kept(o, c, row, cnt))
 			continue;
 		int set = row_targets(o, c, row, y);
-		if (negative_delay(o, c, y, line, cnt))
+		int neg = negative_delay(o, c, y, line, cnt, &e);
+		if (neg < 0)
+			break;
+		if (neg)
 			continue;
 		cnt->empty_set += set;
 		track_scale(nt, y, line, sc);
@@ -638,12 +645,19 @@ static void read_rows(const fit_opts *o, mr_csv_reader *r,
 			G[n * ng + g] = row[c->gcol[g]];
 		n++;
 	}
-	if (rc < 0)
-		mr_die(prog, &e);
-	check_scale(o, sc);
+	/* bad data: everything freed before the exit (a leak checker must
+	 * see none on this path either) */
+	/* rc 1: the loop stopped at a negative delay */
+	int bad = rc < 0 || rc == 1 || check_scale(o, sc, &e) != 0;
 	free(row);
 	free(y);
 	free(sc);
+	if (bad) {
+		free(X);
+		free(Y);
+		free(G);
+		mr_die(prog, &e);
+	}
 	*rows = (fit_rows){X, Y, G, n};
 }
 
