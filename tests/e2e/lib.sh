@@ -68,3 +68,33 @@ synth_delay() {
 	rf-fit fit -q $(sim-env describe "$OBJ" --model-args) --test-frac 0 \
 		--trees 20 --seed 2 -o "$M" "$TMP/compute.csv" >/dev/null
 }
+
+# toy_objective FILE NAME TOP BEST: an analytic objective (no trace, no
+# model file) with one action p in 0..TOP whose delay and cost are least at
+# p = BEST, where the reward is 1 per step.
+toy_objective() {
+	cat >"$1" <<EOF
+name = $2
+services = s
+episode_length = 20
+[load]
+pattern = constant
+value = 5
+[action p]
+values = 0..$3
+[model]
+kind = analytic
+targets = d1
+[features]
+l = load1
+x = p
+[targets]
+d1 = 0.1 + abs(x - $4) / 100
+[reward]
+family = delay-bound-cost
+delay1 = d1
+bound1 = 0.5
+budget = 1
+cost = abs(p - $4) / 100
+EOF
+}

@@ -6,30 +6,7 @@
 # file and line.
 . "$(dirname "$0")/lib.sh"
 
-cat >"$TMP/wide.obj" <<'EOF'
-name = wide
-services = s
-episode_length = 20
-[load]
-pattern = constant
-value = 5
-[action p]
-values = 0..99
-[model]
-kind = analytic
-targets = d1
-[features]
-l = load1
-x = p
-[targets]
-d1 = 0.1 + abs(x - 37) / 100
-[reward]
-family = delay-bound-cost
-delay1 = d1
-bound1 = 0.5
-budget = 1
-cost = abs(p - 37) / 100
-EOF
+toy_objective "$TMP/wide.obj" wide 99 37
 sed 's/^values = 0\.\.99$/values = 0..256/' "$TMP/wide.obj" >"$TMP/w257.obj"
 mkdir -p "$TMP/ev"
 

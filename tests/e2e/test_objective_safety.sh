@@ -93,30 +93,7 @@ expect_fail "objective name: only letters, digits, _ and -" 3 "x\.obj:1: bad nam
 
 # ------------------------------------------------------------------------
 # 2. Limits, through sim-env, ppo-train and policy-eval
-cat >"$TMP/toy.obj" <<'EOF'
-name = toy
-services = s
-episode_length = 20
-[load]
-pattern = constant
-value = 5
-[action p]
-values = 0..9
-[model]
-kind = analytic
-targets = d1
-[features]
-l = load1
-x = p
-[targets]
-d1 = 0.1 + abs(x - 3) / 100
-[reward]
-family = delay-bound-cost
-delay1 = d1
-bound1 = 0.5
-budget = 1
-cost = abs(p - 3) / 100
-EOF
+toy_objective "$TMP/toy.obj" toy 9 3
 # variant NAME LINE [TEXT]: toy.obj with line LINE replaced by TEXT (or
 # by the lines of $TMP/line: some are too long for an argument)
 variant() {
