@@ -17,7 +17,8 @@ csv) units= ;;
 forest) units=rf-fit ;;
 objective|protocol) units="rf-fit sim-env" ;;
 control) units=meshapi ;;
-*) echo "run.sh: unknown fuzz target '$name' (control, csv, forest, objective, protocol)" >&2; exit 2 ;;
+sidecar) units="meshapi testbed" ;;
+*) echo "run.sh: unknown fuzz target '$name' (control, csv, forest, objective, protocol, sidecar)" >&2; exit 2 ;;
 esac
 src=$(ls tools/lib/*.c)
 incs=" -Itools/lib"
