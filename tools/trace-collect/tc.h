@@ -131,7 +131,16 @@ typedef struct {
 	uint64_t seed;
 	FILE *rawlog;         /* msgpack per-request log, or NULL */
 	int quiet;
+	int sender;           /* TC_SENDER_*: who speaks HTTP */
+	int pipeline;         /* own sender: requests out at once on one
+				 connection (1: no pipelining) */
 } tc_engine_opts;
+
+/* The sender: trace-collect's own (tc_http.h) for plain http:// URLs and
+ * libcurl otherwise (auto), or always libcurl. */
+enum { TC_SENDER_AUTO, TC_SENDER_CURL, TC_SENDER_OWN };
+/* The own sender's default pipeline depth (bench_loadgen.sh). */
+#define TC_PIPELINE 1
 
 typedef struct {
 	double settle;        /* s before the first recorded window */
