@@ -268,6 +268,7 @@ typedef struct {
 	int fd;           /* -1: closed */
 	int connecting;   /* connect() in progress */
 	uint32_t ev;      /* events registered; 0: not in the epoll set */
+	uint32_t gen;     /* socket generation: in each event's data */
 	int dirty;        /* on the flush list */
 	slot *ring;       /* depth slots */
 	int head, n;
@@ -377,7 +378,8 @@ static int set_events(tc_http *h, long ci, uint32_t want)
 	if (c->ev == want)
 		return 0;
 	struct epoll_event ev = {.events = want};
-	ev.data.u64 = TC_HTTP_EVTAG | (uint64_t)ci;
+	ev.data.u64 = TC_HTTP_EVTAG | (uint64_t)(c->gen & 0xffff) << 24 |
+		      (uint64_t)ci;
 	if (epoll_ctl(h->ep, c->ev ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, c->fd,
 		      &ev) != 0)
 		return -1;
@@ -389,6 +391,7 @@ static int set_events(tc_http *h, long ci, uint32_t want)
 static int conn_open(tc_http *h, long ci)
 {
 	conn *c = &h->c[ci];
+	c->gen++; /* events of the previous socket still queued are stale */
 	c->fd = socket(h->addr.ss_family,
 		       SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (c->fd < 0)
@@ -475,9 +478,10 @@ static void conn_eof(tc_http *h, long ci, int code)
 	}
 	tc_http_resp *p = &c->resp;
 	int started = p->status > 0 || c->ilen > 0 || p->state != ST_STATUS;
-	if (code == CURLE_OK && tc_http_eof(p) == TC_HTTP_DONE)
+	if (code == CURLE_OK && tc_http_eof(p) == TC_HTTP_DONE) {
+		h->pipeline = 0; /* its answers end at close: one at a time */
 		conn_close(h, ci, CURLE_OK, p->status, p->node, 0);
-	else if (started)
+	} else if (started)
 		conn_close(h, ci, code == CURLE_OK ? CURLE_PARTIAL_FILE : code,
 			   p->status, -1, 0);
 	else /* nothing came back: maybe a kept-alive connection timed out */
@@ -589,8 +593,11 @@ static void connected(tc_http *h, long ci)
 
 void tc_http_event(tc_http *h, uint64_t data, uint32_t events)
 {
-	long ci = (long)(data & 0xffffffffu);
-	if (ci >= h->nconns || h->c[ci].fd < 0)
+	/* an event read in the same epoll batch as one that closed (and
+	 * maybe reopened) this connection belongs to its old socket */
+	long ci = (long)(data & 0xffffff);
+	if (ci >= h->nconns || h->c[ci].fd < 0 ||
+	    ((data >> 24) & 0xffff) != (h->c[ci].gen & 0xffff))
 		return;
 	if (h->c[ci].connecting)
 		connected(h, ci);
@@ -762,7 +769,7 @@ tc_http *tc_http_new(const char *const *urls, const char *const *hdrs,
 	const char *a;
 	size_t alen;
 	char host[256], port[8];
-	if (!ntargets || conns < 1 || depth < 1 ||
+	if (!ntargets || conns < 1 || conns > 0xffffff || depth < 1 ||
 	    !split_url(urls[0], &a, &alen) ||
 	    split_host(a, alen, host, sizeof host, port, sizeof port) != 0)
 		return mr_errf(e, MR_EXIT_USAGE, "%s: not a plain http URL",
