@@ -762,12 +762,15 @@ static void poll_once(tc_engine *g, double wake)
 }
 
 /* The end of the send tick holding t (ticks counted from t0): the loop
- * sleeps until then and sends everything due by then in one go. */
+ * sleeps until then and sends everything due by then in one go. A due time
+ * on a tick's end belongs to that tick: constant rates put one there every
+ * few sends, and without the tolerance the rounding of t - t0 (absolute
+ * clock values) pushed half of them a whole tick late. */
 static double tick_end(const tc_engine *g, double t0, double t)
 {
 	if (g->o.tick <= 0 || !isfinite(t))
 		return t;
-	return t0 + ceil((t - t0) / g->o.tick) * g->o.tick;
+	return t0 + ceil((t - t0) / g->o.tick - 1e-6) * g->o.tick;
 }
 
 int tc_engine_run(tc_engine *g, tc_segment *seg, tc_window_cb cb, void *ud,
