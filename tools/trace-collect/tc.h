@@ -2,10 +2,12 @@
  * tc.h - trace-collect's parts: load patterns, the open-loop engine, trace
  * schemas (window statistics -> trace row), trace files, and grids.
  *
- * The engine is one thread: epoll over libcurl's sockets (multi socket
- * interface) and a signalfd, waiting in epoll_pwait2 with a nanosecond
- * timeout for the end of the send tick holding the next due send, or a curl
- * timeout (finer than curl_multi_poll's milliseconds). A request is
+ * The engine is one thread: epoll over the sender's sockets (its own
+ * HTTP/1.1 sender, tc_http.h, for plain http://; else libcurl's multi
+ * socket interface) and a signalfd, waiting in epoll_pwait2 with a
+ * nanosecond timeout for the end of the send tick holding the next due
+ * send, or the sender's next deadline (finer than curl_multi_poll's
+ * milliseconds). A request is
  * launched when its tick ends, never scheduled up front; its latency is
  * counted from its intended send time (no coordinated omission) and it
  * belongs to the window in which it was intended to be sent.

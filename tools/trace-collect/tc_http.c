@@ -125,10 +125,10 @@ static int parse_header(tc_http_resp *p, const char *s, size_t n)
 		return parse_length(p, v, vl);
 	if (IS("Transfer-Encoding"))
 		p->chunked = has_token(v, vl, "chunked");
-	else if (IS("Connection"))
-		p->keep_alive = has_token(v, vl, "close")	 ? 0
-				: has_token(v, vl, "keep-alive") ? 1
-								 : p->keep_alive;
+	else if (IS("Connection") && has_token(v, vl, "close"))
+		p->keep_alive = 0;
+	else if (IS("Connection") && has_token(v, vl, "keep-alive"))
+		p->keep_alive = 1;
 	else if (IS(MESH_SERVED_HEADER))
 		p->node = tc_served_node(v, vl);
 #undef IS
@@ -276,7 +276,7 @@ typedef struct {
 	size_t olen, ooff;
 	tc_http_resp resp; /* the answer to ring[head], in progress */
 	size_t ilen;
-	char in[IN_CAP];
+	char *in;         /* IN_CAP bytes, from the first connect on */
 } conn;
 
 typedef struct {
@@ -286,10 +286,13 @@ typedef struct {
 } outcome;
 
 struct tc_http {
-	int ep, depth, pipeline; /* pipeline: 0 once a server closes */
+	int ep, depth;
+	int pipeline;        /* more than one request out per connection: once
+				an answer said the connection stays open */
+	int closes;          /* an answer closed its connection: never again */
 	long nconns;
 	conn *c;
-	long *idle, nidle;   /* connections with nothing out, last used on top */
+	long *idle, nidle;   /* connections with nothing out, last used last */
 	long *dirty, ndirty; /* connections with requests to write */
 	long cur;            /* connection being filled this tick, -1 */
 	char **text;         /* request text per target */
@@ -392,6 +395,8 @@ static int conn_open(tc_http *h, long ci)
 {
 	conn *c = &h->c[ci];
 	c->gen++; /* events of the previous socket still queued are stale */
+	if (!c->in)
+		c->in = mr_xcalloc(1, IN_CAP);
 	c->fd = socket(h->addr.ss_family,
 		       SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (c->fd < 0)
@@ -458,10 +463,12 @@ static int parse_in(tc_http *h, long ci)
 		if (!c->n)
 			h->idle[h->nidle++] = ci;
 		if (!r.keep_alive) {
-			h->pipeline = 0; /* a server that closes: one at a time */
+			h->pipeline = 0; /* it closes: one request at a time */
+			h->closes = 1;
 			conn_close(h, ci, CURLE_GOT_NOTHING, 0, -1, 1);
 			return -1;
 		}
+		h->pipeline = h->depth > 1 && !h->closes;
 	}
 	memmove(c->in, c->in + pos, c->ilen - pos);
 	c->ilen -= pos;
@@ -480,6 +487,7 @@ static void conn_eof(tc_http *h, long ci, int code)
 	int started = p->status > 0 || c->ilen > 0 || p->state != ST_STATUS;
 	if (code == CURLE_OK && tc_http_eof(p) == TC_HTTP_DONE) {
 		h->pipeline = 0; /* its answers end at close: one at a time */
+		h->closes = 1;
 		conn_close(h, ci, CURLE_OK, p->status, p->node, 0);
 	} else if (started)
 		conn_close(h, ci, code == CURLE_OK ? CURLE_PARTIAL_FILE : code,
@@ -698,7 +706,8 @@ static int split_host(const char *a, size_t n, char *host, size_t hcap,
 		colon = memchr(a, ':', n);
 		he = colon ? colon : a + n;
 	}
-	size_t hl = (size_t)(he - hs), pl = colon ? (size_t)(a + n - colon - 1) : 2;
+	size_t hl = (size_t)(he - hs);
+	size_t pl = colon ? (size_t)(a + n - colon - 1) : 2;
 	if (!hl || hl >= hcap || pl >= pcap || (colon && !pl))
 		return -1;
 	memcpy(host, hs, hl);
@@ -777,7 +786,6 @@ tc_http *tc_http_new(const char *const *urls, const char *const *hdrs,
 	tc_http *h = mr_xcalloc(1, sizeof *h);
 	h->ep = ep;
 	h->depth = depth;
-	h->pipeline = depth > 1;
 	h->nconns = conns;
 	h->ntargets = ntargets;
 	h->done = done;
@@ -810,6 +818,7 @@ void tc_http_free(tc_http *h)
 		for (long i = 0; i < h->nconns; i++) {
 			free(h->c[i].ring);
 			free(h->c[i].out);
+			free(h->c[i].in);
 		}
 	}
 	for (size_t i = 0; h->text && i < h->ntargets; i++)

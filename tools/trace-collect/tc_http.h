@@ -51,8 +51,11 @@ int tc_served_node(const char *v, size_t len);
 
 /* ------------------------------------------------------------------------
  * Sender: up to `conns` connections to one host, each carrying up to
- * `depth` requests at once (1: no pipelining). Requests go out at
- * tc_http_flush, together per connection.
+ * `depth` requests at once (1: no pipelining). Pipelining starts once an
+ * answer has said its connection stays open (HTTP/1.1 keep-alive), and
+ * stops for good when one closes it: requests pipelined to a server that
+ * closes are lost with a reset. Requests go out at tc_http_flush, together
+ * per connection.
  */
 typedef struct tc_http tc_http;
 
@@ -76,7 +79,7 @@ int tc_http_url_ok(const char *url);
 tc_http *tc_http_new(const char *const *urls, const char *const *hdrs,
 		     size_t ntargets, long conns, int depth, int ep,
 		     tc_http_done_fn done, void *ud, mr_err *e);
-/* Requests that fit at once (conns x depth). */
+/* Requests that fit at once: conns x depth while pipelining, else conns. */
 size_t tc_http_capacity(const tc_http *h);
 /* Queues req for target with its deadline (absolute, mr_now's clock). The
  * caller keeps at most tc_http_capacity requests out. */
