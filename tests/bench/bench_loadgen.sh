@@ -5,18 +5,25 @@
 # taskset is there.
 #
 # For each connection count (4, 16, 64, 256): the highest rate of a ladder
-# that trace-collect holds for 2 s within 1 % of its target with >= 99 %
-# answered, its client CPU per request (getrusage) and p99 send lateness
-# there, and wrk's req/s and CPU per request (/usr/bin/time) with as many
-# connections. Then 3 s at 20,000 req/s on 16 connections. Bounded: at most
-# ~2 min.
+# that trace-collect (its own sender, the default on http://) holds for 2 s
+# within 1 % of its target with >= 99 % answered, its client CPU per
+# request (getrusage) and p99 send lateness there, the same ladder with
+# --sender curl (libcurl multi), and wrk's req/s and CPU per request
+# (/usr/bin/time) with as many connections. Then 3 s at 20,000 req/s on 16
+# connections, three times per sender (medians), and three times the
+# machine's wake-up lateness floor on the client's core (wake_lateness.c:
+# a loop that only sleeps to each 250 us tick, as the engine does; what
+# the scheduler adds there, trace-collect cannot remove). Bounded: ~4 min.
 #
 # Prints CSV: loadgen_max_rate (best over the connection counts; reference
-# wrk's req/s with the same connections), loadgen_late_p99_at_20k,
-# loadgen_cpu_per_req_at_20k (reference: wrk's CPU per request on 16
-# connections, closed loop). Writes the scaling table
-# $MESHRL_BENCH_OUT/loadgen_scaling.csv (default results/bench) and, with
-# gnuplot, loadgen_scaling.png (tests/bench/loadgen_scaling.gp).
+# wrk's req/s with the same connections), loadgen_late_p99_at_20k
+# (reference: the wake-up floor's p99 plus one tick, the lateness a send
+# due at a tick's start has by design), loadgen_cpu_per_req_at_20k
+# (reference: wrk's CPU per request on 16 connections, closed loop), and
+# the same three for --sender curl (reference: the own sender's figure).
+# Writes the scaling table $MESHRL_BENCH_OUT/loadgen_scaling.csv (default
+# results/bench) and, with gnuplot, loadgen_scaling.png
+# (tests/bench/loadgen_scaling.gp).
 set -u
 BIN=${MESHRL_BIN:?}
 ROOT=${MESHRL_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
@@ -34,18 +41,35 @@ $PIN_S "$BIN/testbed" up --run-dir "$R" --port 0 --control-port 0 \
 . "$R/env"
 URL=$TB_CONTROL
 mkdir -p "$OUT" || exit 1
+WAKE=$TMPD/wake_lateness
+cc -O2 -o "$WAKE" "$ROOT/tests/bench/wake_lateness.c" -lm 2>/dev/null || {
+	echo "bench_loadgen: cannot build wake_lateness.c (no floor)" >&2
+	WAKE=; }
 echo "bench_loadgen: also running: $(uptime | sed 's/.*load/load/')" >&2
 
-# tc RATE CONNS SECONDS: one trace-collect run; sets ach sent okn late cpu
+# tc RATE CONNS SECONDS [SENDER]: one trace-collect run; sets ach sent okn
+# late cpu
 tc() {
 	$PIN_C "$BIN/trace-collect" -u "$URL" -s "health=constant:$1" -w 1 \
-		-d "$3" --timeout 2 --connections "$2" -o /dev/null \
-		2>"$TMPD/s" || true
+		-d "$3" --timeout 2 --connections "$2" --sender "${4:-auto}" \
+		-o /dev/null 2>"$TMPD/s" || true
 	line=$(grep "summary" "$TMPD/s")
 	ach=$(get achieved_rate) sent=$(get sent) okn=$(get ok)
 	late=$(get late_p99_us) cpu=$(get cpu_us_per_req)
-	echo "bench_loadgen: c=$2 target $1 achieved $ach ok $okn/$sent late_p99 ${late}us cpu ${cpu}us/req" >&2
+	echo "bench_loadgen: $(get sender) c=$2 target $1 achieved $ach ok $okn/$sent late_p99 ${late}us cpu ${cpu}us/req" >&2
 }
+# ladder CONNS [SENDER]: sets max mcpu mlate, the highest rate held
+ladder() {
+	max=0 mcpu= mlate=
+	for rate in 5000 10000 15000 20000 25000 30000 35000 40000 50000 60000; do
+		tc "$rate" "$1" 2 "${2:-auto}"
+		[ "$(held "$rate")" = 1 ] || break
+		max=$rate mcpu=$cpu mlate=$late
+	done
+}
+# median of the arguments
+median() { printf '%s\n' "$@" | sort -n | awk '{v[NR] = $1}
+	END {if (NR) print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
 get() { echo "$line" | tr ' ' '\n' | sed -n "s/^$1=//p"; }
 held() {
 	awk -v a="$ach" -v r="$1" -v s="$sent" -v o="$okn" 'BEGIN{
@@ -75,17 +99,15 @@ wrkrun() {
 }
 
 CSV=$TMPD/scaling.csv
-echo "connections,tc_max_rate,tc_cpu_us_per_req,tc_late_p99_us,wrk_rate,wrk_cpu_us_per_req" >"$CSV"
-best=0 best_wrk=
+echo "connections,tc_max_rate,tc_cpu_us_per_req,tc_late_p99_us,wrk_rate,wrk_cpu_us_per_req,curl_max_rate,curl_cpu_us_per_req" >"$CSV"
+best=0 best_wrk= curl_best=0
 for c in 4 16 64 256; do
-	max=0 mcpu= mlate=
-	for rate in 5000 10000 15000 20000 25000 30000 35000 40000 50000 60000; do
-		tc "$rate" "$c" 2
-		[ "$(held "$rate")" = 1 ] || break
-		max=$rate mcpu=$cpu mlate=$late
-	done
+	ladder "$c" curl
+	cmax=$max ccpu=$mcpu
+	[ "$cmax" -gt "$curl_best" ] && curl_best=$cmax
+	ladder "$c"
 	wrkrun "$c"
-	echo "$c,$max,$mcpu,$mlate,$wrk_rate,$wrk_cpu" >>"$CSV"
+	echo "$c,$max,$mcpu,$mlate,$wrk_rate,$wrk_cpu,$cmax,$ccpu" >>"$CSV"
 	if [ "$max" -gt "$best" ]; then
 		best=$max best_wrk=$wrk_rate
 	fi
@@ -97,14 +119,32 @@ if command -v gnuplot >/dev/null 2>&1; then
 		echo "bench_loadgen: wrote $OUT/loadgen_scaling.png" >&2
 fi
 
-tc 20000 16 3
-late20=$late cpu20=$cpu
-[ "$(held 20000)" = 1 ] ||
-	echo "bench_loadgen: 20000 req/s not held on 16 connections" >&2
+# at 20,000 req/s: three runs per sender, interleaved, and the floor
+L= C= LC= CC= W=
+for i in 1 2 3; do
+	tc 20000 16 3
+	L="$L $late" C="$C $cpu"
+	[ "$(held 20000)" = 1 ] ||
+		echo "bench_loadgen: 20000 req/s not held on 16 connections" >&2
+	tc 20000 16 3 curl
+	LC="$LC $late" CC="$CC $cpu"
+	[ -n "$WAKE" ] && W="$W $($PIN_C "$WAKE" 3 250 |
+		sed -n 's/.*wake_p99_us=\([0-9]*\).*/\1/p')"
+done
+late20=$(median $L) cpu20=$(median $C)
+clate20=$(median $LC) ccpu20=$(median $CC)
+floor=$(median $W)
+[ -n "$floor" ] && floor=$((floor + 250))
+echo "bench_loadgen: at 20000 req/s, own: late_p99$L cpu$C; curl: late_p99$LC cpu$CC; wake-up floor p99$W (+250 us tick)" >&2
 wrkrun 16
 
 ratio=$(awk -v b="$best" -v w="$best_wrk" 'BEGIN{if (w > 0) printf "%.3f", b / w}')
 cratio=$(awk -v a="$cpu20" -v w="$wrk_cpu" 'BEGIN{if (w > 0) printf "%.3f", a / w}')
 echo "loadgen_max_rate,$best,req/s,$best_wrk,$ratio,${best_wrk:+measured}"
-echo "loadgen_late_p99_at_20k,$late20,us,,,"
+fratio=$(awk -v a="$late20" -v w="$floor" 'BEGIN{if (w > 0) printf "%.3f", a / w}')
+echo "loadgen_late_p99_at_20k,$late20,us,$floor,$fratio,${floor:+measured}"
 echo "loadgen_cpu_per_req_at_20k,$cpu20,us,$wrk_cpu,$cratio,${wrk_cpu:+measured}"
+r() { awk -v a="$1" -v b="$2" 'BEGIN{if (b > 0) printf "%.3f", a / b}'; }
+echo "loadgen_curl_max_rate,$curl_best,req/s,$best,$(r "$curl_best" "$best"),measured"
+echo "loadgen_curl_late_p99_at_20k,$clate20,us,$late20,$(r "$clate20" "$late20"),measured"
+echo "loadgen_curl_cpu_per_req_at_20k,$ccpu20,us,$cpu20,$(r "$ccpu20" "$cpu20"),measured"

@@ -35,7 +35,7 @@ static void usage(FILE *f)
 "usage: trace-collect [options] --stream SPEC...          (plain)\n"
 "       trace-collect [options] --schema S --control URL --grid SPEC...  (grid)\n"
 "\n"
-"Open-loop HTTP load (libcurl multi, kept-alive connections) against a front\n"
+"Open-loop HTTP load (kept-alive connections) against a front\n"
 "node, one CSV row per monitoring window. A request counts in the window in\n"
 "which it was due to be sent; its latency runs from that due time (no\n"
 "coordinated omission); 429s, other errors and timeouts are drops.\n"
@@ -59,6 +59,12 @@ static void usage(FILE *f)
 "      --send-tick US     sends due within one tick go out together at its\n"
 "                         end: fewer wake-ups, under US of lateness (default\n"
 "                         250; 0: each at its own time)\n"
+"      --sender S         own (HTTP/1.1 on epoll; plain http:// only) |\n"
+"                         curl (libcurl multi) | auto (default: own where\n"
+"                         the URL allows, else curl)\n"
+"      --pipeline N       own sender: requests out at once on one\n"
+"                         connection, those due in one tick go out in one\n"
+"                         write (default 1: no pipelining)\n"
 "      --give-up N        exit 5 after N windows in a row in which the\n"
 "                         target could not be reached (connections\n"
 "                         refused, host unknown; default 3; 0 = keep\n"
@@ -135,6 +141,7 @@ typedef struct {
 	uint64_t seed, sample;
 	size_t max_inflight;
 	long connections;
+	int sender, pipeline;
 	int quiet, constant, follow;
 	act_kv set[ACT_MAX_KV], apply[ACT_MAX_KV];
 	size_t nset, napply;
@@ -274,7 +281,8 @@ static tc_engine *open_engine(const opts *o, const tc_stream *streams,
 			     .max_inflight = o->max_inflight, .seed = o->seed,
 			     .rawlog = *raw, .quiet = o->quiet,
 			     .connections = o->connections,
-			     .give_up = o->give_up, .tick = o->send_tick};
+			     .give_up = o->give_up, .tick = o->send_tick,
+			     .sender = o->sender, .pipeline = o->pipeline};
 	mr_err e = {0};
 	tc_engine *g = tc_engine_new(&eo, streams, n, &e);
 	if (!g)
@@ -754,6 +762,8 @@ int main(int argc, char **argv)
 		{"max-inflight", required_argument, 0, 'M'},
 		{"connections", required_argument, 0, 'K'},
 		{"send-tick", required_argument, 0, 'k'},
+		{"sender", required_argument, 0, 'R'},
+		{"pipeline", required_argument, 0, 'p'},
 		{"seed", required_argument, 0, 'e'},
 		{"output", required_argument, 0, 'o'},
 		{"follow", no_argument, 0, 'f'},
@@ -776,6 +786,7 @@ int main(int argc, char **argv)
 		  .schema = "generic", .window = 5, .settle = -1, .timeout = 10,
 		  .nwin = 0, .seed = 1, .max_inflight = 4096,
 		  .connections = 256, .give_up = 3, .send_tick = TC_SEND_TICK,
+		  .pipeline = TC_PIPELINE,
 		  .argc = argc, .argv = argv};
 	const char *env_path = NULL;
 	int url_given = 0;
@@ -805,6 +816,16 @@ int main(int argc, char **argv)
 		case 'M': o.max_inflight = (size_t)mr_arg_int(prog, "--max-inflight", optarg, 1, 1000000); break;
 		case 'K': o.connections = (long)mr_arg_int(prog, "--connections", optarg, 1, 100000); break;
 		case 'k': o.send_tick = mr_arg_double(prog, "--send-tick", optarg, 0, 1e6) * 1e-6; break;
+		case 'R':
+			o.sender = !strcmp(optarg, "auto") ? TC_SENDER_AUTO
+				   : !strcmp(optarg, "curl") ? TC_SENDER_CURL
+				   : !strcmp(optarg, "own")  ? TC_SENDER_OWN
+							     : -1;
+			if (o.sender < 0)
+				mr_usage_error(prog, "--sender: auto, own or "
+					       "curl, not '%s'", optarg);
+			break;
+		case 'p': o.pipeline = (int)mr_arg_int(prog, "--pipeline", optarg, 1, 64); break;
 		case 'e': o.seed = mr_arg_u64(prog, "--seed", optarg); break;
 		case 'o': o.out = optarg; break;
 		case 'f': o.follow = 1; break;

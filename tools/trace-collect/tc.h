@@ -2,10 +2,12 @@
  * tc.h - trace-collect's parts: load patterns, the open-loop engine, trace
  * schemas (window statistics -> trace row), trace files, and grids.
  *
- * The engine is one thread: epoll over libcurl's sockets (multi socket
- * interface) and a signalfd, waiting in epoll_pwait2 with a nanosecond
- * timeout for the end of the send tick holding the next due send, or a curl
- * timeout (finer than curl_multi_poll's milliseconds). A request is
+ * The engine is one thread: epoll over the sender's sockets (its own
+ * HTTP/1.1 sender, tc_http.h, for plain http://; else libcurl's multi
+ * socket interface) and a signalfd, waiting in epoll_pwait2 with a
+ * nanosecond timeout for the end of the send tick holding the next due
+ * send, or the sender's next deadline (finer than curl_multi_poll's
+ * milliseconds). A request is
  * launched when its tick ends, never scheduled up front; its latency is
  * counted from its intended send time (no coordinated omission) and it
  * belongs to the window in which it was intended to be sent.
@@ -131,7 +133,16 @@ typedef struct {
 	uint64_t seed;
 	FILE *rawlog;         /* msgpack per-request log, or NULL */
 	int quiet;
+	int sender;           /* TC_SENDER_*: who speaks HTTP */
+	int pipeline;         /* own sender: requests out at once on one
+				 connection (1: no pipelining) */
 } tc_engine_opts;
+
+/* The sender: trace-collect's own (tc_http.h) for plain http:// URLs and
+ * libcurl otherwise (auto), or always libcurl. */
+enum { TC_SENDER_AUTO, TC_SENDER_CURL, TC_SENDER_OWN };
+/* The own sender's default pipeline depth (bench_loadgen.sh). */
+#define TC_PIPELINE 1
 
 typedef struct {
 	double settle;        /* s before the first recorded window */

@@ -12,13 +12,18 @@
  * The send tick is the main lever on client CPU (bench_loadgen.sh, perf):
  * a wake-up costs more than a request in a VM, and on loopback the client's
  * send pays for waking the idle server, once per batch instead of once per
- * request. The rest is libcurl's own work per transfer (URL parse, request
- * formatting, its allocations), which no option removes.
+ * request. With libcurl, its own work per transfer (transfer setup, request
+ * formatting, header parsing with sscanf, proxy lookups in the environment,
+ * allocations, a poll() to check a reused connection: ~10 us of user CPU
+ * per request in perf, more than the request's syscalls) was the rest;
+ * hence our own sender for plain http:// (tc_http.h: a memcpy per
+ * request, one send and one recv per connection and tick). Both senders
+ * report curl's codes, so what follows does not depend on which one runs.
  *
- * Easy handles are pooled and reused, so curl's connection cache keeps the
- * TCP connections alive across requests; only requests handed to curl hold
- * one. Nothing is allocated per request once the pools are warm (window
- * latency arrays grow geometrically).
+ * curl easy handles are pooled and reused, so curl's connection cache keeps
+ * the TCP connections alive across requests; only requests handed to curl
+ * hold one. Nothing is allocated per request once the pools are warm
+ * (window latency arrays grow geometrically).
  *
  * --timeout bounds a request's whole latency, counted from its due time:
  * curl gets only what is left of it when the request starts, a request
@@ -32,6 +37,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/epoll.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
@@ -39,6 +45,7 @@
 #include <curl/curl.h>
 
 #include "tc.h"
+#include "tc_http.h"
 
 #define SEND_BATCH 256
 #define LATE_BUCKETS 2800
@@ -60,6 +67,7 @@ typedef struct tc_req {
 	int stream;
 	double intended;
 	int node; /* 0 node1, 1 node2, -1 unknown */
+	int retried; /* sent again once already (own sender) */
 } tc_req;
 
 struct tc_engine {
@@ -69,6 +77,7 @@ struct tc_engine {
 	char *urls[TC_MAX_STREAMS];
 	struct curl_slist *hdrs[TC_MAX_STREAMS];
 	CURLM *m;
+	tc_http *http; /* own sender, or NULL: curl */
 	int ep, sfd;
 	/* epoll registration per socket, kept across requests so that an
 	 * idle kept-alive connection costs no epoll_ctl calls */
@@ -275,12 +284,9 @@ static size_t header_cb(char *buf, size_t sz, size_t n, void *ud)
 		const char *v = buf + sizeof name - 1;
 		while (*v == ' ')
 			v++;
-		for (int j = 0; j < MESH_NNODES; j++)
-			if (strncmp(v, mesh_node_names[j],
-				    strlen(mesh_node_names[j])) == 0) {
-				r->node = j;
-				break;
-			}
+		int node = tc_served_node(v, (size_t)(buf + len - v));
+		if (node >= 0)
+			r->node = node;
 	}
 	return len;
 }
@@ -341,12 +347,19 @@ static void easy_put(tc_engine *g, tc_easy *ez)
 	g->free_easy = ez;
 }
 
-/* Takes r out of curl and back to the pool, its handle too. */
-static void req_release(tc_engine *g, tc_req *r)
+/* Requests out (handed to a sender) are on the active list. */
+static void active_add(tc_engine *g, tc_req *r)
 {
-	curl_multi_remove_handle(g->m, r->ez->h);
-	easy_put(g, r->ez);
-	r->ez = NULL;
+	g->inflight++;
+	r->prev_act = NULL;
+	r->next_act = g->active;
+	if (g->active)
+		g->active->prev_act = r;
+	g->active = r;
+}
+
+static void active_remove(tc_engine *g, tc_req *r)
+{
 	if (r->prev_act)
 		r->prev_act->next_act = r->next_act;
 	else
@@ -355,11 +368,29 @@ static void req_release(tc_engine *g, tc_req *r)
 		r->next_act->prev_act = r->prev_act;
 	r->prev_act = r->next_act = NULL;
 	g->inflight--;
+}
+
+/* Takes r out of its sender and back to the pool, a curl handle too. */
+static void req_release(tc_engine *g, tc_req *r)
+{
+	if (r->ez) {
+		curl_multi_remove_handle(g->m, r->ez->h);
+		easy_put(g, r->ez);
+		r->ez = NULL;
+	}
+	active_remove(g, r);
 	req_put(g, r);
 }
 
+/* Requests that may be out at once: one per connection with curl (which
+ * no longer pipelines), the pipeline's depth per connection with ours. */
+static size_t capacity(const tc_engine *g)
+{
+	return g->http ? tc_http_capacity(g->http) : (size_t)g->conns;
+}
+
 static void raw_record(tc_engine *g, const tc_req *r, double now, long status,
-		       CURLcode rc)
+		       int rc)
 {
 	if (!g->o.rawlog)
 		return;
@@ -371,7 +402,7 @@ static void raw_record(tc_engine *g, const tc_req *r, double now, long status,
 	msgpack_pack_double(pk, r->intended - g->t_start);
 	msgpack_pack_double(pk, now - r->intended);
 	msgpack_pack_long(pk, status);
-	msgpack_pack_int(pk, (int)rc);
+	msgpack_pack_int(pk, rc);
 	msgpack_pack_int(pk, r->node + 1);
 	msgpack_pack_int64(pk, 0); /* reserved */
 	if (g->sb.size > 65536) {
@@ -392,11 +423,10 @@ static int unreachable(CURLcode rc)
 	       rc == CURLE_COULDNT_RESOLVE_PROXY;
 }
 
-static void finish(tc_engine *g, tc_req *r, CURLcode rc)
+/* r is over: rc (a CURLcode, from either sender) and the HTTP status. */
+static void finish(tc_engine *g, tc_req *r, int rc, long status)
 {
 	double now = mr_now();
-	long status = 0;
-	curl_easy_getinfo(r->ez->h, CURLINFO_RESPONSE_CODE, &status);
 	double lat = now - r->intended;
 	int outcome = rc == CURLE_OK && status == 200   ? 0
 		      : rc == CURLE_OK && status == 429 ? 1
@@ -408,14 +438,13 @@ static void finish(tc_engine *g, tc_req *r, CURLcode rc)
 		r->w->unreachable += status == 0 && unreachable(rc);
 	}
 	if (outcome != 0 && !g->first_error[0]) {
-		char *url = NULL;
-		curl_easy_getinfo(r->ez->h, CURLINFO_EFFECTIVE_URL, &url);
+		const char *url = g->urls[r->stream]; /* no redirects */
 		if (rc != CURLE_OK)
 			snprintf(g->first_error, sizeof g->first_error,
-				 "%s: %s", url ? url : "?", curl_easy_strerror(rc));
+				 "%s: %s", url, curl_easy_strerror(rc));
 		else
 			snprintf(g->first_error, sizeof g->first_error,
-				 "%s: host answered %ld", url ? url : "?", status);
+				 "%s: host answered %ld", url, status);
 	}
 	if (outcome == 0)
 		g->ok++;
@@ -457,8 +486,11 @@ static void reap(tc_engine *g)
 	while ((msg = curl_multi_info_read(g->m, &left)))
 		if (msg->msg == CURLMSG_DONE) {
 			tc_req *r;
+			long status = 0;
 			curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, &r);
-			finish(g, r, msg->data.result);
+			curl_easy_getinfo(msg->easy_handle,
+					  CURLINFO_RESPONSE_CODE, &status);
+			finish(g, r, msg->data.result, status);
 		}
 }
 
@@ -493,6 +525,11 @@ static void start(tc_engine *g, tc_req *r, double now)
 		expire(g, r, now);
 		return;
 	}
+	if (g->http) {
+		tc_http_send(g->http, r, r->stream, r->intended + g->o.timeout);
+		active_add(g, r);
+		return;
+	}
 	tc_easy *ez = easy_get(g);
 	CURLMcode mc = CURLM_OUT_OF_MEMORY;
 	if (ez) {
@@ -525,12 +562,46 @@ static void start(tc_engine *g, tc_req *r, double now)
 		return;
 	}
 	r->ez = ez;
-	g->inflight++;
-	r->prev_act = NULL;
-	r->next_act = g->active;
-	if (g->active)
-		g->active->prev_act = r;
-	g->active = r;
+	active_add(g, r);
+}
+
+/* Puts r back at the head of the wait line (it is the oldest). */
+static void wait_front(tc_engine *g, tc_req *r)
+{
+	r->next_free = g->wait_head;
+	g->wait_head = r;
+	if (!g->wait_tail)
+		g->wait_tail = r;
+	g->nwait++;
+}
+
+/* The own sender's word on a request. One that was never answered because
+ * its connection went away is sent again, once (as curl does on a reused
+ * connection that turns out dead); pump starts it when one is free. */
+static void http_done(void *ud, void *req, int code, long status, int node,
+		      int retry)
+{
+	tc_engine *g = ud;
+	tc_req *r = req;
+	if (retry && !r->retried) {
+		r->retried = 1;
+		active_remove(g, r);
+		wait_front(g, r);
+		return;
+	}
+	r->node = node;
+	finish(g, r, code, status);
+}
+
+/* Sends what was handed to the sender. */
+static void send_out(tc_engine *g)
+{
+	int running;
+	if (g->http)
+		tc_http_flush(g->http);
+	else
+		curl_multi_socket_action(g->m, CURL_SOCKET_TIMEOUT, 0,
+					 &running);
 }
 
 /* When the oldest waiting request runs out of time (INFINITY: none). */
@@ -547,7 +618,7 @@ static double wait_due(const tc_engine *g)
 static void pump(tc_engine *g, double now)
 {
 	while (g->wait_head &&
-	       ((long)g->inflight < g->conns || wait_due(g) <= now)) {
+	       (g->inflight < capacity(g) || wait_due(g) <= now)) {
 		tc_req *r = g->wait_head;
 		g->wait_head = r->next_free;
 		if (!g->wait_head)
@@ -581,9 +652,10 @@ static void launch(tc_engine *g, int stream, double intended, double now)
 	r->stream = stream;
 	r->intended = intended;
 	r->node = -1;
+	r->retried = 0;
 	if (w)
 		w->pending++;
-	if ((long)g->inflight < g->conns) {
+	if (g->inflight < capacity(g)) {
 		start(g, r, now);
 		return;
 	}
@@ -646,7 +718,8 @@ static void poll_once(tc_engine *g, double wake)
 {
 	struct epoll_event ev[64];
 	double now = mr_now();
-	double until = fmin(wake, g->curl_due);
+	double until = fmin(wake, g->http ? tc_http_next_deadline(g->http)
+					   : g->curl_due);
 	struct timespec ts, *tsp = NULL;
 	if (isfinite(until)) {
 		double d = until - now;
@@ -660,7 +733,9 @@ static void poll_once(tc_engine *g, double wake)
 	int running;
 	for (int i = 0; i < n; i++) {
 		int fd = ev[i].data.fd;
-		if (fd == g->sfd) {
+		if (g->http && (ev[i].data.u64 & TC_HTTP_EVTAG)) {
+			tc_http_event(g->http, ev[i].data.u64, ev[i].events);
+		} else if (fd == g->sfd) {
 			struct signalfd_siginfo si;
 			if (read(fd, &si, sizeof si) > 0)
 				g->stop = 2;
@@ -679,21 +754,28 @@ static void poll_once(tc_engine *g, double wake)
 			curl_multi_socket_action(g->m, fd, flags, &running);
 		}
 	}
-	if (mr_now() >= g->curl_due) {
+	if (g->http) {
+		tc_http_expire(g->http, mr_now());
+	} else if (mr_now() >= g->curl_due) {
 		g->curl_due = INFINITY; /* curl sets the next one */
 		curl_multi_socket_action(g->m, CURL_SOCKET_TIMEOUT, 0, &running);
 	}
 	reap(g);
 	pump(g, mr_now()); /* waiting requests whose time ran out */
+	if (g->http)
+		tc_http_flush(g->http); /* what answers made room for */
 }
 
 /* The end of the send tick holding t (ticks counted from t0): the loop
- * sleeps until then and sends everything due by then in one go. */
+ * sleeps until then and sends everything due by then in one go. A due time
+ * on a tick's end belongs to that tick: constant rates put one there every
+ * few sends, and without the tolerance the rounding of t - t0 (absolute
+ * clock values) pushed half of them a whole tick late. */
 static double tick_end(const tc_engine *g, double t0, double t)
 {
 	if (g->o.tick <= 0 || !isfinite(t))
 		return t;
-	return t0 + ceil((t - t0) / g->o.tick) * g->o.tick;
+	return t0 + ceil((t - t0) / g->o.tick - 1e-6) * g->o.tick;
 }
 
 int tc_engine_run(tc_engine *g, tc_segment *seg, tc_window_cb cb, void *ud,
@@ -726,7 +808,6 @@ int tc_engine_run(tc_engine *g, tc_segment *seg, tc_window_cb cb, void *ud,
 	}
 	g->segments++;
 	int64_t k_next = 0; /* next window to open */
-	int running;
 	while (!g->stop && !g->failed) {
 		double now = mr_now();
 		/* open windows whose start has come */
@@ -770,8 +851,7 @@ int tc_engine_run(tc_engine *g, tc_segment *seg, tc_window_cb cb, void *ud,
 		for (size_t i = 0; i < g->n; i++)
 			g->launched_upto = fmin(g->launched_upto, next[i]);
 		if (launched)
-			curl_multi_socket_action(g->m, CURL_SOCKET_TIMEOUT, 0,
-						 &running);
+			send_out(g);
 		reap(g);
 		deliver(g, now, cb, ud);
 		if (now >= send_end && launched < SEND_BATCH)
@@ -815,6 +895,8 @@ int tc_engine_drain(tc_engine *g, tc_window_cb cb, void *ud, int discard,
 		}
 		g->wait_tail = NULL;
 		g->nwait = 0;
+		if (g->http)
+			tc_http_abandon(g->http);
 		while (g->active)
 			req_release(g, g->active);
 		while (g->head) {
@@ -846,6 +928,34 @@ int tc_engine_drain(tc_engine *g, tc_window_cb cb, void *ud, int discard,
 /* ------------------------------------------------------------------------
  * Setup
  */
+/* Our own sender, where the options and the URL let it (tc_http.h). */
+static int own_sender(tc_engine *g, mr_err *e)
+{
+	if (g->o.sender == TC_SENDER_CURL ||
+	    (g->o.sender == TC_SENDER_AUTO && !tc_http_url_ok(g->urls[0])))
+		return 0;
+	if (!tc_http_url_ok(g->urls[0]))
+		return mr_errf(e, MR_EXIT_USAGE, "%s: the own sender takes "
+			       "plain http:// URLs only (--sender curl)",
+			       g->o.url);
+	char lines[TC_MAX_STREAMS][64];
+	const char *urls[TC_MAX_STREAMS], *hdrs[TC_MAX_STREAMS];
+	for (size_t i = 0; i < g->n; i++) {
+		urls[i] = g->urls[i];
+		hdrs[i] = NULL;
+		if (g->streams[i].cls >= 0) {
+			snprintf(lines[i], sizeof lines[i], "%s: %s",
+				 MESH_CLASS_HEADER,
+				 mesh_class_names[g->streams[i].cls]);
+			hdrs[i] = lines[i];
+		}
+	}
+	g->http = tc_http_new(urls, hdrs, g->n, g->conns,
+			      g->o.pipeline > 0 ? g->o.pipeline : TC_PIPELINE,
+			      g->ep, http_done, g, e);
+	return g->http ? 0 : -1;
+}
+
 tc_engine *tc_engine_new(const tc_engine_opts *o, const tc_stream *streams,
 			 size_t n, mr_err *e)
 {
@@ -890,7 +1000,8 @@ tc_engine *tc_engine_new(const tc_engine_opts *o, const tc_stream *streams,
 		tc_engine_free(g);
 		return NULL;
 	}
-	struct epoll_event sev = {.events = EPOLLIN, .data.fd = g->sfd};
+	struct epoll_event sev = {.events = EPOLLIN};
+	sev.data.u64 = (uint64_t)g->sfd; /* no sender's tag bit */
 	if (epoll_ctl(g->ep, EPOLL_CTL_ADD, g->sfd, &sev) != 0) {
 		mr_errf(e, MR_EXIT_IO, "epoll_ctl: %s", strerror(errno));
 		tc_engine_free(g);
@@ -909,6 +1020,13 @@ tc_engine *tc_engine_new(const tc_engine_opts *o, const tc_stream *streams,
 	 * instead of opening ever more connections and collapsing. */
 	g->conns = o->connections > 0 ? o->connections : 256;
 	curl_multi_setopt(g->m, CURLMOPT_MAXCONNECTS, g->conns);
+	if (own_sender(g, e) != 0) {
+		tc_engine_free(g);
+		return NULL;
+	}
+	/* sleeps end at the tick, not up to 50 us later (the default
+	 * timer slack): lateness */
+	prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0);
 	if (o->rawlog) {
 		msgpack_sbuffer_init(&g->sb);
 		msgpack_packer_init(&g->pk, &g->sb, msgpack_sbuffer_write);
@@ -940,14 +1058,14 @@ void tc_engine_summary(tc_engine *g, FILE *f)
 		"trace-collect: summary duration_s=%.3f target_rate=%.1f "
 		"achieved_rate=%.1f sent=%llu ok=%llu refused=%llu failed=%llu "
 		"skipped=%llu late_p50_us=%.0f late_p99_us=%.0f "
-		"late_max_us=%.0f cpu_us_per_req=%.2f expired=%llu\n",
+		"late_max_us=%.0f cpu_us_per_req=%.2f expired=%llu sender=%s\n",
 		g->send_time, g->expected / dur, (double)g->sent / dur,
 		(unsigned long long)g->sent, (unsigned long long)g->ok,
 		(unsigned long long)g->refused, (unsigned long long)g->failed_n,
 		(unsigned long long)g->skipped, late_pct(g, 0.5),
 		late_pct(g, 0.99), g->late_max * 1e6,
 		g->sent ? cpu * 1e6 / (double)g->sent : 0,
-		(unsigned long long)g->expired);
+		(unsigned long long)g->expired, g->http ? "own" : "curl");
 }
 
 void tc_engine_counts(const tc_engine *g, uint64_t *sent, uint64_t *ok,
@@ -966,6 +1084,7 @@ void tc_engine_free(tc_engine *g)
 		mr_err e;
 		tc_engine_drain(g, NULL, NULL, 1, &e);
 	}
+	tc_http_free(g->http);
 	while (g->free_reqs) {
 		tc_req *r = g->free_reqs;
 		g->free_reqs = r->next_free;
