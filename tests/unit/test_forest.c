@@ -386,7 +386,8 @@ static size_t check_paths(mr_rng *r, size_t F, size_t T, int ntrees,
 	static const double qs[] = {0,   0.02, 0.05, 0.1, 0.2, 0.3, 0.5,
 				    0.7, 0.8,  0.9,  0.95, 0.98, 1};
 	for (size_t j = 0; j < T; j++)
-		q[j] = j == 1 ? NAN : qs[mr_rng_below(r, sizeof qs / sizeof *qs)];
+		q[j] = j == 1 ? NAN :
+			qs[mr_rng_below(r, sizeof qs / sizeof *qs)];
 	mr_forest_predict_batch(f, Xq, n, P, 1);
 	mr_forest_predict_quantile_batch(f, Xq, n, q, Q, 1);
 	size_t bad = 0;

@@ -251,14 +251,14 @@ static void group_roots(const mr_forest *f, lane_shape sh, size_t t0,
 
 /* Levels of every tree whose nodes a batch reads from a table per group
  * (no gather): the nodes of each path, 2^d at level d, and the node
- * indices at the last level. */
+ * indices at the last level (walk_top reads 4 levels). */
 #define TOP_LEVELS 4
 #define TOP_VECS ((1u << TOP_LEVELS) - 1 + (1u << (TOP_LEVELS - 1)))
 
 typedef struct {
 	const uint32_t *xr;   /* the chunk's 32 rank slots */
 	const uint32_t *root; /* the group's 16 roots */
-	const uint32_t *top;  /* the group's top levels (rf_top_build), or NULL */
+	const uint32_t *top;  /* the group's top levels (rf_top_build) or NULL */
 	uint32_t *leaf;       /* 16 leaf rows out */
 } walk_task;
 
@@ -274,43 +274,46 @@ static inline __mmask16 goes_right(__m512i node, __m512i xa, __m512i xb,
 	return _mm512_cmpgt_epu32_mask(rank, cut);
 }
 
-/* c[b], 16 lanes each, for b the path bits right[0 .. nb - 1] (the first
- * the most significant): a tree of blends. */
-static inline __m512i pick_path(const uint32_t *c, unsigned nb,
-				const __mmask16 *right)
+/* c[b], 16 lanes each, for b the path bits r1 (the most significant),
+ * r2, r3: a tree of blends (1: right). */
+static inline __m512i pick2(const uint32_t *c, __mmask16 r1)
 {
-	__m512i t[1 << (TOP_LEVELS - 1)];
-#pragma GCC unroll 8
-	for (unsigned i = 0; i < (1u << nb); i++)
-		t[i] = _mm512_loadu_si512(c + 16 * i);
-#pragma GCC unroll 8
-	for (unsigned j = nb; j-- > 0;)
-#pragma GCC unroll 8
-		for (unsigned i = 0; i < (1u << j); i++)
-			t[i] = _mm512_mask_blend_epi32(right[j], t[2 * i],
-						       t[2 * i + 1]);
-	return t[0];
+	return _mm512_mask_blend_epi32(r1, _mm512_loadu_si512(c),
+				       _mm512_loadu_si512(c + 16));
+}
+
+static inline __m512i pick4(const uint32_t *c, __mmask16 r1, __mmask16 r2)
+{
+	return _mm512_mask_blend_epi32(r1, pick2(c, r2), pick2(c + 32, r2));
+}
+
+static inline __m512i pick8(const uint32_t *c, __mmask16 r1, __mmask16 r2,
+			    __mmask16 r3)
+{
+	return _mm512_mask_blend_epi32(r1, pick4(c, r2, r3),
+				       pick4(c + 64, r2, r3));
 }
 
 /* The node index where task tk's 16 walks are after the top levels, read
- * from its table instead of gathered. */
+ * from its table instead of gathered: the nodes of levels 1 to 4 (1, 2,
+ * 4 and 8 vectors), then the indices of level 4's (8 vectors). */
 static inline __m512i walk_top(const walk_task *tk, __m512i base,
 			       __m512i xa, __m512i xb, __m512i laneoff,
 			       __m512i cmask, __m128i child_shift)
 {
-	__mmask16 right[TOP_LEVELS];
-	__m512i node = _mm512_setzero_si512();
-#pragma GCC unroll 8
-	for (unsigned d = 0; d < TOP_LEVELS; d++) {
-		node = pick_path(tk->top + 16 * ((1u << d) - 1), d, right);
-		right[d] = goes_right(node, xa, xb, laneoff, cmask);
-	}
-	__m512i at = pick_path(tk->top + 16 * ((1u << TOP_LEVELS) - 1),
-			       TOP_LEVELS - 1, right);
+	const uint32_t *c = tk->top;
+	__m512i node = _mm512_loadu_si512(c);
+	__mmask16 r1 = goes_right(node, xa, xb, laneoff, cmask);
+	node = pick2(c + 16, r1);
+	__mmask16 r2 = goes_right(node, xa, xb, laneoff, cmask);
+	node = pick4(c + 3 * 16, r1, r2);
+	__mmask16 r3 = goes_right(node, xa, xb, laneoff, cmask);
+	node = pick8(c + 7 * 16, r1, r2, r3);
+	__mmask16 r4 = goes_right(node, xa, xb, laneoff, cmask);
+	__m512i at = pick8(c + 15 * 16, r1, r2, r3);
 	__m512i next = _mm512_add_epi32(base,
 					_mm512_srl_epi32(node, child_shift));
-	next = _mm512_mask_add_epi32(next, right[TOP_LEVELS - 1], next,
-				     _mm512_set1_epi32(1));
+	next = _mm512_mask_add_epi32(next, r4, next, _mm512_set1_epi32(1));
 	__mmask16 in = _mm512_cmpge_epi32_mask(node, _mm512_setzero_si512());
 	return _mm512_mask_mov_epi32(at, in, next);
 }
@@ -440,6 +443,22 @@ static void walk_chunks(const mr_forest *f, lane_shape sh,
 			}
 }
 
+#if RF_SIMD
+/* The node that path b (d bits, the first the most significant; 1: right)
+ * reaches from root; a leaf on the way is where the path stays. */
+static uint32_t path_node(const mr_forest *f, uint32_t root, unsigned b,
+			  unsigned d)
+{
+	uint32_t i = root, shift = 5 + f->cut_bits;
+	for (unsigned k = d; k-- > 0;) {
+		uint32_t x = f->cnodes[i];
+		if (!(x & RF_LEAF))
+			i = root + (x >> shift) + ((b >> k) & 1);
+	}
+	return i;
+}
+#endif
+
 void rf_top_build(mr_forest *f)
 {
 	free(f->ctop);
@@ -451,23 +470,14 @@ void rf_top_build(mr_forest *f)
 	size_t G = (f->ntrees + sh.K - 1) / sh.K;
 	uint32_t *roots = mr_xcalloc(G * 16, sizeof *roots);
 	uint32_t *top = mr_xcalloc(G * TOP_VECS * 16, sizeof *top);
-	unsigned shift = 5 + f->cut_bits;
 	group_roots(f, sh, 0, f->ntrees, roots);
 	for (size_t g = 0; g < G; g++)
 		for (unsigned l = 0; l < 16; l++) {
-			uint32_t root = roots[g * 16 + l];
 			uint32_t *tg = top + g * TOP_VECS * 16 + l;
 			for (unsigned d = 0; d < TOP_LEVELS; d++)
 				for (unsigned b = 0; b < (1u << d); b++) {
-					/* path b from the root, a leaf
-					 * staying where it is */
-					uint32_t i = root;
-					for (unsigned k = d; k-- > 0;) {
-						uint32_t x = f->cnodes[i];
-						if (!(x & RF_LEAF))
-							i = root + (x >> shift) +
-							    ((b >> k) & 1);
-					}
+					uint32_t i = path_node(
+						f, roots[g * 16 + l], b, d);
 					tg[((1u << d) - 1 + b) * 16] =
 						f->cnodes[i];
 					if (d == TOP_LEVELS - 1)
