@@ -381,8 +381,13 @@ static size_t check_paths(mr_rng *r, size_t F, size_t T, int ntrees,
 	double *per = mr_xcalloc((size_t)ntrees * T, sizeof *per);
 	double *col = mr_xcalloc((size_t)ntrees, sizeof *col);
 	double *q = mr_xcalloc(T, sizeof *q);
+	/* tails (a short list of the largest or smallest values), the
+	 * middle (selection row by row), 1 and the mean (NaN) */
+	static const double qs[] = {0,   0.02, 0.05, 0.1, 0.2, 0.3, 0.5,
+				    0.7, 0.8,  0.9,  0.95, 0.98, 1};
 	for (size_t j = 0; j < T; j++)
-		q[j] = j == 1 ? NAN : (double)mr_rng_below(r, 11) / 10;
+		q[j] = j == 1 ? NAN :
+			qs[mr_rng_below(r, sizeof qs / sizeof *qs)];
 	mr_forest_predict_batch(f, Xq, n, P, 1);
 	mr_forest_predict_quantile_batch(f, Xq, n, q, Q, 1);
 	size_t bad = 0;
@@ -422,6 +427,7 @@ static void test_predict_paths(void)
 		{1, 1, 1, 0, 1},     {3, 1, 7, 0, 37},   {6, 1, 120, 0, 600},
 		{6, 4, 33, 0, 1100}, {12, 2, 16, 3, 17}, {32, 1, 20, 0, 64},
 		{5, 3, 300, 6, 200}, {2, 1, 65, 0, 4100},
+		{6, 4, 120, 0, 300}, {6, 3, 120, 0, 300}, {6, 1, 120, 0, 100},
 	};
 	size_t bad = 0, ncompact = 0, nc = sizeof c / sizeof c[0];
 	for (size_t k = 0; k < nc; k++) {
@@ -436,6 +442,30 @@ static void test_predict_paths(void)
 	int compact = 1;
 	bad = check_paths(&r, 40, 2, 24, 0, 300, &compact);
 	CHECK(bad == 0 && !compact, "40 features: the scalar walk = the reference (%zu rows differ)", bad);
+	/* a constant target: every tree is one leaf */
+	{
+		double X[40 * 2], Y[40], P[40], Q[40], q = 0.9;
+		for (size_t i = 0; i < 40; i++) {
+			X[2 * i] = (double)i;
+			X[2 * i + 1] = (double)(i % 3);
+			Y[i] = 2.5;
+		}
+		mr_forest_params p;
+		mr_forest_params_default(&p);
+		p.ntrees = 20;
+		mr_err e;
+		mr_forest *f = mr_forest_fit(X, Y, 40, 2, 1, NULL, NULL, &p,
+					     NULL, &e);
+		int same = f != NULL;
+		if (f) {
+			mr_forest_predict_batch(f, X, 40, P, 1);
+			mr_forest_predict_quantile_batch(f, X, 40, &q, Q, 1);
+			for (size_t i = 0; i < 40; i++)
+				same &= P[i] == 2.5 && Q[i] == 2.5;
+		}
+		CHECK(same, "trees of one leaf: the batch's mean and quantile are the leaf's value");
+		mr_forest_free(f);
+	}
 	double v[7] = {5, 1, 4, 1, 3, 9, 2}, w[7];
 	int qok = 1;
 	for (int k = 0; k <= 20; k++) {

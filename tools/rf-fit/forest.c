@@ -41,6 +41,7 @@ void mr_forest_free(mr_forest *f)
 	free(f->root);
 	free(f->values);
 	free(f->cnodes);
+	free(f->ctop);
 	free(f);
 }
 
@@ -229,10 +230,90 @@ void rf_convert_nodes(const cut_table *c, const grow_node *src, size_t n,
 /* ------------------------------------------------------------------------
  * The compact layout (see forest_impl.h).
  */
+/* The order of tree t's nodes in the compact layout: pos[i] for its node
+ * i. A walk loads one node per level, and in the order trees are grown
+ * (depth first) the nodes of a path's middle levels lie far apart. Here
+ * the sibling pairs of each node's next CLUSTER_LEVELS levels come
+ * together (14 nodes: a cache line), then each node of the last of
+ * those levels starts a cluster of its own, so a walk touches about a
+ * line every CLUSTER_LEVELS levels. Sibling pairs stay adjacent, the root
+ * first; nodes no walk reaches go last. Returns -1 when a node has two
+ * parents (then the forest keeps no compact layout). stack: scratch of
+ * the tree's nodes. */
+#define CLUSTER_LEVELS 3
+static int cluster_order(const mr_forest *f, size_t t, uint32_t *pos,
+			 uint32_t *stack)
+{
+	uint32_t r0 = f->root[t], r1 = f->root[t + 1], next = r0, top = 0;
+	for (uint32_t i = r0; i < r1; i++)
+		pos[i] = UINT32_MAX;
+	pos[r0] = next++;
+	stack[top++] = r0;
+	while (top) {
+		uint32_t front[1u << CLUSTER_LEVELS], nfront = 1;
+		front[0] = stack[--top];
+		for (unsigned d = 0; d < CLUSTER_LEVELS; d++) {
+			uint32_t nf[1u << CLUSTER_LEVELS], k = 0;
+			for (uint32_t q = 0; q < nfront; q++) {
+				rf_node nd = f->nodes[front[q]];
+				if (nd.child & RF_LEAF)
+					continue;
+				if (pos[nd.child] != UINT32_MAX ||
+				    pos[nd.child + 1] != UINT32_MAX)
+					return -1;
+				pos[nd.child] = next++;
+				pos[nd.child + 1] = next++;
+				nf[k++] = nd.child;
+				nf[k++] = nd.child + 1;
+			}
+			memcpy(front, nf, k * sizeof *nf);
+			nfront = k;
+		}
+		/* last pushed, first clustered: deeper clusters follow
+		 * their parents' */
+		for (uint32_t q = nfront; q-- > 0;)
+			if (!(f->nodes[front[q]].child & RF_LEAF))
+				stack[top++] = front[q];
+	}
+	for (uint32_t i = r0; i < r1; i++)
+		if (pos[i] == UINT32_MAX)
+			pos[i] = next++;
+	return 0;
+}
+
+/* cn[pos[i]] = tree t's node i in the compact layout; -1 when a child
+ * leaves the tree (loaded trees are checked, but the walk must stay in
+ * bounds) or a node has two parents. */
+static int compact_tree(const mr_forest *f, size_t t, uint32_t cb,
+			uint32_t *cn, uint32_t *pos, uint32_t *stack)
+{
+	for (uint32_t i = f->root[t]; i < f->root[t + 1]; i++) {
+		rf_node nd = f->nodes[i];
+		if (!(nd.child & RF_LEAF) &&
+		    (nd.child < f->root[t] || nd.child + 1 >= f->root[t + 1]))
+			return -1;
+	}
+	if (cluster_order(f, t, pos, stack) != 0)
+		return -1;
+	for (uint32_t i = f->root[t]; i < f->root[t + 1]; i++) {
+		rf_node nd = f->nodes[i];
+		if (nd.child & RF_LEAF) {
+			cn[pos[i]] = nd.child;
+			continue;
+		}
+		uint32_t rel = pos[nd.child] - f->root[t];
+		cn[pos[i]] = (nd.meta & 0xff) | (nd.meta >> 8) << 5 |
+			     rel << (5 + cb);
+	}
+	return 0;
+}
+
 void rf_compact_build(mr_forest *f)
 {
 	free(f->cnodes);
+	free(f->ctop);
 	f->cnodes = NULL;
+	f->ctop = NULL;
 	f->max_tree = 0;
 	uint32_t maxcut = 1;
 	for (size_t j = 0; j < f->nfeat; j++)
@@ -248,27 +329,21 @@ void rf_compact_build(mr_forest *f)
 	    f->max_tree > (1u << (26 - cb)) || f->nnodes >= INT32_MAX)
 		return;
 	uint32_t *cn = mr_xcalloc(f->nnodes + 1, sizeof *cn);
-	for (size_t t = 0; t < f->ntrees; t++)
-		for (uint32_t i = f->root[t]; i < f->root[t + 1]; i++) {
-			rf_node nd = f->nodes[i];
-			if (nd.child & RF_LEAF) {
-				cn[i] = nd.child;
-				continue;
-			}
-			uint32_t rel = nd.child - f->root[t];
-			/* loaded trees are checked, but a child must stay in
-			 * its tree for the walk to stay in bounds */
-			if (nd.child < f->root[t] ||
-			    rel + 1 >= f->root[t + 1] - f->root[t]) {
-				free(cn);
-				return;
-			}
-			cn[i] = (nd.meta & 0xff) | (nd.meta >> 8) << 5 |
-				rel << (5 + cb);
-		}
+	uint32_t *pos = mr_xcalloc(f->nnodes, sizeof *pos);
+	uint32_t *stack = mr_xcalloc(f->max_tree, sizeof *stack);
+	int ok = 1;
+	for (size_t t = 0; ok && t < f->ntrees; t++)
+		ok = compact_tree(f, t, cb, cn, pos, stack) == 0;
+	free(pos);
+	free(stack);
+	if (!ok) {
+		free(cn);
+		return;
+	}
 	cn[f->nnodes] = RF_LEAF;
 	f->cnodes = cn;
 	f->cut_bits = cb;
+	rf_top_build(f);
 }
 
 /* ------------------------------------------------------------------------

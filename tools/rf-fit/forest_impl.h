@@ -62,6 +62,10 @@ struct mr_forest {
 	uint32_t *cnodes; /* nnodes + 1: the last a leaf for padding lanes */
 	uint32_t cut_bits;
 	size_t max_tree;  /* nodes of the largest tree */
+	/* The top levels of a batch's tree groups (rf_top_build); NULL
+	 * without cnodes or AVX-512. ctop_K: the groups' trees. */
+	uint32_t *ctop;
+	unsigned ctop_K;
 	mr_forest_params params; /* as fitted (informational once loaded) */
 	size_t nrows;            /* training rows */
 };
@@ -105,12 +109,18 @@ void rf_convert_nodes(const cut_table *c, const grow_node *src, size_t n,
  * An internal node is feature | cut << 5 | child << (5 + cut_bits), its
  * child counted from its tree's root (bit 31 clear); a leaf is RF_LEAF |
  * its row in values. It exists when the forest fits: at most RF_CFEAT
- * features, and cut and child fields that fit 26 bits together.
+ * features, and cut and child fields that fit 26 bits together. Each
+ * tree keeps its range of indices and its root, but its nodes are in the
+ * order that walks touch fewest cache lines in (forest.c), so a compact
+ * index is not the index of the same node in nodes.
  */
 #define RF_CFEAT 32u
 /* Sets f->cnodes, cut_bits and max_tree when the forest fits the layout;
  * leaves cnodes NULL otherwise (not an error: walks then use nodes). */
 void rf_compact_build(mr_forest *f);
+/* Sets f->ctop from f->cnodes: a batch's walks read the first levels of
+ * each group of trees from it instead of gathering them. */
+void rf_top_build(mr_forest *f);
 
 /* qsort order of doubles, ascending. */
 int rf_cmp_double(const void *a, const void *b);

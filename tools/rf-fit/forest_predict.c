@@ -14,7 +14,14 @@
  * costs about one gather. A walk's leaf row goes to a table first; the
  * values are summed from it row by row in tree order, the order the scalar
  * walk adds them in, so both give the same bits. Without either, the
- * scalar walk (16 lanes in lockstep) serves.
+ * scalar walk (16 lanes in lockstep) serves. A batch reads the first
+ * levels of its trees from a table per group of trees instead of
+ * gathering them (rf_top_build).
+ *
+ * Quantiles across trees in a tail (the robust optima's 0.9, 0.1) keep,
+ * 8 rows at a time, a sorted list of the few largest (or smallest)
+ * values in registers, by max and min alone; quantiles near the middle
+ * select row by row.
  *
  * Prediction only reads the forest, so threads may share one; one-row
  * calls allocate nothing.
@@ -242,11 +249,74 @@ static void group_roots(const mr_forest *f, lane_shape sh, size_t t0,
  * throughput, so one vector alone would wait. */
 #define VEC 8
 
+/* Levels of every tree whose nodes a batch reads from a table per group
+ * (no gather): the nodes of each path, 2^d at level d, and the node
+ * indices at the last level (walk_top reads 4 levels). */
+#define TOP_LEVELS 4
+#define TOP_VECS ((1u << TOP_LEVELS) - 1 + (1u << (TOP_LEVELS - 1)))
+
 typedef struct {
 	const uint32_t *xr;   /* the chunk's 32 rank slots */
 	const uint32_t *root; /* the group's 16 roots */
+	const uint32_t *top;  /* the group's top levels (rf_top_build) or NULL */
 	uint32_t *leaf;       /* 16 leaf rows out */
 } walk_task;
+
+/* Lanes where node (internal) sends the walk right: ranks xa, xb. */
+static inline __mmask16 goes_right(__m512i node, __m512i xa, __m512i xb,
+				   __m512i laneoff, __m512i cmask)
+{
+	/* slot = feature | the lane's row offset: (a&b)|c */
+	__m512i slot = _mm512_ternarylogic_epi32(
+		node, _mm512_set1_epi32(31), laneoff, 0xea);
+	__m512i rank = _mm512_permutex2var_epi32(xa, slot, xb);
+	__m512i cut = _mm512_and_si512(_mm512_srli_epi32(node, 5), cmask);
+	return _mm512_cmpgt_epu32_mask(rank, cut);
+}
+
+/* c[b], 16 lanes each, for b the path bits r1 (the most significant),
+ * r2, r3: a tree of blends (1: right). */
+static inline __m512i pick2(const uint32_t *c, __mmask16 r1)
+{
+	return _mm512_mask_blend_epi32(r1, _mm512_loadu_si512(c),
+				       _mm512_loadu_si512(c + 16));
+}
+
+static inline __m512i pick4(const uint32_t *c, __mmask16 r1, __mmask16 r2)
+{
+	return _mm512_mask_blend_epi32(r1, pick2(c, r2), pick2(c + 32, r2));
+}
+
+static inline __m512i pick8(const uint32_t *c, __mmask16 r1, __mmask16 r2,
+			    __mmask16 r3)
+{
+	return _mm512_mask_blend_epi32(r1, pick4(c, r2, r3),
+				       pick4(c + 64, r2, r3));
+}
+
+/* The node index where task tk's 16 walks are after the top levels, read
+ * from its table instead of gathered: the nodes of levels 1 to 4 (1, 2,
+ * 4 and 8 vectors), then the indices of level 4's (8 vectors). */
+static inline __m512i walk_top(const walk_task *tk, __m512i base,
+			       __m512i xa, __m512i xb, __m512i laneoff,
+			       __m512i cmask, __m128i child_shift)
+{
+	const uint32_t *c = tk->top;
+	__m512i node = _mm512_loadu_si512(c);
+	__mmask16 r1 = goes_right(node, xa, xb, laneoff, cmask);
+	node = pick2(c + 16, r1);
+	__mmask16 r2 = goes_right(node, xa, xb, laneoff, cmask);
+	node = pick4(c + 3 * 16, r1, r2);
+	__mmask16 r3 = goes_right(node, xa, xb, laneoff, cmask);
+	node = pick8(c + 7 * 16, r1, r2, r3);
+	__mmask16 r4 = goes_right(node, xa, xb, laneoff, cmask);
+	__m512i at = pick8(c + 15 * 16, r1, r2, r3);
+	__m512i next = _mm512_add_epi32(base,
+					_mm512_srl_epi32(node, child_shift));
+	next = _mm512_mask_add_epi32(next, r4, next, _mm512_set1_epi32(1));
+	__mmask16 in = _mm512_cmpge_epi32_mask(node, _mm512_setzero_si512());
+	return _mm512_mask_mov_epi32(at, in, next);
+}
 
 /* VEC tasks' walks to their leaves. A lane at its leaf keeps reloading it
  * until every lane is at one (lockstep: no branch per lane). */
@@ -254,29 +324,27 @@ static void walk_vectors(const mr_forest *f, const walk_task *tk,
 			 __m512i laneoff, int fetch_values)
 {
 	const int *cn = (const int *)f->cnodes;
-	const __m512i low5 = _mm512_set1_epi32(31), one = _mm512_set1_epi32(1);
+	const __m512i one = _mm512_set1_epi32(1);
 	const __m512i cmask =
 		_mm512_set1_epi32((int)((1u << f->cut_bits) - 1));
 	const __m128i child_shift = _mm_cvtsi32_si128((int)(5 + f->cut_bits));
 	__m512i cur[VEC], base[VEC], xa[VEC], xb[VEC], node[VEC];
+#pragma GCC unroll 8
 	for (int v = 0; v < VEC; v++) {
 		base[v] = cur[v] = _mm512_loadu_si512(tk[v].root);
 		xa[v] = _mm512_loadu_si512(tk[v].xr);
 		xb[v] = _mm512_loadu_si512(tk[v].xr + 16);
+		if (tk[v].top)
+			cur[v] = walk_top(&tk[v], base[v], xa[v], xb[v],
+					  laneoff, cmask, child_shift);
 	}
 	__mmask16 inner;
 	do {
 		inner = 0;
 		for (int v = 0; v < VEC; v++) {
 			node[v] = _mm512_i32gather_epi32(cur[v], cn, 4);
-			/* slot = feature | the lane's row offset: (a&b)|c */
-			__m512i slot = _mm512_ternarylogic_epi32(
-				node[v], low5, laneoff, 0xea);
-			__m512i rank = _mm512_permutex2var_epi32(xa[v], slot,
-								 xb[v]);
-			__m512i cut = _mm512_and_si512(
-				_mm512_srli_epi32(node[v], 5), cmask);
-			__mmask16 right = _mm512_cmpgt_epu32_mask(rank, cut);
+			__mmask16 right = goes_right(node[v], xa[v], xb[v],
+						     laneoff, cmask);
 			__m512i child = _mm512_srl_epi32(node[v], child_shift);
 			__m512i next = _mm512_add_epi32(base[v], child);
 			next = _mm512_mask_add_epi32(next, right, next, one);
@@ -328,9 +396,10 @@ static void queue_flush(const mr_forest *f, task_queue *q)
 }
 
 static void queue_add(const mr_forest *f, task_queue *q,
-		      const uint32_t *xr, const uint32_t *root, uint32_t *leaf)
+		      const uint32_t *xr, const uint32_t *root,
+		      const uint32_t *top, uint32_t *leaf)
 {
-	q->tk[q->n++] = (walk_task){xr, root, leaf};
+	q->tk[q->n++] = (walk_task){xr, root, top, leaf};
 	if (q->n == VEC)
 		queue_flush(f, q);
 }
@@ -349,9 +418,14 @@ static void walk_chunks(const mr_forest *f, lane_shape sh,
 		task_queue q;
 		queue_init(&q, sh);
 		q.fetch_values = nch <= 64;
+		/* the tables are made for the whole forest in one pass */
+		int top = f->ctop && sh.K == f->ctop_K && t0 == 0 &&
+			  ntr == f->ntrees;
 		for (size_t g = 0; g < G; g++)
 			for (size_t c = 0; c < nch; c++)
 				queue_add(f, &q, XC + c * 32, roots + g * 16,
+					  top ? f->ctop + g * TOP_VECS * 16 :
+						NULL,
 					  L + (g * nch + c) * 16);
 		queue_flush(f, &q);
 		return;
@@ -369,10 +443,91 @@ static void walk_chunks(const mr_forest *f, lane_shape sh,
 			}
 }
 
+#if RF_SIMD
+/* The node that path b (d bits, the first the most significant; 1: right)
+ * reaches from root; a leaf on the way is where the path stays. */
+static uint32_t path_node(const mr_forest *f, uint32_t root, unsigned b,
+			  unsigned d)
+{
+	uint32_t i = root, shift = 5 + f->cut_bits;
+	for (unsigned k = d; k-- > 0;) {
+		uint32_t x = f->cnodes[i];
+		if (!(x & RF_LEAF))
+			i = root + (x >> shift) + ((b >> k) & 1);
+	}
+	return i;
+}
+#endif
+
+void rf_top_build(mr_forest *f)
+{
+	free(f->ctop);
+	f->ctop = NULL;
+#if RF_SIMD
+	if (!f->cnodes)
+		return;
+	lane_shape sh = batch_shape(f, SIZE_MAX);
+	size_t G = (f->ntrees + sh.K - 1) / sh.K;
+	uint32_t *roots = mr_xcalloc(G * 16, sizeof *roots);
+	uint32_t *top = mr_xcalloc(G * TOP_VECS * 16, sizeof *top);
+	group_roots(f, sh, 0, f->ntrees, roots);
+	for (size_t g = 0; g < G; g++)
+		for (unsigned l = 0; l < 16; l++) {
+			uint32_t *tg = top + g * TOP_VECS * 16 + l;
+			for (unsigned d = 0; d < TOP_LEVELS; d++)
+				for (unsigned b = 0; b < (1u << d); b++) {
+					uint32_t i = path_node(
+						f, roots[g * 16 + l], b, d);
+					tg[((1u << d) - 1 + b) * 16] =
+						f->cnodes[i];
+					if (d == TOP_LEVELS - 1)
+						tg[((1u << TOP_LEVELS) - 1 +
+						    b) * 16] = i;
+				}
+		}
+	free(roots);
+	f->ctop = top;
+	f->ctop_K = sh.K;
+#endif
+}
+
 /* ------------------------------------------------------------------------
  * From leaf tables to answers.
  */
 #if RF_SIMD
+/* Rows r0 .. r0 + 7 (r0 a multiple of 8) of tree t have their leaves at
+ * L[leaf_at(r0, 0) + leaf_at(0, t) + leaf_at(i, 0)], lane i: the last
+ * term is row_offsets8's lane i. */
+static __m256i row_offsets8(lane_shape sh, size_t nch)
+{
+	uint32_t d[8];
+	for (unsigned i = 0; i < 8; i++)
+		d[i] = (uint32_t)leaf_at(sh, nch, i, 0);
+	return _mm256_loadu_si256((const __m256i *)d);
+}
+
+/* The lanes of rows r0 .. r0 + 7 that are below n. */
+static inline __mmask8 rows_mask8(size_t r0, size_t n)
+{
+	return n - r0 >= 8 ? 0xff : (__mmask8)((1u << (n - r0)) - 1);
+}
+
+/* The offsets in values (leaf row x ntarget) of rows r0 .. r0 + 7 in tree
+ * t; lanes off m are 0. */
+static inline __m256i value_rows8(const mr_forest *f, lane_shape sh,
+				  const uint32_t *L, size_t nch, __m256i delta,
+				  size_t r0, size_t t, __mmask8 m)
+{
+	__m256i at = _mm256_add_epi32(delta, _mm256_set1_epi32((int)(
+		leaf_at(sh, nch, 0, t) + leaf_at(sh, nch, r0, 0))));
+	__m256i row = _mm256_mmask_i32gather_epi32(_mm256_setzero_si256(), m,
+						   at, (const int *)L, 4);
+	if (f->ntarget > 1)
+		row = _mm256_mullo_epi32(row,
+					 _mm256_set1_epi32((int)f->ntarget));
+	return row;
+}
+
 /* Yc[j * n8 + r] = the sum over trees, in order, of row r's values of
  * target j: 8 rows at a time, tree by tree (a lane sums its row), a gather
  * finding the rows' leaf rows, another each target's values. Yc has n8 >=
@@ -381,24 +536,13 @@ static void sum_columns(const mr_forest *f, lane_shape sh, const uint32_t *L,
 			size_t nch, size_t n, double *Yc, size_t n8)
 {
 	size_t T = f->ntarget;
-	uint32_t d[8];
-	for (unsigned i = 0; i < 8; i++)
-		d[i] = (uint32_t)leaf_at(sh, nch, i, 0);
-	const __m256i delta = _mm256_loadu_si256((const __m256i *)d);
-	const __m256i vT = _mm256_set1_epi32((int)T);
+	const __m256i delta = row_offsets8(sh, nch);
 	memset(Yc, 0, T * n8 * sizeof *Yc);
 	for (size_t t = 0; t < f->ntrees; t++) {
-		size_t base = leaf_at(sh, nch, 0, t);
 		for (size_t r0 = 0; r0 < n; r0 += 8) {
-			__mmask8 m = n - r0 >= 8 ? 0xff :
-				(__mmask8)((1u << (n - r0)) - 1);
-			__m256i at = _mm256_add_epi32(delta, _mm256_set1_epi32(
-				(int)(base + leaf_at(sh, nch, r0, 0))));
-			__m256i row = _mm256_mmask_i32gather_epi32(
-				_mm256_setzero_si256(), m, at,
-				(const int *)L, 4);
-			if (T > 1)
-				row = _mm256_mullo_epi32(row, vT);
+			__mmask8 m = rows_mask8(r0, n);
+			__m256i row = value_rows8(f, sh, L, nch, delta, r0, t,
+						  m);
 			for (size_t j = 0; j < T; j++) {
 				__m512d v = _mm512_mask_i32gather_pd(
 					_mm512_setzero_pd(), m, row,
@@ -594,6 +738,180 @@ static double quantile_simd(const double *v, size_t n, double q, double *buf)
 }
 #endif
 
+/* How quantile_from_leaves finds a target's quantile. h = (ntrees - 1) q
+ * lies between the order statistics v_(k) and v_(k + 1) (from 0, in
+ * ascending order). */
+typedef struct {
+	enum { Q_MEAN, Q_ROWS, Q_COLUMNS } how;
+	size_t k;
+	double frac;  /* h - k */
+	unsigned m;   /* Q_COLUMNS: places of the list (see quantile_columns) */
+	int low;      /* Q_COLUMNS: the list keeps the smallest values */
+} q_plan;
+
+/* Longest list quantile_columns keeps (registers: one per place). */
+#define TOP_MAX 24
+
+static q_plan plan_quantile(const mr_forest *f, double q)
+{
+	size_t NT = f->ntrees;
+	q_plan p = {Q_MEAN, 0, 0, 0, 0};
+	if (isnan(q))
+		return p;
+	q = q < 0 ? 0 : q > 1 ? 1 : q;
+	double h = (double)(NT - 1) * q;
+	p.k = (size_t)h;
+	p.frac = h - (double)p.k;
+	p.how = Q_ROWS;
+	/* q = 1 returns v_(k) itself; the rows' way keeps its zero's sign */
+	if (!RF_SIMD || p.k + 1 >= NT || f->nleaves * f->ntarget >= INT32_MAX)
+		return p;
+	size_t top = NT - p.k, bottom = p.k + 2;
+	p.low = bottom < top;
+	size_t m = p.low ? bottom : top;
+	if (m <= TOP_MAX) {
+		p.how = Q_COLUMNS;
+		p.m = (unsigned)m;
+	}
+	return p;
+}
+
+#if RF_SIMD
+/* Loads ahead that top_list starts: values at val + rows[0, n), spread
+ * over its trees so they do not fill the load buffer all at once. */
+typedef struct {
+	const double *val;
+	const uint32_t *rows;
+	size_t n, last; /* last: ntarget - 1 */
+} prefetches;
+
+/* The M largest of v[8 t + lane] over trees t, for 8 rows at once (a lane
+ * per row), sign flipped first (sign: 0 or the sign bit), into
+ * top[8 i + lane], i = 0 .. M - 1, descending. A sorted list in
+ * registers: each tree's value goes down it by a max and a min per place,
+ * with no branch. */
+static inline __attribute__((always_inline)) void
+top_list(const double *v, size_t NT, __m512i sign, unsigned M, double *top,
+	 prefetches pf)
+{
+	__m512d list[TOP_MAX];
+	for (unsigned i = 0; i < M; i++)
+		list[i] = _mm512_set1_pd(-INFINITY);
+	size_t per = (pf.n + NT - 1) / NT, done = 0;
+	for (size_t t = 0; t < NT; t++) {
+		for (size_t u = 0; u < per && done < pf.n; u++, done++) {
+			/* a leaf's values may straddle two lines */
+			__builtin_prefetch(pf.val + pf.rows[done]);
+			__builtin_prefetch(pf.val + pf.rows[done] + pf.last);
+		}
+		__m512d x = _mm512_castsi512_pd(_mm512_xor_si512(
+			_mm512_loadu_si512(v + 8 * t), sign));
+#pragma GCC unroll 24
+		for (unsigned i = 0; i < M; i++) {
+			__m512d hi = _mm512_max_pd(list[i], x);
+			x = _mm512_min_pd(list[i], x);
+			list[i] = hi;
+		}
+	}
+	for (unsigned i = 0; i < M; i++)
+		_mm512_storeu_pd(top + 8 * i, list[i]);
+}
+
+/* top_list with M a constant, so the list stays in registers. */
+static void top_list_any(const double *v, size_t NT, __m512i sign,
+			 unsigned M, double *top, prefetches pf)
+{
+	switch (M) {
+#define TOP_CASE(c) \
+	case c: top_list(v, NT, sign, c, top, pf); break;
+	TOP_CASE(2) TOP_CASE(3) TOP_CASE(4) TOP_CASE(5) TOP_CASE(6)
+	TOP_CASE(7) TOP_CASE(8) TOP_CASE(9) TOP_CASE(10) TOP_CASE(11)
+	TOP_CASE(12) TOP_CASE(13) TOP_CASE(14) TOP_CASE(15) TOP_CASE(16)
+	TOP_CASE(17) TOP_CASE(18) TOP_CASE(19) TOP_CASE(20) TOP_CASE(21)
+	TOP_CASE(22) TOP_CASE(23) TOP_CASE(24)
+#undef TOP_CASE
+	}
+}
+
+/* rows[8 t + lane] = value_rows8 of rows r0 .. r0 + 7, every tree t. */
+static void chunk_rows(const mr_forest *f, lane_shape sh, const uint32_t *L,
+		       size_t nch, __m256i delta, size_t r0, size_t n,
+		       uint32_t *rows)
+{
+	__mmask8 m = rows_mask8(r0, n);
+	for (size_t t = 0; t < f->ntrees; t++)
+		_mm256_storeu_si256((__m256i *)(rows + 8 * t),
+				    value_rows8(f, sh, L, nch, delta, r0, t,
+						m));
+}
+
+/* Y[r, j] for the targets planned Q_COLUMNS, 8 rows at a time: the list
+ * of the m = ntrees - k largest values holds v_(k) and v_(k + 1) at its
+ * end; with low, the list of the m = k + 2 largest of -v holds -v_(k + 1)
+ * and -v_(k) at its end. Selection by max and min finds the same values
+ * as sorting, so the answer has the same bits as mr_quantile's. The
+ * values of the 8 rows are gathered first, every target from a leaf's
+ * line at once, and with values beyond cache the next 8 rows' are
+ * fetched while the lists run. rows: scratch of 16 ntrees; V: of 8
+ * ntrees ntarget. */
+static void quantile_columns(const mr_forest *f, lane_shape sh,
+			     const uint32_t *L, size_t nch, size_t n,
+			     const q_plan *plan, double *Y, uint32_t *rows,
+			     double *V)
+{
+	size_t T = f->ntarget, NT = f->ntrees, ncol = 0;
+	for (size_t j = 0; j < T; j++)
+		ncol += plan[j].how == Q_COLUMNS;
+	int big = f->nleaves * T * sizeof *f->values > (4u << 20);
+	const __m256i delta = row_offsets8(sh, nch);
+	uint32_t *cur = rows, *next = rows + 8 * NT;
+	double top[8 * TOP_MAX];
+	if (n)
+		chunk_rows(f, sh, L, nch, delta, 0, n, cur);
+	for (size_t r0 = 0; r0 < n; r0 += 8) {
+		__mmask8 m = rows_mask8(r0, n);
+		for (size_t t = 0; t < NT; t++) {
+			__m256i row = _mm256_loadu_si256(
+				(const __m256i *)(cur + 8 * t));
+			for (size_t j = 0; j < T; j++)
+				if (plan[j].how == Q_COLUMNS)
+					_mm512_storeu_pd(
+						V + (j * NT + t) * 8,
+						_mm512_mask_i32gather_pd(
+							_mm512_setzero_pd(), m,
+							row, f->values + j, 8));
+		}
+		prefetches pf = {f->values, next, 0, T - 1};
+		if (r0 + 8 < n) {
+			chunk_rows(f, sh, L, nch, delta, r0 + 8, n, next);
+			pf.n = big ? 8 * NT : 0;
+		}
+		size_t share = (pf.n + ncol - 1) / ncol;
+		for (size_t j = 0; j < T; j++) {
+			const q_plan *p = &plan[j];
+			if (p->how != Q_COLUMNS)
+				continue;
+			prefetches mine = pf;
+			mine.n = share < pf.n ? share : pf.n;
+			pf.rows += mine.n;
+			pf.n -= mine.n;
+			__m512i sign = _mm512_set1_epi64(
+				p->low ? INT64_MIN : 0);
+			top_list_any(V + j * NT * 8, NT, sign, p->m, top, mine);
+			const double *end = top + 8 * (p->m - 2);
+			for (size_t i = 0; i < 8 && r0 + i < n; i++) {
+				double a = p->low ? -end[i] : end[8 + i];
+				double b = p->low ? -end[8 + i] : end[i];
+				Y[(r0 + i) * T + j] = a + p->frac * (b - a);
+			}
+		}
+		uint32_t *sw = cur;
+		cur = next;
+		next = sw;
+	}
+}
+#endif
+
 /* Row r's leaf rows in tree order into leaf[0, ntrees). */
 static void row_leaves(const mr_forest *f, lane_shape sh, const uint32_t *L,
 		       size_t nch, size_t r, uint32_t *leaf)
@@ -632,27 +950,53 @@ static void row_values(const mr_forest *f, const uint32_t *leaf, double *col,
 	}
 }
 
-/* Scratch doubles quantile_from_leaves needs. */
-static size_t quantile_scratch(const mr_forest *f)
+/* What quantile_from_leaves needs besides the leaves: each target's plan,
+ * and scratch. */
+typedef struct {
+	q_plan *plan;   /* ntarget */
+	int any_mean, any_rows, any_columns;
+	double *tmp;    /* rows' way: (ntarget + 4) (ntrees + 8) */
+	uint32_t *rows; /* columns' way: 16 ntrees */
+	double *V;      /* columns' way: 8 ntrees ntarget */
+} q_work;
+
+static void q_work_init(const mr_forest *f, const double *q, q_work *w)
 {
-	return (f->ntarget + 4) * (f->ntrees + 8);
+	memset(w, 0, sizeof *w);
+	w->plan = mr_xcalloc(f->ntarget, sizeof *w->plan);
+	for (size_t j = 0; j < f->ntarget; j++) {
+		w->plan[j] = plan_quantile(f, q[j]);
+		w->any_mean |= w->plan[j].how == Q_MEAN;
+		w->any_rows |= w->plan[j].how == Q_ROWS;
+		w->any_columns |= w->plan[j].how == Q_COLUMNS;
+	}
+	if (w->any_rows)
+		w->tmp = mr_xrealloc(NULL, (f->ntarget + 4) * (f->ntrees + 8),
+				     sizeof *w->tmp);
+	if (w->any_columns) {
+		w->rows = mr_xrealloc(NULL, 16 * f->ntrees, sizeof *w->rows);
+		w->V = mr_xrealloc(NULL, 8 * f->ntrees * f->ntarget,
+				   sizeof *w->V);
+	}
 }
 
-/* Y[r, j] = the q[j]-quantile of row r's trees' values of target j, or
- * their mean where q[j] is NaN. Row by row, each leaf's values read once
- * for every target, the next row's leaves fetched early (with many leaves
- * they are not in cache). tmp: quantile_scratch doubles. */
-static void quantile_from_leaves(const mr_forest *f, lane_shape sh,
-				 const uint32_t *L, size_t nch, size_t n,
-				 const double *q, double *Y, double *Yc,
-				 double *tmp)
+static void q_work_free(q_work *w)
+{
+	free(w->plan);
+	free(w->tmp);
+	free(w->rows);
+	free(w->V);
+}
+
+/* Y[r, j] for the targets planned Q_ROWS: row by row, each leaf's values
+ * read once for every target, the next row's leaves fetched early (with
+ * many leaves they are not in cache). */
+static void quantile_rows(const mr_forest *f, lane_shape sh,
+			  const uint32_t *L, size_t nch, size_t n,
+			  const double *q, const q_plan *plan, double *Y,
+			  double *tmp)
 {
 	size_t T = f->ntarget, NT = f->ntrees, W = NT + 8;
-	int any_mean = 0;
-	for (size_t j = 0; j < T; j++)
-		any_mean |= isnan(q[j]);
-	if (any_mean)
-		mean_from_leaves(f, sh, L, nch, n, Y, Yc);
 	uint32_t *leaf = (uint32_t *)(tmp + (T + 3) * W);
 	uint32_t *next = leaf + W;
 	/* values beyond L2: fetch the next row's early */
@@ -672,7 +1016,7 @@ static void quantile_from_leaves(const mr_forest *f, lane_shape sh,
 		}
 		row_values(f, leaf, tmp, W);
 		for (size_t j = 0; j < T; j++) {
-			if (isnan(q[j]))
+			if (plan[j].how != Q_ROWS)
 				continue;
 #if RF_SIMD
 			Y[r * T + j] = quantile_simd(tmp + j * W, NT, q[j],
@@ -682,6 +1026,24 @@ static void quantile_from_leaves(const mr_forest *f, lane_shape sh,
 #endif
 		}
 	}
+}
+
+/* Y[r, j] = the q[j]-quantile of row r's trees' values of target j, or
+ * their mean where q[j] is NaN; each target the way its plan says. */
+static void quantile_from_leaves(const mr_forest *f, lane_shape sh,
+				 const uint32_t *L, size_t nch, size_t n,
+				 const double *q, double *Y, double *Yc,
+				 const q_work *w)
+{
+	if (w->any_mean)
+		mean_from_leaves(f, sh, L, nch, n, Y, Yc);
+#if RF_SIMD
+	if (w->any_columns)
+		quantile_columns(f, sh, L, nch, n, w->plan, Y, w->rows,
+				 w->V);
+#endif
+	if (w->any_rows)
+		quantile_rows(f, sh, L, nch, n, q, w->plan, Y, w->tmp);
 }
 
 /* ------------------------------------------------------------------------
@@ -762,8 +1124,9 @@ static void predict_rows_leaves(const mr_forest *f, const double *X,
 	uint32_t *roots = mr_xrealloc(NULL, G * 16, sizeof *roots);
 	uint32_t *L = mr_xrealloc(NULL, G * nch * 16, sizeof *L);
 	double *Yc = mr_xrealloc(NULL, T * (rows + 7), sizeof *Yc);
-	double *tmp = q ? mr_xrealloc(NULL, quantile_scratch(f), sizeof *tmp) :
-			  NULL;
+	q_work w;
+	if (q)
+		q_work_init(f, q, &w);
 	group_roots(f, sh, 0, f->ntrees, roots);
 	for (size_t b = lo; b < hi; b += LEAF_BLOCK) {
 		size_t n = hi - b < LEAF_BLOCK ? hi - b : LEAF_BLOCK;
@@ -772,7 +1135,7 @@ static void predict_rows_leaves(const mr_forest *f, const double *X,
 		walk_chunks(f, sh, XC, c, 0, f->ntrees, roots, L);
 		if (q)
 			quantile_from_leaves(f, sh, L, c, n, q, Y + b * T, Yc,
-					     tmp);
+					     &w);
 		else
 			mean_from_leaves(f, sh, L, c, n, Y + b * T, Yc);
 	}
@@ -780,7 +1143,8 @@ static void predict_rows_leaves(const mr_forest *f, const double *X,
 	free(roots);
 	free(L);
 	free(Yc);
-	free(tmp);
+	if (q)
+		q_work_free(&w);
 }
 
 typedef struct {
