@@ -31,12 +31,12 @@ SAN     ?=
 # into another folder's private header, or a call into a module not listed,
 # fails the build. UNITS is ordered by pipeline stage, lowest first; a unit
 # may only use units before it (checked below), so there are no cycles.
-UNITS := meshapi testbed actuate trace-collect rf-fit sim-env policy \
+UNITS := meshapi testbed actuate rf-fit trace-collect sim-env policy \
 	evaluate ppo-train adapt policy-eval
 USES_meshapi       :=
 USES_testbed       := meshapi
 USES_actuate       := meshapi
-USES_trace-collect := actuate meshapi
+USES_trace-collect := actuate meshapi rf-fit
 USES_rf-fit        :=
 USES_sim-env       := rf-fit
 USES_policy        :=
