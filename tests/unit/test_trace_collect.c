@@ -437,6 +437,12 @@ static double y_noisy(int x, int k)
 	return x < 5 ? 1 : 10.0 * k;
 }
 
+/* below the bound's scale up to x = 4, overloaded (seconds, noisy) above */
+static double y_overload(int x, int k)
+{
+	return x < 5 ? x : 100.0 * (k + 1);
+}
+
 static double y_linear(int x, int k)
 {
 	(void)k;
@@ -513,6 +519,16 @@ static void test_adaptive(void)
 	x = adapt_first(&g, "a.csv", &b, 1, cand, &score);
 	CHECK(x == 2 || x == 3,
 	      "adaptive: first pick beside the bound y <= 2.5 (x = %d)", x);
+	/* far past the bound, values are capped at 3 x bound: their spread
+	 * does not draw the pick (without a bound it does) */
+	adapt_trace("a.csv", y_overload);
+	x = adapt_first(&g, "a.csv", &b, 1, cand, &score);
+	int free_x = adapt_first(&g, "a.csv", NULL, 0, cand, &score);
+	CHECK(x == 2 || x == 3,
+	      "adaptive: overloaded spread capped, pick beside the bound "
+	      "(x = %d; x = %d without the bound)", x, free_x);
+	CHECK(free_x >= 5, "adaptive: without a bound, the overloaded "
+	      "spread draws the pick (x = %d)", free_x);
 	tc_grid_free(&g);
 }
 

@@ -289,6 +289,7 @@ void tc_grid_free(tc_grid *g);
  * (sd: the spread of the trees' predictions; scale_j: the spread of target
  * j over the trace; the second term only with bounds): where the trees
  * disagree most, and where a bound may lie either side of the prediction.
+ * A target with a bound B > 0 is fitted capped at 3 B (tc_adaptive.c).
  * Until init_rows rows are in the trace, candidates are taken at random.
  */
 #define TC_MAX_BOUNDS 8

@@ -3,6 +3,10 @@
  * the forest fitted on the trace so far knows least about (its trees
  * disagree) or that lies closest to an objective's bound (tc.h). The
  * forest is rf-fit's own (forest.h), small and refitted as rows arrive.
+ * A target with a bound B > 0 is fitted as min(y, 3 B): past that, a
+ * configuration misses the bound whatever its value, and the seconds of
+ * spread of overloaded configurations would otherwise draw every pick
+ * while the bound sits at tens of milliseconds.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -25,6 +29,7 @@ struct tc_adapt {
 	uint64_t ncand, left;
 	unsigned char *taken;
 	double *score;       /* per candidate; NULL until a fit */
+	double ceiling[TC_MAX_COLS]; /* per target: fitted as min(y, this) */
 	mr_rng rng;
 };
 
@@ -81,6 +86,13 @@ tc_adapt *tc_adapt_new(const tc_adapt_opts *o, const uint64_t *cand,
 		a->bound_value[b] = o->bounds[b].value;
 	}
 	a->nbounds = o->nbounds;
+	for (size_t j = 0; j < a->ntarget; j++)
+		a->ceiling[j] = INFINITY;
+	for (size_t b = 0; b < a->nbounds; b++)
+		if (a->bound_value[b] > 0) {
+			double *c = &a->ceiling[a->bound_target[b]];
+			*c = fmin(*c, 3 * a->bound_value[b]);
+		}
 	a->init_rows = o->init_rows < 2 ? 2 : o->init_rows;
 	a->trees = o->trees;
 	a->ncand = a->left = n;
@@ -94,18 +106,15 @@ fail:
 	return NULL;
 }
 
-/* Spread of each target over the rows: the unit its trees' spread is
- * measured in (1 for a constant target). */
-static void target_scales(const mr_table *t, size_t nkeys, size_t ntarget,
-			  double *scale)
+/* Spread of each fitted target over the rows (Y, n x m): the unit its
+ * trees' spread is measured in (1 for a constant target). */
+static void target_scales(const double *Y, size_t n, size_t m, double *scale)
 {
-	for (size_t j = 0; j < ntarget; j++) {
-		double s = 0, s2 = 0, n = (double)t->nrows;
-		for (size_t r = 0; r < t->nrows; r++) {
-			double v = t->data[r * t->ncols + nkeys + j];
-			s += v, s2 += v * v;
-		}
-		double var = s2 / n - (s / n) * (s / n);
+	for (size_t j = 0; j < m; j++) {
+		double s = 0, s2 = 0;
+		for (size_t r = 0; r < n; r++)
+			s += Y[r * m + j], s2 += Y[r * m + j] * Y[r * m + j];
+		double var = s2 / (double)n - (s / (double)n) * (s / (double)n);
 		scale[j] = var > 1e-24 ? sqrt(var) : 1;
 	}
 }
@@ -141,8 +150,12 @@ static int fit_and_score(tc_adapt *a, const mr_table *t, mr_err *e)
 	double *Y = mr_xcalloc(n * m, sizeof *Y);
 	for (size_t r = 0; r < n; r++) {
 		memcpy(X + r * nk, t->data + r * t->ncols, nk * sizeof *X);
-		memcpy(Y + r * m, t->data + r * t->ncols + nk, m * sizeof *Y);
+		for (size_t j = 0; j < m; j++)
+			Y[r * m + j] = fmin(t->data[r * t->ncols + nk + j],
+					    a->ceiling[j]);
 	}
+	double scale[TC_MAX_COLS];
+	target_scales(Y, n, m, scale);
 	mr_forest_params p;
 	mr_forest_params_default(&p);
 	p.ntrees = a->trees;
@@ -155,8 +168,7 @@ static int fit_and_score(tc_adapt *a, const mr_table *t, mr_err *e)
 	free(Y);
 	if (!f)
 		return mr_err_prefix(e, "adaptive fit"), -1;
-	double scale[TC_MAX_COLS], x[TC_MAX_CFG + TC_MAX_STREAMS];
-	target_scales(t, nk, m, scale);
+	double x[TC_MAX_CFG + TC_MAX_STREAMS];
 	double *ys = mr_xcalloc((size_t)a->trees * m, sizeof *ys);
 	if (!a->score)
 		a->score = mr_xcalloc(a->ncand ? a->ncand : 1, sizeof *a->score);
