@@ -6,6 +6,7 @@
 #   make bench           benchmarks, one CSV line per figure
 #   make fuzz FUZZ=csv FUZZ_SECONDS=600   run one fuzz target (tests/fuzz)
 #   make experiment OBJ=delay             the whole pipeline for one objective
+#   make trace OBJ=delay                  that objective's trace on this machine's testbed
 #   make quality [OBJS=...] [MODEL_SEEDS=...] [PPO_SEEDS=...]   PPO's quality table (results/quality.csv)
 #   make install PREFIX=/usr/local DESTDIR=
 #
