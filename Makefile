@@ -6,6 +6,7 @@
 #   make bench           benchmarks, one CSV line per figure
 #   make fuzz FUZZ=csv FUZZ_SECONDS=600   run one fuzz target (tests/fuzz)
 #   make experiment OBJ=delay             the whole pipeline for one objective
+#   make trace OBJ=delay                  that objective's trace on this machine's testbed
 #   make quality [OBJS=...] [MODEL_SEEDS=...] [PPO_SEEDS=...]   PPO's quality table (results/quality.csv)
 #   make install PREFIX=/usr/local DESTDIR=
 #
@@ -31,12 +32,12 @@ SAN     ?=
 # into another folder's private header, or a call into a module not listed,
 # fails the build. UNITS is ordered by pipeline stage, lowest first; a unit
 # may only use units before it (checked below), so there are no cycles.
-UNITS := meshapi testbed actuate trace-collect rf-fit sim-env policy \
+UNITS := meshapi testbed actuate rf-fit trace-collect sim-env policy \
 	evaluate ppo-train adapt policy-eval
 USES_meshapi       :=
 USES_testbed       := meshapi
 USES_actuate       := meshapi
-USES_trace-collect := actuate meshapi
+USES_trace-collect := actuate meshapi rf-fit
 USES_rf-fit        :=
 USES_sim-env       := rf-fit
 USES_policy        :=

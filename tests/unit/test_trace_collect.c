@@ -432,6 +432,121 @@ static void test_send_tick(void)
 	close(fd);
 }
 
+/* A trace over grid x = 0..9, r = 0..1 with rows at r = 0 only: y from
+ * yof(x, row), three rows per x. */
+static void adapt_trace(const char *name, double (*yof)(int, int))
+{
+	char text[4096] = "x,r,y\n";
+	for (int x = 0; x < 10; x++)
+		for (int k = 0; k < 3; k++) {
+			size_t n = strlen(text);
+			snprintf(text + n, sizeof text - n, "%d,0,%g\n", x,
+				 yof(x, k));
+		}
+	put(name, text);
+}
+
+/* quiet below x = 5, rows of one configuration disagree from there */
+static double y_noisy(int x, int k)
+{
+	return x < 5 ? 1 : 10.0 * k;
+}
+
+/* below the bound's scale up to x = 4, overloaded (seconds, noisy) above */
+static double y_overload(int x, int k)
+{
+	return x < 5 ? x : 100.0 * (k + 1);
+}
+
+static double y_linear(int x, int k)
+{
+	(void)k;
+	return x;
+}
+
+/* The first pick after a fit on trace: its x (-1 if none). */
+static int adapt_first(const tc_grid *g, const char *trace,
+		       const tc_bound *b, size_t nb, uint64_t *cand,
+		       double *score)
+{
+	const char *targets[] = {"y"};
+	tc_adapt_opts o = {.grid = g, .targets = targets, .ntargets = 1,
+			   .bounds = b, .nbounds = nb, .init_rows = 10,
+			   .trees = 30, .seed = 4};
+	mr_err e = {0};
+	tc_adapt *a = tc_adapt_new(&o, cand, 10, &e);
+	uint64_t idx;
+	double pt[2];
+	int x = -1;
+	if (a && tc_adapt_fit(a, path_of(trace), &e) == 0 &&
+	    tc_adapt_next(a, &idx, score) == 1) {
+		tc_grid_point(g, idx, pt);
+		x = (int)pt[0];
+	}
+	tc_adapt_free(a);
+	return x;
+}
+
+static void test_adaptive(void)
+{
+	tc_grid g = {0};
+	mr_err e = {0};
+	CHECK(tc_grid_add(&g, "x=0:9;r=0,1", &e) == 0, "adaptive: grid");
+	uint64_t cand[10]; /* r = 1: not in the trace */
+	for (int x = 0; x < 10; x++)
+		cand[x] = (uint64_t)(2 * x + 1);
+	/* before a fit: every candidate once, at random, then none */
+	const char *targets[] = {"y"};
+	tc_adapt_opts o = {.grid = &g, .targets = targets, .ntargets = 1,
+			   .init_rows = 1000, .trees = 30, .seed = 4};
+	tc_adapt *a = tc_adapt_new(&o, cand, 10, &e);
+	adapt_trace("a.csv", y_linear);
+	int seen = 0, in_order = 1, rc = a ? tc_adapt_fit(a, path_of("a.csv"),
+							  &e) : -1;
+	uint64_t idx;
+	double score = 0;
+	for (int k = 0; a && tc_adapt_next(a, &idx, &score) == 1; k++) {
+		seen |= 1 << (idx / 2);
+		in_order &= idx == cand[k];
+	}
+	CHECK(rc == 0 && seen == 0x3ff && !in_order && isnan(score) &&
+	      tc_adapt_rows(a) == 0,
+	      "adaptive: below init_rows each candidate once, in a random "
+	      "order, no fit (%s)", e.msg);
+	tc_adapt_free(a);
+	const char *bad[] = {"x"};
+	o.targets = bad;
+	CHECK(!tc_adapt_new(&o, cand, 10, &e) && strstr(e.msg, "grid key"),
+	      "adaptive: a grid key as target is refused (%s)", e.msg);
+	/* where the trees disagree: the noisy half */
+	adapt_trace("a.csv", y_noisy);
+	int x = adapt_first(&g, "a.csv", NULL, 0, cand, &score);
+	CHECK(x >= 5 && score > 0.1,
+	      "adaptive: first pick where rows disagree (x = %d, score %.3f)",
+	      x, score);
+	/* nearest the bound: y = x against y <= 6.5 */
+	adapt_trace("a.csv", y_linear);
+	tc_bound b = {.col = "y", .value = 6.5};
+	x = adapt_first(&g, "a.csv", &b, 1, cand, &score);
+	CHECK(x == 6 || x == 7,
+	      "adaptive: first pick beside the bound y <= 6.5 (x = %d)", x);
+	b.value = 2.5;
+	x = adapt_first(&g, "a.csv", &b, 1, cand, &score);
+	CHECK(x == 2 || x == 3,
+	      "adaptive: first pick beside the bound y <= 2.5 (x = %d)", x);
+	/* far past the bound, values are capped at 3 x bound: their spread
+	 * does not draw the pick (without a bound it does) */
+	adapt_trace("a.csv", y_overload);
+	x = adapt_first(&g, "a.csv", &b, 1, cand, &score);
+	int free_x = adapt_first(&g, "a.csv", NULL, 0, cand, &score);
+	CHECK(x == 2 || x == 3,
+	      "adaptive: overloaded spread capped, pick beside the bound "
+	      "(x = %d; x = %d without the bound)", x, free_x);
+	CHECK(free_x >= 5, "adaptive: without a bound, the overloaded "
+	      "spread draws the pick (x = %d)", free_x);
+	tc_grid_free(&g);
+}
+
 int main(void)
 {
 	if (!mkdtemp(dir))
@@ -441,8 +556,10 @@ int main(void)
 	test_schema();
 	test_trace_file();
 	test_send_tick();
-	static const char *files[] = {"rates.txt", "bad.txt", "t.csv"};
-	for (size_t i = 0; i < 3; i++)
+	test_adaptive();
+	static const char *files[] = {"rates.txt", "bad.txt", "t.csv",
+				      "a.csv"};
+	for (size_t i = 0; i < 4; i++)
 		unlink(path_of(files[i]));
 	rmdir(dir);
 	return CHECK_DONE();

@@ -117,6 +117,8 @@ void mr_rng_seed(mr_rng *r, uint64_t seed, uint64_t stream);
 #define MR_STREAM_FOREST_TREE_BASE UINT64_C(0)    /* + tree: its draws */
 #define MR_STREAM_FIT_SPLIT        UINT64_MAX     /* rf-fit's test split */
 #define MR_STREAM_GRID_SAMPLE      UINT64_C(99)   /* grid --sample */
+#define MR_STREAM_GRID_ADAPTIVE    UINT64_C(98)   /* --adaptive: its forest
+							 and random picks */
 #define MR_STREAM_ARRIVALS_BASE    UINT64_C(0)    /* + segment x streams +
 						   * stream: load arrivals */
 #define MR_STREAM_FRONT_ROUTING    UINT64_C(0)    /* front's routing */

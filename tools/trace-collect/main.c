@@ -9,7 +9,9 @@
  *          actuate (linked: act_apply), settle, record --windows windows;
  *          a configuration's rows are appended together, so an interrupted
  *          sweep resumes (same command) without duplicates: configurations
- *          already in the trace are skipped.
+ *          already in the trace are skipped. --adaptive picks each next
+ *          configuration from a forest fitted on the trace so far
+ *          (tc_adaptive.c); --budget stops a sweep in time.
  *
  * Not here: the engine (tc_engine.c), schemas (tc_schema.c), the mapping of
  * columns to testbed keys (actuate).
@@ -28,6 +30,11 @@
 #include "tc.h"
 
 static const char *prog = "trace-collect";
+
+/* --adaptive: configurations collected at random before the first fit,
+ * and the forest's size (small: it is refitted before every pick) */
+#define ADAPT_INIT_CONFIGS 12
+#define ADAPT_TREES 30
 
 static void usage(FILE *f)
 {
@@ -108,6 +115,21 @@ static void usage(FILE *f)
 "      --apply K=V        actuate once before the sweep (any actuate key)\n"
 "      --sample N         a random subset of N configurations (--seed)\n"
 "      --grid-pattern P   poisson (default) or constant arrivals\n"
+"      --budget T         the trace's time (e.g. 1800, 90s, 30m, 2h): at\n"
+"                         most T / (settle + windows x window)\n"
+"                         configurations in it (those there already count),\n"
+"                         none started after T of this run\n"
+"      --adaptive         each next configuration (of the grid, or of the\n"
+"                         --sample) where a forest fitted on the trace so\n"
+"                         far is least certain (its trees disagree, in\n"
+"                         units of each target's spread) or, with --bound,\n"
+"                         closest to a bound; random until the trace has\n"
+"                         %d configurations' rows; needs -o FILE\n"
+"      --bound COL<=V     an objective's bound on a trace column (repeatable,\n"
+"                         up to %d; its column becomes a target, fitted\n"
+"                         capped at 3 V: beyond, a miss is a miss)\n"
+"      --targets A,B      columns the forest predicts (default: the schema's\n"
+"                         mean delay columns)\n"
 "  -q, --quiet            no progress or summary on stderr\n"
 "  -h, --help, -V, --version\n"
 "\n"
@@ -119,7 +141,11 @@ static void usage(FILE *f)
 "  trace-collect -u $TB_URL -s compute:premium=poisson:8 -w 1 -d 10\n"
 "  trace-collect --env run/tb/env --schema compute \\\n"
 "    --grid 'max_l1=4,8,12;p1=0:100:20;c1=1:5' -w 2 -n 3 --settle 4 \\\n"
-"    --node $TB_NODE1 --node $TB_NODE2 -o traces/compute.csv\n");
+"    --node $TB_NODE1 --node $TB_NODE2 -o traces/compute.csv\n"
+"  trace-collect --env run/tb/env --schema info2 --grid 'max_l1=5,10,15,20;\n"
+"    max_l2=5,10,15,20;p11=0:0.8:0.2;p21=0:0.8:0.2;b1=0:0.8:0.2;b2=0:0.8:0.2;\n"
+"    c1=1;c2=1' --adaptive --budget 30m --bound d11\\<=0.04 -o t.csv\n",
+		ADAPT_INIT_CONFIGS, TC_MAX_BOUNDS);
 }
 
 
@@ -147,6 +173,11 @@ typedef struct {
 	size_t nset, napply;
 	char *nodes[TC_MAX_NODES]; /* --node: recorded in the sidecar */
 	size_t nnodes;
+	double budget;             /* s, 0 = none */
+	int adaptive;
+	tc_bound bounds[TC_MAX_BOUNDS];
+	size_t nbounds;
+	const char *targets;       /* --targets, or NULL */
 	int argc;
 	char **argv;
 } opts;
@@ -160,6 +191,7 @@ typedef struct {
 	char *buf;
 	size_t len, cap;
 	uint64_t done, total;
+	double budget_left;    /* s of --budget this run may use, or INFINITY */
 	mr_progress prog;
 	mr_err *err;
 	int failed;
@@ -208,10 +240,16 @@ static int on_grid_window(void *ud, tc_window *w)
 		}
 		c->len = 0;
 		c->done++;
-		char extra[64];
-		snprintf(extra, sizeof extra, "config %llu/%llu",
+		/* time left at the pace so far */
+		double left = (mr_now() - c->prog.started) / (double)c->done *
+			      (double)(c->total > c->done ? c->total - c->done
+							  : 0);
+		char extra[96];
+		snprintf(extra, sizeof extra, "config %llu/%llu, ~%.0f %s left",
 			 (unsigned long long)c->done,
-			 (unsigned long long)c->total);
+			 (unsigned long long)c->total,
+			 left < 120 ? ceil(left) : ceil(left / 60),
+			 left < 120 ? "s" : "min");
 		mr_progress_update(&c->prog, (double)c->done, extra);
 	}
 	return 0;
@@ -363,9 +401,10 @@ static int64_t rows_of(const mr_table *old, size_t nkeys, const double *pt)
 }
 
 /* The configurations still to collect: those with fewer than --windows
- * rows in the trace (resume). Returns them, *ntodo of them. */
+ * rows in the trace (resume). Returns them, *ntodo of them; *nhave: the
+ * configurations already there. */
 static uint64_t *grid_todo(const opts *o, const tc_grid *grid,
-			   uint64_t *ntodo)
+			   uint64_t *ntodo, uint64_t *nhave)
 {
 	mr_err e = {0};
 	mr_table old = {0};
@@ -393,12 +432,13 @@ static uint64_t *grid_todo(const opts *o, const tc_grid *grid,
 	if (!o->quiet)
 		fprintf(stderr,
 			"%s: %llu configuration(s), %llu already in %s, %llu to "
-			"collect (%.0f s each)\n",
+			"collect (%g s each)\n",
 			prog, (unsigned long long)count,
 			(unsigned long long)(count - n), o->out,
 			(unsigned long long)n,
 			o->settle + (double)o->nwin * o->window);
 	*ntodo = n;
+	*nhave = count - n;
 	if (partial && !o->quiet)
 		fprintf(stderr,
 			"%s: warning: %llu configuration(s) have fewer than "
@@ -440,23 +480,56 @@ static size_t grid_point(const opts *o, const tc_grid *grid,
 	return nkv;
 }
 
-/* Applies and records each configuration of todo; returns the exit code
- * (MR_EXIT_INTR when interrupted), e says why when another error. */
+/* The i-th configuration to collect: from the list, or (adaptive) from a
+ * forest refitted on every row so far. Returns 1 and *idx, 0 when the list
+ * or the budget is used up, MR_EXIT_INTR or -1 (e says why). */
+static int next_config(const opts *o, uint64_t i, const uint64_t *todo,
+		       tc_adapt *ad, tc_engine *g, run_ctx *c, double t0,
+		       uint64_t *idx, mr_err *e)
+{
+	/* the plan counts configurations at their nominal time; overheads
+	 * (actuation, fits) may still use the budget up sooner */
+	if (i >= c->total || mr_now() - t0 >= c->budget_left)
+		return 0;
+	if (!ad) {
+		*idx = todo[i];
+		return 1;
+	}
+	/* the last configuration's rows into the trace before the fit (and
+	 * no answer left waiting while it runs) */
+	int d = tc_engine_drain(g, on_grid_window, c, 0, e);
+	if (d != 0 || c->failed)
+		return d > 0 && !c->failed ? MR_EXIT_INTR : -1;
+	if (tc_adapt_fit(ad, o->out, e) != 0)
+		return -1;
+	return tc_adapt_next(ad, idx, NULL);
+}
+
+/* Applies and records each configuration next_config names; returns the
+ * exit code (MR_EXIT_INTR when interrupted), e says why when another
+ * error. */
 static int grid_sweep(const opts *o, const tc_grid *grid, const tc_schema *sc,
 		      const double *fixed, act_target *act, tc_engine *g,
-		      const uint64_t *todo, run_ctx *c, mr_err *e)
+		      const uint64_t *todo, tc_adapt *ad, run_ctx *c,
+		      mr_err *e)
 {
 	tc_pattern pats[TC_MAX_STREAMS];
 	int rc = MR_EXIT_OK;
-	for (uint64_t i = 0; i < c->total && rc == MR_EXIT_OK; i++) {
+	double t0 = mr_now();
+	for (uint64_t i = 0; rc == MR_EXIT_OK; i++) {
+		uint64_t idx;
+		int n = next_config(o, i, todo, ad, g, c, t0, &idx, e);
+		if (n != 1)
+			return n == 0 ? MR_EXIT_OK
+			       : n < 0 ? (e->code ? e->code : MR_EXIT_IO) : n;
 		act_kv kv[ACT_MAX_KV];
 		tc_segment seg = {.settle = o->settle, .window = o->window,
 				  .nwin = o->nwin, .pats = pats,
-				  .tag = (int64_t)todo[i]};
-		size_t nkv = grid_point(o, grid, sc, fixed, todo[i], kv, &seg);
+				  .tag = (int64_t)idx};
+		size_t nkv = grid_point(o, grid, sc, fixed, idx, kv, &seg);
 		if (act_apply(act, kv, nkv, e) != 0) {
 			mr_err_prefix(e, "applying configuration %llu",
-				      (unsigned long long)todo[i]);
+				      (unsigned long long)idx);
 			return e->code;
 		}
 		int r = tc_engine_run(g, &seg, on_grid_window, c, e);
@@ -487,6 +560,9 @@ static int meta_open(const opts *o, tc_meta *m)
 	tc_meta_add(m, "settle_s", "%g", o->settle);
 	tc_meta_add(m, "timeout_s", "%g", o->timeout);
 	tc_meta_add(m, "seed", "%llu", (unsigned long long)o->seed);
+	if (o->budget > 0)
+		tc_meta_add(m, "budget_s", "%g", o->budget);
+	tc_meta_add(m, "adaptive", "%d", o->adaptive);
 	if (tc_meta_write(m, "running", &e) != 0)
 		die(&e);
 	return 1;
@@ -505,6 +581,74 @@ static int meta_close(tc_meta *m, int rc)
 	}
 	tc_meta_free(m);
 	return rc;
+}
+
+static int has_column(const tc_schema *sc, const char *name)
+{
+	for (size_t k = 0; k < sc->ncols; k++)
+		if (strcmp(sc->names[k], name) == 0)
+			return 1;
+	return 0;
+}
+
+/* --budget is the whole trace's: the configurations already in it count
+ * at settle + windows each, so a resumed sweep ends where one run would
+ * have. Sets c's budget and how many configurations this run plans. */
+static void plan_budget(const opts *o, uint64_t ntodo, uint64_t nhave,
+			run_ctx *c)
+{
+	double per = o->settle + (double)o->nwin * o->window;
+	c->total = ntodo;
+	c->budget_left = INFINITY;
+	if (o->budget <= 0)
+		return;
+	c->budget_left = o->budget - (double)nhave * per;
+	double fit = floor(fmax(0, c->budget_left) / per + 1e-9);
+	if (fit < (double)ntodo)
+		c->total = (uint64_t)fit;
+	if (!o->quiet)
+		fprintf(stderr, "%s: budget %.0f s, %.0f s left: up to %llu "
+			"configuration(s)\n", prog, o->budget,
+			fmax(0, c->budget_left), (unsigned long long)c->total);
+}
+
+/* --adaptive's chooser over the configurations to do; its targets are
+ * --targets or the schema's mean delay columns. */
+static tc_adapt *adapt_open(const opts *o, const tc_grid *grid,
+			    const tc_schema *sc, const uint64_t *todo,
+			    uint64_t ntodo)
+{
+	mr_err e = {0};
+	const char *names[TC_MAX_COLS];
+	char **split = NULL;
+	size_t n = 0;
+	if (o->targets) {
+		split = mr_split_names(o->targets, &n, &e);
+		if (!split)
+			die(&e);
+		for (size_t j = 0; j < n; j++)
+			if (!has_column(sc, split[j]))
+				mr_usage_error(prog, "--targets: '%s' is not a "
+					       "column of schema %s", split[j],
+					       o->schema);
+		memcpy(names, split, n * sizeof *names);
+	}
+	for (size_t k = 0; !split && k < sc->ncols; k++)
+		if (sc->col[k].kind == COL_MEAN || sc->col[k].kind == COL_NODE)
+			names[n++] = sc->col[k].name;
+	for (size_t b = 0; b < o->nbounds; b++)
+		if (!has_column(sc, o->bounds[b].col))
+			mr_usage_error(prog, "--bound: '%s' is not a column of "
+				       "schema %s", o->bounds[b].col, o->schema);
+	tc_adapt_opts ao = {.grid = grid, .targets = names, .ntargets = n,
+			    .bounds = o->bounds, .nbounds = o->nbounds,
+			    .init_rows = (size_t)o->nwin * ADAPT_INIT_CONFIGS,
+			    .trees = ADAPT_TREES, .seed = o->seed};
+	tc_adapt *a = tc_adapt_new(&ao, todo, ntodo, &e);
+	free(split);
+	if (!a)
+		die(&e);
+	return a;
 }
 
 static int run_grid(const opts *o, tc_grid *grid)
@@ -528,8 +672,8 @@ static int run_grid(const opts *o, tc_grid *grid)
 		die(&e);
 	tc_meta meta;
 	int has_meta = meta_open(o, &meta);
-	uint64_t ntodo;
-	uint64_t *todo = grid_todo(o, grid, &ntodo);
+	uint64_t ntodo, nhave;
+	uint64_t *todo = grid_todo(o, grid, &ntodo, &nhave);
 	/* engine on the schema's streams (class "any" = premium) */
 	tc_stream streams[TC_MAX_STREAMS];
 	for (size_t i = 0; i < sc.nstreams; i++) {
@@ -540,9 +684,16 @@ static int run_grid(const opts *o, tc_grid *grid)
 	FILE *raw;
 	tc_engine *g = open_engine(o, streams, sc.nstreams, &raw);
 	run_ctx c = {.schema = &sc, .trace = &tr, .window = o->window,
-		     .quiet = o->quiet, .total = ntodo, .err = &e};
-	mr_progress_init(&c.prog, "grid", (double)ntodo, o->quiet);
-	int rc = grid_sweep(o, grid, &sc, fixed, act, g, todo, &c, &e);
+		     .quiet = o->quiet, .err = &e};
+	plan_budget(o, ntodo, nhave, &c);
+	tc_adapt *ad = o->adaptive ? adapt_open(o, grid, &sc, todo, ntodo)
+				   : NULL;
+	mr_progress_init(&c.prog, "grid", (double)c.total, o->quiet);
+	int rc = grid_sweep(o, grid, &sc, fixed, act, g, todo, ad, &c, &e);
+	if (ad && !o->quiet)
+		fprintf(stderr, "%s: adaptive: the last forest was fitted on %zu "
+			"rows\n", prog, tc_adapt_rows(ad));
+	tc_adapt_free(ad);
 	/* finish the configurations whose windows are complete; an
 	 * interrupted one is dropped whole */
 	mr_err de = {0};
@@ -707,8 +858,9 @@ static int plain_mode(opts *o, char **specs, size_t nstreams)
 	if (!nstreams)
 		mr_usage_error(prog, "give --stream SPEC (plain mode) or --grid "
 				     "SPEC (grid mode)");
-	if (o->sample)
-		mr_usage_error(prog, "--sample needs --grid");
+	if (o->sample || o->adaptive || o->budget > 0)
+		mr_usage_error(prog, "--sample, --adaptive and --budget need "
+				     "--grid");
 	if (o->settle < 0)
 		o->settle = 0;
 	mr_err e = {0};
@@ -747,6 +899,37 @@ static void add_kv(int c, const char *arg, opts *o)
 		o->apply[o->napply++] = kv[0];
 }
 
+/* --budget: seconds, or a number with s, m or h. */
+static double parse_budget(const char *arg)
+{
+	char *end;
+	errno = 0;
+	double v = strtod(arg, &end);
+	double unit = !*end ? 1 : strcmp(end, "s") == 0 ? 1
+		      : strcmp(end, "m") == 0 ? 60
+		      : strcmp(end, "h") == 0 ? 3600 : 0;
+	if (end == arg || errno || !unit || !(v > 0) || v * unit > 1e9)
+		mr_usage_error(prog, "--budget '%s': expected a duration > 0 "
+			       "(1800, 90s, 30m, 2h)", arg);
+	return v * unit;
+}
+
+/* --bound COL<=V */
+static void add_bound(const char *arg, opts *o)
+{
+	const char *le = strstr(arg, "<=");
+	if (o->nbounds == TC_MAX_BOUNDS)
+		mr_usage_error(prog, "at most %d --bound", TC_MAX_BOUNDS);
+	tc_bound *b = &o->bounds[o->nbounds];
+	if (!le || le == arg || (size_t)(le - arg) >= sizeof b->col)
+		mr_usage_error(prog, "--bound '%s': expected COLUMN<=VALUE "
+			       "(e.g. d11<=0.04)", arg);
+	memcpy(b->col, arg, (size_t)(le - arg));
+	b->col[le - arg] = 0;
+	b->value = mr_arg_double(prog, "--bound", le + 2, -1e300, 1e300);
+	o->nbounds++;
+}
+
 int main(int argc, char **argv)
 {
 	mr_exit_on_signal(); /* exit 130, no temp files left */
@@ -778,6 +961,10 @@ int main(int argc, char **argv)
 		{"sample", required_argument, 0, 'm'},
 		{"grid-pattern", required_argument, 0, 'P'},
 		{"node", required_argument, 0, 'N'},
+		{"budget", required_argument, 0, 'B'},
+		{"adaptive", no_argument, 0, 'A'},
+		{"bound", required_argument, 0, 'b'},
+		{"targets", required_argument, 0, 'y'},
 		{"quiet", no_argument, 0, 'q'},
 		{"help", no_argument, 0, 'h'},
 		{"version", no_argument, 0, 'V'},
@@ -849,6 +1036,10 @@ int main(int argc, char **argv)
 					       TC_MAX_NODES);
 			o.nodes[o.nnodes++] = optarg;
 			break;
+		case 'B': o.budget = parse_budget(optarg); break;
+		case 'A': o.adaptive = 1; break;
+		case 'b': add_bound(optarg, &o); break;
+		case 'y': o.targets = optarg; break;
 		case 'q': o.quiet = 1; break;
 		case 'h': usage(stdout); return MR_EXIT_OK;
 		case 'V': mr_print_version(prog); return MR_EXIT_OK;
@@ -884,6 +1075,12 @@ int main(int argc, char **argv)
 			o.settle = 5;
 		if (o.nwin <= 0)
 			o.nwin = 5;
+		if (o.adaptive && strcmp(o.out, "-") == 0)
+			mr_usage_error(prog, "--adaptive reads the trace back: "
+					     "give -o FILE");
+		if ((o.nbounds || o.targets) && !o.adaptive)
+			mr_usage_error(prog, "--bound and --targets need "
+					     "--adaptive");
 		rc = run_grid(&o, &grid);
 	} else {
 		rc = plain_mode(&o, stream_specs, nstreams);

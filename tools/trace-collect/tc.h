@@ -292,4 +292,48 @@ uint64_t *tc_grid_order(const tc_grid *g, uint64_t sample, uint64_t seed,
 			uint64_t *count, mr_err *e);
 void tc_grid_free(tc_grid *g);
 
+/* ------------------------------------------------------------------------
+ * Adaptive sampling (tc_adaptive.c): which configuration to collect next.
+ * A random forest (rf-fit's) is fitted on the trace so far, features the
+ * grid's keys, targets trace columns; each candidate scores
+ *   max_j sd_j / scale_j  +  max_b sd_b / (sd_b + |mean_b - bound_b|)
+ * (sd: the spread of the trees' predictions; scale_j: the spread of target
+ * j over the trace; the second term only with bounds): where the trees
+ * disagree most, and where a bound may lie either side of the prediction.
+ * A target with a bound B > 0 is fitted capped at 3 B (tc_adaptive.c).
+ * Until init_rows rows are in the trace, candidates are taken at random.
+ */
+#define TC_MAX_BOUNDS 8
+typedef struct {
+	char col[32];
+	double value;   /* met when col <= value */
+} tc_bound;
+
+typedef struct {
+	const tc_grid *grid;
+	const char *const *targets; /* trace columns the forest predicts */
+	size_t ntargets;
+	const tc_bound *bounds;     /* their columns are targets too */
+	size_t nbounds;
+	size_t init_rows;           /* rows before the first fit (>= 2) */
+	int trees;                  /* forest size (>= 2) */
+	uint64_t seed;
+} tc_adapt_opts;
+
+typedef struct tc_adapt tc_adapt;
+
+/* cand: the grid indices that may be chosen (n of them), each once. */
+tc_adapt *tc_adapt_new(const tc_adapt_opts *o, const uint64_t *cand,
+		       uint64_t n, mr_err *e);
+/* Refits on the trace file's rows (its columns named by the grid keys and
+ * the targets) and rescores the candidates left. A trace with fewer than
+ * init_rows rows leaves the choice random. */
+int tc_adapt_fit(tc_adapt *a, const char *trace, mr_err *e);
+/* The next configuration: 1 and *idx, or 0 when every candidate is taken.
+ * *score (may be NULL) gets its score, NAN when chosen at random. */
+int tc_adapt_next(tc_adapt *a, uint64_t *idx, double *score);
+/* Rows the last fit used (0: none yet). */
+size_t tc_adapt_rows(const tc_adapt *a);
+void tc_adapt_free(tc_adapt *a);
+
 #endif
