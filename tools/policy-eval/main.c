@@ -55,6 +55,9 @@ static void usage(FILE *out)
 "      --steps N           steps per episode (default: the episode's length)\n"
 "      --seed S            the run's seed: test episodes, random baseline (1)\n"
 "      --hpa-window N      hpaNN's scale-down stabilisation window, in steps (1)\n"
+"      --model-after FILE  a system change: from step --change-at (0-based, within\n"
+"      --change-at STEP    each episode) on, the simulator runs the model FILE;\n"
+"                          the optimal baseline is then the new system's optimum\n"
 "\n"
 "baselines: optimal = the simulator's exact optimum in each state; noop = the\n"
 "fixed configuration; random = uniform over allowed choices; hpaNN =\n"
@@ -182,11 +185,15 @@ static int cmd_sim(int argc, char **argv)
 		{"episodes", required_argument, 0, 'E'},
 		{"seed", required_argument, 0, 's'},
 		{"hpa-window", required_argument, 0, 'W'},
+		{"model-after", required_argument, 0, 'A'},
+		{"change-at", required_argument, 0, 'C'},
 		{"output", required_argument, 0, 'o'},
 		{"quiet", no_argument, 0, 'q'},
 		{"help", no_argument, 0, 'h'},
 		{"version", no_argument, 0, 'V'},
 		{0, 0, 0, 0}};
+	const char *model_after = NULL;
+	long change_at = -1;
 	const char *policy_path = NULL, *model = NULL, *pattern = NULL,
 		   *label = NULL, *noop_spec = NULL, *outdir = NULL;
 	const char *baselines = "optimal,noop,hpa50,hpa80,random";
@@ -215,6 +222,10 @@ static int cmd_sim(int argc, char **argv)
 						       optarg, 1,
 						       MR_HPA_MAX_WINDOW);
 			  break;
+		case 'A': model_after = optarg; break;
+		case 'C': change_at = (long)mr_arg_int(prog, "--change-at",
+						       optarg, 0, 1L << 30);
+			  break;
 		case 'o': outdir = optarg; break;
 		case 'q': quiet = 1; break;
 		case 'h': usage(stdout); return MR_EXIT_OK;
@@ -224,6 +235,8 @@ static int cmd_sim(int argc, char **argv)
 	}
 	if (optind != argc - 1)
 		mr_usage_error(prog, "sim needs exactly one OBJECTIVE file");
+	if (!model_after != (change_at < 0))
+		mr_usage_error(prog, "--model-after and --change-at go together");
 	if (!outdir)
 		mr_usage_error(prog, "sim needs -o DIR");
 	check_dir(outdir);
@@ -255,6 +268,8 @@ static int cmd_sim(int argc, char **argv)
 	sc.opts.episodes = MR_EPISODES_TEST;
 	sc.opts.load_pattern = pattern;
 	sc.opts.model_path = model;
+	sc.opts.model_after = model_after;
+	sc.opts.change_at = change_at;
 	if (pol) {
 		mr_vecenv *v = sim_open(&sc, 0, 1, &e);
 		if (!v)
