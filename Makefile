@@ -43,7 +43,7 @@ USES_policy        :=
 USES_evaluate      := sim-env
 USES_ppo-train     := policy evaluate sim-env
 USES_adapt         :=
-USES_policy-eval   := policy evaluate sim-env
+USES_policy-eval   := policy evaluate sim-env adapt
 
 # Every module a unit needs at link time (its uses, theirs, and so on).
 uses_all = $(sort $(foreach m,$(USES_$(1)),$(m) $(call uses_all,$(m))))

@@ -1,0 +1,623 @@
+/*
+ * evaladapt.c - policy-eval sim --adapt (evaladapt.h): the rollout
+ * controller of tools/adapt on the simulator's states, its change
+ * detection, and the comparison with the base policy and the optimum.
+ *
+ * A rollout variant decides from the environment's true state (the loads,
+ * parameters and configuration it observes, and its step) with a model of
+ * the system that depends on model=: known (the simulator's own, change
+ * included: the ideal estimate), detect (the model before the change until
+ * the CUSUM on the delay residuals alarms, then the system's model at the
+ * alarm), or none of the change (static: the model before it throughout,
+ * what a rollout without re-estimation does).
+ */
+#include <limits.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "adapt.h"
+#include "evaladapt.h"
+
+const char mr_adapt_help[] =
+"      --adapt SPEC        a rollout controller improving the base policy (the\n"
+"                          --policy, else the noop), by one step of policy\n"
+"                          iteration each period; repeatable (up to 8). SPEC is\n"
+"                          rollout:KEY=V,... with keys\n"
+"                            l=N       simulated steps per candidate action (1)\n"
+"                            value=critic|none  terminal value: the base policy's\n"
+"                                      critic (default with --policy) or 0\n"
+"                            mc=M      Monte-Carlo: M runs per candidate, the base\n"
+"                                      policy for h=H more steps (10), no critic\n"
+"                            cw        component-wise (one component at a time,\n"
+"                                      the others the base policy's)\n"
+"                            model=known|detect|static  the rollout's system\n"
+"                                      model: the simulator's own, change included\n"
+"                                      (known, default); the one before the\n"
+"                                      change until a CUSUM on the delay\n"
+"                                      residuals alarms, then the system's at the\n"
+"                                      alarm (detect); the one before (static)\n"
+"                            noise=X   detect: measured delay = simulated x (1 +\n"
+"                                      X N(0,1)) (0.05); CUSUM on the relative\n"
+"                                      residual / X, delta 0.5, h 8 (adapt.h)\n"
+"                          e.g. rollout:l=1  rollout:l=3,cw  rollout:l=1,mc=20,h=10\n"
+"                          Writes DIR/adapt.csv (decision time, score after the\n"
+"                          change, periods to recover, detection) beside the\n"
+"                          summary; the discount is the objective's [optimal]\n"
+"                          gamma, else [ppo] gamma, else 0.99.\n";
+
+enum { MODEL_KNOWN, MODEL_DETECT, MODEL_STATIC };
+/* the measurement noise of model=detect: its own stream of the run seed */
+#define NOISE_STREAM UINT64_C(0xada97)
+
+typedef struct {
+	char name[32];
+	int lookahead, runs, horizon, componentwise, value, model;
+	double noise;
+} variant;
+
+static int spec_fail(mr_err *e, const char *spec, const char *why)
+{
+	return mr_errf(e, MR_EXIT_USAGE, "--adapt '%s': %s (want rollout:"
+		       "l=N,value=critic|none,mc=M,h=H,cw,model=known|detect|"
+		       "static,noise=X)", spec, why);
+}
+
+static int parse_key(variant *v, const char *spec, char *kv, mr_err *e)
+{
+	char *eq = strchr(kv, '=');
+	const char *val = eq ? eq + 1 : "";
+	char *end;
+	if (eq)
+		*eq = 0;
+	long n = strtol(val, &end, 10);
+	int is_int = eq && *val && !*end;
+	if (!strcmp(kv, "cw") && !eq)
+		v->componentwise = 1;
+	else if (!strcmp(kv, "l") && is_int && n >= 1 && n <= 100)
+		v->lookahead = (int)n;
+	else if (!strcmp(kv, "mc") && is_int && n >= 1 && n <= 10000)
+		v->runs = (int)n;
+	else if (!strcmp(kv, "h") && is_int && n >= 0 && n <= 1000)
+		v->horizon = (int)n;
+	else if (!strcmp(kv, "value") && !strcmp(val, "critic"))
+		v->value = 1;
+	else if (!strcmp(kv, "value") && !strcmp(val, "none"))
+		v->value = 0;
+	else if (!strcmp(kv, "model") && !strcmp(val, "known"))
+		v->model = MODEL_KNOWN;
+	else if (!strcmp(kv, "model") && !strcmp(val, "detect"))
+		v->model = MODEL_DETECT;
+	else if (!strcmp(kv, "model") && !strcmp(val, "static"))
+		v->model = MODEL_STATIC;
+	else if (!strcmp(kv, "noise") && eq && (v->noise = strtod(val, &end),
+						 *val && !*end) &&
+		 v->noise > 0 && v->noise < 10)
+		;
+	else
+		return spec_fail(e, spec, "bad key or value");
+	return 0;
+}
+
+/* value: -1 until given (the default depends on the base policy). */
+static int parse_spec(const char *spec, variant *v, mr_err *e)
+{
+	memset(v, 0, sizeof *v);
+	v->lookahead = 1;
+	v->runs = 0;
+	v->horizon = -1;
+	v->value = -1;
+	v->noise = 0.05;
+	if (strncmp(spec, "rollout:", 8) && strcmp(spec, "rollout"))
+		return spec_fail(e, spec, "not a rollout");
+	char buf[256];
+	if (strlen(spec) >= sizeof buf)
+		return spec_fail(e, spec, "too long");
+	snprintf(buf, sizeof buf, "%s", spec[7] ? spec + 8 : "");
+	char *save = NULL;
+	for (char *kv = strtok_r(buf, ",", &save); kv;
+	     kv = strtok_r(NULL, ",", &save))
+		if (parse_key(v, spec, kv, e))
+			return -1;
+	if (v->runs && v->value == 1)
+		return spec_fail(e, spec, "mc replaces the critic");
+	if (v->horizon >= 0 && !v->runs)
+		return spec_fail(e, spec, "h is the horizon of mc");
+	size_t l = (size_t)snprintf(v->name, sizeof v->name, "rollout-l%d",
+				    v->lookahead);
+	if (v->runs)
+		l += (size_t)snprintf(v->name + l, sizeof v->name - l,
+				      "-mc%d", v->runs);
+	if (v->componentwise && l < sizeof v->name)
+		l += (size_t)snprintf(v->name + l, sizeof v->name - l, "-cw");
+	if (v->model != MODEL_KNOWN && l < sizeof v->name)
+		snprintf(v->name + l, sizeof v->name - l, "-%s",
+			 v->model == MODEL_DETECT ? "detect" : "static");
+	if (v->runs && v->horizon < 0)
+		v->horizon = 10;
+	return 0;
+}
+
+int mr_adapt_spec_check(const char *spec, mr_err *e)
+{
+	variant v;
+	return parse_spec(spec, &v, e);
+}
+
+/* ------------------------------------------------------------------------
+ * The rollout controller on simulator states
+ */
+typedef struct {
+	const mr_adapt_eval *a;
+	variant v;
+	mr_rollout *r;
+	mr_vecenv *known, *before, *after; /* models (after: NULL without a
+					    * change) */
+	mr_vecenv *model;                  /* the one in use */
+	float obs[MR_MAX_SERVICES + 64];
+	uint8_t mask[MR_MAX_COMPONENTS * MR_MAX_CHOICES];
+	/* decision cost */
+	double time_sum, time_max;
+	long decisions, evaluated;
+	/* detection: the last decision's state and action, the detector */
+	mr_change_detector det;
+	mr_rng noise_rng;
+	mr_simenv_state prev;
+	int32_t prev_action[MR_MAX_COMPONENTS];
+	long windows, false_alarms, detections, delay_sum;
+	int detected; /* this episode: the change was found */
+} adapt_ctl;
+
+static int m_step(void *ctx, const void *s, const int32_t *a, mr_rng *rng,
+		  double *reward, void *next, mr_err *e)
+{
+	adapt_ctl *c = ctx;
+	return mr_simenv_state_step(c->model, s, a, rng, reward, NULL, next, e);
+}
+
+static void observe(adapt_ctl *c, const void *s)
+{
+	mr_simenv_state_observe(c->model, s, c->obs, c->mask);
+}
+
+static int m_base(void *ctx, const void *s, int32_t *a, mr_err *e)
+{
+	(void)e;
+	adapt_ctl *c = ctx;
+	if (!c->a->pol) {
+		memcpy(a, c->a->noop, sizeof(int32_t) * (size_t)c->a->as->ncomp);
+		return 0;
+	}
+	observe(c, s);
+	mr_policy_act(c->a->pol, c->obs, c->mask, a);
+	return 0;
+}
+
+static int m_value(void *ctx, const void *s, double *v, mr_err *e)
+{
+	(void)e;
+	adapt_ctl *c = ctx;
+	observe(c, s);
+	*v = mr_policy_value(c->a->pol, c->obs);
+	return 0;
+}
+
+static int m_mask(void *ctx, const void *s, uint8_t *mask, mr_err *e)
+{
+	(void)e;
+	adapt_ctl *c = ctx;
+	observe(c, s);
+	int total = 0;
+	for (int i = 0; i < c->a->as->ncomp; i++)
+		total += c->a->as->nchoices[i];
+	memcpy(mask, c->mask, (size_t)total);
+	return 0;
+}
+
+static double discount(const mr_objective *o)
+{
+	const char *g = mr_objective_param(o, "optimal", "gamma");
+	if (!g)
+		g = mr_objective_param(o, "ppo", "gamma");
+	return g ? atof(g) : 0.99;
+}
+
+/* A simulator of the test set's first episode (its state is unused: the
+ * rollout steps states of the environment it controls); model_after NULL
+ * drops the change. */
+static mr_vecenv *open_model(const mr_adapt_eval *a, const char *model,
+			     const char *after, mr_err *e)
+{
+	mr_simenv_opts o = a->opts;
+	o.nenvs = 1;
+	o.model_path = model;
+	o.model_after = after;
+	mr_vecenv *v = mr_simenv_open(a->o, &o, e);
+	if (v && v->reset(v, o.seed, e) != 0) {
+		v->close(v);
+		free(v);
+		return NULL;
+	}
+	return v;
+}
+
+static void close_env(mr_vecenv *v)
+{
+	if (v) {
+		v->close(v);
+		free(v);
+	}
+}
+
+static void ctl_free(adapt_ctl *c)
+{
+	mr_rollout_free(c->r);
+	close_env(c->known);
+	close_env(c->before);
+	close_env(c->after);
+}
+
+static int ctl_init(adapt_ctl *c, const mr_adapt_eval *a, const char *spec,
+		    mr_err *e)
+{
+	memset(c, 0, sizeof *c);
+	c->a = a;
+	if (parse_spec(spec, &c->v, e))
+		return -1;
+	if (c->v.value < 0)
+		c->v.value = a->pol && !c->v.runs;
+	if (c->v.value && !a->pol)
+		return spec_fail(e, spec, "value=critic needs --policy");
+	const char *m = a->opts.model_path, *after = a->opts.model_after;
+	if (!(c->known = open_model(a, m, after, e)) ||
+	    !(c->before = open_model(a, m, NULL, e)) ||
+	    (after && !(c->after = open_model(a, after, NULL, e))))
+		return -1;
+	c->model = c->v.model == MODEL_KNOWN ? c->known : c->before;
+	mr_adapt_model am = {
+		.ncomp = a->as->ncomp, .state_size = sizeof(mr_simenv_state),
+		.ctx = c, .step = m_step, .base = m_base,
+		.value = c->v.value ? m_value : NULL, .mask = m_mask};
+	for (int i = 0; i < am.ncomp; i++)
+		am.nchoices[i] = a->as->nchoices[i];
+	mr_rollout_opts ro = {
+		.lookahead = c->v.lookahead + (c->v.runs ? c->v.horizon : 0),
+		.runs = c->v.runs ? c->v.runs : 1,
+		.componentwise = c->v.componentwise,
+		.gamma = discount(a->o), .seed = a->opts.seed};
+	if (!(c->r = mr_rollout_new(&am, &ro, e)))
+		return mr_err_prefix(e, "--adapt '%s'", spec);
+	mr_rng_seed(&c->noise_rng, a->opts.seed, NOISE_STREAM);
+	return mr_change_detector_init(&c->det, c->known->nservices, NULL,
+				       MR_CUSUM_DELTA, MR_CUSUM_H, e);
+}
+
+/* detect: the last window's relative delay residuals (measured with
+ * noise against the model in use) into the CUSUM; on an alarm the model
+ * becomes the system's at that step (an ideal re-estimate: a false alarm
+ * before the change re-estimates the same model). */
+static int watch(adapt_ctl *c, mr_vecenv *v, long t, mr_err *e)
+{
+	const mr_simenv_opts *o = &c->a->opts;
+	if (t == 0) {
+		mr_change_detector_reset(&c->det);
+		c->detected = 0;
+		c->model = c->before;
+		return 0;
+	}
+	double reward, res[MR_ADAPT_MAX_CHANNELS];
+	mr_step_info pred;
+	mr_simenv_state next;
+	if (mr_simenv_state_step(c->model, &c->prev, c->prev_action, NULL,
+				 &reward, &pred, &next, e))
+		return -1;
+	for (int j = 0; j < c->det.nchannels; j++) {
+		double meas = v->info[0].delay[j] *
+			      (1 + c->v.noise * mr_rng_normal(&c->noise_rng));
+		res[j] = pred.delay[j] > 0
+				 ? (meas - pred.delay[j]) / pred.delay[j] /
+					   c->v.noise
+				 : NAN;
+	}
+	c->windows++;
+	if (!mr_change_detector_update(&c->det, res))
+		return 0;
+	int changed = o->model_after && t - 1 >= o->change_at;
+	if (!changed || c->detected) {
+		c->false_alarms++;
+	} else {
+		c->detected = 1;
+		c->detections++;
+		c->delay_sum += t - 1 - o->change_at;
+	}
+	c->model = changed ? c->after : c->before;
+	mr_change_detector_reset(&c->det);
+	return 0;
+}
+
+static int adapt_act(void *ctx, mr_vecenv *v, int32_t *action, mr_err *e)
+{
+	adapt_ctl *c = ctx;
+	mr_simenv_state st;
+	long n = 0;
+	mr_simenv_state_get(v, 0, &st);
+	long t = mr_simenv_state_t(&st);
+	if (c->v.model == MODEL_DETECT && watch(c, v, t, e))
+		return -1;
+	double t0 = mr_now();
+	if (mr_rollout_act(c->r, &st, action, &n, e))
+		return -1;
+	double dt = mr_now() - t0;
+	c->time_sum += dt;
+	c->time_max = dt > c->time_max ? dt : c->time_max;
+	c->decisions++;
+	c->evaluated += n;
+	c->prev = st;
+	memcpy(c->prev_action, action, sizeof(int32_t) * (size_t)v->ncomp);
+	return 0;
+}
+
+/* ------------------------------------------------------------------------
+ * The comparison
+ */
+enum { C_OPT, C_BASE, C_RANDOM, C_FIRST_VARIANT };
+
+static void policy_act(void *ctx, const float *obs, const uint8_t *mask,
+		       int32_t *action)
+{
+	mr_policy_act(ctx, obs, mask, action);
+}
+
+static mr_vecenv *open_episode(const mr_adapt_eval *a, int k, int nenvs,
+			       mr_err *e)
+{
+	mr_simenv_opts o = a->opts;
+	o.nenvs = nenvs;
+	o.seed = mr_simenv_episode_seed(a->opts.seed, o.episodes, k);
+	mr_vecenv *v = mr_simenv_open(a->o, &o, e);
+	if (v && v->reset(v, o.seed, e) != 0) {
+		close_env(v);
+		return NULL;
+	}
+	return v;
+}
+
+/* Mean reward of steps [from, to) of episode k (nsteps each). */
+static double window_mean(const mr_steps *s, long nsteps, int k, long from,
+			  long to)
+{
+	double sum = 0;
+	for (long t = from; t < to; t++)
+		sum += s->reward[(long)k * nsteps + t];
+	return to > from ? sum / (double)(to - from) : NAN;
+}
+
+/* Periods after the change until the controller's reward stays within
+ * tol of the optimum's at every later step of episode k; -1: never. */
+static long recover_periods(const mr_steps *s, const mr_steps *opt,
+			    long nsteps, int k, long from, double tol)
+{
+	long last_bad = from - 1;
+	for (long t = from; t < nsteps; t++) {
+		long i = (long)k * nsteps + t;
+		if (s->reward[i] < opt->reward[i] - tol)
+			last_bad = t;
+	}
+	return last_bad + 1 >= nsteps ? -1 : last_bad + 1 - from;
+}
+
+typedef struct {
+	double score_after, reward_after, recover_mean;
+	int recovered;
+} after_stats;
+
+static void after_change(const mr_adapt_eval *a, const mr_steps *steps,
+			 int i, after_stats *out)
+{
+	long from = a->opts.model_after ? a->opts.change_at : 0;
+	long n = a->nsteps;
+	double score = 0, rsum = 0, rec = 0;
+	int ne = a->episodes, nrec = 0;
+	if (from >= n)
+		from = n - 1;
+	for (int k = 0; k < ne; k++) {
+		double ro = window_mean(&steps[C_OPT], n, k, from, n);
+		double rr = window_mean(&steps[C_RANDOM], n, k, from, n);
+		double rc = window_mean(&steps[i], n, k, from, n);
+		score += mr_norm_score(rc, ro, rr) / ne;
+		rsum += rc / ne;
+		long p = recover_periods(&steps[i], &steps[C_OPT], n, k, from,
+					 0.05 * fabs(ro - rr));
+		if (p >= 0) {
+			rec += (double)p;
+			nrec++;
+		}
+	}
+	out->score_after = score;
+	out->reward_after = rsum;
+	out->recover_mean = nrec ? rec / nrec : NAN;
+	out->recovered = nrec;
+}
+
+static void pfield(FILE *f, double x)
+{
+	char b[32];
+	fputc(',', f);
+	if (isfinite(x))
+		fputs(mr_fmt_double(b, x), f);
+}
+
+static void adapt_row(FILE *f, const mr_adapt_eval *a, const mr_steps *steps,
+		      const mr_controller *ctl, int i, const adapt_ctl *c)
+{
+	after_stats as;
+	after_change(a, steps, i, &as);
+	fprintf(f, "%s,%s,%llu,%s", a->objective, a->pattern,
+		(unsigned long long)a->opts.seed, ctl[i].name);
+	if (c) {
+		fprintf(f, ",%ld,%ld", mr_action_joint_count(a->as, LONG_MAX),
+			c->decisions);
+		pfield(f, 1e6 * c->time_sum / (double)c->decisions);
+		pfield(f, 1e6 * c->time_max);
+		pfield(f, (double)c->evaluated / (double)c->decisions);
+	} else {
+		fputs(",,,,,", f);
+	}
+	pfield(f, a->opts.model_after ? (double)a->opts.change_at : NAN);
+	pfield(f, as.reward_after);
+	pfield(f, as.score_after);
+	fprintf(f, ",%d,%d", a->episodes, as.recovered);
+	pfield(f, as.recover_mean);
+	if (c && c->v.model == MODEL_DETECT) {
+		fprintf(f, ",%ld,%ld", c->windows, c->detections);
+		pfield(f, c->detections ? (double)c->delay_sum /
+					  (double)c->detections : NAN);
+		fprintf(f, ",%ld", c->false_alarms);
+		pfield(f, 1000.0 * (double)c->false_alarms /
+			  (double)c->windows);
+	} else {
+		fputs(",,,,,", f);
+	}
+	fputc('\n', f);
+}
+
+/* DIR/adapt.csv, atomically. */
+static int write_adapt(const mr_adapt_eval *a, const mr_steps *steps,
+		       const mr_controller *ctl, int nctl,
+		       const adapt_ctl *ac, mr_err *e)
+{
+	char path[4096];
+	mr_out out;
+	snprintf(path, sizeof path, "%s/adapt.csv", a->outdir);
+	if (mr_out_open(&out, path, e))
+		return -1;
+	fputs("objective,pattern,seed,policy,joint_actions,decisions,"
+	      "decision_us_mean,decision_us_max,q_per_decision,change_at,"
+	      "mean_reward_after,norm_score_after,episodes,"
+	      "recovered_episodes,recover_periods_mean,windows,detections,"
+	      "detection_delay_mean,false_alarms,false_alarms_per_1000\n",
+	      out.f);
+	for (int i = 0; i < nctl; i++)
+		adapt_row(out.f, a, steps, ctl, i,
+			  i >= C_FIRST_VARIANT ? &ac[i - C_FIRST_VARIANT]
+					       : NULL);
+	return mr_out_commit(&out, e);
+}
+
+/* Every controller on every episode, then the files. */
+static int run_all(const mr_adapt_eval *a, mr_controller *ctl, int nctl,
+		   mr_steps *steps, mr_err *e)
+{
+	for (int k = 0; k < a->episodes; k++)
+		for (int i = 0; i < nctl; i++) {
+			mr_vecenv *v = open_episode(a, k, 1, e);
+			if (!v)
+				return -1;
+			steps[i].cur_episode = k;
+			int rc = mr_eval_run(v, a->as, &ctl[i], a->nsteps,
+					     &steps[i], e);
+			close_env(v);
+			if (rc)
+				return mr_err_prefix(e, "episode %d", k);
+		}
+	return 0;
+}
+
+static int write_all(const mr_adapt_eval *a, const mr_controller *ctl,
+		     int nctl, const mr_steps *steps, const adapt_ctl *ac,
+		     mr_err *e)
+{
+	int ne = a->episodes;
+	double *r_opt = mr_xcalloc((size_t)ne, sizeof *r_opt);
+	double *r_rand = mr_xcalloc((size_t)ne, sizeof *r_rand);
+	mr_summary rows[C_FIRST_VARIANT + MR_ADAPT_MAX_VARIANTS];
+	int rc = -1;
+	for (int k = 0; k < ne; k++) {
+		r_opt[k] = window_mean(&steps[C_OPT], a->nsteps, k, 0,
+				       a->nsteps);
+		r_rand[k] = window_mean(&steps[C_RANDOM], a->nsteps, k, 0,
+					a->nsteps);
+	}
+	char path[4096];
+	for (int i = 0; i < nctl; i++) {
+		snprintf(path, sizeof path, "%s/steps-%.*s.csv", a->outdir,
+			 (int)sizeof ctl[i].name, ctl[i].name);
+		if (mr_steps_write(path, a->as, &steps[i], e))
+			goto out;
+		mr_summarise_episodes(&steps[i], ctl[i].name, ne, r_opt,
+				      r_rand, &steps[C_OPT], &rows[i]);
+	}
+	snprintf(path, sizeof path, "%s/summary.csv", a->outdir);
+	if (mr_summary_write(path, a->objective, a->pattern, a->opts.seed,
+			     rows, nctl, e) ||
+	    write_adapt(a, steps, ctl, nctl, ac, e))
+		goto out;
+	for (int i = 0; i < nctl && !a->quiet; i++) {
+		after_stats as;
+		after_change(a, steps, i, &as);
+		fprintf(stderr, "policy-eval: %-24s score %.3f, after the "
+			"change %.3f, recovered in %d of %d episodes",
+			ctl[i].name, rows[i].norm_score, as.score_after,
+			as.recovered, ne);
+		if (i >= C_FIRST_VARIANT)
+			fprintf(stderr, ", %.1f us per decision",
+				1e6 * ac[i - C_FIRST_VARIANT].time_sum /
+				(double)ac[i - C_FIRST_VARIANT].decisions);
+		fputc('\n', stderr);
+	}
+	rc = 0;
+out:
+	free(r_opt);
+	free(r_rand);
+	return rc;
+}
+
+int mr_eval_adapt(const mr_adapt_eval *a, mr_err *e)
+{
+	int nv = a->nspecs, nctl = C_FIRST_VARIANT + nv, rc = -1, made = 0;
+	mr_controller ctl[C_FIRST_VARIANT + MR_ADAPT_MAX_VARIANTS];
+	mr_steps steps[C_FIRST_VARIANT + MR_ADAPT_MAX_VARIANTS];
+	adapt_ctl *ac = mr_xcalloc((size_t)(nv ? nv : 1), sizeof *ac);
+	void *optimal = mr_simenv_optimal_new();
+	if (a->nsteps < 1 || a->episodes < 1 || nv < 1 ||
+	    nv > MR_ADAPT_MAX_VARIANTS) {
+		mr_errf(e, MR_EXIT_USAGE, "--adapt: %d variants, %ld steps, %d "
+			"episodes", nv, a->nsteps, a->episodes);
+		goto out;
+	}
+	mr_ctl_env(&ctl[C_OPT], "optimal", mr_simenv_optimal_act, optimal);
+	if (a->pol)
+		mr_ctl_func(&ctl[C_BASE], "ppo", policy_act, (void *)a->pol);
+	else
+		mr_ctl_fixed(&ctl[C_BASE], "noop", a->noop, a->as->ncomp);
+	mr_ctl_random(&ctl[C_RANDOM], "random", a->opts.seed);
+	for (made = 0; made < nv; made++) {
+		if (ctl_init(&ac[made], a, a->specs[made], e)) {
+			made++;
+			goto out;
+		}
+		for (int j = 0; j < made; j++)
+			if (!strcmp(ac[j].v.name, ac[made].v.name)) {
+				mr_errf(e, MR_EXIT_USAGE, "--adapt '%s': "
+					"the same variant twice",
+					a->specs[made]);
+				made++;
+				goto out;
+			}
+		mr_ctl_env(&ctl[C_FIRST_VARIANT + made], ac[made].v.name,
+			   adapt_act, &ac[made]);
+	}
+	for (int i = 0; i < nctl; i++)
+		mr_steps_init(&steps[i], a->as->ncomp, ac[0].known->nservices);
+	rc = run_all(a, ctl, nctl, steps, e);
+	if (!rc)
+		rc = write_all(a, ctl, nctl, steps, ac, e);
+	for (int i = 0; i < nctl; i++)
+		mr_steps_free(&steps[i]);
+out:
+	for (int j = 0; j < made; j++)
+		ctl_free(&ac[j]);
+	free(ac);
+	mr_simenv_optimal_free(optimal);
+	return rc;
+}
