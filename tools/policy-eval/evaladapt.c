@@ -31,22 +31,37 @@ const char mr_adapt_help[] =
 "                                      policy for h=H more steps (10), no critic\n"
 "                            cw        component-wise (one component at a time,\n"
 "                                      the others the base policy's)\n"
-"                            model=known|detect|static  the rollout's system\n"
-"                                      model: the simulator's own, change included\n"
-"                                      (known, default); the one before the\n"
-"                                      change until a CUSUM on the delay\n"
+"                            model=known|detect|refit|static  the rollout's\n"
+"                                      system model: the simulator's own, change\n"
+"                                      included (known, default); the one before\n"
+"                                      the change until a CUSUM on the model's\n"
 "                                      residuals alarms, then the system's at the\n"
-"                                      alarm (detect); the one before (static)\n"
-"                            noise=X   detect: measured delay = simulated x (1 +\n"
-"                                      X N(0,1)) (0.05); CUSUM on the relative\n"
-"                                      residual / X, delta 0.5, h 8 (adapt.h)\n"
+"                                      alarm (detect: an ideal re-estimate), or a\n"
+"                                      forest refitted from the windows since the\n"
+"                                      estimated change and the old trace where\n"
+"                                      they do not reach (refit, adapt.h); the one\n"
+"                                      before throughout (static)\n"
+"                            noise=X   detect, refit: a window's measured targets\n"
+"                                      are the simulator's x (1 + X N(0,1))\n"
+"                                      (0.05); the CUSUM runs on each target's\n"
+"                                      (measured - predicted) / predicted / X,\n"
+"                                      delta 0.5, h 8\n"
+"                            trace=FILE  refit: the old trace (the model's\n"
+"                                      feature and target columns)\n"
+"                            trees=N   refit: trees per forest (1: grown without\n"
+"                                      bootstrap, every tree sees every row)\n"
+"                            refits=N  refit: refit after each new window until\n"
+"                                      N windows since the change (30)\n"
 "                          e.g. rollout:l=1  rollout:l=3,cw  rollout:l=1,mc=20,h=10\n"
 "                          Writes DIR/adapt.csv (decision time, score after the\n"
 "                          change, periods to recover, detection) beside the\n"
 "                          summary; the discount is the objective's [optimal]\n"
 "                          gamma, else [ppo] gamma, else 0.99.\n";
 
-enum { MODEL_KNOWN, MODEL_DETECT, MODEL_STATIC };
+enum { MODEL_KNOWN, MODEL_DETECT, MODEL_REFIT, MODEL_STATIC };
+#define MAX_FEAT 64   /* feature row of a window */
+#define MAX_TARGET MR_ADAPT_MAX_CHANNELS
+#define HISTORY 128   /* windows kept for a refit at an alarm */
 /* the measurement noise of model=detect: its own stream of the run seed */
 #define NOISE_STREAM UINT64_C(0xada97)
 
@@ -54,13 +69,16 @@ typedef struct {
 	char name[32];
 	int lookahead, runs, horizon, componentwise, value, model;
 	double noise;
+	char trace[200];
+	int trees, refits;
 } variant;
 
 static int spec_fail(mr_err *e, const char *spec, const char *why)
 {
 	return mr_errf(e, MR_EXIT_USAGE, "--adapt '%s': %s (want rollout:"
 		       "l=N,value=critic|none,mc=M,h=H,cw,model=known|detect|"
-		       "static,noise=X)", spec, why);
+		       "refit|static,noise=X,trace=FILE,trees=N,refits=N)", spec,
+		       why);
 }
 
 static int parse_key(variant *v, const char *spec, char *kv, mr_err *e)
@@ -90,6 +108,14 @@ static int parse_key(variant *v, const char *spec, char *kv, mr_err *e)
 		v->model = MODEL_DETECT;
 	else if (!strcmp(kv, "model") && !strcmp(val, "static"))
 		v->model = MODEL_STATIC;
+	else if (!strcmp(kv, "model") && !strcmp(val, "refit"))
+		v->model = MODEL_REFIT;
+	else if (!strcmp(kv, "trace") && *val && strlen(val) < sizeof v->trace)
+		snprintf(v->trace, sizeof v->trace, "%s", val);
+	else if (!strcmp(kv, "trees") && is_int && n >= 1 && n <= 1000)
+		v->trees = (int)n;
+	else if (!strcmp(kv, "refits") && is_int && n >= 1 && n <= 10000)
+		v->refits = (int)n;
 	else if (!strcmp(kv, "noise") && eq && (v->noise = strtod(val, &end),
 						 *val && !*end) &&
 		 v->noise > 0 && v->noise < 10)
@@ -108,6 +134,8 @@ static int parse_spec(const char *spec, variant *v, mr_err *e)
 	v->horizon = -1;
 	v->value = -1;
 	v->noise = 0.05;
+	v->trees = 1;
+	v->refits = 30;
 	if (strncmp(spec, "rollout:", 8) && strcmp(spec, "rollout"))
 		return spec_fail(e, spec, "not a rollout");
 	char buf[256];
@@ -123,6 +151,9 @@ static int parse_spec(const char *spec, variant *v, mr_err *e)
 		return spec_fail(e, spec, "mc replaces the critic");
 	if (v->horizon >= 0 && !v->runs)
 		return spec_fail(e, spec, "h is the horizon of mc");
+	if ((v->model == MODEL_REFIT) != !!v->trace[0])
+		return spec_fail(e, spec, "model=refit and trace=FILE go "
+				 "together");
 	size_t l = (size_t)snprintf(v->name, sizeof v->name, "rollout-l%d",
 				    v->lookahead);
 	if (v->runs)
@@ -132,7 +163,8 @@ static int parse_spec(const char *spec, variant *v, mr_err *e)
 		l += (size_t)snprintf(v->name + l, sizeof v->name - l, "-cw");
 	if (v->model != MODEL_KNOWN && l < sizeof v->name)
 		snprintf(v->name + l, sizeof v->name - l, "-%s",
-			 v->model == MODEL_DETECT ? "detect" : "static");
+			 v->model == MODEL_DETECT ? "detect"
+			 : v->model == MODEL_REFIT ? "refit" : "static");
 	if (v->runs && v->horizon < 0)
 		v->horizon = 10;
 	return 0;
@@ -165,7 +197,26 @@ typedef struct {
 	mr_simenv_state prev;
 	int32_t prev_action[MR_MAX_COMPONENTS];
 	long windows, false_alarms, detections, delay_sum;
+	long realarms; /* alarms after the change was found */
+	long clean_windows; /* windows of the unchanged system */
 	int detected; /* this episode: the change was found */
+	/* per channel, the last window its upper and lower statistics were
+	 * 0; at an alarm, last_zero: the alarming one's (the change point
+	 * estimate: the windows after it are the changed system's) */
+	long zero_up[MAX_TARGET], zero_down[MAX_TARGET], last_zero;
+	long first_alarm;
+	/* this episode's last windows: feature rows and measured targets */
+	double hist_x[HISTORY][MAX_FEAT], hist_y[HISTORY][MAX_TARGET];
+	long hist_t[HISTORY], nhist;
+	/* refit: the estimator, its model file and simulator, its cost and
+	 * its relative error on the windows after the change */
+	mr_refit *refit;
+	int refitting;
+	char refit_path[4096];
+	mr_vecenv *refit_env;
+	long refits;
+	double refit_time_sum, refit_time_max, err_sum;
+	long err_n;
 } adapt_ctl;
 
 static int m_step(void *ctx, const void *s, const int32_t *a, mr_rng *rng,
@@ -252,10 +303,16 @@ static void close_env(mr_vecenv *v)
 static void ctl_free(adapt_ctl *c)
 {
 	mr_rollout_free(c->r);
+	mr_refit_free(c->refit);
+	close_env(c->refit_env);
+	if (c->refit_path[0])
+		remove(c->refit_path);
 	close_env(c->known);
 	close_env(c->before);
 	close_env(c->after);
 }
+
+static int refit_init(adapt_ctl *c, mr_err *e);
 
 static int ctl_init(adapt_ctl *c, const mr_adapt_eval *a, const char *spec,
 		    mr_err *e)
@@ -288,51 +345,213 @@ static int ctl_init(adapt_ctl *c, const mr_adapt_eval *a, const char *spec,
 	if (!(c->r = mr_rollout_new(&am, &ro, e)))
 		return mr_err_prefix(e, "--adapt '%s'", spec);
 	mr_rng_seed(&c->noise_rng, a->opts.seed, NOISE_STREAM);
-	return mr_change_detector_init(&c->det, c->known->nservices, NULL,
-				       MR_CUSUM_DELTA, MR_CUSUM_H, e);
+	const char *const *fn, *const *tn;
+	int nf, nt;
+	mr_simenv_model_names(a->o, &fn, &nf, &tn, &nt);
+	if (nf > MAX_FEAT || nt > MAX_TARGET)
+		return spec_fail(e, spec, "the model has too many features or "
+				 "targets to watch");
+	if (c->v.model == MODEL_REFIT && refit_init(c, e))
+		return -1;
+	return mr_change_detector_init(&c->det, nt, NULL, MR_CUSUM_DELTA,
+				       MR_CUSUM_H, e);
 }
 
-/* detect: the last window's relative delay residuals (measured with
- * noise against the model in use) into the CUSUM; on an alarm the model
- * becomes the system's at that step (an ideal re-estimate: a false alarm
- * before the change re-estimates the same model). */
-static int watch(adapt_ctl *c, mr_vecenv *v, long t, mr_err *e)
+/* refit: the old trace's feature and target columns into the
+ * estimator. */
+static int refit_init(adapt_ctl *c, mr_err *e)
+{
+	const char *const *feat, *const *target;
+	const char *cols[MAX_FEAT + MAX_TARGET];
+	int nf, nt;
+	mr_simenv_model_names(c->a->o, &feat, &nf, &target, &nt);
+	for (int i = 0; i < nf + nt; i++)
+		cols[i] = i < nf ? feat[i] : target[i - nf];
+	mr_table tb;
+	if (mr_table_read(c->v.trace, cols, (size_t)(nf + nt), 0, &tb, e))
+		return mr_err_prefix(e, "--adapt '%s'", c->v.name);
+	size_t n = tb.nrows;
+	double *X = mr_xcalloc(n * (size_t)nf + 1, sizeof *X);
+	double *Y = mr_xcalloc(n * (size_t)nt + 1, sizeof *Y);
+	for (size_t r = 0; r < n; r++)
+		for (int i = 0; i < nf + nt; i++) {
+			double x = tb.data[r * tb.ncols + (size_t)i];
+			if (i < nf)
+				X[r * (size_t)nf + (size_t)i] = x;
+			else
+				Y[r * (size_t)nt + (size_t)(i - nf)] = x;
+		}
+	mr_table_free(&tb);
+	mr_forest_params fp;
+	mr_forest_params_default(&fp);
+	fp.ntrees = c->v.trees;
+	/* every tree on every row: a configuration measured since the change
+	 * is predicted from its new windows alone however few they are (with
+	 * bootstrap samples a third of the trees would miss a lone window and
+	 * answer with its neighbours' old rows) */
+	fp.bootstrap = 0;
+	fp.seed = c->a->opts.seed;
+	fp.threads = 1;
+	c->refit = mr_refit_new((size_t)nf, (size_t)nt, X, Y, n, feat, target,
+				HISTORY + (size_t)c->v.refits, &fp, e);
+	free(X);
+	free(Y);
+	snprintf(c->refit_path, sizeof c->refit_path, "%s/.refit-%s.msgpack",
+		 c->a->outdir, c->v.name);
+	return c->refit ? 0 : -1;
+}
+
+/* Fits the estimator's current set and makes it the rollout's model:
+ * fit, file, simulator, timed. */
+static int refit_now(adapt_ctl *c, mr_err *e)
+{
+	double t0 = mr_now();
+	mr_forest *f = mr_refit_fit(c->refit, NULL, NULL, e);
+	if (!f)
+		return -1;
+	int rc = mr_forest_save(f, c->refit_path, e);
+	mr_forest_free(f);
+	if (rc)
+		return -1;
+	close_env(c->refit_env);
+	c->refit_env = open_model(c->a, c->refit_path, NULL, e);
+	if (!c->refit_env)
+		return mr_err_prefix(e, "refitted model");
+	c->model = c->refit_env;
+	double dt = mr_now() - t0;
+	c->refits++;
+	c->refit_time_sum += dt;
+	c->refit_time_max = dt > c->refit_time_max ? dt : c->refit_time_max;
+	return 0;
+}
+
+/* After an alarm at window w: the model of the system from then on
+ * (detect: the simulator's own at w; refit: fitted from the windows since
+ * the last window whose statistics were all 0, Page's estimate of the
+ * change point, and the old trace). */
+static int estimate(adapt_ctl *c, long w, mr_err *e)
+{
+	const mr_simenv_opts *o = &c->a->opts;
+	int changed = o->model_after && w >= o->change_at;
+	if (c->v.model == MODEL_DETECT) {
+		c->model = changed ? c->after : c->before;
+		return 0;
+	}
+	/* the change point: Page's estimate, but never after the first
+	 * alarm's window (every window from it on is the changed system's;
+	 * a later alarm is the refitted model still learning, e.g. of a
+	 * configuration only the old trace knew, or an estimate that took a
+	 * window from before the change) */
+	if (!c->refitting)
+		c->first_alarm = w;
+	else if (c->last_zero > c->first_alarm - 1)
+		c->last_zero = c->first_alarm - 1;
+	if (c->refitting && mr_refit_windows(c->refit) >= (size_t)c->v.refits)
+		return 0;
+	mr_refit_clear(c->refit);
+	long n = c->nhist < HISTORY ? c->nhist : HISTORY;
+	for (long k = c->nhist - n; k < c->nhist; k++) {
+		long i = k % HISTORY;
+		if (c->hist_t[i] > c->last_zero)
+			mr_refit_add(c->refit, c->hist_x[i], c->hist_y[i]);
+	}
+	c->refitting = 1;
+	return refit_now(c, e);
+}
+
+/* Counts an alarm at window w: the change found, or a false alarm. */
+static void count_alarm(adapt_ctl *c, long w)
+{
+	const mr_simenv_opts *o = &c->a->opts;
+	if (o->model_after && w >= o->change_at && !c->detected) {
+		c->detected = 1;
+		c->detections++;
+		c->delay_sum += w - o->change_at;
+	} else if (c->detected || c->refitting) {
+		c->realarms++;
+	} else {
+		c->false_alarms++;
+	}
+}
+
+/* The window w just measured: its feature row x and measured targets y
+ * into the history (and the refit set while refitting). */
+static int record(adapt_ctl *c, long w, const double *x, const double *y,
+		  int nf, int nt, mr_err *e)
+{
+	long i = c->nhist++ % HISTORY;
+	memcpy(c->hist_x[i], x, (size_t)nf * sizeof *x);
+	memcpy(c->hist_y[i], y, (size_t)nt * sizeof *y);
+	c->hist_t[i] = w;
+	if (!c->refitting ||
+	    mr_refit_windows(c->refit) >= (size_t)c->v.refits)
+		return 0;
+	mr_refit_add(c->refit, x, y);
+	return refit_now(c, e);
+}
+
+/* detect, refit: the window before decision t (its state and action were
+ * the last decision's): measured targets (the simulator's with noise)
+ * against the model in use into the CUSUM, and an estimate on an alarm. */
+static int watch(adapt_ctl *c, long t, mr_err *e)
 {
 	const mr_simenv_opts *o = &c->a->opts;
 	if (t == 0) {
 		mr_change_detector_reset(&c->det);
-		c->detected = 0;
+		c->detected = c->refitting = 0;
 		c->model = c->before;
+		c->last_zero = -1;
+		for (int j = 0; j < MAX_TARGET; j++)
+			c->zero_up[j] = c->zero_down[j] = -1;
+		c->nhist = 0;
 		return 0;
 	}
-	double reward, res[MR_ADAPT_MAX_CHANNELS];
-	mr_step_info pred;
-	mr_simenv_state next;
-	if (mr_simenv_state_step(c->model, &c->prev, c->prev_action, NULL,
-				 &reward, &pred, &next, e))
+	long w = t - 1;
+	double x[MAX_FEAT], xp[MAX_FEAT], truth[MAX_TARGET], pred[MAX_TARGET];
+	double meas[MAX_TARGET], res[MAX_TARGET];
+	int nf, nt;
+	const char *const *fn, *const *tn;
+	mr_simenv_model_names(c->a->o, &fn, &nf, &tn, &nt);
+	if (mr_simenv_model_io(c->known, &c->prev, c->prev_action, x, truth,
+			       e) ||
+	    mr_simenv_model_io(c->model, &c->prev, c->prev_action, xp, pred,
+			       e))
 		return -1;
-	for (int j = 0; j < c->det.nchannels; j++) {
-		double meas = v->info[0].delay[j] *
-			      (1 + c->v.noise * mr_rng_normal(&c->noise_rng));
-		res[j] = pred.delay[j] > 0
-				 ? (meas - pred.delay[j]) / pred.delay[j] /
-					   c->v.noise
-				 : NAN;
+	for (int j = 0; j < nt; j++) {
+		meas[j] = truth[j] * (1 + c->v.noise *
+				      mr_rng_normal(&c->noise_rng));
+		res[j] = pred[j] != 0 ? (meas[j] - pred[j]) / pred[j] /
+					       c->v.noise
+				      : NAN;
+		if (c->refitting && o->model_after && w >= o->change_at &&
+		    truth[j] != 0) {
+			c->err_sum += fabs(pred[j] - truth[j]) / fabs(truth[j]);
+			c->err_n++;
+		}
 	}
 	c->windows++;
-	if (!mr_change_detector_update(&c->det, res))
-		return 0;
-	int changed = o->model_after && t - 1 >= o->change_at;
-	if (!changed || c->detected) {
-		c->false_alarms++;
-	} else {
-		c->detected = 1;
-		c->detections++;
-		c->delay_sum += t - 1 - o->change_at;
+	c->clean_windows += !o->model_after || w < o->change_at;
+	if (record(c, w, x, meas, nf, nt, e))
+		return -1;
+	int alarm = mr_change_detector_update(&c->det, res);
+	for (int j = 0; j < nt; j++) {
+		if (c->det.up[j] == 0)
+			c->zero_up[j] = w;
+		if (c->det.down[j] == 0)
+			c->zero_down[j] = w;
 	}
-	c->model = changed ? c->after : c->before;
+	if (!alarm)
+		return 0;
+	/* Page's estimate of the change point: the alarming statistic's
+	 * last zero */
+	int ch = c->det.channel;
+	c->last_zero = c->det.up[ch] > c->det.h ? c->zero_up[ch]
+						  : c->zero_down[ch];
+	count_alarm(c, w);
 	mr_change_detector_reset(&c->det);
-	return 0;
+	for (int j = 0; j < nt; j++)
+		c->zero_up[j] = c->zero_down[j] = w;
+	return estimate(c, w, e);
 }
 
 static int adapt_act(void *ctx, mr_vecenv *v, int32_t *action, mr_err *e)
@@ -342,7 +561,8 @@ static int adapt_act(void *ctx, mr_vecenv *v, int32_t *action, mr_err *e)
 	long n = 0;
 	mr_simenv_state_get(v, 0, &st);
 	long t = mr_simenv_state_t(&st);
-	if (c->v.model == MODEL_DETECT && watch(c, v, t, e))
+	if ((c->v.model == MODEL_DETECT || c->v.model == MODEL_REFIT) &&
+	    watch(c, t, e))
 		return -1;
 	double t0 = mr_now();
 	if (mr_rollout_act(c->r, &st, action, &n, e))
@@ -468,15 +688,24 @@ static void adapt_row(FILE *f, const mr_adapt_eval *a, const mr_steps *steps,
 	pfield(f, as.score_after);
 	fprintf(f, ",%d,%d", a->episodes, as.recovered);
 	pfield(f, as.recover_mean);
-	if (c && c->v.model == MODEL_DETECT) {
+	if (c && (c->v.model == MODEL_DETECT || c->v.model == MODEL_REFIT)) {
 		fprintf(f, ",%ld,%ld", c->windows, c->detections);
 		pfield(f, c->detections ? (double)c->delay_sum /
 					  (double)c->detections : NAN);
-		fprintf(f, ",%ld", c->false_alarms);
+		fprintf(f, ",%ld,%ld", c->false_alarms, c->clean_windows);
 		pfield(f, 1000.0 * (double)c->false_alarms /
-			  (double)c->windows);
+			  (double)c->clean_windows);
+		fprintf(f, ",%ld", c->realarms);
 	} else {
-		fputs(",,,,,", f);
+		fputs(",,,,,,,", f);
+	}
+	if (c && c->refits) {
+		fprintf(f, ",%ld", c->refits);
+		pfield(f, 1e3 * c->refit_time_sum / (double)c->refits);
+		pfield(f, 1e3 * c->refit_time_max);
+		pfield(f, c->err_n ? c->err_sum / (double)c->err_n : NAN);
+	} else {
+		fputs(",,,,", f);
 	}
 	fputc('\n', f);
 }
@@ -495,7 +724,9 @@ static int write_adapt(const mr_adapt_eval *a, const mr_steps *steps,
 	      "decision_us_mean,decision_us_max,q_per_decision,change_at,"
 	      "mean_reward_after,norm_score_after,episodes,"
 	      "recovered_episodes,recover_periods_mean,windows,detections,"
-	      "detection_delay_mean,false_alarms,false_alarms_per_1000\n",
+	      "detection_delay_mean,false_alarms,unchanged_windows,"
+	      "false_alarms_per_1000,alarms_after_detection,refits,"
+	      "refit_ms_mean,refit_ms_max,refit_rel_err\n",
 	      out.f);
 	for (int i = 0; i < nctl; i++)
 		adapt_row(out.f, a, steps, ctl, i,

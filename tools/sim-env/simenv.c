@@ -1048,6 +1048,68 @@ void mr_simenv_state_observe(mr_vecenv *m, const mr_simenv_state *st,
 	se_obs_mask(se_sim_of(m)->o, &x, obs, mask, 1);
 }
 
+/* st as s indexes it (x), and the configuration action leads to. */
+static int state_cfg(se_sim *s, const mr_simenv_state *st,
+		     const int32_t *action, se_state *x, int32_t *cfg,
+		     mr_err *e)
+{
+	const mr_objective *o = s->o;
+	memcpy(x, st->b, sizeof *x);
+	for (int c = 0; c < o->nact; c++) {
+		int n = o->incremental ? MR_NMOVES : o->act[c].nvalues;
+		if (action[c] < 0 || action[c] >= n)
+			return mr_errf(e, MR_EXIT_DATA, "action '%s': choice "
+				       "%d is outside 0..%d", o->act[c].name,
+				       (int)action[c], n - 1);
+	}
+	se_action_cfg(s, x, action, cfg);
+	for (int c = 0; c < o->nact; c++)
+		if (cfg[c] < 0 || cfg[c] >= o->act[c].nvalues)
+			return mr_errf(e, MR_EXIT_DATA, "action '%s': the move "
+				       "leaves its grid", o->act[c].name);
+	/* the state may come from a simulator of another model: its load
+	 * intervals are this one's */
+	if (s->interval_load)
+		for (int j = 0; j < o->nserv; j++)
+			x->lidx[j] = se_interval_of(s, j, x->load[j]);
+	return 0;
+}
+
+/* Targets of x under cfg with s's model (the one after the change when x
+ * is past it). */
+static const double *state_targets(se_sim *s, const se_state *x,
+				   const int32_t *cfg, double *buf)
+{
+	return se_changed(s, x) ? se_targets_after(s, x, cfg, buf)
+				: se_targets(s, x, cfg, buf);
+}
+
+int mr_simenv_model_io(mr_vecenv *m, const mr_simenv_state *st,
+		       const int32_t *action, double *x, double *y,
+		       mr_err *e)
+{
+	se_sim *s = se_sim_of(m);
+	int32_t cfg[MR_MAX_COMPONENTS];
+	double buf[SE_MAX_TARGETS];
+	se_state xs;
+	if (state_cfg(s, st, action, &xs, cfg, e))
+		return -1;
+	const double *t = state_targets(s, &xs, cfg, buf);
+	memcpy(y, t, (size_t)s->o->ntarget * sizeof *y);
+	se_feature_row(s, &xs, cfg, x);
+	return 0;
+}
+
+void mr_simenv_model_names(const mr_objective *o, const char *const **feat,
+			   int *nfeat, const char *const **target,
+			   int *ntarget)
+{
+	*feat = (const char *const *)o->feat_name;
+	*nfeat = o->nfeat;
+	*target = (const char *const *)o->target_name;
+	*ntarget = o->ntarget;
+}
+
 int mr_simenv_state_step(mr_vecenv *m, const mr_simenv_state *st,
 			 const int32_t *action, mr_rng *rng, double *reward,
 			 mr_step_info *info, mr_simenv_state *next, mr_err *e)
@@ -1057,24 +1119,9 @@ int mr_simenv_state_step(mr_vecenv *m, const mr_simenv_state *st,
 	int32_t cfg[MR_MAX_COMPONENTS];
 	double buf[SE_MAX_TARGETS];
 	se_state x;
-	memcpy(&x, st->b, sizeof x);
-	for (int c = 0; c < o->nact; c++)
-		if (action[c] < 0 || action[c] >= m->nchoices[c])
-			return mr_errf(e, MR_EXIT_DATA, "action '%s': choice "
-				       "%d is outside 0..%d", o->act[c].name,
-				       (int)action[c], m->nchoices[c] - 1);
-	se_action_cfg(s, &x, action, cfg);
-	for (int c = 0; c < o->nact; c++)
-		if (cfg[c] < 0 || cfg[c] >= o->act[c].nvalues)
-			return mr_errf(e, MR_EXIT_DATA, "action '%s': the move "
-				       "leaves its grid", o->act[c].name);
-	/* the state may come from a simulator of another model: its load
-	 * intervals are this one's */
-	if (s->interval_load)
-		for (int j = 0; j < o->nserv; j++)
-			x.lidx[j] = se_interval_of(s, j, x.load[j]);
-	const double *y = se_changed(s, &x) ? se_targets_after(s, &x, cfg, buf)
-					    : se_targets(s, &x, cfg, buf);
+	if (state_cfg(s, st, action, &x, cfg, e))
+		return -1;
+	const double *y = state_targets(s, &x, cfg, buf);
 	mr_step_info scratch;
 	*reward = se_outcome(s, &x, cfg, y, info ? info : &scratch);
 	if (!isfinite(*reward))

@@ -112,6 +112,32 @@ int mr_simenv_state_step(mr_vecenv *m, const mr_simenv_state *st,
 			 const int32_t *action, mr_rng *rng, double *reward,
 			 mr_step_info *info, mr_simenv_state *next, mr_err *e);
 
+/* The system model's inputs and outputs at st under action, with m's
+ * model (its model_after from change_at on): the feature row x (nfeat
+ * values) and target values y (ntarget), both in the objective's order,
+ * named by mr_simenv_model_names. Fails as mr_simenv_state_step. */
+int mr_simenv_model_io(mr_vecenv *m, const mr_simenv_state *st,
+		       const int32_t *action, double *x, double *y,
+		       mr_err *e);
+/* The objective's model feature and target names (valid while the
+ * objective is). */
+void mr_simenv_model_names(const mr_objective *o, const char *const **feat,
+			   int *nfeat, const char *const **target,
+			   int *ntarget);
+
+/* The system model's inputs and outputs at st under action, with m's
+ * model (its model_after from change_at on): the feature row x (nfeat
+ * values) and target values y (ntarget), both in the objective's order,
+ * named by mr_simenv_model_names. Fails as mr_simenv_state_step. */
+int mr_simenv_model_io(mr_vecenv *m, const mr_simenv_state *st,
+		       const int32_t *action, double *x, double *y,
+		       mr_err *e);
+/* The objective's model feature and target names (valid while the
+ * objective is). */
+void mr_simenv_model_names(const mr_objective *o, const char *const **feat,
+			   int *nfeat, const char *const **target,
+			   int *ntarget);
+
 /* ------------------------------------------------------------------------
  * Incremental actions: each component's choice is a move of its setting
  * by one step of its grid. These are the choice indices.
