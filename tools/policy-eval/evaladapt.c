@@ -32,8 +32,10 @@ const char mr_adapt_help[] =
 "                            cw        component-wise (one component at a time,\n"
 "                                      the others the base policy's)\n"
 "                            model=known|detect|refit|static  the rollout's\n"
-"                                      system model: the simulator's own, change\n"
-"                                      included (known, default); the one before\n"
+"                                      system model: the system's as it is at\n"
+"                                      the decision (known, default: the model\n"
+"                                      after the change from its step on, no\n"
+"                                      foresight of it); the one before\n"
 "                                      the change until a CUSUM on the model's\n"
 "                                      residuals alarms, then the system's at the\n"
 "                                      alarm (detect: an ideal re-estimate), or a\n"
@@ -325,12 +327,22 @@ static int ctl_init(adapt_ctl *c, const mr_adapt_eval *a, const char *spec,
 		c->v.value = a->pol && !c->v.runs;
 	if (c->v.value && !a->pol)
 		return spec_fail(e, spec, "value=critic needs --policy");
+	if (c->v.value) { /* rollout-l1-critic[-detect...] */
+		char *dash = strchr(c->v.name + 8, '-'), rest[32] = "";
+		if (dash) {
+			snprintf(rest, sizeof rest, "%s", dash);
+			*dash = 0;
+		}
+		size_t l = strlen(c->v.name);
+		snprintf(c->v.name + l, sizeof c->v.name - l, "-critic%s",
+			 rest);
+	}
 	const char *m = a->opts.model_path, *after = a->opts.model_after;
 	if (!(c->known = open_model(a, m, after, e)) ||
 	    !(c->before = open_model(a, m, NULL, e)) ||
 	    (after && !(c->after = open_model(a, after, NULL, e))))
 		return -1;
-	c->model = c->v.model == MODEL_KNOWN ? c->known : c->before;
+	c->model = c->before;
 	mr_adapt_model am = {
 		.ncomp = a->as->ncomp, .state_size = sizeof(mr_simenv_state),
 		.ctx = c, .step = m_step, .base = m_base,
@@ -564,6 +576,10 @@ static int adapt_act(void *ctx, mr_vecenv *v, int32_t *action, mr_err *e)
 	if ((c->v.model == MODEL_DETECT || c->v.model == MODEL_REFIT) &&
 	    watch(c, t, e))
 		return -1;
+	/* known: the system as it is now (no foresight of the change) */
+	if (c->v.model == MODEL_KNOWN)
+		c->model = c->a->opts.model_after && t >= c->a->opts.change_at
+				   ? c->after : c->before;
 	double t0 = mr_now();
 	if (mr_rollout_act(c->r, &st, action, &n, e))
 		return -1;
