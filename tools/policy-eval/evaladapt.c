@@ -167,6 +167,9 @@ static int parse_spec(const char *spec, variant *v, mr_err *e)
 		snprintf(v->name + l, sizeof v->name - l, "-%s",
 			 v->model == MODEL_DETECT ? "detect"
 			 : v->model == MODEL_REFIT ? "refit" : "static");
+	l = strlen(v->name);
+	if (v->noise != 0.05 && l < sizeof v->name)
+		snprintf(v->name + l, sizeof v->name - l, "-n%g", v->noise);
 	if (v->runs && v->horizon < 0)
 		v->horizon = 10;
 	return 0;
