@@ -131,3 +131,25 @@ if policy-eval --help | grep -q "rollout:l=1,mc=20"; then
 else
 	notok "policy-eval --help: no --adapt syntax"
 fi
+
+# --- policy-eval live --adapt ------------------------------------------------
+# a base policy that does not know the changed system: the noop with a
+# zero critic is enough to show the rollout acts on the model it is given
+check "ppo-train: a short base policy" ppo-train -q --model "$TMP/before.msgpack" \
+	--timesteps 2048 --seed 1 --threads 1 -o "$TMP/pol.msgpack" "$OBJ"
+mkdir -p "$TMP/live"
+printf 'max_l1,d1,p1,c1\n10,0.134,60,1\n10,0.134,60,1\n' >"$TMP/rows.csv"
+if policy-eval live -q --act "$TMP/pol.msgpack" --adapt rollout:l=1,value=none \
+	--model "$TMP/after.msgpack" -o "$TMP/live" "$OBJ" <"$TMP/rows.csv" \
+	>"$TMP/live.out" 2>"$TMP/live.err" &&
+	[ "$(head -1 "$TMP/live.out")" = "p1=60,c1=2" ] &&
+	[ -s "$TMP/live/steps-rollout-l1.csv" ]; then
+	ok "policy-eval live --adapt: one more core on the changed system's model"
+else
+	notok "policy-eval live --adapt: $(head -2 "$TMP/live.out") $(head -c 300 "$TMP/live.err")"
+fi
+expect_fail "live --adapt needs --act" 2 "improves the --act policy" \
+	policy-eval live --baseline noop --adapt rollout:l=1 -o "$TMP/live" "$OBJ"
+expect_fail "live --adapt: no detection live yet" 2 "model=known only" \
+	policy-eval live --act "$TMP/pol.msgpack" --adapt rollout:model=detect \
+	--model "$TMP/after.msgpack" -o "$TMP/live" "$OBJ" <"$TMP/rows.csv"

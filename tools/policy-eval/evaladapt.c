@@ -871,3 +871,98 @@ out:
 	mr_simenv_optimal_free(optimal);
 	return rc;
 }
+
+/* ------------------------------------------------------------------------
+ * The live loop's rollout controller (evaladapt.h)
+ */
+struct mr_adapt_live {
+	mr_adapt_eval a;
+	adapt_ctl c;
+	long failures;
+	int32_t noop[MR_MAX_COMPONENTS];
+	char first_error[256];
+};
+
+mr_adapt_live *mr_adapt_live_new(const mr_objective *o,
+				 const char *model_path,
+				 const mr_policy *pol,
+				 const mr_action_space *as, const char *spec,
+				 uint64_t seed, mr_err *e)
+{
+	variant v;
+	if (parse_spec(spec, &v, e))
+		return NULL;
+	if (v.model != MODEL_KNOWN) {
+		spec_fail(e, spec, "live: model=known only (detection and "
+			  "refit live are not implemented)");
+		return NULL;
+	}
+	mr_adapt_live *l = mr_xcalloc(1, sizeof *l);
+	l->a.o = o;
+	l->a.as = as;
+	l->a.pol = pol;
+	l->a.noop = l->noop;
+	l->a.opts.nenvs = 1;
+	l->a.opts.seed = seed;
+	l->a.opts.eval = 1;
+	l->a.opts.episodes = MR_EPISODES_TEST;
+	l->a.opts.model_path = model_path;
+	l->a.outdir = ".";
+	if (ctl_init(&l->c, &l->a, spec, e)) {
+		mr_adapt_live_free(l);
+		return NULL;
+	}
+	return l;
+}
+
+void mr_adapt_live_act(void *ctx, const float *obs, const uint8_t *mask,
+		       int32_t *action)
+{
+	mr_adapt_live *l = ctx;
+	adapt_ctl *c = &l->c;
+	mr_simenv_state st;
+	mr_err e = {0};
+	long n = 0;
+	mr_simenv_state_from_obs(c->model, obs, &st);
+	double t0 = mr_now();
+	if (mr_rollout_act(c->r, &st, action, &n, &e)) {
+		if (!l->failures++)
+			snprintf(l->first_error, sizeof l->first_error, "%.200s",
+				 e.msg);
+		if (l->a.pol)
+			mr_policy_act(l->a.pol, obs, mask, action);
+		else
+			memcpy(action, l->noop,
+			       sizeof(int32_t) * (size_t)l->a.as->ncomp);
+	}
+	double dt = mr_now() - t0;
+	c->time_sum += dt;
+	c->time_max = dt > c->time_max ? dt : c->time_max;
+	c->decisions++;
+	c->evaluated += n;
+}
+
+const char *mr_adapt_live_name(const mr_adapt_live *l)
+{
+	return l->c.v.name;
+}
+
+void mr_adapt_live_report(const mr_adapt_live *l, const char *prog)
+{
+	const adapt_ctl *c = &l->c;
+	if (!c->decisions)
+		return;
+	fprintf(stderr, "%s: %s: %ld decisions, %.1f us each (max %.1f), %ld "
+		"failed%s%s\n", prog, c->v.name, c->decisions,
+		1e6 * c->time_sum / (double)c->decisions, 1e6 * c->time_max,
+		l->failures, l->failures ? " (base action taken): " : "",
+		l->first_error);
+}
+
+void mr_adapt_live_free(mr_adapt_live *l)
+{
+	if (!l)
+		return;
+	ctl_free(&l->c);
+	free(l);
+}

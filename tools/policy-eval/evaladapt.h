@@ -39,4 +39,24 @@ int mr_adapt_spec_check(const char *spec, mr_err *e);
  * recover, detection). */
 int mr_eval_adapt(const mr_adapt_eval *a, mr_err *e);
 
+/* policy-eval live --adapt SPEC: the rollout controller on measured
+ * states (an mr_act_fn over the live loop's observation), improving the
+ * base policy pol with the system model model_path (NULL: the
+ * objective's). Only model=known (that model throughout): detection and
+ * refit need each window's measured targets, which the live loop does not
+ * hand to a controller. A rollout that fails takes the base policy's
+ * action (counted). */
+typedef struct mr_adapt_live mr_adapt_live;
+mr_adapt_live *mr_adapt_live_new(const mr_objective *o,
+				 const char *model_path,
+				 const mr_policy *pol,
+				 const mr_action_space *as, const char *spec,
+				 uint64_t seed, mr_err *e);
+void mr_adapt_live_act(void *ctx, const float *obs, const uint8_t *mask,
+		       int32_t *action);
+const char *mr_adapt_live_name(const mr_adapt_live *l);
+/* One line on stderr: decisions, time per decision, failures. */
+void mr_adapt_live_report(const mr_adapt_live *l, const char *prog);
+void mr_adapt_live_free(mr_adapt_live *l);
+
 #endif

@@ -82,6 +82,8 @@ static void usage(FILE *out)
 "at end of input (exit 0), or when actuate stops reading (exit 5).\n"
 "  -a, --act FILE          the policy to run\n"
 "      --baseline NAME     a baseline instead (noop, random, hpaNN)\n"
+"      --adapt SPEC        improve the --act policy by rollout each period, as in\n"
+"                          sim (below; model=known only: the --model throughout)\n"
 "  -n, --periods N         control periods (default: until end of input)\n"
 "      --skip N            rows discarded after each action (0)\n"
 "      --model FILE        system model (the simulator's reward code needs one)\n"

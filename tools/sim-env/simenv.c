@@ -1134,3 +1134,58 @@ int mr_simenv_state_step(mr_vecenv *m, const mr_simenv_state *st,
 	memcpy(next->b, &x, sizeof x);
 	return 0;
 }
+
+/* Index of the value nearest x in v[0..n). */
+static int32_t nearest(const double *v, int n, double x)
+{
+	int32_t best = 0;
+	for (int i = 1; i < n; i++)
+		if (fabs(v[i] - x) < fabs(v[best] - x))
+			best = i;
+	return best;
+}
+
+/* A sequence's first position whose row has st's level indices. */
+static int32_t position_of(const se_sim *s, const se_state *st)
+{
+	const se_pattern *p = s->pat;
+	int n = s->o->nserv;
+	for (int32_t pos = 0; pos < p->nsteps; pos++) {
+		int j = 0;
+		while (j < n && p->seq[(size_t)pos * (size_t)n + (size_t)j] ==
+					st->lidx[j])
+			j++;
+		if (j == n)
+			return pos;
+	}
+	return 0;
+}
+
+void mr_simenv_state_from_obs(mr_vecenv *m, const float *obs,
+			      mr_simenv_state *st)
+{
+	se_sim *s = se_sim_of(m);
+	const mr_objective *o = s->o;
+	se_state x = s->st[0]; /* the evaluation episode's start */
+	int k = 0;
+	x.t = 0;
+	for (int j = 0; j < o->nserv; j++) {
+		x.load[j] = obs[k++];
+		if (s->discrete_load) {
+			x.lidx[j] = nearest(s->pat->levels[j],
+					    s->pat->nlevels[j], x.load[j]);
+			x.load[j] = s->pat->levels[j][x.lidx[j]];
+		} else if (s->interval_load) {
+			x.lidx[j] = se_interval_of(s, j, x.load[j]);
+		}
+	}
+	for (int q = 0; q < o->nparam; q++)
+		x.pidx[q] = nearest(o->param[q].levels, o->param[q].nlevels,
+				    obs[k++]);
+	for (int c = 0; o->incremental && c < o->nact; c++)
+		x.cidx[c] = nearest(o->act[c].values, o->act[c].nvalues,
+				    obs[k++]);
+	if (s->pat->kind == SE_PAT_SEQUENCE && s->discrete_load)
+		x.pos = position_of(s, &x);
+	memcpy(st->b, &x, sizeof x);
+}

@@ -112,6 +112,14 @@ int mr_simenv_state_step(mr_vecenv *m, const mr_simenv_state *st,
 			 const int32_t *action, mr_rng *rng, double *reward,
 			 mr_step_info *info, mr_simenv_state *next, mr_err *e);
 
+/* A state of m's objective from an observation (a live row's, through
+ * mr_simenv_live_observe): each load at the pattern's nearest level
+ * (discrete patterns; its interval for continuous ones), parameters and
+ * settings at their nearest grid values, step 0, a sequence at its first
+ * row of those levels (its chain goes on from there). What an observation
+ * does not hold (a sine's phase) is the evaluation episode's start. */
+void mr_simenv_state_from_obs(mr_vecenv *m, const float *obs,
+			      mr_simenv_state *st);
 /* The system model's inputs and outputs at st under action, with m's
  * model (its model_after from change_at on): the feature row x (nfeat
  * values) and target values y (ntarget), both in the objective's order,
