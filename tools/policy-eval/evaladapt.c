@@ -372,30 +372,51 @@ static int ctl_init(adapt_ctl *c, const mr_adapt_eval *a, const char *spec,
 				       MR_CUSUM_H, e);
 }
 
-/* refit: the old trace's feature and target columns into the
+/* Column name's index in cols[0..*n), added when new. */
+static int column_index(const char **cols, int *n, const char *name)
+{
+	for (int i = 0; i < *n; i++)
+		if (!strcmp(cols[i], name))
+			return i;
+	cols[*n] = name;
+	return (*n)++;
+}
+
+/* The old trace's feature rows and targets (a ratio target from its two
+ * columns; a row where a ratio's denominator is 0 is left out) into the
  * estimator. */
 static int refit_init(adapt_ctl *c, mr_err *e)
 {
 	const char *const *feat, *const *target;
-	const char *cols[MAX_FEAT + MAX_TARGET];
-	int nf, nt;
+	const char *cols[MAX_FEAT + 2 * MAX_TARGET];
+	int nf, nt, ncol = 0, fi[MAX_FEAT], ni[MAX_TARGET], di[MAX_TARGET];
 	mr_simenv_model_names(c->a->o, &feat, &nf, &target, &nt);
-	for (int i = 0; i < nf + nt; i++)
-		cols[i] = i < nf ? feat[i] : target[i - nf];
+	for (int i = 0; i < nf; i++)
+		fi[i] = column_index(cols, &ncol, feat[i]);
+	for (int j = 0; j < nt; j++) {
+		const char *num, *den;
+		mr_simenv_target_columns(c->a->o, j, &num, &den);
+		ni[j] = column_index(cols, &ncol, num);
+		di[j] = den ? column_index(cols, &ncol, den) : -1;
+	}
 	mr_table tb;
-	if (mr_table_read(c->v.trace, cols, (size_t)(nf + nt), 0, &tb, e))
+	if (mr_table_read(c->v.trace, cols, (size_t)ncol, 0, &tb, e))
 		return mr_err_prefix(e, "--adapt '%s'", c->v.name);
-	size_t n = tb.nrows;
-	double *X = mr_xcalloc(n * (size_t)nf + 1, sizeof *X);
-	double *Y = mr_xcalloc(n * (size_t)nt + 1, sizeof *Y);
-	for (size_t r = 0; r < n; r++)
-		for (int i = 0; i < nf + nt; i++) {
-			double x = tb.data[r * tb.ncols + (size_t)i];
-			if (i < nf)
-				X[r * (size_t)nf + (size_t)i] = x;
-			else
-				Y[r * (size_t)nt + (size_t)(i - nf)] = x;
+	double *X = mr_xcalloc(tb.nrows * (size_t)nf + 1, sizeof *X);
+	double *Y = mr_xcalloc(tb.nrows * (size_t)nt + 1, sizeof *Y);
+	size_t n = 0;
+	for (size_t r = 0; r < tb.nrows; r++) {
+		const double *row = tb.data + r * tb.ncols;
+		int keep = 1;
+		for (int j = 0; j < nt; j++) {
+			double den = di[j] >= 0 ? row[di[j]] : 1;
+			keep &= den != 0;
+			Y[n * (size_t)nt + (size_t)j] = row[ni[j]] / den;
 		}
+		for (int i = 0; keep && i < nf; i++)
+			X[n * (size_t)nf + (size_t)i] = row[fi[i]];
+		n += (size_t)keep;
+	}
 	mr_table_free(&tb);
 	mr_forest_params fp;
 	mr_forest_params_default(&fp);

@@ -1100,6 +1100,14 @@ int mr_simenv_model_io(mr_vecenv *m, const mr_simenv_state *st,
 	return 0;
 }
 
+void mr_simenv_target_columns(const mr_objective *o, int j, const char **num,
+			      const char **den)
+{
+	const rf_ratio *r = &o->ratio[j];
+	*num = r->name ? r->num : o->target_name[j];
+	*den = r->name ? r->den : NULL;
+}
+
 void mr_simenv_model_names(const mr_objective *o, const char *const **feat,
 			   int *nfeat, const char *const **target,
 			   int *ntarget)

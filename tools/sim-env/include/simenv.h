@@ -127,6 +127,11 @@ void mr_simenv_state_from_obs(mr_vecenv *m, const float *obs,
 int mr_simenv_model_io(mr_vecenv *m, const mr_simenv_state *st,
 		       const int32_t *action, double *x, double *y,
 		       mr_err *e);
+/* The trace columns of target j (objective order): *num its own name and
+ * *den NULL, or, for a target rf-fit derives as the ratio NUM/DEN
+ * (--ratio in [model] fit_args), those two columns. */
+void mr_simenv_target_columns(const mr_objective *o, int j, const char **num,
+			      const char **den);
 /* The objective's model feature and target names (valid while the
  * objective is). */
 void mr_simenv_model_names(const mr_objective *o, const char *const **feat,
