@@ -43,8 +43,8 @@ USES_sim-env       := rf-fit
 USES_policy        :=
 USES_evaluate      := sim-env
 USES_ppo-train     := policy evaluate sim-env
-USES_adapt         :=
-USES_policy-eval   := policy evaluate sim-env
+USES_adapt         := rf-fit
+USES_policy-eval   := policy evaluate sim-env adapt rf-fit
 
 # Every module a unit needs at link time (its uses, theirs, and so on).
 uses_all = $(sort $(foreach m,$(USES_$(1)),$(m) $(call uses_all,$(m))))

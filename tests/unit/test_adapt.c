@@ -683,6 +683,69 @@ static void time_rollout(void)
 	}
 }
 
+
+/* ------------------------------------------------------------------------
+ * Re-estimation: new windows replace the old trace where they reach, the
+ * old trace stays elsewhere, and a lone new window decides its
+ * configuration (no bootstrap).
+ */
+static void test_refit(void)
+{
+	/* old trace: x in {0, 1, 2}, y = 10 x, two rows each */
+	double oX[6] = {0, 0, 1, 1, 2, 2}, oY[6] = {0, 0, 10, 10, 20, 20};
+	const char *fn[1] = {"x"}, *tn[1] = {"y"};
+	mr_forest_params fp;
+	mr_err e = {0};
+	size_t nn = 0, no = 0;
+	double y;
+
+	mr_forest_params_default(&fp);
+	fp.ntrees = 1;
+	fp.bootstrap = 0;
+	fp.seed = 1;
+	CHECK(!mr_refit_new(1, 1, oX, oY, 6, fn, tn, 0, &fp, &e) &&
+	      e.code == MR_EXIT_USAGE, "refit: 0 windows refused");
+	mr_refit *r = mr_refit_new(1, 1, oX, oY, 6, fn, tn, 3, &fp, &e);
+	CHECK(r != NULL, "refit: made");
+	if (!r)
+		return;
+	mr_forest *f = mr_refit_fit(r, &nn, &no, &e);
+	CHECK(f && nn == 0 && no == 6, "refit: no windows: the old trace "
+	      "(%zu new, %zu old)", nn, no);
+	mr_forest_free(f);
+	double x1 = 1, y1 = 50;
+	mr_refit_add(r, &x1, &y1);
+	f = mr_refit_fit(r, &nn, &no, &e);
+	CHECK(f && nn == 1 && no == 4, "refit: x = 1's old rows left out "
+	      "(%zu new, %zu old)", nn, no);
+	if (f) {
+		mr_forest_predict(f, &x1, &y);
+		CHECK(fabs(y - 50) < 1e-9, "refit: one new window decides its "
+		      "configuration (%g)", y);
+		double x2 = 2;
+		mr_forest_predict(f, &x2, &y);
+		CHECK(fabs(y - 20) < 1e-9, "refit: the old trace where no new "
+		      "window reaches (%g)", y);
+	}
+	mr_forest_free(f);
+	/* a ring of 3: the oldest window goes first */
+	double x0 = 0, y0 = 7;
+	for (int k = 0; k < 3; k++)
+		mr_refit_add(r, &x0, &y0);
+	CHECK(mr_refit_windows(r) == 3, "refit: at most 3 windows kept");
+	f = mr_refit_fit(r, &nn, &no, &e);
+	if (f) {
+		mr_forest_predict(f, &x1, &y);
+		CHECK(fabs(y - 10) < 1e-9 && no == 4, "refit: the dropped "
+		      "window's configuration is the old trace's again (%g)",
+		      y);
+	}
+	mr_forest_free(f);
+	mr_refit_clear(r);
+	CHECK(mr_refit_windows(r) == 0, "refit: clear forgets the windows");
+	mr_refit_free(r);
+}
+
 int main(void)
 {
 	test_detector_args();
@@ -697,6 +760,7 @@ int main(void)
 	check_separable(2, 0);
 	check_separable(3, 1);
 	test_rollout_errors();
+	test_refit();
 	time_rollout();
 	return CHECK_DONE();
 }

@@ -33,6 +33,7 @@
 #include <unistd.h>
 
 #include "evaluate.h"
+#include "evaladapt.h"
 #include "evallive.h"
 #include "policy.h"
 #include "simenv.h"
@@ -50,6 +51,7 @@ typedef struct {
 	const char *pol_path, *baseline, *name, *model, *noop_spec, *outdir;
 	const char *objective;
 	const char *util_column; /* hpaNN: measured utilisation, or NULL */
+	const char *adapt;       /* --adapt SPEC (evaladapt.h), or NULL */
 	long periods, skip; /* periods < 0: until end of input */
 	long hpa_window;
 	double svc, timeout;
@@ -64,6 +66,7 @@ typedef struct {
 	const mr_action_space *as;
 	mr_controller ctl;
 	mr_policy *pol;
+	mr_adapt_live *adapt; /* --adapt: the rollout around pol */
 	int util_col; /* hpaNN: the row's utilisation column, or -1 */
 } live_run;
 
@@ -83,6 +86,7 @@ static int parse_options(const char *prog, int argc, char **argv,
 {
 	static const struct option lo[] = {
 		{"act", required_argument, 0, 'a'},
+		{"adapt", required_argument, 0, 'D'},
 		{"baseline", required_argument, 0, 'B'},
 		{"name", required_argument, 0, 'N'},
 		{"periods", required_argument, 0, 'n'},
@@ -106,6 +110,7 @@ static int parse_options(const char *prog, int argc, char **argv,
 		char *end = NULL;
 		switch (c) {
 		case 'a': op->pol_path = optarg; break;
+		case 'D': op->adapt = optarg; break;
 		case 'B': op->baseline = optarg; break;
 		case 'N': op->name = optarg; break;
 		case 'n':
@@ -155,6 +160,8 @@ static int parse_options(const char *prog, int argc, char **argv,
 		mr_usage_error(prog, "live: needs exactly one OBJECTIVE file");
 	if (!op->outdir)
 		mr_usage_error(prog, "live: needs -o DIR");
+	if (op->adapt && !op->pol_path)
+		mr_usage_error(prog, "live: --adapt improves the --act policy");
 	if (!op->pol_path == !op->baseline)
 		mr_usage_error(prog, "live: needs exactly one of --act POLICY "
 			       "and --baseline NAME");
@@ -226,6 +233,17 @@ static void setup_controller(const char *prog, const live_opts *op,
 		    mr_policy_check(r->pol, mr_simenv_live_obs_dim(r->l),
 				    as->ncomp, as->nchoices, &e) != 0)
 			mr_die(prog, &e);
+		if (op->adapt) { /* the rollout improving the policy */
+			r->adapt = mr_adapt_live_new(r->o, op->model, r->pol,
+						     as, op->adapt, op->seed,
+						     &e);
+			if (!r->adapt)
+				mr_die(prog, &e);
+			mr_ctl_func(&r->ctl, name ? name :
+				    mr_adapt_live_name(r->adapt),
+				    mr_adapt_live_act, r->adapt);
+			return;
+		}
 		mr_ctl_func(&r->ctl, name ? name : "ppo", policy_act, r->pol);
 		return;
 	}
@@ -462,6 +480,9 @@ int mr_eval_live_main(const char *prog, int argc, char **argv)
 	if (!op.quiet)
 		report(prog, &st);
 	mr_steps_free(&st);
+	if (r.adapt && !op.quiet)
+		mr_adapt_live_report(r.adapt, prog);
+	mr_adapt_live_free(r.adapt);
 	if (r.pol)
 		mr_policy_free(r.pol);
 	mr_simenv_live_free(r.l);

@@ -18,6 +18,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "evaladapt.h"
 #include "evallive.h"
 #include "evaluate.h"
 #include "meshrl.h"
@@ -55,6 +56,9 @@ static void usage(FILE *out)
 "      --steps N           steps per episode (default: the episode's length)\n"
 "      --seed S            the run's seed: test episodes, random baseline (1)\n"
 "      --hpa-window N      hpaNN's scale-down stabilisation window, in steps (1)\n"
+"      --model-after FILE  a system change: from step --change-at (0-based, within\n"
+"      --change-at STEP    each episode) on, the simulator runs the model FILE;\n"
+"                          the optimal baseline is then the new system's optimum\n"
 "\n"
 "baselines: optimal = the simulator's exact optimum in each state; noop = the\n"
 "fixed configuration; random = uniform over allowed choices; hpaNN =\n"
@@ -78,6 +82,8 @@ static void usage(FILE *out)
 "at end of input (exit 0), or when actuate stops reading (exit 5).\n"
 "  -a, --act FILE          the policy to run\n"
 "      --baseline NAME     a baseline instead (noop, random, hpaNN)\n"
+"      --adapt SPEC        improve the --act policy by rollout each period, as in\n"
+"                          sim (below; model=known only: the --model throughout)\n"
 "  -n, --periods N         control periods (default: until end of input)\n"
 "      --skip N            rows discarded after each action (0)\n"
 "      --model FILE        system model (the simulator's reward code needs one)\n"
@@ -102,7 +108,15 @@ static void usage(FILE *out)
 "example:\n"
 "  policy-eval sim --policy models/delay/policy.msgpack \\\n"
 "      --model models/delay/system.msgpack -o results/delay/eval-seen \\\n"
-"      pipelines/objectives/delay.obj\n");
+"      pipelines/objectives/delay.obj\n"
+"\n"
+"sim, online adaptation (issue 16): optimal, the base policy, random and\n"
+"each rollout variant on the same test episodes, usually with a change:\n");
+	fputs(mr_adapt_help, out);
+	fprintf(out,
+"  policy-eval sim --model before.msgpack --model-after after.msgpack \\\n"
+"      --change-at 20 --adapt rollout:l=1 --adapt rollout:l=1,cw -o DIR \\\n"
+"      pipelines/objectives/adapt-one.obj\n");
 }
 
 /* The output directory must exist (make creates it): policy-eval writes
@@ -169,6 +183,33 @@ static void policy_act(void *ctx, const float *obs, const uint8_t *mask,
 	mr_policy_act(ctx, obs, mask, action);
 }
 
+/* sim --adapt: evaladapt.c runs it. */
+static int cmd_adapt(mr_adapt_eval *ae, const sim_ctx *sc,
+		     const mr_action_space *as, mr_policy *pol,
+		     const int32_t *noop, const char *outdir,
+		     const char *pattern, long steps, int episodes, int quiet)
+{
+	mr_err e = {0};
+	ae->o = sc->o;
+	ae->opts = sc->opts;
+	ae->as = as;
+	ae->pol = pol;
+	ae->noop = noop;
+	ae->outdir = outdir;
+	ae->objective = mr_objective_name(sc->o);
+	ae->pattern = pattern;
+	ae->nsteps = steps ? steps : mr_simenv_episode_length(sc->o);
+	ae->episodes = episodes;
+	ae->quiet = quiet;
+	int rc = mr_eval_adapt(ae, &e);
+	if (pol)
+		mr_policy_free(pol);
+	mr_objective_free((mr_objective *)sc->o);
+	if (rc != 0)
+		mr_die(prog, &e);
+	return MR_EXIT_OK;
+}
+
 static int cmd_sim(int argc, char **argv)
 {
 	static const struct option lo[] = {
@@ -182,11 +223,17 @@ static int cmd_sim(int argc, char **argv)
 		{"episodes", required_argument, 0, 'E'},
 		{"seed", required_argument, 0, 's'},
 		{"hpa-window", required_argument, 0, 'W'},
+		{"model-after", required_argument, 0, 'A'},
+		{"change-at", required_argument, 0, 'C'},
+		{"adapt", required_argument, 0, 'D'},
 		{"output", required_argument, 0, 'o'},
 		{"quiet", no_argument, 0, 'q'},
 		{"help", no_argument, 0, 'h'},
 		{"version", no_argument, 0, 'V'},
 		{0, 0, 0, 0}};
+	const char *model_after = NULL;
+	long change_at = -1;
+	mr_adapt_eval ae = {0};
 	const char *policy_path = NULL, *model = NULL, *pattern = NULL,
 		   *label = NULL, *noop_spec = NULL, *outdir = NULL;
 	const char *baselines = "optimal,noop,hpa50,hpa80,random";
@@ -215,6 +262,15 @@ static int cmd_sim(int argc, char **argv)
 						       optarg, 1,
 						       MR_HPA_MAX_WINDOW);
 			  break;
+		case 'A': model_after = optarg; break;
+		case 'D': if (ae.nspecs == MR_ADAPT_MAX_VARIANTS)
+				  mr_usage_error(prog, "at most %d --adapt",
+						 MR_ADAPT_MAX_VARIANTS);
+			  ae.specs[ae.nspecs++] = optarg;
+			  break;
+		case 'C': change_at = (long)mr_arg_int(prog, "--change-at",
+						       optarg, 0, 1L << 30);
+			  break;
 		case 'o': outdir = optarg; break;
 		case 'q': quiet = 1; break;
 		case 'h': usage(stdout); return MR_EXIT_OK;
@@ -224,6 +280,13 @@ static int cmd_sim(int argc, char **argv)
 	}
 	if (optind != argc - 1)
 		mr_usage_error(prog, "sim needs exactly one OBJECTIVE file");
+	if (!model_after != (change_at < 0))
+		mr_usage_error(prog, "--model-after and --change-at go together");
+	for (int i = 0; i < ae.nspecs; i++) {
+		mr_err se;
+		if (mr_adapt_spec_check(ae.specs[i], &se))
+			mr_usage_error(prog, "%s", se.msg);
+	}
 	if (!outdir)
 		mr_usage_error(prog, "sim needs -o DIR");
 	check_dir(outdir);
@@ -255,6 +318,8 @@ static int cmd_sim(int argc, char **argv)
 	sc.opts.episodes = MR_EPISODES_TEST;
 	sc.opts.load_pattern = pattern;
 	sc.opts.model_path = model;
+	sc.opts.model_after = model_after;
+	sc.opts.change_at = change_at;
 	if (pol) {
 		mr_vecenv *v = sim_open(&sc, 0, 1, &e);
 		if (!v)
@@ -266,6 +331,10 @@ static int cmd_sim(int argc, char **argv)
 			mr_die(prog, &e);
 		}
 	}
+	if (ae.nspecs)
+		return cmd_adapt(&ae, &sc, &as, pol, noop, outdir,
+				 label ? label : pattern ? "unseen" : "seen",
+				 steps, episodes, quiet);
 	void *optimal = mr_simenv_optimal_new();
 
 	mr_suite_opts so = {

@@ -347,6 +347,31 @@ void mr_policy_logits(const mr_policy *p, const float *obs, float *logits)
 	memcpy(logits, buf[cur], (size_t)p->head_total * sizeof(float));
 }
 
+/* Layers [0, n) of m on buf[*cur] (width-sized buffers, alternating). */
+static void forward_layers(const mr_policy *p, const mr_mlp *m, int n,
+			   float buf[2][MR_MLP_MAX_WIDTH], int *cur)
+{
+	for (int l = 0; l < n; l++) {
+		int I = m->sizes[l], O = m->sizes[l + 1];
+		linear_forward(buf[1 - *cur], buf[*cur], p->params + m->w_off[l],
+			       p->wt + m->w_off[l], p->params + m->b_off[l], 1,
+			       I, O, l < m->nlayers - 1 ? m->act : MR_ACT_NONE);
+		*cur = 1 - *cur;
+	}
+}
+
+double mr_policy_value(const mr_policy *p, const float *obs)
+{
+	float buf[2][MR_MLP_MAX_WIDTH] __attribute__((aligned(32)));
+	int cur = 0;
+	mr_policy_normalize(p, obs, buf[0], 1);
+	/* a shared critic's head reads the actor's last hidden layer */
+	if (p->shared)
+		forward_layers(p, &p->actor, p->actor.nlayers - 1, buf, &cur);
+	forward_layers(p, &p->critic, p->critic.nlayers, buf, &cur);
+	return buf[cur][0];
+}
+
 void mr_policy_act(const mr_policy *p, const float *obs, const uint8_t *mask,
 		   int32_t *action)
 {

@@ -25,6 +25,7 @@ static void usage(FILE *out)
 		"                             [--trace FILE] [--min-windows K]\n"
 		"       sim-env run OBJECTIVE --actions fixed:NAME=V,...|random|optimal|table:FILE\n"
 		"                             [--steps N] [--envs N] [--seed S] [--eval] [-o OUT.csv]\n"
+		"                             [--model-after FILE --change-at STEP]\n"
 		"       sim-env describe OBJECTIVE [--model-args | --get KEY]\n"
 		"       sim-env bench OBJECTIVE [--envs N] [--steps N] [--pipe] [--live]\n"
 		"       sim-env fidelity OBJECTIVE [--model FILE] [--trace FILE] [-o OUT.csv]\n"
@@ -66,6 +67,10 @@ static void usage(FILE *out)
 		"      --steps N           steps per environment (run: one episode; bench: 2000000 total)\n"
 		"      --seed S            random seed (1)\n"
 		"      --eval              evaluation episodes: the load pattern from its start\n"
+		"      --model-after FILE  run, bench: the system changes: from step --change-at of\n"
+		"                          every episode on, the model is FILE (a scenario for\n"
+		"                          online adaptation, issue 16)\n"
+		"      --change-at STEP    the step within the episode (0-based) of the change (0)\n"
 		"      --live              predict the model every step (no table; for checks\n"
 		"                          and speed comparisons; results are the same)\n"
 		"  -o, --output FILE       output CSV (stdout)\n"
@@ -90,7 +95,8 @@ static void usage(FILE *out)
 
 typedef struct {
 	const char *cmd, *objective, *model, *load, *output, *summary;
-	const char *actions, *get, *trace;
+	const char *actions, *get, *trace, *model_after;
+	long change_at;
 	int envs, eval, quiet, model_args, pipe, live, min_windows;
 	long steps;
 	uint64_t seed;
@@ -109,7 +115,9 @@ static mr_vecenv *open_env(const mr_objective *o, const cli *c, int nenvs,
 {
 	mr_simenv_opts opts = {.nenvs = nenvs, .seed = c->seed, .eval = eval,
 			       .load_pattern = c->load,
-			       .model_path = c->model, .live = c->live};
+			       .model_path = c->model, .live = c->live,
+			       .model_after = c->model_after,
+			       .change_at = c->change_at};
 	mr_err e;
 	mr_vecenv *v = mr_simenv_open(o, &opts, &e);
 	if (!v)
@@ -419,6 +427,8 @@ static int cmd_run(const mr_objective *o, const cli *c)
 	} else if (strcmp(c->actions, "random") == 0) {
 		p.kind = 1;
 	} else if (strcmp(c->actions, "optimal") == 0) {
+		if (c->model_after)
+			mr_usage_error(prog, "run --actions optimal: the optimum of one model; with --model-after use policy-eval sim (its optimal baseline switches at the change)");
 		p.kind = 2;
 		if (se_optimum_solve(s, &p.opt, &e) != 0)
 			mr_die(prog, &e);
@@ -1071,6 +1081,8 @@ int main(int argc, char **argv)
 		{"get", required_argument, 0, 'g'},
 		{"pipe", no_argument, 0, 'P'},
 		{"live", no_argument, 0, 'L'},
+		{"model-after", required_argument, 0, 'A'},
+		{"change-at", required_argument, 0, 'C'},
 		{"quiet", no_argument, 0, 'q'},
 		{"help", no_argument, 0, 'h'},
 		{"version", no_argument, 0, 'V'},
@@ -1094,6 +1106,8 @@ int main(int argc, char **argv)
 		case 'g': c.get = optarg; break;
 		case 'P': c.pipe = 1; break;
 		case 'L': c.live = 1; break;
+		case 'A': c.model_after = optarg; break;
+		case 'C': c.change_at = (long)mr_arg_int(prog, "--change-at", optarg, 0, 1LL << 40); break;
 		case 'q': c.quiet = 1; break;
 		case 'h': usage(stdout); return 0;
 		case 'V': mr_print_version(prog); return 0;
@@ -1112,6 +1126,10 @@ int main(int argc, char **argv)
 	if (!known)
 		mr_usage_error(prog, "unknown command '%s' (serve, optimal, run, describe, bench, fidelity)",
 			       c.cmd);
+	if (!c.model_after && c.change_at > 0)
+		mr_usage_error(prog, "--change-at needs --model-after");
+	if (c.model_after && strcmp(c.cmd, "run") && strcmp(c.cmd, "bench"))
+		mr_usage_error(prog, "--model-after: only run and bench simulate a change (policy-eval sim --model-after for the optimum)");
 	if (!c.envs)
 		c.envs = strcmp(c.cmd, "bench") == 0 ? 64 : 1;
 	mr_err e;

@@ -473,6 +473,23 @@ int se_optimum_act(se_sim *s, const se_optimum *opt, int i, int32_t *action,
 	return 0;
 }
 
+/* The optimum of env i of s, which after a system change (se_changed) is
+ * the optimum of the model after it (*after, solved on first use). */
+static int optimum_act_changed(se_sim *s, const se_optimum *opt,
+			       se_optimum *after, int *after_solved, int i,
+			       int32_t *action, mr_err *e)
+{
+	if (!se_changed(s, &s->st[i]))
+		return se_optimum_act(s, opt, i, action, e);
+	if (!*after_solved) {
+		if (se_optimum_solve(s->after, after, e) != 0)
+			return mr_err_prefix(e, "model after the change");
+		*after_solved = 1;
+	}
+	se_after_state(s, &s->st[i]);
+	return se_optimum_act(s->after, after, 0, action, e);
+}
+
 int mr_simenv_optimal_mean(const mr_objective *o, const mr_simenv_opts *opts,
 			   double *mean_reward, mr_err *e)
 {
@@ -482,8 +499,8 @@ int mr_simenv_optimal_mean(const mr_objective *o, const mr_simenv_opts *opts,
 	if (!v)
 		return -1;
 	se_sim *s = se_sim_of(v);
-	se_optimum opt;
-	int rc = -1;
+	se_optimum opt, after;
+	int rc = -1, after_solved = 0;
 	if (se_optimum_solve(s, &opt, e) != 0)
 		goto out;
 	if (v->reset(v, eo.seed, e) != 0)
@@ -491,9 +508,9 @@ int mr_simenv_optimal_mean(const mr_objective *o, const mr_simenv_opts *opts,
 	double sum = 0;
 	for (int t = 0; t < s->ep_len; t++) {
 		for (int i = 0; i < v->nenvs; i++)
-			if (se_optimum_act(s, &opt, i,
-					   v->actions + (size_t)i * (size_t)v->ncomp,
-					   e) != 0)
+			if (optimum_act_changed(s, &opt, &after, &after_solved,
+						i, v->actions + (size_t)i *
+						(size_t)v->ncomp, e) != 0)
 				goto out2;
 		if (v->step(v, e) != 0)
 			goto out2;
@@ -504,6 +521,8 @@ int mr_simenv_optimal_mean(const mr_objective *o, const mr_simenv_opts *opts,
 	rc = 0;
 out2:
 	se_optimum_free(&opt);
+	if (after_solved)
+		se_optimum_free(&after);
 out:
 	v->close(v);
 	free(v);
@@ -514,8 +533,8 @@ out:
  * The optimum as a controller (simenv.h)
  */
 typedef struct {
-	se_optimum opt;
-	int solved;
+	se_optimum opt, after; /* after: of the model after a change */
+	int solved, after_solved;
 } optimal_ctx;
 
 void *mr_simenv_optimal_new(void)
@@ -532,7 +551,8 @@ int mr_simenv_optimal_act(void *ctx, mr_vecenv *v, int32_t *action, mr_err *e)
 			return -1;
 		oc->solved = 1;
 	}
-	return se_optimum_act(s, &oc->opt, 0, action, e);
+	return optimum_act_changed(s, &oc->opt, &oc->after, &oc->after_solved,
+				   0, action, e);
 }
 
 void mr_simenv_optimal_free(void *ctx)
@@ -542,5 +562,7 @@ void mr_simenv_optimal_free(void *ctx)
 		return;
 	if (oc->solved)
 		se_optimum_free(&oc->opt);
+	if (oc->after_solved)
+		se_optimum_free(&oc->after);
 	free(oc);
 }

@@ -203,6 +203,25 @@ const double *se_targets(se_sim *s, const se_state *st, const int32_t *cfg,
 	return out;
 }
 
+se_state *se_after_state(se_sim *s, const se_state *st)
+{
+	se_sim *a = s->after;
+	se_state *t = &a->st[0];
+	*t = *st;
+	/* discrete loads index the same levels; interval loads index each
+	 * model's own intervals */
+	if (a->interval_load)
+		for (int j = 0; j < s->o->nserv; j++)
+			t->lidx[j] = se_interval_of(a, j, t->load[j]);
+	return t;
+}
+
+const double *se_targets_after(se_sim *s, const se_state *st,
+			       const int32_t *cfg, double *out)
+{
+	return se_targets(s->after, se_after_state(s, st), cfg, out);
+}
+
 /* The reward families (pipelines/objectives/README.md). */
 static double penalty_factor(double d, double bound, double width)
 {
@@ -612,7 +631,10 @@ static int sim_step(mr_vecenv *v, mr_err *e)
 	for (int i = 0; i < s->nenvs; i++) {
 		const int32_t *cfg = s->cfg + (size_t)i * (size_t)nc;
 		const double *y;
-		if (s->live_env && s->live_env[i] >= 0) {
+		double after_y[SE_MAX_TARGETS];
+		if (se_changed(s, &s->st[i])) {
+			y = se_targets_after(s, &s->st[i], cfg, after_y);
+		} else if (s->live_env && s->live_env[i] >= 0) {
 			y = s->Y + (size_t)s->live_env[i] * (size_t)o->ntarget;
 		} else {
 			size_t row = row_of(s, &s->st[i], cfg);
@@ -645,6 +667,10 @@ static void sim_close(mr_vecenv *v)
 {
 	se_sim *s = v->impl;
 	if (s) {
+		if (s->after_env) {
+			s->after_env->close(s->after_env);
+			free(s->after_env);
+		}
 		se_model_close(&s->model);
 		se_pattern_free(&s->own_pat);
 		free(s->st);
@@ -859,6 +885,25 @@ uint64_t mr_simenv_episode_seed(uint64_t seed, int episodes, long k)
 	return mr_rng_u64(&g) >> 1;
 }
 
+/* The simulator of the system after the change: the same options on the
+ * other model, one environment (its state is scratch). */
+static int open_after(se_sim *s, const mr_simenv_opts *opts, mr_err *e)
+{
+	mr_simenv_opts ao = *opts;
+	if (opts->change_at < 0)
+		return mr_errf(e, MR_EXIT_USAGE, "change at step %ld (want >= 0)",
+			       opts->change_at);
+	ao.nenvs = 1;
+	ao.model_path = opts->model_after;
+	ao.model_after = NULL;
+	s->after_env = mr_simenv_open(s->o, &ao, e);
+	if (!s->after_env)
+		return mr_err_prefix(e, "model after the change");
+	s->after = se_sim_of(s->after_env);
+	s->change_at = opts->change_at;
+	return 0;
+}
+
 mr_vecenv *mr_simenv_open(const mr_objective *o, const mr_simenv_opts *opts,
 			  mr_err *e)
 {
@@ -968,9 +1013,187 @@ mr_vecenv *mr_simenv_open(const mr_objective *o, const mr_simenv_opts *opts,
 		s->Y = mr_xcalloc(n * (size_t)o->ntarget, sizeof *s->Y);
 		s->live_env = mr_xcalloc(n, sizeof *s->live_env);
 	}
+	if (opts->model_after && open_after(s, opts, e) != 0)
+		goto bad;
 	return v;
 bad:
 	sim_close(v);
 	free(v);
 	return NULL;
+}
+
+/* ------------------------------------------------------------------------
+ * Planning (simenv.h): states as values
+ */
+_Static_assert(sizeof(se_state) <= MR_SIMENV_STATE_SIZE,
+	       "MR_SIMENV_STATE_SIZE is smaller than se_state");
+
+void mr_simenv_state_get(mr_vecenv *v, int i, mr_simenv_state *st)
+{
+	memcpy(st->b, &se_sim_of(v)->st[i], sizeof(se_state));
+}
+
+long mr_simenv_state_t(const mr_simenv_state *st)
+{
+	se_state x;
+	memcpy(&x, st->b, sizeof x);
+	return x.t;
+}
+
+void mr_simenv_state_observe(mr_vecenv *m, const mr_simenv_state *st,
+			     float *obs, uint8_t *mask)
+{
+	se_state x;
+	memcpy(&x, st->b, sizeof x);
+	se_obs_mask(se_sim_of(m)->o, &x, obs, mask, 1);
+}
+
+/* st as s indexes it (x), and the configuration action leads to. */
+static int state_cfg(se_sim *s, const mr_simenv_state *st,
+		     const int32_t *action, se_state *x, int32_t *cfg,
+		     mr_err *e)
+{
+	const mr_objective *o = s->o;
+	memcpy(x, st->b, sizeof *x);
+	for (int c = 0; c < o->nact; c++) {
+		int n = o->incremental ? MR_NMOVES : o->act[c].nvalues;
+		if (action[c] < 0 || action[c] >= n)
+			return mr_errf(e, MR_EXIT_DATA, "action '%s': choice "
+				       "%d is outside 0..%d", o->act[c].name,
+				       (int)action[c], n - 1);
+	}
+	se_action_cfg(s, x, action, cfg);
+	for (int c = 0; c < o->nact; c++)
+		if (cfg[c] < 0 || cfg[c] >= o->act[c].nvalues)
+			return mr_errf(e, MR_EXIT_DATA, "action '%s': the move "
+				       "leaves its grid", o->act[c].name);
+	/* the state may come from a simulator of another model: its load
+	 * intervals are this one's */
+	if (s->interval_load)
+		for (int j = 0; j < o->nserv; j++)
+			x->lidx[j] = se_interval_of(s, j, x->load[j]);
+	return 0;
+}
+
+/* Targets of x under cfg with s's model (the one after the change when x
+ * is past it). */
+static const double *state_targets(se_sim *s, const se_state *x,
+				   const int32_t *cfg, double *buf)
+{
+	return se_changed(s, x) ? se_targets_after(s, x, cfg, buf)
+				: se_targets(s, x, cfg, buf);
+}
+
+int mr_simenv_model_io(mr_vecenv *m, const mr_simenv_state *st,
+		       const int32_t *action, double *x, double *y,
+		       mr_err *e)
+{
+	se_sim *s = se_sim_of(m);
+	int32_t cfg[MR_MAX_COMPONENTS];
+	double buf[SE_MAX_TARGETS];
+	se_state xs;
+	if (state_cfg(s, st, action, &xs, cfg, e))
+		return -1;
+	const double *t = state_targets(s, &xs, cfg, buf);
+	memcpy(y, t, (size_t)s->o->ntarget * sizeof *y);
+	se_feature_row(s, &xs, cfg, x);
+	return 0;
+}
+
+void mr_simenv_target_columns(const mr_objective *o, int j, const char **num,
+			      const char **den)
+{
+	const rf_ratio *r = &o->ratio[j];
+	*num = r->name ? r->num : o->target_name[j];
+	*den = r->name ? r->den : NULL;
+}
+
+void mr_simenv_model_names(const mr_objective *o, const char *const **feat,
+			   int *nfeat, const char *const **target,
+			   int *ntarget)
+{
+	*feat = (const char *const *)o->feat_name;
+	*nfeat = o->nfeat;
+	*target = (const char *const *)o->target_name;
+	*ntarget = o->ntarget;
+}
+
+int mr_simenv_state_step(mr_vecenv *m, const mr_simenv_state *st,
+			 const int32_t *action, mr_rng *rng, double *reward,
+			 mr_step_info *info, mr_simenv_state *next, mr_err *e)
+{
+	se_sim *s = se_sim_of(m);
+	const mr_objective *o = s->o;
+	int32_t cfg[MR_MAX_COMPONENTS];
+	double buf[SE_MAX_TARGETS];
+	se_state x;
+	if (state_cfg(s, st, action, &x, cfg, e))
+		return -1;
+	const double *y = state_targets(s, &x, cfg, buf);
+	mr_step_info scratch;
+	*reward = se_outcome(s, &x, cfg, y, info ? info : &scratch);
+	if (!isfinite(*reward))
+		return se_nonfinite_error(s, e);
+	if (o->incremental)
+		memcpy(x.cidx, cfg, (size_t)o->nact * sizeof *cfg);
+	if (rng)
+		mr_rng_seed(&x.rng, mr_rng_u64(rng), MR_STREAM_SIM_ENV_BASE);
+	advance(s, &x);
+	memcpy(next->b, &x, sizeof x);
+	return 0;
+}
+
+/* Index of the value nearest x in v[0..n). */
+static int32_t nearest(const double *v, int n, double x)
+{
+	int32_t best = 0;
+	for (int i = 1; i < n; i++)
+		if (fabs(v[i] - x) < fabs(v[best] - x))
+			best = i;
+	return best;
+}
+
+/* A sequence's first position whose row has st's level indices. */
+static int32_t position_of(const se_sim *s, const se_state *st)
+{
+	const se_pattern *p = s->pat;
+	int n = s->o->nserv;
+	for (int32_t pos = 0; pos < p->nsteps; pos++) {
+		int j = 0;
+		while (j < n && p->seq[(size_t)pos * (size_t)n + (size_t)j] ==
+					st->lidx[j])
+			j++;
+		if (j == n)
+			return pos;
+	}
+	return 0;
+}
+
+void mr_simenv_state_from_obs(mr_vecenv *m, const float *obs,
+			      mr_simenv_state *st)
+{
+	se_sim *s = se_sim_of(m);
+	const mr_objective *o = s->o;
+	se_state x = s->st[0]; /* the evaluation episode's start */
+	int k = 0;
+	x.t = 0;
+	for (int j = 0; j < o->nserv; j++) {
+		x.load[j] = obs[k++];
+		if (s->discrete_load) {
+			x.lidx[j] = nearest(s->pat->levels[j],
+					    s->pat->nlevels[j], x.load[j]);
+			x.load[j] = s->pat->levels[j][x.lidx[j]];
+		} else if (s->interval_load) {
+			x.lidx[j] = se_interval_of(s, j, x.load[j]);
+		}
+	}
+	for (int q = 0; q < o->nparam; q++)
+		x.pidx[q] = nearest(o->param[q].levels, o->param[q].nlevels,
+				    obs[k++]);
+	for (int c = 0; o->incremental && c < o->nact; c++)
+		x.cidx[c] = nearest(o->act[c].values, o->act[c].nvalues,
+				    obs[k++]);
+	if (s->pat->kind == SE_PAT_SEQUENCE && s->discrete_load)
+		x.pos = position_of(s, &x);
+	memcpy(st->b, &x, sizeof x);
 }

@@ -294,7 +294,7 @@ typedef struct {
 	double jit[MR_MAX_SERVICES];
 } se_state;
 
-typedef struct {
+typedef struct se_sim_s {
 	const mr_objective *o;
 	const se_pattern *pat;
 	se_pattern own_pat;
@@ -348,6 +348,12 @@ typedef struct {
 	int has_span;
 	double span_lo[SE_MAX_FEAT], span_hi[SE_MAX_FEAT];
 	int has_reset;
+	/* a system change (mr_simenv_opts.model_after): steps t >= change_at
+	 * take their targets from after's model (after: one environment, its
+	 * st[0] the scratch state for those predictions) */
+	mr_vecenv *after_env;
+	struct se_sim_s *after;
+	long change_at;
 } se_sim;
 
 /* simenv.c: the variables of state st running configuration cfg, into
@@ -370,6 +376,17 @@ se_sim *se_sim_of(mr_vecenv *v);
 int se_nonfinite_error(const se_sim *s, mr_err *e);
 /* Starts an episode for env i (state only; obs are written by callers). */
 void se_episode_start(se_sim *s, int i);
+/* 1 when state st runs the model after the system change. */
+static inline int se_changed(const se_sim *s, const se_state *st)
+{
+	return s->after && st->t >= s->change_at;
+}
+/* Target values of configuration cfg in st with the model after the
+ * change (s->after; out: ntarget doubles). */
+const double *se_targets_after(se_sim *s, const se_state *st,
+			       const int32_t *cfg, double *out);
+/* st as the after simulator indexes it, in s->after->st[0]. */
+se_state *se_after_state(se_sim *s, const se_state *st);
 /* Target values of running configuration cfg in state st (a table row, or
  * a live prediction into out). */
 const double *se_targets(se_sim *s, const se_state *st, const int32_t *cfg,

@@ -11,6 +11,7 @@
 #ifndef MESHRL_ADAPT_H
 #define MESHRL_ADAPT_H
 
+#include "forest.h"
 #include "meshrl.h"
 
 #define MR_ADAPT_MAX_COMPONENTS 16 /* = MR_MAX_COMPONENTS (vecenv.h) */
@@ -130,5 +131,38 @@ int mr_rollout_act(mr_rollout *r, const void *s, int32_t *action,
  * and for reporting the improvement over the base action). */
 int mr_rollout_q(mr_rollout *r, const void *s, const int32_t *a, double *q,
 		 mr_err *e);
+
+/* ------------------------------------------------------------------------
+ * Online re-estimation of the system model after a change.
+ *
+ * The training set of a refit is every window measured since the change
+ * (feature row and measured targets) and, where those do not reach, the
+ * old trace: an old row enters only when no new window has its feature
+ * row (every feature equal up to mr_value_matches), so a configuration
+ * measured since the change is known by its new windows alone and every
+ * other one keeps what the old trace says of it. The forest is fitted
+ * with the caller's parameters on that set (in this order: new windows,
+ * then old rows), so a refit is deterministic given them.
+ */
+typedef struct mr_refit mr_refit;
+
+/* old_X (old_n x nfeat) and old_Y (old_n x ntarget): the old trace's
+ * feature and target columns (copied). max_new: windows kept at most (the
+ * oldest are dropped first). names are copied too. */
+mr_refit *mr_refit_new(size_t nfeat, size_t ntarget, const double *old_X,
+		       const double *old_Y, size_t old_n,
+		       const char *const *feat_names,
+		       const char *const *target_names, size_t max_new,
+		       const mr_forest_params *params, mr_err *e);
+void mr_refit_free(mr_refit *r);
+/* Forgets the new windows (a new change). */
+void mr_refit_clear(mr_refit *r);
+/* One window measured since the change. */
+void mr_refit_add(mr_refit *r, const double *x, const double *y);
+size_t mr_refit_windows(const mr_refit *r);
+/* The forest of the current set; *n_new and *n_old (may be NULL) get how
+ * many rows of each it was fitted on. */
+mr_forest *mr_refit_fit(mr_refit *r, size_t *n_new, size_t *n_old,
+			mr_err *e);
 
 #endif

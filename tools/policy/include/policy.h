@@ -27,6 +27,9 @@ int mr_policy_check(const mr_policy *p, int obs_dim, int ncomp,
 void mr_policy_act(const mr_policy *p, const float *obs, const uint8_t *mask,
 		   int32_t *action);
 void mr_policy_free(mr_policy *p);
+/* The critic's value of one raw observation (the base policy's value
+ * estimate, a rollout's terminal value). */
+double mr_policy_value(const mr_policy *p, const float *obs);
 
 
 /* How the actor's outputs cover the action components:

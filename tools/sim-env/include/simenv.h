@@ -46,6 +46,12 @@ typedef struct {
 	const char *model_path;   /* NULL: the objective's system model */
 	int live;                 /* added: 1 = never tabulate, predict every
 				   * step (checks and benchmarks) */
+	/* added (issue 16): a system change. NULL: none. Else steps t >=
+	 * change_at of every episode (t = 0, 1, ... within the episode) run
+	 * this model instead of model_path's: the same objective, loads and
+	 * configurations, another system. */
+	const char *model_after;
+	long change_at;
 } mr_simenv_opts;
 
 /* The in-process simulator as a vecenv. The objective must outlive it.
@@ -76,6 +82,74 @@ int mr_simenv_optimal_mean(const mr_objective *o, const mr_simenv_opts *opts,
  * MR_EXIT_REMOTE with its message. Release with v->close(v) then free(v). */
 mr_vecenv *mr_pipeenv_open(char *const argv[], int nenvs, uint64_t seed,
 			   mr_err *e);
+
+/* ------------------------------------------------------------------------
+ * Planning on the simulator (online adaptation, tools/adapt): a state as a
+ * value, and one step of a simulator's system model from any state of the
+ * same objective and load pattern, e.g. with a simulator opened on a
+ * re-estimated model. A state holds its step t, loads, parameters,
+ * configuration and its load process's generator.
+ */
+#define MR_SIMENV_STATE_SIZE 512
+typedef struct {
+	_Alignas(8) unsigned char b[MR_SIMENV_STATE_SIZE];
+} mr_simenv_state;
+/* Env i's current state (before its next step). */
+void mr_simenv_state_get(mr_vecenv *v, int i, mr_simenv_state *st);
+/* The step within the episode the state is at. */
+long mr_simenv_state_t(const mr_simenv_state *st);
+/* Observation (obs_dim floats) and mask (total_choices bytes) in st. */
+void mr_simenv_state_observe(mr_vecenv *m, const mr_simenv_state *st,
+			     float *obs, uint8_t *mask);
+/* One step of m's system model (its model_path, or model_after from
+ * change_at on) from st under action (choice indices): reward, info and
+ * the next state (may alias st). rng: the next loads are drawn with a
+ * generator seeded from one draw of rng (a sample of the load process);
+ * NULL: with the state's own (the episode's actual future). Episodes do
+ * not end: t counts on. Fails on a choice outside the grid (a masked
+ * move) or a reward that is not a number. */
+int mr_simenv_state_step(mr_vecenv *m, const mr_simenv_state *st,
+			 const int32_t *action, mr_rng *rng, double *reward,
+			 mr_step_info *info, mr_simenv_state *next, mr_err *e);
+
+/* A state of m's objective from an observation (a live row's, through
+ * mr_simenv_live_observe): each load at the pattern's nearest level
+ * (discrete patterns; its interval for continuous ones), parameters and
+ * settings at their nearest grid values, step 0, a sequence at its first
+ * row of those levels (its chain goes on from there). What an observation
+ * does not hold (a sine's phase) is the evaluation episode's start. */
+void mr_simenv_state_from_obs(mr_vecenv *m, const float *obs,
+			      mr_simenv_state *st);
+/* The system model's inputs and outputs at st under action, with m's
+ * model (its model_after from change_at on): the feature row x (nfeat
+ * values) and target values y (ntarget), both in the objective's order,
+ * named by mr_simenv_model_names. Fails as mr_simenv_state_step. */
+int mr_simenv_model_io(mr_vecenv *m, const mr_simenv_state *st,
+		       const int32_t *action, double *x, double *y,
+		       mr_err *e);
+/* The trace columns of target j (objective order): *num its own name and
+ * *den NULL, or, for a target rf-fit derives as the ratio NUM/DEN
+ * (--ratio in [model] fit_args), those two columns. */
+void mr_simenv_target_columns(const mr_objective *o, int j, const char **num,
+			      const char **den);
+/* The objective's model feature and target names (valid while the
+ * objective is). */
+void mr_simenv_model_names(const mr_objective *o, const char *const **feat,
+			   int *nfeat, const char *const **target,
+			   int *ntarget);
+
+/* The system model's inputs and outputs at st under action, with m's
+ * model (its model_after from change_at on): the feature row x (nfeat
+ * values) and target values y (ntarget), both in the objective's order,
+ * named by mr_simenv_model_names. Fails as mr_simenv_state_step. */
+int mr_simenv_model_io(mr_vecenv *m, const mr_simenv_state *st,
+		       const int32_t *action, double *x, double *y,
+		       mr_err *e);
+/* The objective's model feature and target names (valid while the
+ * objective is). */
+void mr_simenv_model_names(const mr_objective *o, const char *const **feat,
+			   int *nfeat, const char *const **target,
+			   int *ntarget);
 
 /* ------------------------------------------------------------------------
  * Incremental actions: each component's choice is a move of its setting
