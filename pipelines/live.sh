@@ -39,6 +39,9 @@
 # policy-eval --fault, applied through actuate), LIVE_SCHEMA and
 # LIVE_STREAMS (default from the objective's services), TB_ARGS (extra
 # testbed options), LIVE_ARGS (extra policy-eval live options),
+# LIVE_HPA_ARGS (the HPA's only, e.g. --hpa-window 60; live, its
+# utilisation is node 1's CPU use over its allotment, trace-collect
+# --util's util1),
 # LIVE_TRACE (keep each controller's windows as OUTDIR/NAME/trace.csv
 # when set to 1), BIN (build/bin).
 # For a Kubernetes + Istio cluster, run the same pipe by hand with
@@ -48,7 +51,8 @@ set -eu
 obj=$1 policy=$2 model=$3 out=$4
 : "${BIN:=build/bin}" "${LIVE_WINDOW:=2}" "${LIVE_SKIP:=0}" "${LIVE_SEED:=1}"
 : "${LIVE_PERIODS:=}" "${LIVE_FAULT:=}" "${TB_ARGS:=}" "${LIVE_ARGS:=}"
-: "${LIVE_TRACE:=}" "${LIVE_TIMEOUT:=$LIVE_WINDOW}"
+: "${LIVE_TRACE:=}" "${LIVE_HPA_ARGS:=}"
+: "${LIVE_TIMEOUT:=$(awk -v w="$LIVE_WINDOW" 'BEGIN { print w / 2 }')}"
 : "${LIVE_CONTROLLERS:=ppo noop hpa80 optimal}"
 
 # The objective's services name the schema and the streams.
@@ -76,7 +80,7 @@ first_fail=0
 run=
 stop() {
 	if [ -n "$run" ]; then
-		"$BIN/testbed" down --run-dir "$run" >/dev/null 2>&1 || true
+		"$BIN/testbed" down --run-dir "$run/tb" >/dev/null 2>&1 || true
 		rm -rf "$run"
 	fi
 	run=
@@ -108,7 +112,7 @@ live_one() {
 	trace=/dev/null
 	[ "$LIVE_TRACE" != 1 ] || trace=$dir/trace.csv
 	util=
-	case $name in hpa*) util="--util-column util1" ;; esac
+	case $name in hpa*) util="--util-column util1 $LIVE_HPA_ARGS" ;; esac
 	# Each stage records its exit status in the run folder (sh has no
 	# pipefail). A stage that ends because the next one did ends
 	# cleanly: trace-collect --follow exits 0 when its reader closes

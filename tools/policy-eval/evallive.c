@@ -97,6 +97,10 @@ typedef struct {
 	mr_step_info prev_info;            /* and its outcome */
 	long t;                            /* periods measured */
 	mr_live_state st;                  /* the state acted in */
+	double t0;      /* when the first row came (mr_now) */
+	long rows;      /* rows read since */
+	double late;    /* how late the action out went (s) */
+	long nlate;     /* actions more than half a window late */
 	int warned_load;
 	int fault_seen[LIVE_MAX_FAULTS];   /* its first period was logged */
 	/* the simulated twin: its action, configuration, last outcome */
@@ -524,6 +528,7 @@ static void measure(const char *prog, const live_opts *op, live_run *r,
 	double answered = mr_simenv_live_answered(r->l, row);
 	x.measured = !(answered <= 0);
 	x.sim_reward = lp->sim_reward;
+	x.late = lp->late;
 	x.sim_bound_met = lp->sim_info.bound_met;
 	live_recs_add(&r->recs, &x);
 	if (!op->quiet) {
@@ -779,6 +784,15 @@ static long run_loop(const char *prog, const live_opts *op, live_run *r,
 	long skipped = 0;
 	int rc = 0;
 	while (!stop_flag && (rc = mr_csv_next(rd, row, &line, &e)) == 1) {
+		/* row k is due k windows after the first: how late it is,
+		 * is how late the action it triggers goes out */
+		double arrived = mr_now();
+		if (!lp->rows++)
+			lp->t0 = arrived;
+		lp->late = isfinite(op->window)
+				   ? arrived - lp->t0 -
+					     (double)(lp->rows - 1) * op->window
+				   : NAN;
 		if (lp->have_prev && skipped < op->skip) { /* settling */
 			skipped++;
 			continue;
@@ -791,6 +805,8 @@ static long run_loop(const char *prog, const live_opts *op, live_run *r,
 		}
 		mr_live_state now;
 		next_state(prog, r, lp, row, line, &now);
+		if (lp->late > op->window / 2)
+			lp->nlate++;
 		if (act(prog, op, r, lp, &now, row) != 0) {
 			*gone = 1;
 			break;
@@ -834,6 +850,13 @@ int mr_eval_live_main(const char *prog, int argc, char **argv)
 			 op.skip ? " plus the skipped ones" : "");
 	if (!op.quiet) {
 		report(prog, &st, "live");
+		if (lp.nlate)
+			fprintf(stderr, "%s: live: warning: %ld action%s went "
+					"out more than half a window late (rows "
+					"wait for their requests: periods-%s.csv, "
+					"late_s)\n",
+				prog, lp.nlate, lp.nlate == 1 ? "" : "s",
+				r.ctl.name);
 		mr_steps sim = lp.sim_steps;
 		sim.n = st.n;
 		report(prog, &sim, "simulated, same loads");

@@ -37,6 +37,8 @@ const char *live_phase_name(int phase);
 typedef struct {
 	long period;
 	double t; /* s from the start of the load, when the action went out */
+	double late; /* s after its due time that the action went out (its
+		      * row came late: requests still out), NaN unknown */
 	int phase, measured;
 	double load[MR_MAX_SERVICES], param[LIVE_MAX_PARAMS];
 	double setting[MR_MAX_COMPONENTS];

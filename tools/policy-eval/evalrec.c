@@ -160,7 +160,7 @@ int live_recs_write_periods(const char *path, const live_recs *rs,
 	if (mr_out_open(&o, path, e) != 0)
 		return -1;
 	FILE *f = o.f;
-	fprintf(f, "period,t_s,phase,measured");
+	fprintf(f, "period,t_s,late_s,phase,measured");
 	for (int j = 0; j < ly->nserv; j++)
 		fprintf(f, ",load%d", j + 1);
 	for (int k = 0; k < ly->nparam; k++)
@@ -175,6 +175,7 @@ int live_recs_write_periods(const char *path, const live_recs *rs,
 		const live_rec *r = &rs->r[i];
 		fprintf(f, "%ld", r->period);
 		put(f, ",", r->t);
+		put(f, ",", r->late);
 		fprintf(f, ",%s,%d", live_phase_name(r->phase), r->measured);
 		for (int j = 0; j < ly->nserv; j++)
 			put(f, ",", r->load[j]);
