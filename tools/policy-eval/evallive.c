@@ -696,8 +696,6 @@ static void write_outputs(const char *prog, const live_opts *op,
 	snprintf(path, sizeof path, "%s/steps-%s.csv", d, name);
 	if (mr_steps_write(path, r->as, st, &e) != 0)
 		mr_die(prog, &e);
-	snprintf(path, sizeof path, "%s/summary.csv", d);
-	write_summary(prog, path, r, "live", op->seed, st);
 	/* the twin has acted for the period after the last measured one */
 	mr_steps sim = lp->sim_steps;
 	sim.n = st->n;
@@ -718,6 +716,9 @@ static void write_outputs(const char *prog, const live_opts *op,
 	if (r->faults.n &&
 	    live_recs_write_phases(path, &r->recs, &r->ly, &e) != 0)
 		mr_die(prog, &e);
+	/* last: a summary of n periods means their every file is written */
+	snprintf(path, sizeof path, "%s/summary.csv", d);
+	write_summary(prog, path, r, "live", op->seed, st);
 }
 
 /* The run's last words on stderr. */
