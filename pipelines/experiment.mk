@@ -64,7 +64,7 @@ PPO_SELECT ?=
 EVAL_EPISODES ?= 10
 
 .PHONY: experiment experiment-run experiment-tools experiments experiments-summary \
-	fidelity fidelity-run
+	fidelity fidelity-run validate validate-run
 
 EXP_BIN  := $(BUILD)/bin
 EXP_OBJF := $(OBJDIR)/$(OBJ).obj
@@ -82,7 +82,7 @@ EXP_DESCRIBE = $(shell $(EXP_BIN)/sim-env describe $(EXP_OBJF) --get $(1) 2>/dev
 # this file). Lookups happen only when an experiment is asked for. An
 # objective whose trace is not shipped says why in [pipeline] trace_absent:
 # without that trace (and no TRACE=) the run is skipped with that note.
-ifneq ($(filter experiment fidelity,$(MAKECMDGOALS)),)
+ifneq ($(filter experiment fidelity validate,$(MAKECMDGOALS)),)
 ifeq ($(wildcard $(EXP_OBJF)),)
 $(error unknown objective '$(OBJ)': no $(EXP_OBJF) (known: $(patsubst $(OBJDIR)/%.obj,%,$(wildcard $(OBJDIR)/*.obj))))
 endif
@@ -113,7 +113,7 @@ else
 	@$(MAKE) --no-print-directory experiment-run
 endif
 
-ifneq ($(filter experiment-run fidelity-run,$(MAKECMDGOALS)),)
+ifneq ($(filter experiment-run fidelity-run validate-run,$(MAKECMDGOALS)),)
 EXP_TRACE := $(or $(TRACE),$(call EXP_DESCRIBE,trace))
 ifeq ($(EXP_TRACE),)
 $(error $(EXP_OBJF): no [model] trace, and no TRACE= given)
@@ -265,6 +265,32 @@ $(EXP_R)/live/summary.csv: $(LIVE_DEPS)
 	BIN=$(EXP_BIN) sh pipelines/live.sh $(EXP_OBJF) $(EXP_M)/policy.msgpack \
 		$(EXP_M)/system.msgpack $(@D) || { s=$$?; \
 		mv -f $@ $(@D)/summary-partial.csv 2>/dev/null; exit $$s; }
+
+# 7. make validate OBJ=x: the simulator's choices live. In each state of
+# the objective's load and [param] grid (LIVE_STATES of them at most, 12),
+# its optimal action and its two runners-up each run LIVE_REPEAT (3)
+# periods on the testbed (LIVE_SKIP 1: a settling window after each
+# action): validate/validate.csv (per state and action, the measured and
+# predicted reward) and validate/validate-summary.csv (how often the
+# choice met the bound live, its live regret: the best measured of the
+# three less the choice's). Absolute actions only.
+validate:
+	@$(EXP_DEPS)
+	@$(MAKE) -s --no-print-directory -j$(EXP_NPROC) $(EXP_TOOLS) \
+		$(addprefix $(EXP_BIN)/,testbed trace-collect actuate)
+	@$(EXP_BIN)/sim-env describe $(EXP_OBJF) --get name >/dev/null
+	@$(MAKE) --no-print-directory validate-run
+validate-run: $(EXP_R)/validate/validate-summary.csv
+	@cat $<
+$(EXP_R)/validate/validate-summary.csv: $(EXP_M)/system.msgpack $(EXP_OBJF) \
+		pipelines/live.sh $(EXP_BIN)/sim-env $(EXP_BIN)/policy-eval \
+		$(EXP_BIN)/testbed $(EXP_BIN)/trace-collect $(EXP_BIN)/actuate
+	@$(live_calibration)
+	@mkdir -p $(@D)
+	BIN=$(EXP_BIN) LIVE_CONTROLLERS=validate LIVE_SKIP=$(or $(LIVE_SKIP),1) \
+		sh pipelines/live.sh $(EXP_OBJF) - $(EXP_M)/system.msgpack $(@D) \
+		|| { s=$$?; mv -f $@ $(@D)/validate-summary-partial.csv \
+		2>/dev/null; exit $$s; }
 
 # ------------------------------------------------------------------------
 # The fan-out. Tools are built once here, before any parallel run.

@@ -31,7 +31,11 @@
 #
 # Environment: LIVE_CONTROLLERS (default "ppo noop hpa80 optimal"; ppo
 # only with a POLICY, hpaNN only where an action sets cores; others:
-# random, hpaNN), LIVE_PERIODS (default: the episode's length),
+# random, hpaNN, and validate: `make validate`, policy-eval live
+# --validate LIVE_STATES (12) --repeat LIVE_REPEAT (3): in each state of
+# the load and [param] grid, a sample when larger, the simulator's choice
+# and its two runners-up, LIVE_REPEAT periods each: validate.csv and
+# validate-summary.csv), LIVE_PERIODS (default: the episode's length),
 # LIVE_WINDOW (s, 2), LIVE_SKIP (windows discarded after each action, 0),
 # LIVE_SEED (1), LIVE_TIMEOUT (trace-collect's per-request timeout, s;
 # default the window, so a row is at most one window late),
@@ -54,6 +58,7 @@ obj=$1 policy=$2 model=$3 out=$4
 : "${LIVE_TRACE:=}" "${LIVE_HPA_ARGS:=}"
 : "${LIVE_TIMEOUT:=$(awk -v w="$LIVE_WINDOW" 'BEGIN { print w / 2 }')}"
 : "${LIVE_CONTROLLERS:=ppo noop hpa80 optimal}"
+: "${LIVE_STATES:=12}" "${LIVE_REPEAT:=3}"
 
 # The objective's services name the schema and the streams.
 services=$("$BIN/sim-env" describe "$obj" --get .services)
@@ -99,8 +104,12 @@ live_one() {
 		--node1-port 0 --node2-port 0 $TB_ARGS >&2
 	node1=$(sed -n 's/^TB_NODE1=//p' "$run/tb/env")
 	node2=$(sed -n 's/^TB_NODE2=//p' "$run/tb/env")
+	sched= repeat=
+	[ "$name" != validate ] || {
+		sched="--validate $LIVE_STATES --repeat $LIVE_REPEAT"
+		repeat="--repeat $LIVE_REPEAT"; }
 	# shellcheck disable=SC2086
-	"$BIN/policy-eval" live --write-loads "$run" --model "$model" \
+	"$BIN/policy-eval" live --write-loads "$run" --model "$model" $sched \
 		--seed "$LIVE_SEED" --skip "$LIVE_SKIP" \
 		${LIVE_PERIODS:+--periods "$LIVE_PERIODS"} "$obj"
 	set --
@@ -127,7 +136,7 @@ live_one() {
 		{ tee "$trace" || :; } |
 		{ s=0
 		# shellcheck disable=SC2086
-		"$BIN/policy-eval" live "$ctl_opt" "$ctl_arg" $util $LIVE_ARGS \
+		"$BIN/policy-eval" live "$ctl_opt" "$ctl_arg" $repeat $util $LIVE_ARGS \
 			--model "$model" --schedule --seed "$LIVE_SEED" \
 			${LIVE_PERIODS:+--periods "$LIVE_PERIODS"} \
 			--skip "$LIVE_SKIP" --window "$LIVE_WINDOW" \
@@ -189,8 +198,9 @@ for c in $LIVE_CONTROLLERS; do
 	hpa[0-9]*) [ "$has_cores" = 1 ] || continue
 		opt=--baseline arg=$c ;;
 	noop|optimal|random) opt=--baseline arg=$c ;;
+	validate) opt=--validate arg=$LIVE_STATES ;;
 	*) echo "live.sh: unknown controller '$c' (ppo, noop, optimal," \
-		"random, hpaNN)" >&2; exit 2 ;;
+		"random, hpaNN, validate)" >&2; exit 2 ;;
 	esac
 	echo "live.sh: $c on a fresh testbed" >&2
 	s=0
@@ -202,6 +212,8 @@ done
 merge summary.csv summary.csv
 merge summary-sim.csv summary-sim.csv
 merge compare.csv compare.csv
+merge validate.csv validate.csv
+merge validate-summary.csv validate-summary.csv
 for c in $ran; do
 	for f in "$out/$c"/gap-*.csv "$out/$c"/phases-*.csv; do
 		[ -f "$f" ] || continue

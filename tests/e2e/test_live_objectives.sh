@@ -100,3 +100,45 @@ done
 check "no fault spec ran a command" test ! -e "$TMP/pwned"
 expect_fail "--fault needs --window" 2 "needs --window" sh -c \
 	"policy-eval live --baseline noop --model '$TMP/delay.msgpack' --fault 't=1 node2 stop' -o '$TMP/bad' '$objs/delay.obj' </dev/null"
+
+# Validation (make validate): in each grid state the simulator's choice and
+# its two runners-up, each for --repeat periods. Offline, on rows that
+# follow the schedule and make the first runner-up measure best: the
+# regret of the choice is the difference of the measured means.
+mkdir -p "$TMP/val"
+policy-eval live --write-loads "$TMP/val" --validate 2 --repeat 2 \
+	--model "$TMP/delay.msgpack" "$objs/delay.obj"
+awk 'BEGIN { print "max_l1,l1,cl1,p1,b1,c1,d1" }
+	{ w = NR - 1; p = w < 1 ? 0 : int((w - 1) / 2) % 3
+	  d = p == 1 ? 0.1 : 0.9   # the runner-up meets the bound, not the choice
+	  print $1 "," $1 * 2 "," $1 * 2 ",80," $1 ",1," d }' "$TMP/val/load1" >"$TMP/val/rows.csv"
+check "validate: 2 states x 3 actions x 2 periods from canned rows" sh -c \
+	"policy-eval live -q --validate 2 --repeat 2 --model '$TMP/delay.msgpack' -o '$TMP/val' '$objs/delay.obj' <'$TMP/val/rows.csv' >'$TMP/val/actions'"
+cat >"$TMP/regret.awk" <<'EOF'
+# per state: the choice's regret is the runner-up's measured reward less
+# the choice's (the runner-up measured best); exit 1 otherwise
+BEGIN { FS = "," }
+NR == 1 { for (i = 1; i <= NF; i++) c[$i] = i; next }
+{ r[$c["state"], $c["rank"]] = $c["reward"] }
+$c["rank"] == 0 { g[$c["state"]] = $c["regret"] }
+END {
+	for (s in g) {
+		want = r[s, 1] - r[s, 0]
+		if (want <= 0 || g[s] - want > 1e-9 || want - g[s] > 1e-9) exit 1
+		n++
+	}
+	exit n != 2
+}
+EOF
+check "validate: ranks 0, 1, 2 per state, the choice's regret beside it" sh -c \
+	"[ \"\$('$TMP/col' '$TMP/val/validate.csv' rank | tr '\\n' ' ')\" = '0 1 2 0 1 2 ' ] && awk -f '$TMP/regret.awk' '$TMP/val/validate.csv'"
+check "validate: the summary: the choice met the bound in 0 %, best in no state" sh -c \
+	"tail -n 1 '$TMP/val/validate-summary.csv' | grep -q '^delay,2,2,0,[0-9.]*,[0-9.]*,[0-9.]*,[0-9.]*,0\$'"
+check "validate: the actions are the simulator's three best, each twice" sh -c \
+	"[ \$(sort -u '$TMP/val/actions' | wc -l) -ge 3 ] && [ \$(wc -l <'$TMP/val/actions') -eq 12 ]"
+# Live: 2 states, one period per action.
+out=$TMP/vlive
+check "validate live: live.sh LIVE_CONTROLLERS=validate" live delay "$out" validate \
+	LIVE_STATES=2 LIVE_REPEAT=1
+check "validate live: 6 actions measured, a summary" sh -c \
+	"[ \$(tail -n +2 '$out/validate.csv' | wc -l) -eq 6 ] && grep -q '^delay,2,1,' '$out/validate-summary.csv'"

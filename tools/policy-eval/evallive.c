@@ -66,6 +66,7 @@ typedef struct {
 	const char *fault_spec;
 	long periods, skip; /* periods < 0: until end of input */
 	long hpa_window;
+	long validate, repeat; /* --validate: states, periods per action */
 	double svc, timeout, window;
 	uint64_t seed;
 	int quiet, scheduled;
@@ -84,6 +85,9 @@ typedef struct {
 	long nsched;
 	live_faults faults;
 	int nfixed_printed;
+	/* --validate: period k's action, and the simulator's reward for it */
+	int32_t (*forced)[MR_MAX_COMPONENTS];
+	double *forced_pred;
 	live_recs recs;
 	live_layout ly;
 } live_run;
@@ -130,13 +134,16 @@ static int parse_options(const char *prog, int argc, char **argv,
 		{"write-loads", required_argument, 0, 'L'},
 		{"window", required_argument, 0, 'w'},
 		{"fault", required_argument, 0, 'F'},
+		{"validate", required_argument, 0, 'v'},
+		{"repeat", required_argument, 0, 'r'},
 		{"seed", required_argument, 0, 's'},
 		{"output", required_argument, 0, 'o'},
 		{"quiet", no_argument, 0, 'q'},
 		{"help", no_argument, 0, 'h'},
 		{0, 0, 0, 0}};
 	*op = (live_opts){.periods = -1, .svc = NAN, .timeout = NAN,
-			  .seed = 1, .hpa_window = 1, .window = NAN};
+			  .seed = 1, .hpa_window = 1, .window = NAN,
+			  .repeat = 3};
 	int c;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "a:n:o:qh", lo, NULL)) != -1) {
@@ -187,6 +194,15 @@ static int parse_options(const char *prog, int argc, char **argv,
 						   0.05, 3600);
 			break;
 		case 'F': op->fault_spec = optarg; break;
+		case 'v':
+			op->validate = mr_arg_int(prog, "--validate", optarg,
+						  1, 10000);
+			op->scheduled = 1;
+			break;
+		case 'r':
+			op->repeat = mr_arg_int(prog, "--repeat", optarg, 1,
+						1000);
+			break;
 		case 'o': op->outdir = optarg; break;
 		case 'q': op->quiet = 1; break;
 		case 'h':
@@ -206,6 +222,11 @@ static int parse_options(const char *prog, int argc, char **argv,
 	if (op->fault_spec && !isfinite(op->window))
 		mr_usage_error(prog, "live: --fault needs --window S (the "
 			       "monitoring window, to place its times)");
+	if (op->validate && (op->pol_path || op->baseline))
+		mr_usage_error(prog, "live: --validate is the controller: no "
+			       "--act or --baseline");
+	if (op->validate)
+		op->baseline = "validate";
 	if (!op->pol_path == !op->baseline)
 		mr_usage_error(prog, "live: needs exactly one of --act POLICY "
 			       "and --baseline NAME");
@@ -287,6 +308,8 @@ static void setup_controller(const char *prog, const live_opts *op,
 		mr_ctl_fixed(&r->ctl, name, noop, as->ncomp);
 	} else if (!strcmp(b, "random")) {
 		mr_ctl_random(&r->ctl, name, op->seed);
+	} else if (!strcmp(b, "validate") && op->validate) {
+		mr_ctl_fixed(&r->ctl, name, noop, as->ncomp); /* named only */
 	} else if (!strcmp(b, "optimal")) {
 		mr_ctl_fixed(&r->ctl, name, noop, as->ncomp); /* named only */
 		r->optimal = 1;
@@ -342,6 +365,37 @@ static long fault_period(const live_opts *op, double t)
 	return p;
 }
 
+/* --validate N: up to N states of the load and [param] grid; in each, the
+ * simulator's best action and its two runners-up, each for --repeat
+ * periods (the schedule and the actions of every period). */
+static void setup_validation(const char *prog, live_opts *op, live_run *r)
+{
+	mr_live_state *grid = mr_xcalloc((size_t)op->validate, sizeof *grid);
+	long n = mr_simenv_live_grid(r->l, op->validate, op->seed, grid);
+	if (n < 1 || r->as->incremental)
+		mr_usage_error(prog, "live: --validate needs absolute actions "
+			       "and a discrete load pattern (levels, "
+			       "sequence): %s", op->objective);
+	long per = 3 * op->repeat;
+	r->nsched = op->periods = n * per;
+	r->sched = mr_xcalloc((size_t)r->nsched, sizeof *r->sched);
+	r->forced = mr_xcalloc((size_t)r->nsched, sizeof *r->forced);
+	r->forced_pred = mr_xcalloc((size_t)r->nsched, sizeof *r->forced_pred);
+	for (long i = 0; i < n; i++) {
+		int32_t top[3][MR_MAX_COMPONENTS];
+		double rew[3];
+		int k = mr_simenv_live_top3(r->l, &grid[i], top, rew);
+		for (long q = 0; q < per; q++) {
+			long t = i * per + q;
+			int rank = (int)(q / op->repeat) % (k ? k : 1);
+			r->sched[t] = grid[i];
+			memcpy(r->forced[t], top[rank], sizeof top[rank]);
+			r->forced_pred[t] = rew[rank];
+		}
+	}
+	free(grid);
+}
+
 /* --schedule: the states of the objective's test episode 0 for --seed,
  * one per period (--periods, default the episode's length). */
 static void setup_schedule(const char *prog, live_opts *op, live_run *r)
@@ -352,6 +406,10 @@ static void setup_schedule(const char *prog, live_opts *op, live_run *r)
 			mr_usage_error(prog, "live: %s has [param]s, which no "
 				       "trace row carries: use --schedule",
 				       op->objective);
+		return;
+	}
+	if (op->validate) {
+		setup_validation(prog, op, r);
 		return;
 	}
 	if (op->periods < 0)
@@ -394,6 +452,7 @@ static int write_loads(const char *prog, live_opts *op)
 	r.o = mr_objective_load(op->objective, &e);
 	if (!r.o || !(r.l = mr_simenv_live_open(r.o, op->model, 20, &e)))
 		mr_die(prog, &e);
+	r.as = mr_simenv_live_actions(r.l);
 	setup_schedule(prog, op, &r);
 	for (int j = 0; j < mr_simenv_live_nservices(r.l); j++) {
 		char path[4096];
@@ -414,6 +473,8 @@ static int write_loads(const char *prog, live_opts *op)
 			mr_die(prog, &e);
 	}
 	free(r.sched);
+	free(r.forced);
+	free(r.forced_pred);
 	mr_simenv_live_free(r.l);
 	mr_objective_free(r.o);
 	return MR_EXIT_OK;
@@ -554,6 +615,11 @@ static void choose(const char *prog, live_run *r, mr_controller *ctl,
 	uint8_t mask[MR_MAX_COMPONENTS * MR_MAX_CHOICES];
 	mr_err e = {0};
 	mr_simenv_live_observe(r->l, st, obs, mask);
+	if (r->forced) {
+		memcpy(a, r->forced[t < r->nsched ? t : r->nsched - 1],
+		       sizeof *r->forced);
+		return;
+	}
 	if (r->optimal) {
 		if (mr_simenv_live_optimal(r->l, st, a, &e) != 0)
 			mr_die(prog, &e);
@@ -716,6 +782,14 @@ static void write_outputs(const char *prog, const live_opts *op,
 	if (r->faults.n &&
 	    live_recs_write_phases(path, &r->recs, &r->ly, &e) != 0)
 		mr_die(prog, &e);
+	char sumpath[4096];
+	snprintf(path, sizeof path, "%s/validate.csv", d);
+	snprintf(sumpath, sizeof sumpath, "%s/validate-summary.csv", d);
+	if (r->forced &&
+	    live_recs_write_validation(path, sumpath, &r->recs, &r->ly,
+				       op->repeat, mr_objective_name(r->o),
+				       &e) != 0)
+		mr_die(prog, &e);
 	/* last: a summary of n periods means their every file is written */
 	snprintf(path, sizeof path, "%s/summary.csv", d);
 	write_summary(prog, path, r, "live", op->seed, st);
@@ -866,6 +940,8 @@ int mr_eval_live_main(const char *prog, int argc, char **argv)
 	mr_steps_free(&lp.sim_steps);
 	live_recs_free(&r.recs);
 	free(r.sched);
+	free(r.forced);
+	free(r.forced_pred);
 	if (r.pol)
 		mr_policy_free(r.pol);
 	mr_simenv_live_free(r.l);

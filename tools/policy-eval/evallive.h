@@ -68,4 +68,11 @@ int live_recs_write_gap(const char *path, const live_recs *rs,
 int live_recs_write_phases(const char *path, const live_recs *rs,
 			   const live_layout *ly, mr_err *e);
 
+/* --validate: validate.csv (per state, the simulator's choice and its two
+ * runners-up measured, repeat periods each, and the choice's regret) and
+ * sumpath (the choice's bound met and regret over the states). */
+int live_recs_write_validation(const char *path, const char *sumpath,
+			       const live_recs *rs, const live_layout *ly,
+			       long repeat, const char *objective, mr_err *e);
+
 #endif

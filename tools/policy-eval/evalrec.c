@@ -327,3 +327,113 @@ int live_recs_write_phases(const char *path, const live_recs *rs,
 	}
 	return mr_out_commit(&o, e);
 }
+
+/* One action's periods in a validation run: their mean measured reward,
+ * predicted reward, bound met and served share. */
+typedef struct {
+	long n;
+	double rew, pred, met, served;
+} val_acc;
+
+static void val_sum(const live_recs *rs, long first, long repeat,
+		    val_acc *v)
+{
+	memset(v, 0, sizeof *v);
+	for (long i = first; i < first + repeat && i < rs->n; i++) {
+		const live_rec *x = &rs->r[i];
+		v->n++;
+		v->rew += x->reward;
+		v->pred += x->reward_pred;
+		v->met += x->live.bound_met;
+		v->served += 1 - x->live.dropped;
+	}
+	if (v->n) {
+		double n = (double)v->n;
+		v->rew /= n, v->pred /= n, v->met *= 100 / n, v->served /= n;
+	}
+}
+
+/* validate.csv: per state and rank (0: the simulator's choice, 1 and 2
+ * its runners-up), the action, its periods, the mean measured and
+ * predicted reward, bound met and served; and the regret of the choice
+ * in that state: the best measured mean of the three less the choice's. */
+static void val_rows(FILE *f, const live_recs *rs, const live_layout *ly,
+		     long repeat, double *sum)
+{
+	long per = 3 * repeat;
+	for (long s0 = 0; s0 < rs->n; s0 += per) {
+		val_acc v[3];
+		double best = -INFINITY;
+		for (int k = 0; k < 3; k++) {
+			val_sum(rs, s0 + k * repeat, repeat, &v[k]);
+			if (v[k].n && v[k].rew > best)
+				best = v[k].rew;
+		}
+		for (int k = 0; k < 3 && v[k].n; k++) {
+			const live_rec *x = &rs->r[s0 + k * repeat];
+			fprintf(f, "%ld,%d", s0 / per + 1, k);
+			for (int j = 0; j < ly->nserv; j++)
+				put(f, ",", x->load[j]);
+			for (int q = 0; q < ly->nparam; q++)
+				put(f, ",", x->param[q]);
+			for (int c = 0; c < ly->ncomp; c++)
+				put(f, ",", x->setting[c]);
+			fprintf(f, ",%ld", v[k].n);
+			put(f, ",", v[k].pred);
+			put(f, ",", v[k].rew);
+			put(f, ",", v[k].met);
+			put(f, ",", v[k].served);
+			put(f, ",", k == 0 && v[2].n ? best - v[0].rew : NAN);
+			fputc('\n', f);
+		}
+		if (!v[2].n) /* the state's last action is still running */
+			continue;
+		double regret = best - v[0].rew;
+		sum[0]++;
+		sum[1] += v[0].met * (double)v[0].n / 100;
+		sum[2] += (double)v[0].n;
+		sum[3] += regret;
+		sum[4] = fmax(sum[4], regret);
+		sum[5] += regret <= 0;
+		sum[6] += fabs(best) > 0 ? 100 * regret / fabs(best) : 0;
+		sum[7] = fmax(sum[7], fabs(best) > 0 ? 100 * regret / fabs(best)
+						    : 0);
+	}
+}
+
+int live_recs_write_validation(const char *path, const char *sumpath,
+			       const live_recs *rs, const live_layout *ly,
+			       long repeat, const char *objective, mr_err *e)
+{
+	mr_out o;
+	if (mr_out_open(&o, path, e) != 0)
+		return -1;
+	fprintf(o.f, "state,rank");
+	for (int j = 0; j < ly->nserv; j++)
+		fprintf(o.f, ",load%d", j + 1);
+	for (int q = 0; q < ly->nparam; q++)
+		fprintf(o.f, ",%s", ly->param_name[q]);
+	for (int c = 0; c < ly->ncomp; c++)
+		fprintf(o.f, ",%s", ly->setting_name[c]);
+	fprintf(o.f, ",periods,reward_pred,reward,bound_met_pct,served,"
+		     "regret\n");
+	double sum[8] = {0};
+	val_rows(o.f, rs, ly, repeat, sum);
+	if (mr_out_commit(&o, e) != 0)
+		return -1;
+	if (mr_out_open(&o, sumpath, e) != 0)
+		return -1;
+	double n = sum[0] ? sum[0] : NAN;
+	fprintf(o.f, "objective,states,periods_per_action,"
+		     "choice_bound_met_pct,mean_regret,max_regret,"
+		     "mean_regret_pct,max_regret_pct,choice_best_pct\n%s,%g,%ld",
+		objective, sum[0], repeat);
+	put(o.f, ",", sum[2] ? 100 * sum[1] / sum[2] : NAN);
+	put(o.f, ",", sum[3] / n);
+	put(o.f, ",", sum[0] ? sum[4] : NAN);
+	put(o.f, ",", sum[6] / n);
+	put(o.f, ",", sum[0] ? sum[7] : NAN);
+	put(o.f, ",", 100 * sum[5] / n);
+	fputc('\n', o.f);
+	return mr_out_commit(&o, e);
+}

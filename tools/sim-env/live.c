@@ -366,3 +366,72 @@ double mr_simenv_live_answered(const mr_simenv_live *l, const double *row)
 		}
 	return any ? sum : NAN;
 }
+
+int mr_simenv_live_top3(mr_simenv_live *l, const mr_live_state *st,
+			int32_t act[3][MR_MAX_COMPONENTS], double rew[3])
+{
+	const mr_objective *o = l->o;
+	if (o->incremental)
+		return 0;
+	se_state s;
+	sim_state(l, st, &s);
+	long n = mr_action_joint_count(&l->as, 1L << 20);
+	int k = 0;
+	mr_step_info info;
+	for (long a = 0; a < n; a++) {
+		int32_t cfg[MR_MAX_COMPONENTS];
+		mr_action_decode(&l->as, a, cfg);
+		double y[SE_MAX_TARGETS];
+		const double *t = se_targets(l->sim, &s, cfg, y);
+		double r = se_outcome(l->sim, &s, cfg, t, &info);
+		/* insert into the best three (first of equals stays ahead) */
+		int i = k < 3 ? k++ : 3;
+		while (i > 0 && r > rew[i - 1]) {
+			if (i < 3) {
+				rew[i] = rew[i - 1];
+				memcpy(act[i], act[i - 1], sizeof act[i]);
+			}
+			i--;
+		}
+		if (i < 3) {
+			rew[i] = r;
+			memcpy(act[i], cfg, sizeof act[i]);
+		}
+	}
+	return k;
+}
+
+long mr_simenv_live_grid(const mr_simenv_live *l, long max, uint64_t seed,
+			 mr_live_state *out)
+{
+	const mr_objective *o = l->o;
+	const se_pattern *p = l->sim->pat;
+	if (!l->sim->discrete_load)
+		return 0;
+	long n = 1;
+	for (int j = 0; j < o->nserv; j++)
+		n *= p->nlevels[j];
+	for (int k = 0; k < o->nparam; k++)
+		n *= o->param[k].nlevels;
+	/* every state when they fit, else max of them at an even stride
+	 * from a seeded offset */
+	long take = n < max ? n : max;
+	mr_rng rng;
+	mr_rng_seed(&rng, seed, MR_STREAM_EPISODES_TEST_BASE);
+	double off = n > max ? mr_rng_uniform(&rng) : 0;
+	for (long i = 0; i < take; i++) {
+		long q = n > max ? (long)(((double)i + off) * (double)n /
+					  (double)max) : i;
+		mr_live_state *st = &out[i];
+		memset(st, 0, sizeof *st);
+		for (int k = o->nparam - 1; k >= 0; k--) {
+			st->param[k] = (int32_t)(q % o->param[k].nlevels);
+			q /= o->param[k].nlevels;
+		}
+		for (int j = o->nserv - 1; j >= 0; j--) {
+			st->load[j] = p->levels[j][q % p->nlevels[j]];
+			q /= p->nlevels[j];
+		}
+	}
+	return take;
+}

@@ -217,6 +217,16 @@ int mr_simenv_live_schedule(mr_simenv_live *l, uint64_t seed, long n,
  * reward and step info (the model's targets through the same reward). */
 double mr_simenv_live_predict(mr_simenv_live *l, const mr_live_state *st,
 			      const int32_t *cfg, mr_step_info *info);
+/* Absolute actions: the simulator's three best actions in state st, best
+ * first (first of equals ahead), and their predicted rewards; returns how
+ * many (0 for incremental actions). */
+int mr_simenv_live_top3(mr_simenv_live *l, const mr_live_state *st,
+			int32_t act[3][MR_MAX_COMPONENTS], double rew[3]);
+/* The states of the load pattern's levels x [param] levels (discrete
+ * patterns; 0 otherwise): all of them when there are at most max, else
+ * max at an even stride from a seeded offset. out holds max. */
+long mr_simenv_live_grid(const mr_simenv_live *l, long max, uint64_t seed,
+			 mr_live_state *out);
 /* The simulator's optimal action in state st (exhaustive search, or for
  * incremental actions value iteration, solved on first use). */
 int mr_simenv_live_optimal(mr_simenv_live *l, const mr_live_state *st,
