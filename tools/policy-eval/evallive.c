@@ -101,7 +101,7 @@ typedef struct {
 	mr_step_info prev_info;            /* and its outcome */
 	long t;                            /* periods measured */
 	mr_live_state st;                  /* the state acted in */
-	double t0;      /* when the first row came (mr_now) */
+	double t0;      /* the earliest row's arrival less its windows */
 	long rows;      /* rows read since */
 	double late;    /* how late the action out went (s) */
 	long nlate;     /* actions more than half a window late */
@@ -859,15 +859,13 @@ static long run_loop(const char *prog, const live_opts *op, live_run *r,
 	long skipped = 0;
 	int rc = 0;
 	while (!stop_flag && (rc = mr_csv_next(rd, row, &line, &e)) == 1) {
-		/* row k is due k windows after the first: how late it is,
-		 * is how late the action it triggers goes out */
-		double arrived = mr_now();
-		if (!lp->rows++)
-			lp->t0 = arrived;
-		lp->late = isfinite(op->window)
-				   ? arrived - lp->t0 -
-					     (double)(lp->rows - 1) * op->window
-				   : NAN;
+		/* row k comes k windows after row 0 when on time; the
+		 * earliest of them (arrival - k windows) is the reference,
+		 * and how late a row is, is how late its action goes out */
+		double due = mr_now() - (double)lp->rows * op->window;
+		if (!lp->rows++ || due < lp->t0)
+			lp->t0 = due;
+		lp->late = isfinite(op->window) ? due - lp->t0 : NAN;
 		if (lp->have_prev && skipped < op->skip) { /* settling */
 			skipped++;
 			continue;
