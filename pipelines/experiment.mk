@@ -64,7 +64,7 @@ PPO_SELECT ?=
 EVAL_EPISODES ?= 10
 
 .PHONY: experiment experiment-run experiment-tools experiments experiments-summary \
-	fidelity fidelity-run
+	fidelity fidelity-run validate validate-run
 
 EXP_BIN  := $(BUILD)/bin
 EXP_OBJF := $(OBJDIR)/$(OBJ).obj
@@ -82,7 +82,7 @@ EXP_DESCRIBE = $(shell $(EXP_BIN)/sim-env describe $(EXP_OBJF) --get $(1) 2>/dev
 # this file). Lookups happen only when an experiment is asked for. An
 # objective whose trace is not shipped says why in [pipeline] trace_absent:
 # without that trace (and no TRACE=) the run is skipped with that note.
-ifneq ($(filter experiment fidelity,$(MAKECMDGOALS)),)
+ifneq ($(filter experiment fidelity validate,$(MAKECMDGOALS)),)
 ifeq ($(wildcard $(EXP_OBJF)),)
 $(error unknown objective '$(OBJ)': no $(EXP_OBJF) (known: $(patsubst $(OBJDIR)/%.obj,%,$(wildcard $(OBJDIR)/*.obj))))
 endif
@@ -113,7 +113,7 @@ else
 	@$(MAKE) --no-print-directory experiment-run
 endif
 
-ifneq ($(filter experiment-run fidelity-run,$(MAKECMDGOALS)),)
+ifneq ($(filter experiment-run fidelity-run validate-run,$(MAKECMDGOALS)),)
 EXP_TRACE := $(or $(TRACE),$(call EXP_DESCRIBE,trace))
 ifeq ($(EXP_TRACE),)
 $(error $(EXP_OBJF): no [model] trace, and no TRACE= given)
@@ -141,8 +141,7 @@ EXP_OUTPUTS := $(EXP_M)/system.msgpack $(EXP_R)/fit.csv $(EXP_R)/optimal.csv \
 	$(EXP_M)/policy.msgpack $(EXP_R)/learning.csv \
 	$(EXP_R)/eval-seen/summary.csv $(EXP_R)/eval-unseen/summary.csv \
 	$(EXP_R)/learning.png $(EXP_R)/eval-seen.png $(EXP_R)/eval-unseen.png \
-	$(if $(LIVE),$(EXP_R)/live/summary.csv \
-		$(foreach b,$(LIVE_BASELINES),$(EXP_R)/live-$(b)/summary.csv)) \
+	$(if $(LIVE),$(EXP_R)/live/summary.csv) \
 	$(if $(filter 1,$(PPO_SELECT)),$(EXP_R)/eval-selected/summary.csv)
 
 experiment-run: $(EXP_OUTPUTS)
@@ -239,32 +238,59 @@ $(EXP_R)/eval-%.png: $(EXP_R)/eval-%/summary.csv pipelines/eval.gp
 		-e "bound=$(EXP_BOUND); mid='$(EXP_MID)'; title='$(OBJ)$(if $(SEED), seed $(SEED)): $* load pattern'" \
 		pipelines/eval.gp && mv $@.tmp $@ || { rm -f $@.tmp; exit 1; }
 
-# 6. Live evaluation on the local testbed (LIVE=1): the policy into
-# live/, each of LIVE_BASELINES (e.g. "hpa80 noop") into live-NAME/, one
-# testbed run each. LIVE_PERIODS, LIVE_WINDOW, LIVE_SKIP, LIVE_STREAM,
-# LIVE_ARGS: see pipelines/live.sh. A run that fails keeps the periods it
-# measured as summary-partial.csv (summary.csv would look finished to
-# make) and make stops with the run's status.
-LIVE_BASELINES ?=
-LIVE_DEPS := $(EXP_M)/system.msgpack $(EXP_OBJF) pipelines/live.sh \
+# 6. Live evaluation on the local testbed (LIVE=1): pipelines/live.sh runs
+# each of LIVE_CONTROLLERS (default: the policy, noop, hpa80 where an
+# action sets cores, the simulator's optimum) in turn on a freshly started
+# testbed through the objective's seen loads, one period per LIVE_WINDOW
+# (2 s), into live/NAME/, with the simulator's predictions beside and the
+# same controllers on the simulator; live/summary.csv, summary-sim.csv,
+# compare.csv, gap.csv and live-NAME.png side by side. LIVE_PERIODS,
+# LIVE_SKIP, LIVE_SEED, LIVE_FAULT, LIVE_ARGS, TB_ARGS: see
+# pipelines/live.sh. A run that fails keeps the periods it measured
+# (summary.csv becomes summary-partial.csv: summary.csv would look
+# finished to make) and make stops with the run's status.
+LIVE_DEPS := $(EXP_M)/system.msgpack $(EXP_M)/policy.msgpack $(EXP_OBJF) \
+	pipelines/live.sh pipelines/live.gp $(EXP_BIN)/sim-env \
 	$(EXP_BIN)/policy-eval $(EXP_BIN)/testbed $(EXP_BIN)/trace-collect \
 	$(EXP_BIN)/actuate
-live_run = BIN=$(EXP_BIN) $(1) sh pipelines/live.sh $(EXP_OBJF) $(2) \
-		$(EXP_M)/system.msgpack $(@D) || { s=$$?; \
-		mv -f $@ $(@D)/summary-partial.csv 2>/dev/null; exit $$s; }
 # First a warning when the live testbed (TB_ARGS) would charge other CPU
 # per request than the trace's nodes did (its sidecar, TRACE.meta): then
 # the model's delays describe another system.
 live_calibration = if [ -f $(EXP_TRACE).meta ]; then \
 	$(EXP_BIN)/testbed calibrate $(TB_ARGS) --compare $(EXP_TRACE).meta >/dev/null || true; \
 	else echo "experiment $(OBJ): warning: no $(EXP_TRACE).meta: how the trace was made is unknown, so the live testbed's calibration cannot be checked against it" >&2; fi
-$(EXP_R)/live/summary.csv: $(EXP_M)/policy.msgpack $(LIVE_DEPS)
+$(EXP_R)/live/summary.csv: $(LIVE_DEPS)
 	@$(live_calibration)
 	@mkdir -p $(@D)
-	$(call live_run,,$(EXP_M)/policy.msgpack)
-$(EXP_R)/live-%/summary.csv: $(LIVE_DEPS)
+	BIN=$(EXP_BIN) sh pipelines/live.sh $(EXP_OBJF) $(EXP_M)/policy.msgpack \
+		$(EXP_M)/system.msgpack $(@D) || { s=$$?; \
+		mv -f $@ $(@D)/summary-partial.csv 2>/dev/null; exit $$s; }
+
+# 7. make validate OBJ=x: the simulator's choices live. In each state of
+# the objective's load and [param] grid (LIVE_STATES of them at most, 12),
+# its optimal action and its two runners-up each run LIVE_REPEAT (3)
+# periods on the testbed (LIVE_SKIP 1: a settling window after each
+# action): validate/validate.csv (per state and action, the measured and
+# predicted reward) and validate/validate-summary.csv (how often the
+# choice met the bound live, its live regret: the best measured of the
+# three less the choice's). Absolute actions only.
+validate:
+	@$(EXP_DEPS)
+	@$(MAKE) -s --no-print-directory -j$(EXP_NPROC) $(EXP_TOOLS) \
+		$(addprefix $(EXP_BIN)/,testbed trace-collect actuate)
+	@$(EXP_BIN)/sim-env describe $(EXP_OBJF) --get name >/dev/null
+	@$(MAKE) --no-print-directory validate-run
+validate-run: $(EXP_R)/validate/validate-summary.csv
+	@cat $<
+$(EXP_R)/validate/validate-summary.csv: $(EXP_M)/system.msgpack $(EXP_OBJF) \
+		pipelines/live.sh $(EXP_BIN)/sim-env $(EXP_BIN)/policy-eval \
+		$(EXP_BIN)/testbed $(EXP_BIN)/trace-collect $(EXP_BIN)/actuate
+	@$(live_calibration)
 	@mkdir -p $(@D)
-	$(call live_run,LIVE_BASELINE=$*,-)
+	BIN=$(EXP_BIN) LIVE_CONTROLLERS=validate LIVE_SKIP=$(or $(LIVE_SKIP),1) \
+		sh pipelines/live.sh $(EXP_OBJF) - $(EXP_M)/system.msgpack $(@D) \
+		|| { s=$$?; mv -f $@ $(@D)/validate-summary-partial.csv \
+		2>/dev/null; exit $$s; }
 
 # ------------------------------------------------------------------------
 # The fan-out. Tools are built once here, before any parallel run.

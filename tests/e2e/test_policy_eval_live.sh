@@ -3,12 +3,14 @@
 # testbed: trace-collect --follow | policy-eval live --act POLICY | actuate,
 # a few 1 s periods; the testbed really runs the chosen configuration, the
 # same CSVs come out, nothing is left running, a normal end prints no
-# error, the pipe's status is the first failure's. On fake trace streams:
+# error, the pipe's status is the first failure's; the loads are the
+# objective's schedule, the simulator's predictions and the same
+# controller on the simulator come beside. On fake trace streams:
 # windows with lost requests never meet the bound (served-share rule),
 # nothing measured is lost when actuate goes away or the loop is killed,
 # the autoscaler on a measured utilisation. Also policy-eval live's own
 # refusals (too little input, a trace without the objective's columns,
-# objectives with [param] sections, a bad option).
+# [param]s without a schedule, a bad option).
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/pipeline_lib.sh"
 obj=$MESHRL_ROOT/pipelines/objectives/delay.obj
@@ -18,40 +20,52 @@ check "a quick policy" ppo-train -q "$obj" --model "$TMP/system.msgpack" --times
 out=$TMP/live
 # TMPDIR puts live.sh's testbed run folder under $TMP, so the leftover
 # check below looks at this test's processes only, not at other runs'.
-check "live: 3 periods of 1 s through the pipe" env BIN="$MESHRL_BIN" TMPDIR="$TMP" \
-	LIVE_PERIODS=3 LIVE_WINDOW=1 LIVE_SKIP=1 LIVE_STREAM=compute=poisson:4 \
-	LIVE_TRACE="$TMP/live-trace.csv" \
+check "live: the policy, 3 periods of 1 s through the pipe" env BIN="$MESHRL_BIN" TMPDIR="$TMP" \
+	LIVE_CONTROLLERS=ppo LIVE_PERIODS=3 LIVE_WINDOW=1 LIVE_SKIP=1 LIVE_TRACE=1 \
 	sh -c "sh '$MESHRL_ROOT/pipelines/live.sh' '$obj' '$TMP/policy.msgpack' '$TMP/system.msgpack' '$out' 2>'$TMP/live.err'"
 check "live: a normal end prints no error (no 'Broken pipe')" sh -c \
 	"! grep -iE 'broken pipe|error|exited' '$TMP/live.err'"
 check "steps-ppo.csv: header and 3 periods" sh -c \
-	"head -n 1 '$out/steps-ppo.csv' | grep -qx 'step,load,p,c,cores,d1,carried,cost,reward,bound_met,episode' && [ \$(wc -l <'$out/steps-ppo.csv') -eq 4 ]"
+	"head -n 1 '$out/ppo/steps-ppo.csv' | grep -qx 'step,load,p,c,cores,d1,carried,cost,reward,bound_met,episode' && [ \$(wc -l <'$out/ppo/steps-ppo.csv') -eq 4 ]"
 check "summary.csv: one live row over 3 steps" grep -q '^delay,live,1,ppo,3,' "$out/summary.csv"
+check "summary-sim.csv: the policy on the simulator, same 3 periods" grep -q '^delay,sim,1,ppo,3,' "$out/summary-sim.csv"
+# The loads are the objective's test episode 0 (seed 1), one level per
+# period: the steps' loads are the schedule's, and the trace's targets.
+policy-eval live --write-loads "$TMP" --model "$TMP/system.msgpack" --periods 3 --skip 1 "$obj"
+want=$(sed -n '2p;4p;6p' "$TMP/load1" | tr '\n' ' ')
+check "live: the loads are the schedule's ($want)" sh -c \
+	"[ \"\$(cut -d, -f2 '$out/ppo/steps-ppo.csv' | tail -n +2 | tr '\\n' ' ')\" = '$want' ]"
 # The testbed ran what the policy chose: the last window measured (a
 # complete one, after the skipped settling window) reports the policy's
 # p1 and c1, read back from the testbed's control API by trace-collect.
-want=$(awk -F, 'END { print $3 "," $4 }' "$out/steps-ppo.csv")
+want=$(awk -F, 'END { print $3 "," $4 }' "$out/ppo/steps-ppo.csv")
 check "the testbed ran the policy's action ($want)" sh -c \
-	"awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) col[\$i] = i } NR > 1 { last = \$col[\"p1\"] \",\" \$col[\"c1\"] } END { print last }' '$TMP/live-trace.csv' | grep -qx '$want'"
-check "measured delays are real (> 0)" sh -c "awk -F, 'NR > 1 && \$6 <= 0 { exit 1 }' '$out/steps-ppo.csv'"
+	"awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) col[\$i] = i } NR > 1 { last = \$col[\"p1\"] \",\" \$col[\"c1\"] } END { print last }' '$out/ppo/trace.csv' | grep -qx '$want'"
+check "measured delays are real (> 0)" sh -c "awk -F, 'NR > 1 && \$6 <= 0 { exit 1 }' '$out/ppo/steps-ppo.csv'"
+check "the trace has the nodes' utilisation (util1, util2 in 0..2)" sh -c \
+	"awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) c[\$i] = i; if (!c[\"util1\"] || !c[\"util2\"]) exit 1 } NR > 2 { u = \$c[\"util1\"]; if (u == \"\" || u < 0 || u > 2) exit 1; n++ } END { exit !n }' '$out/ppo/trace.csv'"
+check "periods-ppo.csv: measured and predicted delay of each period" sh -c \
+	"awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) c[\$i] = i } NR > 1 { if (\$c[\"delay1\"] <= 0 || \$c[\"delay1_pred\"] <= 0) exit 1; n++ } END { exit n != 3 }' '$out/ppo/periods-ppo.csv'"
+check "gap.csv: MAE and bias per load level and over all" sh -c \
+	"head -n 1 '$out/gap.csv' | grep -q '^policy,load,periods,delay1_mae,delay1_bias,served_mae' && grep -q '^ppo,all,3,' '$out/gap.csv'"
+check "compare.csv: live beside simulated" grep -q '^delay,ppo,3,' "$out/compare.csv"
 check "no testbed left running" sh -c "! ps -eo args | grep -F '$TMP/meshrl-live.' | grep -v grep"
 # The pipe's exit status is the first failure's: an actuate that stops
 # after one action (exit 4) makes live.sh exit 4, not policy-eval's 5 or
 # trace-collect's 0, and the period measured is on disk.
 mkdir -p "$TMP/fakebin"
-for t in testbed trace-collect policy-eval; do ln -s "$MESHRL_BIN/$t" "$TMP/fakebin/$t"; done
+for t in testbed trace-collect policy-eval sim-env; do ln -s "$MESHRL_BIN/$t" "$TMP/fakebin/$t"; done
 printf '#!/bin/sh\nread line\nexit 4\n' >"$TMP/fakebin/actuate"
 chmod +x "$TMP/fakebin/actuate"
-expect_fail "live.sh: actuate's failure is the pipe's status" 4 "actuate exited 4" \
-	env BIN="$TMP/fakebin" TMPDIR="$TMP" LIVE_PERIODS=3 LIVE_WINDOW=1 \
-	LIVE_SKIP=0 LIVE_STREAM=compute=poisson:4 \
-	sh "$MESHRL_ROOT/pipelines/live.sh" "$obj" "$TMP/policy.msgpack" "$TMP/system.msgpack" "$TMP/out4"
+expect_fail "live.sh: actuate's failure is the pipe's status" 4 "ppo: actuate exited 4" \
+	env BIN="$TMP/fakebin" TMPDIR="$TMP" LIVE_CONTROLLERS=ppo LIVE_PERIODS=3 \
+	LIVE_WINDOW=1 sh "$MESHRL_ROOT/pipelines/live.sh" "$obj" "$TMP/policy.msgpack" "$TMP/system.msgpack" "$TMP/out4"
 check "live.sh: the period measured before actuate's end is on disk" grep -q '^delay,live,1,ppo,1,' "$TMP/out4/summary.csv"
 check "no testbed left running (after the failure)" sh -c "! ps -eo args | grep -F '$TMP/meshrl-live.' | grep -v grep"
-check "live.sh: LIVE_BASELINE=hpa80 runs the autoscaler live (service time from the model)" \
-	env BIN="$MESHRL_BIN" TMPDIR="$TMP" LIVE_BASELINE=hpa80 LIVE_ARGS="--hpa-window 2" \
-	LIVE_PERIODS=2 LIVE_WINDOW=1 LIVE_SKIP=0 LIVE_STREAM=compute=poisson:4 \
-	sh -c "sh '$MESHRL_ROOT/pipelines/live.sh' '$obj' - '$TMP/system.msgpack' '$TMP/outh' 2>'$TMP/outh.err' && grep -q '^delay,live,1,hpa80,2,' '$TMP/outh/summary.csv' && grep -q 'service time .* s from the model' '$TMP/outh.err'"
+check "live.sh: hpa80 and noop in turn, each on its own testbed (service time from the model)" \
+	env BIN="$MESHRL_BIN" TMPDIR="$TMP" LIVE_CONTROLLERS="hpa80 noop" LIVE_HPA_ARGS="--hpa-window 2" \
+	LIVE_PERIODS=2 LIVE_WINDOW=1 \
+	sh -c "sh '$MESHRL_ROOT/pipelines/live.sh' '$obj' - '$TMP/system.msgpack' '$TMP/outh' 2>'$TMP/outh.err' && grep -q '^delay,live,1,hpa80,2,' '$TMP/outh/summary.csv' && grep -q '^delay,live,1,noop,2,' '$TMP/outh/summary.csv' && grep -q 'service time .* s from the model' '$TMP/outh.err' && [ \$(grep -c 'on a fresh testbed' '$TMP/outh.err') -eq 2 ]"
 
 # The autoscaler on a measured utilisation (--util-column): 200 % of one
 # core's allotment at target 80 %: ceil(1 x 2 / 0.8) = 3 cores next.
@@ -74,7 +88,7 @@ expect_fail "live: trace without d1 names it" 3 "stdin.*'d1'" \
 	sh -c "policy-eval live -q --act '$TMP/policy.msgpack' --model '$TMP/system.msgpack' -o '$TMP/o1' '$obj' <'$TMP/nod1.csv' >/dev/null"
 check "live: canned rows give actions for actuate" sh -c \
 	"head -n 4 '$TMP/trace.csv' | policy-eval live -q --baseline noop -o '$TMP/o1' '$obj' --model '$TMP/system.msgpack' | head -n 1 | grep -qx 'p1=80,c1=1'"
-expect_fail "live: objectives with [param] sections are refused" 2 "throughput.obj: live: objectives with \[param\] sections" \
+expect_fail "live: [param]s without --schedule are refused" 2 "throughput.obj has \[param\]s, which no trace row carries" \
 	sh -c "policy-eval live -q --baseline noop -o '$TMP/o1' '$MESHRL_ROOT/pipelines/objectives/throughput.obj' </dev/null"
 expect_fail "live: a bad option is a usage error" 2 "^Try 'policy-eval --help'" \
 	sh -c "policy-eval live --periods 0 --baseline noop -o '$TMP/o1' '$obj' </dev/null"
@@ -133,4 +147,4 @@ kill -KILL "$pid" 2>/dev/null
 wait "$pid" 2>/dev/null
 exec 3>&-
 check "live: killed after 3 periods: 3 whole rows and their summary" sh -c \
-	"[ \$(wc -l <'$TMP/kill/steps-noop.csv') -eq 4 ] && tail -c 1 '$TMP/kill/steps-noop.csv' | od -c | grep -q '\\\\n' && grep -q '^delay,live,1,noop,3,' '$TMP/kill/summary.csv' && ! ls '$TMP/kill' | grep -v '^steps-noop.csv\$' | grep -qv '^summary.csv\$'"
+	"[ \$(wc -l <'$TMP/kill/steps-noop.csv') -eq 4 ] && tail -c 1 '$TMP/kill/steps-noop.csv' | od -c | grep -q '\\\\n' && grep -q '^delay,live,1,noop,3,' '$TMP/kill/summary.csv' && ! ls -a '$TMP/kill' | grep -q '\\.tmp\\.'"

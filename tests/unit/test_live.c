@@ -2,7 +2,10 @@
  * trace columns a row needs, reading a measured state, and the
  * observation, mask, configuration and reward of measured rows equal to
  * the simulator's for the same state, for absolute and incremental
- * actions; the refusals (a setting off the grid, [param] objectives). */
+ * actions; [param]s from a schedule (the test episode's states), the
+ * simulator's prediction and optimum in a live state, the load column of
+ * a class stream; the refusals (a setting off the grid, a model that does
+ * not open). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -233,16 +236,101 @@ static void test_incremental(void)
 	mr_objective_free(o);
 }
 
+/* [param]s live: the schedule walks the test episode (the parameter drawn
+ * every step), and the bound a row is judged by is its state's. */
+static void test_params(void)
+{
+	mr_objective *o;
+	mr_err e = {0};
+	mr_simenv_live *l = open_live("par.obj", param_obj, "[param]", &o);
+	if (!l)
+		return;
+	CHECK(mr_simenv_live_nparams(l) == 1 &&
+		      !strcmp(mr_simenv_live_param_name(l, 0), "B") &&
+		      mr_simenv_live_param_value(l, 0, 1) == 0.6,
+	      "[param]: its name and levels");
+	mr_live_state sch[10];
+	int seen[2] = {0, 0};
+	CHECK(mr_simenv_live_schedule(l, 1, 10, sch, &e) == 0, "[param]: a "
+	      "schedule of 10 periods (%s)", e.msg);
+	for (int t = 0; t < 10; t++)
+		if (sch[t].param[0] == 0 || sch[t].param[0] == 1)
+			seen[sch[t].param[0]] = 1;
+	CHECK(seen[0] && seen[1] && sch[3].load[0] == 8,
+	      "[param]: the schedule draws both bounds, at the pattern's load");
+	double row[2] = {8, 0.55};
+	int32_t cfg[2] = {4, 3};
+	mr_live_state at = sch[0];
+	mr_step_info i0, i1;
+	at.param[0] = 0;
+	mr_simenv_live_outcome_at(l, row, &at, cfg, &i0);
+	at.param[0] = 1;
+	mr_simenv_live_outcome_at(l, row, &at, cfg, &i1);
+	CHECK(!i0.bound_met && i1.bound_met,
+	      "[param]: d1 = 0.55 s misses bound 0.5 and meets bound 0.6");
+	mr_simenv_live_free(l);
+	mr_objective_free(o);
+}
+
+/* The prediction is the model's reward at the state's load; the optimum
+ * is the best predicted action; a class stream's load column is the
+ * max_ feature that is its load. */
+static void test_predict_optimal(void)
+{
+	mr_objective *o;
+	mr_err e = {0};
+	mr_simenv_live *l = open_live("abs.obj", abs_obj, "predict", &o);
+	if (!l)
+		return;
+	mr_live_state st = {.load = {8}};
+	int32_t best[2], a[2];
+	mr_step_info info;
+	CHECK(mr_simenv_live_optimal(l, &st, best, &e) == 0,
+	      "optimal: an action in a live state (%s)", e.msg);
+	double rbest = mr_simenv_live_predict(l, &st, best, &info), worst = 9;
+	int beaten = 0;
+	for (a[0] = 0; a[0] < 6; a[0]++)
+		for (a[1] = 0; a[1] < 5; a[1]++) {
+			double r = mr_simenv_live_predict(l, &st, a, &info);
+			beaten |= r > rbest;
+			worst = r < worst ? r : worst;
+		}
+	/* p = 0: all 8 req/s on node 2 (capacity 6): 20 s */
+	a[0] = 0, a[1] = 0;
+	mr_simenv_live_predict(l, &st, a, &info);
+	CHECK(!beaten && rbest > worst && fabs(info.delay[0] - 20) < 1e-9,
+	      "predict: the optimum's reward %.3f is the best of 30, the "
+	      "model's delay at p = 0 is 20 s (%g)", rbest, info.delay[0]);
+	mr_simenv_live_free(l);
+	mr_objective_free(o);
+	static const char *cls =
+		"name = cls\nservices = premium, freemium\n"
+		"episode_length = 4\n[load]\npattern = levels\n"
+		"levels1 = 2, 4\nlevels2 = 2, 4\nhold = 1\n"
+		"[action c]\nvalues = 1..3\n"
+		"[model]\nkind = analytic\ntargets = d1p, d1f\n"
+		"[features]\nmax_l1p = load1\nmax_l1f = load2\nc1 = c\n"
+		"[targets]\nd1p = 0.1 * max_l1p / c1\n"
+		"d1f = 0.1 * max_l1f / c1\n"
+		"[reward]\nfamily = delay-bound-cost\ndelay1 = d1p\n"
+		"delay2 = d1f\ncost = c\nbound1 = 0.6\nbound2 = 0.6\n"
+		"budget = 6\n";
+	l = open_live("cls.obj", cls, "classes", &o);
+	if (!l)
+		return;
+	const char *const *cols;
+	int n = mr_simenv_live_columns(l, &cols);
+	CHECK(n >= 2 && !strcmp(cols[0], "max_l1p") &&
+		      !strcmp(cols[1], "max_l1f"),
+	      "classes: the loads are read from max_l1p, max_l1f");
+	mr_simenv_live_free(l);
+	mr_objective_free(o);
+}
+
 static void test_refusals(void)
 {
-	mr_objective *o = load_obj("par.obj", param_obj);
 	mr_err e = {0};
-	CHECK(mr_simenv_live_open(o, NULL, 20, &e) == NULL &&
-		      e.code == MR_EXIT_USAGE &&
-		      strstr(e.msg, "live: objectives with [param] sections"),
-	      "[param] objectives are refused (%s)", e.msg);
-	mr_objective_free(o);
-	o = load_obj("abs.obj", abs_obj);
+	mr_objective *o = load_obj("abs.obj", abs_obj);
 	CHECK(mr_simenv_live_open(o, "/nonexistent.msgpack", 20, &e) == NULL &&
 		      strstr(e.msg, "/nonexistent.msgpack"),
 	      "a system model that does not open is refused (%s)", e.msg);
@@ -316,6 +404,8 @@ int main(void)
 	}
 	test_absolute();
 	test_incremental();
+	test_params();
+	test_predict_optimal();
 	test_refusals();
 	test_served();
 	rmdir(tmpdir);

@@ -94,6 +94,10 @@ static void usage(FILE *f)
 "      --node URL         a processing node (testbed's $TB_NODE1, $TB_NODE2;\n"
 "                         repeatable, up to 2): its /health goes into\n"
 "                         FILE.meta at the start and end of the run\n"
+"      --util             plain: columns util1[,util2], each --node's CPU\n"
+"                         utilisation in the window: the CPU it charged\n"
+"                         (its /health cpu_s) over what its units allot\n"
+"                         (units x unit), for the HPA baseline\n"
 "      --follow           plain: rows to stdout as windows finish, until\n"
 "                         SIGINT/SIGTERM (exit 0)\n"
 "      --raw FILE         per-request log (msgpack: a header map, then one\n"
@@ -168,7 +172,7 @@ typedef struct {
 	size_t max_inflight;
 	long connections;
 	int sender, pipeline;
-	int quiet, constant, follow;
+	int quiet, constant, follow, util;
 	act_kv set[ACT_MAX_KV], apply[ACT_MAX_KV];
 	size_t nset, napply;
 	char *nodes[TC_MAX_NODES]; /* --node: recorded in the sidecar */
@@ -198,6 +202,10 @@ typedef struct {
 	/* plain: live configuration */
 	act_target *act;
 	double last_cfg[TC_MAX_CFG];
+	/* --util: the nodes, and their CPU charged at the last reading */
+	char *const *nodes;
+	size_t nnodes;
+	double util_cpu[TC_MAX_NODES], util_t[TC_MAX_NODES];
 } run_ctx;
 
 static void buf_add(run_ctx *c, const char *s, size_t n)
@@ -210,10 +218,39 @@ static void buf_add(run_ctx *c, const char *s, size_t n)
 	c->len += n;
 }
 
+/* --util: node k's utilisation since the last reading, the CPU it
+ * charged (its /health cpu_s) over the CPU its units allot (units x unit
+ * per second); NaN when it does not answer. */
+static double node_util(run_ctx *c, size_t k)
+{
+	mesh_kv kv[32];
+	mr_err e = {0};
+	double now = mr_now();
+	int n = tc_node_health(c->nodes[k], kv, 32, &e);
+	double cpu = NAN, units = NAN, unit = NAN;
+	for (int i = 0; i < n; i++) {
+		if (!strcmp(kv[i].key, "cpu_s"))
+			cpu = kv[i].val;
+		else if (!strcmp(kv[i].key, "units"))
+			units = kv[i].val;
+		else if (!strcmp(kv[i].key, "unit"))
+			unit = kv[i].val;
+	}
+	double u = (cpu - c->util_cpu[k]) /
+		   ((now - c->util_t[k]) * units * unit);
+	if (n < 0 && !c->quiet)
+		fprintf(stderr, "%s: warning: --util: %s\n", prog, e.msg);
+	c->util_cpu[k] = cpu;
+	c->util_t[k] = now;
+	return isfinite(u) && u >= 0 ? u : NAN;
+}
+
 static int on_plain_window(void *ud, tc_window *w)
 {
 	run_ctx *c = ud;
 	char row[4096];
+	for (size_t k = 0; k < c->nnodes; k++)
+		w->util[k] = node_util(c, k);
 	size_t n = tc_schema_row(c->schema, w, w->t1 - w->t0, row, sizeof row);
 	if (tc_trace_write(c->trace, row, n, 0, c->err) != 0) {
 		/* --follow: the reader closed the pipe, it has what it
@@ -816,6 +853,16 @@ static int run_plain(const opts *o, tc_stream *streams, tc_pattern *pats,
 	}
 	run_ctx c = {.schema = &sc, .window = o->window, .quiet = o->quiet,
 		     .follow = o->follow, .err = &e};
+	if (o->util) {
+		if (!o->nnodes)
+			mr_usage_error(prog, "--util needs --node URL (each "
+					     "node measured)");
+		tc_schema_add_util(&sc, o->nnodes);
+		c.nodes = o->nodes;
+		c.nnodes = o->nnodes;
+		for (size_t k = 0; k < o->nnodes; k++)
+			node_util(&c, k); /* the first reading */
+	}
 	if (plain_config(o, &sc, &seg))
 		plain_live(o, &c, &seg);
 	tc_trace tr;
@@ -965,6 +1012,7 @@ int main(int argc, char **argv)
 		{"adaptive", no_argument, 0, 'A'},
 		{"bound", required_argument, 0, 'b'},
 		{"targets", required_argument, 0, 'y'},
+		{"util", no_argument, 0, 'Y'},
 		{"quiet", no_argument, 0, 'q'},
 		{"help", no_argument, 0, 'h'},
 		{"version", no_argument, 0, 'V'},
@@ -1040,6 +1088,7 @@ int main(int argc, char **argv)
 		case 'A': o.adaptive = 1; break;
 		case 'b': add_bound(optarg, &o); break;
 		case 'y': o.targets = optarg; break;
+		case 'Y': o.util = 1; break;
 		case 'q': o.quiet = 1; break;
 		case 'h': usage(stdout); return MR_EXIT_OK;
 		case 'V': mr_print_version(prog); return MR_EXIT_OK;

@@ -97,6 +97,7 @@ typedef struct tc_window {
 	double cfg[TC_MAX_CFG]; /* the segment's configuration columns */
 	int64_t tag;            /* caller's (grid configuration index) */
 	int last;               /* last window of its segment */
+	double util[2];         /* --util: the nodes' CPU utilisation */
 } tc_window;
 
 /* Mean, std (population), nearest-rank percentile of a window stream. */
@@ -184,13 +185,14 @@ void tc_engine_free(tc_engine *g);
  * Trace schemas: columns, and a row from a window.
  */
 typedef enum { COL_TARGET, COL_SENT, COL_OK, COL_DROP, COL_MEAN, COL_STD,
-	       COL_P90, COL_P99, COL_NODE, COL_CFG } tc_col_kind;
+	       COL_P90, COL_P99, COL_NODE, COL_CFG, COL_UTIL } tc_col_kind;
 
 typedef struct {
 	char name[32];
 	tc_col_kind kind;
 	int stream; /* window stream the column describes */
-	int arg;    /* COL_NODE: node 0/1; COL_CFG: index into cfg[] */
+	int arg;    /* COL_NODE, COL_UTIL: node 0/1; COL_CFG: index into
+		     * cfg[] */
 } tc_colspec;
 
 #define TC_MAX_COLS 64
@@ -219,6 +221,9 @@ int tc_schema_init(tc_schema *s, const char *name, const tc_stream *streams,
 int tc_schema_match(const tc_schema *s, tc_stream *streams, tc_pattern *pats,
 		    size_t n, mr_err *e);
 /* Formats w as one CSV line (with '\n') into buf; returns its length. */
+/* --util: columns util1[, util2], node k's CPU utilisation in the window
+ * (tc_window.util[k]). */
+void tc_schema_add_util(tc_schema *s, size_t nnodes);
 size_t tc_schema_row(const tc_schema *s, tc_window *w, double window,
 		     char *buf, size_t cap);
 
@@ -255,6 +260,9 @@ typedef struct {
 	mesh_kv start[TC_MAX_NODES][32]; /* the nodes' /health at the start */
 	int nstart[TC_MAX_NODES];
 } tc_meta;
+
+/* GET URL/health of a processing node into kv; the pair count or -1. */
+int tc_node_health(const char *url, mesh_kv *kv, size_t max, mr_err *e);
 
 /* Reads the nodes' /health (nodes: their base URLs; none: the testbed is
  * recorded as unknown) and starts this run's block with the command, tool

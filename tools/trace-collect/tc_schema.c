@@ -156,6 +156,15 @@ int tc_schema_init(tc_schema *s, const char *name, const tc_stream *streams,
 	return 0;
 }
 
+void tc_schema_add_util(tc_schema *s, size_t nnodes)
+{
+	for (size_t k = 0; k < nnodes && s->ncols < TC_MAX_COLS; k++) {
+		char n[32];
+		snprintf(n, sizeof n, "util%d", (int)k + 1);
+		add(s, n, COL_UTIL, 0, (int)k);
+	}
+}
+
 static int slot_fits(const tc_stream *slot, const tc_stream *s)
 {
 	return strcmp(slot->service, s->service) == 0 &&
@@ -217,6 +226,7 @@ size_t tc_schema_row(const tc_schema *s, tc_window *w, double window,
 					      (double)st->node_ok[c->arg]
 				    : 0;
 			break;
+		case COL_UTIL: v = w->util[c->arg]; break;
 		case COL_CFG:
 			v = w->cfg[c->arg];
 			if (isnan(v)) /* no limit: the offered rate */

@@ -253,7 +253,7 @@ static size_t on_body(char *p, size_t size, size_t n, void *ud)
 }
 
 /* GET URL/health of a processing node into kv; the pair count or -1. */
-static int node_health(const char *url, mesh_kv *kv, size_t max, mr_err *e)
+int tc_node_health(const char *url, mesh_kv *kv, size_t max, mr_err *e)
 {
 	CURL *h = curl_easy_init();
 	if (!h)
@@ -354,7 +354,7 @@ int tc_meta_begin(tc_meta *m, const char *trace_path, char *const *nodes,
 	m->nnodes = nnodes;
 	for (size_t j = 0; j < nnodes; j++) {
 		m->node_url[j] = nodes[j];
-		m->nstart[j] = node_health(nodes[j], m->start[j], 32, e);
+		m->nstart[j] = tc_node_health(nodes[j], m->start[j], 32, e);
 		if (m->nstart[j] < 0) {
 			tc_meta_free(m);
 			return -1;
@@ -416,7 +416,7 @@ static void meta_charges(const tc_meta *m, char **s)
 		node_name(m, j, nm, sizeof nm);
 		mesh_kv now[32];
 		mr_err e;
-		int n = node_health(m->node_url[j], now, 32, &e);
+		int n = tc_node_health(m->node_url[j], now, 32, &e);
 		if (n < 0) {
 			meta_cat(s, "%s.charged=unknown (%s)\n", nm, e.msg);
 			continue;

@@ -214,18 +214,23 @@ void mr_simenv_optimal_free(void *ctx);
  */
 typedef struct mr_simenv_live mr_simenv_live;
 
+#define MR_LIVE_MAX_PARAMS 8
+
 typedef struct {
 	double load[MR_MAX_SERVICES];   /* offered load per service */
 	int32_t cfg[MR_MAX_COMPONENTS]; /* incremental: the running setting of
 					 * each component, as an index into
 					 * its values */
+	int32_t param[MR_LIVE_MAX_PARAMS]; /* [param] level indices (a row
+					    * has none: they come from a
+					    * schedule) */
 } mr_live_state;
 
 /* The objective on measured rows. The system model (model_path; NULL: the
  * objective's) must open as for the simulator. timeout is the delay
  * counted for a target measured as 0 (a window without a success).
- * Refuses objectives with [param] sections: a row has no parameter
- * column. The objective must outlive the result. */
+ * A row has no parameter column: [param] levels come with the state
+ * (mr_simenv_live_schedule). The objective must outlive the result. */
 mr_simenv_live *mr_simenv_live_open(const mr_objective *o,
 				    const char *model_path, double timeout,
 				    mr_err *e);
@@ -261,5 +266,44 @@ void mr_simenv_live_config(const mr_simenv_live *l, const mr_live_state *st,
  * (the objective's reward of the row's loads and targets). */
 double mr_simenv_live_outcome(mr_simenv_live *l, const double *row,
 			      const int32_t *cfg, mr_step_info *info);
+/* The same with the parameters (and nothing else) of state at. */
+double mr_simenv_live_outcome_at(mr_simenv_live *l, const double *row,
+				 const mr_live_state *at, const int32_t *cfg,
+				 mr_step_info *info);
+/* Requests a row says were answered: the sum of the numerator columns of
+ * the ratio targets (cl1 of served1 = cl1 / l1); NaN without any. */
+double mr_simenv_live_answered(const mr_simenv_live *l, const double *row);
+/* The objective's [param]s: count, names and level values. */
+int mr_simenv_live_nparams(const mr_simenv_live *l);
+const char *mr_simenv_live_param_name(const mr_simenv_live *l, int k);
+double mr_simenv_live_param_value(const mr_simenv_live *l, int k, int32_t i);
+/* The k-th model feature that is a constant (throughput's c1 = cores1):
+ * its trace column and value, the setting the system must hold; 0 when
+ * there are fewer. */
+int mr_simenv_live_fixed(const mr_simenv_live *l, int k, const char **col,
+			 double *value);
+/* The first n states of the objective's test episode 0 for seed (the
+ * loads and parameters policy-eval sim's first test episode walks; cfg:
+ * the episode's start configuration), into out[0..n). */
+int mr_simenv_live_schedule(mr_simenv_live *l, uint64_t seed, long n,
+			    mr_live_state *out, mr_err *e);
+/* The simulator's prediction for configuration cfg in state st: its
+ * reward and step info (the model's targets through the same reward). */
+double mr_simenv_live_predict(mr_simenv_live *l, const mr_live_state *st,
+			      const int32_t *cfg, mr_step_info *info);
+/* Absolute actions: the simulator's three best actions in state st, best
+ * first (first of equals ahead), and their predicted rewards; returns how
+ * many (0 for incremental actions). */
+int mr_simenv_live_top3(mr_simenv_live *l, const mr_live_state *st,
+			int32_t act[3][MR_MAX_COMPONENTS], double rew[3]);
+/* The states of the load pattern's levels x [param] levels (discrete
+ * patterns; 0 otherwise): all of them when there are at most max, else
+ * max at an even stride from a seeded offset. out holds max. */
+long mr_simenv_live_grid(const mr_simenv_live *l, long max, uint64_t seed,
+			 mr_live_state *out);
+/* The simulator's optimal action in state st (exhaustive search, or for
+ * incremental actions value iteration, solved on first use). */
+int mr_simenv_live_optimal(mr_simenv_live *l, const mr_live_state *st,
+			   int32_t *action, mr_err *e);
 
 #endif
