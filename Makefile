@@ -15,6 +15,11 @@
 
 CC      ?= cc
 BUILD   ?= build
+# One spelling of the build folder: the compiler's dependency files (.d)
+# name their targets by path, so BUILD=$PWD/build (as the e2e tests call
+# make) must mean the same targets as BUILD=build, or a header change
+# would not rebuild what such a run compiled.
+override BUILD := $(patsubst $(CURDIR)/%,%,$(abspath $(BUILD)))
 OPT     ?= -O3 -march=native
 PREFIX  ?= /usr/local
 SAN     ?=

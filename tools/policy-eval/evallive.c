@@ -419,13 +419,8 @@ static void setup_validation(const char *prog, live_opts *op, live_run *r)
 static void setup_schedule(const char *prog, live_opts *op, live_run *r)
 {
 	mr_err e = {0};
-	if (!op->scheduled) {
-		if (mr_simenv_live_nparams(r->l) > 0)
-			mr_usage_error(prog, "live: %s has [param]s, which no "
-				       "trace row carries: use --schedule",
-				       op->objective);
-		return;
-	}
+	if (!op->scheduled)
+		return; /* no [param]s: checked before the model is read */
 	if (op->validate) {
 		setup_validation(prog, op, r);
 		return;
@@ -509,6 +504,10 @@ static void setup(const char *prog, live_opts *op, live_run *r)
 	r->o = mr_objective_load(op->objective, &e);
 	if (!r->o)
 		mr_die(prog, &e);
+	if (!op->scheduled && mr_objective_nparams(r->o) > 0)
+		mr_usage_error(prog, "live: %s has [param]s, which no trace "
+			       "row carries: use --schedule",
+			       op->objective);
 	r->l = mr_simenv_live_open(r->o, op->model, window_timeout(op, r->o),
 				   &e);
 	if (!r->l)

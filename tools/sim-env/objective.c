@@ -365,7 +365,7 @@ typedef struct {
 	const char *file;
 	mr_err *e;
 	int services_line, model_line, reward_line, family_line;
-	int episode_line, load_line;
+	int episode_line, load_line, from_start_line;
 	int timeout_line[MR_MAX_SERVICES], served_line[MR_MAX_SERVICES];
 	const entry *targets; /* [model] targets */
 	const entry *risk, *upper, *lower; /* [model] robust optimum */
@@ -579,9 +579,16 @@ static int top_key(parser *p, const entry *en)
 				   "'episode_length' must be a whole number >= 0");
 		o->episode_length = (int)x;
 		p->episode_line = en->line;
+	} else if (strcmp(k, "train_from_start") == 0) {
+		double x;
+		if (se_parse_num(v, &x) != 0 || !(x >= 0 && x <= 1))
+			return bad(p, en->line,
+				   "'train_from_start' must be a share in 0..1");
+		o->train_from_start = x;
+		p->from_start_line = en->line;
 	} else {
 		return bad(p, en->line,
-			   "unknown key '%s' (top level: name, services, actions, episode_length)",
+			   "unknown key '%s' (top level: name, services, actions, episode_length, train_from_start)",
 			   k);
 	}
 	return 0;
@@ -770,6 +777,9 @@ static int parse_actions(parser *p)
 	}
 	if (o->nact == 0)
 		return bad(p, 0, "no [action NAME] section");
+	if (o->train_from_start > 0 && !o->incremental)
+		return bad(p, p->from_start_line,
+			   "'train_from_start' applies to incremental actions only");
 	return 0;
 }
 
@@ -1422,6 +1432,11 @@ const char *mr_objective_model_file(const mr_objective *o,
 	if (model_path)
 		return model_path;
 	return o->model_kind == SE_MODEL_FOREST ? o->model_file : NULL;
+}
+
+int mr_objective_nparams(const mr_objective *o)
+{
+	return o->nparam;
 }
 
 const char *mr_objective_param(const mr_objective *o, const char *section,

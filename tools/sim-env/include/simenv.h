@@ -21,6 +21,8 @@ const char *mr_objective_name(const mr_objective *o);
  * given, else the objective's [model] file; NULL for an analytic model. */
 const char *mr_objective_model_file(const mr_objective *o,
 				    const char *model_path);
+/* How many [param]s (state parameters such as changing bounds) it has. */
+int mr_objective_nparams(const mr_objective *o);
 /* A free-form key of a section, e.g. ("ppo", "lr"), or NULL when absent. */
 const char *mr_objective_param(const mr_objective *o, const char *section,
 			       const char *key);
