@@ -441,6 +441,64 @@ static void test_delay_reward(void)
 	mr_objective_free(o);
 }
 
+/* train_from_start: that share of training episodes starts at the actions'
+ * evaluation start, the rest anywhere; refused without incremental
+ * actions or outside 0..1 */
+static int starts_at_start(const char *share, int nenvs)
+{
+	char txt[1024];
+	snprintf(txt, sizeof txt,
+		 "name = inc\nservices = compute\nactions = incremental\n"
+		 "episode_length = 30\ntrain_from_start = %s\n"
+		 "[load]\npattern = constant\nvalue = 8\n"
+		 "[action p]\nvalues = 0..100 step 20\nstart = 100\n"
+		 "[action c]\nvalues = 1..5\nstart = 5\n" TOY_MODEL
+		 "[reward]\nfamily = cost-incremental\ndelay1 = d1\ncost = c\n"
+		 "bound1 = 0.6\nvalue = 1 - c / 10\npenalty = -1\n",
+		 share);
+	mr_objective *o = load_obj("fromstart.obj", txt);
+	mr_err e;
+	mr_simenv_opts opts = {.nenvs = nenvs, .seed = 5};
+	mr_vecenv *v = mr_simenv_open(o, &opts, &e);
+	int n = 0;
+	if (v && v->reset(v, 5, &e) == 0)
+		for (int i = 0; i < nenvs; i++)
+			n += v->obs[(size_t)i * 3 + 1] == 100 &&
+			     v->obs[(size_t)i * 3 + 2] == 5;
+	if (v) {
+		v->close(v);
+		free(v);
+	}
+	mr_objective_free(o);
+	return n;
+}
+
+static void test_train_from_start(void)
+{
+	int all = starts_at_start("1", 200), some = starts_at_start("0.5", 200),
+	    none = starts_at_start("0", 200);
+	CHECK(all == 200, "train_from_start = 1: every training episode at the start (%d of 200)", all);
+	/* at random, (100, 5) is one of 30 configurations: ~7 of 200 */
+	CHECK(some >= 80 && some <= 130, "train_from_start = 0.5: about half plus chance (%d of 200)", some);
+	CHECK(none <= 20, "train_from_start = 0: at random (%d of 200)", none);
+	mr_err e;
+	const char *bad[][2] = {
+		{"fs1.obj", "name = a\nservices = compute\ntrain_from_start = 1.5\n"},
+		{"fs2.obj", "name = a\nservices = compute\ntrain_from_start = 0.5\n"
+			    "[load]\npattern = constant\nvalue = 8\n"
+			    "[action p]\nvalues = 0..100 step 20\n" TOY_MODEL
+			    "[reward]\nfamily = delay-bound-cost\ndelay1 = d1\n"
+			    "bound1 = 0.6\nbudget = 1\ncost = 0\n"},
+	};
+	const char *want[] = {"share in 0..1", "incremental actions only"};
+	for (int i = 0; i < 2; i++) {
+		mr_objective *o = mr_objective_load(write_tmp(bad[i][0], bad[i][1]), &e);
+		CHECK(!o && strstr(e.msg, want[i]) && strstr(e.msg, ":3:"),
+		      "train_from_start refused, file:line: %s", o ? "(loaded)" : e.msg);
+		mr_objective_free(o);
+	}
+}
+
 static void test_incremental(void)
 {
 	const char *txt =
@@ -1020,6 +1078,7 @@ int main(void)
 	test_objective_safety();
 	test_delay_reward();
 	test_incremental();
+	test_train_from_start();
 	test_objective_get();
 	test_pattern_spec();
 	test_forest_model();

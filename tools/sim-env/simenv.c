@@ -454,9 +454,14 @@ void se_episode_start(se_sim *s, int i)
 	for (int k = 0; k < o->nparam; k++)
 		st->pidx[k] = (int32_t)mr_rng_below(&st->rng,
 						    (uint64_t)o->param[k].nlevels);
+	/* the draw only when asked for, so other objectives' training
+	 * episodes stay what they were */
+	int from_start = s->eval || (o->train_from_start > 0 &&
+				     mr_rng_uniform(&st->rng) <
+					     o->train_from_start);
 	if (o->incremental)
 		for (int c = 0; c < o->nact; c++)
-			st->cidx[c] = s->eval && o->act[c].start >= 0
+			st->cidx[c] = from_start && o->act[c].start >= 0
 					      ? o->act[c].start
 					      : (int32_t)mr_rng_below(&st->rng,
 								      (uint64_t)o->act[c].nvalues);

@@ -154,6 +154,10 @@ struct mr_objective {
 	int nserv;
 	char *serv_names[MR_MAX_SERVICES];
 	int episode_length; /* 0: the pattern's */
+	/* incremental: share of training episodes that start at the actions'
+	 * evaluation start (the rest start anywhere), so the way down from
+	 * it is trained as often as evaluation walks it */
+	double train_from_start;
 	se_pattern pattern;
 	int incremental;
 	int nact;
