@@ -25,6 +25,10 @@ const char mr_adapt_help[] =
 "                          iteration each period; repeatable (up to 8). SPEC is\n"
 "                          rollout:KEY=V,... with keys\n"
 "                            l=N       simulated steps per candidate action (1)\n"
+"                            d=N       multistep lookahead: the first N of the l\n"
+"                                      steps take the best joint action (a search\n"
+"                                      over every sequence), the base policy the\n"
+"                                      rest (1..4, <= l; 1: the base from step 2)\n"
 "                            value=critic|none  terminal value: the base policy's\n"
 "                                      critic (default with --policy) or 0\n"
 "                            mc=M      Monte-Carlo: M runs per candidate, the base\n"
@@ -69,7 +73,7 @@ enum { MODEL_KNOWN, MODEL_DETECT, MODEL_REFIT, MODEL_STATIC };
 
 typedef struct {
 	char name[32];
-	int lookahead, runs, horizon, componentwise, value, model;
+	int lookahead, depth, runs, horizon, componentwise, value, model;
 	double noise;
 	char trace[200];
 	int trees, refits;
@@ -78,7 +82,7 @@ typedef struct {
 static int spec_fail(mr_err *e, const char *spec, const char *why)
 {
 	return mr_errf(e, MR_EXIT_USAGE, "--adapt '%s': %s (want rollout:"
-		       "l=N,value=critic|none,mc=M,h=H,cw,model=known|detect|"
+		       "l=N,d=N,value=critic|none,mc=M,h=H,cw,model=known|detect|"
 		       "refit|static,noise=X,trace=FILE,trees=N,refits=N)", spec,
 		       why);
 }
@@ -96,6 +100,9 @@ static int parse_key(variant *v, const char *spec, char *kv, mr_err *e)
 		v->componentwise = 1;
 	else if (!strcmp(kv, "l") && is_int && n >= 1 && n <= 100)
 		v->lookahead = (int)n;
+	else if (!strcmp(kv, "d") && is_int && n >= 1 &&
+		 n <= MR_ROLLOUT_MAX_DEPTH)
+		v->depth = (int)n;
 	else if (!strcmp(kv, "mc") && is_int && n >= 1 && n <= 10000)
 		v->runs = (int)n;
 	else if (!strcmp(kv, "h") && is_int && n >= 0 && n <= 1000)
@@ -132,6 +139,7 @@ static int parse_spec(const char *spec, variant *v, mr_err *e)
 {
 	memset(v, 0, sizeof *v);
 	v->lookahead = 1;
+	v->depth = 1;
 	v->runs = 0;
 	v->horizon = -1;
 	v->value = -1;
@@ -151,6 +159,8 @@ static int parse_spec(const char *spec, variant *v, mr_err *e)
 			return -1;
 	if (v->runs && v->value == 1)
 		return spec_fail(e, spec, "mc replaces the critic");
+	if (v->depth > v->lookahead)
+		return spec_fail(e, spec, "d is at most l");
 	if (v->horizon >= 0 && !v->runs)
 		return spec_fail(e, spec, "h is the horizon of mc");
 	if ((v->model == MODEL_REFIT) != !!v->trace[0])
@@ -158,6 +168,9 @@ static int parse_spec(const char *spec, variant *v, mr_err *e)
 				 "together");
 	size_t l = (size_t)snprintf(v->name, sizeof v->name, "rollout-l%d",
 				    v->lookahead);
+	if (v->depth > 1)
+		l += (size_t)snprintf(v->name + l, sizeof v->name - l, "d%d",
+				      v->depth);
 	if (v->runs)
 		l += (size_t)snprintf(v->name + l, sizeof v->name - l,
 				      "-mc%d", v->runs);
@@ -354,6 +367,7 @@ static int ctl_init(adapt_ctl *c, const mr_adapt_eval *a, const char *spec,
 		am.nchoices[i] = a->as->nchoices[i];
 	mr_rollout_opts ro = {
 		.lookahead = c->v.lookahead + (c->v.runs ? c->v.horizon : 0),
+		.depth = c->v.depth,
 		.runs = c->v.runs ? c->v.runs : 1,
 		.componentwise = c->v.componentwise,
 		.gamma = discount(a->o), .seed = a->opts.seed};
