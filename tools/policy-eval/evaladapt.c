@@ -540,6 +540,10 @@ static int record(adapt_ctl *c, long w, const double *x, const double *y,
 	return refit_now(c, e);
 }
 
+static int detect_window(adapt_ctl *c, long w, const double *x,
+			 const double *meas, const double *res, int nf, int nt,
+			 mr_err *e);
+
 /* detect, refit: the window before decision t (its state and action were
  * the last decision's): measured targets (the simulator's with noise)
  * against the model in use into the CUSUM, and an estimate on an alarm. */
@@ -581,6 +585,16 @@ static int watch(adapt_ctl *c, long t, mr_err *e)
 	}
 	c->windows++;
 	c->clean_windows += !o->model_after || w < o->change_at;
+	return detect_window(c, w, x, meas, res, nf, nt, e);
+}
+
+/* Window w (feature row x, measured targets meas, their residuals res)
+ * into the history and the CUSUM; on an alarm, Page's estimate of the
+ * change point and the model from then on (estimate). */
+static int detect_window(adapt_ctl *c, long w, const double *x,
+			 const double *meas, const double *res, int nf, int nt,
+			 mr_err *e)
+{
 	if (record(c, w, x, meas, nf, nt, e))
 		return -1;
 	int alarm = mr_change_detector_update(&c->det, res);
@@ -914,6 +928,7 @@ struct mr_adapt_live {
 	mr_adapt_eval a;
 	adapt_ctl c;
 	long failures;
+	long first_alarm; /* detect, refit: the first alarm's window, or -1 */
 	int32_t noop[MR_MAX_COMPONENTS];
 	char first_error[256];
 };
@@ -922,17 +937,18 @@ mr_adapt_live *mr_adapt_live_new(const mr_objective *o,
 				 const char *model_path,
 				 const mr_policy *pol,
 				 const mr_action_space *as, const char *spec,
-				 uint64_t seed, mr_err *e)
+				 uint64_t seed, const char *outdir, mr_err *e)
 {
 	variant v;
 	if (parse_spec(spec, &v, e))
 		return NULL;
-	if (v.model != MODEL_KNOWN) {
-		spec_fail(e, spec, "live: model=known only (detection and "
-			  "refit live are not implemented)");
+	if (v.model == MODEL_STATIC) {
+		spec_fail(e, spec, "live: model=known, detect or refit (static "
+			  "is known: the model given throughout)");
 		return NULL;
 	}
 	mr_adapt_live *l = mr_xcalloc(1, sizeof *l);
+	l->first_alarm = -1;
 	l->a.o = o;
 	l->a.as = as;
 	l->a.pol = pol;
@@ -942,12 +958,75 @@ mr_adapt_live *mr_adapt_live_new(const mr_objective *o,
 	l->a.opts.eval = 1;
 	l->a.opts.episodes = MR_EPISODES_TEST;
 	l->a.opts.model_path = model_path;
-	l->a.outdir = ".";
+	l->a.outdir = outdir;
 	if (ctl_init(&l->c, &l->a, spec, e)) {
 		mr_adapt_live_free(l);
 		return NULL;
 	}
+	l->c.last_zero = -1;
+	for (int j = 0; j < MAX_TARGET; j++)
+		l->c.zero_up[j] = l->c.zero_down[j] = -1;
 	return l;
+}
+
+static int column_of(const char *const *cols, int ncols, const char *name)
+{
+	for (int i = 0; i < ncols; i++)
+		if (!strcmp(cols[i], name))
+			return i;
+	return -1;
+}
+
+/* Target j as the live row measured it (NUM, or NUM / DEN for a ratio
+ * target); NaN when the denominator is 0. */
+static int row_target(const mr_objective *o, int j, const double *row,
+		      const char *const *cols, int ncols, double *y, mr_err *e)
+{
+	const char *num, *den;
+	mr_simenv_target_columns(o, j, &num, &den);
+	int n = column_of(cols, ncols, num), d = den ? column_of(cols, ncols,
+								 den) : -1;
+	if (n < 0 || (den && d < 0))
+		return mr_errf(e, MR_EXIT_DATA, "live: the rows have no column "
+			       "'%s' (a model target, needed by --adapt "
+			       "model=detect|refit)", n < 0 ? num : den);
+	*y = !den ? row[n] : row[d] != 0 ? row[n] / row[d] : NAN;
+	return 0;
+}
+
+int mr_adapt_live_window(mr_adapt_live *l, const float *obs,
+			 const int32_t *action, const double *row,
+			 const char *const *cols, int ncols, mr_err *e)
+{
+	adapt_ctl *c = &l->c;
+	const char *const *fn, *const *tn;
+	int nf, nt;
+	double x[MAX_FEAT], pred[MAX_TARGET], meas[MAX_TARGET];
+	double res[MAX_TARGET];
+	mr_simenv_state st;
+
+	if (c->v.model != MODEL_DETECT && c->v.model != MODEL_REFIT)
+		return 0;
+	mr_simenv_model_names(l->a.o, &fn, &nf, &tn, &nt);
+	mr_simenv_state_from_obs(c->model, obs, &st);
+	if (mr_simenv_model_io(c->model, &st, action, x, pred, e))
+		return -1;
+	for (int j = 0; j < nt; j++) {
+		if (row_target(l->a.o, j, row, cols, ncols, &meas[j], e))
+			return -1;
+		if (!isfinite(meas[j])) /* nothing answered: no window */
+			return 0;
+		res[j] = pred[j] != 0 ? (meas[j] - pred[j]) / pred[j] /
+					       c->v.noise
+				      : NAN;
+	}
+	long w = c->windows++, alarms = c->false_alarms + c->realarms;
+	c->clean_windows++;
+	if (detect_window(c, w, x, meas, res, nf, nt, e))
+		return -1;
+	if (c->false_alarms + c->realarms > alarms && l->first_alarm < 0)
+		l->first_alarm = w;
+	return 0;
 }
 
 void mr_adapt_live_act(void *ctx, const float *obs, const uint8_t *mask,
@@ -992,6 +1071,14 @@ void mr_adapt_live_report(const mr_adapt_live *l, const char *prog)
 		1e6 * c->time_sum / (double)c->decisions, 1e6 * c->time_max,
 		l->failures, l->failures ? " (base action taken): " : "",
 		l->first_error);
+	if (c->v.model != MODEL_DETECT && c->v.model != MODEL_REFIT)
+		return;
+	fprintf(stderr, "%s: %s: %ld windows watched, %ld alarms (the "
+		"first at window %ld), %ld refits (%.1f ms each, max %.1f)\n",
+		prog, c->v.name, c->windows, c->false_alarms + c->realarms,
+		l->first_alarm, c->refits,
+		c->refits ? 1e3 * c->refit_time_sum / (double)c->refits : 0.0,
+		1e3 * c->refit_time_max);
 }
 
 void mr_adapt_live_free(mr_adapt_live *l)
