@@ -62,7 +62,8 @@ const char mr_adapt_help[] =
 "                          Writes DIR/adapt.csv (decision time, score after the\n"
 "                          change, periods to recover, detection) beside the\n"
 "                          summary; the discount is the objective's [optimal]\n"
-"                          gamma, else [ppo] gamma, else 0.99.\n";
+"                          gamma, else [ppo] gamma, else 0.99 ([ppo] first\n"
+"                          with the critic: the discount it learned).\n";
 
 enum { MODEL_KNOWN, MODEL_DETECT, MODEL_REFIT, MODEL_STATIC };
 #define MAX_FEAT 64   /* feature row of a window */
@@ -283,11 +284,15 @@ static int m_mask(void *ctx, const void *s, uint8_t *mask, mr_err *e)
 	return 0;
 }
 
-static double discount(const mr_objective *o)
+/* The rollout's discount: the objective's [optimal] gamma, else [ppo]'s;
+ * with the critic as terminal value [ppo]'s first, the discount the critic
+ * learned (its values are in units of 1 / (1 - gamma) rewards). */
+static double discount(const mr_objective *o, int critic)
 {
-	const char *g = mr_objective_param(o, "optimal", "gamma");
+	const char *g = mr_objective_param(o, critic ? "ppo" : "optimal",
+					   "gamma");
 	if (!g)
-		g = mr_objective_param(o, "ppo", "gamma");
+		g = mr_objective_param(o, critic ? "optimal" : "ppo", "gamma");
 	return g ? atof(g) : 0.99;
 }
 
@@ -370,7 +375,7 @@ static int ctl_init(adapt_ctl *c, const mr_adapt_eval *a, const char *spec,
 		.depth = c->v.depth,
 		.runs = c->v.runs ? c->v.runs : 1,
 		.componentwise = c->v.componentwise,
-		.gamma = discount(a->o), .seed = a->opts.seed};
+		.gamma = discount(a->o, c->v.value), .seed = a->opts.seed};
 	if (!(c->r = mr_rollout_new(&am, &ro, e)))
 		return mr_err_prefix(e, "--adapt '%s'", spec);
 	mr_rng_seed(&c->noise_rng, a->opts.seed, NOISE_STREAM);
