@@ -68,11 +68,13 @@ ifeq ($(ADP_CHANGE),)
 $(error adapt: no change step (CHANGE_AT=, or [pipeline] change_at))
 endif
 # The variants: the paper's one-step rollout (with the critic of a PPO
-# base), two steps, component-wise, Monte-Carlo, and the two that find
-# the change themselves.
+# base), two steps, component-wise, Monte-Carlo, the two-step search
+# (d=2: both moves optimised; the base policy of the old system undoes a
+# first move toward the new optimum), and the two that find the change
+# themselves, on the search.
 ADAPT_VARIANTS ?= rollout:l=1 rollout:l=2 rollout:l=1,cw \
-	rollout:l=1,mc=10,h=10 rollout:l=1,model=detect \
-	rollout:l=1,model=refit,trace=$(ADP_BEFORE)
+	rollout:l=1,mc=10,h=10 rollout:l=2,d=2 rollout:l=2,d=2,model=detect \
+	rollout:l=2,d=2,model=refit,trace=$(ADP_BEFORE)
 ADP_POLICY := $(if $(filter ppo,$(ADAPT_BASE)),$(ADP_M)/policy.msgpack)
 endif
 

@@ -150,6 +150,47 @@ else
 fi
 expect_fail "live --adapt needs --act" 2 "improves the --act policy" \
 	policy-eval live --baseline noop --adapt rollout:l=1 -o "$TMP/live" "$OBJ"
-expect_fail "live --adapt: no detection live yet" 2 "model=known only" \
-	policy-eval live --act "$TMP/pol.msgpack" --adapt rollout:model=detect \
+expect_fail "live --adapt: static is known live" 2 "model=known, detect or refit" \
+	policy-eval live --act "$TMP/pol.msgpack" --adapt rollout:model=static \
 	--model "$TMP/after.msgpack" -o "$TMP/live" "$OBJ" <"$TMP/rows.csv"
+# a fake stream with a step change: 8 windows as the model before predicts
+# them (0.08-0.1 s wherever the policy moves at 10 req/s; within the
+# CUSUM's slack at noise=1), then node 2 saturated (2 s)
+awk 'BEGIN { print "max_l1,d1,p1,c1"
+	for (k = 0; k <= 20; k++) printf "10,%s,0,1\n", k <= 8 ? 0.09 : 2 }' \
+	>"$TMP/step.csv"
+for m in detect "refit,trace=$TMP/before.csv"; do
+	rm -rf "$TMP/live" && mkdir -p "$TMP/live"
+	if policy-eval live --act "$TMP/pol.msgpack" \
+		--adapt "rollout:l=1,model=$m,noise=1" --model "$TMP/before.msgpack" \
+		-o "$TMP/live" "$OBJ" <"$TMP/step.csv" >/dev/null 2>"$TMP/live.err" &&
+		grep -q "20 windows watched, [1-9][0-9]* alarms (the first at window 8)" \
+			"$TMP/live.err"; then
+		ok "policy-eval live --adapt model=${m%%,*}: the step change alarms at its first window"
+	else
+		notok "live --adapt model=${m%%,*}: $(grep -i 'alarm\|error\|warning' "$TMP/live.err" | head -3)"
+	fi
+done
+if grep -q "[1-9][0-9]* refits" "$TMP/live.err"; then
+	ok "live --adapt model=refit: refits after the alarm ($(grep -o '[0-9]* refits ([^)]*)' "$TMP/live.err"))"
+else
+	notok "live --adapt model=refit: $(grep refits "$TMP/live.err"; ls -a "$TMP/live")"
+fi
+awk 'BEGIN { print "max_l1,d1,p1,c1"; for (k = 0; k <= 30; k++) print "10,0.09,0,1" }' \
+	>"$TMP/flat.csv"
+if policy-eval live --act "$TMP/pol.msgpack" --adapt rollout:l=1,model=detect,noise=1 \
+	--model "$TMP/before.msgpack" -o "$TMP/live" "$OBJ" <"$TMP/flat.csv" \
+	>/dev/null 2>"$TMP/live.err" && grep -q "30 windows watched, 0 alarms" "$TMP/live.err"; then
+	ok "live --adapt model=detect: no alarm on an unchanged stream"
+else
+	notok "live --adapt detect, unchanged: $(grep -i 'alarm\|error' "$TMP/live.err" | head -3)"
+fi
+printf 'max_l1,p1,c1\n10,0,1\n10,0,1\n' >"$TMP/nod.csv"
+policy-eval live --act "$TMP/pol.msgpack" --adapt rollout:model=detect \
+	--model "$TMP/before.msgpack" -o "$TMP/live" "$OBJ" <"$TMP/nod.csv" \
+	>/dev/null 2>"$TMP/live.err"
+if grep -q "no column 'd1'" "$TMP/live.err"; then
+	ok "live --adapt detect without the target column: warned ($(grep -o "no column 'd1'" "$TMP/live.err"))"
+else
+	notok "live --adapt detect without d1: $(head -c 300 "$TMP/live.err")"
+fi

@@ -35,9 +35,10 @@ else
 	notok "make adapt: no adapt.png or retrain.csv"
 fi
 n=$(awk -F, 'NR > 1' "$R/adapt.csv" | wc -l)
-if [ "$n" -eq 9 ] && grep -q '^adapt-one,seen,1,rollout-l1-critic,' "$R/adapt.csv" &&
-	grep -q ',rollout-l1-critic-refit,' "$R/adapt.csv"; then
-	ok "adapt.csv: optimal, ppo, random and the six default variants"
+if [ "$n" -eq 10 ] && grep -q '^adapt-one,seen,1,rollout-l1-critic,' "$R/adapt.csv" &&
+	grep -q ',rollout-l2d2-critic,' "$R/adapt.csv" &&
+	grep -q ',rollout-l2d2-critic-refit,' "$R/adapt.csv"; then
+	ok "adapt.csv: optimal, ppo, random and the seven default variants"
 else
 	notok "adapt.csv: $n rows: $(cut -d, -f4 "$R/adapt.csv" | tr '\n' ' ')"
 fi

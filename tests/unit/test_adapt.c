@@ -339,6 +339,91 @@ static void test_rollout_exact(void)
 	check_tiny_joint(&t, 4, 0.95, "l=4, masked");
 }
 
+/* By hand: the best return of k more steps from s, each step's action
+ * searched over the admissible ones for the first d, then the base
+ * policy's to l steps, then V. */
+static double tiny_search(const tiny *t, int s, int k, int d, int l,
+			  double gamma)
+{
+	double best = -INFINITY;
+
+	if (k >= d) {
+		double q = 0, disc = 1;
+		int32_t a[2];
+		for (; k < l; k++) {
+			tiny_base_of(s, a);
+			q += disc * t->reward[s][a[0]][a[1]];
+			disc *= gamma;
+			s = tiny_next(s, a[0], a[1]);
+		}
+		return q + disc * t->value[s];
+	}
+	for (int a0 = 0; a0 < C0; a0++)
+		for (int a1 = 0; a1 < C1; a1++) {
+			if (t->masked && !(tiny_allowed(s, 0, a0) &&
+					   tiny_allowed(s, 1, a1)))
+				continue;
+			double q = t->reward[s][a0][a1] + gamma *
+				   tiny_search(t, tiny_next(s, a0, a1), k + 1,
+					       d, l, gamma);
+			best = fmax(best, q);
+		}
+	return best;
+}
+
+/* Multistep lookahead (depth d): Q(s, a) is the first action's reward
+ * plus the searched rest, computed by an independent recursion. */
+static void check_tiny_depth(tiny *t, int d, int l, const char *what)
+{
+	mr_adapt_model m = tiny_model(t);
+	mr_rollout_opts o = {.lookahead = l, .depth = d, .runs = 1,
+			     .gamma = 0.9};
+	mr_err e = {0};
+	mr_rollout *r = mr_rollout_new(&m, &o, &e);
+	double worst = 0;
+	int q_ok = 1;
+
+	if (!r) {
+		CHECK(0, "%s: rollout_new: %s", what, e.msg);
+		return;
+	}
+	for (int s = 0; s < NS; s++)
+		for (int a0 = 0; a0 < C0; a0++)
+			for (int a1 = 0; a1 < C1; a1++) {
+				tiny_state st = {s};
+				int32_t a[2] = {a0, a1};
+				double rq, q = t->reward[s][a0][a1] + 0.9 *
+					tiny_search(t, tiny_next(s, a0, a1), 1,
+						    d, l, 0.9);
+				if (mr_rollout_q(r, &st, a, &rq, &e))
+					q_ok = 0;
+				worst = fmax(worst, fabs(rq - q));
+			}
+	CHECK(q_ok && worst < 1e-12, "%s: Q(s, a) equals the searched value "
+	      "computed by hand (max diff %.1e)", what, worst);
+	mr_rollout_free(r);
+}
+
+static void test_rollout_depth(void)
+{
+	tiny t;
+	mr_err e = {0};
+
+	tiny_init(&t, 2);
+	check_tiny_depth(&t, 2, 2, "depth 2, l=2");
+	check_tiny_depth(&t, 2, 4, "depth 2, l=4");
+	t.masked = 1;
+	check_tiny_depth(&t, 3, 3, "depth 3, l=3, masked");
+	check_tiny_depth(&t, 1, 3, "depth 1, l=3, masked (plain rollout)");
+	mr_adapt_model m = tiny_model(&t);
+	mr_rollout_opts o = {.lookahead = 1, .depth = 2, .runs = 1,
+			     .gamma = 0.9};
+	mr_rollout *r = mr_rollout_new(&m, &o, &e);
+	CHECK(!r && e.code == MR_EXIT_USAGE, "depth above the lookahead is "
+	      "refused: %s", e.msg);
+	mr_rollout_free(r);
+}
+
 /* Monte-Carlo: same seed, same decisions and Q; common random numbers
  * make the argmax exact even under a reward noise that swamps the
  * differences; other seeds other Q. */
@@ -753,6 +838,7 @@ int main(void)
 	test_detector_delay();
 	test_detector_false_alarms();
 	test_rollout_exact();
+	test_rollout_depth();
 	test_rollout_mc();
 	test_componentwise_improves(1);
 	test_componentwise_improves(3);

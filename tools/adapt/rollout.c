@@ -15,6 +15,11 @@ struct mr_rollout {
 	int offset[MR_ADAPT_MAX_COMPONENTS]; /* component's first mask byte */
 	unsigned char *state[2]; /* the trajectory's states, alternating */
 	uint8_t *mask;
+	/* multistep lookahead: the state reached and the mask and candidate
+	 * at each searched step */
+	unsigned char *deep[MR_ROLLOUT_MAX_DEPTH];
+	uint8_t *deep_mask[MR_ROLLOUT_MAX_DEPTH];
+	int32_t deep_cand[MR_ROLLOUT_MAX_DEPTH][MR_ADAPT_MAX_COMPONENTS];
 	int32_t base[MR_ADAPT_MAX_COMPONENTS];
 	int32_t cand[MR_ADAPT_MAX_COMPONENTS];
 	int32_t step_action[MR_ADAPT_MAX_COMPONENTS];
@@ -37,6 +42,11 @@ static int check_opts(const mr_adapt_model *m, const mr_rollout_opts *o,
 	if (o->lookahead < 1 || o->runs < 1)
 		return mr_errf(e, MR_EXIT_USAGE, "rollout: lookahead %d, runs "
 			       "%d (want both >= 1)", o->lookahead, o->runs);
+	if (o->depth < 0 || o->depth > MR_ROLLOUT_MAX_DEPTH ||
+	    o->depth > o->lookahead)
+		return mr_errf(e, MR_EXIT_USAGE, "rollout: depth %d (want "
+			       "1..%d, at most the lookahead %d)", o->depth,
+			       MR_ROLLOUT_MAX_DEPTH, o->lookahead);
 	if (!(o->gamma >= 0 && o->gamma <= 1))
 		return mr_errf(e, MR_EXIT_USAGE, "rollout: gamma %g (want "
 			       "0..1)", o->gamma);
@@ -60,6 +70,8 @@ mr_rollout *mr_rollout_new(const mr_adapt_model *m,
 	r->o = *opts;
 	if (r->o.max_joint == 0)
 		r->o.max_joint = DEFAULT_MAX_JOINT;
+	if (r->o.depth == 0)
+		r->o.depth = 1;
 	for (int i = 0; i < m->ncomp; i++) {
 		r->offset[i] = r->total_choices;
 		r->total_choices += m->nchoices[i];
@@ -67,7 +79,13 @@ mr_rollout *mr_rollout_new(const mr_adapt_model *m,
 	r->state[0] = malloc(m->state_size);
 	r->state[1] = malloc(m->state_size);
 	r->mask = malloc((size_t)r->total_choices);
-	if (!r->state[0] || !r->state[1] || !r->mask) {
+	int ok = r->state[0] && r->state[1] && r->mask;
+	for (int d = 0; d < r->o.depth; d++) {
+		r->deep[d] = malloc(m->state_size);
+		r->deep_mask[d] = malloc((size_t)r->total_choices);
+		ok = ok && r->deep[d] && r->deep_mask[d];
+	}
+	if (!ok) {
 		mr_rollout_free(r);
 		mr_errf(e, MR_EXIT_IO, "rollout: out of memory");
 		return NULL;
@@ -82,23 +100,126 @@ void mr_rollout_free(mr_rollout *r)
 	free(r->state[0]);
 	free(r->state[1]);
 	free(r->mask);
+	for (int d = 0; d < MR_ROLLOUT_MAX_DEPTH; d++) {
+		free(r->deep[d]);
+		free(r->deep_mask[d]);
+	}
 	free(r);
 }
 
-/* The discounted return of one simulated trajectory from s, a first. */
-static int trajectory(mr_rollout *r, const void *s, const int32_t *a,
-		      mr_rng *rng, double *ret, mr_err *e)
+static const uint8_t *comp_mask(const mr_rollout *r, int i)
+{
+	return r->mask + r->offset[i];
+}
+
+/* The allowed choices of state s into mask (all when the model has no
+ * mask); fails when a component has none. */
+static int allowed(mr_rollout *r, const void *s, uint8_t *mask, mr_err *e)
+{
+	if (r->m.mask) {
+		if (r->m.mask(r->m.ctx, s, mask, e))
+			return mr_err_prefix(e, "rollout: mask");
+	} else {
+		memset(mask, 1, (size_t)r->total_choices);
+	}
+	for (int i = 0; i < r->m.ncomp; i++) {
+		int any = 0;
+		for (int c = 0; c < r->m.nchoices[i]; c++)
+			any |= mask[r->offset[i] + c];
+		if (!any)
+			return mr_errf(e, MR_EXIT_FAIL, "rollout: component %d "
+				       "has no allowed choice", i);
+	}
+	return 0;
+}
+
+/* cand = the first allowed joint action under mask; returns their count. */
+static double first_joint(const mr_rollout *r, const uint8_t *mask,
+			  int32_t *cand)
+{
+	double count = 1;
+	for (int i = 0; i < r->m.ncomp; i++) {
+		int n = 0, first = -1;
+		for (int c = r->m.nchoices[i] - 1; c >= 0; c--)
+			if (mask[r->offset[i] + c]) {
+				n++;
+				first = c;
+			}
+		count *= n;
+		cand[i] = first;
+	}
+	return count;
+}
+
+/* Sets cand to the next allowed joint action (component 0 slowest);
+ * returns 0 after the last. */
+static int next_joint(const mr_rollout *r, const uint8_t *mask, int32_t *cand)
+{
+	for (int i = r->m.ncomp - 1; i >= 0; i--) {
+		const uint8_t *m = mask + r->offset[i];
+		int c = cand[i] + 1;
+		while (c < r->m.nchoices[i] && !m[c])
+			c++;
+		if (c < r->m.nchoices[i]) {
+			cand[i] = c;
+			return 1;
+		}
+		c = 0;
+		while (!m[c])
+			c++;
+		cand[i] = c;
+	}
+	return 0;
+}
+
+static int tail(mr_rollout *r, const void *s, int t, mr_rng *rng,
+		double *ret, mr_err *e);
+
+/* Searched step t of a multistep lookahead: the best over the allowed
+ * joint actions in s of reward + gamma tail, each from the same random
+ * stream. */
+static int search(mr_rollout *r, const void *s, int t, mr_rng *rng,
+		  double *ret, mr_err *e)
+{
+	uint8_t *mask = r->deep_mask[t];
+	int32_t *cand = r->deep_cand[t];
+	mr_rng start = *rng;
+	double best = -HUGE_VAL, reward = 0, rest = 0;
+
+	if (allowed(r, s, mask, e))
+		return -1;
+	first_joint(r, mask, cand);
+	do {
+		*rng = start;
+		if (r->m.step(r->m.ctx, s, cand, rng, &reward, r->deep[t], e))
+			return mr_err_prefix(e, "rollout: model step");
+		if (tail(r, r->deep[t], t + 1, rng, &rest, e))
+			return -1;
+		if (reward + r->o.gamma * rest > best)
+			best = reward + r->o.gamma * rest;
+	} while (next_joint(r, mask, cand));
+	*ret = best;
+	return 0;
+}
+
+/* The discounted return from s, reached after t steps: searched steps
+ * while t < depth, then the base policy to the lookahead, then the
+ * terminal value. */
+static int tail(mr_rollout *r, const void *s, int t, mr_rng *rng,
+		double *ret, mr_err *e)
 {
 	const mr_adapt_model *m = &r->m;
 	const void *cur = s;
 	double sum = 0, disc = 1, reward = 0, v = 0;
 
-	for (int t = 0; t < r->o.lookahead; t++) {
+	if (t < r->o.depth)
+		return search(r, s, t, rng, ret, e);
+	for (; t < r->o.lookahead; t++) {
 		void *next = r->state[t & 1];
-		if (t > 0 && m->base(m->ctx, cur, r->step_action, e))
+		if (m->base(m->ctx, cur, r->step_action, e))
 			return mr_err_prefix(e, "rollout: base policy");
-		if (m->step(m->ctx, cur, t ? r->step_action : a, rng, &reward,
-			    next, e))
+		if (m->step(m->ctx, cur, r->step_action, rng, &reward, next,
+			    e))
 			return mr_err_prefix(e, "rollout: model step");
 		sum += disc * reward;
 		disc *= r->o.gamma;
@@ -110,6 +231,20 @@ static int trajectory(mr_rollout *r, const void *s, const int32_t *a,
 		sum += disc * v;
 	}
 	*ret = sum;
+	return 0;
+}
+
+/* The discounted return of one simulated trajectory from s, a first. */
+static int trajectory(mr_rollout *r, const void *s, const int32_t *a,
+		      mr_rng *rng, double *ret, mr_err *e)
+{
+	double reward = 0, rest = 0;
+
+	if (r->m.step(r->m.ctx, s, a, rng, &reward, r->deep[0], e))
+		return mr_err_prefix(e, "rollout: model step");
+	if (tail(r, r->deep[0], 1, rng, &rest, e))
+		return -1;
+	*ret = reward + r->o.gamma * rest;
 	return 0;
 }
 
@@ -134,11 +269,6 @@ int mr_rollout_q(mr_rollout *r, const void *s, const int32_t *a, double *q,
 		 mr_err *e)
 {
 	return q_value(r, s, a, q, e);
-}
-
-static const uint8_t *comp_mask(const mr_rollout *r, int i)
-{
-	return r->mask + r->offset[i];
 }
 
 /* Choice c of a component (base choice b) beats the best so far? Ties
@@ -181,48 +311,18 @@ static int act_componentwise(mr_rollout *r, const void *s, int32_t *action,
 	return 0;
 }
 
-/* Sets cand to the next allowed joint action (component 0 slowest);
- * returns 0 after the last. */
-static int next_joint(mr_rollout *r)
-{
-	for (int i = r->m.ncomp - 1; i >= 0; i--) {
-		const uint8_t *mask = comp_mask(r, i);
-		int c = r->cand[i] + 1;
-		while (c < r->m.nchoices[i] && !mask[c])
-			c++;
-		if (c < r->m.nchoices[i]) {
-			r->cand[i] = c;
-			return 1;
-		}
-		c = 0;
-		while (!mask[c])
-			c++;
-		r->cand[i] = c;
-	}
-	return 0;
-}
-
 static int act_joint(mr_rollout *r, const void *s, int32_t *action,
 		     long *evaluated, mr_err *e)
 {
 	int ncomp = r->m.ncomp;
-	double count = 1, best_q = 0, q;
+	double best_q = 0, q;
+	double count = first_joint(r, r->mask, r->cand);
 
-	for (int i = 0; i < ncomp; i++) {
-		const uint8_t *mask = comp_mask(r, i);
-		int allowed = 0, first = -1;
-		for (int c = r->m.nchoices[i] - 1; c >= 0; c--)
-			if (mask[c]) {
-				allowed++;
-				first = c;
-			}
-		count *= allowed;
-		r->cand[i] = first;
-	}
-	if (count > (double)r->o.max_joint)
+	if (pow(count, r->o.depth) > (double)r->o.max_joint)
 		return mr_errf(e, MR_EXIT_USAGE, "rollout: %.0f joint actions "
-			       "(more than %ld): use the component-wise "
-			       "variant", count, r->o.max_joint);
+			       "to the power %d (more than %ld): use the "
+			       "component-wise variant or a smaller depth",
+			       count, r->o.depth, r->o.max_joint);
 	do {
 		int is_base = !memcmp(r->cand, r->base,
 				      sizeof(int32_t) * (size_t)ncomp);
@@ -234,7 +334,7 @@ static int act_joint(mr_rollout *r, const void *s, int32_t *action,
 			       sizeof(int32_t) * (size_t)ncomp);
 		}
 		(*evaluated)++;
-	} while (next_joint(r));
+	} while (next_joint(r, r->mask, r->cand));
 	return 0;
 }
 
@@ -244,21 +344,8 @@ int mr_rollout_act(mr_rollout *r, const void *s, int32_t *action,
 	long n = 0;
 	int rc;
 
-	if (r->m.mask) {
-		if (r->m.mask(r->m.ctx, s, r->mask, e))
-			return mr_err_prefix(e, "rollout: mask");
-	} else {
-		memset(r->mask, 1, (size_t)r->total_choices);
-	}
-	for (int i = 0; i < r->m.ncomp; i++) {
-		const uint8_t *mask = comp_mask(r, i);
-		int any = 0;
-		for (int c = 0; c < r->m.nchoices[i]; c++)
-			any |= mask[c];
-		if (!any)
-			return mr_errf(e, MR_EXIT_FAIL, "rollout: component %d "
-				       "has no allowed choice", i);
-	}
+	if (allowed(r, s, r->mask, e))
+		return -1;
 	if (r->m.base(r->m.ctx, s, r->base, e))
 		return mr_err_prefix(e, "rollout: base policy");
 	for (int i = 0; i < r->m.ncomp; i++)

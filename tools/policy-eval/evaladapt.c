@@ -25,6 +25,10 @@ const char mr_adapt_help[] =
 "                          iteration each period; repeatable (up to 8). SPEC is\n"
 "                          rollout:KEY=V,... with keys\n"
 "                            l=N       simulated steps per candidate action (1)\n"
+"                            d=N       multistep lookahead: the first N of the l\n"
+"                                      steps take the best joint action (a search\n"
+"                                      over every sequence), the base policy the\n"
+"                                      rest (1..4, <= l; 1: the base from step 2)\n"
 "                            value=critic|none  terminal value: the base policy's\n"
 "                                      critic (default with --policy) or 0\n"
 "                            mc=M      Monte-Carlo: M runs per candidate, the base\n"
@@ -58,7 +62,8 @@ const char mr_adapt_help[] =
 "                          Writes DIR/adapt.csv (decision time, score after the\n"
 "                          change, periods to recover, detection) beside the\n"
 "                          summary; the discount is the objective's [optimal]\n"
-"                          gamma, else [ppo] gamma, else 0.99.\n";
+"                          gamma, else [ppo] gamma, else 0.99 ([ppo] first\n"
+"                          with the critic: the discount it learned).\n";
 
 enum { MODEL_KNOWN, MODEL_DETECT, MODEL_REFIT, MODEL_STATIC };
 #define MAX_FEAT 64   /* feature row of a window */
@@ -69,7 +74,7 @@ enum { MODEL_KNOWN, MODEL_DETECT, MODEL_REFIT, MODEL_STATIC };
 
 typedef struct {
 	char name[32];
-	int lookahead, runs, horizon, componentwise, value, model;
+	int lookahead, depth, runs, horizon, componentwise, value, model;
 	double noise;
 	char trace[200];
 	int trees, refits;
@@ -78,7 +83,7 @@ typedef struct {
 static int spec_fail(mr_err *e, const char *spec, const char *why)
 {
 	return mr_errf(e, MR_EXIT_USAGE, "--adapt '%s': %s (want rollout:"
-		       "l=N,value=critic|none,mc=M,h=H,cw,model=known|detect|"
+		       "l=N,d=N,value=critic|none,mc=M,h=H,cw,model=known|detect|"
 		       "refit|static,noise=X,trace=FILE,trees=N,refits=N)", spec,
 		       why);
 }
@@ -96,6 +101,9 @@ static int parse_key(variant *v, const char *spec, char *kv, mr_err *e)
 		v->componentwise = 1;
 	else if (!strcmp(kv, "l") && is_int && n >= 1 && n <= 100)
 		v->lookahead = (int)n;
+	else if (!strcmp(kv, "d") && is_int && n >= 1 &&
+		 n <= MR_ROLLOUT_MAX_DEPTH)
+		v->depth = (int)n;
 	else if (!strcmp(kv, "mc") && is_int && n >= 1 && n <= 10000)
 		v->runs = (int)n;
 	else if (!strcmp(kv, "h") && is_int && n >= 0 && n <= 1000)
@@ -132,6 +140,7 @@ static int parse_spec(const char *spec, variant *v, mr_err *e)
 {
 	memset(v, 0, sizeof *v);
 	v->lookahead = 1;
+	v->depth = 1;
 	v->runs = 0;
 	v->horizon = -1;
 	v->value = -1;
@@ -151,6 +160,8 @@ static int parse_spec(const char *spec, variant *v, mr_err *e)
 			return -1;
 	if (v->runs && v->value == 1)
 		return spec_fail(e, spec, "mc replaces the critic");
+	if (v->depth > v->lookahead)
+		return spec_fail(e, spec, "d is at most l");
 	if (v->horizon >= 0 && !v->runs)
 		return spec_fail(e, spec, "h is the horizon of mc");
 	if ((v->model == MODEL_REFIT) != !!v->trace[0])
@@ -158,6 +169,9 @@ static int parse_spec(const char *spec, variant *v, mr_err *e)
 				 "together");
 	size_t l = (size_t)snprintf(v->name, sizeof v->name, "rollout-l%d",
 				    v->lookahead);
+	if (v->depth > 1)
+		l += (size_t)snprintf(v->name + l, sizeof v->name - l, "d%d",
+				      v->depth);
 	if (v->runs)
 		l += (size_t)snprintf(v->name + l, sizeof v->name - l,
 				      "-mc%d", v->runs);
@@ -270,11 +284,15 @@ static int m_mask(void *ctx, const void *s, uint8_t *mask, mr_err *e)
 	return 0;
 }
 
-static double discount(const mr_objective *o)
+/* The rollout's discount: the objective's [optimal] gamma, else [ppo]'s;
+ * with the critic as terminal value [ppo]'s first, the discount the critic
+ * learned (its values are in units of 1 / (1 - gamma) rewards). */
+static double discount(const mr_objective *o, int critic)
 {
-	const char *g = mr_objective_param(o, "optimal", "gamma");
+	const char *g = mr_objective_param(o, critic ? "ppo" : "optimal",
+					   "gamma");
 	if (!g)
-		g = mr_objective_param(o, "ppo", "gamma");
+		g = mr_objective_param(o, critic ? "optimal" : "ppo", "gamma");
 	return g ? atof(g) : 0.99;
 }
 
@@ -354,9 +372,10 @@ static int ctl_init(adapt_ctl *c, const mr_adapt_eval *a, const char *spec,
 		am.nchoices[i] = a->as->nchoices[i];
 	mr_rollout_opts ro = {
 		.lookahead = c->v.lookahead + (c->v.runs ? c->v.horizon : 0),
+		.depth = c->v.depth,
 		.runs = c->v.runs ? c->v.runs : 1,
 		.componentwise = c->v.componentwise,
-		.gamma = discount(a->o), .seed = a->opts.seed};
+		.gamma = discount(a->o, c->v.value), .seed = a->opts.seed};
 	if (!(c->r = mr_rollout_new(&am, &ro, e)))
 		return mr_err_prefix(e, "--adapt '%s'", spec);
 	mr_rng_seed(&c->noise_rng, a->opts.seed, NOISE_STREAM);
@@ -526,6 +545,10 @@ static int record(adapt_ctl *c, long w, const double *x, const double *y,
 	return refit_now(c, e);
 }
 
+static int detect_window(adapt_ctl *c, long w, const double *x,
+			 const double *meas, const double *res, int nf, int nt,
+			 mr_err *e);
+
 /* detect, refit: the window before decision t (its state and action were
  * the last decision's): measured targets (the simulator's with noise)
  * against the model in use into the CUSUM, and an estimate on an alarm. */
@@ -567,6 +590,16 @@ static int watch(adapt_ctl *c, long t, mr_err *e)
 	}
 	c->windows++;
 	c->clean_windows += !o->model_after || w < o->change_at;
+	return detect_window(c, w, x, meas, res, nf, nt, e);
+}
+
+/* Window w (feature row x, measured targets meas, their residuals res)
+ * into the history and the CUSUM; on an alarm, Page's estimate of the
+ * change point and the model from then on (estimate). */
+static int detect_window(adapt_ctl *c, long w, const double *x,
+			 const double *meas, const double *res, int nf, int nt,
+			 mr_err *e)
+{
 	if (record(c, w, x, meas, nf, nt, e))
 		return -1;
 	int alarm = mr_change_detector_update(&c->det, res);
@@ -900,6 +933,7 @@ struct mr_adapt_live {
 	mr_adapt_eval a;
 	adapt_ctl c;
 	long failures;
+	long first_alarm; /* detect, refit: the first alarm's window, or -1 */
 	int32_t noop[MR_MAX_COMPONENTS];
 	char first_error[256];
 };
@@ -908,17 +942,18 @@ mr_adapt_live *mr_adapt_live_new(const mr_objective *o,
 				 const char *model_path,
 				 const mr_policy *pol,
 				 const mr_action_space *as, const char *spec,
-				 uint64_t seed, mr_err *e)
+				 uint64_t seed, const char *outdir, mr_err *e)
 {
 	variant v;
 	if (parse_spec(spec, &v, e))
 		return NULL;
-	if (v.model != MODEL_KNOWN) {
-		spec_fail(e, spec, "live: model=known only (detection and "
-			  "refit live are not implemented)");
+	if (v.model == MODEL_STATIC) {
+		spec_fail(e, spec, "live: model=known, detect or refit (static "
+			  "is known: the model given throughout)");
 		return NULL;
 	}
 	mr_adapt_live *l = mr_xcalloc(1, sizeof *l);
+	l->first_alarm = -1;
 	l->a.o = o;
 	l->a.as = as;
 	l->a.pol = pol;
@@ -928,12 +963,75 @@ mr_adapt_live *mr_adapt_live_new(const mr_objective *o,
 	l->a.opts.eval = 1;
 	l->a.opts.episodes = MR_EPISODES_TEST;
 	l->a.opts.model_path = model_path;
-	l->a.outdir = ".";
+	l->a.outdir = outdir;
 	if (ctl_init(&l->c, &l->a, spec, e)) {
 		mr_adapt_live_free(l);
 		return NULL;
 	}
+	l->c.last_zero = -1;
+	for (int j = 0; j < MAX_TARGET; j++)
+		l->c.zero_up[j] = l->c.zero_down[j] = -1;
 	return l;
+}
+
+static int column_of(const char *const *cols, int ncols, const char *name)
+{
+	for (int i = 0; i < ncols; i++)
+		if (!strcmp(cols[i], name))
+			return i;
+	return -1;
+}
+
+/* Target j as the live row measured it (NUM, or NUM / DEN for a ratio
+ * target); NaN when the denominator is 0. */
+static int row_target(const mr_objective *o, int j, const double *row,
+		      const char *const *cols, int ncols, double *y, mr_err *e)
+{
+	const char *num, *den;
+	mr_simenv_target_columns(o, j, &num, &den);
+	int n = column_of(cols, ncols, num), d = den ? column_of(cols, ncols,
+								 den) : -1;
+	if (n < 0 || (den && d < 0))
+		return mr_errf(e, MR_EXIT_DATA, "live: the rows have no column "
+			       "'%s' (a model target, needed by --adapt "
+			       "model=detect|refit)", n < 0 ? num : den);
+	*y = !den ? row[n] : row[d] != 0 ? row[n] / row[d] : NAN;
+	return 0;
+}
+
+int mr_adapt_live_window(mr_adapt_live *l, const float *obs,
+			 const int32_t *action, const double *row,
+			 const char *const *cols, int ncols, mr_err *e)
+{
+	adapt_ctl *c = &l->c;
+	const char *const *fn, *const *tn;
+	int nf, nt;
+	double x[MAX_FEAT], pred[MAX_TARGET], meas[MAX_TARGET];
+	double res[MAX_TARGET];
+	mr_simenv_state st;
+
+	if (c->v.model != MODEL_DETECT && c->v.model != MODEL_REFIT)
+		return 0;
+	mr_simenv_model_names(l->a.o, &fn, &nf, &tn, &nt);
+	mr_simenv_state_from_obs(c->model, obs, &st);
+	if (mr_simenv_model_io(c->model, &st, action, x, pred, e))
+		return -1;
+	for (int j = 0; j < nt; j++) {
+		if (row_target(l->a.o, j, row, cols, ncols, &meas[j], e))
+			return -1;
+		if (!isfinite(meas[j])) /* nothing answered: no window */
+			return 0;
+		res[j] = pred[j] != 0 ? (meas[j] - pred[j]) / pred[j] /
+					       c->v.noise
+				      : NAN;
+	}
+	long w = c->windows++, alarms = c->false_alarms + c->realarms;
+	c->clean_windows++;
+	if (detect_window(c, w, x, meas, res, nf, nt, e))
+		return -1;
+	if (c->false_alarms + c->realarms > alarms && l->first_alarm < 0)
+		l->first_alarm = w;
+	return 0;
 }
 
 void mr_adapt_live_act(void *ctx, const float *obs, const uint8_t *mask,
@@ -978,6 +1076,14 @@ void mr_adapt_live_report(const mr_adapt_live *l, const char *prog)
 		1e6 * c->time_sum / (double)c->decisions, 1e6 * c->time_max,
 		l->failures, l->failures ? " (base action taken): " : "",
 		l->first_error);
+	if (c->v.model != MODEL_DETECT && c->v.model != MODEL_REFIT)
+		return;
+	fprintf(stderr, "%s: %s: %ld windows watched, %ld alarms (the "
+		"first at window %ld), %ld refits (%.1f ms each, max %.1f)\n",
+		prog, c->v.name, c->windows, c->false_alarms + c->realarms,
+		l->first_alarm, c->refits,
+		c->refits ? 1e3 * c->refit_time_sum / (double)c->refits : 0.0,
+		1e3 * c->refit_time_max);
 }
 
 void mr_adapt_live_free(mr_adapt_live *l)

@@ -42,20 +42,30 @@ int mr_eval_adapt(const mr_adapt_eval *a, mr_err *e);
 /* policy-eval live --adapt SPEC: the rollout controller on measured
  * states (an mr_act_fn over the live loop's observation), improving the
  * base policy pol with the system model model_path (NULL: the
- * objective's). Only model=known (that model throughout): detection and
- * refit need each window's measured targets, which the live loop does not
- * hand to a controller. A rollout that fails takes the base policy's
- * action (counted). */
+ * objective's). model=detect|refit watch the measured windows
+ * (mr_adapt_live_window): detect raises and reports alarms (live there is
+ * no model of the changed system to switch to), refit also refits the
+ * forest as on the simulator (its file in outdir). A rollout that fails
+ * takes the base policy's action (counted). */
 typedef struct mr_adapt_live mr_adapt_live;
 mr_adapt_live *mr_adapt_live_new(const mr_objective *o,
 				 const char *model_path,
 				 const mr_policy *pol,
 				 const mr_action_space *as, const char *spec,
-				 uint64_t seed, mr_err *e);
+				 uint64_t seed, const char *outdir, mr_err *e);
+/* The window just measured: row (columns cols[0..ncols), the live loop's)
+ * is the outcome of action taken in the state observed as obs. Its
+ * measured targets against the model's prediction into the CUSUM, and on
+ * an alarm the model re-estimated (refit). A window with a target not
+ * measured (nothing answered) is skipped. No-op for model=known. */
+int mr_adapt_live_window(mr_adapt_live *l, const float *obs,
+			 const int32_t *action, const double *row,
+			 const char *const *cols, int ncols, mr_err *e);
 void mr_adapt_live_act(void *ctx, const float *obs, const uint8_t *mask,
 		       int32_t *action);
 const char *mr_adapt_live_name(const mr_adapt_live *l);
-/* One line on stderr: decisions, time per decision, failures. */
+/* One line on stderr: decisions, time per decision, failures; with
+ * detect|refit a second: windows, alarms, refits. */
 void mr_adapt_live_report(const mr_adapt_live *l, const char *prog);
 void mr_adapt_live_free(mr_adapt_live *l);
 

@@ -109,6 +109,7 @@ typedef struct {
 	double late;    /* how late the action out went (s) */
 	long nlate;     /* actions more than half a window late */
 	int warned_load;
+	long watch_failed; /* --adapt: windows the detector could not take */
 	int fault_seen[LIVE_MAX_FAULTS];   /* its first period was logged */
 	/* the simulated twin: its action, configuration, last outcome */
 	int32_t sim_a[MR_MAX_COMPONENTS], sim_cfg[MR_MAX_COMPONENTS];
@@ -308,7 +309,7 @@ static void setup_controller(const char *prog, const live_opts *op,
 		if (op->adapt) { /* the rollout improving the policy */
 			r->adapt = mr_adapt_live_new(r->o, op->model, r->pol,
 						     as, op->adapt, op->seed,
-						     &e);
+						     op->outdir, &e);
 			if (!r->adapt)
 				mr_die(prog, &e);
 			mr_ctl_func(&r->ctl, name ? name :
@@ -564,6 +565,26 @@ static void log_fault_seen(const char *prog, live_run *r, live_loop *lp,
 	}
 }
 
+/* --adapt model=detect|refit: the window measured (row, under the action
+ * lp->a taken in lp->st, at the loads measured) to the rollout's change
+ * detector. A failure is reported once and the loop goes on (the rollout
+ * keeps its model). */
+static void watch_window(const char *prog, live_run *r, live_loop *lp,
+			 const mr_live_state *at, const double *row)
+{
+	float obs[64];
+	uint8_t mask[MR_MAX_COMPONENTS * MR_MAX_CHOICES];
+	const char *const *cols;
+	int ncols = mr_simenv_live_columns(r->l, &cols);
+	mr_err e = {0};
+
+	mr_simenv_live_observe(r->l, at, obs, mask);
+	if (mr_adapt_live_window(r->adapt, obs, lp->a, row, cols, ncols, &e) &&
+	    !lp->watch_failed++)
+		fprintf(stderr, "%s: live: warning: period %ld: --adapt: %s\n",
+			prog, lp->t, e.msg);
+}
+
 /* Row is the outcome of the action out: records the period, measured and
  * as the simulator predicts it, and the simulated twin's step. */
 static void measure(const char *prog, const live_opts *op, live_run *r,
@@ -603,6 +624,8 @@ static void measure(const char *prog, const live_opts *op, live_run *r,
 	for (int c = 0; c < as->ncomp; c++)
 		x.setting[c] = mr_simenv_live_setting(r->l, c, lp->cfg[c]);
 	x.reward_pred = mr_simenv_live_predict(r->l, &at, lp->cfg, &x.pred);
+	if (r->adapt)
+		watch_window(prog, r, lp, &at, row);
 	double answered = mr_simenv_live_answered(r->l, row);
 	x.measured = !(answered <= 0);
 	x.sim_reward = lp->sim_reward;

@@ -81,7 +81,15 @@ void mr_change_detector_reset(mr_change_detector *d);
  * before it as already chosen and those after it as the base policy's:
  * sum instead of product of the choices. Ties keep the base action's
  * choice, else the lowest index.
+ *
+ * Multistep lookahead (depth d > 1): the actions of steps 1..d-1 are not
+ * the base policy's but the best allowed joint action at each simulated
+ * state (a search over every sequence of d joint actions), the base policy
+ * acting from step d to l-1. It sees a better configuration d moves away
+ * when the base policy would undo a first move, and scales the terminal
+ * value's error by gamma^l. Cost: the d-th power of the joint actions.
  */
+#define MR_ROLLOUT_MAX_DEPTH 4
 
 /* The model and the base policy, all as callbacks on opaque states of
  * state_size bytes (copied with memcpy). Each returns 0, or -1 with e. */
@@ -106,6 +114,8 @@ typedef struct {
 
 typedef struct {
 	int lookahead;      /* l >= 1: simulated steps (1 = one-step) */
+	int depth;          /* 1..MR_ROLLOUT_MAX_DEPTH, <= l: steps whose
+			     * action is optimised (0 taken as 1) */
 	int runs;           /* m >= 1: trajectories per candidate action */
 	int componentwise;  /* 1: one component at a time */
 	double gamma;       /* discount in [0, 1] */
