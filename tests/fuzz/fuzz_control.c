@@ -9,6 +9,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fuzz_tmp.h"
+
 #include "meshapi.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -23,17 +25,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 
 	char path[] = "/tmp/fuzz_control_env.XXXXXX";
-	int fd = mkstemp(path); /* mode 0600, as the reader demands */
-	if (fd < 0)
+	/* mkstemp makes it 0600, as the reader demands */
+	if (fuzz_write_tmp(path, data, size) != 0)
 		return 0;
-	size_t off = 0;
-	while (off < size) {
-		ssize_t w = write(fd, data + off, size - off);
-		if (w <= 0)
-			break;
-		off += (size_t)w;
-	}
-	close(fd);
 	mesh_env env;
 	mesh_env_read(path, &env, &e);
 	unlink(path);

@@ -7,22 +7,15 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "fuzz_tmp.h"
+
 #include "testbed.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	char path[] = "/tmp/fuzz_sidecar.XXXXXX";
-	int fd = mkstemp(path);
-	if (fd < 0)
+	if (fuzz_write_tmp(path, data, size) != 0)
 		return 0;
-	size_t off = 0;
-	while (off < size) {
-		ssize_t w = write(fd, data + off, size - off);
-		if (w <= 0)
-			break;
-		off += (size_t)w;
-	}
-	close(fd);
 	tb_node_opts o = {.workers = 2, .unit = 0.1, .period = 0.02,
 			  .demand_cv = 0.3};
 	tb_calib c[MESH_NSERVICES];
