@@ -12,7 +12,9 @@
  * Service demand is CPU time: each request draws its demand (gamma around
  * the service's mean, coefficient of variation demand_cv, from its slot's
  * seeded stream) and repeats its service's work until its thread has used
- * that much CPU (CLOCK_THREAD_CPUTIME_ID). Time that other processes take
+ * that much CPU (CLOCK_THREAD_CPUTIME_ID; the work stops early by the
+ * slot's recent overshoot, so the mean charge is the demand on a slow
+ * build too). Time that other processes take
  * from the node is not charged, so c units carry the same load on any host
  * that has the cores to give. A mean of 0 keeps the old fixed work (one
  * multiply; info1_lookups lookups; one scan), whose CPU time depends on the
@@ -44,6 +46,10 @@ typedef struct {
 	sqlite3 *db;
 	sqlite3_stmt *lookup, *scan;
 	mr_rng rng;
+	/* per service: how far a request's charge ran past its drawn demand
+	 * lately (the last unit of work and the bookkeeping after it; larger
+	 * on a slower build or host), taken off the next request's target */
+	double overshoot[MESH_NSERVICES];
 } slot;
 
 struct tb_node {
@@ -395,13 +401,17 @@ int tb_node_serve(tb_node *n, int svc, double deadline, double *result)
 	double drawn = 0;
 	if (mean > 0) {
 		drawn = tb_demand_draw(&s->rng, mean, n->o.demand_cv);
-		w.cpu_end = t0 + drawn;
+		/* a target at or before t0 still does one unit of work */
+		w.cpu_end = t0 + fmax(drawn - s->overshoot[svc], 1e-9);
 	}
 	*result = 0;
 	int abandoned = svc == 0 ? do_compute(s, n->o.matrix, &w, result)
 				 : do_info(s, svc, n->o.info1_lookups, &w,
 					   result);
-	slot_release(n, idx, abandoned ? -1 : svc, w.last_cpu - t0, drawn);
+	double charged = w.last_cpu - t0;
+	if (mean > 0 && !abandoned) /* moving average over ~10 requests */
+		s->overshoot[svc] += 0.1 * (charged - drawn);
+	slot_release(n, idx, abandoned ? -1 : svc, charged, drawn);
 	return abandoned;
 }
 
