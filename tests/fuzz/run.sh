@@ -18,7 +18,8 @@ forest) units=rf-fit ;;
 objective|protocol) units="rf-fit sim-env" ;;
 control) units=meshapi ;;
 sidecar) units="meshapi testbed" ;;
-*) echo "run.sh: unknown fuzz target '$name' (control, csv, forest, objective, protocol, sidecar)" >&2; exit 2 ;;
+http) units="meshapi actuate rf-fit trace-collect" ;;
+*) echo "run.sh: unknown fuzz target '$name' (control, csv, forest, http, objective, protocol, sidecar)" >&2; exit 2 ;;
 esac
 src=$(ls tools/lib/*.c)
 incs=" -Itools/lib"
