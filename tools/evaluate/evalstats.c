@@ -141,17 +141,6 @@ void mr_summarise_episodes(const mr_steps *s, const char *policy, int n,
 	free(count);
 }
 
-/* Undefined figures (NaN) are written as empty fields, which gnuplot and
- * spreadsheets read as missing; "nan" would not read back everywhere. */
-static void put(FILE *f, double v)
-{
-	char nb[32];
-	if (isfinite(v))
-		fprintf(f, ",%s", mr_fmt_double(nb, v));
-	else
-		fputc(',', f);
-}
-
 int mr_summary_write(const char *path, const char *objective,
 		     const char *pattern, uint64_t seed,
 		     const mr_summary *rows, int n, mr_err *e)
@@ -174,21 +163,21 @@ int mr_summary_write(const char *path, const char *objective,
 		const mr_summary *r = &rows[i];
 		fprintf(f, "%s,%s,%llu,%s,%ld", objective, pattern,
 			(unsigned long long)seed, r->policy, r->steps);
-		put(f, r->mean_reward);
-		put(f, r->ci95);
-		put(f, r->norm_score);
-		put(f, r->bound_met_pct);
-		put(f, r->bound_opt_pct);
+		mr_csv_put(f, ",", r->mean_reward);
+		mr_csv_put(f, ",", r->ci95);
+		mr_csv_put(f, ",", r->norm_score);
+		mr_csv_put(f, ",", r->bound_met_pct);
+		mr_csv_put(f, ",", r->bound_opt_pct);
 		if (has_cores)
-			put(f, r->mean_cores);
-		put(f, r->mean_cost);
-		put(f, r->mean_carried);
-		put(f, r->mean_load);
+			mr_csv_put(f, ",", r->mean_cores);
+		mr_csv_put(f, ",", r->mean_cost);
+		mr_csv_put(f, ",", r->mean_carried);
+		mr_csv_put(f, ",", r->mean_load);
 		fprintf(f, ",%d", r->episodes > 0 ? r->episodes : 1);
-		put(f, r->episode_reward_ci95);
-		put(f, r->norm_score_ci95);
-		put(f, r->mean_served);
-		put(f, r->served_short_pct);
+		mr_csv_put(f, ",", r->episode_reward_ci95);
+		mr_csv_put(f, ",", r->norm_score_ci95);
+		mr_csv_put(f, ",", r->mean_served);
+		mr_csv_put(f, ",", r->served_short_pct);
 		fputc('\n', f);
 	}
 	if (mr_out_commit(&o, e) != 0) {

@@ -567,6 +567,14 @@ char *mr_fmt_float(char buf[32], float v)
 	return buf;
 }
 
+void mr_csv_put(FILE *f, const char *sep, double v)
+{
+	char nb[32];
+	fputs(sep, f);
+	if (isfinite(v))
+		fputs(mr_fmt_double(nb, v), f);
+}
+
 double mr_sum(const double *x, size_t n)
 {
 	double s = 0, c = 0; /* c: what s lost to rounding (Neumaier) */

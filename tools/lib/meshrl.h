@@ -194,6 +194,10 @@ char **mr_split_names(const char *list, size_t *n, mr_err *e);
  * (its double); it reads back exactly as a float32. */
 char *mr_fmt_double(char buf[32], double v);
 char *mr_fmt_float(char buf[32], float v);
+/* Writes sep, then v as mr_fmt_double does, or nothing when v is not
+ * finite: an empty field, which gnuplot and spreadsheets read as missing
+ * ("nan" would not read back everywhere). */
+void mr_csv_put(FILE *f, const char *sep, double v);
 
 /* The sum of x with compensation for rounding (Neumaier): a mean of many
  * values is then the mean of the numbers given, e.g. 8, not

@@ -732,14 +732,6 @@ static void after_change(const mr_adapt_eval *a, const mr_steps *steps,
 	out->recovered = nrec;
 }
 
-static void pfield(FILE *f, double x)
-{
-	char b[32];
-	fputc(',', f);
-	if (isfinite(x))
-		fputs(mr_fmt_double(b, x), f);
-}
-
 static void adapt_row(FILE *f, const mr_adapt_eval *a, const mr_steps *steps,
 		      const mr_controller *ctl, int i, const adapt_ctl *c)
 {
@@ -750,23 +742,23 @@ static void adapt_row(FILE *f, const mr_adapt_eval *a, const mr_steps *steps,
 	if (c) {
 		fprintf(f, ",%ld,%ld", mr_action_joint_count(a->as, LONG_MAX),
 			c->decisions);
-		pfield(f, 1e6 * c->time_sum / (double)c->decisions);
-		pfield(f, 1e6 * c->time_max);
-		pfield(f, (double)c->evaluated / (double)c->decisions);
+		mr_csv_put(f, ",", 1e6 * c->time_sum / (double)c->decisions);
+		mr_csv_put(f, ",", 1e6 * c->time_max);
+		mr_csv_put(f, ",", (double)c->evaluated / (double)c->decisions);
 	} else {
 		fputs(",,,,,", f);
 	}
-	pfield(f, a->opts.model_after ? (double)a->opts.change_at : NAN);
-	pfield(f, as.reward_after);
-	pfield(f, as.score_after);
+	mr_csv_put(f, ",", a->opts.model_after ? (double)a->opts.change_at : NAN);
+	mr_csv_put(f, ",", as.reward_after);
+	mr_csv_put(f, ",", as.score_after);
 	fprintf(f, ",%d,%d", a->episodes, as.recovered);
-	pfield(f, as.recover_mean);
+	mr_csv_put(f, ",", as.recover_mean);
 	if (c && (c->v.model == MODEL_DETECT || c->v.model == MODEL_REFIT)) {
 		fprintf(f, ",%ld,%ld", c->windows, c->detections);
-		pfield(f, c->detections ? (double)c->delay_sum /
+		mr_csv_put(f, ",", c->detections ? (double)c->delay_sum /
 					  (double)c->detections : NAN);
 		fprintf(f, ",%ld,%ld", c->false_alarms, c->clean_windows);
-		pfield(f, 1000.0 * (double)c->false_alarms /
+		mr_csv_put(f, ",", 1000.0 * (double)c->false_alarms /
 			  (double)c->clean_windows);
 		fprintf(f, ",%ld", c->realarms);
 	} else {
@@ -774,9 +766,9 @@ static void adapt_row(FILE *f, const mr_adapt_eval *a, const mr_steps *steps,
 	}
 	if (c && c->refits) {
 		fprintf(f, ",%ld", c->refits);
-		pfield(f, 1e3 * c->refit_time_sum / (double)c->refits);
-		pfield(f, 1e3 * c->refit_time_max);
-		pfield(f, c->err_n ? c->err_sum / (double)c->err_n : NAN);
+		mr_csv_put(f, ",", 1e3 * c->refit_time_sum / (double)c->refits);
+		mr_csv_put(f, ",", 1e3 * c->refit_time_max);
+		mr_csv_put(f, ",", c->err_n ? c->err_sum / (double)c->err_n : NAN);
 	} else {
 		fputs(",,,,", f);
 	}

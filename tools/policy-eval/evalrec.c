@@ -144,14 +144,6 @@ void live_recs_free(live_recs *rs)
 	memset(rs, 0, sizeof *rs);
 }
 
-static void put(FILE *f, const char *sep, double v)
-{
-	char nb[32];
-	fputs(sep, f);
-	if (isfinite(v))
-		fputs(mr_fmt_double(nb, v), f);
-}
-
 /* periods-NAME.csv: one row per period, measured and predicted. */
 int live_recs_write_periods(const char *path, const live_recs *rs,
 			    const live_layout *ly, mr_err *e)
@@ -174,25 +166,25 @@ int live_recs_write_periods(const char *path, const live_recs *rs,
 	for (long i = 0; i < rs->n; i++) {
 		const live_rec *r = &rs->r[i];
 		fprintf(f, "%ld", r->period);
-		put(f, ",", r->t);
-		put(f, ",", r->late);
+		mr_csv_put(f, ",", r->t);
+		mr_csv_put(f, ",", r->late);
 		fprintf(f, ",%s,%d", live_phase_name(r->phase), r->measured);
 		for (int j = 0; j < ly->nserv; j++)
-			put(f, ",", r->load[j]);
+			mr_csv_put(f, ",", r->load[j]);
 		for (int k = 0; k < ly->nparam; k++)
-			put(f, ",", r->param[k]);
+			mr_csv_put(f, ",", r->param[k]);
 		for (int c = 0; c < ly->ncomp; c++)
-			put(f, ",", r->setting[c]);
+			mr_csv_put(f, ",", r->setting[c]);
 		for (int j = 0; j < ly->nserv; j++) {
-			put(f, ",", r->live.delay[j]);
-			put(f, ",", r->pred.delay[j]);
+			mr_csv_put(f, ",", r->live.delay[j]);
+			mr_csv_put(f, ",", r->pred.delay[j]);
 		}
-		put(f, ",", 1 - r->live.dropped);
-		put(f, ",", 1 - r->pred.dropped);
-		put(f, ",", r->reward);
-		put(f, ",", r->reward_pred);
+		mr_csv_put(f, ",", 1 - r->live.dropped);
+		mr_csv_put(f, ",", 1 - r->pred.dropped);
+		mr_csv_put(f, ",", r->reward);
+		mr_csv_put(f, ",", r->reward_pred);
 		fprintf(f, ",%d,%d", r->live.bound_met, r->pred.bound_met);
-		put(f, ",", r->sim_reward);
+		mr_csv_put(f, ",", r->sim_reward);
 		fprintf(f, ",%d\n", r->sim_bound_met);
 	}
 	return mr_out_commit(&o, e);
@@ -245,19 +237,19 @@ static void gap_row(FILE *f, const live_recs *rs, const live_layout *ly,
 	else
 		fprintf(f, "%s,", ly->name);
 	for (int j = 0; j < ly->nserv && !every; j++)
-		put(f, j ? "/" : "", rs->r[first].load[j]);
+		mr_csv_put(f, j ? "/" : "", rs->r[first].load[j]);
 	fprintf(f, ",%ld", n);
 	double dn = n ? (double)n : NAN;
 	for (int j = 0; j < ly->nserv; j++) {
-		put(f, ",", d[j].abs / dn);
-		put(f, ",", d[j].sum / dn);
+		mr_csv_put(f, ",", d[j].abs / dn);
+		mr_csv_put(f, ",", d[j].sum / dn);
 	}
-	put(f, ",", s.abs / dn);
-	put(f, ",", s.sum / dn);
-	put(f, ",", r.abs / dn);
-	put(f, ",", r.sum / dn);
-	put(f, ",", 100 * (double)met / dn);
-	put(f, ",", 100 * (double)met_pred / dn);
+	mr_csv_put(f, ",", s.abs / dn);
+	mr_csv_put(f, ",", s.sum / dn);
+	mr_csv_put(f, ",", r.abs / dn);
+	mr_csv_put(f, ",", r.sum / dn);
+	mr_csv_put(f, ",", 100 * (double)met / dn);
+	mr_csv_put(f, ",", 100 * (double)met_pred / dn);
 	fputc('\n', f);
 }
 
@@ -318,11 +310,11 @@ int live_recs_write_phases(const char *path, const live_recs *rs,
 		double dm = m ? (double)m : NAN;
 		fprintf(f, "%s,%s,%ld,%ld", ly->name, live_phase_name(ph), n,
 			m);
-		put(f, ",", rew / dm);
-		put(f, ",", pred / dm);
-		put(f, ",", 100 * (double)met / dm);
-		put(f, ",", served / dm);
-		put(f, ",", d1 / dm);
+		mr_csv_put(f, ",", rew / dm);
+		mr_csv_put(f, ",", pred / dm);
+		mr_csv_put(f, ",", 100 * (double)met / dm);
+		mr_csv_put(f, ",", served / dm);
+		mr_csv_put(f, ",", d1 / dm);
 		fputc('\n', f);
 	}
 	return mr_out_commit(&o, e);
@@ -373,17 +365,17 @@ static void val_rows(FILE *f, const live_recs *rs, const live_layout *ly,
 			const live_rec *x = &rs->r[s0 + k * repeat];
 			fprintf(f, "%ld,%d", s0 / per + 1, k);
 			for (int j = 0; j < ly->nserv; j++)
-				put(f, ",", x->load[j]);
+				mr_csv_put(f, ",", x->load[j]);
 			for (int q = 0; q < ly->nparam; q++)
-				put(f, ",", x->param[q]);
+				mr_csv_put(f, ",", x->param[q]);
 			for (int c = 0; c < ly->ncomp; c++)
-				put(f, ",", x->setting[c]);
+				mr_csv_put(f, ",", x->setting[c]);
 			fprintf(f, ",%ld", v[k].n);
-			put(f, ",", v[k].pred);
-			put(f, ",", v[k].rew);
-			put(f, ",", v[k].met);
-			put(f, ",", v[k].served);
-			put(f, ",", k == 0 && v[2].n ? best - v[0].rew : NAN);
+			mr_csv_put(f, ",", v[k].pred);
+			mr_csv_put(f, ",", v[k].rew);
+			mr_csv_put(f, ",", v[k].met);
+			mr_csv_put(f, ",", v[k].served);
+			mr_csv_put(f, ",", k == 0 && v[2].n ? best - v[0].rew : NAN);
 			fputc('\n', f);
 		}
 		if (!v[2].n) /* the state's last action is still running */
@@ -428,12 +420,12 @@ int live_recs_write_validation(const char *path, const char *sumpath,
 		     "choice_bound_met_pct,mean_regret,max_regret,"
 		     "mean_regret_pct,max_regret_pct,choice_best_pct\n%s,%g,%ld",
 		objective, sum[0], repeat);
-	put(o.f, ",", sum[2] ? 100 * sum[1] / sum[2] : NAN);
-	put(o.f, ",", sum[3] / n);
-	put(o.f, ",", sum[0] ? sum[4] : NAN);
-	put(o.f, ",", sum[6] / n);
-	put(o.f, ",", sum[0] ? sum[7] : NAN);
-	put(o.f, ",", 100 * sum[5] / n);
+	mr_csv_put(o.f, ",", sum[2] ? 100 * sum[1] / sum[2] : NAN);
+	mr_csv_put(o.f, ",", sum[3] / n);
+	mr_csv_put(o.f, ",", sum[0] ? sum[4] : NAN);
+	mr_csv_put(o.f, ",", sum[6] / n);
+	mr_csv_put(o.f, ",", sum[0] ? sum[7] : NAN);
+	mr_csv_put(o.f, ",", 100 * sum[5] / n);
 	fputc('\n', o.f);
 	return mr_out_commit(&o, e);
 }
