@@ -19,10 +19,12 @@ objective|protocol) units="rf-fit sim-env" ;;
 control) units=meshapi ;;
 sidecar) units="meshapi testbed" ;;
 http) units="meshapi actuate rf-fit trace-collect" ;;
-*) echo "run.sh: unknown fuzz target '$name' (control, csv, forest, http, objective, protocol, sidecar)" >&2; exit 2 ;;
+# the spec reader alone: the rest of policy-eval reaches tools/policy
+fault) units="rf-fit sim-env" extra=tools/policy-eval/evalrec.c ;;
+*) echo "run.sh: unknown fuzz target '$name' (control, csv, fault, forest, http, objective, protocol, sidecar)" >&2; exit 2 ;;
 esac
-src=$(ls tools/lib/*.c)
-incs=" -Itools/lib"
+src="$(ls tools/lib/*.c) ${extra:-}"
+incs=" -Itools/lib${extra:+ -I$(dirname "${extra:-.}")}"
 for u in $units; do
 	src="$src $(ls tools/$u/*.c | grep -v '/main\.c$')"
 	incs="$incs -Itools/$u"
