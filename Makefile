@@ -133,7 +133,7 @@ test: all
 	@sh tests/run.sh $(BUILD)
 
 asan:
-	@$(MAKE) --no-print-directory BUILD=build/asan OPT="-O1 -fno-omit-frame-pointer" \
+	@$(MAKE) --no-print-directory BUILD=build/asan OPT="-O1 -march=native -fno-omit-frame-pointer" \
 		SAN="-fsanitize=address,undefined -fno-sanitize-recover=all" test
 
 bench: all
