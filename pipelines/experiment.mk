@@ -273,7 +273,8 @@ $(EXP_R)/live/summary.csv: $(LIVE_DEPS)
 # action): validate/validate.csv (per state and action, the measured and
 # predicted reward) and validate/validate-summary.csv (how often the
 # choice met the bound live, its live regret: the best measured of the
-# three less the choice's). Absolute actions only.
+# three less the choice's). Incremental actions: the three configurations
+# predicted best at that load, each set directly and held.
 validate:
 	@$(EXP_DEPS)
 	@$(MAKE) -s --no-print-directory -j$(EXP_NPROC) $(EXP_TOOLS) \

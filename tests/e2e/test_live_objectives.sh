@@ -142,3 +142,12 @@ check "validate live: live.sh LIVE_CONTROLLERS=validate" live delay "$out" valid
 	LIVE_STATES=2 LIVE_REPEAT=1
 check "validate live: 6 actions measured, a summary" sh -c \
 	"[ \$(tail -n +2 '$out/validate.csv' | wc -l) -eq 6 ] && grep -q '^delay,2,1,' '$out/validate-summary.csv'"
+# Incremental actions (cost): the three best configurations at a load are
+# set and held, not reached by steps; ranked by the predicted reward.
+out=$TMP/vcost
+check "validate live, incremental (cost): 1 state, 3 configurations" \
+	live cost "$out" validate LIVE_STATES=1 LIVE_REPEAT=1
+check "validate cost: 3 distinct configurations, predicted best first" sh -c \
+	"[ \$(tail -n +2 '$out/validate.csv' | cut -d, -f5-8 | sort -u | wc -l) -eq 3 ] && '$TMP/col' '$out/validate.csv' reward_pred | awk 'NR > 1 && \$1 > p + 1e-12 { exit 1 } { p = \$1 }' && grep -q '^cost,1,1,' '$out/validate-summary.csv'"
+check "validate cost: the testbed ran each configuration as set" sh -c \
+	"tail -n +2 '$out/validate/trace.csv' | cut -d, -f7,8,11,12 >'$out/ran' && tail -n +2 '$out/validate.csv' | cut -d, -f5-8 | while read -r c; do grep -qx \"\$c\" '$out/ran' || exit 1; done"

@@ -391,10 +391,9 @@ static void setup_validation(const char *prog, live_opts *op, live_run *r)
 {
 	mr_live_state *grid = mr_xcalloc((size_t)op->validate, sizeof *grid);
 	long n = mr_simenv_live_grid(r->l, op->validate, op->seed, grid);
-	if (n < 1 || r->as->incremental)
-		mr_usage_error(prog, "live: --validate needs absolute actions "
-			       "and a discrete load pattern (levels, "
-			       "sequence): %s", op->objective);
+	if (n < 1)
+		mr_usage_error(prog, "live: --validate needs a discrete load "
+			       "pattern (levels, sequence): %s", op->objective);
 	long per = 3 * op->repeat;
 	r->nsched = op->periods = n * per;
 	r->sched = mr_xcalloc((size_t)r->nsched, sizeof *r->sched);
@@ -408,8 +407,17 @@ static void setup_validation(const char *prog, live_opts *op, live_run *r)
 			long t = i * per + q;
 			int rank = (int)(q / op->repeat) % (k ? k : 1);
 			r->sched[t] = grid[i];
-			memcpy(r->forced[t], top[rank], sizeof top[rank]);
 			r->forced_pred[t] = rew[rank];
+			if (!r->as->incremental) {
+				memcpy(r->forced[t], top[rank],
+				       sizeof top[rank]);
+				continue;
+			}
+			/* incremental: the configuration is set and held
+			 * (every component's move is stay) */
+			memcpy(r->sched[t].cfg, top[rank], sizeof top[rank]);
+			for (int c = 0; c < r->as->ncomp; c++)
+				r->forced[t][c] = MR_MOVE_STAY;
 		}
 	}
 	free(grid);
@@ -674,7 +682,7 @@ static void sim_step(const char *prog, live_run *r, live_loop *lp,
 		     const mr_live_state *now)
 {
 	mr_live_state st = *now;
-	if (r->as->incremental && lp->t > 0)
+	if (r->as->incremental && lp->t > 0 && !r->forced)
 		memcpy(st.cfg, lp->sim_cfg, sizeof st.cfg);
 	choose(prog, r, &r->sim_ctl, &st, lp->t, lp->t ? &lp->sim_info : NULL,
 	       lp->t ? lp->sim_a : NULL, lp->sim_a);
@@ -721,7 +729,9 @@ static int act(const char *prog, const live_opts *op, live_run *r,
 	if (r->util_col >= 0) /* the window just measured */
 		r->ctl.hpa_util = row[r->util_col];
 	lp->st = *now;
-	if (r->sched && r->as->incremental && lp->have_prev)
+	/* incremental: from the configuration running, unless --validate
+	 * sets it */
+	if (r->sched && r->as->incremental && lp->have_prev && !r->forced)
 		memcpy(lp->st.cfg, lp->cfg, sizeof lp->st.cfg);
 	choose(prog, r, &r->ctl, &lp->st, lp->t,
 	       lp->have_prev ? &lp->prev_info : NULL,

@@ -367,36 +367,55 @@ double mr_simenv_live_answered(const mr_simenv_live *l, const double *row)
 	return any ? sum : NAN;
 }
 
+/* Inserts (r, cand) into the best three so far (k of them; the first of
+ * equals stays ahead); returns the new count. */
+static int top3_insert(int k, int ncomp, double r, const int32_t *cand,
+		       int32_t act[3][MR_MAX_COMPONENTS], double rew[3])
+{
+	int i = k < 3 ? k++ : 3;
+	while (i > 0 && r > rew[i - 1]) {
+		if (i < 3) {
+			rew[i] = rew[i - 1];
+			memcpy(act[i], act[i - 1], sizeof act[i]);
+		}
+		i--;
+	}
+	if (i < 3) {
+		rew[i] = r;
+		memset(act[i], 0, sizeof act[i]);
+		memcpy(act[i], cand, (size_t)ncomp * sizeof *cand);
+	}
+	return k;
+}
+
 int mr_simenv_live_top3(mr_simenv_live *l, const mr_live_state *st,
 			int32_t act[3][MR_MAX_COMPONENTS], double rew[3])
 {
 	const mr_objective *o = l->o;
-	if (o->incremental)
-		return 0;
 	se_state s;
 	sim_state(l, st, &s);
-	long n = mr_action_joint_count(&l->as, 1L << 20);
+	/* absolute: every joint action; incremental: every configuration
+	 * (the reward depends on the configuration reached, not the move) */
+	long n = 1;
+	for (int c = 0; c < o->nact && n <= (1L << 20); c++)
+		n *= o->incremental ? o->act[c].nvalues : l->as.nchoices[c];
+	if (n > (1L << 20))
+		return 0;
 	int k = 0;
 	mr_step_info info;
 	for (long a = 0; a < n; a++) {
 		int32_t cfg[MR_MAX_COMPONENTS];
-		mr_action_decode(&l->as, a, cfg);
+		long q = a;
+		for (int c = o->nact - 1; c >= 0; c--) {
+			long m = o->incremental ? o->act[c].nvalues
+						: l->as.nchoices[c];
+			cfg[c] = (int32_t)(q % m);
+			q /= m;
+		}
 		double y[SE_MAX_TARGETS];
 		const double *t = se_targets(l->sim, &s, cfg, y);
 		double r = se_outcome(l->sim, &s, cfg, t, &info);
-		/* insert into the best three (first of equals stays ahead) */
-		int i = k < 3 ? k++ : 3;
-		while (i > 0 && r > rew[i - 1]) {
-			if (i < 3) {
-				rew[i] = rew[i - 1];
-				memcpy(act[i], act[i - 1], sizeof act[i]);
-			}
-			i--;
-		}
-		if (i < 3) {
-			rew[i] = r;
-			memcpy(act[i], cfg, sizeof act[i]);
-		}
+		k = top3_insert(k, o->nact, r, cfg, act, rew);
 	}
 	return k;
 }

@@ -293,9 +293,12 @@ int mr_simenv_live_schedule(mr_simenv_live *l, uint64_t seed, long n,
  * reward and step info (the model's targets through the same reward). */
 double mr_simenv_live_predict(mr_simenv_live *l, const mr_live_state *st,
 			      const int32_t *cfg, mr_step_info *info);
-/* Absolute actions: the simulator's three best actions in state st, best
- * first (first of equals ahead), and their predicted rewards; returns how
- * many (0 for incremental actions). */
+/* The simulator's three best choices in state st, best first (first of
+ * equals ahead), and their predicted rewards; returns how many. Absolute
+ * actions: joint actions. Incremental: configurations (indices into each
+ * component's values), ranked by the reward of running them in st, which
+ * is where a held load's optimum settles (the reward does not depend on
+ * the move). */
 int mr_simenv_live_top3(mr_simenv_live *l, const mr_live_state *st,
 			int32_t act[3][MR_MAX_COMPONENTS], double rew[3]);
 /* The states of the load pattern's levels x [param] levels (discrete
