@@ -95,6 +95,9 @@ typedef struct {
 	live_layout ly;
 } live_run;
 
+/* Rows a period waits, beyond --skip, for one that ran its action. */
+#define LIVE_MAX_LAG 2
+
 /* What the loop carries from one row to the next. */
 typedef struct {
 	int have_prev;                     /* an action is out */
@@ -108,6 +111,9 @@ typedef struct {
 	long rows;      /* rows read since */
 	double late;    /* how late the action out went (s) */
 	long nlate;     /* actions more than half a window late */
+	long nlagged;   /* rows passed over: they ran the previous
+			 * configuration (the action came after their
+			 * window opened) */
 	int warned_load;
 	long watch_failed; /* --adapt: windows the detector could not take */
 	int fault_seen[LIVE_MAX_FAULTS];   /* its first period was logged */
@@ -906,7 +912,7 @@ static long run_loop(const char *prog, const live_opts *op, live_run *r,
 	mr_csv_reader *rd = open_rows(prog, op, r);
 	double row[64];
 	size_t line;
-	long skipped = 0;
+	long skipped = 0, lagged = 0;
 	int rc = 0;
 	while (!stop_flag && (rc = mr_csv_next(rd, row, &line, &e)) == 1) {
 		/* row k comes k windows after row 0 when on time; the
@@ -918,6 +924,14 @@ static long run_loop(const char *prog, const live_opts *op, live_run *r,
 		lp->late = isfinite(op->window) ? due - lp->t0 : NAN;
 		if (lp->have_prev && skipped < op->skip) { /* settling */
 			skipped++;
+			continue;
+		}
+		/* a row that has not run the action yet measures the one
+		 * before: wait for the next, up to LIVE_MAX_LAG of them */
+		if (lp->have_prev && lagged < LIVE_MAX_LAG &&
+		    !mr_simenv_live_row_runs(r->l, row, lp->cfg)) {
+			lagged++;
+			lp->nlagged++;
 			continue;
 		}
 		if (lp->have_prev) {
@@ -934,7 +948,7 @@ static long run_loop(const char *prog, const live_opts *op, live_run *r,
 			*gone = 1;
 			break;
 		}
-		skipped = 0;
+		skipped = lagged = 0;
 	}
 	if (rc == -1)
 		mr_die(prog, &e);
@@ -980,6 +994,13 @@ int mr_eval_live_main(const char *prog, int argc, char **argv)
 					"late_s)\n",
 				prog, lp.nlate, lp.nlate == 1 ? "" : "s",
 				r.ctl.name);
+		if (lp.nlagged)
+			fprintf(stderr, "%s: live: warning: %ld window%s "
+					"passed over: %s still ran the previous "
+					"configuration (the action reached the "
+					"system after it opened)\n",
+				prog, lp.nlagged, lp.nlagged == 1 ? "" : "s",
+				lp.nlagged == 1 ? "it" : "they");
 		mr_steps sim = lp.sim_steps;
 		sim.n = st.n;
 		report(prog, &sim, "simulated, same loads");

@@ -160,6 +160,17 @@ double mr_simenv_live_setting(const mr_simenv_live *l, int c, int32_t k)
 	return l->o->act[c].values[k];
 }
 
+int mr_simenv_live_row_runs(const mr_simenv_live *l, const double *row,
+			    const int32_t *cfg)
+{
+	const mr_objective *o = l->o;
+	for (int c = 0; c < o->nact && o->incremental; c++)
+		if (!mr_value_matches(o->act[c].values[cfg[c]],
+				      row[l->setting_col[c]]))
+			return 0;
+	return 1;
+}
+
 int mr_simenv_live_read(const mr_simenv_live *l, const double *row,
 			mr_live_state *st, mr_err *e)
 {

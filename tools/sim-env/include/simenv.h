@@ -252,6 +252,12 @@ const char *mr_simenv_live_column(const mr_simenv_live *l, int c);
 /* Value of setting k (an index into the values) of component c. */
 double mr_simenv_live_setting(const mr_simenv_live *l, int c, int32_t k);
 
+/* Incremental objectives (whose rows carry the settings): 1 when the row
+ * ran configuration cfg, 0 when a setting differs (the action had not
+ * reached the system when its window opened). Absolute ones: always 1. */
+int mr_simenv_live_row_runs(const mr_simenv_live *l, const double *row,
+			    const int32_t *cfg);
+
 /* The state a row (values of the columns above) measured. Fails
  * (MR_EXIT_DATA) when a setting column holds a value not in its grid. */
 int mr_simenv_live_read(const mr_simenv_live *l, const double *row,
