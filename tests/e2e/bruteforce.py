@@ -63,6 +63,7 @@ class Objective:
     action_names; features(state, action) -> {column: value};
     outcome(state, action, pred) -> (reward, delays)."""
     incremental = False
+    risk = {}           # target -> quantile across the trees ([model] risk)
 
     def __init__(self, state_names, states, action_names, actions, targets):
         self.state_names, self.states = state_names, states
@@ -94,6 +95,9 @@ def obj_delay():
             return 6 - a[1], (d,)
         return min(0.0, 0.6 - d), (d,)
     o.outcome = outcome
+    # [model] risk = q90: d1 at the 0.9-quantile across the trees (upper),
+    # served1 at the 0.1-quantile (lower)
+    o.risk = {"d1": 0.9, "served1": 0.1}
     return o
 
 
@@ -253,7 +257,8 @@ def predict_all(o, model):
             w.writerow(cols)
             for f in rows:
                 w.writerow([repr(float(f[c])) for c in cols])
-        res = subprocess.run(["rf-fit", "predict", "-q", model, path],
+        cmd = ["rf-fit", "predict", "-q"] + (["--trees"] if o.risk else [])
+        res = subprocess.run(cmd + [model, path],
                              stdout=subprocess.PIPE, check=True,
                              universal_newlines=True)
     finally:
@@ -262,12 +267,35 @@ def predict_all(o, model):
     if len(got) != len(rows):
         sys.exit("bruteforce: rf-fit predict gave %d rows for %d"
                  % (len(got), len(rows)))
-    preds = [{t: float(g[t + "_pred"]) for t in o.targets} for g in got]
+    preds = [{t: target_value(g, t, o.risk.get(t)) for t in o.targets}
+             for g in got]
     out = {}
     for s, a in pairs:
         key = tuple(sorted(o.features(s, a).items()))
         out[(s, a)] = o.outcome(s, a, preds[index[key]])
     return out
+
+
+def quantile(values, q):
+    """numpy's default: linear between the order statistics around
+    (n - 1) q."""
+    v = sorted(values)
+    pos = (len(v) - 1) * q
+    lo = math.floor(pos)
+    hi = min(lo + 1, len(v) - 1)
+    return v[lo] + (v[hi] - v[lo]) * (pos - lo)
+
+
+def target_value(row, target, q):
+    """The model's value of target in an rf-fit predict row: the mean
+    column, or (risk) the q-quantile of the per-tree columns."""
+    if q is None and target + "_pred" in row:
+        return float(row[target + "_pred"])
+    trees = [float(v) for k, v in row.items()
+             if k.startswith(target + "_tree")]
+    if q is None:
+        return math.fsum(trees) / len(trees)
+    return quantile(trees, q)
 
 
 def close(x, y, eps):

@@ -69,6 +69,7 @@ typedef struct {
 	long periods, skip; /* periods < 0: until end of input */
 	long hpa_window;
 	long validate, repeat; /* --validate: states, periods per action */
+	long max_lag; /* --max-lag: rows a period waits for its settings */
 	double svc, timeout, window;
 	uint64_t seed;
 	int quiet, scheduled;
@@ -94,9 +95,6 @@ typedef struct {
 	live_recs recs;
 	live_layout ly;
 } live_run;
-
-/* Rows a period waits, beyond --skip, for one that ran its action. */
-#define LIVE_MAX_LAG 2
 
 /* What the loop carries from one row to the next. */
 typedef struct {
@@ -135,6 +133,7 @@ static int parse_options(const char *prog, int argc, char **argv,
 		{"name", required_argument, 0, 'N'},
 		{"periods", required_argument, 0, 'n'},
 		{"skip", required_argument, 0, 'k'},
+		{"max-lag", required_argument, 0, 'g'},
 		{"model", required_argument, 0, 'M'},
 		{"noop", required_argument, 0, 'O'},
 		{"service-time", required_argument, 0, 'T'},
@@ -168,6 +167,10 @@ static int parse_options(const char *prog, int argc, char **argv,
 			op->periods = strtol(optarg, &end, 10);
 			if (*end || op->periods < 1)
 				mr_usage_error(prog, "live: --periods must be >= 1");
+			break;
+		case 'g':
+			op->max_lag = mr_arg_int(prog, "--max-lag", optarg, 0,
+						 100);
 			break;
 		case 'k':
 			op->skip = strtol(optarg, &end, 10);
@@ -927,8 +930,8 @@ static long run_loop(const char *prog, const live_opts *op, live_run *r,
 			continue;
 		}
 		/* a row that has not run the action yet measures the one
-		 * before: wait for the next, up to LIVE_MAX_LAG of them */
-		if (lp->have_prev && lagged < LIVE_MAX_LAG &&
+		 * before: wait for the next, up to --max-lag of them */
+		if (lp->have_prev && lagged < op->max_lag &&
 		    !mr_simenv_live_row_runs(r->l, row, lp->cfg)) {
 			lagged++;
 			lp->nlagged++;

@@ -86,6 +86,9 @@ static void usage(FILE *out)
 		"  -o, --output OUT        output CSV (stdout)\n"
 		"      --threads N         threads for large inputs (1)\n"
 		"      --skip-bad          skip bad rows instead of stopping\n"
+		"      --trees             every tree's prediction instead of the mean:\n"
+		"                          columns <target>_tree<k>, tree by tree (their\n"
+		"                          spread, or quantiles as [model] risk takes them)\n"
 		"\n"
 		"info: print a model's features (with training ranges), targets and size.\n"
 		"\n"
@@ -1022,15 +1025,17 @@ static int cmd_fit(int argc, char **argv)
 typedef struct {
 	const char *output, *model, *in;
 	int threads, skip_bad, quiet;
+	int per_tree; /* --trees: every tree's prediction, not the mean */
 } predict_opts;
 
 static void parse_predict_opts(int argc, char **argv, predict_opts *o)
 {
-	enum { O_THREADS = 256, O_SKIPBAD };
+	enum { O_THREADS = 256, O_SKIPBAD, O_TREES };
 	static const struct option opts[] = {
 		{"output", required_argument, 0, 'o'},
 		{"threads", required_argument, 0, O_THREADS},
 		{"skip-bad", no_argument, 0, O_SKIPBAD},
+		{"trees", no_argument, 0, O_TREES},
 		{"quiet", no_argument, 0, 'q'},
 		{"help", no_argument, 0, 'h'},
 		{"version", no_argument, 0, 'V'},
@@ -1043,6 +1048,7 @@ static void parse_predict_opts(int argc, char **argv, predict_opts *o)
 		case 'o': o->output = optarg; break;
 		case O_THREADS: o->threads = resolve_threads(mr_arg_int(prog, "--threads", optarg, 0, 1024)); break;
 		case O_SKIPBAD: o->skip_bad = 1; break;
+		case O_TREES: o->per_tree = 1; break;
 		case 'q': o->quiet = 1; break;
 		case 'h': usage(stdout); exit(MR_EXIT_OK);
 		case 'V': mr_print_version(prog); exit(MR_EXIT_OK);
@@ -1082,9 +1088,10 @@ static size_t *feature_columns(const predict_opts *o, const mr_forest *f,
 
 /* A chunk of input rows and room for their features and predictions. */
 typedef struct {
-	double *rows, *X, *P; /* cap x C, cap x F, cap x T */
+	double *rows, *X, *P; /* cap x C, cap x F, cap x T (x ntrees) */
 	size_t cap, C;
 	const size_t *fcol;
+	int per_tree;
 } pred_chunk;
 
 /* Predicts the chunk's first m rows and prints each with its predictions.
@@ -1104,7 +1111,13 @@ static size_t predict_chunk(const mr_forest *f, pred_chunk *ck, size_t m,
 		}
 		outside += out_of_range;
 	}
-	if (m == 1)
+	/* --trees: ntrees x T values a row, tree by tree */
+	size_t W = ck->per_tree ? mr_forest_ntrees(f) * T : T;
+	if (ck->per_tree)
+		for (size_t i = 0; i < m; i++)
+			mr_forest_predict_trees(f, ck->X + i * F,
+						ck->P + i * W);
+	else if (m == 1)
 		mr_forest_predict(f, ck->X, ck->P);
 	else if (m > 1)
 		mr_forest_predict_batch(f, ck->X, m, ck->P, threads);
@@ -1113,8 +1126,8 @@ static size_t predict_chunk(const mr_forest *f, pred_chunk *ck, size_t m,
 		for (size_t k = 0; k < C; k++)
 			fprintf(out, "%s%s", k ? "," : "",
 				mr_fmt_double(nb, ck->rows[i * C + k]));
-		for (size_t j = 0; j < T; j++)
-			fprintf(out, ",%s", mr_fmt_double(nb, ck->P[i * T + j]));
+		for (size_t j = 0; j < W; j++)
+			fprintf(out, ",%s", mr_fmt_double(nb, ck->P[i * W + j]));
 		fputc('\n', out);
 	}
 	return outside;
@@ -1147,13 +1160,21 @@ static int cmd_predict(int argc, char **argv)
 		mr_die(prog, &e);
 	for (size_t k = 0; k < C; k++)
 		fprintf(out.f, "%s%s", k ? "," : "", mr_csv_colname(r, k));
-	for (size_t j = 0; j < T; j++)
-		fprintf(out.f, ",%s_pred", mr_forest_target_name(f, j));
+	size_t ntrees = o.per_tree ? mr_forest_ntrees(f) : 1;
+	for (size_t t = 0; t < ntrees; t++)
+		for (size_t j = 0; j < T; j++) {
+			fprintf(out.f, ",%s_", mr_forest_target_name(f, j));
+			if (o.per_tree)
+				fprintf(out.f, "tree%zu", t);
+			else
+				fputs("pred", out.f);
+		}
 	fputc('\n', out.f);
 
 	pred_chunk ck = {mr_xcalloc(cap * C, sizeof(double)),
 			 mr_xcalloc(cap * F, sizeof(double)),
-			 mr_xcalloc(cap * T, sizeof(double)), cap, C, fcol};
+			 mr_xcalloc(cap * T * ntrees, sizeof(double)), cap, C,
+			 fcol, o.per_tree};
 	size_t total = 0, outside = 0, line;
 	int rc = 1;
 	while (rc == 1) {
