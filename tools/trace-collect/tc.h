@@ -7,10 +7,11 @@
  * socket interface) and a signalfd, waiting in epoll_pwait2 with a
  * nanosecond timeout for the end of the send tick holding the next due
  * send, or the sender's next deadline (finer than curl_multi_poll's
- * milliseconds). A request is
- * launched when its tick ends, never scheduled up front; its latency is
- * counted from its intended send time (no coordinated omission) and it
- * belongs to the window in which it was intended to be sent.
+ * milliseconds; the own sender's answers are read at the ticks, with their
+ * kernel receive time). A request is launched when its tick ends, never
+ * scheduled up front; its latency is counted from its intended send time
+ * (no coordinated omission) to its answer's arrival, and it belongs to the
+ * window in which it was intended to be sent.
  *
  * What is deliberately not here: deciding configurations (the caller, via
  * actuate), HTTP/2, TLS client certificates.
