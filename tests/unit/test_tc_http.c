@@ -467,6 +467,36 @@ static int count_ok(void *ud, tc_window *w)
 	return 0;
 }
 
+/* A signal ends a run whose sleeps ignore the sockets: SIGTERM 0.2 s into
+ * a 10 s run at 2,000 req/s against url. */
+static void test_engine_signal(const char *url)
+{
+	mr_err e = {0};
+	tc_stream st;
+	tc_pattern pat;
+	tc_stream_parse("a=constant:2000", 1, &st, &pat, &e);
+	tc_engine_opts o = {.url = url, .timeout = 1, .max_inflight = 4096,
+			    .connections = 4, .tick = 250e-6, .seed = 1,
+			    .quiet = 1};
+	tc_engine *g = tc_engine_new(&o, &st, 1, &e); /* blocks SIGTERM */
+	tc_segment seg = {.window = 1, .nwin = 10, .pats = &pat};
+	double t0 = mr_now();
+	pid_t killer = g ? fork() : -1;
+	if (killer == 0) {
+		usleep(200000);
+		kill(getppid(), SIGTERM);
+		_exit(0);
+	}
+	int rc = killer > 0 ? tc_engine_run(g, &seg, NULL, NULL, &e) : -1;
+	double took = mr_now() - t0;
+	CHECK(rc == 1 && took < 2, "SIGTERM stops a run between send ticks "
+	      "(rc %d after %.2f s)", rc, took);
+	if (killer > 0)
+		waitpid(killer, NULL, 0);
+	tc_engine_free(g);
+	tc_pattern_free(&pat);
+}
+
 /* The engine at 2,000 req/s on 4 connections with the own sender: answers
  * wait for the next send tick (a sleep per send tick, not a wake-up per
  * answer too), and keep their times. */
@@ -508,6 +538,7 @@ static void test_engine_wakeups(int lfd, int port)
 	      sleeps);
 	tc_engine_free(g);
 	tc_pattern_free(&pat);
+	test_engine_signal(url);
 	if (pid > 0) {
 		kill(pid, SIGKILL);
 		waitpid(pid, NULL, 0);

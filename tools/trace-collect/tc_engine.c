@@ -60,6 +60,8 @@
 #define POLL_EVENTS 64
 /* answers wait for the next send tick if it is at most this far off */
 #define DEFER_MAX 2e-3
+/* while deferring, the epoll set is read this often (s) */
+#define SWEEP_EVERY 10e-3
 #define LATE_BUCKETS 2800
 
 /* A curl easy handle, pooled: only requests handed to curl hold one (at
@@ -93,6 +95,7 @@ struct tc_engine {
 	int ep, sfd;
 	int ep_sleep;   /* the signalfd alone: sleeps that answers do not end */
 	int deferred;   /* answers may be waiting unread (collect) */
+	double next_sweep; /* when collect next reads the whole epoll set */
 	/* epoll registration per socket, kept across requests so that an
 	 * idle kept-alive connection costs no epoll_ctl calls */
 	struct fdstate {
@@ -763,8 +766,16 @@ static void handle_events(tc_engine *g, const struct epoll_event *ev, int n)
 static void collect(tc_engine *g, int more)
 {
 	struct epoll_event ev[POLL_EVENTS];
-	if (g->deferred)
+	if (g->deferred) {
 		tc_http_collect(g->http); /* only the own sender defers */
+		/* now and then the whole set too: an idle connection the
+		 * server closed is then seen before it is used again */
+		double now = mr_now();
+		if (now >= g->next_sweep) {
+			g->next_sweep = now + SWEEP_EVERY;
+			more = 1;
+		}
+	}
 	while (more) {
 		int n = epoll_wait(g->ep, ev, POLL_EVENTS, 0);
 		handle_events(g, ev, n);
@@ -815,8 +826,8 @@ static void poll_once(tc_engine *g, double wake, int defer)
 		tsp = &ts;
 	}
 	if (defer && may_defer(g, d)) {
-		if (d > 0)
-			epoll_pwait2(g->ep_sleep, ev, 1, tsp, NULL);
+		if (d > 0 && epoll_pwait2(g->ep_sleep, ev, 1, tsp, NULL) > 0)
+			handle_events(g, ev, 1); /* the signal */
 		g->deferred = 1;
 		return;
 	}
