@@ -12,7 +12,8 @@
 # (/usr/bin/time) with as many connections. Then 3 s at 20,000 req/s on 16
 # connections, three times per sender (medians), and three times the
 # machine's lateness floor on the client's core (wake_lateness.c: a loop
-# that only sleeps to each 250 us tick, as the engine does, and the
+# that only sleeps to each 200 us tick, as the engine does by default
+# (TC_SEND_TICK), and the
 # lateness that 20,000 sends/s would have if each went at the first
 # wake-up after its due time, counted per send as trace-collect counts;
 # what the scheduler adds there, trace-collect cannot remove). Bounded:
@@ -132,7 +133,7 @@ for i in 1 2 3; do
 	tc 20000 16 3 curl
 	LC="$LC $late" CC="$CC $cpu"
 	if [ -n "$WAKE" ]; then
-		wl=$($PIN_C "$WAKE" 3 250 20000)
+		wl=$($PIN_C "$WAKE" 3 200 20000)
 		W="$W $(echo "$wl" | sed -n 's/.*send_p99_us=\([0-9]*\).*/\1/p')"
 		WW="$WW $(echo "$wl" | sed -n 's/.*wake_p99_us=\([0-9]*\).*/\1/p')"
 	fi

@@ -113,10 +113,13 @@ typedef struct tc_engine tc_engine;
 
 /* trace-collect's default send tick. Its lateness (under one tick, half
  * on average; inside the latency, which runs from the due time) leaves
- * half of a 0.5 ms lateness budget to the scheduler; at 20,000 req/s it
- * sends five requests per wake-up, and the server wakes once for them
- * (on loopback a wake-up of the server is paid by the client's send). */
-#define TC_SEND_TICK 250e-6
+ * 300 us of a 0.5 ms lateness budget to the scheduler (a VM's wake-up
+ * p99 was 100-200 us on a quiet 2-core machine); at 20,000 req/s it sends
+ * four requests per wake-up, and the server wakes once for them (on
+ * loopback a wake-up of the server is paid by the client's send). 250 us
+ * cost 1.8 us less CPU per request there and 45 us more p99 lateness
+ * (bench_loadgen.sh, client not preempted). */
+#define TC_SEND_TICK 200e-6
 
 typedef struct {
 	const char *url;      /* base, e.g. http://127.0.0.1:8080 */
