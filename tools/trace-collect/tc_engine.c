@@ -26,7 +26,7 @@
  * allocations, a poll() to check a reused connection: ~10 us of user CPU
  * per request in perf, more than the request's syscalls) was the rest;
  * hence our own sender for plain http:// (tc_http.h: a memcpy per
- * request, one send and one recv per connection and tick). Both senders
+ * request, one send and one recvmsg per connection and tick). Both senders
  * report curl's codes, so what follows does not depend on which one runs.
  *
  * curl easy handles are pooled and reused, so curl's connection cache keeps
