@@ -11,14 +11,18 @@
 # --sender curl (libcurl multi), and wrk's req/s and CPU per request
 # (/usr/bin/time) with as many connections. Then 3 s at 20,000 req/s on 16
 # connections, three times per sender (medians), and three times the
-# machine's wake-up lateness floor on the client's core (wake_lateness.c:
-# a loop that only sleeps to each 250 us tick, as the engine does; what
-# the scheduler adds there, trace-collect cannot remove). Bounded: ~4 min.
+# machine's lateness floor on the client's core (wake_lateness.c: a loop
+# that only sleeps to each 200 us tick, as the engine does by default
+# (TC_SEND_TICK), and the
+# lateness that 20,000 sends/s would have if each went at the first
+# wake-up after its due time, counted per send as trace-collect counts;
+# what the scheduler adds there, trace-collect cannot remove). Bounded:
+# ~4 min.
 #
 # Prints CSV: loadgen_max_rate (best over the connection counts; reference
 # wrk's req/s with the same connections), loadgen_late_p99_at_20k
-# (reference: the wake-up floor's p99 plus one tick, the lateness a send
-# due at a tick's start has by design), loadgen_cpu_per_req_at_20k
+# (reference: the floor's p99 per send, the tick's own lateness
+# included), loadgen_cpu_per_req_at_20k
 # (reference: wrk's CPU per request on 16 connections, closed loop), and
 # the same three for --sender curl (reference: the own sender's figure).
 # Writes the scaling table $MESHRL_BENCH_OUT/loadgen_scaling.csv (default
@@ -120,7 +124,7 @@ if command -v gnuplot >/dev/null 2>&1; then
 fi
 
 # at 20,000 req/s: three runs per sender, interleaved, and the floor
-L= C= LC= CC= W=
+L= C= LC= CC= W= WW=
 for i in 1 2 3; do
 	tc 20000 16 3
 	L="$L $late" C="$C $cpu"
@@ -128,14 +132,16 @@ for i in 1 2 3; do
 		echo "bench_loadgen: 20000 req/s not held on 16 connections" >&2
 	tc 20000 16 3 curl
 	LC="$LC $late" CC="$CC $cpu"
-	[ -n "$WAKE" ] && W="$W $($PIN_C "$WAKE" 3 250 |
-		sed -n 's/.*wake_p99_us=\([0-9]*\).*/\1/p')"
+	if [ -n "$WAKE" ]; then
+		wl=$($PIN_C "$WAKE" 3 200 20000)
+		W="$W $(echo "$wl" | sed -n 's/.*send_p99_us=\([0-9]*\).*/\1/p')"
+		WW="$WW $(echo "$wl" | sed -n 's/.*wake_p99_us=\([0-9]*\).*/\1/p')"
+	fi
 done
 late20=$(median $L) cpu20=$(median $C)
 clate20=$(median $LC) ccpu20=$(median $CC)
 floor=$(median $W)
-[ -n "$floor" ] && floor=$((floor + 250))
-echo "bench_loadgen: at 20000 req/s, own: late_p99$L cpu$C; curl: late_p99$LC cpu$CC; wake-up floor p99$W (+250 us tick)" >&2
+echo "bench_loadgen: at 20000 req/s, own: late_p99$L cpu$C; curl: late_p99$LC cpu$CC; floor: send p99$W, wake-up p99$WW" >&2
 wrkrun 16
 
 ratio=$(awk -v b="$best" -v w="$best_wrk" 'BEGIN{if (w > 0) printf "%.3f", b / w}')

@@ -11,11 +11,16 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "check.h"
+#include "tc.h"
 #include "tc_http.h"
 
 /* Feeds text to the parser in pieces of `step` bytes the way the sender
@@ -176,10 +181,11 @@ typedef struct {
 	long req[16];
 	int code[16], node[16], retry[16];
 	long status[16];
+	double t[16];
 } outcomes;
 
 static void on_done(void *ud, void *req, int code, long status, int node,
-		    int retry)
+		    int retry, double t)
 {
 	outcomes *o = ud;
 	if (o->n == 16)
@@ -189,6 +195,7 @@ static void on_done(void *ud, void *req, int code, long status, int node,
 	o->status[o->n] = status;
 	o->node[o->n] = node;
 	o->retry[o->n] = retry;
+	o->t[o->n] = t;
 	o->n++;
 }
 
@@ -324,6 +331,7 @@ static void test_pipelined(int lfd, int port)
 	tc_http_send(h, (void *)6, 0, mr_now() + 5);
 	tc_http_flush(h);
 	s = accept_one(lfd);
+	spin(h, ep, 5);
 	read_requests(s, 1, buf, sizeof buf);
 	put(s, "HTTP/1.1 2OO OK\r\n\r\n");
 	spin(h, ep, 20);
@@ -349,6 +357,194 @@ static void test_pipelined(int lfd, int port)
 	close(ep);
 }
 
+/* tc_rx_time on control data made up here: the kernel's realtime stamp
+ * `age` seconds ago, or another message. */
+static double rx_after(double age, int type)
+{
+	union {
+		char buf[CMSG_SPACE(sizeof(struct timespec))];
+		struct cmsghdr align;
+	} ctl;
+	memset(&ctl, 0, sizeof ctl);
+	struct msghdr mh = {.msg_control = ctl.buf,
+			    .msg_controllen = sizeof ctl.buf};
+	struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = type;
+	cm->cmsg_len = CMSG_LEN(sizeof(struct timespec));
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	double t = (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9 - age;
+	ts.tv_sec = (time_t)floor(t);
+	ts.tv_nsec = (long)((t - floor(t)) * 1e9);
+	memcpy(CMSG_DATA(cm), &ts, sizeof ts);
+	return tc_rx_time(&mh, 1000) - 1000; /* "now" is 1000 */
+}
+
+static void test_rx_time(void)
+{
+	double a = rx_after(0.25, SCM_TIMESTAMPNS);
+	CHECK(fabs(a + 0.25) < 0.01, "receive stamp 0.25 s old: 0.25 s before "
+	      "now on the monotonic clock (%.4f)", a);
+	CHECK(rx_after(-3, SCM_TIMESTAMPNS) == 0,
+	      "a stamp in the future (clock step): now");
+	CHECK(rx_after(0.25, SCM_TIMESTAMPNS + 1000) == 0,
+	      "other control data: now");
+	struct msghdr none = {0};
+	CHECK(tc_rx_time(&none, 7) == 7, "no control data: now");
+}
+
+/* An answer read 150 ms after it came keeps the time it came, and a
+ * sender that was not polled finds it with tc_http_collect. */
+static void test_read_late(int lfd, int port)
+{
+	int ep = epoll_create1(0);
+	outcomes o = {0};
+	tc_http *h = sender(port, 1, ep, &o);
+	tc_http_send(h, (void *)1, 0, mr_now() + 5);
+	tc_http_flush(h);
+	CHECK(tc_http_busy(h), "connecting: busy (wake on events)");
+	int s = accept_one(lfd);
+	spin(h, ep, 5);
+	char buf[1024];
+	read_requests(s, 1, buf, sizeof buf);
+	CHECK(!tc_http_busy(h), "request written: not busy");
+	double answered = mr_now();
+	put(s, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+	usleep(150000);
+	tc_http_collect(h);
+	double lag = o.n ? o.t[0] - answered : -1;
+	CHECK(o.n == 1 && o.code[0] == CURLE_OK && lag > -0.001 && lag < 0.02,
+	      "answer read 150 ms late: its time is when it came (%+.4f s)",
+	      lag);
+	o.n = 0;
+	tc_http_collect(h);
+	CHECK(o.n == 0, "collect with nothing out: no outcome");
+	close(s);
+	tc_http_free(h);
+	close(ep);
+}
+
+/* A server process answering every request at once, on up to 16
+ * connections, until killed. */
+static void serve(int lfd)
+{
+	struct pollfd p[17] = {{.fd = lfd, .events = POLLIN}};
+	int n = 1;
+	static const char ans[] = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
+	for (;;) {
+		if (poll(p, (nfds_t)n, -1) < 0)
+			_exit(1);
+		if ((p[0].revents & POLLIN) && n < 17) {
+			int s = accept(lfd, NULL, NULL), one = 1;
+			setsockopt(s, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+			p[n++] = (struct pollfd){.fd = s, .events = POLLIN};
+		}
+		for (int i = 1; i < n; i++) {
+			if (!(p[i].revents & (POLLIN | POLLHUP)))
+				continue;
+			char buf[4096];
+			ssize_t k = read(p[i].fd, buf, sizeof buf - 1);
+			if (k <= 0) {
+				close(p[i].fd);
+				p[i--] = p[--n];
+				continue;
+			}
+			buf[k] = 0; /* requests come whole: one line each here */
+			for (char *r = buf; (r = strstr(r, "\r\n\r\n")); r += 4)
+				if (write(p[i].fd, ans, sizeof ans - 1) < 0)
+					_exit(1);
+		}
+	}
+}
+
+static int count_ok(void *ud, tc_window *w)
+{
+	uint64_t *ok = ud;
+	*ok += w->s[0].ok;
+	if (w->s[0].ok && tc_pct(&w->s[0], 1) > 0.05)
+		*ok = 0; /* an answer took over 50 ms: not its true time */
+	return 0;
+}
+
+/* A signal ends a run whose sleeps ignore the sockets: SIGTERM 0.2 s into
+ * a 10 s run at 2,000 req/s against url. */
+static void test_engine_signal(const char *url)
+{
+	mr_err e = {0};
+	tc_stream st;
+	tc_pattern pat;
+	tc_stream_parse("a=constant:2000", 1, &st, &pat, &e);
+	tc_engine_opts o = {.url = url, .timeout = 1, .max_inflight = 4096,
+			    .connections = 4, .tick = 250e-6, .seed = 1,
+			    .quiet = 1};
+	tc_engine *g = tc_engine_new(&o, &st, 1, &e); /* blocks SIGTERM */
+	tc_segment seg = {.window = 1, .nwin = 10, .pats = &pat};
+	double t0 = mr_now();
+	pid_t killer = g ? fork() : -1;
+	if (killer == 0) {
+		usleep(200000);
+		kill(getppid(), SIGTERM);
+		_exit(0);
+	}
+	int rc = killer > 0 ? tc_engine_run(g, &seg, NULL, NULL, &e) : -1;
+	double took = mr_now() - t0;
+	CHECK(rc == 1 && took < 2, "SIGTERM stops a run between send ticks "
+	      "(rc %d after %.2f s)", rc, took);
+	if (killer > 0)
+		waitpid(killer, NULL, 0);
+	tc_engine_free(g);
+	tc_pattern_free(&pat);
+}
+
+/* The engine at 2,000 req/s on 4 connections with the own sender: answers
+ * wait for the next send tick (a sleep per send tick, not a wake-up per
+ * answer too), and keep their times. */
+static void test_engine_wakeups(int lfd, int port)
+{
+	pid_t pid = fork();
+	if (pid == 0)
+		serve(lfd);
+	char url[64];
+	snprintf(url, sizeof url, "http://127.0.0.1:%d", port);
+	mr_err e = {0};
+	tc_stream st;
+	tc_pattern pat;
+	tc_stream_parse("a=constant:2000", 1, &st, &pat, &e);
+	tc_engine_opts o = {.url = url, .timeout = 1, .max_inflight = 4096,
+			    .connections = 4, .tick = 250e-6, .seed = 1,
+			    .quiet = 1};
+	tc_engine *g = pid > 0 ? tc_engine_new(&o, &st, 1, &e) : NULL;
+	tc_segment seg = {.window = 0.25, .nwin = 2, .pats = &pat};
+	uint64_t ok = 0, sent = 0, okall = 0;
+	struct rusage r0, r1;
+	getrusage(RUSAGE_SELF, &r0);
+	int rc = g ? tc_engine_run(g, &seg, count_ok, &ok, &e) : -1;
+	if (rc == 0)
+		rc = tc_engine_drain(g, count_ok, &ok, 0, &e);
+	getrusage(RUSAGE_SELF, &r1);
+	const char *err;
+	if (g)
+		tc_engine_counts(g, &sent, &okall, &err);
+	double sleeps = (double)(r1.ru_nvcsw - r0.ru_nvcsw) /
+			(double)(sent ? sent : 1);
+	CHECK(rc == 0 && sent == 1000 && ok == 1000,
+	      "own sender, 2000 req/s: %llu of 1000 answered within 50 ms",
+	      (unsigned long long)ok);
+	/* one send per tick here: one sleep per request; waking for each
+	 * answer as well made it two */
+	CHECK(sleeps > 0.3 && sleeps < 1.4,
+	      "one sleep per send tick, none per answer: %.2f per request",
+	      sleeps);
+	tc_engine_free(g);
+	tc_pattern_free(&pat);
+	test_engine_signal(url);
+	if (pid > 0) {
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+	}
+}
+
 static void test_close_each(int lfd, int port)
 {
 	int ep = epoll_create1(0);
@@ -357,6 +553,7 @@ static void test_close_each(int lfd, int port)
 	tc_http_send(h, (void *)1, 0, mr_now() + 5);
 	tc_http_flush(h);
 	int s = accept_one(lfd);
+	spin(h, ep, 5); /* the connection is up: write */
 	char buf[1024];
 	read_requests(s, 1, buf, sizeof buf);
 	put(s, "HTTP/1.0 200 OK\r\nX-Served-By: node1\r\n\r\nall of it");
@@ -406,11 +603,14 @@ int main(void)
 	test_parse_framing();
 	test_parse_bad();
 	test_url();
+	test_rx_time();
 	int port, lfd = listener(&port);
 	CHECK(lfd >= 0, "loopback listener");
 	if (lfd >= 0) {
 		test_pipelined(lfd, port);
 		test_close_each(lfd, port);
+		test_read_late(lfd, port);
+		test_engine_wakeups(lfd, port);
 		close(lfd);
 	}
 	test_unreachable();

@@ -65,7 +65,7 @@ static void usage(FILE *f)
 "                         (default 256)\n"
 "      --send-tick US     sends due within one tick go out together at its\n"
 "                         end: fewer wake-ups, under US of lateness (default\n"
-"                         250; 0: each at its own time)\n"
+"                         200; 0: each at its own time)\n"
 "      --sender S         own (HTTP/1.1 on epoll; plain http:// only) |\n"
 "                         curl (libcurl multi) | auto (default: own where\n"
 "                         the URL allows, else curl)\n"

@@ -7,10 +7,11 @@
  * socket interface) and a signalfd, waiting in epoll_pwait2 with a
  * nanosecond timeout for the end of the send tick holding the next due
  * send, or the sender's next deadline (finer than curl_multi_poll's
- * milliseconds). A request is
- * launched when its tick ends, never scheduled up front; its latency is
- * counted from its intended send time (no coordinated omission) and it
- * belongs to the window in which it was intended to be sent.
+ * milliseconds; the own sender's answers are read at the ticks, with their
+ * kernel receive time). A request is launched when its tick ends, never
+ * scheduled up front; its latency is counted from its intended send time
+ * (no coordinated omission) to its answer's arrival, and it belongs to the
+ * window in which it was intended to be sent.
  *
  * What is deliberately not here: deciding configurations (the caller, via
  * actuate), HTTP/2, TLS client certificates.
@@ -112,10 +113,13 @@ typedef struct tc_engine tc_engine;
 
 /* trace-collect's default send tick. Its lateness (under one tick, half
  * on average; inside the latency, which runs from the due time) leaves
- * half of a 0.5 ms lateness budget to the scheduler; at 20,000 req/s it
- * sends five requests per wake-up, and the server wakes once for them
- * (on loopback a wake-up of the server is paid by the client's send). */
-#define TC_SEND_TICK 250e-6
+ * 300 us of a 0.5 ms lateness budget to the scheduler (a VM's wake-up
+ * p99 was 100-200 us on a quiet 2-core machine); at 20,000 req/s it sends
+ * four requests per wake-up, and the server wakes once for them (on
+ * loopback a wake-up of the server is paid by the client's send). 250 us
+ * cost 1.8 us less CPU per request there and 45 us more p99 lateness
+ * (bench_loadgen.sh, client not preempted). */
+#define TC_SEND_TICK 200e-6
 
 typedef struct {
 	const char *url;      /* base, e.g. http://127.0.0.1:8080 */

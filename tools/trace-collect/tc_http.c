@@ -5,9 +5,12 @@
  * in that order), the request bytes not yet written, and the bytes read
  * but not yet parsed. A request costs a memcpy of its prepared text;
  * the requests queued on one connection within a send tick go out in one
- * send(), and one recv() takes every answer that has arrived. Sockets stay
- * in the epoll set for their life: EPOLLIN always, EPOLLOUT only while a
- * write is pending.
+ * send(), and one recvmsg() takes every answer that has arrived, with the
+ * kernel's receive time of its last segment (SO_TIMESTAMPNS): the engine
+ * may read answers at its next send tick rather than wake for each, and
+ * their latency still ends when they came. Sockets stay in the epoll set
+ * for their life: EPOLLIN always, EPOLLOUT only while a connect or a write
+ * is pending.
  *
  * Outcomes are queued and handed to the caller once the sender's state is
  * consistent again (the caller's callback may send at once).
@@ -22,6 +25,7 @@
 #include <strings.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <curl/curl.h>
@@ -283,6 +287,7 @@ typedef struct {
 	void *req;
 	int code, node, retry;
 	long status;
+	double t;
 } outcome;
 
 struct tc_http {
@@ -307,14 +312,22 @@ struct tc_http {
 	int delivering;
 };
 
-static void queue_outcome(tc_http *h, void *req, int code, long status,
-			  int node, int retry)
+/* An outcome at time t (answers: their receive time). */
+static void queue_at(tc_http *h, void *req, int code, long status, int node,
+		     int retry, double t)
 {
 	if (h->qn == h->qcap) {
 		h->qcap = h->qcap ? h->qcap * 2 : 64;
 		h->q = mr_xrealloc(h->q, h->qcap, sizeof *h->q);
 	}
-	h->q[h->qn++] = (outcome){req, code, node, retry, status};
+	h->q[h->qn++] = (outcome){req, code, node, retry, status, t};
+}
+
+/* An outcome known now (no answer's time to keep). */
+static void queue_outcome(tc_http *h, void *req, int code, long status,
+			  int node, int retry)
+{
+	queue_at(h, req, code, status, node, retry, mr_now());
 }
 
 /* Hands queued outcomes over; those queued meanwhile too. */
@@ -325,7 +338,8 @@ static void deliver(tc_http *h)
 	h->delivering = 1;
 	while (h->qhead < h->qn) {
 		outcome o = h->q[h->qhead++];
-		h->done(h->ud, o.req, o.code, o.status, o.node, o.retry);
+		h->done(h->ud, o.req, o.code, o.status, o.node, o.retry,
+			o.t);
 	}
 	h->qn = h->qhead = 0;
 	h->delivering = 0;
@@ -403,6 +417,9 @@ static int conn_open(tc_http *h, long ci)
 		return -1;
 	int one = 1;
 	setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+	/* answers keep their arrival time however late they are read (if
+	 * this fails, the time they are read: as precise as a wake-up) */
+	setsockopt(c->fd, SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof one);
 	int rc = connect(c->fd, (struct sockaddr *)&h->addr, h->addrlen);
 	if (rc != 0 && errno != EINPROGRESS)
 		return -1;
@@ -434,9 +451,10 @@ static void write_out(tc_http *h, long ci)
 		conn_close(h, ci, CURLE_SEND_ERROR, 0, -1, 1);
 }
 
-/* Parses what ci has read: each whole answer ends its request. Returns 0,
- * or -1 when the connection was closed. */
-static int parse_in(tc_http *h, long ci)
+/* Parses what ci has read, the last of it received at t: each whole
+ * answer ends its request. Returns 0, or -1 when the connection was
+ * closed. */
+static int parse_in(tc_http *h, long ci, double t)
 {
 	conn *c = &h->c[ci];
 	size_t pos = 0;
@@ -458,7 +476,7 @@ static int parse_in(tc_http *h, long ci)
 			break;
 		tc_http_resp r = c->resp;
 		slot s = ring_pop(c, h->depth);
-		queue_outcome(h, s.req, CURLE_OK, r.status, r.node, 0);
+		queue_at(h, s.req, CURLE_OK, r.status, r.node, 0, t);
 		tc_http_resp_init(&c->resp);
 		if (!c->n)
 			h->idle[h->nidle++] = ci;
@@ -497,15 +515,45 @@ static void conn_eof(tc_http *h, long ci, int code)
 			   0, -1, 1);
 }
 
+double tc_rx_time(const struct msghdr *mh, double now)
+{
+	for (struct cmsghdr *cm = CMSG_FIRSTHDR(mh); cm;
+	     cm = CMSG_NXTHDR((struct msghdr *)mh, cm)) {
+		if (cm->cmsg_level != SOL_SOCKET ||
+		    cm->cmsg_type != SCM_TIMESTAMPNS ||
+		    cm->cmsg_len < CMSG_LEN(sizeof(struct timespec)))
+			continue;
+		struct timespec rx, real;
+		memcpy(&rx, CMSG_DATA(cm), sizeof rx);
+		if (clock_gettime(CLOCK_REALTIME, &real) != 0)
+			return now;
+		double age = (double)(real.tv_sec - rx.tv_sec) +
+			     (double)(real.tv_nsec - rx.tv_nsec) * 1e-9;
+		return age > 0 ? now - age : now;
+	}
+	return now;
+}
+
+/* Reads what has come on ci: a recvmsg with the receive timestamp. */
 static void read_in(tc_http *h, long ci)
 {
 	conn *c = &h->c[ci];
 	for (;;) {
 		size_t room = IN_CAP - c->ilen;
-		ssize_t k = recv(c->fd, c->in + c->ilen, room, 0);
+		union {
+			char buf[CMSG_SPACE(sizeof(struct timespec))];
+			struct cmsghdr align;
+		} ctl;
+		struct iovec iov = {.iov_base = c->in + c->ilen,
+				    .iov_len = room};
+		struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1,
+				    .msg_control = ctl.buf,
+				    .msg_controllen = sizeof ctl.buf};
+		ssize_t k = recvmsg(c->fd, &mh, 0);
 		if (k > 0) {
 			c->ilen += (size_t)k;
-			if (parse_in(h, ci) != 0 || (size_t)k < room)
+			if (parse_in(h, ci, tc_rx_time(&mh, mr_now())) != 0 ||
+			    (size_t)k < room)
 				return;
 		} else if (k == 0) {
 			conn_eof(h, ci, CURLE_OK);
@@ -615,6 +663,24 @@ void tc_http_event(tc_http *h, uint64_t data, uint32_t events)
 	    (events & (EPOLLIN | EPOLLHUP | EPOLLERR)))
 		read_in(h, ci);
 	deliver(h);
+}
+
+void tc_http_collect(tc_http *h)
+{
+	for (long i = 0; i < h->nconns; i++) {
+		const conn *c = &h->c[i];
+		if (c->n && c->fd >= 0 && !c->connecting)
+			read_in(h, i);
+	}
+	deliver(h);
+}
+
+int tc_http_busy(const tc_http *h)
+{
+	for (long i = 0; i < h->nconns; i++)
+		if (h->c[i].ev & EPOLLOUT) /* connecting, or bytes to write */
+			return 1;
+	return 0;
 }
 
 /* Answers come in order, so a connection's first request is the one

@@ -15,6 +15,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 #include "meshrl.h"
 
@@ -60,12 +61,15 @@ int tc_served_node(const char *v, size_t len);
 typedef struct tc_http tc_http;
 
 /* A request is over: code is a CURLcode, status the HTTP status (0 none),
- * node as tc_served_node. retry: it was never answered and the
- * connection is gone (closed by the server, or behind a request that
- * timed out); the caller may send it again. Called from tc_http_flush,
- * tc_http_event and tc_http_expire, never from tc_http_send. */
+ * node as tc_served_node, t when (mr_now's clock): for an answer, when its
+ * last bytes reached the socket (the kernel's receive time, so an answer
+ * read a while after it came keeps its true time), else when the sender
+ * saw the outcome. retry: it was never answered and the connection is gone
+ * (closed by the server, or behind a request that timed out); the caller
+ * may send it again. Called from tc_http_flush, tc_http_event and
+ * tc_http_expire, never from tc_http_send. */
 typedef void (*tc_http_done_fn)(void *ud, void *req, int code, long status,
-				int node, int retry);
+				int node, int retry, double t);
 
 /* Events of the sender's sockets carry this bit in epoll's data.u64. */
 #define TC_HTTP_EVTAG (UINT64_C(1) << 40)
@@ -88,6 +92,13 @@ void tc_http_send(tc_http *h, void *req, int target, double deadline);
 void tc_http_flush(tc_http *h);
 /* A socket event (data.u64 of the epoll event). */
 void tc_http_event(tc_http *h, uint64_t data, uint32_t events);
+/* Reads every connection with requests out, without waiting for events
+ * (the caller slept through them; see tc_http_busy). */
+void tc_http_collect(tc_http *h);
+/* Is a connect or a write in progress? Then the caller should wake on
+ * socket events; else it may leave answers unread until its next send
+ * tick (their time is kept, see tc_http_done_fn). */
+int tc_http_busy(const tc_http *h);
 /* The earliest deadline of a request out (INFINITY: none). */
 double tc_http_next_deadline(const tc_http *h);
 /* Fails requests whose deadline has passed (CURLE_OPERATION_TIMEDOUT). */
@@ -95,5 +106,12 @@ void tc_http_expire(tc_http *h, double now);
 /* Closes every connection and forgets its requests, without callbacks. */
 void tc_http_abandon(tc_http *h);
 void tc_http_free(tc_http *h);
+
+/* When the bytes a recvmsg() returned arrived, on mr_now's clock whose
+ * reading is `now`: from the kernel's receive timestamp in mh's control
+ * data (SCM_TIMESTAMPNS, the realtime clock; the last segment read), else
+ * now. Never later than now: a clock step between the two readings cannot
+ * put an answer in the future. */
+double tc_rx_time(const struct msghdr *mh, double now);
 
 #endif
