@@ -15,7 +15,9 @@
 #   $(RESULTS)/OBJ/adapt/adapt.csv  per controller: normalised score after
 #       the change, periods to recover (reward within 5 % of the
 #       optimum-random span of the optimum's at every later step), decision
-#       time, detection and refit figures (policy-eval --help)
+#       time (wall and CPU: mean, p99, max) and work (model callbacks: the
+#       plan's bound and the most one decision made), detection and refit
+#       figures (policy-eval --help)
 #   $(RESULTS)/OBJ/adapt/adapt.png  reward per period of the first episode
 # RETRAIN=1 also trains PPO on the model after the change (its wall time in
 # retrain.csv beside its score on the changed system).
@@ -70,11 +72,14 @@ endif
 # The variants: the paper's one-step rollout (with the critic of a PPO
 # base), two steps, component-wise, Monte-Carlo, the two-step search
 # (d=2: both moves optimised; the base policy of the old system undoes a
-# first move toward the new optimum), and the two that find the change
-# themselves, on the search.
+# first move toward the new optimum), the same averaged over 16 draws of
+# the load process (runs=16: one draw makes it move ahead of load changes
+# that mostly do not come), and the two that find the change themselves.
+# Every decision is bounded by the default work budget (budget=, adapt.h).
 ADAPT_VARIANTS ?= rollout:l=1 rollout:l=2 rollout:l=1,cw \
-	rollout:l=1,mc=10,h=10 rollout:l=2,d=2 rollout:l=2,d=2,model=detect \
-	rollout:l=2,d=2,model=refit,trace=$(ADP_BEFORE)
+	rollout:l=1,mc=10,h=10 rollout:l=2,d=2 rollout:l=2,d=2,runs=16 \
+	rollout:l=2,d=2,runs=16,model=detect \
+	rollout:l=2,d=2,runs=16,model=refit,trace=$(ADP_BEFORE)
 ADP_POLICY := $(if $(filter ppo,$(ADAPT_BASE)),$(ADP_M)/policy.msgpack)
 endif
 

@@ -12,6 +12,10 @@
 #include "simenv.h"
 
 #define MR_ADAPT_MAX_VARIANTS 8
+/* Default work budget of a decision (--adapt budget=N): model callbacks,
+ * about 0.3 us each with the shipped forests and PPO nets (a decision of
+ * 20000 takes about 6 ms on one core; README "Online adaptation"). */
+#define MR_ADAPT_BUDGET 5000L
 
 /* The --adapt syntax, for --help. */
 extern const char mr_adapt_help[];
