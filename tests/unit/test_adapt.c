@@ -902,6 +902,7 @@ static void test_refit(void)
 	mr_forest_free(f);
 	double x1 = 1, y1 = 50;
 	mr_refit_add(r, &x1, &y1);
+	mr_refit_scale_old(r, 1);
 	f = mr_refit_fit(r, &nn, &no, &e);
 	CHECK(f && nn == 1 && no == 4, "refit: x = 1's old rows left out "
 	      "(%zu new, %zu old)", nn, no);

@@ -56,7 +56,6 @@ mr_refit *mr_refit_new(size_t nfeat, size_t ntarget, const double *old_X,
 	if (!r->old_X || !r->old_Y || !r->new_X || !r->new_Y || !r->X ||
 	    !r->Y || !r->names || !r->scale)
 		goto oom;
-	r->scale_old = 1;
 	for (size_t j = 0; j < ntarget; j++)
 		r->scale[j] = 1;
 	for (size_t i = 0; i < nfeat + ntarget; i++) {

@@ -66,10 +66,10 @@ const char mr_adapt_help[] =
 "                                      delta 0.5, h 8\n"
 "                            trace=FILE  refit: the old trace (the model's\n"
 "                                      feature and target columns)\n"
-"                            old=scale|keep  refit: the old trace's rows\n"
-"                                      scaled by the change measured where the\n"
-"                                      new windows reach (scale, default;\n"
-"                                      adapt.h) or as they are (keep)\n"
+"                            old=keep|scale  refit: the old trace's rows as\n"
+"                                      they are (keep, default) or times the\n"
+"                                      change measured where the new windows\n"
+"                                      reach (scale, adapt.h)\n"
 "                            trees=N   refit: trees per forest (1: grown without\n"
 "                                      bootstrap, every tree sees every row)\n"
 "                            refits=N  refit: refit after each new window until\n"
@@ -96,7 +96,7 @@ typedef struct {
 	double noise;
 	char trace[200];
 	int trees, refits;
-	int keep_old; /* refit: old rows unscaled (old=keep) */
+	int scale_old; /* refit: old rows scaled (old=scale) */
 } variant;
 
 static int spec_fail(mr_err *e, const char *spec, const char *why)
@@ -104,7 +104,7 @@ static int spec_fail(mr_err *e, const char *spec, const char *why)
 	return mr_errf(e, MR_EXIT_USAGE, "--adapt '%s': %s (want rollout:"
 		       "l=N,d=N,value=critic|none,mc=M,h=H,runs=M,cw,budget=N,"
 		       "model=known|detect|refit|static,noise=X,trace=FILE,"
-		       "old=scale|keep,trees=N,refits=N)", spec, why);
+		       "old=keep|scale,trees=N,refits=N)", spec, why);
 }
 
 static int parse_key(variant *v, const char *spec, char *kv, mr_err *e)
@@ -147,9 +147,9 @@ static int parse_key(variant *v, const char *spec, char *kv, mr_err *e)
 	else if (!strcmp(kv, "trace") && *val && strlen(val) < sizeof v->trace)
 		snprintf(v->trace, sizeof v->trace, "%s", val);
 	else if (!strcmp(kv, "old") && !strcmp(val, "keep"))
-		v->keep_old = 1;
+		v->scale_old = 0;
 	else if (!strcmp(kv, "old") && !strcmp(val, "scale"))
-		v->keep_old = 0;
+		v->scale_old = 1;
 	else if (!strcmp(kv, "trees") && is_int && n >= 1 && n <= 1000)
 		v->trees = (int)n;
 	else if (!strcmp(kv, "refits") && is_int && n >= 1 && n <= 10000)
@@ -195,8 +195,8 @@ static int parse_spec(const char *spec, variant *v, mr_err *e)
 		return spec_fail(e, spec, "mc=M sets the runs");
 	if (v->horizon >= 0 && !v->runs)
 		return spec_fail(e, spec, "h is the horizon of mc");
-	if (v->keep_old && v->model != MODEL_REFIT)
-		return spec_fail(e, spec, "old=keep is of model=refit");
+	if (v->scale_old && v->model != MODEL_REFIT)
+		return spec_fail(e, spec, "old=scale is of model=refit");
 	if ((v->model == MODEL_REFIT) != !!v->trace[0])
 		return spec_fail(e, spec, "model=refit and trace=FILE go "
 				 "together");
@@ -224,8 +224,8 @@ static int parse_spec(const char *spec, variant *v, mr_err *e)
 	if (v->budget != MR_ADAPT_BUDGET && l < sizeof v->name)
 		l += (size_t)snprintf(v->name + l, sizeof v->name - l, "-b%ld",
 				      v->budget);
-	if (v->keep_old && l < sizeof v->name)
-		snprintf(v->name + l, sizeof v->name - l, "-keep");
+	if (v->scale_old && l < sizeof v->name)
+		snprintf(v->name + l, sizeof v->name - l, "-scale");
 	if (v->runs && v->horizon < 0)
 		v->horizon = 10;
 	return 0;
@@ -498,7 +498,7 @@ static int refit_init(adapt_ctl *c, mr_err *e)
 	free(X);
 	free(Y);
 	if (c->refit)
-		mr_refit_scale_old(c->refit, !c->v.keep_old);
+		mr_refit_scale_old(c->refit, c->v.scale_old);
 	snprintf(c->refit_path, sizeof c->refit_path, "%s/.refit-%s.msgpack",
 		 c->a->outdir, c->v.name);
 	return c->refit ? 0 : -1;

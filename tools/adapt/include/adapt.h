@@ -175,15 +175,15 @@ long mr_rollout_work(const mr_rollout *r);
  * old trace: an old row enters only when no new window has its feature
  * row (every feature equal up to mr_value_matches), so a configuration
  * measured since the change is known by its new windows alone and every
- * other one keeps what the old trace says of it, scaled by the change
- * measured where the new windows reach: per target, the factor is the
- * geometric mean over the new windows of (measured / the old trace's mean
- * at the window's feature row), windows whose row the old trace lacks
- * left out, 1 when none is left (a slower node makes every unseen
- * configuration slower too, instead of as fast as before; a target is
- * taken as positive, a delay or a share). The forest is fitted with the
- * caller's parameters on that set (in this order: new windows, then old
- * rows), so a refit is deterministic given them.
+ * other one keeps what the old trace says of it, or (mr_refit_scale_old)
+ * that times the change measured where the new windows reach: per target,
+ * the factor is the geometric mean over the new windows of (measured /
+ * the old trace's mean at the window's feature row), windows whose row
+ * the old trace lacks left out, 1 when none is left (after a slowdown the
+ * unseen configurations then look slower too, not as fast as before; a
+ * target is taken as positive, a delay or a share). The forest is fitted
+ * with the caller's parameters on that set (in this order: new windows,
+ * then old rows), so a refit is deterministic given them.
  */
 typedef struct mr_refit mr_refit;
 
@@ -198,7 +198,7 @@ mr_refit *mr_refit_new(size_t nfeat, size_t ntarget, const double *old_X,
 void mr_refit_free(mr_refit *r);
 /* Forgets the new windows (a new change). */
 void mr_refit_clear(mr_refit *r);
-/* on = 0: old rows as they are (no factor); default 1. */
+/* on = 1: old rows times the measured change; default 0: as they are. */
 void mr_refit_scale_old(mr_refit *r, int on);
 /* The factor per target of the last fit (1 before any). */
 const double *mr_refit_scales(const mr_refit *r);
