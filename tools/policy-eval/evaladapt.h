@@ -12,9 +12,11 @@
 #include "simenv.h"
 
 #define MR_ADAPT_MAX_VARIANTS 8
-/* Default work budget of a decision (--adapt budget=N): model callbacks,
- * about 0.3 us each with the shipped forests and PPO nets (a decision of
- * 20000 takes about 6 ms on one core; README "Online adaptation"). */
+/* Default work budget of a decision (--adapt budget=N): model callbacks.
+ * With the shipped forests and PPO nets one took at most 0.9 us of CPU
+ * (Monte-Carlo on adapt-two: most callbacks are PPO forward passes), so a
+ * decision takes at most about 4.5 ms, half the 10 ms goal (README
+ * "Online adaptation"). */
 #define MR_ADAPT_BUDGET 5000L
 
 /* The --adapt syntax, for --help. */
