@@ -944,6 +944,25 @@ static void test_refit(void)
 	mr_forest_free(f);
 	mr_refit_clear(r);
 	CHECK(mr_refit_windows(r) == 0, "refit: clear forgets the windows");
+	/* the most recent windows of a configuration */
+	double ry[3] = {50, 60, 70};
+	mr_refit_clear(r);
+	for (int k = 0; k < 3; k++)
+		mr_refit_add(r, &x1, &ry[k]);
+	for (size_t k = 1; k <= 3; k++) {
+		mr_refit_recent(r, k);
+		f = mr_refit_fit(r, &nn, &no, &e);
+		y = NAN;
+		if (f)
+			mr_forest_predict(f, &x1, &y);
+		CHECK(f && nn == k && fabs(y - (70 - 5.0 * (double)(k - 1))) <
+				      1e-9,
+		      "refit: recent=%zu: the last %zu windows (%zu, mean %g)",
+		      k, k, nn, y);
+		mr_forest_free(f);
+	}
+	mr_refit_recent(r, 0);
+	mr_refit_clear(r);
 	/* two windows, ratios 2 and 4: the geometric mean */
 	double wx[2] = {1, 2}, wy[2] = {20, 80};
 	mr_refit_add(r, &wx[0], &wy[0]);

@@ -14,6 +14,7 @@ struct mr_refit {
 	char **names;          /* nfeat feature then ntarget target names */
 	mr_forest_params params;
 	int scale_old;         /* old rows scaled by the measured change */
+	size_t recent;         /* windows per feature row at most (0: all) */
 	double *scale;         /* per target, the last fit's factor */
 };
 
@@ -115,6 +116,11 @@ void mr_refit_scale_old(mr_refit *r, int on)
 	r->scale_old = on;
 }
 
+void mr_refit_recent(mr_refit *r, size_t k)
+{
+	r->recent = k;
+}
+
 const double *mr_refit_scales(const mr_refit *r)
 {
 	return r->scale;
@@ -174,11 +180,20 @@ mr_forest *mr_refit_fit(mr_refit *r, size_t *n_new, size_t *n_old,
 	else
 		for (size_t j = 0; j < nt; j++)
 			r->scale[j] = 1;
-	for (size_t w = 0; w < r->nnew; w++, n++) {
-		size_t k = (r->first + w) % r->max_new;
-		memcpy(r->X + n * nf, r->new_X + k * nf, nf * sizeof *r->X);
+	/* newest first: a feature row's windows beyond the most recent
+	 * r->recent are left out */
+	for (size_t w = r->nnew; w-- > 0;) {
+		size_t k = (r->first + w) % r->max_new, same = 0;
+		const double *x = r->new_X + k * nf;
+		for (size_t i = 0; r->recent && i < n && same < r->recent; i++)
+			same += same_row(r, x, r->X + i * nf);
+		if (r->recent && same >= r->recent)
+			continue;
+		memcpy(r->X + n * nf, x, nf * sizeof *r->X);
 		memcpy(r->Y + n * nt, r->new_Y + k * nt, nt * sizeof *r->Y);
+		n++;
 	}
+	size_t used = n;
 	for (size_t i = 0; i < r->old_n; i++) {
 		const double *x = r->old_X + i * nf;
 		if (reached(r, x))
@@ -189,9 +204,9 @@ mr_forest *mr_refit_fit(mr_refit *r, size_t *n_new, size_t *n_old,
 		n++;
 	}
 	if (n_new)
-		*n_new = r->nnew;
+		*n_new = used;
 	if (n_old)
-		*n_old = n - r->nnew;
+		*n_old = n - used;
 	if (!n) {
 		mr_errf(e, MR_EXIT_DATA, "refit: no windows and no old trace");
 		return NULL;

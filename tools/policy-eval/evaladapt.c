@@ -70,6 +70,8 @@ const char mr_adapt_help[] =
 "                                      they are (keep, default) or times the\n"
 "                                      change measured where the new windows\n"
 "                                      reach (scale, adapt.h)\n"
+"                            recent=K  refit: a configuration's K most recent\n"
+"                                      windows only (3; 0: all)\n"
 "                            trees=N   refit: trees per forest (1: grown without\n"
 "                                      bootstrap, every tree sees every row)\n"
 "                            refits=N  refit: refit after each new window until\n"
@@ -85,6 +87,7 @@ enum { MODEL_KNOWN, MODEL_DETECT, MODEL_REFIT, MODEL_STATIC };
 #define MAX_FEAT 64   /* feature row of a window */
 #define MAX_TARGET MR_ADAPT_MAX_CHANNELS
 #define HISTORY 128   /* windows kept for a refit at an alarm */
+#define RECENT_DEFAULT 3 /* refit: windows per configuration (0: all) */
 /* the measurement noise of model=detect: its own stream of the run seed */
 #define NOISE_STREAM UINT64_C(0xada97)
 
@@ -97,6 +100,7 @@ typedef struct {
 	char trace[200];
 	int trees, refits;
 	int scale_old; /* refit: old rows scaled (old=scale) */
+	int recent;    /* refit: windows per configuration at most */
 } variant;
 
 static int spec_fail(mr_err *e, const char *spec, const char *why)
@@ -104,7 +108,7 @@ static int spec_fail(mr_err *e, const char *spec, const char *why)
 	return mr_errf(e, MR_EXIT_USAGE, "--adapt '%s': %s (want rollout:"
 		       "l=N,d=N,value=critic|none,mc=M,h=H,runs=M,cw,budget=N,"
 		       "model=known|detect|refit|static,noise=X,trace=FILE,"
-		       "old=keep|scale,trees=N,refits=N)", spec, why);
+		       "old=keep|scale,recent=K,trees=N,refits=N)", spec, why);
 }
 
 static int parse_key(variant *v, const char *spec, char *kv, mr_err *e)
@@ -150,6 +154,8 @@ static int parse_key(variant *v, const char *spec, char *kv, mr_err *e)
 		v->scale_old = 0;
 	else if (!strcmp(kv, "old") && !strcmp(val, "scale"))
 		v->scale_old = 1;
+	else if (!strcmp(kv, "recent") && is_int && n >= 0 && n <= 100000)
+		v->recent = (int)n;
 	else if (!strcmp(kv, "trees") && is_int && n >= 1 && n <= 1000)
 		v->trees = (int)n;
 	else if (!strcmp(kv, "refits") && is_int && n >= 1 && n <= 10000)
@@ -175,6 +181,7 @@ static int parse_spec(const char *spec, variant *v, mr_err *e)
 	v->noise = 0.05;
 	v->trees = 1;
 	v->refits = 1000;
+	v->recent = RECENT_DEFAULT;
 	v->budget = MR_ADAPT_BUDGET;
 	if (strncmp(spec, "rollout:", 8) && strcmp(spec, "rollout"))
 		return spec_fail(e, spec, "not a rollout");
@@ -225,7 +232,10 @@ static int parse_spec(const char *spec, variant *v, mr_err *e)
 		l += (size_t)snprintf(v->name + l, sizeof v->name - l, "-b%ld",
 				      v->budget);
 	if (v->scale_old && l < sizeof v->name)
-		snprintf(v->name + l, sizeof v->name - l, "-scale");
+		l += (size_t)snprintf(v->name + l, sizeof v->name - l,
+				      "-scale");
+	if (v->recent != RECENT_DEFAULT && l < sizeof v->name)
+		snprintf(v->name + l, sizeof v->name - l, "-k%d", v->recent);
 	if (v->runs && v->horizon < 0)
 		v->horizon = 10;
 	return 0;
@@ -497,8 +507,10 @@ static int refit_init(adapt_ctl *c, mr_err *e)
 				HISTORY + (size_t)c->v.refits, &fp, e);
 	free(X);
 	free(Y);
-	if (c->refit)
+	if (c->refit) {
 		mr_refit_scale_old(c->refit, c->v.scale_old);
+		mr_refit_recent(c->refit, (size_t)c->v.recent);
+	}
 	snprintf(c->refit_path, sizeof c->refit_path, "%s/.refit-%s.msgpack",
 		 c->a->outdir, c->v.name);
 	return c->refit ? 0 : -1;

@@ -183,7 +183,7 @@ long mr_rollout_work(const mr_rollout *r);
  * unseen configurations then look slower too, not as fast as before; a
  * target is taken as positive, a delay or a share). The forest is fitted
  * with the caller's parameters on that set (in this order: new windows,
- * then old rows), so a refit is deterministic given them.
+ * newest first, then old rows), so a refit is deterministic given them.
  */
 typedef struct mr_refit mr_refit;
 
@@ -202,6 +202,10 @@ void mr_refit_clear(mr_refit *r);
 void mr_refit_scale_old(mr_refit *r, int on);
 /* The factor per target of the last fit (1 before any). */
 const double *mr_refit_scales(const mr_refit *r);
+/* At most k windows per feature row, the most recent (0, default: all):
+ * a configuration measured again replaces what older windows said of it,
+ * e.g. windows from before a change the detector placed too early. */
+void mr_refit_recent(mr_refit *r, size_t k);
 /* One window measured since the change. */
 void mr_refit_add(mr_refit *r, const double *x, const double *y);
 size_t mr_refit_windows(const mr_refit *r);
