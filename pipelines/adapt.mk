@@ -160,13 +160,15 @@ $(ADP_R)/retrain.csv: $(ADP_M)/after.msgpack $(ADP_OBJF) $(BUILD)/bin/ppo-train 
 # 5. LIVE=1: the base policy, then the rollout, each on a fresh testbed
 # through the objective's test episode 0, node 2 slowed LIVE_SLOW times
 # from period CHANGE_AT on (--fault times are seconds: periods x window).
+ADP_FAULT = t=$$(($(ADP_CHANGE) * $(LIVE_WINDOW))) node2 slow=$(LIVE_SLOW)
 $(ADP_R)/live/summary.csv: $(ADP_M)/before.msgpack $(ADP_POLICY) $(ADP_OBJF) \
 		pipelines/live.sh $(addprefix $(BUILD)/bin/,policy-eval testbed \
 		trace-collect actuate)
 	@mkdir -p $(@D)
-	BIN=$(BUILD)/bin LIVE_CONTROLLERS="ppo adapt" LIVE_ADAPT="$(LIVE_ADAPT)" \
-		LIVE_WINDOW=$(LIVE_WINDOW) TB_ARGS="$(ADP_TB_$(OBJ)) $(TB_ARGS)" \
-		LIVE_FAULT="t=$$(($(ADP_CHANGE) * $(LIVE_WINDOW))) node2 slow=$(LIVE_SLOW)" \
+	BIN=$(BUILD)/bin LIVE_CONTROLLERS="ppo adapt" \
+		LIVE_ADAPT="$(LIVE_ADAPT)" LIVE_WINDOW=$(LIVE_WINDOW) \
+		TB_ARGS="$(ADP_TB_$(OBJ)) $(TB_ARGS)" \
+		LIVE_FAULT="$(ADP_FAULT)" \
 		sh pipelines/live.sh $(ADP_OBJF) $(ADP_POLICY) \
 		$(ADP_M)/before.msgpack $(@D) || { s=$$?; \
 		mv -f $@ $(@D)/summary-partial.csv 2>/dev/null; exit $$s; }

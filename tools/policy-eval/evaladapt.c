@@ -43,10 +43,11 @@ const char mr_adapt_help[] =
 "                            budget=N  model callbacks (steps, base actions,\n"
 "                                      values) per decision at most (5000; 0:\n"
 "                                      none): a search that could exceed it is\n"
-"                                      reduced before the first decision, in this\n"
-"                                      order: later searched steps component-\n"
-"                                      wise, every one, one step less of d\n"
-"                                      (adapt.h); deterministic, not timed\n"
+"                                      reduced before the first decision to the\n"
+"                                      first that fits of: fewer runs, later\n"
+"                                      searched steps component-wise, every one,\n"
+"                                      one step less of d (adapt.h; plan in\n"
+"                                      adapt.csv); deterministic, not timed\n"
 "                            model=known|detect|refit|static  the rollout's\n"
 "                                      system model: the system's as it is at\n"
 "                                      the decision (known, default: the model\n"
@@ -697,8 +698,9 @@ static void count_decision(adapt_ctl *c, double wall0, double cpu0, long n)
 	double dt = mr_now() - wall0, dc = thread_cpu() - cpu0;
 	long k = c->decisions++;
 	if (!(k & (k - 1))) { /* k = 0 or a power of 2: room for 2k + 1 */
-		c->wall = mr_xrealloc(c->wall, 2 * (size_t)k + 1, sizeof *c->wall);
-		c->cpu = mr_xrealloc(c->cpu, 2 * (size_t)k + 1, sizeof *c->cpu);
+		size_t room = 2 * (size_t)k + 1;
+		c->wall = mr_xrealloc(c->wall, room, sizeof *c->wall);
+		c->cpu = mr_xrealloc(c->cpu, room, sizeof *c->cpu);
 	}
 	c->wall[k] = dt;
 	c->cpu[k] = dc;
