@@ -98,11 +98,12 @@ if ls -A "$TMP/e" | grep -q '^\.refit'; then
 else
 	ok "refit's model files removed"
 fi
-dt=$(field decision_us_max rollout-l1 "$A")
-if ge 10000 "$dt"; then
-	ok "a one-step decision takes at most 10 ms ($dt us)"
+# CPU time: the wall time also holds waiting for a core on a loaded machine
+dt=$(field decision_cpu_us_max rollout-l1 "$A")
+if ge 10000 "$dt" && ge "$dt" 0.001; then
+	ok "a one-step decision takes at most 10 ms of CPU ($dt us)"
 else
-	notok "decision time $dt us"
+	notok "decision CPU time '$dt' us"
 fi
 
 # the budget: 9 moves, d=2, 2 runs, no critic would make up to
