@@ -15,10 +15,18 @@
 #   $(RESULTS)/OBJ/adapt/adapt.csv  per controller: normalised score after
 #       the change, periods to recover (reward within 5 % of the
 #       optimum-random span of the optimum's at every later step), decision
-#       time, detection and refit figures (policy-eval --help)
+#       time (wall and CPU: mean, p99, max) and work (model callbacks: the
+#       plan's bound and the most one decision made), detection and refit
+#       figures (policy-eval --help)
 #   $(RESULTS)/OBJ/adapt/adapt.png  reward per period of the first episode
 # RETRAIN=1 also trains PPO on the model after the change (its wall time in
-# retrain.csv beside its score on the changed system).
+# retrain.csv beside its score on the changed system). LIVE=1 also runs
+# the base policy and the rollout live on a local testbed (pipelines/
+# live.sh) whose node 2 the fault injection slows LIVE_SLOW (3) times from
+# period CHANGE_AT on: $(RESULTS)/OBJ/adapt/live/ (LIVE_ADAPT: the
+# rollout's spec; model=refit: it finds the change in the measured windows
+# and refits from them and the old trace; LIVE_WINDOW, LIVE_SEED, TB_ARGS
+# as in live.sh).
 
 OBJ            ?= delay
 OBJDIR         ?= pipelines/objectives
@@ -29,6 +37,9 @@ ADAPT_EPISODES ?= 10
 TRACE_AFTER    ?=
 CHANGE_AT      ?=
 RETRAIN        ?=
+LIVE           ?=
+LIVE_SLOW      ?= 3
+LIVE_WINDOW    ?= 2
 
 .PHONY: adapt adapt-run
 
@@ -36,7 +47,12 @@ ADP_OBJF := $(OBJDIR)/$(OBJ).obj
 ADP_SEED := $(if $(SEED),$(SEED),1)
 ADP_M    := $(MODELS)/$(OBJ)/adapt
 ADP_R    := $(RESULTS)/$(OBJ)/adapt
-ADP_TOOLS := $(addprefix $(BUILD)/bin/,rf-fit sim-env ppo-train policy-eval)
+ADP_TOOLS := $(addprefix $(BUILD)/bin/,rf-fit sim-env ppo-train policy-eval \
+	$(if $(LIVE),testbed trace-collect actuate))
+# the testbed each objective's traces were collected on (traces/README.md)
+ADP_TB_adapt-one  := --units2 2 --compute-cpu-ms 6 --timeout 5
+ADP_TB_adapt-load := --units2 2 --compute-cpu-ms 6 --timeout 5
+ADP_TB_adapt-two  := --timeout 5
 ADP_GET = $(shell $(BUILD)/bin/sim-env describe $(ADP_OBJF) --get $(1) 2>/dev/null)
 
 ifneq ($(filter adapt,$(MAKECMDGOALS)),)
@@ -70,15 +86,26 @@ endif
 # The variants: the paper's one-step rollout (with the critic of a PPO
 # base), two steps, component-wise, Monte-Carlo, the two-step search
 # (d=2: both moves optimised; the base policy of the old system undoes a
-# first move toward the new optimum), and the two that find the change
-# themselves, on the search.
+# first move toward the new optimum), the same averaged over 16 draws of
+# the load process (runs=16: one draw makes it move ahead of load changes
+# that mostly do not come), and the two that find the change themselves.
+# Every decision is bounded by the default work budget (budget=, adapt.h).
 ADAPT_VARIANTS ?= rollout:l=1 rollout:l=2 rollout:l=1,cw \
-	rollout:l=1,mc=10,h=10 rollout:l=2,d=2 rollout:l=2,d=2,model=detect \
-	rollout:l=2,d=2,model=refit,trace=$(ADP_BEFORE)
+	rollout:l=1,mc=10,h=10 rollout:l=2,d=2 rollout:l=2,d=2,runs=16 \
+	rollout:l=2,d=2,runs=16,model=detect \
+	rollout:l=2,d=2,runs=16,model=refit,trace=$(ADP_BEFORE)
 ADP_POLICY := $(if $(filter ppo,$(ADAPT_BASE)),$(ADP_M)/policy.msgpack)
+LIVE_ADAPT ?= rollout:l=2,d=2,runs=16,model=refit,trace=$(ADP_BEFORE)
+ifneq ($(LIVE),)
+ifeq ($(ADP_POLICY),)
+$(error adapt LIVE=1: the live run needs the PPO base (ADAPT_BASE=ppo))
+endif
+endif
 endif
 
-adapt-run: $(ADP_R)/adapt.csv $(ADP_R)/adapt.png $(if $(RETRAIN),$(ADP_R)/retrain.csv)
+adapt-run: $(ADP_R)/adapt.csv $(ADP_R)/adapt.png \
+		$(if $(RETRAIN),$(ADP_R)/retrain.csv) \
+		$(if $(LIVE),$(ADP_R)/live/summary.csv)
 	@:
 
 # 1. The models before and after the change.
@@ -129,3 +156,19 @@ $(ADP_R)/retrain.csv: $(ADP_M)/after.msgpack $(ADP_OBJF) $(BUILD)/bin/ppo-train 
 		NR != FNR && match($$0, / in [0-9.]+ s /) { w = substr($$0, RSTART + 4, RLENGTH - 7) } \
 		END { print "policy,train_wall_s,norm_score_new_system"; print "ppo-retrained," w "," s }' \
 		$(ADP_R)/retrain/summary.csv $(ADP_R)/retrain/train.log >$@.tmp && mv $@.tmp $@
+
+# 5. LIVE=1: the base policy, then the rollout, each on a fresh testbed
+# through the objective's test episode 0, node 2 slowed LIVE_SLOW times
+# from period CHANGE_AT on (--fault times are seconds: periods x window).
+ADP_FAULT = t=$$(($(ADP_CHANGE) * $(LIVE_WINDOW))) node2 slow=$(LIVE_SLOW)
+$(ADP_R)/live/summary.csv: $(ADP_M)/before.msgpack $(ADP_POLICY) $(ADP_OBJF) \
+		pipelines/live.sh $(addprefix $(BUILD)/bin/,policy-eval testbed \
+		trace-collect actuate)
+	@mkdir -p $(@D)
+	BIN=$(BUILD)/bin LIVE_CONTROLLERS="ppo adapt" \
+		LIVE_ADAPT="$(LIVE_ADAPT)" LIVE_WINDOW=$(LIVE_WINDOW) \
+		TB_ARGS="$(ADP_TB_$(OBJ)) $(TB_ARGS)" \
+		LIVE_FAULT="$(ADP_FAULT)" \
+		sh pipelines/live.sh $(ADP_OBJF) $(ADP_POLICY) \
+		$(ADP_M)/before.msgpack $(@D) || { s=$$?; \
+		mv -f $@ $(@D)/summary-partial.csv 2>/dev/null; exit $$s; }

@@ -31,7 +31,9 @@
 #
 # Environment: LIVE_CONTROLLERS (default "ppo noop hpa80 optimal"; ppo
 # only with a POLICY, hpaNN only where an action sets cores; others:
-# random, hpaNN, and validate: `make validate`, policy-eval live
+# random, hpaNN, adapt: the POLICY improved by rollout each period,
+# --act POLICY --adapt LIVE_ADAPT (rollout:l=1; `make adapt LIVE=1`),
+# and validate: `make validate`, policy-eval live
 # --validate LIVE_STATES (12) --repeat LIVE_REPEAT (3): in each state of
 # the load and [param] grid, a sample when larger, the simulator's choice
 # and its two runners-up, LIVE_REPEAT periods each: validate.csv and
@@ -55,7 +57,7 @@ set -eu
 obj=$1 policy=$2 model=$3 out=$4
 : "${BIN:=build/bin}" "${LIVE_WINDOW:=2}" "${LIVE_SKIP:=0}" "${LIVE_SEED:=1}"
 : "${LIVE_PERIODS:=}" "${LIVE_FAULT:=}" "${TB_ARGS:=}" "${LIVE_ARGS:=}"
-: "${LIVE_TRACE:=}" "${LIVE_HPA_ARGS:=}"
+: "${LIVE_TRACE:=}" "${LIVE_HPA_ARGS:=}" "${LIVE_ADAPT:=rollout:l=1}"
 : "${LIVE_TIMEOUT:=$(awk -v w="$LIVE_WINDOW" 'BEGIN { print w / 2 }')}"
 : "${LIVE_CONTROLLERS:=ppo noop hpa80 optimal}"
 : "${LIVE_STATES:=12}" "${LIVE_REPEAT:=3}"
@@ -121,7 +123,10 @@ live_one() {
 	trace=/dev/null
 	[ "$LIVE_TRACE" != 1 ] || trace=$dir/trace.csv
 	util=
-	case $name in hpa*) util="--util-column util1 $LIVE_HPA_ARGS" ;; esac
+	case $name in
+	hpa*) util="--util-column util1 $LIVE_HPA_ARGS" ;;
+	adapt) util="--adapt $LIVE_ADAPT" ;;
+	esac
 	# Each stage records its exit status in the run folder (sh has no
 	# pipefail). A stage that ends because the next one did ends
 	# cleanly: trace-collect --follow exits 0 when its reader closes
@@ -194,12 +199,12 @@ plot() {
 ran=
 for c in $LIVE_CONTROLLERS; do
 	case $c in
-	ppo) [ "$policy" != - ] || continue; opt=--act arg=$policy ;;
+	ppo|adapt) [ "$policy" != - ] || continue; opt=--act arg=$policy ;;
 	hpa[0-9]*) [ "$has_cores" = 1 ] || continue
 		opt=--baseline arg=$c ;;
 	noop|optimal|random) opt=--baseline arg=$c ;;
 	validate) opt=--validate arg=$LIVE_STATES ;;
-	*) echo "live.sh: unknown controller '$c' (ppo, noop, optimal," \
+	*) echo "live.sh: unknown controller '$c' (ppo, adapt, noop, optimal," \
 		"random, hpaNN, validate)" >&2; exit 2 ;;
 	esac
 	echo "live.sh: $c on a fresh testbed" >&2

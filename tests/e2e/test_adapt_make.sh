@@ -35,10 +35,10 @@ else
 	notok "make adapt: no adapt.png or retrain.csv"
 fi
 n=$(awk -F, 'NR > 1' "$R/adapt.csv" | wc -l)
-if [ "$n" -eq 10 ] && grep -q '^adapt-one,seen,1,rollout-l1-critic,' "$R/adapt.csv" &&
+if [ "$n" -eq 11 ] && grep -q '^adapt-one,seen,1,rollout-l1-critic,' "$R/adapt.csv" &&
 	grep -q ',rollout-l2d2-critic,' "$R/adapt.csv" &&
-	grep -q ',rollout-l2d2-critic-refit,' "$R/adapt.csv"; then
-	ok "adapt.csv: optimal, ppo, random and the seven default variants"
+	grep -q ',rollout-l2d2-critic-r16-refit,' "$R/adapt.csv"; then
+	ok "adapt.csv: optimal, ppo, random and the eight default variants"
 else
 	notok "adapt.csv: $n rows: $(cut -d, -f4 "$R/adapt.csv" | tr '\n' ' ')"
 fi

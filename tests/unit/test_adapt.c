@@ -683,6 +683,108 @@ static void test_rollout_errors(void)
 	mr_rollout_free(r);
 }
 
+/* A rollout of the tiny model with l = 2, d = 2 and a budget (0: none). */
+static mr_rollout *tiny_budget(tiny *t, mr_adapt_model *m, long budget,
+			       int runs, mr_err *e)
+{
+	mr_rollout_opts o = {.lookahead = 2, .depth = 2, .runs = runs,
+			     .gamma = 0.9, .budget = budget};
+	*m = tiny_model(t);
+	return mr_rollout_new(m, &o, e);
+}
+
+/* The budget: the plan each budget allows (the worst case by hand: 12
+ * joint actions, 3 + 4 - 1 = 6 component-wise candidates, a base call per
+ * component-wise search), no decision above it, and the searches it falls
+ * back to between the base's Q and the full search's. */
+static void test_rollout_budget(void)
+{
+	static const struct {
+		long budget;
+		int runs_asked;
+		long worst;
+		int depth, outer_cw, inner_cw, runs;
+	} want[] = {
+		{0, 1, 1 + 12 * (1 + 12 * 2), 2, 0, 0, 1},
+		{300, 1, 1 + 12 * (1 + 1 + 6 * 2), 2, 0, 1, 1},
+		{100, 1, 1 + 6 * (1 + 1 + 6 * 2), 2, 1, 1, 1},
+		{50, 1, 1 + 12 * (1 + 3), 1, 0, 0, 1},
+		{700, 3, 1 + 2 * 12 * (1 + 12 * 2), 2, 0, 0, 2},
+	};
+	tiny t;
+	mr_adapt_model m;
+	mr_err e = {0};
+
+	tiny_init(&t, 6);
+	t.masked = 1;
+	for (size_t k = 0; k < sizeof want / sizeof *want; k++) {
+		mr_rollout *r = tiny_budget(&t, &m, want[k].budget,
+					    want[k].runs_asked, &e);
+		if (!r) {
+			CHECK(0, "budget %ld: %s", want[k].budget, e.msg);
+			continue;
+		}
+		const mr_rollout_plan *p = mr_rollout_get_plan(r);
+		long most = 0;
+		int ok = 1;
+		for (int s = 0; s < NS && ok; s++) {
+			tiny_state st = {s};
+			int32_t a[2];
+			ok = !mr_rollout_act(r, &st, a, NULL, &e);
+			most = mr_rollout_work(r) > most ? mr_rollout_work(r)
+							 : most;
+		}
+		/* unmasked, the bound is met exactly */
+		tiny_state s0 = {0};
+		int32_t a0[2];
+		t.masked = 0;
+		ok = ok && !mr_rollout_act(r, &s0, a0, NULL, &e) &&
+		     mr_rollout_work(r) == p->worst;
+		t.masked = 1;
+		CHECK(ok && p->depth == want[k].depth &&
+		      p->outer_cw == want[k].outer_cw &&
+		      p->inner_cw == want[k].inner_cw &&
+		      p->runs == want[k].runs &&
+		      p->worst == want[k].worst && most <= p->worst,
+		      "budget %ld, %d runs asked: depth %d, %s then %s, %d "
+		      "runs, at most %ld callbacks (%ld in the busiest of %d "
+		      "masked states; all unmasked)", want[k].budget,
+		      want[k].runs_asked, p->depth,
+		      p->outer_cw ? "cw" : "joint",
+		      p->inner_cw ? "cw" : "joint", p->runs, p->worst, most,
+		      NS);
+		mr_rollout_free(r);
+	}
+	/* Q of the reduced search: between the base's at step 2 and the
+	 * full search's, for every state and action */
+	mr_rollout *full = tiny_budget(&t, &m, 0, 1, &e);
+	mr_rollout *cw = tiny_budget(&t, &m, 300, 1, &e);
+	mr_rollout_opts o1 = {.lookahead = 2, .runs = 1, .gamma = 0.9};
+	mr_rollout *base = mr_rollout_new(&m, &o1, &e);
+	int order = full && cw && base, below = 0;
+	for (int s = 0; s < NS && order; s++)
+		for (int i = 0; i < C0 * C1 && order; i++) {
+			tiny_state st = {s};
+			int32_t a[2] = {i / C1, i % C1};
+			double qf, qc, qb;
+			order = !mr_rollout_q(full, &st, a, &qf, &e) &&
+				!mr_rollout_q(cw, &st, a, &qc, &e) &&
+				!mr_rollout_q(base, &st, a, &qb, &e) &&
+				qb <= qc + 1e-12 && qc <= qf + 1e-12;
+			below += qc < qf - 1e-12;
+		}
+	CHECK(order, "budget: Q(base at step 2) <= Q(step 2 component-wise) "
+	      "<= Q(step 2 joint) everywhere (below in %d of %d)", below,
+	      NS * C0 * C1);
+	mr_rollout_free(full);
+	mr_rollout_free(cw);
+	mr_rollout_free(base);
+	mr_rollout *none = tiny_budget(&t, &m, 10, 1, &e);
+	CHECK(!none && e.code == MR_EXIT_USAGE && strstr(e.msg, "budget"),
+	      "budget: 10 callbacks fit no search: %s", e.msg);
+	mr_rollout_free(none);
+}
+
 /* ------------------------------------------------------------------------
  * Cost per decision (printed, not asserted): a synthetic model of ncomp
  * components of k choices whose step is a few arithmetic operations, so
@@ -800,6 +902,7 @@ static void test_refit(void)
 	mr_forest_free(f);
 	double x1 = 1, y1 = 50;
 	mr_refit_add(r, &x1, &y1);
+	mr_refit_scale_old(r, 1);
 	f = mr_refit_fit(r, &nn, &no, &e);
 	CHECK(f && nn == 1 && no == 4, "refit: x = 1's old rows left out "
 	      "(%zu new, %zu old)", nn, no);
@@ -809,10 +912,23 @@ static void test_refit(void)
 		      "configuration (%g)", y);
 		double x2 = 2;
 		mr_forest_predict(f, &x2, &y);
-		CHECK(fabs(y - 20) < 1e-9, "refit: the old trace where no new "
-		      "window reaches (%g)", y);
+		CHECK(fabs(y - 100) < 1e-9 &&
+		      fabs(mr_refit_scales(r)[0] - 5) < 1e-12,
+		      "refit: the old trace where no new window reaches, "
+		      "scaled by the change where one does (%g = 20 x 50 / "
+		      "10)", y);
 	}
 	mr_forest_free(f);
+	mr_refit_scale_old(r, 0);
+	f = mr_refit_fit(r, &nn, &no, &e);
+	if (f) {
+		double x2 = 2;
+		mr_forest_predict(f, &x2, &y);
+		CHECK(fabs(y - 20) < 1e-9, "refit: unscaled, the old trace as "
+		      "it is (%g)", y);
+	}
+	mr_forest_free(f);
+	mr_refit_scale_old(r, 1);
 	/* a ring of 3: the oldest window goes first */
 	double x0 = 0, y0 = 7;
 	for (int k = 0; k < 3; k++)
@@ -828,6 +944,34 @@ static void test_refit(void)
 	mr_forest_free(f);
 	mr_refit_clear(r);
 	CHECK(mr_refit_windows(r) == 0, "refit: clear forgets the windows");
+	/* the most recent windows of a configuration */
+	double ry[3] = {50, 60, 70};
+	mr_refit_clear(r);
+	for (int k = 0; k < 3; k++)
+		mr_refit_add(r, &x1, &ry[k]);
+	for (size_t k = 1; k <= 3; k++) {
+		mr_refit_recent(r, k);
+		f = mr_refit_fit(r, &nn, &no, &e);
+		y = NAN;
+		if (f)
+			mr_forest_predict(f, &x1, &y);
+		CHECK(f && nn == k && fabs(y - (70 - 5.0 * (double)(k - 1))) <
+				      1e-9,
+		      "refit: recent=%zu: the last %zu windows (%zu, mean %g)",
+		      k, k, nn, y);
+		mr_forest_free(f);
+	}
+	mr_refit_recent(r, 0);
+	mr_refit_clear(r);
+	/* two windows, ratios 2 and 4: the geometric mean */
+	double wx[2] = {1, 2}, wy[2] = {20, 80};
+	mr_refit_add(r, &wx[0], &wy[0]);
+	mr_refit_add(r, &wx[1], &wy[1]);
+	f = mr_refit_fit(r, &nn, &no, &e);
+	CHECK(f && fabs(mr_refit_scales(r)[0] - sqrt(8)) < 1e-12,
+	      "refit: the factor is the geometric mean of the windows' "
+	      "ratios (%g)", mr_refit_scales(r)[0]);
+	mr_forest_free(f);
 	mr_refit_free(r);
 }
 
@@ -846,6 +990,7 @@ int main(void)
 	check_separable(2, 0);
 	check_separable(3, 1);
 	test_rollout_errors();
+	test_rollout_budget();
 	test_refit();
 	time_rollout();
 	return CHECK_DONE();

@@ -1,4 +1,5 @@
 /* rollout.c - one step of policy iteration by simulation (adapt.h). */
+#include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,9 +21,14 @@ struct mr_rollout {
 	unsigned char *deep[MR_ROLLOUT_MAX_DEPTH];
 	uint8_t *deep_mask[MR_ROLLOUT_MAX_DEPTH];
 	int32_t deep_cand[MR_ROLLOUT_MAX_DEPTH][MR_ADAPT_MAX_COMPONENTS];
+	int32_t deep_base[MR_ROLLOUT_MAX_DEPTH][MR_ADAPT_MAX_COMPONENTS];
+	int32_t deep_act[MR_ROLLOUT_MAX_DEPTH][MR_ADAPT_MAX_COMPONENTS];
 	int32_t base[MR_ADAPT_MAX_COMPONENTS];
 	int32_t cand[MR_ADAPT_MAX_COMPONENTS];
 	int32_t step_action[MR_ADAPT_MAX_COMPONENTS];
+	mr_rollout_plan plan; /* the search the budget allows */
+	long work;            /* callbacks of the decision so far */
+	long q_count;         /* Q values of the decision so far */
 };
 
 static int check_opts(const mr_adapt_model *m, const mr_rollout_opts *o,
@@ -50,10 +56,73 @@ static int check_opts(const mr_adapt_model *m, const mr_rollout_opts *o,
 	if (!(o->gamma >= 0 && o->gamma <= 1))
 		return mr_errf(e, MR_EXIT_USAGE, "rollout: gamma %g (want "
 			       "0..1)", o->gamma);
-	if (o->max_joint < 0)
-		return mr_errf(e, MR_EXIT_USAGE, "rollout: max_joint %ld",
-			       o->max_joint);
+	if (o->max_joint < 0 || o->budget < 0)
+		return mr_errf(e, MR_EXIT_USAGE, "rollout: max_joint %ld, "
+			       "budget %ld (want >= 0)", o->max_joint,
+			       o->budget);
 	return 0;
+}
+
+/* Callbacks of a trajectory's tail from searched step t (worst case: every
+ * choice allowed), nj joint actions, nc component-wise candidates. */
+static double tail_work(const mr_adapt_model *m, const mr_rollout_opts *o,
+			const mr_rollout_plan *p, int t, double nj, double nc)
+{
+	if (t >= p->depth)
+		return 2.0 * (o->lookahead - t) + (m->value != NULL);
+	double each = 1 + tail_work(m, o, p, t + 1, nj, nc);
+	return p->inner_cw ? 1 + nc * each : nj * each; /* 1: the base */
+}
+
+static double plan_work(const mr_adapt_model *m, const mr_rollout_opts *o,
+			const mr_rollout_plan *p)
+{
+	double nj = 1, nc = 1;
+	for (int i = 0; i < m->ncomp; i++) {
+		nj *= m->nchoices[i];
+		nc += m->nchoices[i] - 1;
+	}
+	return 1 + (p->outer_cw ? nc : nj) * p->runs *
+			   (1 + tail_work(m, o, p, 1, nj, nc));
+}
+
+/* The most runs (<= asked) with which plan p fits the budget; 0: none. */
+static int plan_runs(const mr_adapt_model *m, const mr_rollout_opts *o,
+		     mr_rollout_plan *p)
+{
+	for (p->runs = o->runs; p->runs >= 1; p->runs--) {
+		double w = plan_work(m, o, p);
+		if (!o->budget || w <= (double)o->budget) {
+			p->worst = w < (double)LONG_MAX ? (long)w : LONG_MAX;
+			return p->runs;
+		}
+	}
+	return 0;
+}
+
+/* The search asked for, or with a budget the first that fits (adapt.h). */
+static int make_plan(const mr_adapt_model *m, const mr_rollout_opts *o,
+		     mr_rollout_plan *p, mr_err *e)
+{
+	int cw = !!o->componentwise;
+	*p = (mr_rollout_plan){.depth = o->depth, .outer_cw = cw,
+			       .inner_cw = cw, .runs = o->runs};
+	double asked = plan_work(m, o, p);
+	for (int d = o->depth; d >= 1; d--)
+		for (int k = cw ? 2 : 0; k < 3; k++) {
+			/* k: as asked, the decision joint and later steps
+			 * component-wise, every step component-wise */
+			*p = (mr_rollout_plan){.depth = d, .outer_cw = k == 2,
+					       .inner_cw = k > 0};
+			if (plan_runs(m, o, p))
+				return 0;
+		}
+	p->runs = 1;
+	return mr_errf(e, MR_EXIT_USAGE, "rollout: a budget of %ld callbacks "
+		       "per decision fits no search (asked: %.0f; the smallest, "
+		       "one step component-wise, one run: %.0f): raise it or "
+		       "lower the lookahead", o->budget, asked,
+		       plan_work(m, o, p));
 }
 
 mr_rollout *mr_rollout_new(const mr_adapt_model *m,
@@ -72,6 +141,10 @@ mr_rollout *mr_rollout_new(const mr_adapt_model *m,
 		r->o.max_joint = DEFAULT_MAX_JOINT;
 	if (r->o.depth == 0)
 		r->o.depth = 1;
+	if (make_plan(m, &r->o, &r->plan, e)) {
+		free(r);
+		return NULL;
+	}
 	for (int i = 0; i < m->ncomp; i++) {
 		r->offset[i] = r->total_choices;
 		r->total_choices += m->nchoices[i];
@@ -105,11 +178,6 @@ void mr_rollout_free(mr_rollout *r)
 		free(r->deep_mask[d]);
 	}
 	free(r);
-}
-
-static const uint8_t *comp_mask(const mr_rollout *r, int i)
-{
-	return r->mask + r->offset[i];
 }
 
 /* The allowed choices of state s into mask (all when the model has no
@@ -172,34 +240,123 @@ static int next_joint(const mr_rollout *r, const uint8_t *mask, int32_t *cand)
 	return 0;
 }
 
+/* The model's callbacks, each counted as one unit of work. */
+static int do_step(mr_rollout *r, const void *s, const int32_t *a,
+		   mr_rng *rng, double *reward, void *next, mr_err *e)
+{
+	r->work++;
+	if (r->m.step(r->m.ctx, s, a, rng, reward, next, e))
+		return mr_err_prefix(e, "rollout: model step");
+	return 0;
+}
+
+static int do_base(mr_rollout *r, const void *s, int32_t *a, mr_err *e)
+{
+	r->work++;
+	if (r->m.base(r->m.ctx, s, a, e))
+		return mr_err_prefix(e, "rollout: base policy");
+	return 0;
+}
+
 static int tail(mr_rollout *r, const void *s, int t, mr_rng *rng,
 		double *ret, mr_err *e);
 
-/* Searched step t of a multistep lookahead: the best over the allowed
- * joint actions in s of reward + gamma tail, each from the same random
- * stream. */
+/* Q of candidate a at searched step t in s: at the decision (t = 0) the
+ * mean over the runs, later the one trajectory of stream rng, restarted
+ * from start for every candidate. */
+static int eval_at(mr_rollout *r, const void *s, int t, const int32_t *a,
+		   mr_rng *rng, const mr_rng *start, double *q, mr_err *e);
+
+/* Choice c of a component (base choice b) beats the best so far? Ties
+ * keep the base choice, else the earlier one. */
+static int better(double q, int c, double best_q, int best_c, int b)
+{
+	return best_c < 0 || q > best_q || (q == best_q && c == b);
+}
+
+/* The best joint action at searched step t in s (allowed under mask, the
+ * base's on ties): *best its Q, act (may be NULL) the action. */
+static int best_joint(mr_rollout *r, const void *s, int t,
+		      const uint8_t *mask, const int32_t *base, int32_t *cand,
+		      mr_rng *rng, int32_t *act, double *best, mr_err *e)
+{
+	size_t size = sizeof(int32_t) * (size_t)r->m.ncomp;
+	mr_rng start = rng ? *rng : (mr_rng){0};
+	double q;
+	int first = 1;
+
+	first_joint(r, mask, cand);
+	do {
+		if (eval_at(r, s, t, cand, rng, &start, &q, e))
+			return -1;
+		if (first || q > *best ||
+		    (q == *best && base && !memcmp(cand, base, size))) {
+			*best = q;
+			if (act)
+				memcpy(act, cand, size);
+		}
+		first = 0;
+	} while (next_joint(r, mask, cand));
+	return 0;
+}
+
+/* Component-wise: from the base action, one component at a time. */
+static int best_cw(mr_rollout *r, const void *s, int t, const uint8_t *mask,
+		   const int32_t *base, int32_t *cand, mr_rng *rng,
+		   int32_t *act, double *best, mr_err *e)
+{
+	size_t size = sizeof(int32_t) * (size_t)r->m.ncomp;
+	mr_rng start = rng ? *rng : (mr_rng){0};
+	double q_cur = 0; /* Q of act as it stands, known after comp 0 */
+
+	memcpy(act, base, size);
+	for (int i = 0; i < r->m.ncomp; i++) {
+		const uint8_t *m = mask + r->offset[i];
+		double best_q = 0, q;
+		int best_c = -1;
+		memcpy(cand, act, size);
+		for (int c = 0; c < r->m.nchoices[i]; c++) {
+			if (!m[c])
+				continue;
+			cand[i] = c;
+			if (i > 0 && c == act[i])
+				q = q_cur;
+			else if (eval_at(r, s, t, cand, rng, &start, &q, e))
+				return -1;
+			if (better(q, c, best_q, best_c, base[i])) {
+				best_q = q;
+				best_c = c;
+			}
+		}
+		act[i] = best_c;
+		q_cur = best_q;
+	}
+	*best = q_cur;
+	return 0;
+}
+
+/* Searched step t >= 1 of a multistep lookahead: the best over the
+ * allowed actions in s (joint or component-wise, as planned) of
+ * reward + gamma tail, each from the same random stream. */
 static int search(mr_rollout *r, const void *s, int t, mr_rng *rng,
 		  double *ret, mr_err *e)
 {
 	uint8_t *mask = r->deep_mask[t];
-	int32_t *cand = r->deep_cand[t];
-	mr_rng start = *rng;
-	double best = -HUGE_VAL, reward = 0, rest = 0;
 
 	if (allowed(r, s, mask, e))
 		return -1;
-	first_joint(r, mask, cand);
-	do {
-		*rng = start;
-		if (r->m.step(r->m.ctx, s, cand, rng, &reward, r->deep[t], e))
-			return mr_err_prefix(e, "rollout: model step");
-		if (tail(r, r->deep[t], t + 1, rng, &rest, e))
-			return -1;
-		if (reward + r->o.gamma * rest > best)
-			best = reward + r->o.gamma * rest;
-	} while (next_joint(r, mask, cand));
-	*ret = best;
-	return 0;
+	if (!r->plan.inner_cw)
+		return best_joint(r, s, t, mask, NULL, r->deep_cand[t], rng,
+				  NULL, ret, e);
+	if (do_base(r, s, r->deep_base[t], e))
+		return -1;
+	for (int i = 0; i < r->m.ncomp; i++) /* a masked base: its first */
+		if (!mask[r->offset[i] + r->deep_base[t][i]])
+			for (int c = r->m.nchoices[i] - 1; c >= 0; c--)
+				if (mask[r->offset[i] + c])
+					r->deep_base[t][i] = c;
+	return best_cw(r, s, t, mask, r->deep_base[t], r->deep_cand[t], rng,
+		       r->deep_act[t], ret, e);
 }
 
 /* The discounted return from s, reached after t steps: searched steps
@@ -212,20 +369,19 @@ static int tail(mr_rollout *r, const void *s, int t, mr_rng *rng,
 	const void *cur = s;
 	double sum = 0, disc = 1, reward = 0, v = 0;
 
-	if (t < r->o.depth)
+	if (t < r->plan.depth)
 		return search(r, s, t, rng, ret, e);
 	for (; t < r->o.lookahead; t++) {
 		void *next = r->state[t & 1];
-		if (m->base(m->ctx, cur, r->step_action, e))
-			return mr_err_prefix(e, "rollout: base policy");
-		if (m->step(m->ctx, cur, r->step_action, rng, &reward, next,
-			    e))
-			return mr_err_prefix(e, "rollout: model step");
+		if (do_base(r, cur, r->step_action, e) ||
+		    do_step(r, cur, r->step_action, rng, &reward, next, e))
+			return -1;
 		sum += disc * reward;
 		disc *= r->o.gamma;
 		cur = next;
 	}
 	if (m->value) {
+		r->work++;
 		if (m->value(m->ctx, cur, &v, e))
 			return mr_err_prefix(e, "rollout: terminal value");
 		sum += disc * v;
@@ -234,15 +390,15 @@ static int tail(mr_rollout *r, const void *s, int t, mr_rng *rng,
 	return 0;
 }
 
-/* The discounted return of one simulated trajectory from s, a first. */
-static int trajectory(mr_rollout *r, const void *s, const int32_t *a,
+/* The discounted return of one trajectory from s at searched step t, a
+ * first (the state reached in deep[t]). */
+static int trajectory(mr_rollout *r, const void *s, int t, const int32_t *a,
 		      mr_rng *rng, double *ret, mr_err *e)
 {
 	double reward = 0, rest = 0;
 
-	if (r->m.step(r->m.ctx, s, a, rng, &reward, r->deep[0], e))
-		return mr_err_prefix(e, "rollout: model step");
-	if (tail(r, r->deep[0], 1, rng, &rest, e))
+	if (do_step(r, s, a, rng, &reward, r->deep[t], e) ||
+	    tail(r, r->deep[t], t + 1, rng, &rest, e))
 		return -1;
 	*ret = reward + r->o.gamma * rest;
 	return 0;
@@ -254,15 +410,25 @@ static int q_value(mr_rollout *r, const void *s, const int32_t *a, double *q,
 	double sum = 0, ret = 0;
 	mr_rng rng;
 
-	for (int k = 0; k < r->o.runs; k++) {
+	for (int k = 0; k < r->plan.runs; k++) {
 		mr_rng_seed(&rng, r->o.seed,
-			    r->decision * (uint64_t)r->o.runs + (uint64_t)k);
-		if (trajectory(r, s, a, &rng, &ret, e))
+			    r->decision * (uint64_t)r->plan.runs + (uint64_t)k);
+		if (trajectory(r, s, 0, a, &rng, &ret, e))
 			return -1;
 		sum += ret;
 	}
-	*q = sum / r->o.runs;
+	*q = sum / r->plan.runs;
+	r->q_count++;
 	return 0;
+}
+
+static int eval_at(mr_rollout *r, const void *s, int t, const int32_t *a,
+		   mr_rng *rng, const mr_rng *start, double *q, mr_err *e)
+{
+	if (t == 0)
+		return q_value(r, s, a, q, e);
+	*rng = *start;
+	return trajectory(r, s, t, a, rng, q, e);
 }
 
 int mr_rollout_q(mr_rollout *r, const void *s, const int32_t *a, double *q,
@@ -271,94 +437,46 @@ int mr_rollout_q(mr_rollout *r, const void *s, const int32_t *a, double *q,
 	return q_value(r, s, a, q, e);
 }
 
-/* Choice c of a component (base choice b) beats the best so far? Ties
- * keep the base choice, else the earlier one. */
-static int better(double q, int c, double best_q, int best_c, int b)
+const mr_rollout_plan *mr_rollout_get_plan(const mr_rollout *r)
 {
-	return best_c < 0 || q > best_q || (q == best_q && c == b);
+	return &r->plan;
 }
 
-static int act_componentwise(mr_rollout *r, const void *s, int32_t *action,
-			     long *evaluated, mr_err *e)
+long mr_rollout_work(const mr_rollout *r)
 {
-	double q_cur = 0; /* Q of action as it stands, known after comp 0 */
-
-	memcpy(action, r->base, sizeof(int32_t) * (size_t)r->m.ncomp);
-	for (int i = 0; i < r->m.ncomp; i++) {
-		const uint8_t *mask = comp_mask(r, i);
-		double best_q = 0, q;
-		int best_c = -1;
-		memcpy(r->cand, action, sizeof(int32_t) * (size_t)r->m.ncomp);
-		for (int c = 0; c < r->m.nchoices[i]; c++) {
-			if (!mask[c])
-				continue;
-			r->cand[i] = c;
-			if (i > 0 && c == action[i]) {
-				q = q_cur;
-			} else {
-				if (q_value(r, s, r->cand, &q, e))
-					return -1;
-				(*evaluated)++;
-			}
-			if (better(q, c, best_q, best_c, r->base[i])) {
-				best_q = q;
-				best_c = c;
-			}
-		}
-		action[i] = best_c;
-		q_cur = best_q;
-	}
-	return 0;
-}
-
-static int act_joint(mr_rollout *r, const void *s, int32_t *action,
-		     long *evaluated, mr_err *e)
-{
-	int ncomp = r->m.ncomp;
-	double best_q = 0, q;
-	double count = first_joint(r, r->mask, r->cand);
-
-	if (pow(count, r->o.depth) > (double)r->o.max_joint)
-		return mr_errf(e, MR_EXIT_USAGE, "rollout: %.0f joint actions "
-			       "to the power %d (more than %ld): use the "
-			       "component-wise variant or a smaller depth",
-			       count, r->o.depth, r->o.max_joint);
-	do {
-		int is_base = !memcmp(r->cand, r->base,
-				      sizeof(int32_t) * (size_t)ncomp);
-		if (q_value(r, s, r->cand, &q, e))
-			return -1;
-		if (*evaluated == 0 || q > best_q || (q == best_q && is_base)) {
-			best_q = q;
-			memcpy(action, r->cand,
-			       sizeof(int32_t) * (size_t)ncomp);
-		}
-		(*evaluated)++;
-	} while (next_joint(r, r->mask, r->cand));
-	return 0;
+	return r->work;
 }
 
 int mr_rollout_act(mr_rollout *r, const void *s, int32_t *action,
 		   long *evaluated, mr_err *e)
 {
-	long n = 0;
+	double count, q;
 	int rc;
 
-	if (allowed(r, s, r->mask, e))
+	r->work = 0;
+	r->q_count = 0;
+	if (allowed(r, s, r->mask, e) || do_base(r, s, r->base, e))
 		return -1;
-	if (r->m.base(r->m.ctx, s, r->base, e))
-		return mr_err_prefix(e, "rollout: base policy");
 	for (int i = 0; i < r->m.ncomp; i++)
 		if (r->base[i] < 0 || r->base[i] >= r->m.nchoices[i])
 			return mr_errf(e, MR_EXIT_FAIL, "rollout: base policy "
 				       "chose %d for component %d (%d choices)",
 				       (int)r->base[i], i, r->m.nchoices[i]);
-	if (r->o.componentwise)
-		rc = act_componentwise(r, s, action, &n, e);
+	count = first_joint(r, r->mask, r->cand);
+	if (!r->plan.outer_cw &&
+	    pow(count, r->plan.depth) > (double)r->o.max_joint)
+		return mr_errf(e, MR_EXIT_USAGE, "rollout: %.0f joint actions "
+			       "to the power %d (more than %ld): use the "
+			       "component-wise variant or a smaller depth",
+			       count, r->plan.depth, r->o.max_joint);
+	if (r->plan.outer_cw)
+		rc = best_cw(r, s, 0, r->mask, r->base, r->cand, NULL, action,
+			     &q, e);
 	else
-		rc = act_joint(r, s, action, &n, e);
+		rc = best_joint(r, s, 0, r->mask, r->base, r->cand, NULL,
+				action, &q, e);
 	if (evaluated)
-		*evaluated = n;
+		*evaluated = r->q_count;
 	r->decision++;
 	return rc;
 }

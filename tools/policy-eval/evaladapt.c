@@ -15,6 +15,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "adapt.h"
 #include "evaladapt.h"
@@ -33,8 +34,20 @@ const char mr_adapt_help[] =
 "                                      critic (default with --policy) or 0\n"
 "                            mc=M      Monte-Carlo: M runs per candidate, the base\n"
 "                                      policy for h=H more steps (10), no critic\n"
+"                            runs=M    trajectories per candidate (1), each a\n"
+"                                      draw of the load process (common random\n"
+"                                      numbers across candidates), the critic kept\n"
 "                            cw        component-wise (one component at a time,\n"
-"                                      the others the base policy's)\n"
+"                                      the others the base policy's), at every\n"
+"                                      searched step\n"
+"                            budget=N  model callbacks (steps, base actions,\n"
+"                                      values) per decision at most (5000; 0:\n"
+"                                      none): a search that could exceed it is\n"
+"                                      reduced before the first decision to the\n"
+"                                      first that fits of: fewer runs, later\n"
+"                                      searched steps component-wise, every one,\n"
+"                                      one step less of d (adapt.h; plan in\n"
+"                                      adapt.csv); deterministic, not timed\n"
 "                            model=known|detect|refit|static  the rollout's\n"
 "                                      system model: the system's as it is at\n"
 "                                      the decision (known, default: the model\n"
@@ -54,10 +67,16 @@ const char mr_adapt_help[] =
 "                                      delta 0.5, h 8\n"
 "                            trace=FILE  refit: the old trace (the model's\n"
 "                                      feature and target columns)\n"
+"                            old=keep|scale  refit: the old trace's rows as\n"
+"                                      they are (keep, default) or times the\n"
+"                                      change measured where the new windows\n"
+"                                      reach (scale, adapt.h)\n"
+"                            recent=K  refit: a configuration's K most recent\n"
+"                                      windows only (3; 0: all)\n"
 "                            trees=N   refit: trees per forest (1: grown without\n"
 "                                      bootstrap, every tree sees every row)\n"
 "                            refits=N  refit: refit after each new window until\n"
-"                                      N windows since the change (30)\n"
+"                                      N windows since the change (1000)\n"
 "                          e.g. rollout:l=1  rollout:l=3,cw  rollout:l=1,mc=20,h=10\n"
 "                          Writes DIR/adapt.csv (decision time, score after the\n"
 "                          change, periods to recover, detection) beside the\n"
@@ -69,23 +88,28 @@ enum { MODEL_KNOWN, MODEL_DETECT, MODEL_REFIT, MODEL_STATIC };
 #define MAX_FEAT 64   /* feature row of a window */
 #define MAX_TARGET MR_ADAPT_MAX_CHANNELS
 #define HISTORY 128   /* windows kept for a refit at an alarm */
+#define RECENT_DEFAULT 3 /* refit: windows per configuration (0: all) */
 /* the measurement noise of model=detect: its own stream of the run seed */
 #define NOISE_STREAM UINT64_C(0xada97)
 
 typedef struct {
 	char name[32];
 	int lookahead, depth, runs, horizon, componentwise, value, model;
+	int samples; /* runs=: trajectories per candidate with the critic */
+	long budget;
 	double noise;
 	char trace[200];
 	int trees, refits;
+	int scale_old; /* refit: old rows scaled (old=scale) */
+	int recent;    /* refit: windows per configuration at most */
 } variant;
 
 static int spec_fail(mr_err *e, const char *spec, const char *why)
 {
 	return mr_errf(e, MR_EXIT_USAGE, "--adapt '%s': %s (want rollout:"
-		       "l=N,d=N,value=critic|none,mc=M,h=H,cw,model=known|detect|"
-		       "refit|static,noise=X,trace=FILE,trees=N,refits=N)", spec,
-		       why);
+		       "l=N,d=N,value=critic|none,mc=M,h=H,runs=M,cw,budget=N,"
+		       "model=known|detect|refit|static,noise=X,trace=FILE,"
+		       "old=keep|scale,recent=K,trees=N,refits=N)", spec, why);
 }
 
 static int parse_key(variant *v, const char *spec, char *kv, mr_err *e)
@@ -106,6 +130,11 @@ static int parse_key(variant *v, const char *spec, char *kv, mr_err *e)
 		v->depth = (int)n;
 	else if (!strcmp(kv, "mc") && is_int && n >= 1 && n <= 10000)
 		v->runs = (int)n;
+	else if (!strcmp(kv, "runs") && is_int && n >= 1 && n <= 10000)
+		v->samples = (int)n;
+	else if (!strcmp(kv, "budget") && is_int && n >= 0 &&
+		 n <= 1000000000L)
+		v->budget = n;
 	else if (!strcmp(kv, "h") && is_int && n >= 0 && n <= 1000)
 		v->horizon = (int)n;
 	else if (!strcmp(kv, "value") && !strcmp(val, "critic"))
@@ -122,6 +151,12 @@ static int parse_key(variant *v, const char *spec, char *kv, mr_err *e)
 		v->model = MODEL_REFIT;
 	else if (!strcmp(kv, "trace") && *val && strlen(val) < sizeof v->trace)
 		snprintf(v->trace, sizeof v->trace, "%s", val);
+	else if (!strcmp(kv, "old") && !strcmp(val, "keep"))
+		v->scale_old = 0;
+	else if (!strcmp(kv, "old") && !strcmp(val, "scale"))
+		v->scale_old = 1;
+	else if (!strcmp(kv, "recent") && is_int && n >= 0 && n <= 100000)
+		v->recent = (int)n;
 	else if (!strcmp(kv, "trees") && is_int && n >= 1 && n <= 1000)
 		v->trees = (int)n;
 	else if (!strcmp(kv, "refits") && is_int && n >= 1 && n <= 10000)
@@ -146,7 +181,9 @@ static int parse_spec(const char *spec, variant *v, mr_err *e)
 	v->value = -1;
 	v->noise = 0.05;
 	v->trees = 1;
-	v->refits = 30;
+	v->refits = 1000;
+	v->recent = RECENT_DEFAULT;
+	v->budget = MR_ADAPT_BUDGET;
 	if (strncmp(spec, "rollout:", 8) && strcmp(spec, "rollout"))
 		return spec_fail(e, spec, "not a rollout");
 	char buf[256];
@@ -162,8 +199,12 @@ static int parse_spec(const char *spec, variant *v, mr_err *e)
 		return spec_fail(e, spec, "mc replaces the critic");
 	if (v->depth > v->lookahead)
 		return spec_fail(e, spec, "d is at most l");
+	if (v->runs && v->samples)
+		return spec_fail(e, spec, "mc=M sets the runs");
 	if (v->horizon >= 0 && !v->runs)
 		return spec_fail(e, spec, "h is the horizon of mc");
+	if (v->scale_old && v->model != MODEL_REFIT)
+		return spec_fail(e, spec, "old=scale is of model=refit");
 	if ((v->model == MODEL_REFIT) != !!v->trace[0])
 		return spec_fail(e, spec, "model=refit and trace=FILE go "
 				 "together");
@@ -175,6 +216,9 @@ static int parse_spec(const char *spec, variant *v, mr_err *e)
 	if (v->runs)
 		l += (size_t)snprintf(v->name + l, sizeof v->name - l,
 				      "-mc%d", v->runs);
+	if (v->samples > 1)
+		l += (size_t)snprintf(v->name + l, sizeof v->name - l,
+				      "-r%d", v->samples);
 	if (v->componentwise && l < sizeof v->name)
 		l += (size_t)snprintf(v->name + l, sizeof v->name - l, "-cw");
 	if (v->model != MODEL_KNOWN && l < sizeof v->name)
@@ -183,7 +227,16 @@ static int parse_spec(const char *spec, variant *v, mr_err *e)
 			 : v->model == MODEL_REFIT ? "refit" : "static");
 	l = strlen(v->name);
 	if (v->noise != 0.05 && l < sizeof v->name)
-		snprintf(v->name + l, sizeof v->name - l, "-n%g", v->noise);
+		l += (size_t)snprintf(v->name + l, sizeof v->name - l, "-n%g",
+				      v->noise);
+	if (v->budget != MR_ADAPT_BUDGET && l < sizeof v->name)
+		l += (size_t)snprintf(v->name + l, sizeof v->name - l, "-b%ld",
+				      v->budget);
+	if (v->scale_old && l < sizeof v->name)
+		l += (size_t)snprintf(v->name + l, sizeof v->name - l,
+				      "-scale");
+	if (v->recent != RECENT_DEFAULT && l < sizeof v->name)
+		snprintf(v->name + l, sizeof v->name - l, "-k%d", v->recent);
 	if (v->runs && v->horizon < 0)
 		v->horizon = 10;
 	return 0;
@@ -207,9 +260,11 @@ typedef struct {
 	mr_vecenv *model;                  /* the one in use */
 	float obs[MR_MAX_SERVICES + 64];
 	uint8_t mask[MR_MAX_COMPONENTS * MR_MAX_CHOICES];
-	/* decision cost */
-	double time_sum, time_max;
-	long decisions, evaluated;
+	/* decision cost: wall and thread CPU time of each decision (for the
+	 * quantiles), the most callbacks one took */
+	double time_sum, time_max, cpu_max;
+	double *wall, *cpu;
+	long decisions, evaluated, work_max;
 	/* detection: the last decision's state and action, the detector */
 	mr_change_detector det;
 	mr_rng noise_rng;
@@ -325,6 +380,8 @@ static void close_env(mr_vecenv *v)
 
 static void ctl_free(adapt_ctl *c)
 {
+	free(c->wall);
+	free(c->cpu);
 	mr_rollout_free(c->r);
 	mr_refit_free(c->refit);
 	close_env(c->refit_env);
@@ -373,8 +430,8 @@ static int ctl_init(adapt_ctl *c, const mr_adapt_eval *a, const char *spec,
 	mr_rollout_opts ro = {
 		.lookahead = c->v.lookahead + (c->v.runs ? c->v.horizon : 0),
 		.depth = c->v.depth,
-		.runs = c->v.runs ? c->v.runs : 1,
-		.componentwise = c->v.componentwise,
+		.runs = c->v.runs ? c->v.runs : c->v.samples ? c->v.samples : 1,
+		.componentwise = c->v.componentwise, .budget = c->v.budget,
 		.gamma = discount(a->o, c->v.value), .seed = a->opts.seed};
 	if (!(c->r = mr_rollout_new(&am, &ro, e)))
 		return mr_err_prefix(e, "--adapt '%s'", spec);
@@ -451,6 +508,10 @@ static int refit_init(adapt_ctl *c, mr_err *e)
 				HISTORY + (size_t)c->v.refits, &fp, e);
 	free(X);
 	free(Y);
+	if (c->refit) {
+		mr_refit_scale_old(c->refit, c->v.scale_old);
+		mr_refit_recent(c->refit, (size_t)c->v.recent);
+	}
 	snprintf(c->refit_path, sizeof c->refit_path, "%s/.refit-%s.msgpack",
 		 c->a->outdir, c->v.name);
 	return c->refit ? 0 : -1;
@@ -623,6 +684,34 @@ static int detect_window(adapt_ctl *c, long w, const double *x,
 	return estimate(c, w, e);
 }
 
+static double thread_cpu(void)
+{
+	struct timespec ts;
+	if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts))
+		return NAN;
+	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* One decision's cost (wall and CPU from wall0, cpu0; n Q values). */
+static void count_decision(adapt_ctl *c, double wall0, double cpu0, long n)
+{
+	double dt = mr_now() - wall0, dc = thread_cpu() - cpu0;
+	long k = c->decisions++;
+	if (!(k & (k - 1))) { /* k = 0 or a power of 2: room for 2k + 1 */
+		size_t room = 2 * (size_t)k + 1;
+		c->wall = mr_xrealloc(c->wall, room, sizeof *c->wall);
+		c->cpu = mr_xrealloc(c->cpu, room, sizeof *c->cpu);
+	}
+	c->wall[k] = dt;
+	c->cpu[k] = dc;
+	c->time_sum += dt;
+	c->time_max = dt > c->time_max ? dt : c->time_max;
+	c->cpu_max = dc > c->cpu_max ? dc : c->cpu_max;
+	c->evaluated += n;
+	long w = mr_rollout_work(c->r);
+	c->work_max = w > c->work_max ? w : c->work_max;
+}
+
 static int adapt_act(void *ctx, mr_vecenv *v, int32_t *action, mr_err *e)
 {
 	adapt_ctl *c = ctx;
@@ -637,14 +726,10 @@ static int adapt_act(void *ctx, mr_vecenv *v, int32_t *action, mr_err *e)
 	if (c->v.model == MODEL_KNOWN)
 		c->model = c->a->opts.model_after && t >= c->a->opts.change_at
 				   ? c->after : c->before;
-	double t0 = mr_now();
+	double t0 = mr_now(), c0 = thread_cpu();
 	if (mr_rollout_act(c->r, &st, action, &n, e))
 		return -1;
-	double dt = mr_now() - t0;
-	c->time_sum += dt;
-	c->time_max = dt > c->time_max ? dt : c->time_max;
-	c->decisions++;
-	c->evaluated += n;
+	count_decision(c, t0, c0, n);
 	c->prev = st;
 	memcpy(c->prev_action, action, sizeof(int32_t) * (size_t)v->ncomp);
 	return 0;
@@ -732,6 +817,22 @@ static void after_change(const mr_adapt_eval *a, const mr_steps *steps,
 	out->recovered = nrec;
 }
 
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return (x > y) - (x < y);
+}
+
+/* The q-quantile of v[0..n) (nearest rank; sorts v). */
+static double quantile(double *v, long n, double q)
+{
+	if (n < 1)
+		return NAN;
+	qsort(v, (size_t)n, sizeof *v, cmp_double);
+	long k = (long)ceil(q * (double)n) - 1;
+	return v[k < 0 ? 0 : k >= n ? n - 1 : k];
+}
+
 static void adapt_row(FILE *f, const mr_adapt_eval *a, const mr_steps *steps,
 		      const mr_controller *ctl, int i, const adapt_ctl *c)
 {
@@ -744,9 +845,17 @@ static void adapt_row(FILE *f, const mr_adapt_eval *a, const mr_steps *steps,
 			c->decisions);
 		mr_csv_put(f, ",", 1e6 * c->time_sum / (double)c->decisions);
 		mr_csv_put(f, ",", 1e6 * c->time_max);
+		mr_csv_put(f, ",", 1e6 * quantile(c->wall, c->decisions, 0.99));
+		mr_csv_put(f, ",", 1e6 * c->cpu_max);
+		mr_csv_put(f, ",", 1e6 * quantile(c->cpu, c->decisions, 0.99));
 		mr_csv_put(f, ",", (double)c->evaluated / (double)c->decisions);
+		const mr_rollout_plan *p = mr_rollout_get_plan(c->r);
+		fprintf(f, ",%ld,%ld,%ld,d%d-%s-%s-r%d", c->v.budget,
+			p->worst, c->work_max, p->depth,
+			p->outer_cw ? "cw" : "joint",
+			p->inner_cw ? "cw" : "joint", p->runs);
 	} else {
-		fputs(",,,,,", f);
+		fputs(",,,,,,,,,,,,", f);
 	}
 	mr_csv_put(f, ",", a->opts.model_after ? (double)a->opts.change_at : NAN);
 	mr_csv_put(f, ",", as.reward_after);
@@ -786,7 +895,9 @@ static int write_adapt(const mr_adapt_eval *a, const mr_steps *steps,
 	if (mr_out_open(&out, path, e))
 		return -1;
 	fputs("objective,pattern,seed,policy,joint_actions,decisions,"
-	      "decision_us_mean,decision_us_max,q_per_decision,change_at,"
+	      "decision_us_mean,decision_us_max,decision_us_p99,"
+	      "decision_cpu_us_max,decision_cpu_us_p99,q_per_decision,"
+	      "budget,work_worst,work_max,plan,change_at,"
 	      "mean_reward_after,norm_score_after,episodes,"
 	      "recovered_episodes,recover_periods_mean,windows,detections,"
 	      "detection_delay_mean,false_alarms,unchanged_windows,"
@@ -1035,7 +1146,7 @@ void mr_adapt_live_act(void *ctx, const float *obs, const uint8_t *mask,
 	mr_err e = {0};
 	long n = 0;
 	mr_simenv_state_from_obs(c->model, obs, &st);
-	double t0 = mr_now();
+	double t0 = mr_now(), c0 = thread_cpu();
 	if (mr_rollout_act(c->r, &st, action, &n, &e)) {
 		if (!l->failures++)
 			snprintf(l->first_error, sizeof l->first_error, "%.200s",
@@ -1046,11 +1157,7 @@ void mr_adapt_live_act(void *ctx, const float *obs, const uint8_t *mask,
 			memcpy(action, l->noop,
 			       sizeof(int32_t) * (size_t)l->a.as->ncomp);
 	}
-	double dt = mr_now() - t0;
-	c->time_sum += dt;
-	c->time_max = dt > c->time_max ? dt : c->time_max;
-	c->decisions++;
-	c->evaluated += n;
+	count_decision(c, t0, c0, n);
 }
 
 const char *mr_adapt_live_name(const mr_adapt_live *l)
@@ -1063,11 +1170,12 @@ void mr_adapt_live_report(const mr_adapt_live *l, const char *prog)
 	const adapt_ctl *c = &l->c;
 	if (!c->decisions)
 		return;
-	fprintf(stderr, "%s: %s: %ld decisions, %.1f us each (max %.1f), %ld "
-		"failed%s%s\n", prog, c->v.name, c->decisions,
+	fprintf(stderr, "%s: %s: %ld decisions, %.1f us each (max %.1f, CPU "
+		"max %.1f), at most %ld callbacks, %ld failed%s%s\n", prog,
+		c->v.name, c->decisions,
 		1e6 * c->time_sum / (double)c->decisions, 1e6 * c->time_max,
-		l->failures, l->failures ? " (base action taken): " : "",
-		l->first_error);
+		1e6 * c->cpu_max, c->work_max, l->failures,
+		l->failures ? " (base action taken): " : "", l->first_error);
 	if (c->v.model != MODEL_DETECT && c->v.model != MODEL_REFIT)
 		return;
 	fprintf(stderr, "%s: %s: %ld windows watched, %ld alarms (the "

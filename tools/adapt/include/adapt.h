@@ -80,7 +80,8 @@ void mr_change_detector_reset(mr_change_detector *d);
  * turn, tries every allowed choice of that component with the components
  * before it as already chosen and those after it as the base policy's:
  * sum instead of product of the choices. Ties keep the base action's
- * choice, else the lowest index.
+ * choice, else the lowest index. componentwise applies to every searched
+ * step (the decision's and, with d > 1, the later ones).
  *
  * Multistep lookahead (depth d > 1): the actions of steps 1..d-1 are not
  * the base policy's but the best allowed joint action at each simulated
@@ -112,6 +113,25 @@ typedef struct {
 	int (*mask)(void *ctx, const void *s, uint8_t *mask, mr_err *e);
 } mr_adapt_model;
 
+/* Work budget. The work of a decision is the number of model callbacks it
+ * makes (steps, base-policy actions and terminal values), a count that
+ * depends on the action space, l, d, runs and the search, never on timing.
+ * mr_rollout_new bounds its worst case (every choice allowed) by the
+ * budget: when the search asked for would exceed it, it takes the first of
+ * these that fits: the joint action at the decision with the searched
+ * later steps component-wise, then every searched step component-wise,
+ * then the same with one step less of search depth (down to 1), each with
+ * the most runs (<= those asked) that fit; none fitting with one run is
+ * an error. So a decision never makes more than budget callbacks, and the
+ * same seed gives the same actions on any machine. */
+typedef struct {
+	int depth;         /* steps searched (<= the depth asked for) */
+	int outer_cw;      /* the decision's own action component-wise */
+	int inner_cw;      /* the later searched steps component-wise */
+	int runs;          /* trajectories per candidate (<= asked) */
+	long worst;        /* callbacks of a decision at most */
+} mr_rollout_plan;
+
 typedef struct {
 	int lookahead;      /* l >= 1: simulated steps (1 = one-step) */
 	int depth;          /* 1..MR_ROLLOUT_MAX_DEPTH, <= l: steps whose
@@ -121,6 +141,7 @@ typedef struct {
 	double gamma;       /* discount in [0, 1] */
 	uint64_t seed;
 	long max_joint;     /* joint rollout refuses more candidates (0: 1e6) */
+	long budget;        /* callbacks per decision at most (0: no bound) */
 } mr_rollout_opts;
 
 typedef struct mr_rollout mr_rollout;
@@ -141,6 +162,10 @@ int mr_rollout_act(mr_rollout *r, const void *s, int32_t *action,
  * and for reporting the improvement over the base action). */
 int mr_rollout_q(mr_rollout *r, const void *s, const int32_t *a, double *q,
 		 mr_err *e);
+/* The search the budget allowed (fixed at mr_rollout_new). */
+const mr_rollout_plan *mr_rollout_get_plan(const mr_rollout *r);
+/* Callbacks made by the last mr_rollout_act (<= the plan's worst). */
+long mr_rollout_work(const mr_rollout *r);
 
 /* ------------------------------------------------------------------------
  * Online re-estimation of the system model after a change.
@@ -150,9 +175,15 @@ int mr_rollout_q(mr_rollout *r, const void *s, const int32_t *a, double *q,
  * old trace: an old row enters only when no new window has its feature
  * row (every feature equal up to mr_value_matches), so a configuration
  * measured since the change is known by its new windows alone and every
- * other one keeps what the old trace says of it. The forest is fitted
+ * other one keeps what the old trace says of it, or (mr_refit_scale_old)
+ * that times the change measured where the new windows reach: per target,
+ * the factor is the geometric mean over the new windows of (measured /
+ * the old trace's mean at the window's feature row), windows whose row
+ * the old trace lacks left out, 1 when none is left (after a slowdown the
+ * unseen configurations then look slower too, not as fast as before; a
+ * target is taken as positive, a delay or a share). The forest is fitted
  * with the caller's parameters on that set (in this order: new windows,
- * then old rows), so a refit is deterministic given them.
+ * newest first, then old rows), so a refit is deterministic given them.
  */
 typedef struct mr_refit mr_refit;
 
@@ -167,6 +198,14 @@ mr_refit *mr_refit_new(size_t nfeat, size_t ntarget, const double *old_X,
 void mr_refit_free(mr_refit *r);
 /* Forgets the new windows (a new change). */
 void mr_refit_clear(mr_refit *r);
+/* on = 1: old rows times the measured change; default 0: as they are. */
+void mr_refit_scale_old(mr_refit *r, int on);
+/* The factor per target of the last fit (1 before any). */
+const double *mr_refit_scales(const mr_refit *r);
+/* At most k windows per feature row, the most recent (0, default: all):
+ * a configuration measured again replaces what older windows said of it,
+ * e.g. windows from before a change the detector placed too early. */
+void mr_refit_recent(mr_refit *r, size_t k);
 /* One window measured since the change. */
 void mr_refit_add(mr_refit *r, const double *x, const double *y);
 size_t mr_refit_windows(const mr_refit *r);
