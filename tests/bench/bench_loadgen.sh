@@ -24,7 +24,10 @@
 # (reference: the floor's p99 per send, the tick's own lateness
 # included), loadgen_cpu_per_req_at_20k
 # (reference: wrk's CPU per request on 16 connections, closed loop), and
-# the same three for --sender curl (reference: the own sender's figure).
+# the same three for --sender curl (reference: the own sender's figure);
+# where real-time priority is allowed, loadgen_late_p99_at_20k_realtime and
+# loadgen_cpu_per_req_at_20k_realtime (trace-collect --realtime 50; the
+# floor loop at the same priority is the lateness reference).
 # Writes the scaling table $MESHRL_BENCH_OUT/loadgen_scaling.csv (default
 # results/bench) and, with gnuplot, loadgen_scaling.png
 # (tests/bench/loadgen_scaling.gp).
@@ -56,7 +59,7 @@ echo "bench_loadgen: also running: $(uptime | sed 's/.*load/load/')" >&2
 tc() {
 	$PIN_C "$BIN/trace-collect" -u "$URL" -s "health=constant:$1" -w 1 \
 		-d "$3" --timeout 2 --connections "$2" --sender "${4:-auto}" \
-		-o /dev/null 2>"$TMPD/s" || true
+		${5:-} -o /dev/null 2>"$TMPD/s" || true
 	line=$(grep "summary" "$TMPD/s")
 	ach=$(get achieved_rate) sent=$(get sent) okn=$(get ok)
 	late=$(get late_p99_us) cpu=$(get cpu_us_per_req)
@@ -138,6 +141,22 @@ for i in 1 2 3; do
 		WW="$WW $(echo "$wl" | sed -n 's/.*wake_p99_us=\([0-9]*\).*/\1/p')"
 	fi
 done
+# the same with the client at real-time priority (--realtime 50), beside
+# the floor loop at the same priority, where this user may (root or
+# CAP_SYS_NICE): what the client itself adds once other jobs cannot
+# delay its wake-ups
+RL= RC= RW=
+if command -v chrt >/dev/null 2>&1 && chrt -f 50 true 2>/dev/null; then
+	for i in 1 2 3; do
+		tc 20000 16 3 auto "--realtime 50"
+		RL="$RL $late" RC="$RC $cpu"
+		[ -z "$WAKE" ] || RW="$RW $($PIN_C chrt -f 50 "$WAKE" 3 200 20000 |
+			sed -n 's/.*send_p99_us=\([0-9]*\).*/\1/p')"
+	done
+	echo "bench_loadgen: at 20000 req/s, own, --realtime 50: late_p99$RL cpu$RC; floor at the same priority: send p99$RW" >&2
+else
+	echo "bench_loadgen: no real-time priority here (chrt -f 50 refused): no --realtime runs" >&2
+fi
 late20=$(median $L) cpu20=$(median $C)
 clate20=$(median $LC) ccpu20=$(median $CC)
 floor=$(median $W)
@@ -150,6 +169,11 @@ echo "loadgen_max_rate,$best,req/s,$best_wrk,$ratio,${best_wrk:+measured}"
 fratio=$(awk -v a="$late20" -v w="$floor" 'BEGIN{if (w > 0) printf "%.3f", a / w}')
 echo "loadgen_late_p99_at_20k,$late20,us,$floor,$fratio,${floor:+measured}"
 echo "loadgen_cpu_per_req_at_20k,$cpu20,us,$wrk_cpu,$cratio,${wrk_cpu:+measured}"
+if [ -n "$RL" ]; then
+	rlate=$(median $RL) rfloor=$(median $RW)
+	echo "loadgen_late_p99_at_20k_realtime,$rlate,us,$rfloor,$(awk -v a="$rlate" -v w="$rfloor" 'BEGIN{if (w > 0) printf "%.3f", a / w}'),${rfloor:+measured}"
+	echo "loadgen_cpu_per_req_at_20k_realtime,$(median $RC),us,$wrk_cpu,$(awk -v a="$(median $RC)" -v w="$wrk_cpu" 'BEGIN{if (w > 0) printf "%.3f", a / w}'),${wrk_cpu:+measured}"
+fi
 r() { awk -v a="$1" -v b="$2" 'BEGIN{if (b > 0) printf "%.3f", a / b}'; }
 echo "loadgen_curl_max_rate,$curl_best,req/s,$best,$(r "$curl_best" "$best"),measured"
 echo "loadgen_curl_late_p99_at_20k,$clate20,us,$late20,$(r "$clate20" "$late20"),measured"

@@ -19,6 +19,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <math.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
@@ -69,6 +70,10 @@ static void usage(FILE *f)
 "      --sender S         own (HTTP/1.1 on epoll; plain http:// only) |\n"
 "                         curl (libcurl multi) | auto (default: own where\n"
 "                         the URL allows, else curl)\n"
+"      --realtime P       run at real-time priority P (SCHED_FIFO, 1-99;\n"
+"                         needs root or CAP_SYS_NICE, else a warning):\n"
+"                         other jobs on the client's core cannot delay its\n"
+"                         sends (default 0: normal priority)\n"
 "      --pipeline N       own sender: requests out at once on one\n"
 "                         connection, those due in one tick go out in one\n"
 "                         write (default 1: no pipelining)\n"
@@ -162,6 +167,20 @@ static _Noreturn void die(const mr_err *e)
 	mr_die(prog, e);
 }
 
+/* --realtime P: run at SCHED_FIFO priority P, so that other jobs on the
+ * client's core cannot delay its wake-ups (the sends' lateness on a
+ * shared machine is the scheduler's). Without the privilege the run goes
+ * on at normal priority, with a warning. */
+static void set_realtime(int prio, int quiet)
+{
+	if (prio <= 0)
+		return;
+	struct sched_param sp = {.sched_priority = prio};
+	if (sched_setscheduler(0, SCHED_FIFO, &sp) != 0 && !quiet)
+		fprintf(stderr, "%s: warning: --realtime %d: %s (normal "
+				"priority)\n", prog, prio, strerror(errno));
+}
+
 typedef struct {
 	const char *url, *control, *out, *raw, *schema;
 	const char *secret; /* of the control API, or NULL */
@@ -173,6 +192,7 @@ typedef struct {
 	long connections;
 	int sender, pipeline;
 	int quiet, constant, follow, util;
+	int realtime; /* --realtime: SCHED_FIFO priority, 0 = normal */
 	act_kv set[ACT_MAX_KV], apply[ACT_MAX_KV];
 	size_t nset, napply;
 	char *nodes[TC_MAX_NODES]; /* --node: recorded in the sidecar */
@@ -1013,6 +1033,7 @@ int main(int argc, char **argv)
 		{"bound", required_argument, 0, 'b'},
 		{"targets", required_argument, 0, 'y'},
 		{"util", no_argument, 0, 'Y'},
+		{"realtime", required_argument, 0, 'Q'},
 		{"quiet", no_argument, 0, 'q'},
 		{"help", no_argument, 0, 'h'},
 		{"version", no_argument, 0, 'V'},
@@ -1061,6 +1082,7 @@ int main(int argc, char **argv)
 					       "curl, not '%s'", optarg);
 			break;
 		case 'p': o.pipeline = (int)mr_arg_int(prog, "--pipeline", optarg, 1, 64); break;
+		case 'Q': o.realtime = (int)mr_arg_int(prog, "--realtime", optarg, 0, 99); break;
 		case 'e': o.seed = mr_arg_u64(prog, "--seed", optarg); break;
 		case 'o': o.out = optarg; break;
 		case 'f': o.follow = 1; break;
@@ -1111,6 +1133,7 @@ int main(int argc, char **argv)
 	o.secret = env.secret[0] ? env.secret : NULL;
 	/* a finer timer slack: sends wake within microseconds of due */
 	prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0);
+	set_realtime(o.realtime, o.quiet);
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0)
 		mr_fatal(prog, MR_EXIT_IO, "curl_global_init failed");
 	int rc;
