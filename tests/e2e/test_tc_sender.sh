@@ -72,3 +72,18 @@ expect_fail "--sender: unknown value (exit 2)" 2 "--sender" \
 	trace-collect -u "$U" -s x=constant:1 -d 0.2 --sender h2 -o "$TMP/x.csv"
 expect_fail "--pipeline 0 (exit 2)" 2 "--pipeline" \
 	trace-collect -u "$U" -s x=constant:1 -d 0.2 --pipeline 0 -o "$TMP/x.csv"
+expect_fail "--realtime 100 (1-99; exit 2)" 2 "--realtime" \
+	trace-collect -u "$U" -s x=constant:1 -d 0.2 --realtime 100 -o "$TMP/x.csv"
+# --realtime: FIFO where allowed (root here), a warning otherwise; the run
+# itself is the same
+run rt length own --realtime 10
+r=$(rows rt)
+if chrt -f 10 true 2>/dev/null; then
+	want='! grep -q warning'
+else
+	want='grep -q "realtime 10: .*normal priority"'
+fi
+echo "$r" | awk '{exit !($3 == $2 && $2 >= 380)}' &&
+	sh -c "$want '$TMP/rt.err'" &&
+	ok "--realtime 10: all answered, priority as allowed ($r)" ||
+	notok "rt: $r; $(cat "$TMP/rt.err")"
