@@ -144,7 +144,7 @@ live_one() {
 		"$BIN/policy-eval" live "$ctl_opt" "$ctl_arg" $repeat $util $LIVE_ARGS \
 			--model "$model" --schedule --seed "$LIVE_SEED" \
 			${LIVE_PERIODS:+--periods "$LIVE_PERIODS"} \
-			--skip "$LIVE_SKIP" --max-lag 2 --window "$LIVE_WINDOW" \
+			--skip "$LIVE_SKIP" --window "$LIVE_WINDOW" \
 			${LIVE_FAULT:+--fault "$LIVE_FAULT"} \
 			-o "$dir" "$obj" || s=$?
 		echo "$s" >"$run/rc.eval"; } |

@@ -112,6 +112,7 @@ typedef struct {
 	long nlagged;   /* rows passed over: they ran the previous
 			 * configuration (the action came after their
 			 * window opened) */
+	long nstale;    /* --schedule: periods measured on such a row */
 	int warned_load;
 	long watch_failed; /* --adapt: windows the detector could not take */
 	int fault_seen[LIVE_MAX_FAULTS];   /* its first period was logged */
@@ -244,6 +245,10 @@ static int parse_options(const char *prog, int argc, char **argv,
 			       "--act or --baseline");
 	if (op->validate)
 		op->baseline = "validate";
+	if (op->max_lag && op->scheduled)
+		mr_usage_error(prog, "live: --max-lag would shift the periods "
+			       "off the --schedule's loads (a period is a "
+			       "fixed number of windows there); use --skip");
 	if (!op->pol_path == !op->baseline)
 		mr_usage_error(prog, "live: needs exactly one of --act POLICY "
 			       "and --baseline NAME");
@@ -938,6 +943,8 @@ static long run_loop(const char *prog, const live_opts *op, live_run *r,
 			continue;
 		}
 		if (lp->have_prev) {
+			lp->nstale += !mr_simenv_live_row_runs(r->l, row,
+							       lp->cfg);
 			measure(prog, op, r, lp, row, st);
 			write_outputs(prog, op, r, lp, st);
 			if (op->periods > 0 && lp->t >= op->periods)
@@ -997,6 +1004,13 @@ int mr_eval_live_main(const char *prog, int argc, char **argv)
 					"late_s)\n",
 				prog, lp.nlate, lp.nlate == 1 ? "" : "s",
 				r.ctl.name);
+		if (lp.nstale)
+			fprintf(stderr, "%s: live: warning: %ld period%s "
+					"measured a row that still ran the "
+					"previous configuration (its action "
+					"came after the window opened; a "
+					"larger --skip waits longer)\n",
+				prog, lp.nstale, lp.nstale == 1 ? "" : "s");
 		if (lp.nlagged)
 			fprintf(stderr, "%s: live: warning: %ld window%s "
 					"passed over: %s still ran the previous "
