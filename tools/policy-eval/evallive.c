@@ -936,15 +936,15 @@ static long run_loop(const char *prog, const live_opts *op, live_run *r,
 		}
 		/* a row that has not run the action yet measures the one
 		 * before: wait for the next, up to --max-lag of them */
-		if (lp->have_prev && lagged < op->max_lag &&
-		    !mr_simenv_live_row_runs(r->l, row, lp->cfg)) {
+		int stale = lp->have_prev &&
+			    !mr_simenv_live_row_runs(r->l, row, lp->cfg);
+		if (stale && lagged < op->max_lag) {
 			lagged++;
 			lp->nlagged++;
 			continue;
 		}
 		if (lp->have_prev) {
-			lp->nstale += !mr_simenv_live_row_runs(r->l, row,
-							       lp->cfg);
+			lp->nstale += stale;
 			measure(prog, op, r, lp, row, st);
 			write_outputs(prog, op, r, lp, st);
 			if (op->periods > 0 && lp->t >= op->periods)

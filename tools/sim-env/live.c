@@ -407,21 +407,22 @@ int mr_simenv_live_top3(mr_simenv_live *l, const mr_live_state *st,
 	sim_state(l, st, &s);
 	/* absolute: every joint action; incremental: every configuration
 	 * (the reward depends on the configuration reached, not the move) */
-	long n = 1;
-	for (int c = 0; c < o->nact && n <= (1L << 20); c++)
-		n *= o->incremental ? o->act[c].nvalues : l->as.nchoices[c];
+	long radix[MR_MAX_COMPONENTS], n = 1;
+	for (int c = 0; c < o->nact && n <= (1L << 20); c++) {
+		radix[c] = o->incremental ? o->act[c].nvalues
+					  : l->as.nchoices[c];
+		n *= radix[c];
+	}
 	if (n > (1L << 20))
 		return 0;
 	int k = 0;
 	mr_step_info info;
 	for (long a = 0; a < n; a++) {
 		int32_t cfg[MR_MAX_COMPONENTS];
-		long q = a;
+		long q = a; /* component 0 varies slowest, as mr_action_decode */
 		for (int c = o->nact - 1; c >= 0; c--) {
-			long m = o->incremental ? o->act[c].nvalues
-						: l->as.nchoices[c];
-			cfg[c] = (int32_t)(q % m);
-			q /= m;
+			cfg[c] = (int32_t)(q % radix[c]);
+			q /= radix[c];
 		}
 		double y[SE_MAX_TARGETS];
 		const double *t = se_targets(l->sim, &s, cfg, y);
