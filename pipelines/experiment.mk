@@ -253,16 +253,20 @@ LIVE_DEPS := $(EXP_M)/system.msgpack $(EXP_M)/policy.msgpack $(EXP_OBJF) \
 	pipelines/live.sh pipelines/live.gp $(EXP_BIN)/sim-env \
 	$(EXP_BIN)/policy-eval $(EXP_BIN)/testbed $(EXP_BIN)/trace-collect \
 	$(EXP_BIN)/actuate
+# The live testbed: the objective's (TB_OBJ_<obj>, pipelines/testbed.mk,
+# the one its trace was made on), then TB_ARGS.
+EXP_TB_ARGS = $(TB_OBJ_$(OBJ)) $(TB_ARGS)
 # First a warning when the live testbed (TB_ARGS) would charge other CPU
 # per request than the trace's nodes did (its sidecar, TRACE.meta): then
 # the model's delays describe another system.
 live_calibration = if [ -f $(EXP_TRACE).meta ]; then \
-	$(EXP_BIN)/testbed calibrate $(TB_ARGS) --compare $(EXP_TRACE).meta >/dev/null || true; \
+	$(EXP_BIN)/testbed calibrate $(EXP_TB_ARGS) --compare $(EXP_TRACE).meta >/dev/null || true; \
 	else echo "experiment $(OBJ): warning: no $(EXP_TRACE).meta: how the trace was made is unknown, so the live testbed's calibration cannot be checked against it" >&2; fi
 $(EXP_R)/live/summary.csv: $(LIVE_DEPS)
 	@$(live_calibration)
 	@mkdir -p $(@D)
-	BIN=$(EXP_BIN) sh pipelines/live.sh $(EXP_OBJF) $(EXP_M)/policy.msgpack \
+	BIN=$(EXP_BIN) TB_ARGS="$(EXP_TB_ARGS)" sh pipelines/live.sh \
+		$(EXP_OBJF) $(EXP_M)/policy.msgpack \
 		$(EXP_M)/system.msgpack $(@D) || { s=$$?; \
 		mv -f $@ $(@D)/summary-partial.csv 2>/dev/null; exit $$s; }
 
@@ -288,7 +292,8 @@ $(EXP_R)/validate/validate-summary.csv: $(EXP_M)/system.msgpack $(EXP_OBJF) \
 		$(EXP_BIN)/testbed $(EXP_BIN)/trace-collect $(EXP_BIN)/actuate
 	@$(live_calibration)
 	@mkdir -p $(@D)
-	BIN=$(EXP_BIN) LIVE_CONTROLLERS=validate LIVE_SKIP=$(or $(LIVE_SKIP),1) \
+	BIN=$(EXP_BIN) TB_ARGS="$(EXP_TB_ARGS)" LIVE_CONTROLLERS=validate \
+		LIVE_SKIP=$(or $(LIVE_SKIP),1) \
 		sh pipelines/live.sh $(EXP_OBJF) - $(EXP_M)/system.msgpack $(@D) \
 		|| { s=$$?; mv -f $@ $(@D)/validate-summary-partial.csv \
 		2>/dev/null; exit $$s; }

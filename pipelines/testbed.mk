@@ -18,6 +18,17 @@ TB_NODE2_PORT   ?= 8092
 TB_BIND         ?= 127.0.0.1
 TB_ARGS         ?=
 
+# The testbed an objective's trace was collected on (make trace OBJ=x)
+# and its live runs use (make experiment OBJ=x LIVE=1, make validate):
+# node 2's units where the objective fixes them, and the front's timeout.
+# 2 s, four times the tightest bound: an overloaded node's waits end
+# there, so trace-collect --steady reaches its steady state within ~10 s
+# (at 5 s it took 15-30 s, past any budget). TB_ARGS comes after these.
+TB_OBJ_delay           := --units2 1 --timeout 2
+TB_OBJ_throughput      := --timeout 2
+TB_OBJ_cost            := --timeout 2
+TB_OBJ_differentiation := --units2 1 --timeout 2
+
 .PHONY: testbed-up testbed-down testbed-status
 testbed-up: $(BUILD)/bin/testbed
 	@mkdir -p -m 700 $(TB_RUN)

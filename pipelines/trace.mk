@@ -14,39 +14,36 @@
 # are the objectives' loads (delay: the levels and their jitter) and
 # actions, [const] values fixed; the bounds steer the adaptive sampling to
 # where the objective decides (--bound; the middle of a bound's range).
-# Extra testbed options (e.g. --compute-cpu-ms 18): TB_ARGS, as for
-# testbed-up. Everything is run with `nice`.
+# The testbed: TB_OBJ_<obj> (pipelines/testbed.mk), then TB_ARGS (extra
+# options, e.g. --compute-cpu-ms 18). Everything is run with `nice`.
 
 TRACE_OBJS   := delay throughput cost differentiation
 TRACE_DIR    ?= traces/local
 TRACE_BUDGET ?= 30m
 TRACE_RUN    ?= $(BUILD)/run/trace-$(OBJ)
 TRACE_SEED   ?= 1
-# window, windows per configuration, settling: 2 x 2 s after 2-3 s
-TRACE_COLLECT ?= -w 2 -n 2 --settle 3 --timeout 8
+# window, windows per configuration, settling: 2 x 2 s after 2 s and until
+# the line stops growing (--steady, at most 10 s more)
+TRACE_COLLECT ?= -w 2 -n 2 --settle 2 --steady 10 --timeout 8
 
 TRACE_SCHEMA_delay := compute
-TRACE_TB_delay     := --units2 1 --timeout 5
 TRACE_APPLY_delay  := --apply rate.compute=-1
 TRACE_GRID_delay   := max_l1=2:14:2;p1=0:100:20;c1=1:5
 TRACE_BOUND_delay  := --bound 'd1<=0.6'
 
 TRACE_SCHEMA_throughput := info2
-TRACE_TB_throughput     := --timeout 5
 TRACE_APPLY_throughput  := --apply rate.info1=-1 --apply rate.info2=-1
 TRACE_GRID_throughput   := max_l1=5,10,15,20;max_l2=5,10,15,20;p11=0:0.8:0.2;p21=0:0.8:0.2;b1=0:0.8:0.2;b2=0:0.8:0.2;c1=1;c2=1
 TRACE_BOUND_throughput  := --bound 'd11<=0.0425' --bound 'd12<=0.0425' \
 	--bound 'd21<=0.1115' --bound 'd22<=0.1115'
 
 TRACE_SCHEMA_cost := info2
-TRACE_TB_cost     := --timeout 5
 TRACE_APPLY_cost  := --apply rate.info1=-1 --apply rate.info2=-1
 TRACE_GRID_cost   := max_l1=5,10,15;max_l2=5,10,15;p11=0:0.8:0.2;p21=0:0.8:0.2;b1=0;b2=0;c1=1:5;c2=1:5
 TRACE_BOUND_cost  := --bound 'd11<=0.95' --bound 'd12<=0.95' \
 	--bound 'd21<=0.115' --bound 'd22<=0.115'
 
 TRACE_SCHEMA_differentiation := classes
-TRACE_TB_differentiation     := --units2 1 --timeout 5
 TRACE_APPLY_differentiation  := --apply rate.compute=-1 \
 	--apply rate.compute.premium=-1
 TRACE_GRID_differentiation   := max_l1p=2,4,6;max_l1f=2,4,6;p1p=0:100:50;p1f=0:100:50;b1f=1,2,4,8;c1=1,3,5
@@ -70,7 +67,7 @@ trace: $(BUILD)/bin/testbed $(BUILD)/bin/trace-collect
 	trap '$$tb down --run-dir "$$run" >/dev/null 2>&1' EXIT; \
 	trap 'exit 130' INT TERM; \
 	nice $$tb up --run-dir "$$run" --port 0 --control-port 0 \
-		--node1-port 0 --node2-port 0 $(TRACE_TB_$(OBJ)) $(TB_ARGS) || exit $$?; \
+		--node1-port 0 --node2-port 0 $(TB_OBJ_$(OBJ)) $(TB_ARGS) || exit $$?; \
 	. "$$run/env"; \
 	nice $(BUILD)/bin/trace-collect --env "$$run/env" \
 		--schema $(TRACE_SCHEMA_$(OBJ)) $(TRACE_APPLY_$(OBJ)) \

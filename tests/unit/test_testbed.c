@@ -284,6 +284,9 @@ static void test_calibrate(void)
 		{"node1.unit=0.2\nnode1.charged_ms_compute=5\n",
 		 "node1.unit was 0.2"},
 		{"tool=x\n", "no calibration figures"},
+		{"node1.charged_ms_compute=5\nfront.timeout_s=2\n", NULL},
+		{"node1.charged_ms_compute=5\nfront.timeout_s=5\n",
+		 "front timeout was 5 s, this testbed's is 2 s"},
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		if (mr_write_file_atomic(path, cases[i].text,
@@ -292,7 +295,7 @@ static void test_calibrate(void)
 		char *out = NULL;
 		size_t len = 0;
 		FILE *f = open_memstream(&out, &len);
-		int n = tb_calib_compare(&o, c, path, f, &e);
+		int n = tb_calib_compare(&o, c, 2, path, f, &e);
 		fclose(f);
 		if (cases[i].want)
 			CHECK(n == 1 && strstr(out, cases[i].want),
@@ -303,7 +306,7 @@ static void test_calibrate(void)
 		free(out);
 	}
 	unlink(path);
-	CHECK(tb_calib_compare(&o, c, path, stderr, &e) < 0 &&
+	CHECK(tb_calib_compare(&o, c, 2, path, stderr, &e) < 0 &&
 		      strstr(e.msg, path),
 	      "a missing sidecar is an error naming it (%s)", e.msg);
 }

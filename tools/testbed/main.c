@@ -615,7 +615,7 @@ static int cmd_calibrate(const opts *o)
 				prog, mesh_service_names[i], c[i].charged_ms,
 				s, 100 * (c[i].charged_ms - s) / s);
 	}
-	if (o->compare && tb_calib_compare(&no, c, o->compare, stderr, &e) < 0)
+	if (o->compare && tb_calib_compare(&no, c, o->timeout, o->compare, stderr, &e) < 0)
 		mr_die(prog, &e);
 	return MR_EXIT_OK;
 }

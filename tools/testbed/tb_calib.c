@@ -150,9 +150,10 @@ static int compare_service(const char *text, int svc, const tb_calib *c,
 }
 
 /* Settings that shape delays besides the demand: unit, period, workers,
- * the demand's spread. */
+ * the demand's spread, and the front's timeout (an overloaded node's
+ * waits, and so its delays and losses, end there). */
 static int compare_settings(const char *text, const tb_node_opts *o,
-			    const char *path, FILE *f)
+			    double front_timeout, const char *path, FILE *f)
 {
 	struct {
 		const char *key;
@@ -171,11 +172,19 @@ static int compare_settings(const char *text, const tb_node_opts *o,
 			path, key, t, s[i].live);
 		warned++;
 	}
+	double t = meta_num(text, "front.timeout_s");
+	if (!isnan(t) && differs(t, front_timeout)) {
+		fprintf(f, "testbed: warning: %s: the trace's front timeout was "
+			   "%g s, this testbed's is %g s (--timeout)\n",
+			path, t, front_timeout);
+		warned++;
+	}
 	return warned;
 }
 
 int tb_calib_compare(const tb_node_opts *o, const tb_calib c[MESH_NSERVICES],
-		     const char *meta_path, FILE *f, mr_err *e)
+		     double front_timeout, const char *meta_path, FILE *f,
+		     mr_err *e)
 {
 	char *raw, *text;
 	size_t len;
@@ -184,7 +193,7 @@ int tb_calib_compare(const tb_node_opts *o, const tb_calib c[MESH_NSERVICES],
 	text = mr_xcalloc(len + 1, 1); /* NUL-terminated */
 	memcpy(text, raw, len);
 	free(raw);
-	int warned = compare_settings(text, o, meta_path, f), any = 0;
+	int warned = compare_settings(text, o, front_timeout, meta_path, f), any = 0;
 	for (int svc = 0; svc < MESH_NSERVICES; svc++) {
 		int r = compare_service(text, svc, &c[svc], meta_path, f);
 		any |= r >= 0;

@@ -167,7 +167,8 @@ int tb_calibrate(const tb_node_opts *o, int reps, tb_calib out[MESH_NSERVICES],
  * there. Returns the number of warnings, or -1 when the file cannot be read
  * (e says why). */
 int tb_calib_compare(const tb_node_opts *o, const tb_calib c[MESH_NSERVICES],
-		     const char *meta_path, FILE *f, mr_err *e);
+		     double front_timeout, const char *meta_path, FILE *f,
+		     mr_err *e);
 
 typedef struct tb_front tb_front;
 typedef struct {

@@ -91,6 +91,12 @@ static void usage(FILE *f)
 "                         (grid; default 5)\n"
 "      --settle S         seconds of load before the first recorded window\n"
 "                         (default 0 plain, 5 grid)\n"
+"      --steady MAX       grid: after --settle, keep settling in 1 s steps\n"
+"                         while the answers' mean latency rises (by more\n"
+"                         than max(20 ms, 10 %%) a second) or the requests\n"
+"                         out grow (max(2, 10 %%) in 2 s), at most MAX s:\n"
+"                         an overloaded node's line fills until its waits\n"
+"                         reach the front's timeout (default 0: no)\n"
 "  -o, --output FILE      trace, appended; header written once and checked\n"
 "                         (default -: stdout). Beside a file, FILE.meta\n"
 "                         (key=value) says how it was made: command,\n"
@@ -186,6 +192,7 @@ typedef struct {
 	const char *secret; /* of the control API, or NULL */
 	int insecure_http, give_up;
 	double window, settle, timeout, duration, send_tick;
+	double steady; /* --steady: most s of settle added; 0 = none */
 	int64_t nwin;
 	uint64_t seed, sample;
 	size_t max_inflight;
@@ -216,6 +223,10 @@ typedef struct {
 	size_t len, cap;
 	uint64_t done, total;
 	double budget_left;    /* s of --budget this run may use, or INFINITY */
+	/* --steady: configurations settled, those cut at the limit, and the
+	 * seconds of settle added in all */
+	uint64_t steady_n, steady_cut;
+	double steady_added;
 	mr_progress prog;
 	mr_err *err;
 	int failed;
@@ -562,6 +573,67 @@ static int next_config(const opts *o, uint64_t i, const uint64_t *todo,
 	return tc_adapt_next(ad, idx, NULL);
 }
 
+/* Settles a configuration just applied: --settle seconds of load, then
+ * with --steady more in one-second steps while the line still grows, at
+ * most --steady seconds more. Why: an overloaded node's line grows until
+ * its waits reach the front's timeout; windows recorded before then
+ * measure how long the load has been on, not the configuration (two
+ * windows of one configuration read 1.9 s and 2.5 s). "Grows": the mean
+ * latency of the answers (served or failed, refusals aside) in the last
+ * second is above the second before's by more than max(20 ms, 10 %), or
+ * the requests out (sent, not answered; load x delay by Little's law)
+ * are above those two seconds before by more than max(2, 10 %). Either
+ * alone stopped too early: at 8 req/s against 5.6 served, a second's
+ * Poisson arrivals hide a growth of 2.4 requests or 0.4 s a second about
+ * as often as not. The first comparison is with --settle's last second.
+ * Returns tc_engine_run's value. */
+static int settle_config(const opts *o, tc_engine *g, tc_pattern *pats,
+			 int64_t tag, run_ctx *c, mr_err *e)
+{
+	double first = o->steady > 0 ? fmax(0, o->settle - 1) : o->settle;
+	tc_segment seg = {.settle = first, .window = o->window, .nwin = 0,
+			  .pats = pats, .tag = tag};
+	int r = first > 0 ? tc_engine_run(g, &seg, on_grid_window, c, e) : 0;
+	if (r != 0 || o->steady <= 0)
+		return r;
+	double last, lat;
+	size_t out[3]; /* requests out now, 1 s and 2 s before */
+	tc_engine_settle_take(g, &last);
+	out[1] = out[2] = tc_engine_outstanding(g);
+	if (o->settle > first) {
+		seg.settle = o->settle - first;
+		if ((r = tc_engine_run(g, &seg, on_grid_window, c, e)) != 0)
+			return r;
+	}
+	tc_engine_settle_take(g, &last);
+	out[0] = tc_engine_outstanding(g);
+	double added = 0;
+	for (;;) {
+		if (added >= o->steady) {
+			c->steady_cut++;
+			break;
+		}
+		seg.settle = fmin(1.0, o->steady - added);
+		if ((r = tc_engine_run(g, &seg, on_grid_window, c, e)) != 0)
+			return r;
+		added += seg.settle;
+		uint64_t m = tc_engine_settle_take(g, &lat);
+		out[2] = out[1];
+		out[1] = out[0];
+		out[0] = tc_engine_outstanding(g);
+		int rising = m > 0 && lat > last + fmax(0.02, 0.1 * last);
+		int growing = (double)out[0] >
+			      (double)out[2] + fmax(2.0, 0.1 * (double)out[2]);
+		if (!rising && !growing)
+			break;
+		if (m > 0)
+			last = lat;
+	}
+	c->steady_n++;
+	c->steady_added += added;
+	return 0;
+}
+
 /* Applies and records each configuration next_config names; returns the
  * exit code (MR_EXIT_INTR when interrupted), e says why when another
  * error. */
@@ -580,7 +652,7 @@ static int grid_sweep(const opts *o, const tc_grid *grid, const tc_schema *sc,
 			return n == 0 ? MR_EXIT_OK
 			       : n < 0 ? (e->code ? e->code : MR_EXIT_IO) : n;
 		act_kv kv[ACT_MAX_KV];
-		tc_segment seg = {.settle = o->settle, .window = o->window,
+		tc_segment seg = {.settle = 0, .window = o->window,
 				  .nwin = o->nwin, .pats = pats,
 				  .tag = (int64_t)idx};
 		size_t nkv = grid_point(o, grid, sc, fixed, idx, kv, &seg);
@@ -589,7 +661,9 @@ static int grid_sweep(const opts *o, const tc_grid *grid, const tc_schema *sc,
 				      (unsigned long long)idx);
 			return e->code;
 		}
-		int r = tc_engine_run(g, &seg, on_grid_window, c, e);
+		int r = settle_config(o, g, pats, (int64_t)idx, c, e);
+		if (r == 0 && !c->failed)
+			r = tc_engine_run(g, &seg, on_grid_window, c, e);
 		if (r < 0 || c->failed)
 			rc = e->code ? e->code : MR_EXIT_IO;
 		else if (r > 0)
@@ -615,6 +689,8 @@ static int meta_open(const opts *o, tc_meta *m)
 	tc_meta_add(m, "window_s", "%g", o->window);
 	tc_meta_add(m, "windows", "%lld", (long long)o->nwin);
 	tc_meta_add(m, "settle_s", "%g", o->settle);
+	if (o->steady > 0)
+		tc_meta_add(m, "steady_max_s", "%g", o->steady);
 	tc_meta_add(m, "timeout_s", "%g", o->timeout);
 	tc_meta_add(m, "seed", "%llu", (unsigned long long)o->seed);
 	if (o->budget > 0)
@@ -623,6 +699,22 @@ static int meta_open(const opts *o, tc_meta *m)
 	if (tc_meta_write(m, "running", &e) != 0)
 		die(&e);
 	return 1;
+}
+
+/* The front's settings that shape what a trace measures besides the
+ * nodes: its timeout (where an overloaded node's waits end) and the rate
+ * limits' burst. Read from the control API; left out when it does not
+ * have them (another mesh). */
+static void meta_front(act_target *act, tc_meta *m)
+{
+	act_kv cfg[ACT_MAX_KV * 2];
+	mr_err e = {0};
+	int n = act_get_config(act, cfg, sizeof cfg / sizeof cfg[0], &e);
+	for (int i = 0; i < n; i++)
+		if (strcmp(cfg[i].key, "timeout") == 0)
+			tc_meta_add(m, "front.timeout_s", "%g", cfg[i].val);
+		else if (strcmp(cfg[i].key, "burst") == 0)
+			tc_meta_add(m, "front.burst_s", "%g", cfg[i].val);
 }
 
 static int meta_close(tc_meta *m, int rc)
@@ -729,6 +821,8 @@ static int run_grid(const opts *o, tc_grid *grid)
 		die(&e);
 	tc_meta meta;
 	int has_meta = meta_open(o, &meta);
+	if (has_meta)
+		meta_front(act, &meta);
 	uint64_t ntodo, nhave;
 	uint64_t *todo = grid_todo(o, grid, &ntodo, &nhave);
 	/* engine on the schema's streams (class "any" = premium) */
@@ -751,6 +845,23 @@ static int run_grid(const opts *o, tc_grid *grid)
 		fprintf(stderr, "%s: adaptive: the last forest was fitted on %zu "
 			"rows\n", prog, tc_adapt_rows(ad));
 	tc_adapt_free(ad);
+	if (o->steady > 0) {
+		double mean = c.steady_n ? c.steady_added / (double)c.steady_n
+					 : 0;
+		if (!o->quiet)
+			fprintf(stderr, "%s: steady: %llu configuration(s) "
+				"settled, %.2f s added on average, %llu cut at "
+				"--steady %g s\n", prog,
+				(unsigned long long)c.steady_n, mean,
+				(unsigned long long)c.steady_cut, o->steady);
+		if (has_meta) {
+			tc_meta_add(&meta, "steady_configs", "%llu",
+				    (unsigned long long)c.steady_n);
+			tc_meta_add(&meta, "steady_added_mean_s", "%.2f", mean);
+			tc_meta_add(&meta, "steady_cut", "%llu",
+				    (unsigned long long)c.steady_cut);
+		}
+	}
 	/* finish the configurations whose windows are complete; an
 	 * interrupted one is dropped whole */
 	mr_err de = {0};
@@ -1008,6 +1119,7 @@ int main(int argc, char **argv)
 		{"duration", required_argument, 0, 'd'},
 		{"windows", required_argument, 0, 'n'},
 		{"settle", required_argument, 0, 'T'},
+		{"steady", required_argument, 0, 'z'},
 		{"timeout", required_argument, 0, 't'},
 		{"max-inflight", required_argument, 0, 'M'},
 		{"connections", required_argument, 0, 'K'},
@@ -1068,6 +1180,7 @@ int main(int argc, char **argv)
 		case 'd': o.duration = mr_arg_double(prog, "--duration", optarg, 0, 1e9); break;
 		case 'n': o.nwin = (int64_t)mr_arg_int(prog, "--windows", optarg, 1, 1000000000); break;
 		case 'T': o.settle = mr_arg_double(prog, "--settle", optarg, 0, 86400); break;
+		case 'z': o.steady = mr_arg_double(prog, "--steady", optarg, 0, 86400); break;
 		case 't': o.timeout = mr_arg_double(prog, "--timeout", optarg, 0.001, 3600); break;
 		case 'M': o.max_inflight = (size_t)mr_arg_int(prog, "--max-inflight", optarg, 1, 1000000); break;
 		case 'K': o.connections = (long)mr_arg_int(prog, "--connections", optarg, 1, 100000); break;
@@ -1147,6 +1260,7 @@ int main(int argc, char **argv)
 			o.settle = 5;
 		if (o.nwin <= 0)
 			o.nwin = 5;
+
 		if (o.adaptive && strcmp(o.out, "-") == 0)
 			mr_usage_error(prog, "--adaptive reads the trace back: "
 					     "give -o FILE");
@@ -1155,6 +1269,8 @@ int main(int argc, char **argv)
 					     "--adaptive");
 		rc = run_grid(&o, &grid);
 	} else {
+		if (o.steady > 0)
+			mr_usage_error(prog, "--steady is for grid mode");
 		rc = plain_mode(&o, stream_specs, nstreams);
 	}
 	tc_grid_free(&grid);

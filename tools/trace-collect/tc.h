@@ -183,6 +183,12 @@ void tc_engine_summary(tc_engine *g, FILE *f);
 /* Requests sent and succeeded so far, and the first failure's text. */
 void tc_engine_counts(const tc_engine *g, uint64_t *sent, uint64_t *ok,
 		      const char **first_error);
+/* Answers (served or failed; not refused) to requests sent while
+ * settling since the last call: returns their number, *mean their mean
+ * latency (0 when none), and starts counting anew. */
+uint64_t tc_engine_settle_take(tc_engine *g, double *mean);
+/* Requests sent and not yet answered (or waiting for a connection). */
+size_t tc_engine_outstanding(const tc_engine *g);
 void tc_engine_free(tc_engine *g);
 
 /* ------------------------------------------------------------------------

@@ -130,6 +130,10 @@ struct tc_engine {
 	msgpack_sbuffer sb;
 	msgpack_packer pk;
 	int64_t cur_tag;
+	/* answers to requests sent while settling (no window): count and
+	 * latency sum, for tc_engine_settle_take */
+	uint64_t settle_n;
+	double settle_sum;
 };
 
 /* ------------------------------------------------------------------------
@@ -454,6 +458,9 @@ static void finish(tc_engine *g, tc_req *r, int rc, long status, double t)
 	if (r->w) {
 		r->w->answered += status > 0;
 		r->w->unreachable += status == 0 && unreachable(rc);
+	} else if (outcome != 1) {
+		g->settle_n++;
+		g->settle_sum += lat;
 	}
 	if (outcome != 0 && !g->first_error[0]) {
 		const char *url = g->urls[r->stream]; /* no redirects */
@@ -1148,6 +1155,20 @@ void tc_engine_counts(const tc_engine *g, uint64_t *sent, uint64_t *ok,
 	*sent = g->sent;
 	*ok = g->ok;
 	*first_error = g->first_error;
+}
+
+size_t tc_engine_outstanding(const tc_engine *g)
+{
+	return g->inflight + g->nwait;
+}
+
+uint64_t tc_engine_settle_take(tc_engine *g, double *mean)
+{
+	uint64_t n = g->settle_n;
+	*mean = n ? g->settle_sum / (double)n : 0;
+	g->settle_n = 0;
+	g->settle_sum = 0;
+	return n;
 }
 
 void tc_engine_free(tc_engine *g)
