@@ -49,10 +49,6 @@ ADP_M    := $(MODELS)/$(OBJ)/adapt
 ADP_R    := $(RESULTS)/$(OBJ)/adapt
 ADP_TOOLS := $(addprefix $(BUILD)/bin/,rf-fit sim-env ppo-train policy-eval \
 	$(if $(LIVE),testbed trace-collect actuate))
-# the testbed each objective's traces were collected on (traces/README.md)
-ADP_TB_adapt-one  := --units2 2 --compute-cpu-ms 6 --timeout 5
-ADP_TB_adapt-load := --units2 2 --compute-cpu-ms 6 --timeout 5
-ADP_TB_adapt-two  := --timeout 5
 ADP_GET = $(shell $(BUILD)/bin/sim-env describe $(ADP_OBJF) --get $(1) 2>/dev/null)
 
 ifneq ($(filter adapt,$(MAKECMDGOALS)),)
@@ -167,7 +163,7 @@ $(ADP_R)/live/summary.csv: $(ADP_M)/before.msgpack $(ADP_POLICY) $(ADP_OBJF) \
 	@mkdir -p $(@D)
 	BIN=$(BUILD)/bin LIVE_CONTROLLERS="ppo adapt" \
 		LIVE_ADAPT="$(LIVE_ADAPT)" LIVE_WINDOW=$(LIVE_WINDOW) \
-		TB_ARGS="$(ADP_TB_$(OBJ)) $(TB_ARGS)" \
+		TB_ARGS="$(TB_OBJ_$(OBJ)) $(TB_ARGS)" \
 		LIVE_FAULT="$(ADP_FAULT)" \
 		sh pipelines/live.sh $(ADP_OBJF) $(ADP_POLICY) \
 		$(ADP_M)/before.msgpack $(@D) || { s=$$?; \

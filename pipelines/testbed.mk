@@ -28,6 +28,11 @@ TB_OBJ_delay           := --units2 1 --timeout 2
 TB_OBJ_throughput      := --timeout 2
 TB_OBJ_cost            := --timeout 2
 TB_OBJ_differentiation := --units2 1 --timeout 2
+# online adaptation (make adapt): a lighter compute service (6 ms) with
+# node 2 at 2 units, the front's timeout eight times the 0.12 s bound
+TB_OBJ_adapt-one       := --units2 2 --compute-cpu-ms 6 --timeout 1
+TB_OBJ_adapt-load      := $(TB_OBJ_adapt-one)
+TB_OBJ_adapt-two       := --timeout 2
 
 .PHONY: testbed-up testbed-down testbed-status
 testbed-up: $(BUILD)/bin/testbed

@@ -17,10 +17,10 @@
 # The testbed: TB_OBJ_<obj> (pipelines/testbed.mk), then TB_ARGS (extra
 # options, e.g. --compute-cpu-ms 18). Everything is run with `nice`.
 
-TRACE_OBJS   := delay throughput cost differentiation
+TRACE_OBJS   := delay throughput cost differentiation adapt-one adapt-two
 TRACE_DIR    ?= traces/local
 TRACE_BUDGET ?= 30m
-TRACE_RUN    ?= $(BUILD)/run/trace-$(OBJ)
+TRACE_RUN    ?= $(BUILD)/run/trace-$(or $(TRACE_NAME_$(OBJ)),$(OBJ))
 TRACE_SEED   ?= 1
 # window, windows per configuration, settling: 2 x 2 s after 2 s and until
 # the line stops growing (--steady, at most 10 s more)
@@ -49,7 +49,30 @@ TRACE_APPLY_differentiation  := --apply rate.compute=-1 \
 TRACE_GRID_differentiation   := max_l1p=2,4,6;max_l1f=2,4,6;p1p=0:100:50;p1f=0:100:50;b1f=1,2,4,8;c1=1,3,5
 TRACE_BOUND_differentiation  := --bound 'd1p<=0.6'
 
-TRACE_OUT := $(or $(TRACE),$(TRACE_DIR)/$(OBJ).csv)
+# Online adaptation's systems, before and after the change: TRACE_PHASE=
+# after slows node 2 three times (the testbed's slow.node2, as make adapt
+# LIVE=1 does live) and names the output OBJ-after.csv (before: OBJ-
+# before.csv, node 2 at full speed).
+TRACE_PHASE ?= before
+ifeq ($(filter $(TRACE_PHASE),before after),)
+$(error TRACE_PHASE is before or after, not '$(TRACE_PHASE)')
+endif
+TRACE_SLOW  := --apply slow.node2=$(if $(filter after,$(TRACE_PHASE)),3,1)
+TRACE_SCHEMA_adapt-one := compute
+TRACE_APPLY_adapt-one  := --apply rate.compute=-1 $(TRACE_SLOW)
+TRACE_GRID_adapt-one   := max_l1=5,10,15;p1=0:100:20;c1=1:5
+TRACE_BOUND_adapt-one  := --bound 'd1<=0.12'
+TRACE_NAME_adapt-one   := adapt-one-$(TRACE_PHASE)
+
+TRACE_SCHEMA_adapt-two := info2
+TRACE_APPLY_adapt-two  := --apply rate.info1=-1 --apply rate.info2=-1 \
+	$(TRACE_SLOW)
+TRACE_GRID_adapt-two   := max_l1=5,10,15;max_l2=5,10,15;p11=0:0.8:0.2;p21=0:0.8:0.2;b1=0;b2=0;c1=1:5;c2=1:5
+TRACE_BOUND_adapt-two  := --bound 'd11<=0.95' --bound 'd12<=0.95' \
+	--bound 'd21<=0.115' --bound 'd22<=0.115'
+TRACE_NAME_adapt-two   := adapt-two-$(TRACE_PHASE)
+
+TRACE_OUT := $(or $(TRACE),$(TRACE_DIR)/$(or $(TRACE_NAME_$(OBJ)),$(OBJ)).csv)
 
 .PHONY: trace
 ifneq ($(filter trace,$(MAKECMDGOALS)),)

@@ -66,3 +66,18 @@ head -1 "$TMP/d.csv" | grep -q '^max_l1,l1,cl1,p1,b1,c1,d1' &&
 expect_fail "an objective without a grid" 2 "no grid for objective 'nope'" \
 	make -C "$MESHRL_ROOT" --no-print-directory BUILD="$BUILD_DIR" \
 	OBJ=nope trace
+
+# the testbed and the change: each objective's testbed (TB_OBJ_<obj>, the
+# one its live runs use too); TRACE_PHASE=after slows node 2 and names the
+# trace -after (what the command would run: make -n)
+make -n -C "$MESHRL_ROOT" --no-print-directory BUILD="$BUILD_DIR" \
+	OBJ=adapt-one TRACE_PHASE=after trace >"$TMP/n1" 2>&1
+make -n -C "$MESHRL_ROOT" --no-print-directory BUILD="$BUILD_DIR" \
+	OBJ=adapt-one trace >"$TMP/n0" 2>&1
+grep -q -- '--units2 2 --compute-cpu-ms 6 --timeout 1' "$TMP/n1" &&
+	grep -q 'slow.node2=3' "$TMP/n1" &&
+	grep -q 'traces/local/adapt-one-after.csv' "$TMP/n1" &&
+	grep -q 'slow.node2=1' "$TMP/n0" &&
+	grep -q 'traces/local/adapt-one-before.csv' "$TMP/n0" &&
+	ok "adapt-one: its testbed; TRACE_PHASE=after slows node 2 into -after.csv" ||
+	notok "make -n: $(cat "$TMP/n1")"

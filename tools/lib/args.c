@@ -3,7 +3,10 @@
  * names the option and the text, so every tool answers bad flags alike. */
 #include <errno.h>
 #include <math.h>
+#include <sched.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "meshrl.h"
 
@@ -40,4 +43,14 @@ uint64_t mr_arg_u64(const char *prog, const char *opt, const char *s)
 		mr_fatal(prog, MR_EXIT_USAGE, "%s: '%s' is not a non-negative integer",
 			 opt, s);
 	return (uint64_t)v;
+}
+
+void mr_set_realtime(const char *prog, int prio, int quiet)
+{
+	if (prio <= 0)
+		return;
+	struct sched_param sp = {.sched_priority = prio};
+	if (sched_setscheduler(0, SCHED_FIFO, &sp) != 0 && !quiet)
+		fprintf(stderr, "%s: warning: --realtime %d: %s (normal "
+				"priority)\n", prog, prio, strerror(errno));
 }

@@ -74,6 +74,11 @@ void mr_print_version(const char *prog);
  * [lo, hi], else "prog: --opt: 'text' is not ..." and exit MR_EXIT_USAGE. */
 double mr_arg_double(const char *prog, const char *opt, const char *s,
 		     double lo, double hi);
+/* --realtime P: run the calling process at SCHED_FIFO priority P (1-99),
+ * so that other jobs on the machine cannot delay its wake-ups; P <= 0
+ * does nothing. Without the privilege (root or CAP_SYS_NICE) it goes on
+ * at normal priority with a warning on stderr (unless quiet). */
+void mr_set_realtime(const char *prog, int prio, int quiet);
 long long mr_arg_int(const char *prog, const char *opt, const char *s,
 		     long long lo, long long hi);
 uint64_t mr_arg_u64(const char *prog, const char *opt, const char *s);

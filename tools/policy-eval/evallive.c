@@ -73,6 +73,7 @@ typedef struct {
 	double svc, timeout, window;
 	uint64_t seed;
 	int quiet, scheduled;
+	int realtime; /* --realtime: SCHED_FIFO priority, 0 = normal */
 } live_opts;
 
 /* What the loop runs: the objective on measured rows and a controller. */
@@ -149,6 +150,7 @@ static int parse_options(const char *prog, int argc, char **argv,
 		{"repeat", required_argument, 0, 'r'},
 		{"seed", required_argument, 0, 's'},
 		{"output", required_argument, 0, 'o'},
+		{"realtime", required_argument, 0, 'Q'},
 		{"quiet", no_argument, 0, 'q'},
 		{"help", no_argument, 0, 'h'},
 		{0, 0, 0, 0}};
@@ -220,6 +222,10 @@ static int parse_options(const char *prog, int argc, char **argv,
 						1000);
 			break;
 		case 'o': op->outdir = optarg; break;
+		case 'Q':
+			op->realtime = (int)mr_arg_int(prog, "--realtime",
+						       optarg, 0, 99);
+			break;
 		case 'q': op->quiet = 1; break;
 		case 'h':
 			printf("see %s --help (live)\n", prog);
@@ -975,6 +981,7 @@ int mr_eval_live_main(const char *prog, int argc, char **argv)
 		return write_loads(prog, &op);
 	live_run r;
 	setup(prog, &op, &r);
+	mr_set_realtime(prog, op.realtime, op.quiet);
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
 	signal(SIGPIPE, SIG_IGN); /* actuate's end is EPIPE, handled */

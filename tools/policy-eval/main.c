@@ -124,7 +124,10 @@ static void usage(FILE *out)
 "(Student t) across runs of the normalised score, bound-met shares, mean\n"
 "reward and cores, into OUT.\n"
 "\n"
-"common: -o, --output DIR|FILE, -q, --quiet, -h, --help, -V, --version\n"
+"common: -o, --output DIR|FILE, -q, --quiet, -h, --help, -V, --version;\n"
+"sim and live: --realtime P runs at real-time priority P (SCHED_FIFO, 1-99;\n"
+"needs root or CAP_SYS_NICE, else a warning), so that other jobs cannot\n"
+"delay a decision (--adapt's decision times are wall clock)\n"
 "exit codes: 0 ok, 1 failure, 2 usage, 3 bad data, 4 I/O, 5 actuate gone\n"
 "(live), 130 interrupted\n"
 "\n"
@@ -249,6 +252,7 @@ static int cmd_sim(int argc, char **argv)
 		{"model-after", required_argument, 0, 'A'},
 		{"change-at", required_argument, 0, 'C'},
 		{"adapt", required_argument, 0, 'D'},
+		{"realtime", required_argument, 0, 'Q'},
 		{"output", required_argument, 0, 'o'},
 		{"quiet", no_argument, 0, 'q'},
 		{"help", no_argument, 0, 'h'},
@@ -263,7 +267,7 @@ static int cmd_sim(int argc, char **argv)
 	long steps = 0;
 	int episodes = 10, hpa_window = 1;
 	uint64_t seed = 1;
-	int quiet = 0, c;
+	int quiet = 0, realtime = 0, c;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "p:b:o:qhV", lo, NULL)) != -1) {
 		switch (c) {
@@ -295,6 +299,9 @@ static int cmd_sim(int argc, char **argv)
 						       optarg, 0, 1L << 30);
 			  break;
 		case 'o': outdir = optarg; break;
+		case 'Q': realtime = (int)mr_arg_int(prog, "--realtime", optarg,
+						     0, 99);
+			  break;
 		case 'q': quiet = 1; break;
 		case 'h': usage(stdout); return MR_EXIT_OK;
 		case 'V': mr_print_version(prog); return MR_EXIT_OK;
@@ -313,6 +320,7 @@ static int cmd_sim(int argc, char **argv)
 	if (!outdir)
 		mr_usage_error(prog, "sim needs -o DIR");
 	check_dir(outdir);
+	mr_set_realtime(prog, realtime, quiet);
 	const char *objpath = argv[optind];
 	mr_err e = {0};
 	mr_objective *o = mr_objective_load(objpath, &e);

@@ -173,20 +173,6 @@ static _Noreturn void die(const mr_err *e)
 	mr_die(prog, e);
 }
 
-/* --realtime P: run at SCHED_FIFO priority P, so that other jobs on the
- * client's core cannot delay its wake-ups (the sends' lateness on a
- * shared machine is the scheduler's). Without the privilege the run goes
- * on at normal priority, with a warning. */
-static void set_realtime(int prio, int quiet)
-{
-	if (prio <= 0)
-		return;
-	struct sched_param sp = {.sched_priority = prio};
-	if (sched_setscheduler(0, SCHED_FIFO, &sp) != 0 && !quiet)
-		fprintf(stderr, "%s: warning: --realtime %d: %s (normal "
-				"priority)\n", prog, prio, strerror(errno));
-}
-
 typedef struct {
 	const char *url, *control, *out, *raw, *schema;
 	const char *secret; /* of the control API, or NULL */
@@ -1246,7 +1232,7 @@ int main(int argc, char **argv)
 	o.secret = env.secret[0] ? env.secret : NULL;
 	/* a finer timer slack: sends wake within microseconds of due */
 	prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0);
-	set_realtime(o.realtime, o.quiet);
+	mr_set_realtime(prog, o.realtime, o.quiet);
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0)
 		mr_fatal(prog, MR_EXIT_IO, "curl_global_init failed");
 	int rc;
