@@ -4,6 +4,7 @@
 #   make adapt OBJ=adapt-one [SEED=1] [TRACE=before.csv]
 #        [TRACE_AFTER=after.csv] [CHANGE_AT=n] [ADAPT_BASE=ppo|noop]
 #        [ADAPT_VARIANTS="rollout:l=1 ..."] [RETRAIN=1] [ADAPT_EPISODES=10]
+#        [ADAPT_ARGS=--realtime 50]
 #
 # The system before the change is the objective's [model] trace, the one
 # after it [pipeline] trace_after, the change comes at step [pipeline]
@@ -37,6 +38,9 @@ ADAPT_EPISODES ?= 10
 TRACE_AFTER    ?=
 CHANGE_AT      ?=
 RETRAIN        ?=
+# extra policy-eval sim options, e.g. --realtime 50 (decision times are
+# wall clock: at real-time priority other jobs cannot stretch them)
+ADAPT_ARGS     ?=
 LIVE           ?=
 LIVE_SLOW      ?= 3
 LIVE_WINDOW    ?= 2
@@ -127,7 +131,7 @@ $(ADP_R)/adapt.csv: $(ADP_M)/before.msgpack $(ADP_M)/after.msgpack $(ADP_POLICY)
 		--model-after $(ADP_M)/after.msgpack --change-at $(ADP_CHANGE) \
 		$(if $(ADP_POLICY),--policy $(ADP_POLICY)) --seed $(ADP_SEED) \
 		--episodes $(ADAPT_EPISODES) $(addprefix --adapt ,$(ADAPT_VARIANTS)) \
-		-o $(ADP_R)/sim $(ADP_OBJF)
+		$(ADAPT_ARGS) -o $(ADP_R)/sim $(ADP_OBJF)
 	cp $(ADP_R)/sim/adapt.csv $@.tmp && mv $@.tmp $@
 
 $(ADP_R)/adapt.png: $(ADP_R)/adapt.csv pipelines/adapt.gp

@@ -264,7 +264,8 @@ static int suite_references(const mr_suite_opts *so, episode_env *ee,
 
 /* Calibration for the autoscaler without a sweep: the no-op configuration
  * with the most cores; its smallest response time is the service time of
- * one request with no queueing. */
+ * one request with no queueing, times those cores its CPU (as
+ * mr_sweep_service_time). */
 static int calibrate(const mr_suite_opts *so, episode_env *ee, double *svc,
 		     mr_err *e)
 {
@@ -288,6 +289,7 @@ static int calibrate(const mr_suite_opts *so, episode_env *ee, double *svc,
 		if (cs.delay[t * cs.nservices] > 0 &&
 		    cs.delay[t * cs.nservices] < *svc)
 			*svc = cs.delay[t * cs.nservices];
+	*svc *= as->values[ci][cal[ci]];
 	mr_steps_free(&cs);
 	return 0;
 }

@@ -433,7 +433,7 @@ double mr_sweep_service_time(const mr_sweep *s, const mr_action_space *as,
 		if (d > 0 && d < best) /* 0: nothing served, not a delay */
 			best = d;
 	}
-	return isfinite(best) ? best : NAN;
+	return isfinite(best) ? best * as->values[ci][most] : NAN;
 }
 
 int mr_steps_write(const char *path, const mr_action_space *as,

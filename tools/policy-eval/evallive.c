@@ -276,7 +276,7 @@ static void policy_act(void *ctx, const float *obs, const uint8_t *mask,
 /* The autoscaler's service time when --service-time is not given: the
  * same estimate as policy-eval sim's for its first test episode with the
  * run's seed (mr_sweep_service_time: the smallest delay the model gives
- * with the most cores, the rest as in noop). */
+ * with the most cores, times those cores; the rest as in noop). */
 static double model_service_time(const char *prog, const live_opts *op,
 				 const live_run *r, const int32_t *noop)
 {

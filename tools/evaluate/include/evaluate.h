@@ -146,9 +146,12 @@ double mr_sweep_best(const mr_sweep *s, const mr_action_space *as,
 		     int32_t *table);
 /* Mean over steps and joint actions: uniform random's expected reward. */
 double mr_sweep_random_mean(const mr_sweep *s);
-/* Service time estimate for the autoscaler: the smallest first-service
- * delay over the episode with the most cores and the other components as
- * in rest. NaN when there is no cores component. */
+/* Service time estimate for the autoscaler, per core (the CPU a request
+ * takes, in core units x seconds): the smallest first-service delay over
+ * the episode with the most cores and the other components as in rest,
+ * times those cores (with c cores a request is served c times faster:
+ * the testbed's quota, a container's CPU limit). NaN when there is no
+ * cores component. */
 double mr_sweep_service_time(const mr_sweep *s, const mr_action_space *as,
 			     const int32_t *rest);
 
