@@ -88,9 +88,10 @@ def obj_delay():
                                "c1": a[1]}
 
     def outcome(s, a, pred):
-        # timeout 5 s, at least 95 % answered; a miss on the share alone
-        # costs nothing beyond losing 6 - c
-        d, share = judged(pred["d1"], pred["served1"], 5)
+        # timeout 2 s (the front's, as its trace was made), at least 95 %
+        # answered; a miss on the share alone costs nothing beyond losing
+        # 6 - c
+        d, share = judged(pred["d1"], pred["served1"], 2)
         if d <= 0.6 and share >= 0.95:
             return 6 - a[1], (d,)
         return min(0.0, 0.6 - d), (d,)
@@ -185,9 +186,9 @@ def obj_differentiation():
                                "c1": a[3]}
 
     def outcome(s, a, pred):
-        # premium: judged over every offered request (timeout 5 s), met
+        # premium: judged over every offered request (timeout 2 s), met
         # only with >= 95 % answered; freemium: its answered share
-        d1, prem = judged(pred["d1p"], pred["served1"], 5)
+        d1, prem = judged(pred["d1p"], pred["served1"], 2)
         d2 = pred["d1f"]
         if d1 > 0.6 or prem < 0.95:
             r = -1 - max(0.0, d1 - 0.6) / 0.6
@@ -215,12 +216,12 @@ def obj_cost():
                                "l1": s[0], "l2": s[1]}
 
     def outcome(s, a, pred):
-        # judged over every offered request (timeout 5 s), bounds met
+        # judged over every offered request (timeout 2 s), bounds met
         # only with >= 95 % answered
         slow1, s1 = judged(slowest(a[0], pred["d11"], pred["d12"]),
-                           pred["served1"], 5)
+                           pred["served1"], 2)
         slow2, s2 = judged(slowest(a[1], pred["d21"], pred["d22"]),
-                           pred["served2"], 5)
+                           pred["served2"], 2)
         if slow1 <= 0.95 and slow2 <= 0.115 and min(s1, s2) >= 0.95:
             r = (1 - (a[2] + a[3]) / 10) * (1 - a[0]) * (1 - a[1])
         else:

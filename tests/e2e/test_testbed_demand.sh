@@ -70,9 +70,14 @@ trace-collect -q -u "$TB_NODE1" -s compute=constant:5 -w 0.5 -d 0.5 \
 	-o /dev/null && [ ! -e /dev/null.meta ] &&
 	ok "no sidecar beside a device" || notok "sidecar beside /dev/null?"
 testbed calibrate --compute-cpu-ms 20 --demand-cv 0 --info-rows 500 \
-	--compare "$M" >/dev/null 2>"$TMP/cmp"
+	--timeout 3 --compare "$M" >/dev/null 2>"$TMP/cmp"
 [ ! -s "$TMP/cmp" ] && ok "calibrate --compare: the same testbed agrees" ||
 	notok "compare same: $(cat "$TMP/cmp")"
+testbed calibrate --compute-cpu-ms 20 --demand-cv 0 --info-rows 500 \
+	--timeout 5 --compare "$M" >/dev/null 2>"$TMP/cmp"
+grep -q "the trace's front timeout was 3 s, this testbed's is 5 s" "$TMP/cmp" &&
+	ok "calibrate --compare: another front timeout is named" ||
+	notok "compare timeout: $(cat "$TMP/cmp")"
 testbed calibrate --compute-cpu-ms 30 --demand-cv 0 --info-rows 500 \
 	--compare "$M" >/dev/null 2>"$TMP/cmp"
 grep -q "warning: .*compute: the trace's node1 charged" "$TMP/cmp" &&
