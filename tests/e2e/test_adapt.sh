@@ -213,3 +213,23 @@ if grep -q "no column 'd1'" "$TMP/live.err"; then
 else
 	notok "live --adapt detect without d1: $(head -c 300 "$TMP/live.err")"
 fi
+
+# --realtime: the decisions' priority, not their outcome. A run at
+# SCHED_FIFO (or, without the privilege, at normal priority with a
+# warning) writes the same rewards as one without; out of range is a
+# usage error.
+rt() {
+	mkdir -p "$TMP/rt$1"
+	policy-eval sim -q --model "$TMP/before.msgpack" \
+		--model-after "$TMP/after.msgpack" --change-at 5 --episodes 1 \
+		--steps 10 --adapt rollout:l=1 --baselines optimal \
+		--realtime "$1" -o "$TMP/rt$1" "$OBJ" 2>"$TMP/rt$1.err"
+}
+if rt 0 && rt 10 && cmp -s "$TMP/rt0/steps-rollout-l1.csv" \
+	"$TMP/rt10/steps-rollout-l1.csv"; then
+	ok "sim --realtime 10: the same steps as at normal priority$(grep -q warning "$TMP/rt10.err" && echo ' (no privilege here: warned)')"
+else
+	notok "sim --realtime: $(cat "$TMP/rt10.err" | head -3)"
+fi
+expect_fail "--realtime 100: usage error" 2 "--realtime: '100' is not an integer in 0..99" \
+	policy-eval sim --realtime 100 -o "$TMP" "$OBJ"
