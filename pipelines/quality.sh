@@ -28,8 +28,10 @@
 # Runs go through GNU parallel, JOBS at a time (default: the cores). Each
 # writes its row into its own folder atomically; quality.csv is rewritten
 # (temp file + rename) from the rows after every batch. Resumable: a run
-# whose row is in quality.csv or in its folder is not redone, and a fitted
-# model is kept (to start afresh, remove $RESULTS/quality.csv,
+# whose row is in its folder is not redone, nor a fitted model refitted,
+# while the trace, objective file and arguments they were made from are
+# the same (else they are redone); a row in quality.csv whose run has no
+# folder is kept (to start afresh, remove $RESULTS/quality.csv,
 # $RESULTS/quality/ and $MODELS/quality/). Then a summary per objective:
 # $RESULTS/quality-summary.csv, also printed.
 #
@@ -57,12 +59,32 @@ trace_of() { if [ -n "$TRACE" ]; then echo "$TRACE"; else describe "$1" trace; f
 now() { date +%s.%N; }
 
 # ------------------------------------------------------------------------
+# What a model and a run are made from, one line each: a fitted model is
+# kept, and a run's row, only while their inputs are the same (a new trace,
+# objective file or argument redoes them; kept in a file "inputs" beside
+# them). The trace and objective file by their checksum (cksum, POSIX).
+model_inputs() { # model_inputs OBJ MODEL_SEED
+	printf 'trace %s; model-args %s; FIT_ARGS %s; seed %s\n' \
+		"$(cksum <"$(trace_of "$1")")" \
+		"$("$BIN/sim-env" describe "$OBJDIR/$1.obj" --model-args)" "$FIT_ARGS" "$2"
+}
+run_inputs() { # run_inputs OBJ MODEL_SEED PPO_SEED
+	printf '%s; objective %s; PPO_ARGS %s; ppo seed %s\n' \
+		"$(model_inputs "$1" "$2")" "$(cksum <"$OBJDIR/$1.obj")" \
+		"$PPO_ARGS" "$3"
+}
+same_inputs() { # same_inputs FILE LINE
+	[ -f "$1" ] && [ "$(cat "$1")" = "$2" ]
+}
+
 # One model: rf-fit with the objective's arguments and the model seed.
 fit() { # fit OBJ MODEL_SEED
 	obj=$1 ms=$2
 	out=$QM/$obj/seed-$ms/system.msgpack
-	[ -s "$out" ] && return 0
+	inputs=$(model_inputs "$obj" "$ms")
+	[ -s "$out" ] && same_inputs "$QM/$obj/seed-$ms/inputs" "$inputs" && return 0
 	mkdir -p "$QM/$obj/seed-$ms"
+	rm -f "$QM/$obj/seed-$ms/inputs"
 	set -f # the arguments are words, never patterns
 	# shellcheck disable=SC2046
 	"$BIN/rf-fit" fit -q $("$BIN/sim-env" describe "$OBJDIR/$obj.obj" --model-args) \
@@ -70,6 +92,8 @@ fit() { # fit OBJ MODEL_SEED
 		-o "$out" "$(trace_of "$obj")" >"$QM/$obj/seed-$ms/.fit.csv.tmp"
 	set +f
 	mv "$QM/$obj/seed-$ms/.fit.csv.tmp" "$QM/$obj/seed-$ms/fit.csv"
+	echo "$inputs" >"$QM/$obj/seed-$ms/.inputs.tmp"
+	mv "$QM/$obj/seed-$ms/.inputs.tmp" "$QM/$obj/seed-$ms/inputs"
 }
 
 # The ppo row's norm_score of a policy-eval summary.
@@ -119,7 +143,9 @@ row() { # row OBJ MODEL_SEED PPO_SEED
 	objf=$OBJDIR/$obj.obj
 	select=
 	[ "$PPO_SELECT" = 1 ] && select=1
+	rm -rf "$dir"
 	mkdir -p "$dir"
+	run_inputs "$obj" "$ms" "$ps" >"$dir/inputs"
 	t0=$(now)
 	set -f
 	# shellcheck disable=SC2086
@@ -250,8 +276,10 @@ case $PPO_SELECT in
 esac
 export MODELS RESULTS OBJDIR BIN TRACE FIT_ARGS PPO_ARGS PPO_SELECT
 
-# The runs still to do: not in quality.csv, no row of their own (with
-# PPO_SELECT=1: none with a selected score).
+# The runs still to do: no row of their own made from the same inputs
+# (with PPO_SELECT=1: none with a selected score); a run with no folder at
+# all is done when quality.csv has its row (rows kept from an earlier
+# grid: remove quality.csv to redo them).
 todo=$QR/.todo
 : >"$todo"
 done_row() { # done_row FILE OBJ MODEL_SEED PPO_SEED
@@ -260,8 +288,13 @@ done_row() { # done_row FILE OBJ MODEL_SEED PPO_SEED
 		END { exit !f }' "$1"
 }
 for o in $OBJS; do for ms in $MODEL_SEEDS; do for ps in $PPO_SEEDS; do
-	done_row "$QR/$o/m$ms-p$ps/row.csv" "$o" "$ms" "$ps" && continue
-	done_row "$RESULTS/quality.csv" "$o" "$ms" "$ps" && continue
+	d=$QR/$o/m$ms-p$ps
+	if [ -d "$d" ]; then
+		same_inputs "$d/inputs" "$(run_inputs "$o" "$ms" "$ps")" &&
+			done_row "$d/row.csv" "$o" "$ms" "$ps" && continue
+	else
+		done_row "$RESULTS/quality.csv" "$o" "$ms" "$ps" && continue
+	fi
 	echo "$o $ms $ps" >>"$todo"
 done; done; done
 n=$(wc -l <"$todo")

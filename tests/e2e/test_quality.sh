@@ -40,7 +40,8 @@ rm -rf "$R/quality/delay/m1-p1"
 check "a row in quality.csv alone is kept, not redone" \
 	sh -c "make -C '$MESHRL_ROOT' --no-print-directory BUILD='$BUILD_DIR' \
 		MODELS='$TMP/models' RESULTS='$R' TRACE='$TMP/trace.csv' \
-		QUALITY_PPO_ARGS='--timesteps 4096' quality OBJS=delay MODEL_SEEDS=1 \
+		QUALITY_FIT_ARGS='--trees 20' QUALITY_PPO_ARGS='--timesteps 4096' \
+		quality OBJS=delay MODEL_SEEDS=1 \
 		PPO_SEEDS='1 2 3' 2>'$TMP/q.log' && grep -q '0 run(s) to do' '$TMP/q.log' &&
 		[ \$(tail -n +2 '$R/quality.csv' | wc -l) -eq 3 ] && [ ! -d '$R/quality/delay/m1-p1' ]"
 expect_fail "an unknown objective is refused" 2 "unknown objective 'nope'" \
@@ -66,3 +67,23 @@ check "quality-summary.csv: the selected mean" \
 		"$R/quality-summary.csv"
 expect_fail "PPO_SELECT must be 1 or empty" 2 "PPO_SELECT 'yes'" \
 	qmk OBJS=delay MODEL_SEEDS=1 PPO_SEEDS=1 PPO_SELECT=yes
+# a run is made from its trace, objective file and arguments: another
+# trace refits the model and redoes the runs on it (never a row from the
+# old one kept under the new)
+sed '$d' "$TMP/trace.csv" >"$TMP/trace2.csv" && mv "$TMP/trace2.csv" "$TMP/trace.csv"
+mtimes "$TMP/models/quality" | grep system.msgpack >"$TMP/m.before"
+check "another trace: the model refitted, its runs redone" \
+	sh -c "make -C '$MESHRL_ROOT' --no-print-directory BUILD='$BUILD_DIR' \
+		MODELS='$TMP/models' RESULTS='$R' TRACE='$TMP/trace.csv' \
+		QUALITY_FIT_ARGS='--trees 20' QUALITY_PPO_ARGS='--timesteps 4096' \
+		quality OBJS=delay MODEL_SEEDS=1 PPO_SEEDS='1 2' 2>'$TMP/q2.log' &&
+		grep -q '2 run(s) to do' '$TMP/q2.log'"
+mtimes "$TMP/models/quality" | grep system.msgpack >"$TMP/m.after"
+check "another trace: the model file is new" sh -c "! cmp -s '$TMP/m.before' '$TMP/m.after'"
+check "another PPO budget redoes the runs too" \
+	sh -c "make -C '$MESHRL_ROOT' --no-print-directory BUILD='$BUILD_DIR' \
+		MODELS='$TMP/models' RESULTS='$R' TRACE='$TMP/trace.csv' \
+		QUALITY_FIT_ARGS='--trees 20' QUALITY_PPO_ARGS='--timesteps 2048' \
+		quality OBJS=delay MODEL_SEEDS=1 PPO_SEEDS='1' 2>'$TMP/q3.log' &&
+		grep -q '1 run(s) to do' '$TMP/q3.log' &&
+		awk -F, '\$1 == \"delay\" && \$4 == 1 && \$5 < 4096 { f = 1 } END { exit !f }' '$R/quality.csv'"
