@@ -1,6 +1,7 @@
-/* args.c - numbers on the command line. The whole argument must be a
- * number within the option's range; anything else is a usage error that
- * names the option and the text, so every tool answers bad flags alike. */
+/* args.c - what the tools' common options do. Numbers: the whole argument
+ * must be a number within the option's range; anything else is a usage
+ * error that names the option and the text, so every tool answers bad
+ * flags alike. --realtime: the scheduling class it asks for. */
 #include <errno.h>
 #include <math.h>
 #include <sched.h>

@@ -294,10 +294,14 @@ static int on_grid_window(void *ud, tc_window *w)
 		}
 		c->len = 0;
 		c->done++;
-		/* time left at the pace so far */
-		double left = (mr_now() - c->prog.started) / (double)c->done *
+		/* time left at the pace so far, never past the budget (the
+		 * plan counts nominal settling: --steady's may be longer) */
+		double el = mr_now() - c->prog.started;
+		double left = el / (double)c->done *
 			      (double)(c->total > c->done ? c->total - c->done
 							  : 0);
+		if (left > c->budget_left - el)
+			left = fmax(0, c->budget_left - el);
 		char extra[96];
 		snprintf(extra, sizeof extra, "config %llu/%llu, ~%.0f %s left",
 			 (unsigned long long)c->done,
@@ -743,8 +747,9 @@ static void plan_budget(const opts *o, uint64_t ntodo, uint64_t nhave,
 		c->total = (uint64_t)fit;
 	if (!o->quiet)
 		fprintf(stderr, "%s: budget %.0f s, %.0f s left: up to %llu "
-			"configuration(s)\n", prog, o->budget,
-			fmax(0, c->budget_left), (unsigned long long)c->total);
+			"configuration(s)%s\n", prog, o->budget,
+			fmax(0, c->budget_left), (unsigned long long)c->total,
+			o->steady > 0 ? " (fewer: --steady settles longer)" : "");
 }
 
 /* --adaptive's chooser over the configurations to do; its targets are
