@@ -140,6 +140,10 @@ def obj_throughput():
              s[1] * pred["served2"] * logistic_factor(slow2, s[3], 0.005))
         return r, (slow1, slow2)
     o.outcome = outcome
+    # [model] risk = q90: the delays at the 0.9-quantile across the trees
+    # (upper), the served shares at the 0.1-quantile (lower)
+    o.risk = {"d11": 0.9, "d12": 0.9, "d21": 0.9, "d22": 0.9,
+              "served1": 0.1, "served2": 0.1}
     return o
 
 
