@@ -63,15 +63,14 @@ now() { date +%s.%N; }
 # kept, and a run's row, only while their inputs are the same (a new trace,
 # objective file or argument redoes them; kept in a file "inputs" beside
 # them). The trace and objective file by their checksum (cksum, POSIX).
-model_inputs() { # model_inputs OBJ MODEL_SEED
+model_args() { "$BIN/sim-env" describe "$OBJDIR/$1.obj" --model-args; }
+model_inputs() { # model_inputs OBJ MODEL_SEED [MODEL_ARGS]
 	printf 'trace %s; model-args %s; FIT_ARGS %s; seed %s\n' \
-		"$(cksum <"$(trace_of "$1")")" \
-		"$("$BIN/sim-env" describe "$OBJDIR/$1.obj" --model-args)" "$FIT_ARGS" "$2"
+		"$(cksum <"$(trace_of "$1")")" "${3-$(model_args "$1")}" "$FIT_ARGS" "$2"
 }
-run_inputs() { # run_inputs OBJ MODEL_SEED PPO_SEED
+run_inputs() { # run_inputs OBJ PPO_SEED MODEL_INPUTS
 	printf '%s; objective %s; PPO_ARGS %s; ppo seed %s\n' \
-		"$(model_inputs "$1" "$2")" "$(cksum <"$OBJDIR/$1.obj")" \
-		"$PPO_ARGS" "$3"
+		"$3" "$(cksum <"$OBJDIR/$1.obj")" "$PPO_ARGS" "$2"
 }
 same_inputs() { # same_inputs FILE LINE
 	[ -f "$1" ] && [ "$(cat "$1")" = "$2" ]
@@ -81,13 +80,14 @@ same_inputs() { # same_inputs FILE LINE
 fit() { # fit OBJ MODEL_SEED
 	obj=$1 ms=$2
 	out=$QM/$obj/seed-$ms/system.msgpack
-	inputs=$(model_inputs "$obj" "$ms")
+	margs=$(model_args "$obj")
+	inputs=$(model_inputs "$obj" "$ms" "$margs")
 	[ -s "$out" ] && same_inputs "$QM/$obj/seed-$ms/inputs" "$inputs" && return 0
 	mkdir -p "$QM/$obj/seed-$ms"
 	rm -f "$QM/$obj/seed-$ms/inputs"
 	set -f # the arguments are words, never patterns
-	# shellcheck disable=SC2046
-	"$BIN/rf-fit" fit -q $("$BIN/sim-env" describe "$OBJDIR/$obj.obj" --model-args) \
+	# shellcheck disable=SC2086
+	"$BIN/rf-fit" fit -q $margs \
 		$FIT_ARGS --seed "$ms" \
 		-o "$out" "$(trace_of "$obj")" >"$QM/$obj/seed-$ms/.fit.csv.tmp"
 	set +f
@@ -145,7 +145,7 @@ row() { # row OBJ MODEL_SEED PPO_SEED
 	[ "$PPO_SELECT" = 1 ] && select=1
 	rm -rf "$dir"
 	mkdir -p "$dir"
-	run_inputs "$obj" "$ms" "$ps" >"$dir/inputs"
+	run_inputs "$obj" "$ps" "$(model_inputs "$obj" "$ms")" >"$dir/inputs"
 	t0=$(now)
 	set -f
 	# shellcheck disable=SC2086
@@ -287,16 +287,19 @@ done_row() { # done_row FILE OBJ MODEL_SEED PPO_SEED
 		'$1 == o && $3 == m && $4 == p && (sel != 1 || $11 != "") { f = 1 }
 		END { exit !f }' "$1"
 }
-for o in $OBJS; do for ms in $MODEL_SEEDS; do for ps in $PPO_SEEDS; do
-	d=$QR/$o/m$ms-p$ps
-	if [ -d "$d" ]; then
-		same_inputs "$d/inputs" "$(run_inputs "$o" "$ms" "$ps")" &&
-			done_row "$d/row.csv" "$o" "$ms" "$ps" && continue
-	else
-		done_row "$RESULTS/quality.csv" "$o" "$ms" "$ps" && continue
-	fi
-	echo "$o $ms $ps" >>"$todo"
-done; done; done
+for o in $OBJS; do for ms in $MODEL_SEEDS; do
+	mi=$(model_inputs "$o" "$ms") # one model's, shared by its PPO seeds
+	for ps in $PPO_SEEDS; do
+		d=$QR/$o/m$ms-p$ps
+		if [ -d "$d" ]; then
+			same_inputs "$d/inputs" "$(run_inputs "$o" "$ps" "$mi")" &&
+				done_row "$d/row.csv" "$o" "$ms" "$ps" && continue
+		else
+			done_row "$RESULTS/quality.csv" "$o" "$ms" "$ps" && continue
+		fi
+		echo "$o $ms $ps" >>"$todo"
+	done
+done; done
 n=$(wc -l <"$todo")
 echo "quality: $n run(s) to do of $(echo $OBJS | wc -w) objective(s) x $(echo $MODEL_SEEDS | wc -w) model seed(s) x $(echo $PPO_SEEDS | wc -w) PPO seed(s), $JOBS at a time" >&2
 start=$(now)

@@ -229,7 +229,7 @@ if rt 0 && rt 10 && cmp -s "$TMP/rt0/steps-rollout-l1.csv" \
 	"$TMP/rt10/steps-rollout-l1.csv"; then
 	ok "sim --realtime 10: the same steps as at normal priority$(grep -q warning "$TMP/rt10.err" && echo ' (no privilege here: warned)')"
 else
-	notok "sim --realtime: $(cat "$TMP/rt10.err" | head -3)"
+	notok "sim --realtime: $(head -3 "$TMP/rt10.err")"
 fi
 expect_fail "--realtime 100: usage error" 2 "--realtime: '100' is not an integer in 0..99" \
 	policy-eval sim --realtime 100 -o "$TMP" "$OBJ"

@@ -13,6 +13,12 @@ qmk() {
 		QUALITY_FIT_ARGS="--trees 20" QUALITY_PPO_ARGS="--timesteps 4096" \
 		JOBS=2 quality "$@"
 }
+# qmk_todo N ARGS...: make quality with ARGS, which found N runs to do
+qmk_todo() {
+	n=$1; shift
+	qmk "$@" 2>"$TMP/q.log" && grep -q "^quality: $n run(s) to do" "$TMP/q.log" ||
+		{ cat "$TMP/q.log" >&2; return 1; }
+}
 HDR=objective,heads,model_seed,ppo_seed,timesteps,final_score,final_score_unseen,stable_frac,first_hit_timesteps,wall_s
 
 check "make quality OBJS=delay MODEL_SEEDS=1 PPO_SEEDS='1 2'" \
@@ -38,12 +44,9 @@ check "finished runs were not redone" cmp -s "$TMP/before" "$TMP/after"
 # a row only in quality.csv (its run folder gone) is not redone either
 rm -rf "$R/quality/delay/m1-p1"
 check "a row in quality.csv alone is kept, not redone" \
-	sh -c "make -C '$MESHRL_ROOT' --no-print-directory BUILD='$BUILD_DIR' \
-		MODELS='$TMP/models' RESULTS='$R' TRACE='$TMP/trace.csv' \
-		QUALITY_FIT_ARGS='--trees 20' QUALITY_PPO_ARGS='--timesteps 4096' \
-		quality OBJS=delay MODEL_SEEDS=1 \
-		PPO_SEEDS='1 2 3' 2>'$TMP/q.log' && grep -q '0 run(s) to do' '$TMP/q.log' &&
-		[ \$(tail -n +2 '$R/quality.csv' | wc -l) -eq 3 ] && [ ! -d '$R/quality/delay/m1-p1' ]"
+	qmk_todo 0 OBJS=delay MODEL_SEEDS=1 PPO_SEEDS="1 2 3"
+check "  quality.csv still has its 3 rows, the folder is not remade" \
+	sh -c "[ \$(tail -n +2 '$R/quality.csv' | wc -l) -eq 3 ] && [ ! -d '$R/quality/delay/m1-p1' ]"
 expect_fail "an unknown objective is refused" 2 "unknown objective 'nope'" \
 	qmk OBJS=nope MODEL_SEEDS=1 PPO_SEEDS=1
 # checkpoint selection: the same runs redone with the selected policy's
@@ -73,17 +76,11 @@ expect_fail "PPO_SELECT must be 1 or empty" 2 "PPO_SELECT 'yes'" \
 sed '$d' "$TMP/trace.csv" >"$TMP/trace2.csv" && mv "$TMP/trace2.csv" "$TMP/trace.csv"
 mtimes "$TMP/models/quality" | grep system.msgpack >"$TMP/m.before"
 check "another trace: the model refitted, its runs redone" \
-	sh -c "make -C '$MESHRL_ROOT' --no-print-directory BUILD='$BUILD_DIR' \
-		MODELS='$TMP/models' RESULTS='$R' TRACE='$TMP/trace.csv' \
-		QUALITY_FIT_ARGS='--trees 20' QUALITY_PPO_ARGS='--timesteps 4096' \
-		quality OBJS=delay MODEL_SEEDS=1 PPO_SEEDS='1 2' 2>'$TMP/q2.log' &&
-		grep -q '2 run(s) to do' '$TMP/q2.log'"
+	qmk_todo 2 OBJS=delay MODEL_SEEDS=1 PPO_SEEDS="1 2"
 mtimes "$TMP/models/quality" | grep system.msgpack >"$TMP/m.after"
 check "another trace: the model file is new" sh -c "! cmp -s '$TMP/m.before' '$TMP/m.after'"
+# (a later assignment on make's command line wins over qmk's own)
 check "another PPO budget redoes the runs too" \
-	sh -c "make -C '$MESHRL_ROOT' --no-print-directory BUILD='$BUILD_DIR' \
-		MODELS='$TMP/models' RESULTS='$R' TRACE='$TMP/trace.csv' \
-		QUALITY_FIT_ARGS='--trees 20' QUALITY_PPO_ARGS='--timesteps 2048' \
-		quality OBJS=delay MODEL_SEEDS=1 PPO_SEEDS='1' 2>'$TMP/q3.log' &&
-		grep -q '1 run(s) to do' '$TMP/q3.log' &&
-		awk -F, '\$1 == \"delay\" && \$4 == 1 && \$5 < 4096 { f = 1 } END { exit !f }' '$R/quality.csv'"
+	qmk_todo 1 OBJS=delay MODEL_SEEDS=1 PPO_SEEDS=1 QUALITY_PPO_ARGS="--timesteps 2048"
+check "  its row is the new budget's" \
+	awk -F, '$1 == "delay" && $4 == 1 && $5 < 4096 { f = 1 } END { exit !f }' "$R/quality.csv"
